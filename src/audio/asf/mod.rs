@@ -1,0 +1,1 @@
+//! ASF container demuxer registered into symphonia. (in progress)

@@ -1,0 +1,1 @@
+//! Configuration (TOML): parsing, validation with field-naming errors, embedded default. (in progress)

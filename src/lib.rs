@@ -1,0 +1,17 @@
+//! holdline: a SIP/RTP call-queue server.
+//!
+//! # Layout
+//! - [`sip`]: RFC 3261 mechanics (messages, SDP, transactions). Sans-IO.
+//! - [`audio`]: decode, resample and G.711-encode prompts, offline. Pure functions over bytes.
+//! - [`config`]: the TOML configuration, its validation and the embedded default.
+//! - [`number`]: E.164 service numbers and Request-URI matching.
+//! - [`time`]: virtual time for the sans-IO cores.
+//!
+//! Only `runtime` touches sockets, files, the clock and OS randomness; every other module is a
+//! plain struct driven by inputs that carry `now`.
+
+pub mod audio;
+pub mod config;
+pub mod number;
+pub mod sip;
+pub mod time;
