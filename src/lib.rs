@@ -11,7 +11,9 @@
 //! plain struct driven by inputs that carry `now`.
 
 pub mod audio;
+pub mod b2bua;
 pub mod config;
 pub mod number;
 pub mod sip;
+pub mod runtime;
 pub mod time;

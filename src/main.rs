@@ -1,3 +1,113 @@
-fn main() {
-    println!("holdline: under construction");
+//! The `holdline` command: `serve`, `check-config`, and the media tools.
+#![allow(clippy::disallowed_methods)] // The binary is part of the IO edge.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// holdline: a SIP/RTP call-queue server.
+#[derive(Parser)]
+#[command(name = "holdline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (on the embedded default configuration when no file is given).
+    Serve {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file; every problem names the field and the reason.
+    CheckConfig {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::CheckConfig { file } => match holdline::config::check_config(&file) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{}: {err}", file.display());
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn serve(config_path: Option<PathBuf>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "holdline=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match &config_path {
+        Some(path) => match holdline::config::load(path) {
+            Ok(c) => c,
+            Err(err) => {
+                eprintln!("{}: {err}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => holdline::config::embedded_default(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listeners = match holdline::runtime::bind_listeners(&config.sip.listen).await {
+            Ok(l) => l,
+            Err(err) => {
+                eprintln!("cannot bind the SIP listeners: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Machine-readable lines on stdout: tests and scripts read the bound ports here.
+        for (transport, addr) in listeners.addresses() {
+            let t = transport.as_via_str().to_ascii_lowercase();
+            println!("listening sip {t} {addr}");
+            tracing::info!(%transport, %addr, "listening");
+        }
+        println!("ready");
+        match holdline::runtime::run(config, listeners, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("holdline stopped: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

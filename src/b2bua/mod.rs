@@ -1,0 +1,23 @@
+//! The composition root of the call path: SIP legs ⇄ queue actions ⇄ media commands.
+//!
+//! Today it is the UAS for callers: it answers INVITEs on service numbers, keeps their dialogs
+//! (hold, resume, refresh, BYE, CANCEL) and tells the media plane what to play where. It is
+//! sans-IO: [`Core`] is driven by the runtime with datagrams, frames, timeouts and `now`.
+//!
+//! # Layout
+//! - [`core`]: the [`Core`] struct, its inputs and outputs, transaction plumbing.
+//! - [`uas`]: request handling for caller dialogs.
+//! - [`call`]: one caller dialog's state.
+//! - [`precheck`]: the §8.2 checks every request passes first.
+//! - [`reply`]: building responses (§8.2.6) and capability headers.
+//! - [`ports`]: the RTP port pool.
+
+pub mod call;
+pub mod core;
+pub mod ports;
+pub mod precheck;
+pub mod reply;
+mod uas;
+
+pub use self::call::CallHandle;
+pub use self::core::{Core, CoreSettings, EndReason, Event};

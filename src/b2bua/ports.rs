@@ -1,0 +1,89 @@
+//! The RTP port pool: one even RTP port (and the odd RTCP port above it, RFC 3550 §11) per
+//! call from the configured range, returned on hang-up.
+//!
+//! Pure bookkeeping: the runtime binds the sockets. A port handed out is never handed out again
+//! until it is released, and a release of a port that is not in use is ignored, so a double
+//! hang-up cannot corrupt the pool.
+
+use std::collections::BTreeSet;
+
+/// Free and used RTP ports.
+#[derive(Debug)]
+pub struct PortPool {
+    free: BTreeSet<u16>,
+    used: BTreeSet<u16>,
+    /// Where the next search starts: rotating through the range delays reuse of a port that was
+    /// just released, so late packets of an old call do not land in a new one.
+    cursor: u16,
+}
+
+impl PortPool {
+    /// A pool of the even ports in `min..=max` whose RTCP port (`p + 1`) is also in range.
+    pub fn new(min: u16, max: u16) -> PortPool {
+        let start = min + (min % 2);
+        let free = (start..max)
+            .step_by(2)
+            .filter(|p| p.checked_add(1).is_some_and(|r| r <= max))
+            .collect();
+        PortPool {
+            free,
+            used: BTreeSet::new(),
+            cursor: start,
+        }
+    }
+
+    /// An RTP port, or `None` when every port is in use.
+    pub fn allocate(&mut self) -> Option<u16> {
+        let port = self
+            .free
+            .range(self.cursor..)
+            .next()
+            .or_else(|| self.free.iter().next())
+            .copied()?;
+        self.free.remove(&port);
+        self.used.insert(port);
+        self.cursor = port.saturating_add(2);
+        Some(port)
+    }
+
+    /// Returns `port` to the pool.
+    pub fn release(&mut self, port: u16) {
+        if self.used.remove(&port) {
+            self.free.insert(port);
+        }
+    }
+
+    pub fn in_use(&self) -> usize {
+        self.used.len()
+    }
+
+    pub fn available(&self) -> usize {
+        self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_even_ports_with_rtcp_in_range() {
+        let mut pool = PortPool::new(20001, 20006);
+        assert_eq!(pool.available(), 2); // 20002/3 and 20004/5
+        assert_eq!(pool.allocate(), Some(20002));
+        assert_eq!(pool.allocate(), Some(20004));
+        assert_eq!(pool.allocate(), None);
+    }
+
+    #[test]
+    fn released_ports_return_once_and_rotate() {
+        let mut pool = PortPool::new(20000, 20009);
+        let a = pool.allocate().unwrap();
+        pool.release(a);
+        pool.release(a);
+        assert_eq!(pool.available(), 5);
+        // The next allocation moves on instead of reusing the port just released.
+        assert_ne!(pool.allocate(), Some(a));
+        assert_eq!(pool.in_use(), 1);
+    }
+}

@@ -1,0 +1,235 @@
+//! The IO edge: the only module with tokio, sockets, the clock, signals and OS randomness.
+//!
+//! It binds the configured SIP listeners, feeds every datagram and every framed stream message
+//! to the sans-IO [`Core`] on one task, sends what the core wants sent, sleeps until the core's
+//! next deadline, and turns SIGTERM/SIGINT into a graceful shutdown.
+//!
+//! # Layout
+//! - [`bind`]: binding listeners, with one shared port for UDP and TCP when the config says 0.
+//! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects.
+//! - this file: the core task and the media placeholder.
+#![allow(clippy::disallowed_methods)] // The IO edge is where the clock is read.
+
+pub mod bind;
+pub mod stream;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::b2bua::{CallHandle, Core, CoreSettings, Event};
+use crate::config::Config;
+use crate::sip::message::Message;
+use crate::sip::parse::{Limits, ParseError};
+use crate::sip::transport::{ConnId, Peer, Transmit, Transport};
+use crate::time::Time;
+
+pub use bind::{bind_listeners, Listeners};
+
+/// How long a graceful shutdown waits for BYEs to be answered before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What the socket tasks tell the core task.
+pub(crate) enum Input {
+    Datagram {
+        from: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Frame {
+        peer: Peer,
+        local: SocketAddr,
+        parsed: Box<Result<Message, ParseError>>,
+    },
+    Connected {
+        conn: ConnId,
+        writer: mpsc::Sender<Vec<u8>>,
+    },
+    Closed {
+        conn: ConnId,
+    },
+}
+
+/// Runs the server on already-bound listeners until `shutdown` completes, then hangs up every
+/// call (waiting up to a few seconds for the BYEs to be answered) and returns.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let epoch = Instant::now();
+    let limits = Limits::default();
+    let settings = CoreSettings {
+        listeners: listeners.addresses(),
+        seed: rand::random(),
+        limits: limits.clone(),
+        transactions: Default::default(),
+    };
+    let mut core = Core::new(&config, settings);
+    let (input_tx, mut inputs) = mpsc::channel::<Input>(4096);
+
+    let udp = listeners.udp.clone();
+    for socket in &udp {
+        tokio::spawn(udp_reader(socket.clone(), input_tx.clone()));
+    }
+    let streams = stream::Streams::new(input_tx.clone(), limits);
+    for listener in listeners.tcp {
+        tokio::spawn(streams.clone().accept_loop(listener));
+    }
+
+    let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut media = MediaPlaceholder::default();
+    tokio::pin!(shutdown);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let now_time = |at: Instant| Time::from_epoch(at.saturating_duration_since(epoch));
+        // Send everything the core wants sent, hand events to the media plane.
+        while let Some(t) = core.poll_transmit() {
+            transmit(&udp, &writers, &streams, t).await;
+        }
+        while let Some(e) = core.poll_event() {
+            media.handle(e).await;
+        }
+        if deadline.is_some() && core.is_idle() {
+            tracing::info!("all calls ended; exiting");
+            return Ok(());
+        }
+        let wake = core
+            .poll_timeout()
+            .map(|t| epoch + t.since_epoch())
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let wake = deadline.map_or(wake, |d| wake.min(d));
+        tokio::select! {
+            input = inputs.recv() => {
+                let Some(input) = input else { return Ok(()) };
+                let now = now_time(Instant::now());
+                match input {
+                    Input::Datagram { from, local, bytes } => {
+                        core.handle_datagram(now, Peer::udp(from), local, &bytes);
+                    }
+                    Input::Frame { peer, local, parsed } => {
+                        core.handle_parsed(now, peer, local, *parsed);
+                    }
+                    Input::Connected { conn, writer } => { writers.insert(conn, writer); }
+                    Input::Closed { conn } => { writers.remove(&conn); }
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    tracing::warn!(calls = core.call_count(), "shutdown grace period over; exiting");
+                    return Ok(());
+                }
+                core.handle_timeout(now_time(now));
+            }
+            _ = &mut shutdown, if deadline.is_none() => {
+                tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");
+                core.shutdown(now_time(Instant::now()));
+                deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+            }
+        }
+    }
+}
+
+async fn udp_reader(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let input = Input::Datagram {
+                    from,
+                    local,
+                    bytes: buf[..n].to_vec(),
+                };
+                if inputs.send(input).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port-unreachable from an earlier send surfaces here on some systems.
+            Err(err) => tracing::debug!(%err, "udp receive error"),
+        }
+    }
+}
+
+async fn transmit(
+    udp: &[Arc<UdpSocket>],
+    writers: &HashMap<ConnId, mpsc::Sender<Vec<u8>>>,
+    streams: &stream::Streams,
+    t: Transmit,
+) {
+    match t.to.transport {
+        Transport::Udp => {
+            let socket = udp
+                .iter()
+                .find(|s| {
+                    s.local_addr()
+                        .is_ok_and(|a| a.is_ipv4() == t.to.addr.is_ipv4())
+                })
+                .or_else(|| udp.first());
+            if let Some(socket) = socket {
+                if let Err(err) = socket.send_to(&t.bytes, t.to.addr).await {
+                    tracing::debug!(%err, to = %t.to.addr, "udp send failed");
+                }
+            }
+        }
+        Transport::Tcp | Transport::Tls => {
+            // §18.2.2: responses go back on the connection the request came on; if it is gone,
+            // open a new one to the same address.
+            if let Some(w) = t.to.conn.and_then(|c| writers.get(&c)) {
+                if w.try_send(t.bytes.clone()).is_ok() {
+                    return;
+                }
+            }
+            streams.connect_and_send(t.to.addr, t.bytes);
+        }
+    }
+}
+
+/// Until the media plane lands: bind each answered call's RTP and RTCP ports and drain them,
+/// so the caller's media reaches a real socket and the advertised ports are really ours.
+#[derive(Default)]
+struct MediaPlaceholder {
+    drains: HashMap<CallHandle, Vec<JoinHandle<()>>>,
+}
+
+impl MediaPlaceholder {
+    async fn handle(&mut self, event: Event) {
+        match event {
+            Event::CallAnswered { call, rtp_port, .. } => {
+                let mut sockets = Vec::new();
+                for port in [rtp_port, rtp_port.wrapping_add(1)] {
+                    match UdpSocket::bind(("0.0.0.0", port)).await {
+                        Ok(s) => sockets.push(s),
+                        Err(err) => tracing::warn!(%err, port, "could not bind RTP port"),
+                    }
+                }
+                let tasks = sockets
+                    .into_iter()
+                    .map(|s| {
+                        tokio::spawn(async move {
+                            let mut buf = [0u8; 2048];
+                            while s.recv_from(&mut buf).await.is_ok() {}
+                        })
+                    })
+                    .collect();
+                self.drains.insert(call, tasks);
+            }
+            Event::CallEnded { call, .. } => {
+                for task in self.drains.remove(&call).into_iter().flatten() {
+                    task.abort();
+                }
+            }
+            Event::MediaUpdated { .. } => {}
+        }
+    }
+}
