@@ -136,9 +136,14 @@ pub struct SippRun {
 
 /// Runs `scenario` against the server with SIPp over `transport` ("u1" or "t1").
 pub fn run_sipp(server: &Server, scenario_name: &str, transport: &str, extra: &[&str]) -> SippRun {
+    run_sipp_port(server.port, scenario_name, transport, extra)
+}
+
+/// Runs `scenario` against a server listening on 127.0.0.1:`port`.
+pub fn run_sipp_port(port: u16, scenario_name: &str, transport: &str, extra: &[&str]) -> SippRun {
     let dir = scratch_dir("sipp");
     let out = Command::new(sipp_path())
-        .arg(format!("127.0.0.1:{}", server.port))
+        .arg(format!("127.0.0.1:{port}"))
         .arg("-sf")
         .arg(scenario(scenario_name))
         .args(["-t", transport, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0"])
