@@ -1,0 +1,437 @@
+//! The validated configuration: plain, typed data the rest of holdline consumes.
+//!
+//! A [`Config`] only exists after [`super::validate`] accepted a file, so its invariants hold
+//! for every reader: ids are unique, every reference (agent, group, forward target) resolves,
+//! numbers are canonical E.164, durations are within their documented ranges, and no queue
+//! forwarding chain loops. Paths are already resolved against the config file's directory.
+//!
+//! Nothing here reads files or sockets; the runtime opens what the paths name.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::number::E164;
+use crate::sip::uri::{SipUri, Uri};
+use crate::sip::Transport;
+
+/// The most agents (users plus group members, without duplicates) one queue may have.
+pub const MAX_AGENTS_PER_QUEUE: usize = 50;
+/// The longest queue name, in characters; it is shown to agents as the From display name.
+pub const MAX_QUEUE_NAME_CHARS: usize = 64;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A queue's `id` from the config (`"sales"`).
+    QueueId
+);
+id_type!(
+    /// A user's `id` from the config (`"amos"`); users are the agents.
+    UserId
+);
+id_type!(
+    /// A group's `id` from the config.
+    GroupId
+);
+id_type!(
+    /// A trunk's `id` from the config.
+    TrunkId
+);
+id_type!(
+    /// An auto attendant's id (`aa:ID` targets). Auto attendants are not configured here yet;
+    /// only the form of the id is checked.
+    AttendantId
+);
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub rtp: RtpConfig,
+    pub api: ApiConfig,
+    pub store: StoreConfig,
+    pub media: MediaConfig,
+    pub numbers: Vec<Number>,
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    pub trunks: Vec<Trunk>,
+    pub queues: Vec<Queue>,
+}
+
+/// `[sip]`: where the SIP stack listens and how it presents itself.
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// At least one; no duplicates.
+    pub listen: Vec<Listen>,
+    /// The host put in Contact and SDP `c=` when the listen address is not reachable (NAT).
+    pub public_host: Option<String>,
+    /// Domains the server answers for, lowercased. Empty: any.
+    pub domains: Vec<String>,
+    /// The User-Agent / Server header value.
+    pub user_agent: String,
+    /// Present exactly when a `tls:` listener is configured.
+    pub tls: Option<TlsFiles>,
+    /// RFC 3261 §17.1.1.1 T1, the round-trip estimate (default 500 ms).
+    pub t1: Duration,
+}
+
+/// One listening socket: `udp:0.0.0.0:5060`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Listen {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = match self.transport {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        };
+        write!(f, "{scheme}:{}", self.addr)
+    }
+}
+
+/// The certificate chain and private key (PEM files) for `tls:` listeners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `[rtp]`
+#[derive(Clone, Debug)]
+pub struct RtpConfig {
+    /// First port of the range: even (RFC 3550 §11: RTP on even, RTCP on the next odd port).
+    pub port_min: u16,
+    /// Last port of the range (inclusive).
+    pub port_max: u16,
+    /// Send RTP to where the peer's RTP comes from, not only to its SDP address (NAT).
+    pub symmetric: bool,
+    /// Hang up a call after this long without RTP from the caller; `None`: never.
+    pub timeout: Option<Duration>,
+}
+
+impl RtpConfig {
+    /// The even ports usable for RTP (each with its RTCP port inside the range).
+    pub fn rtp_ports(&self) -> impl Iterator<Item = u16> {
+        let max = self.port_max;
+        (self.port_min..max).step_by(2)
+    }
+}
+
+/// `[api]`
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// Bearer token required on every request when set; required for non-loopback listeners.
+    pub token: Option<String>,
+}
+
+/// `[store]`
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// The SQLite database file.
+    pub path: PathBuf,
+}
+
+/// `[media]`
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// Longer greeting / music files are refused when loaded.
+    pub max_prompt: Duration,
+}
+
+/// `[[number]]`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Number {
+    pub e164: E164,
+    pub kind: NumberKind,
+}
+
+/// What a number is for. Only service numbers may be assigned to queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NumberKind {
+    ServiceToll,
+    ServiceTollFree,
+    User,
+}
+
+impl NumberKind {
+    pub fn is_service(self) -> bool {
+        !matches!(self, NumberKind::User)
+    }
+
+    /// The spelling used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::ServiceToll => "service-toll",
+            NumberKind::ServiceTollFree => "service-toll-free",
+            NumberKind::User => "user",
+        }
+    }
+}
+
+impl fmt::Display for NumberKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[[user]]`: a person who can be an agent.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: UserId,
+    /// Display name; the id when the file gives none.
+    pub name: String,
+    /// Digest password for REGISTER; `None`: the user cannot register, only static contacts.
+    pub password: Option<String>,
+    /// Static contacts for phones that do not register.
+    pub contacts: Vec<Uri>,
+    /// The user's own numbers (kind `user`).
+    pub numbers: Vec<E164>,
+}
+
+/// `[[group]]`
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: GroupId,
+    pub members: Vec<UserId>,
+}
+
+/// `[[trunk]]`: a carrier or SBC used for calls to external numbers and SIP URIs.
+#[derive(Clone, Debug)]
+pub struct Trunk {
+    pub id: TrunkId,
+    /// Where requests are sent (`sip:sbc.carrier.example:5061;transport=tls`).
+    pub proxy: SipUri,
+    /// Which external targets may be reached through this trunk (toll-fraud control).
+    pub allow: Vec<AllowPattern>,
+    pub auth: Option<TrunkAuth>,
+}
+
+impl Trunk {
+    /// Whether this trunk may carry a call to `target`.
+    pub fn allows(&self, target: &ExternalTarget) -> bool {
+        self.allow.iter().any(|p| p.matches(target))
+    }
+}
+
+/// Digest credentials holdline answers a trunk's 401/407 challenge with.
+#[derive(Clone, Debug)]
+pub struct TrunkAuth {
+    pub username: String,
+    pub password: String,
+    /// Answer only challenges for this realm; `None`: any.
+    pub realm: Option<String>,
+}
+
+/// One entry of a trunk's `allow` list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowPattern {
+    /// `+1425*`: numbers starting with these digits (`+*` is every number).
+    NumberPrefix(String),
+    /// `+14255550123`: exactly this number.
+    Number(E164),
+    /// `sip:partner.example.com`: any SIP URI at this host (lowercased).
+    SipHost(String),
+}
+
+impl AllowPattern {
+    pub fn matches(&self, target: &ExternalTarget) -> bool {
+        match (self, target) {
+            (AllowPattern::NumberPrefix(p), ExternalTarget::Number(n)) => {
+                n.digits().starts_with(p.as_str())
+            }
+            (AllowPattern::Number(a), ExternalTarget::Number(n)) => a == n,
+            (AllowPattern::SipHost(h), ExternalTarget::SipHost(t)) => h.eq_ignore_ascii_case(t),
+            _ => false,
+        }
+    }
+}
+
+/// What a trunk's allow list is checked against for an external forward.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternalTarget {
+    Number(E164),
+    SipHost(String),
+}
+
+/// Where a call is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `user:ID`
+    User(UserId),
+    /// `queue:ID`
+    Queue(QueueId),
+    /// `aa:ID`
+    AutoAttendant(AttendantId),
+    /// `tel:+E164`: through `trunk`, the first trunk whose allow list admits the number.
+    Tel { number: E164, trunk: TrunkId },
+    /// `sip:URI`: through `trunk`, as for `Tel`.
+    Sip { uri: SipUri, trunk: TrunkId },
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::User(id) => write!(f, "user:{id}"),
+            Target::Queue(id) => write!(f, "queue:{id}"),
+            Target::AutoAttendant(id) => write!(f, "aa:{id}"),
+            Target::Tel { number, .. } => write!(f, "tel:{number}"),
+            Target::Sip { uri, .. } => write!(f, "{uri}"),
+        }
+    }
+}
+
+/// `[[queue]]`
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub id: QueueId,
+    /// ≤ 64 characters; the id when the file gives none.
+    pub name: String,
+    /// Service numbers that reach the queue.
+    pub numbers: Vec<E164>,
+    /// SIP addresses that reach the queue (`sip:sales@example.com`), matched on user@host.
+    pub addresses: Vec<SipUri>,
+    /// Played once before music on hold.
+    pub greeting: Option<PathBuf>,
+    pub music_on_hold: Music,
+    pub routing: Routing,
+    pub offer: Offer,
+    /// As listed in `agents`.
+    pub agents: Vec<UserId>,
+    /// As listed in `groups`.
+    pub groups: Vec<GroupId>,
+    /// Everyone who can be offered calls: `agents` in order, then each group's members in
+    /// order, without duplicates. Serial routing rings in this order. At most 50.
+    pub members: Vec<UserId>,
+    /// Agents may opt out of this queue.
+    pub allow_opt_out: bool,
+    /// How long an offered call rings an agent (15–180 s).
+    pub agent_alert_time: Duration,
+    /// Pause after an agent's call before the next offer.
+    pub wrap_up: Duration,
+    /// Calls waiting at once (0–200); one more gets `on_overflow`.
+    pub max_calls: u32,
+    pub on_overflow: OverflowAction,
+    /// Longest wait (0–2700 s, in 15 s steps) before `on_timeout`.
+    pub max_wait: Duration,
+    pub on_timeout: TimeoutAction,
+    pub no_agents: NoAgentsAction,
+}
+
+/// Music on hold: the built-in asset or a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Music {
+    Default,
+    File(PathBuf),
+}
+
+/// How agents are chosen for an offered call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    /// Ring every eligible agent at once; the first to answer wins.
+    Attendant,
+    /// One at a time, in `members` order.
+    Serial,
+    /// One at a time, starting after the agent who took the previous call.
+    RoundRobin,
+    /// One at a time, the agent idle longest first.
+    LongestIdle,
+}
+
+/// Which waiting calls are offered to agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// Only the call at the head of the queue rings agents (FIFO, the default).
+    Head,
+    /// Several waiting calls may ring different agents at once.
+    Parallel,
+}
+
+/// `on_overflow`: a call arriving when `max_calls` are waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverflowAction {
+    /// 486 Busy Here before answering.
+    Busy,
+    Forward(Target),
+}
+
+/// `on_timeout`: a call that waited `max_wait`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimeoutAction {
+    Disconnect,
+    Forward(Target),
+}
+
+/// `no_agents`: a call arriving when no agent is opted in and signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoAgentsAction {
+    /// Queue the call anyway (the default).
+    Queue,
+    Disconnect,
+    Forward(Target),
+}
+
+impl Config {
+    pub fn queue(&self, id: &QueueId) -> Option<&Queue> {
+        self.queues.iter().find(|q| &q.id == id)
+    }
+
+    pub fn user(&self, id: &UserId) -> Option<&User> {
+        self.users.iter().find(|u| &u.id == id)
+    }
+
+    pub fn group(&self, id: &GroupId) -> Option<&Group> {
+        self.groups.iter().find(|g| &g.id == id)
+    }
+
+    pub fn trunk(&self, id: &TrunkId) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| &t.id == id)
+    }
+
+    /// `1 queue, 1 number, 0 users`: what `check-config` prints after `ok:`.
+    pub fn summary(&self) -> String {
+        fn count(n: usize, one: &str) -> String {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {one}s")
+            }
+        }
+        let mut parts = vec![
+            count(self.queues.len(), "queue"),
+            count(self.numbers.len(), "number"),
+            count(self.users.len(), "user"),
+        ];
+        if !self.groups.is_empty() {
+            parts.push(count(self.groups.len(), "group"));
+        }
+        if !self.trunks.is_empty() {
+            parts.push(count(self.trunks.len(), "trunk"));
+        }
+        parts.join(", ")
+    }
+}

@@ -1,0 +1,168 @@
+//! The configuration file as TOML gives it: the serde model, before validation.
+//!
+//! Every table denies unknown keys, so a typo (`max_wiat`) is an error that names the key and
+//! its line instead of a silently ignored setting. Fields that have a range or a fixed set of
+//! values are read as plain integers and strings here and checked in [`super::validate`], so one
+//! run reports every such mistake at once; serde stops at the first error it meets.
+//!
+//! Defaults live in [`super::validate`] next to the checks, not here, so this file is only the
+//! shape of the file.
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub sip: RawSip,
+    #[serde(default)]
+    pub rtp: RawRtp,
+    #[serde(default)]
+    pub api: RawApi,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub media: RawMedia,
+    #[serde(default)]
+    pub number: Vec<RawNumber>,
+    #[serde(default)]
+    pub user: Vec<RawUser>,
+    #[serde(default)]
+    pub group: Vec<RawGroup>,
+    #[serde(default)]
+    pub trunk: Vec<RawTrunk>,
+    #[serde(default)]
+    pub queue: Vec<RawQueue>,
+}
+
+/// `[sip]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSip {
+    pub listen: Option<Vec<String>>,
+    pub public_host: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    pub user_agent: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub t1_ms: Option<i64>,
+}
+
+/// `[rtp]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRtp {
+    pub ports: Option<String>,
+    pub symmetric: Option<bool>,
+    pub timeout: Option<i64>,
+}
+
+/// `[api]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub listen: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `[store]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<String>,
+}
+
+/// `[media]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    pub max_prompt_seconds: Option<i64>,
+}
+
+/// `[[number]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNumber {
+    pub e164: String,
+    pub kind: String,
+}
+
+/// `[[user]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+}
+
+/// `[[group]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub id: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// `[[trunk]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrunk {
+    pub id: String,
+    pub proxy: String,
+    #[serde(default)]
+    pub allow: Vec<String>,
+    pub auth: Option<RawTrunkAuth>,
+}
+
+/// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrunkAuth {
+    pub username: String,
+    pub password: String,
+    pub realm: Option<String>,
+}
+
+/// `[[queue]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    pub greeting: Option<String>,
+    pub music_on_hold: Option<String>,
+    pub routing: Option<String>,
+    pub offer: Option<String>,
+    #[serde(default)]
+    pub agents: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub allow_opt_out: Option<bool>,
+    pub agent_alert_time: Option<i64>,
+    pub wrap_up: Option<i64>,
+    pub max_calls: Option<i64>,
+    pub on_overflow: Option<RawAction>,
+    pub max_wait: Option<i64>,
+    pub on_timeout: Option<RawAction>,
+    pub no_agents: Option<RawAction>,
+}
+
+/// `{ action = "…", to = "…" }`: what a queue does on overflow, timeout or with no agents.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    pub action: String,
+    pub to: Option<String>,
+}

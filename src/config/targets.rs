@@ -1,0 +1,246 @@
+//! Forward targets (`user:ID`, `queue:ID`, `aa:ID`, `tel:+E164`, `sip:URI`) and the check that
+//! queue forwarding never loops.
+//!
+//! A target is checked against what the file declares: users and queues must exist, an
+//! auto-attendant id only needs the right form (auto attendants are not configured yet), and an
+//! external target (`tel:`, or a `sip:` URI that is not one of ours) needs a `[[trunk]]` whose
+//! `allow` list admits it, so a forward can never dial somewhere nobody approved (toll fraud).
+//! Forwarding to one of holdline's own numbers or queue addresses is refused in favour of the
+//! internal target, which keeps every hop visible to the loop check.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::number::E164;
+
+use super::directory::address_key;
+use super::model::{AttendantId, ExternalTarget, QueueId, Target, Trunk, UserId};
+use super::uri::parse_sip_uri;
+use super::validate::valid_id;
+
+/// What a target may refer to, gathered from the whole file before targets are checked.
+pub struct Known<'a> {
+    pub users: &'a HashSet<String>,
+    pub queues: &'a HashSet<String>,
+    pub trunks: &'a [Trunk],
+    /// Every number declared in `[[number]]` or a user's `numbers`.
+    pub own_numbers: &'a HashSet<E164>,
+    /// Queue addresses by (user, lowercased host), with the queue they reach.
+    pub own_addresses: &'a HashMap<(String, String), String>,
+}
+
+/// Parses and checks one target; the error completes "`<field>` forwards to …" or stands alone.
+pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return Err(format!(
+            "target {text:?} has no kind; write user:ID, queue:ID, aa:ID, tel:+E164 or sip:URI"
+        ));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "user" => {
+            if !known.users.contains(rest) {
+                return Err(format!("forwards to user {rest:?}, which does not exist"));
+            }
+            Ok(Target::User(UserId(rest.to_owned())))
+        }
+        "queue" => {
+            if !known.queues.contains(rest) {
+                return Err(format!("forwards to queue {rest:?}, which does not exist"));
+            }
+            Ok(Target::Queue(QueueId(rest.to_owned())))
+        }
+        "aa" => {
+            valid_id(rest).map_err(|why| format!("target {text:?}: auto attendant id {why}"))?;
+            Ok(Target::AutoAttendant(AttendantId(rest.to_owned())))
+        }
+        "tel" => {
+            if !rest.trim_start().starts_with('+') {
+                return Err(format!(
+                    "target {text:?} is not a global number; write tel:+ and the full number"
+                ));
+            }
+            let number = E164::parse(rest).map_err(|e| format!("target {text:?} {e}"))?;
+            if known.own_numbers.contains(&number) {
+                return Err(format!(
+                    "forwards to {number}, which is one of holdline's own numbers; \
+                     forward to queue:ID or user:ID instead"
+                ));
+            }
+            let trunk = trunk_for(&ExternalTarget::Number(number.clone()), text, known)?;
+            Ok(Target::Tel { number, trunk })
+        }
+        "sip" | "sips" => {
+            let uri = parse_sip_uri(text).map_err(|why| format!("target {text:?} {why}"))?;
+            if let Some(queue) = address_key(&uri).and_then(|k| known.own_addresses.get(&k)) {
+                return Err(format!(
+                    "forwards to {text}, the address of queue {queue:?}; \
+                     forward to queue:{queue} instead"
+                ));
+            }
+            let uri_as_any = crate::sip::Uri::Sip(uri.clone());
+            let external = match E164::from_uri(&uri_as_any) {
+                Some(n) => ExternalTarget::Number(n),
+                None => ExternalTarget::SipHost(uri.host.to_string().to_ascii_lowercase()),
+            };
+            let trunk = trunk_for(&external, text, known)?;
+            Ok(Target::Sip { uri, trunk })
+        }
+        _ => Err(format!(
+            "target {text:?} has unknown kind {scheme:?}; \
+             write user:ID, queue:ID, aa:ID, tel:+E164 or sip:URI"
+        )),
+    }
+}
+
+fn trunk_for(
+    target: &ExternalTarget,
+    text: &str,
+    known: &Known<'_>,
+) -> Result<super::model::TrunkId, String> {
+    known
+        .trunks
+        .iter()
+        .find(|t| t.allows(target))
+        .map(|t| t.id.clone())
+        .ok_or_else(|| {
+            format!("forwards to {text}, but no [[trunk]] has an allow entry that admits it")
+        })
+}
+
+/// One queue-to-queue forward: `from`'s `action` (on_timeout …) goes to queue `to`.
+pub struct Edge<'a> {
+    pub from: &'a QueueId,
+    pub action: &'static str,
+    pub to: &'a QueueId,
+}
+
+/// Finds the forwarding loops among queues: for each group of queues that forward to each other
+/// in a cycle (a strongly connected component, or a queue forwarding to itself) one cycle,
+/// as the edges that make it up, starting from the queue listed first in `queues`.
+pub fn forwarding_loops<'a>(queues: &[&'a QueueId], edges: &[Edge<'a>]) -> Vec<Vec<usize>> {
+    let index: HashMap<&QueueId, usize> = queues.iter().enumerate().map(|(i, q)| (*q, i)).collect();
+    let n = queues.len();
+    // Adjacency as edge indices, in file order.
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (e, edge) in edges.iter().enumerate() {
+        if let (Some(&f), Some(_)) = (index.get(edge.from), index.get(edge.to)) {
+            out[f].push(e);
+        }
+    }
+    let target = |e: usize| index[edges[e].to];
+    // reach[i]: the queues reachable from i in one or more hops. Queues are few (a file is
+    // written by hand), so O(n·(n+e)) is fine and simpler than Tarjan.
+    let reach: Vec<HashSet<usize>> = (0..n)
+        .map(|start| {
+            let mut seen = HashSet::new();
+            let mut stack: Vec<usize> = out[start].iter().map(|&e| target(e)).collect();
+            while let Some(q) = stack.pop() {
+                if seen.insert(q) {
+                    stack.extend(out[q].iter().map(|&e| target(e)));
+                }
+            }
+            seen
+        })
+        .collect();
+    let mut reported: HashSet<usize> = HashSet::new();
+    let mut loops = Vec::new();
+    for start in 0..n {
+        if reported.contains(&start) || !reach[start].contains(&start) {
+            continue;
+        }
+        // The component: queues that reach `start` and are reached from it.
+        let component: HashSet<usize> = (0..n)
+            .filter(|&q| q == start || (reach[start].contains(&q) && reach[q].contains(&start)))
+            .collect();
+        reported.extend(component.iter().copied());
+        // Shortest cycle through `start` inside the component (BFS over edges).
+        let mut via: HashMap<usize, usize> = HashMap::new(); // queue -> edge that reached it
+        let mut frontier = vec![start];
+        'search: while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for q in frontier {
+                for &e in &out[q] {
+                    let t = target(e);
+                    if !component.contains(&t) || via.contains_key(&t) {
+                        continue;
+                    }
+                    via.insert(t, e);
+                    if t == start {
+                        break 'search;
+                    }
+                    next.push(t);
+                }
+            }
+            frontier = next;
+        }
+        let mut cycle = Vec::new();
+        let mut q = start;
+        while let Some(&e) = via.get(&q) {
+            cycle.push(e);
+            q = index[edges[e].from];
+            if q == start {
+                break;
+            }
+        }
+        cycle.reverse();
+        loops.push(cycle);
+    }
+    loops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(names: &[&str]) -> Vec<QueueId> {
+        names.iter().map(|n| QueueId(n.to_string())).collect()
+    }
+
+    #[test]
+    fn two_queue_cycle_is_found_once() {
+        let q = ids(&["a", "b", "c"]);
+        let refs: Vec<&QueueId> = q.iter().collect();
+        let edges = vec![
+            Edge {
+                from: &q[0],
+                action: "on_timeout",
+                to: &q[1],
+            },
+            Edge {
+                from: &q[1],
+                action: "on_overflow",
+                to: &q[0],
+            },
+            Edge {
+                from: &q[1],
+                action: "on_timeout",
+                to: &q[2],
+            },
+        ];
+        let loops = forwarding_loops(&refs, &edges);
+        assert_eq!(loops, vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn self_forward_is_a_loop_and_chains_are_not() {
+        let q = ids(&["a", "b", "c"]);
+        let refs: Vec<&QueueId> = q.iter().collect();
+        let edges = vec![
+            Edge {
+                from: &q[0],
+                action: "on_timeout",
+                to: &q[1],
+            },
+            Edge {
+                from: &q[1],
+                action: "on_timeout",
+                to: &q[2],
+            },
+            Edge {
+                from: &q[2],
+                action: "no_agents",
+                to: &q[2],
+            },
+        ];
+        assert_eq!(forwarding_loops(&refs, &edges), vec![vec![2]]);
+    }
+}

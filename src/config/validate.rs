@@ -1,0 +1,583 @@
+//! From the file's model ([`RawConfig`]) to a [`Config`]: defaults, ranges, references, loops.
+//!
+//! Every check runs and every problem is collected, so one `check-config` shows the whole list.
+//! Each [`Problem`] names its object (`queue "sales"`), its field, the value and the reason, in
+//! the words of the file. The limits follow DESIGN.md §1 (the cloud call-queue reference):
+//! `max_calls` 0–200, `max_wait` 0–2700 s in 15 s steps, `agent_alert_time` 15–180 s, queue
+//! names ≤ 64 characters, 50 agents per queue.
+//!
+//! Queues are checked in [`super::validate_queue`]; this file holds the sections, numbers,
+//! users, groups and trunks, and the shared helpers.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::number::E164;
+use crate::sip::uri::{Host, Uri};
+use crate::sip::Transport;
+
+use super::error::Problem;
+use super::model::{
+    AllowPattern, ApiConfig, Config, Group, GroupId, Listen, MediaConfig, Number, NumberKind,
+    RtpConfig, SipConfig, StoreConfig, TlsFiles, Trunk, TrunkAuth, TrunkId, User, UserId,
+};
+use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawTrunk, RawUser};
+use super::uri::{parse_host, parse_sip_uri};
+use super::validate_queue::queues;
+
+/// The longest id (of a queue, user, group, trunk or auto attendant).
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Checks `raw` and builds the [`Config`]; relative paths resolve against `base_dir`.
+pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>> {
+    let mut p = Problems::default();
+    let sip = sip(&raw.sip, base_dir, &mut p);
+    let rtp = rtp(&raw.rtp, &mut p);
+    let api = api(&raw.api, &mut p);
+    let store = StoreConfig {
+        path: resolve(base_dir, raw.store.path.as_deref().unwrap_or("holdline.db")),
+    };
+    if raw
+        .store
+        .path
+        .as_deref()
+        .is_some_and(|s| s.trim().is_empty())
+    {
+        p.add("[store]", "path", "path is empty".into());
+    }
+    let media = media(&raw.media, &mut p);
+    let numbers = numbers(&raw, &mut p);
+    let users = users(&raw.user, &numbers, &mut p);
+    let groups = groups(&raw.group, &users, &mut p);
+    let trunks = trunks(&raw.trunk, &mut p);
+    let queues = queues(
+        &raw, base_dir, &sip, &numbers, &users, &groups, &trunks, &mut p,
+    );
+    if !p.list.is_empty() {
+        return Err(p.list);
+    }
+    Ok(Config {
+        sip,
+        rtp,
+        api,
+        store,
+        media,
+        numbers,
+        users,
+        groups,
+        trunks,
+        queues,
+    })
+}
+
+/// The problems found so far.
+#[derive(Default)]
+pub(crate) struct Problems {
+    pub list: Vec<Problem>,
+}
+
+impl Problems {
+    pub fn add(&mut self, subject: &str, field: &str, message: String) {
+        self.list.push(Problem {
+            subject: subject.to_owned(),
+            field: field.to_owned(),
+            message,
+        });
+    }
+}
+
+/// `queue "sales"`, or `queue #2` when the id is empty.
+pub(crate) fn subject(kind: &str, id: &str, index: usize) -> String {
+    if id.is_empty() {
+        format!("{kind} #{}", index + 1)
+    } else {
+        format!("{kind} {id:?}")
+    }
+}
+
+/// Checks the form of an id; the error completes "`id "…"` …".
+pub(crate) fn valid_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".into());
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(format!("is longer than {MAX_ID_CHARS} characters"));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "contains {c:?}; ids may contain only letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an `id` field and its uniqueness among `seen`; returns whether it is usable.
+pub(crate) fn check_id(
+    subj: &str,
+    id: &str,
+    kind: &str,
+    seen: &mut HashSet<String>,
+    p: &mut Problems,
+) -> bool {
+    if let Err(why) = valid_id(id) {
+        p.add(subj, "id", format!("id {id:?} {why}"));
+        return false;
+    }
+    if !seen.insert(id.to_owned()) {
+        p.add(
+            subj,
+            "id",
+            format!("there is more than one {kind} with id {id:?}"),
+        );
+        return false;
+    }
+    true
+}
+
+/// Reads an integer field that must lie in `range`; `None` (after reporting) when it does not.
+pub(crate) fn in_range(
+    subj: &str,
+    field: &str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+    unit: &str,
+    p: &mut Problems,
+) -> i64 {
+    let v = value.unwrap_or(default);
+    if !range.contains(&v) {
+        p.add(
+            subj,
+            field,
+            format!(
+                "{field} {v} is out of range; it must be {}–{}{unit}",
+                range.start(),
+                range.end()
+            ),
+        );
+        return default;
+    }
+    v
+}
+
+pub(crate) fn seconds(s: i64) -> Duration {
+    Duration::from_secs(u64::try_from(s).unwrap_or(0))
+}
+
+/// A path from the file, relative to the config file's directory.
+pub(crate) fn resolve(base_dir: &Path, path: &str) -> PathBuf {
+    base_dir.join(path)
+}
+
+const DEFAULT_LISTEN: [&str; 2] = ["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"];
+
+fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
+    const S: &str = "[sip]";
+    let texts: Vec<String> = match &raw.listen {
+        Some(l) => l.clone(),
+        None => DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect(),
+    };
+    if texts.is_empty() {
+        p.add(
+            S,
+            "listen",
+            "listen is empty; give at least one address".into(),
+        );
+    }
+    let mut listen: Vec<Listen> = Vec::new();
+    for text in &texts {
+        match parse_listen(text) {
+            Ok(l) if listen.contains(&l) => {
+                p.add(S, "listen", format!("listen {text:?} is given twice"))
+            }
+            Ok(l) => listen.push(l),
+            Err(why) => p.add(S, "listen", format!("listen {text:?} {why}")),
+        }
+    }
+    let tls_wanted = listen.iter().any(|l| l.transport == Transport::Tls);
+    let tls = match (&raw.tls_cert, &raw.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: resolve(base_dir, cert),
+            key: resolve(base_dir, key),
+        }),
+        (cert, key) => {
+            if tls_wanted {
+                let missing = match (cert, key) {
+                    (None, None) => "tls_cert and tls_key",
+                    (None, _) => "tls_cert",
+                    _ => "tls_key",
+                };
+                p.add(
+                    S,
+                    if cert.is_none() {
+                        "tls_cert"
+                    } else {
+                        "tls_key"
+                    },
+                    format!("a tls: listen address needs {missing} (PEM files)"),
+                );
+            }
+            None
+        }
+    };
+    let public_host = raw.public_host.clone();
+    if let Some(h) = &public_host {
+        if let Err(why) = parse_host(h) {
+            p.add(S, "public_host", format!("public_host {why}"));
+        }
+    }
+    let mut domains = Vec::new();
+    for d in &raw.domains {
+        match parse_host(d) {
+            Ok(Host::Name(n)) => domains.push(n.trim_end_matches('.').to_ascii_lowercase()),
+            Ok(_) => p.add(
+                S,
+                "domains",
+                format!("domain {d:?} is an IP address, not a domain"),
+            ),
+            Err(why) => p.add(S, "domains", format!("domain {why}")),
+        }
+    }
+    let user_agent = raw
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| format!("holdline/{}", env!("CARGO_PKG_VERSION")));
+    // A header value: no line breaks (they would inject headers), not empty (§25.1 server-val).
+    if user_agent.trim().is_empty() || user_agent.chars().any(char::is_control) {
+        p.add(
+            S,
+            "user_agent",
+            "user_agent must be non-empty text without control characters".into(),
+        );
+    }
+    let t1 = in_range(S, "t1_ms", raw.t1_ms, 500, 100..=5000, " ms", p);
+    SipConfig {
+        listen,
+        public_host,
+        domains,
+        user_agent,
+        tls: if tls_wanted { tls } else { None },
+        t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
+    }
+}
+
+/// `udp:0.0.0.0:5060`, `tcp:[::]:5060`, `tls:0.0.0.0:5061`; the error completes the sentence.
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    let Some((scheme, addr)) = text.split_once(':') else {
+        return Err("has no transport; write udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT".into());
+    };
+    let transport = match scheme.to_ascii_lowercase().as_str() {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
+        _ => {
+            return Err(format!(
+                "has unknown transport {scheme:?}; use udp, tcp or tls"
+            ))
+        }
+    };
+    let addr: SocketAddr = addr.parse().map_err(|_| {
+        format!("has {addr:?}, which is not IP:PORT (an IPv6 address goes in brackets: [::]:5060)")
+    })?;
+    Ok(Listen { transport, addr })
+}
+
+fn rtp(raw: &RawRtp, p: &mut Problems) -> RtpConfig {
+    const S: &str = "[rtp]";
+    let text = raw.ports.as_deref().unwrap_or("20000-30000");
+    let (mut port_min, mut port_max) = (20000, 30000);
+    match parse_port_range(text) {
+        Ok((a, b)) => (port_min, port_max) = (a, b),
+        Err(why) => p.add(S, "ports", format!("ports {text:?} {why}")),
+    }
+    let timeout = in_range(S, "timeout", raw.timeout, 60, 0..=86400, " s", p);
+    RtpConfig {
+        port_min,
+        port_max,
+        symmetric: raw.symmetric.unwrap_or(true),
+        timeout: (timeout > 0).then(|| seconds(timeout)),
+    }
+}
+
+/// `20000-30000`: an even first port ≥ 1024 (RFC 3550 §11: RTP on even ports, RTCP on the
+/// next), at least one RTP/RTCP pair.
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (a, b) = text
+        .split_once('-')
+        .ok_or_else(|| "is not a range FIRST-LAST".to_string())?;
+    let a: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| "does not start with a port number".to_string())?;
+    let b: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| "does not end with a port number".to_string())?;
+    if a < 1024 {
+        return Err(format!("starts at {a}; use ports from 1024 up"));
+    }
+    if a % 2 != 0 {
+        return Err(format!(
+            "starts at odd port {a}; RTP uses even ports (RFC 3550 §11)"
+        ));
+    }
+    if b <= a {
+        return Err("must hold at least one RTP/RTCP port pair".into());
+    }
+    Ok((a, b))
+}
+
+fn api(raw: &RawApi, p: &mut Problems) -> ApiConfig {
+    const S: &str = "[api]";
+    let text = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen = match text.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => {
+            p.add(S, "listen", format!("listen {text:?} is not IP:PORT"));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        }
+    };
+    let token = raw.token.clone();
+    if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        p.add(S, "token", "token is empty; remove it or set one".into());
+    }
+    // An unauthenticated admin API may only be reachable from this host.
+    if token.is_none() && !listen.ip().is_loopback() {
+        p.add(
+            S,
+            "token",
+            format!("listen {listen} is not a loopback address, so a token is required"),
+        );
+    }
+    ApiConfig { listen, token }
+}
+
+fn media(raw: &RawMedia, p: &mut Problems) -> MediaConfig {
+    let s = in_range(
+        "[media]",
+        "max_prompt_seconds",
+        raw.max_prompt_seconds,
+        600,
+        1..=3600,
+        " s",
+        p,
+    );
+    MediaConfig {
+        max_prompt: seconds(s),
+    }
+}
+
+fn numbers(raw: &RawConfig, p: &mut Problems) -> Vec<Number> {
+    let mut out: Vec<Number> = Vec::new();
+    for n in &raw.number {
+        let subj = format!("number {:?}", n.e164);
+        let kind = match n.kind.as_str() {
+            "service-toll" => Some(NumberKind::ServiceToll),
+            "service-toll-free" => Some(NumberKind::ServiceTollFree),
+            "user" => Some(NumberKind::User),
+            other => {
+                p.add(
+                    &subj,
+                    "kind",
+                    format!("kind {other:?} is not one of service-toll, service-toll-free, user"),
+                );
+                None
+            }
+        };
+        match E164::parse(&n.e164) {
+            Err(why) => p.add(&subj, "e164", format!("e164 {why}")),
+            Ok(e164) if out.iter().any(|o| o.e164 == e164) => {
+                p.add(&subj, "e164", format!("{e164} is declared more than once"))
+            }
+            Ok(e164) => {
+                if let Some(kind) = kind {
+                    out.push(Number { e164, kind });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn users(raw: &[RawUser], numbers: &[Number], p: &mut Problems) -> Vec<User> {
+    let mut seen = HashSet::new();
+    let mut owner: HashMap<E164, String> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, u) in raw.iter().enumerate() {
+        let subj = subject("user", &u.id, i);
+        let id_ok = check_id(&subj, &u.id, "user", &mut seen, p);
+        if u.password.as_deref().is_some_and(str::is_empty) {
+            p.add(
+                &subj,
+                "password",
+                "password is empty; remove it or set one".into(),
+            );
+        }
+        let name = u.name.clone().unwrap_or_else(|| u.id.clone());
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            p.add(
+                &subj,
+                "name",
+                "name must be non-empty text on one line".into(),
+            );
+        }
+        let mut contacts = Vec::new();
+        for c in &u.contacts {
+            match parse_sip_uri(c) {
+                Ok(uri) => contacts.push(Uri::Sip(uri)),
+                Err(why) => p.add(&subj, "contacts", format!("contact {c:?} {why}")),
+            }
+        }
+        let mut user_numbers = Vec::new();
+        for text in &u.numbers {
+            let n = match E164::parse(text) {
+                Ok(n) => n,
+                Err(why) => {
+                    p.add(&subj, "numbers", format!("number {text:?} {why}"));
+                    continue;
+                }
+            };
+            if let Some(declared) = numbers.iter().find(|d| d.e164 == n) {
+                if declared.kind.is_service() {
+                    p.add(
+                        &subj,
+                        "numbers",
+                        format!(
+                            "number {n} is declared as {}; a user's numbers must be of kind user",
+                            declared.kind
+                        ),
+                    );
+                }
+            }
+            match owner.get(&n) {
+                Some(other) => p.add(
+                    &subj,
+                    "numbers",
+                    format!("number {n} is already assigned to user {other:?}"),
+                ),
+                None => {
+                    owner.insert(n.clone(), u.id.clone());
+                    user_numbers.push(n);
+                }
+            }
+        }
+        if id_ok {
+            out.push(User {
+                id: UserId(u.id.clone()),
+                name,
+                password: u.password.clone(),
+                contacts,
+                numbers: user_numbers,
+            });
+        }
+    }
+    out
+}
+
+fn groups(raw: &[RawGroup], users: &[User], p: &mut Problems) -> Vec<Group> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, g) in raw.iter().enumerate() {
+        let subj = subject("group", &g.id, i);
+        let id_ok = check_id(&subj, &g.id, "group", &mut seen, p);
+        let mut members: Vec<UserId> = Vec::new();
+        for m in &g.members {
+            let id = UserId(m.clone());
+            if !users.iter().any(|u| u.id == id) {
+                p.add(&subj, "members", format!("member {m:?} is not a [[user]]"));
+            } else if members.contains(&id) {
+                p.add(&subj, "members", format!("member {m:?} is listed twice"));
+            } else {
+                members.push(id);
+            }
+        }
+        if id_ok {
+            out.push(Group {
+                id: GroupId(g.id.clone()),
+                members,
+            });
+        }
+    }
+    out
+}
+
+fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let subj = subject("trunk", &t.id, i);
+        let id_ok = check_id(&subj, &t.id, "trunk", &mut seen, p);
+        let proxy = match parse_sip_uri(&t.proxy) {
+            Ok(u) => Some(u),
+            Err(why) => {
+                p.add(&subj, "proxy", format!("proxy {:?} {why}", t.proxy));
+                None
+            }
+        };
+        let mut allow = Vec::new();
+        for a in &t.allow {
+            match parse_allow(a) {
+                Ok(pattern) => allow.push(pattern),
+                Err(why) => p.add(&subj, "allow", format!("allow entry {a:?} {why}")),
+            }
+        }
+        let auth = t.auth.as_ref().map(|a| TrunkAuth {
+            username: a.username.clone(),
+            password: a.password.clone(),
+            realm: a.realm.clone(),
+        });
+        if let Some(a) = &auth {
+            if a.username.is_empty() || a.password.is_empty() {
+                p.add(
+                    &subj,
+                    "auth",
+                    "auth needs a non-empty username and password".into(),
+                );
+            }
+        }
+        if let (true, Some(proxy)) = (id_ok, proxy) {
+            out.push(Trunk {
+                id: TrunkId(t.id.clone()),
+                proxy,
+                allow,
+                auth,
+            });
+        }
+    }
+    out
+}
+
+/// `+1425*` (prefix), `+14255550123` (exact), `+*` (any number), `sip:host` (any URI there).
+fn parse_allow(text: &str) -> Result<AllowPattern, String> {
+    if let Some(host) = text.strip_prefix("sip:") {
+        return match parse_host(host) {
+            Ok(Host::Name(n)) => Ok(AllowPattern::SipHost(n.to_ascii_lowercase())),
+            Ok(other) => Ok(AllowPattern::SipHost(other.to_string())),
+            Err(why) => Err(why),
+        };
+    }
+    if let Some(prefix) = text.strip_suffix('*') {
+        let digits: String = prefix
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+            .collect();
+        let Some(digits) = digits.strip_prefix('+') else {
+            return Err("must start with + (a number prefix) or sip: (a host)".into());
+        };
+        if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > 15 {
+            return Err("is not + and up to 15 digits followed by *".into());
+        }
+        return Ok(AllowPattern::NumberPrefix(digits.to_owned()));
+    }
+    if !text.trim_start().starts_with('+') {
+        return Err("must start with + (a number or prefix*) or sip: (a host)".into());
+    }
+    E164::parse(text)
+        .map(AllowPattern::Number)
+        .map_err(|e| e.to_string())
+}
