@@ -14,6 +14,6 @@ pub mod audio;
 pub mod b2bua;
 pub mod config;
 pub mod number;
-pub mod sip;
 pub mod runtime;
+pub mod sip;
 pub mod time;

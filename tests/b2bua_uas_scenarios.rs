@@ -13,7 +13,12 @@ use holdline::sip::sdp::SessionDescription;
 
 /// Answers a call on the sales number and returns (Call-ID, our To tag).
 fn answered_call(h: &mut Harness, call_id: &str) -> String {
-    h.send(&invite("+14255550100", call_id, "z9hG4bKinv1", Some(SDP_PCMU)));
+    h.send(&invite(
+        "+14255550100",
+        call_id,
+        "z9hG4bKinv1",
+        Some(SDP_PCMU),
+    ));
     let ok = h.last_response(200).expect("200 OK to INVITE");
     let tag = to_tag(&ok);
     assert_eq!(h.statuses(), vec![100, 200]);
@@ -27,14 +32,26 @@ fn invite_gets_100_then_200_with_sdp_answer_in_pcmu() {
     h.send(&invite("+14255550100", "c1", "z9hG4bK1", Some(SDP_PCMU)));
     let ok = h.last_response(200).expect("200");
     assert_eq!(h.statuses(), vec![100, 200]);
-    assert_eq!(ok.headers.get(&HeaderName::ContentType), Some("application/sdp"));
+    assert_eq!(
+        ok.headers.get(&HeaderName::ContentType),
+        Some("application/sdp")
+    );
     let sdp = SessionDescription::parse(&ok.body).expect("our SDP parses");
     let text = String::from_utf8_lossy(&ok.body);
-    assert!(text.contains("m=audio 2000"), "answer on a pool port: {text}");
-    assert!(text.contains("RTP/AVP 0 101"), "PCMU and the mirrored telephone-event: {text}");
+    assert!(
+        text.contains("m=audio 2000"),
+        "answer on a pool port: {text}"
+    );
+    assert!(
+        text.contains("RTP/AVP 0 101"),
+        "PCMU and the mirrored telephone-event: {text}"
+    );
     assert_eq!(sdp.media.len(), 1);
     assert!(ok.headers.get(&HeaderName::Contact).is_some());
-    assert!(ok.headers.get(&HeaderName::Allow).is_some_and(|a| a.contains("INVITE")));
+    assert!(ok
+        .headers
+        .get(&HeaderName::Allow)
+        .is_some_and(|a| a.contains("INVITE")));
     assert!(matches!(h.events[0], Event::CallAnswered { .. }));
 }
 
@@ -82,7 +99,10 @@ fn caller_bye_gets_200_and_frees_the_call_and_port() {
     assert_eq!(h.core.ports_in_use(), 0);
     assert!(h.events.iter().any(|e| matches!(
         e,
-        Event::CallEnded { reason: EndReason::CallerHungUp, .. }
+        Event::CallEnded {
+            reason: EndReason::CallerHungUp,
+            ..
+        }
     )));
     // Every transaction finishes once its timers run out: nothing leaks.
     h.advance(Duration::from_secs(40));
@@ -92,7 +112,14 @@ fn caller_bye_gets_200_and_frees_the_call_and_port() {
 #[test]
 fn bye_for_unknown_dialog_gets_481() {
     let mut h = Harness::new();
-    h.send(&in_dialog("BYE", "nope", "deadbeef", 2, "z9hG4bKbye5", None));
+    h.send(&in_dialog(
+        "BYE",
+        "nope",
+        "deadbeef",
+        2,
+        "z9hG4bKbye5",
+        None,
+    ));
     assert_eq!(h.statuses(), vec![481]);
 }
 
@@ -142,8 +169,17 @@ fn late_offer_gets_our_offer_in_200_and_answer_in_ack() {
     let offer = String::from_utf8_lossy(&ok.body).into_owned();
     assert!(offer.contains("a=rtpmap:0 PCMU/8000") && offer.contains("a=rtpmap:8 PCMA/8000"));
     let tag = to_tag(&ok);
-    let answer = SDP_PCMU.replace("RTP/AVP 0 101", "RTP/AVP 8").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
-    h.send(&in_dialog("ACK", "c9", &tag, 1, "z9hG4bKack9", Some(&answer)));
+    let answer = SDP_PCMU
+        .replace("RTP/AVP 0 101", "RTP/AVP 8")
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
+    h.send(&in_dialog(
+        "ACK",
+        "c9",
+        &tag,
+        1,
+        "z9hG4bKack9",
+        Some(&answer),
+    ));
     let media = h.events.iter().find_map(|e| match e {
         Event::MediaUpdated { media, .. } => Some(media.clone()),
         _ => None,
@@ -156,16 +192,35 @@ fn late_offer_gets_our_offer_in_200_and_answer_in_ack() {
 fn reinvite_sendonly_is_answered_recvonly_and_resume_sendrecv() {
     let mut h = Harness::new();
     let tag = answered_call(&mut h, "c10");
-    let hold = SDP_PCMU.replace("a=ptime:20\n", "a=ptime:20\na=sendonly\n").replace("o=caller 1 1", "o=caller 1 2");
-    h.send(&in_dialog("INVITE", "c10", &tag, 2, "z9hG4bKre1", Some(&hold)));
+    let hold = SDP_PCMU
+        .replace("a=ptime:20\n", "a=ptime:20\na=sendonly\n")
+        .replace("o=caller 1 1", "o=caller 1 2");
+    h.send(&in_dialog(
+        "INVITE",
+        "c10",
+        &tag,
+        2,
+        "z9hG4bKre1",
+        Some(&hold),
+    ));
     let ok = h.last_response(200).expect("200 to hold");
     assert!(String::from_utf8_lossy(&ok.body).contains("a=recvonly"));
     h.send(&in_dialog("ACK", "c10", &tag, 2, "z9hG4bKack10", None));
     let resume = SDP_PCMU.replace("o=caller 1 1", "o=caller 1 3");
-    h.send(&in_dialog("INVITE", "c10", &tag, 3, "z9hG4bKre2", Some(&resume)));
+    h.send(&in_dialog(
+        "INVITE",
+        "c10",
+        &tag,
+        3,
+        "z9hG4bKre2",
+        Some(&resume),
+    ));
     let ok2 = h.last_response(200).expect("200 to resume");
     let body = String::from_utf8_lossy(&ok2.body).into_owned();
-    assert!(body.contains("a=sendrecv") || !body.contains("a=recvonly"), "{body}");
+    assert!(
+        body.contains("a=sendrecv") || !body.contains("a=recvonly"),
+        "{body}"
+    );
     let holds: Vec<bool> = h
         .events
         .iter()
@@ -181,14 +236,23 @@ fn reinvite_sendonly_is_answered_recvonly_and_resume_sendrecv() {
 fn reinvite_with_old_cseq_gets_500() {
     let mut h = Harness::new();
     let tag = answered_call(&mut h, "c11");
-    h.send(&in_dialog("INVITE", "c11", &tag, 1, "z9hG4bKold", Some(SDP_PCMU)));
+    h.send(&in_dialog(
+        "INVITE",
+        "c11",
+        &tag,
+        1,
+        "z9hG4bKold",
+        Some(SDP_PCMU),
+    ));
     assert_eq!(h.statuses(), vec![100, 500]);
 }
 
 #[test]
 fn codec_mismatch_gets_488_and_frees_the_port() {
     let mut h = Harness::new();
-    let g729 = SDP_PCMU.replace("RTP/AVP 0 101", "RTP/AVP 18").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:18 G729/8000");
+    let g729 = SDP_PCMU
+        .replace("RTP/AVP 0 101", "RTP/AVP 18")
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:18 G729/8000");
     h.send(&invite("+14255550100", "c12", "z9hG4bK12", Some(&g729)));
     assert_eq!(h.statuses(), vec![100, 488]);
     assert_eq!(h.core.ports_in_use(), 0);
@@ -199,8 +263,16 @@ fn codec_mismatch_gets_488_and_frees_the_port() {
 fn every_unknown_number_gets_the_same_404() {
     let mut h = Harness::new();
     let mut seen = Vec::new();
-    for (i, number) in ["+14255550199", "911", "admin", "+1425555010"].iter().enumerate() {
-        h.send(&invite(number, &format!("u{i}"), &format!("z9hG4bKu{i}"), Some(SDP_PCMU)));
+    for (i, number) in ["+14255550199", "911", "admin", "+1425555010"]
+        .iter()
+        .enumerate()
+    {
+        h.send(&invite(
+            number,
+            &format!("u{i}"),
+            &format!("z9hG4bKu{i}"),
+            Some(SDP_PCMU),
+        ));
         let resp = h.last_response(404).expect("404");
         seen.push((resp.status, resp.reason.clone(), resp.body.clone()));
         h.take();
@@ -211,9 +283,24 @@ fn every_unknown_number_gets_the_same_404() {
 #[test]
 fn queue_is_reached_by_sip_address_and_tel_forms() {
     let mut h = Harness::new();
-    for (i, user) in ["sales", "14255550100", "+1-425-555-0100"].iter().enumerate() {
-        let msg = invite(user, &format!("a{i}"), &format!("z9hG4bKa{i}"), Some(SDP_PCMU))
-            .replace("@192.0.2.1 SIP/2.0", if *user == "sales" { "@example.com SIP/2.0" } else { "@192.0.2.1;user=phone SIP/2.0" });
+    for (i, user) in ["sales", "14255550100", "+1-425-555-0100"]
+        .iter()
+        .enumerate()
+    {
+        let msg = invite(
+            user,
+            &format!("a{i}"),
+            &format!("z9hG4bKa{i}"),
+            Some(SDP_PCMU),
+        )
+        .replace(
+            "@192.0.2.1 SIP/2.0",
+            if *user == "sales" {
+                "@example.com SIP/2.0"
+            } else {
+                "@192.0.2.1;user=phone SIP/2.0"
+            },
+        );
         h.send(&msg);
         assert_eq!(h.statuses(), vec![100, 200], "{user}");
     }
@@ -222,11 +309,16 @@ fn queue_is_reached_by_sip_address_and_tel_forms() {
 #[test]
 fn unknown_require_gets_420_with_unsupported() {
     let mut h = Harness::new();
-    let msg = invite("+14255550100", "c13", "z9hG4bK13", Some(SDP_PCMU))
-        .replace("Max-Forwards: 70\n", "Max-Forwards: 70\nRequire: 100rel, foo\n");
+    let msg = invite("+14255550100", "c13", "z9hG4bK13", Some(SDP_PCMU)).replace(
+        "Max-Forwards: 70\n",
+        "Max-Forwards: 70\nRequire: 100rel, foo\n",
+    );
     h.send(&msg);
     let resp = h.last_response(420).expect("420");
-    assert_eq!(resp.headers.get(&HeaderName::Unsupported), Some("100rel, foo"));
+    assert_eq!(
+        resp.headers.get(&HeaderName::Unsupported),
+        Some("100rel, foo")
+    );
 }
 
 #[test]
@@ -238,7 +330,10 @@ fn options_out_of_dialog_lists_allow_accept_supported() {
     h.send(&msg);
     let resp = h.last_response(200).expect("200");
     assert!(resp.headers.get(&HeaderName::Allow).is_some());
-    assert_eq!(resp.headers.get(&HeaderName::Accept), Some("application/sdp"));
+    assert_eq!(
+        resp.headers.get(&HeaderName::Accept),
+        Some("application/sdp")
+    );
     assert!(resp.headers.contains(&HeaderName::Supported));
 }
 
@@ -269,8 +364,17 @@ fn shutdown_byes_answered_calls_and_refuses_new_ones() {
         })
         .expect("BYE on shutdown");
     assert_eq!(bye.method, holdline::sip::Method::Bye);
-    assert_eq!(bye.headers.to().and_then(|t| t.tag().map(str::to_owned)).as_deref(), Some("caller1"));
-    assert_eq!(bye.headers.from().and_then(|t| t.tag().map(str::to_owned)), Some(tag));
+    assert_eq!(
+        bye.headers
+            .to()
+            .and_then(|t| t.tag().map(str::to_owned))
+            .as_deref(),
+        Some("caller1")
+    );
+    assert_eq!(
+        bye.headers.from().and_then(|t| t.tag().map(str::to_owned)),
+        Some(tag)
+    );
     h.send(&invite("+14255550100", "c17", "z9hG4bK17", Some(SDP_PCMU)));
     assert!(h.statuses().contains(&503));
     // The caller answers the BYE: the core is idle and may exit.

@@ -99,7 +99,12 @@ fn caller_cancels_before_answer_gets_487() {
 #[test]
 fn late_offer_gets_offer_in_200_and_answer_in_ack() {
     let server = Server::start(&config());
-    let run = run_sipp(&server, "uac_late_offer.xml", "u1", &["-s", NUMBER, "-m", "1"]);
+    let run = run_sipp(
+        &server,
+        "uac_late_offer.xml",
+        "u1",
+        &["-s", NUMBER, "-m", "1"],
+    );
     assert_sipp_ok(&run, &server, "late offer");
 }
 
@@ -157,7 +162,9 @@ fn many_calls_at_a_rate_all_succeed() {
         &server,
         "uac_basic.xml",
         "u1",
-        &["-s", NUMBER, "-m", "200", "-r", "100", "-l", "200", "-d", "500"],
+        &[
+            "-s", NUMBER, "-m", "200", "-r", "100", "-l", "200", "-d", "500",
+        ],
     );
     assert_sipp_ok(&run, &server, "200 calls at 100 cps");
 }
@@ -168,13 +175,27 @@ fn sigterm_hangs_up_active_calls_with_bye_and_exits() {
     let port = server.port;
     let caller = std::thread::spawn(move || {
         // The SIPp run needs the server only for its port; pass a lightweight handle.
-        support::run_sipp_port(port, "uac_server_hangs_up.xml", "u1", &["-s", NUMBER, "-m", "1"])
+        support::run_sipp_port(
+            port,
+            "uac_server_hangs_up.xml",
+            "u1",
+            &["-s", NUMBER, "-m", "1"],
+        )
     });
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let log = server.log.clone();
     let code = server.terminate();
     let run = caller.join().expect("sipp thread");
     let log = std::fs::read_to_string(log).unwrap_or_default();
-    assert_eq!(run.code, Some(0), "sipp: {}\nholdline log:\n{log}", run.output);
-    assert_eq!(code, Some(0), "holdline exit code after SIGTERM; log:\n{log}");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "sipp: {}\nholdline log:\n{log}",
+        run.output
+    );
+    assert_eq!(
+        code,
+        Some(0),
+        "holdline exit code after SIGTERM; log:\n{log}"
+    );
 }

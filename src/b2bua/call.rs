@@ -29,7 +29,10 @@ pub struct CallHandle(pub u64);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallState {
     /// 180 sent; answered at `answer_at` unless cancelled first.
-    Ringing { invite_tx: ServerTxId, answer_at: Time },
+    Ringing {
+        invite_tx: ServerTxId,
+        answer_at: Time,
+    },
     /// 200 sent, ACK not yet received (the transaction layer retransmits the 200).
     Answered,
     /// ACK received: the call is up.

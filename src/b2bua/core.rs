@@ -46,7 +46,6 @@ pub struct CoreSettings {
 /// Per-queue settings the signalling layer uses.
 #[derive(Clone, Debug)]
 pub(crate) struct QueueSignalling {
-    pub name: String,
     pub answer_delay: Duration,
 }
 
@@ -127,7 +126,6 @@ impl Core {
                 (
                     q.id.clone(),
                     QueueSignalling {
-                        name: q.name.clone(),
                         answer_delay: q.answer_delay,
                     },
                 )
@@ -246,9 +244,7 @@ impl Core {
     fn handle_request(&mut self, now: Time, from: Peer, local: SocketAddr, req: Request) {
         match self.tx.handle_request(now, req, from) {
             Ok(RequestOutcome::New { tx, req }) => self.on_request(now, tx, req, from, local),
-            Ok(RequestOutcome::Cancel { tx, invite, req }) => {
-                self.on_cancel(now, tx, invite, &req)
-            }
+            Ok(RequestOutcome::Cancel { tx, invite, req }) => self.on_cancel(now, tx, invite, &req),
             Ok(RequestOutcome::Ack { req, .. }) => self.on_ack(now, &req),
             Ok(RequestOutcome::Absorbed) => {}
             Err(err) => {
@@ -340,7 +336,11 @@ impl Core {
 
     /// A Via for a request of ours on `flow`, with a fresh RFC 3261 branch (§8.1.1.7).
     pub(crate) fn new_via(&mut self, flow: &Peer, local: SocketAddr) -> String {
-        let branch = format!("{}{:016x}", crate::sip::typed::BRANCH_MAGIC, self.rng.gen::<u64>());
+        let branch = format!(
+            "{}{:016x}",
+            crate::sip::typed::BRANCH_MAGIC,
+            self.rng.gen::<u64>()
+        );
         let (host, port) = self.advertised(flow.transport, local, None);
         format!(
             "SIP/2.0/{} {}:{};branch={branch};rport",
@@ -399,7 +399,8 @@ impl Core {
 
     pub(crate) fn add_server_header(&self, resp: &mut Response) {
         if !self.user_agent.is_empty() {
-            resp.headers.push(HeaderName::Server, self.user_agent.clone());
+            resp.headers
+                .push(HeaderName::Server, self.user_agent.clone());
         }
     }
 }

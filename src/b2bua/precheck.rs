@@ -187,7 +187,9 @@ mod tests {
         r.body = b"xyz".to_vec();
         let rej = check(&r).unwrap_err();
         assert_eq!(rej.status, 415);
-        assert!(rej.headers.contains(&(HeaderName::Accept, ACCEPT.to_string())));
+        assert!(rej
+            .headers
+            .contains(&(HeaderName::Accept, ACCEPT.to_string())));
         r.headers
             .set(HeaderName::ContentType, "Application/SDP; charset=utf-8");
         assert_eq!(check(&r), Ok(()));
@@ -198,7 +200,8 @@ mod tests {
         let mut r = invite();
         r.headers.push(HeaderName::Accept, "text/nobodyKnowsThis");
         assert_eq!(check(&r).unwrap_err().status, 406);
-        r.headers.set(HeaderName::Accept, "text/plain, application/*");
+        r.headers
+            .set(HeaderName::Accept, "text/plain, application/*");
         assert_eq!(check(&r), Ok(()));
     }
 }

@@ -53,10 +53,12 @@ pub fn has_tag_param(value: &str) -> bool {
         // addr-spec form: every parameter after the URI is a header parameter (§20.10).
         None => value,
     };
-    params
-        .split(';')
-        .skip(1)
-        .any(|p| p.trim().split('=').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("tag")))
+    params.split(';').skip(1).any(|p| {
+        p.trim()
+            .split('=')
+            .next()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("tag"))
+    })
 }
 
 /// Adds Allow, Accept and Supported (for OPTIONS, 405, 415 and 2xx to INVITE).

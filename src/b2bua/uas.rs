@@ -87,7 +87,14 @@ impl Core {
         }
     }
 
-    fn on_invite(&mut self, now: Time, tx: ServerTxId, req: Request, from: Peer, local: SocketAddr) {
+    fn on_invite(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        req: Request,
+        from: Peer,
+        local: SocketAddr,
+    ) {
         let tag = self.new_tag();
         if self.draining {
             let mut resp = self.response(&req, 503, Some(&tag));
@@ -447,8 +454,10 @@ impl Core {
         if let CallState::Ringing { invite_tx, .. } = call.state {
             if let Some((invite, _)) = call.ring.take() {
                 let mut resp = self.call_response(handle, &invite, status);
-                resp.headers
-                    .push(HeaderName::Reason, format!("SIP;cause={status};text=\"{why}\""));
+                resp.headers.push(
+                    HeaderName::Reason,
+                    format!("SIP;cause={status};text=\"{why}\""),
+                );
                 self.respond(now, invite_tx, resp);
             }
             self.ringing.remove(&invite_tx);
@@ -518,7 +527,10 @@ impl Core {
     fn reject_sdp(&mut self, now: Time, tx: ServerTxId, req: &Request, tag: &str, err: &SdpError) {
         let mut resp = self.response(req, err.status_code(), Some(tag));
         if let Some(code) = err.warning_code() {
-            let host = self.public_host.clone().unwrap_or_else(|| "holdline".into());
+            let host = self
+                .public_host
+                .clone()
+                .unwrap_or_else(|| "holdline".into());
             resp.headers.push(
                 HeaderName::Warning,
                 format!("{code} {host} \"{}\"", err.to_string().replace('"', "'")),
@@ -561,8 +573,10 @@ impl Core {
             crate::sip::transport::Transport::Udp => String::new(),
             t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
         };
-        resp.headers
-            .push(HeaderName::Contact, format!("<sip:{host}:{port}{transport}>"));
+        resp.headers.push(
+            HeaderName::Contact,
+            format!("<sip:{host}:{port}{transport}>"),
+        );
     }
 
     pub(crate) fn respond(&mut self, now: Time, tx: ServerTxId, resp: Response) {

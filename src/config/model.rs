@@ -333,6 +333,8 @@ pub struct Queue {
     pub agent_alert_time: Duration,
     /// Pause after an agent's call before the next offer.
     pub wrap_up: Duration,
+    /// Ring (180) this long before answering a caller (0–30 s; default 0: answer at once).
+    pub answer_delay: Duration,
     /// Calls waiting at once (0–200); one more gets `on_overflow`.
     pub max_calls: u32,
     pub on_overflow: OverflowAction,

@@ -152,6 +152,7 @@ pub struct RawQueue {
     pub allow_opt_out: Option<bool>,
     pub agent_alert_time: Option<i64>,
     pub wrap_up: Option<i64>,
+    pub answer_delay_ms: Option<i64>,
     pub max_calls: Option<i64>,
     pub on_overflow: Option<RawAction>,
     pub max_wait: Option<i64>,

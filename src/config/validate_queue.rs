@@ -130,6 +130,18 @@ pub(crate) fn queues(
                 p,
             )),
             wrap_up: seconds(in_range(&subj, "wrap_up", q.wrap_up, 0, 0..=3600, " s", p)),
+            answer_delay: std::time::Duration::from_millis(
+                u64::try_from(in_range(
+                    &subj,
+                    "answer_delay_ms",
+                    q.answer_delay_ms,
+                    0,
+                    0..=30_000,
+                    " ms",
+                    p,
+                ))
+                .unwrap_or(0),
+            ),
             max_calls: u32::try_from(in_range(
                 &subj,
                 "max_calls",

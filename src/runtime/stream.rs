@@ -90,7 +90,10 @@ impl Streams {
         });
         if self
             .inputs
-            .send(Input::Connected { conn, writer: wtx.clone() })
+            .send(Input::Connected {
+                conn,
+                writer: wtx.clone(),
+            })
             .await
             .is_err()
         {

@@ -79,8 +79,7 @@ impl Harness {
 
     pub fn send_bytes(&mut self, bytes: &[u8]) {
         let from = Peer::udp(CALLER.parse().unwrap());
-        self.core
-            .handle_datagram(self.now, from, self.local, bytes);
+        self.core.handle_datagram(self.now, from, self.local, bytes);
         self.collect();
     }
 
@@ -107,8 +106,12 @@ impl Harness {
 
     fn collect(&mut self) {
         while let Some(t) = self.core.poll_transmit() {
-            let msg = parse_datagram(&t.bytes, &Limits::default())
-                .unwrap_or_else(|e| panic!("core sent an unparsable message ({e}): {:?}", String::from_utf8_lossy(&t.bytes)));
+            let msg = parse_datagram(&t.bytes, &Limits::default()).unwrap_or_else(|e| {
+                panic!(
+                    "core sent an unparsable message ({e}): {:?}",
+                    String::from_utf8_lossy(&t.bytes)
+                )
+            });
             self.sent.push((t.to, msg));
         }
         while let Some(e) = self.core.poll_event() {
@@ -164,7 +167,11 @@ pub const SDP_PCMU: &str = "v=0\no=caller 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4
 /// An INVITE from the caller to `number` with `sdp` (or none).
 pub fn invite(number: &str, call_id: &str, branch: &str, sdp: Option<&str>) -> String {
     let body = sdp.map(|s| s.replace('\n', "\r\n")).unwrap_or_default();
-    let ct = if sdp.is_some() { "Content-Type: application/sdp\n" } else { "" };
+    let ct = if sdp.is_some() {
+        "Content-Type: application/sdp\n"
+    } else {
+        ""
+    };
     format!(
         "INVITE sip:{number}@192.0.2.1 SIP/2.0\n\
          Via: SIP/2.0/UDP 198.51.100.7:5062;branch={branch};rport\n\
@@ -180,9 +187,20 @@ pub fn invite(number: &str, call_id: &str, branch: &str, sdp: Option<&str>) -> S
 }
 
 /// A request inside the dialog of `invite()`, with our To tag.
-pub fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str, sdp: Option<&str>) -> String {
+pub fn in_dialog(
+    method: &str,
+    call_id: &str,
+    to_tag: &str,
+    cseq: u32,
+    branch: &str,
+    sdp: Option<&str>,
+) -> String {
     let body = sdp.map(|s| s.replace('\n', "\r\n")).unwrap_or_default();
-    let ct = if sdp.is_some() { "Content-Type: application/sdp\n" } else { "" };
+    let ct = if sdp.is_some() {
+        "Content-Type: application/sdp\n"
+    } else {
+        ""
+    };
     format!(
         "{method} sip:alice@198.51.100.7:5062 SIP/2.0\n\
          Via: SIP/2.0/UDP 198.51.100.7:5062;branch={branch};rport\n\

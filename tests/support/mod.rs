@@ -101,10 +101,8 @@ impl Drop for Server {
 pub fn scratch_dir(tag: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "e2e-{tag}-{}-{n}",
-        std::process::id()
-    ));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("e2e-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -146,8 +144,23 @@ pub fn run_sipp_port(port: u16, scenario_name: &str, transport: &str, extra: &[&
         .arg(format!("127.0.0.1:{port}"))
         .arg("-sf")
         .arg(scenario(scenario_name))
-        .args(["-t", transport, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0"])
-        .args(["-nostdin", "-timeout", "30s", "-timeout_error", "-trace_err"])
+        .args([
+            "-t",
+            transport,
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            "0",
+        ])
+        .args([
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-trace_err",
+        ])
         .args(extra)
         .current_dir(&dir)
         .output()
