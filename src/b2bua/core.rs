@@ -268,21 +268,23 @@ impl Core {
     }
 
     /// §8.2.6 / RFC 4475: a request that failed to parse gets the status the parser chose, sent
-    /// statelessly to the Via it came with, when its Via could be recovered; anything else
-    /// (every malformed response, garbage) is dropped.
+    /// statelessly to its Via (or its source), when the headers a response needs could be
+    /// recovered; anything else (every malformed response, garbage) is dropped.
     fn reject_unparsable(&mut self, from: Peer, err: &ParseError) {
         tracing::debug!(peer = %from.addr, %err, "unparsable message");
         let (Some(status), Some(headers)) = (err.status(), err.partial_headers()) else {
-            return;
-        };
-        let Some(via) = headers.top_via() else {
             return;
         };
         let tag = self.new_tag();
         let mut resp = reply::response_from_headers(headers, status, Some(&tag));
         resp.reason = format!("{} ({})", resp.reason, sanitize_reason(&err.to_string()));
         self.add_server_header(&mut resp);
-        let to = response_destination(&via, from);
+        // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's
+        // source to answer to: the symmetric response of RFC 3581 §4.
+        let to = match headers.top_via() {
+            Some(via) => response_destination(&via, from),
+            None => from,
+        };
         self.transmits.push_back(Transmit {
             to,
             bytes: resp.to_bytes(),
