@@ -133,41 +133,36 @@ fn choose_stream(
     local: &LocalMedia,
     keep: Option<Codec>,
 ) -> Result<Option<Chosen>, SdpError> {
-    let audio: Vec<(usize, &MediaDescription)> = offer
-        .media
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.media.eq_ignore_ascii_case("audio"))
-        .collect();
-    if audio.is_empty() {
+    let audio = || {
+        offer
+            .media
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.media.eq_ignore_ascii_case("audio"))
+    };
+    if audio().next().is_none() {
         return Err(SdpError::NoAudioStream);
     }
-    let live: Vec<_> = audio.iter().filter(|(_, m)| m.port != 0).collect();
-    if live.is_empty() {
-        return Ok(None);
-    }
-    let rtp: Vec<_> = live
-        .iter()
-        .filter(|(_, m)| is_plain_rtp(&m.proto))
-        .collect();
-    let Some((_, first)) = live.first() else {
+    // §8.2: a zero port removes a stream; only the others are candidates.
+    let mut live = audio().filter(|(_, m)| m.port != 0).peekable();
+    let Some((_, first_live)) = live.peek().copied() else {
         return Ok(None);
     };
-    if rtp.is_empty() {
+    let mut rtp = live.filter(|(_, m)| is_plain_rtp(&m.proto)).peekable();
+    if rtp.peek().is_none() {
         return Err(SdpError::UnsupportedTransport {
-            proto: first.proto.clone(),
+            proto: first_live.proto.clone(),
         });
     }
-    rtp.iter()
-        .find_map(|(index, m)| {
-            choose_codec(m, local, keep).map(|(codec, payload_type)| Chosen {
-                index: *index,
-                codec,
-                payload_type,
-            })
+    rtp.find_map(|(index, m)| {
+        choose_codec(m, local, keep).map(|(codec, payload_type)| Chosen {
+            index,
+            codec,
+            payload_type,
         })
-        .map(Some)
-        .ok_or(SdpError::NoCommonCodec)
+    })
+    .map(Some)
+    .ok_or(SdpError::NoCommonCodec)
 }
 
 /// RTP without encryption: the profiles we can answer as they are.

@@ -108,6 +108,15 @@ impl SdpError {
             _ => Some(399),
         }
     }
+
+    /// A Warning header value for the 488 (RFC 3261 §20.43):
+    /// `305 pbx.example.com "no common codec: we support PCMU and PCMA"`.
+    pub fn warning_header(&self, agent: &str) -> Option<String> {
+        let code = self.warning_code()?;
+        // warn-text is a quoted-string: keep it free of quotes and backslashes.
+        let text = self.to_string().replace(['"', '\\'], "'");
+        Some(format!("{code} {agent} \"{text}\""))
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +130,18 @@ mod tests {
         assert_eq!(SdpError::NoAudioStream.warning_code(), Some(304));
         assert_eq!(SdpError::MissingOrigin.status_code(), 400);
         assert_eq!(SdpError::MissingOrigin.warning_code(), None);
+        assert_eq!(
+            SdpError::NoCommonCodec
+                .warning_header("pbx.example.com")
+                .as_deref(),
+            Some("305 pbx.example.com \"no common codec: we support PCMU and PCMA\"")
+        );
+        let odd = SdpError::UnsupportedAddress {
+            media_index: 0,
+            address: "a\"b".into(),
+        };
+        let header = odd.warning_header("h").unwrap();
+        assert!(header.starts_with("301 h \""));
+        assert_eq!(header.matches('"').count(), 2, "{header}");
     }
 }

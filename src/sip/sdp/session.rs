@@ -76,8 +76,26 @@ impl LocalSession {
         Ok((sdp, negotiated))
     }
 
-    /// Our offer (late-offer 2xx, re-INVITE for hold with `SendOnly`/`Inactive`, resume,
-    /// refresh). The codec in use, if any, is listed first so a re-offer does not switch it.
+    /// What we want on the stream from now on: `SendOnly` or `Inactive` to hold the peer,
+    /// `SendRecv` to resume. It bounds every later answer and [`reoffer`](Self::reoffer), so a
+    /// hold we placed survives the held side's own re-offers (RFC 3264 §8.4: the side that
+    /// holds decides when to resume). Send the change with `reoffer()`.
+    pub fn set_direction(&mut self, direction: Direction) {
+        self.local.direction = direction;
+    }
+
+    /// Our offer in our wanted direction: for a re-INVITE without SDP, a session refresh, or
+    /// after [`set_direction`](Self::set_direction). Offer what *we* want, not a mirror of the
+    /// peer's last hold state: the peer states its own direction in its answer (RFC 6337 §5).
+    pub fn reoffer(&mut self) -> SessionDescription {
+        self.offer(self.local.direction)
+    }
+
+    /// Our offer (late-offer 2xx, agent legs) in `direction`, once; [`set_direction`] is the
+    /// lasting way to hold. The codec in use, if any, is listed first so a re-offer does not
+    /// switch it (§8.3.3).
+    ///
+    /// [`set_direction`]: Self::set_direction
     pub fn offer(&mut self, direction: Direction) -> SessionDescription {
         let mut codecs = self.local.codecs.clone();
         if let Some(current) = self.negotiated.as_ref().map(|n| n.codec) {
@@ -161,6 +179,40 @@ mod tests {
         let again = s.offer(Direction::SendRecv);
         assert_eq!(again.media[0].formats, ["8", "0", "101"]);
         assert_eq!(again.origin.session_version, 78);
+    }
+
+    #[test]
+    fn peer_reoffer_during_our_hold_keeps_hold() {
+        let mut s = session();
+        s.answer(&peer("m=audio 5000 RTP/AVP 0\r\n")).unwrap();
+        s.set_direction(Direction::SendOnly);
+        let hold = s.reoffer();
+        assert_eq!(hold.media[0].direction(), Some(Direction::SendOnly));
+        s.process_answer(&peer("m=audio 5000 RTP/AVP 0\r\na=recvonly\r\n"))
+            .unwrap();
+        // The held agent's phone refreshes the session with a plain sendrecv offer.
+        let (answer, neg) = s.answer(&peer("m=audio 5000 RTP/AVP 0\r\n")).unwrap();
+        assert_eq!(answer.media[0].direction(), Some(Direction::SendOnly));
+        assert!(neg.we_send() && !neg.we_receive());
+        // Resuming is ours to do.
+        s.set_direction(Direction::SendRecv);
+        let resume = s.reoffer();
+        assert_eq!(resume.media[0].direction(), Some(Direction::SendRecv));
+    }
+
+    #[test]
+    fn reoffer_after_peer_hold_offers_sendrecv() {
+        // The peer held us (sendonly); its re-INVITE without SDP gets our full offer, not a
+        // mirror of its hold, so the call is not stuck one-way when it answers sendrecv.
+        let mut s = session();
+        s.answer(&peer("m=audio 5000 RTP/AVP 0\r\na=sendonly\r\n"))
+            .unwrap();
+        let offer = s.reoffer();
+        assert_eq!(offer.media[0].direction(), Some(Direction::SendRecv));
+        let neg = s
+            .process_answer(&peer("m=audio 5000 RTP/AVP 0\r\n"))
+            .unwrap();
+        assert!(neg.we_send() && neg.we_receive() && !neg.hold);
     }
 
     #[test]
