@@ -73,7 +73,12 @@ impl fmt::Display for SyntaxError {
 impl SyntaxError {
     /// Locates a toml error in `text`: the line of its span and the key path there.
     pub fn from_toml(err: &toml::de::Error, text: &str) -> SyntaxError {
-        let message = err.message().trim().to_owned();
+        // serde speaks Rust; the reader of the message wrote TOML.
+        let message = err
+            .message()
+            .trim()
+            .replace("expected i64", "expected an integer")
+            .replace("expected a sequence", "expected an array");
         let Some(span) = err.span() else {
             return SyntaxError {
                 line: None,
