@@ -20,6 +20,8 @@ use super::targets::{forwarding_loops, parse_target, Edge, Known};
 use super::uri::parse_sip_uri;
 use super::validate::{check_id, in_range, resolve, seconds, subject, Problems};
 
+const SERVICE_KINDS: &str = "(with kind service-toll or service-toll-free)";
+
 /// Checks every `[[queue]]`. Queues are returned even when they have problems; the caller
 /// keeps them only when no problem was found at all.
 #[allow(clippy::too_many_arguments)]
@@ -98,9 +100,9 @@ pub(crate) fn queues(
                 "round-robin" => Routing::RoundRobin,
                 "longest-idle" => Routing::LongestIdle,
                 other => {
-                    p.add(&subj, "routing", format!(
-                        "routing {other:?} is not one of attendant, serial, round-robin, longest-idle"
-                    ));
+                    let one_of = "attendant, serial, round-robin, longest-idle";
+                    let why = format!("routing {other:?} is not one of {one_of}");
+                    p.add(&subj, "routing", why);
                     Routing::Attendant
                 }
             },
@@ -240,36 +242,37 @@ fn queue_numbers(
             p.add(subj, "numbers", format!("number {n} is listed twice"));
             continue;
         }
-        let user_owner = users.iter().find(|u| u.numbers.contains(&n));
-        match declared.iter().find(|d| d.e164 == n) {
-            _ if user_owner.is_some() => p.add(
-                &format!("number {:?}", n.as_str()),
-                "numbers",
-                format!(
-                    "number {:?} is user {:?}'s number and cannot be assigned to queue {:?}",
-                    n.as_str(),
-                    user_owner.map_or("", |u| u.id.as_str()),
-                    q.id
+        // A user number never reaches a queue (DESIGN.md §1), whether the user lists it or
+        // it is declared with kind user.
+        let number_subject = format!("number {:?}", n.as_str());
+        let kind = declared.iter().find(|d| d.e164 == n).map(|d| d.kind);
+        if let Some(user) = users.iter().find(|u| u.numbers.contains(&n)) {
+            let why = format!(
+                "{number_subject} is user {:?}'s number and cannot be assigned to queue {:?}",
+                user.id.as_str(),
+                q.id
+            );
+            p.add(&number_subject, "numbers", why);
+        } else {
+            match kind {
+                None => p.add(
+                    subj,
+                    "numbers",
+                    format!("number {n} is not declared in [[number]] {SERVICE_KINDS}"),
                 ),
-            ),
-            None => p.add(subj, "numbers", format!(
-                "number {n} is not declared in [[number]] (with kind service-toll or service-toll-free)"
-            )),
-            Some(d) if !d.kind.is_service() => p.add(
-                &format!("number {:?}", n.as_str()),
-                "numbers",
-                format!(
-                    "number {:?} is of kind {} and cannot be assigned to queue {:?}",
-                    n.as_str(),
-                    d.kind,
-                    q.id
-                ),
-            ),
-            Some(_) => {}
+                Some(kind) if !kind.is_service() => {
+                    let why = format!(
+                        "{number_subject} is of kind {kind} and cannot be assigned to queue {:?}",
+                        q.id
+                    );
+                    p.add(&number_subject, "numbers", why);
+                }
+                Some(_) => {}
+            }
         }
         if let Some(other) = owner.get(&n) {
             p.add(
-                &format!("number {:?}", n.as_str()),
+                &number_subject,
                 "numbers",
                 format!(
                     "number {:?} is assigned to both queue {other:?} and queue {:?}",
@@ -390,10 +393,12 @@ fn queue_agents(
         }
     }
     if members.len() > MAX_AGENTS_PER_QUEUE {
-        p.add(subj, "agents", format!(
-            "has {} agents (from agents and groups, without duplicates); the limit is {MAX_AGENTS_PER_QUEUE}",
-            members.len()
-        ));
+        let count = members.len();
+        let why = format!(
+            "has {count} agents (from agents and groups, without duplicates); \
+             the limit is {MAX_AGENTS_PER_QUEUE}"
+        );
+        p.add(subj, "agents", why);
     }
     (agents, listed, members)
 }
