@@ -536,3 +536,34 @@ fn check_config_reports_unreadable_file() {
         "{err}"
     );
 }
+
+#[test]
+fn trunk_allow_entries_are_checked() {
+    let got = problems(
+        "[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.example\"\nallow = [\"1425*\", \"+1425\", \"sip:bad host\"]",
+    );
+    assert_eq!(
+        got,
+        [
+            "trunk \"t2\": allow entry \"1425*\" must start with + (a number prefix) or sip: (a host)",
+            "trunk \"t2\": allow entry \"+1425\" is not a full number; write \"+1425*\" to allow every number it starts",
+            "trunk \"t2\": allow entry \"sip:bad host\" has host \"bad host\", which is not a host name or IP address",
+        ]
+    );
+}
+
+#[test]
+fn sip_target_with_number_user_is_checked_as_number() {
+    // partner.example.com is allowed as a host, but a numeric user is checked as a number.
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:+442079460000@partner.example.com\" }",
+        "queue \"a\": on_timeout forwards to sip:+442079460000@partner.example.com, but no [[trunk]] has an allow entry that admits it",
+    );
+    let c = parse(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:+12065550100@partner.example.com\" }",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&c.queues[0].on_timeout, TimeoutAction::Forward(Target::Sip { trunk, .. }) if trunk.as_str() == "carrier")
+    );
+}
