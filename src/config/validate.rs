@@ -6,7 +6,7 @@
 //! `max_calls` 0–200, `max_wait` 0–2700 s in 15 s steps, `agent_alert_time` 15–180 s, queue
 //! names ≤ 64 characters, 50 agents per queue.
 //!
-//! Queues are checked in [`super::validate_queue`]; this file holds the sections, numbers,
+//! Queues are checked in `validate_queue.rs`; this file holds the sections, numbers,
 //! users, groups and trunks, and the shared helpers.
 
 use std::collections::{HashMap, HashSet};
