@@ -146,6 +146,11 @@ impl FromStr for E164 {
     }
 }
 
+/// The global number `uri` addresses; the same as [`E164::from_uri`].
+pub fn from_uri(uri: &Uri) -> Option<E164> {
+    E164::from_uri(uri)
+}
+
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)

@@ -399,15 +399,10 @@ impl Core {
                 }
             },
             Ok(None) if req.method == Method::Invite => {
-                // A re-INVITE without SDP (§14.2): we offer in the 200, keeping the direction
-                // we negotiated last; the answer comes in the ACK.
+                // A re-INVITE without SDP (§14.2): we offer in the 200 what we want
+                // (RFC 6337 §5: the peer states its own hold in its answer, in the ACK).
                 call.pending_offer = Some(PendingOffer { cseq });
-                let direction = call
-                    .sdp
-                    .last_sent()
-                    .and_then(|s| s.media.first().map(|m| s.direction_for(m)))
-                    .unwrap_or(crate::sip::sdp::Direction::SendRecv);
-                Some(call.sdp.offer(direction))
+                Some(call.sdp.reoffer())
             }
             // An UPDATE without SDP only refreshes the session (RFC 3311 §5.2).
             Ok(None) => None,

@@ -73,7 +73,12 @@ impl fmt::Display for SyntaxError {
 impl SyntaxError {
     /// Locates a toml error in `text`: the line of its span and the key path there.
     pub fn from_toml(err: &toml::de::Error, text: &str) -> SyntaxError {
-        let message = err.message().trim().to_owned();
+        // serde speaks Rust; the reader of the message wrote TOML.
+        let message = err
+            .message()
+            .trim()
+            .replace("expected i64", "expected an integer")
+            .replace("expected a sequence", "expected an array");
         let Some(span) = err.span() else {
             return SyntaxError {
                 line: None,
@@ -94,7 +99,10 @@ impl SyntaxError {
 /// `[table]` / `[[array]]` header and the `key =` that starts the line (for an unknown key,
 /// the span is the key itself).
 fn locate(text: &str, span: Range<usize>) -> (usize, Option<String>) {
-    let start = span.start.min(text.len());
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
     let before = text.get(..start).unwrap_or("");
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);

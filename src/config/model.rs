@@ -64,7 +64,7 @@ id_type!(
 );
 
 /// The whole validated configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub sip: SipConfig,
     pub rtp: RtpConfig,
@@ -79,7 +79,7 @@ pub struct Config {
 }
 
 /// `[sip]`: where the SIP stack listens and how it presents itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SipConfig {
     /// At least one; no duplicates.
     pub listen: Vec<Listen>,
@@ -121,7 +121,7 @@ pub struct TlsFiles {
 }
 
 /// `[rtp]`
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtpConfig {
     /// First port of the range: even (RFC 3550 §11: RTP on even, RTCP on the next odd port).
     pub port_min: u16,
@@ -142,7 +142,7 @@ impl RtpConfig {
 }
 
 /// `[api]`
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Bearer token required on every request when set; required for non-loopback listeners.
@@ -150,14 +150,14 @@ pub struct ApiConfig {
 }
 
 /// `[store]`
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreConfig {
     /// The SQLite database file.
     pub path: PathBuf,
 }
 
 /// `[media]`
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaConfig {
     /// Longer greeting / music files are refused when loaded.
     pub max_prompt: Duration,
@@ -200,7 +200,7 @@ impl fmt::Display for NumberKind {
 }
 
 /// `[[user]]`: a person who can be an agent.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
     /// Display name; the id when the file gives none.
@@ -214,14 +214,14 @@ pub struct User {
 }
 
 /// `[[group]]`
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
     pub id: GroupId,
     pub members: Vec<UserId>,
 }
 
 /// `[[trunk]]`: a carrier or SBC used for calls to external numbers and SIP URIs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trunk {
     pub id: TrunkId,
     /// Where requests are sent (`sip:sbc.carrier.example:5061;transport=tls`).
@@ -239,7 +239,7 @@ impl Trunk {
 }
 
 /// Digest credentials holdline answers a trunk's 401/407 challenge with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrunkAuth {
     pub username: String,
     pub password: String,
@@ -306,7 +306,7 @@ impl fmt::Display for Target {
 }
 
 /// `[[queue]]`
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Queue {
     pub id: QueueId,
     /// ≤ 64 characters; the id when the file gives none.

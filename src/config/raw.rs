@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a TOML document")]
 pub struct RawConfig {
     #[serde(default)]
     pub sip: RawSip,
@@ -38,7 +38,7 @@ pub struct RawConfig {
 
 /// `[sip]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([sip])")]
 pub struct RawSip {
     pub listen: Option<Vec<String>>,
     pub public_host: Option<String>,
@@ -52,7 +52,7 @@ pub struct RawSip {
 
 /// `[rtp]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([rtp])")]
 pub struct RawRtp {
     pub ports: Option<String>,
     pub symmetric: Option<bool>,
@@ -61,7 +61,7 @@ pub struct RawRtp {
 
 /// `[api]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([api])")]
 pub struct RawApi {
     pub listen: Option<String>,
     pub token: Option<String>,
@@ -69,21 +69,21 @@ pub struct RawApi {
 
 /// `[store]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([store])")]
 pub struct RawStore {
     pub path: Option<String>,
 }
 
 /// `[media]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([media])")]
 pub struct RawMedia {
     pub max_prompt_seconds: Option<i64>,
 }
 
 /// `[[number]]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([[number]])")]
 pub struct RawNumber {
     pub e164: String,
     pub kind: String,
@@ -91,7 +91,7 @@ pub struct RawNumber {
 
 /// `[[user]]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([[user]])")]
 pub struct RawUser {
     pub id: String,
     pub name: Option<String>,
@@ -104,7 +104,7 @@ pub struct RawUser {
 
 /// `[[group]]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([[group]])")]
 pub struct RawGroup {
     pub id: String,
     #[serde(default)]
@@ -113,7 +113,7 @@ pub struct RawGroup {
 
 /// `[[trunk]]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([[trunk]])")]
 pub struct RawTrunk {
     pub id: String,
     pub proxy: String,
@@ -124,7 +124,10 @@ pub struct RawTrunk {
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table such as { username = \"…\", password = \"…\" }"
+)]
 pub struct RawTrunkAuth {
     pub username: String,
     pub password: String,
@@ -133,7 +136,7 @@ pub struct RawTrunkAuth {
 
 /// `[[queue]]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table ([[queue]])")]
 pub struct RawQueue {
     pub id: String,
     pub name: Option<String>,
@@ -162,7 +165,10 @@ pub struct RawQueue {
 
 /// `{ action = "…", to = "…" }`: what a queue does on overflow, timeout or with no agents.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table such as { action = \"forward\", to = \"queue:support\" }"
+)]
 pub struct RawAction {
     pub action: String,
     pub to: Option<String>,

@@ -6,7 +6,7 @@
 //! `max_calls` 0–200, `max_wait` 0–2700 s in 15 s steps, `agent_alert_time` 15–180 s, queue
 //! names ≤ 64 characters, 50 agents per queue.
 //!
-//! Queues are checked in [`super::validate_queue`]; this file holds the sections, numbers,
+//! Queues are checked in `validate_queue.rs`; this file holds the sections, numbers,
 //! users, groups and trunks, and the shared helpers.
 
 use std::collections::{HashMap, HashSet};
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::number::E164;
+use crate::number::{E164Error, E164, MIN_DIGITS};
 use crate::sip::uri::{Host, Uri};
 use crate::sip::Transport;
 
@@ -577,7 +577,12 @@ fn parse_allow(text: &str) -> Result<AllowPattern, String> {
     if !text.trim_start().starts_with('+') {
         return Err("must start with + (a number or prefix*) or sip: (a host)".into());
     }
-    E164::parse(text)
-        .map(AllowPattern::Number)
-        .map_err(|e| e.to_string())
+    match E164::parse(text) {
+        Ok(n) => Ok(AllowPattern::Number(n)),
+        Err(E164Error::Length { count }) if count < MIN_DIGITS => Err(format!(
+            "is not a full number; write {:?} to allow every number it starts",
+            format!("{}*", text.trim())
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }

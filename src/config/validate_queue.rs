@@ -5,7 +5,7 @@
 //! targets are checked by [`super::targets`], which also finds forwarding loops.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::number::E164;
 
@@ -19,6 +19,8 @@ use super::raw::{RawAction, RawConfig, RawQueue};
 use super::targets::{forwarding_loops, parse_target, Edge, Known};
 use super::uri::parse_sip_uri;
 use super::validate::{check_id, in_range, resolve, seconds, subject, Problems};
+
+const SERVICE_KINDS: &str = "(with kind service-toll or service-toll-free)";
 
 /// Checks every `[[queue]]`. Queues are returned even when they have problems; the caller
 /// keeps them only when no problem was found at all.
@@ -64,72 +66,36 @@ pub(crate) fn queues(
         let numbers = queue_numbers(q, &subj, numbers, users, &mut number_owner, p);
         let addresses = queue_addresses(q, &subj, sip, &mut address_owner, p);
         let (agents, groups_listed, members) = queue_agents(q, &subj, users, groups, p);
+        let name = queue_name(q, &subj, p);
+        let (greeting, music_on_hold) = queue_media(q, &subj, base_dir, p);
+        let (routing, offer) = queue_routing(q, &subj, p);
+        let agent_alert_time = in_range(
+            &subj,
+            "agent_alert_time",
+            q.agent_alert_time,
+            30,
+            15..=180,
+            " s",
+            p,
+        );
+        let wrap_up = in_range(&subj, "wrap_up", q.wrap_up, 0, 0..=3600, " s", p);
+        let max_calls = in_range(&subj, "max_calls", q.max_calls, 50, 0..=200, "", p);
+        let (on_overflow, max_wait, on_timeout, no_agents) = queue_actions(q, &subj, &known, p);
         let queue = Queue {
             id: QueueId(q.id.clone()),
-            name: queue_name(q, &subj, p),
+            name,
             numbers,
             addresses,
-            greeting: match q.greeting.as_deref() {
-                Some("") => {
-                    p.add(
-                        &subj,
-                        "greeting",
-                        "greeting is empty; remove it or give a file".into(),
-                    );
-                    None
-                }
-                g => g.map(|g| resolve(base_dir, g)),
-            },
-            music_on_hold: match q.music_on_hold.as_deref() {
-                None | Some("default") => Music::Default,
-                Some("") => {
-                    p.add(
-                        &subj,
-                        "music_on_hold",
-                        "music_on_hold is empty; write \"default\" or give a file".into(),
-                    );
-                    Music::Default
-                }
-                Some(path) => Music::File(resolve(base_dir, path)),
-            },
-            routing: match q.routing.as_deref().unwrap_or("attendant") {
-                "attendant" => Routing::Attendant,
-                "serial" => Routing::Serial,
-                "round-robin" => Routing::RoundRobin,
-                "longest-idle" => Routing::LongestIdle,
-                other => {
-                    p.add(&subj, "routing", format!(
-                        "routing {other:?} is not one of attendant, serial, round-robin, longest-idle"
-                    ));
-                    Routing::Attendant
-                }
-            },
-            offer: match q.offer.as_deref().unwrap_or("head") {
-                "head" => Offer::Head,
-                "parallel" => Offer::Parallel,
-                other => {
-                    p.add(
-                        &subj,
-                        "offer",
-                        format!("offer {other:?} is not one of head, parallel"),
-                    );
-                    Offer::Head
-                }
-            },
+            greeting,
+            music_on_hold,
+            routing,
+            offer,
             agents,
             groups: groups_listed,
             members,
             allow_opt_out: q.allow_opt_out.unwrap_or(true),
-            agent_alert_time: seconds(in_range(
-                &subj,
-                "agent_alert_time",
-                q.agent_alert_time,
-                30,
-                15..=180,
-                " s",
-                p,
-            )),
-            wrap_up: seconds(in_range(&subj, "wrap_up", q.wrap_up, 0, 0..=3600, " s", p)),
+            agent_alert_time: seconds(agent_alert_time),
+            wrap_up: seconds(wrap_up),
             answer_delay: std::time::Duration::from_millis(
                 u64::try_from(in_range(
                     &subj,
@@ -142,51 +108,11 @@ pub(crate) fn queues(
                 ))
                 .unwrap_or(0),
             ),
-            max_calls: u32::try_from(in_range(
-                &subj,
-                "max_calls",
-                q.max_calls,
-                50,
-                0..=200,
-                "",
-                p,
-            ))
-            .unwrap_or(50),
-            on_overflow: match action(
-                &q.on_overflow,
-                "on_overflow",
-                &["busy", "forward"],
-                &subj,
-                &known,
-                p,
-            ) {
-                Some(Action::Forward(t)) => OverflowAction::Forward(t),
-                _ => OverflowAction::Busy,
-            },
-            max_wait: seconds(max_wait(q.max_wait, &subj, p)),
-            on_timeout: match action(
-                &q.on_timeout,
-                "on_timeout",
-                &["disconnect", "forward"],
-                &subj,
-                &known,
-                p,
-            ) {
-                Some(Action::Forward(t)) => TimeoutAction::Forward(t),
-                _ => TimeoutAction::Disconnect,
-            },
-            no_agents: match action(
-                &q.no_agents,
-                "no_agents",
-                &["queue", "disconnect", "forward"],
-                &subj,
-                &known,
-                p,
-            ) {
-                Some(Action::Forward(t)) => NoAgentsAction::Forward(t),
-                Some(Action::Named("disconnect")) => NoAgentsAction::Disconnect,
-                _ => NoAgentsAction::Queue,
-            },
+            max_calls: u32::try_from(max_calls).unwrap_or(50),
+            on_overflow,
+            max_wait: seconds(max_wait),
+            on_timeout,
+            no_agents,
         };
         out.push(queue);
     }
@@ -194,6 +120,115 @@ pub(crate) fn queues(
     // problem is reported), so loops are reported together with the rest.
     report_loops(&out, p);
     out
+}
+
+/// (greeting, music_on_hold), paths resolved against the config file's directory.
+fn queue_media(
+    q: &RawQueue,
+    subj: &str,
+    base_dir: &Path,
+    p: &mut Problems,
+) -> (Option<PathBuf>, Music) {
+    let greeting = match q.greeting.as_deref() {
+        Some("") => {
+            p.add(
+                subj,
+                "greeting",
+                "greeting is empty; remove it or give a file".into(),
+            );
+            None
+        }
+        g => g.map(|g| resolve(base_dir, g)),
+    };
+    let music = match q.music_on_hold.as_deref() {
+        None | Some("default") => Music::Default,
+        Some("") => {
+            let why = "music_on_hold is empty; write \"default\" or give a file";
+            p.add(subj, "music_on_hold", why.into());
+            Music::Default
+        }
+        Some(path) => Music::File(resolve(base_dir, path)),
+    };
+    (greeting, music)
+}
+
+fn queue_routing(q: &RawQueue, subj: &str, p: &mut Problems) -> (Routing, Offer) {
+    let routing = match q.routing.as_deref().unwrap_or("attendant") {
+        "attendant" => Routing::Attendant,
+        "serial" => Routing::Serial,
+        "round-robin" => Routing::RoundRobin,
+        "longest-idle" => Routing::LongestIdle,
+        other => {
+            let one_of = "attendant, serial, round-robin, longest-idle";
+            p.add(
+                subj,
+                "routing",
+                format!("routing {other:?} is not one of {one_of}"),
+            );
+            Routing::Attendant
+        }
+    };
+    let offer = match q.offer.as_deref().unwrap_or("head") {
+        "head" => Offer::Head,
+        "parallel" => Offer::Parallel,
+        other => {
+            p.add(
+                subj,
+                "offer",
+                format!("offer {other:?} is not one of head, parallel"),
+            );
+            Offer::Head
+        }
+    };
+    (routing, offer)
+}
+
+/// (on_overflow, max_wait seconds, on_timeout, no_agents), in the file's reading order.
+fn queue_actions(
+    q: &RawQueue,
+    subj: &str,
+    known: &Known<'_>,
+    p: &mut Problems,
+) -> (OverflowAction, i64, TimeoutAction, NoAgentsAction) {
+    let overflow_actions = ["busy", "forward"];
+    let on_overflow = match action(
+        &q.on_overflow,
+        "on_overflow",
+        &overflow_actions,
+        subj,
+        known,
+        p,
+    ) {
+        Some(Action::Forward(t)) => OverflowAction::Forward(t),
+        _ => OverflowAction::Busy,
+    };
+    let max_wait = max_wait(q.max_wait, subj, p);
+    let timeout_actions = ["disconnect", "forward"];
+    let on_timeout = match action(
+        &q.on_timeout,
+        "on_timeout",
+        &timeout_actions,
+        subj,
+        known,
+        p,
+    ) {
+        Some(Action::Forward(t)) => TimeoutAction::Forward(t),
+        _ => TimeoutAction::Disconnect,
+    };
+    let no_agents_actions = ["queue", "disconnect", "forward"];
+    let no_agents = match action(
+        &q.no_agents,
+        "no_agents",
+        &no_agents_actions,
+        subj,
+        known,
+        p,
+    ) {
+        Some(Action::Forward(t)) => NoAgentsAction::Forward(t),
+        Some(Action::Named("disconnect")) => NoAgentsAction::Disconnect,
+        _ => NoAgentsAction::Queue,
+    };
+    (on_overflow, max_wait, on_timeout, no_agents)
 }
 
 fn queue_name(q: &RawQueue, subj: &str, p: &mut Problems) -> String {
@@ -252,36 +287,37 @@ fn queue_numbers(
             p.add(subj, "numbers", format!("number {n} is listed twice"));
             continue;
         }
-        let user_owner = users.iter().find(|u| u.numbers.contains(&n));
-        match declared.iter().find(|d| d.e164 == n) {
-            _ if user_owner.is_some() => p.add(
-                &format!("number {:?}", n.as_str()),
-                "numbers",
-                format!(
-                    "number {:?} is user {:?}'s number and cannot be assigned to queue {:?}",
-                    n.as_str(),
-                    user_owner.map_or("", |u| u.id.as_str()),
-                    q.id
+        // A user number never reaches a queue (DESIGN.md §1), whether the user lists it or
+        // it is declared with kind user.
+        let number_subject = format!("number {:?}", n.as_str());
+        let kind = declared.iter().find(|d| d.e164 == n).map(|d| d.kind);
+        if let Some(user) = users.iter().find(|u| u.numbers.contains(&n)) {
+            let why = format!(
+                "{number_subject} is user {:?}'s number and cannot be assigned to queue {:?}",
+                user.id.as_str(),
+                q.id
+            );
+            p.add(&number_subject, "numbers", why);
+        } else {
+            match kind {
+                None => p.add(
+                    subj,
+                    "numbers",
+                    format!("number {n} is not declared in [[number]] {SERVICE_KINDS}"),
                 ),
-            ),
-            None => p.add(subj, "numbers", format!(
-                "number {n} is not declared in [[number]] (with kind service-toll or service-toll-free)"
-            )),
-            Some(d) if !d.kind.is_service() => p.add(
-                &format!("number {:?}", n.as_str()),
-                "numbers",
-                format!(
-                    "number {:?} is of kind {} and cannot be assigned to queue {:?}",
-                    n.as_str(),
-                    d.kind,
-                    q.id
-                ),
-            ),
-            Some(_) => {}
+                Some(kind) if !kind.is_service() => {
+                    let why = format!(
+                        "{number_subject} is of kind {kind} and cannot be assigned to queue {:?}",
+                        q.id
+                    );
+                    p.add(&number_subject, "numbers", why);
+                }
+                Some(_) => {}
+            }
         }
         if let Some(other) = owner.get(&n) {
             p.add(
-                &format!("number {:?}", n.as_str()),
+                &number_subject,
                 "numbers",
                 format!(
                     "number {:?} is assigned to both queue {other:?} and queue {:?}",
@@ -402,10 +438,12 @@ fn queue_agents(
         }
     }
     if members.len() > MAX_AGENTS_PER_QUEUE {
-        p.add(subj, "agents", format!(
-            "has {} agents (from agents and groups, without duplicates); the limit is {MAX_AGENTS_PER_QUEUE}",
-            members.len()
-        ));
+        let count = members.len();
+        let why = format!(
+            "has {count} agents (from agents and groups, without duplicates); \
+             the limit is {MAX_AGENTS_PER_QUEUE}"
+        );
+        p.add(subj, "agents", why);
     }
     (agents, listed, members)
 }

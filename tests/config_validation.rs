@@ -1,0 +1,569 @@
+//! Configuration validation as `holdline check-config` users see it: every problem names the
+//! object, the field and the reason, and all of them are reported at once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use holdline::config::{
+    self, embedded_default, from_toml_str, Config, ConfigError, Music, NoAgentsAction,
+    OverflowAction, Routing, Target, TimeoutAction,
+};
+
+/// A valid base: two service numbers, a user number, three users, a group.
+const BASE: &str = r#"
+[[number]]
+e164 = "+14255550100"
+kind = "service-toll"
+
+[[number]]
+e164 = "+1 (800) 555-0101"
+kind = "service-toll-free"
+
+[[number]]
+e164 = "+14255550199"
+kind = "user"
+
+[[user]]
+id = "amos"
+name = "Amos Marble"
+password = "secret"
+numbers = ["+14255550199"]
+
+[[user]]
+id = "bea"
+contacts = ["sip:bea@192.0.2.7:5062"]
+
+[[user]]
+id = "cy"
+
+[[group]]
+id = "sales-team"
+members = ["bea", "cy"]
+
+[[trunk]]
+id = "carrier"
+proxy = "sip:sbc.carrier.example:5061;transport=tls"
+allow = ["+1*", "sip:partner.example.com"]
+"#;
+
+fn parse(extra: &str) -> Result<Config, ConfigError> {
+    from_toml_str(&format!("{BASE}\n{extra}"), Path::new("/etc/holdline"))
+}
+
+/// The problem lines of a configuration that must be refused.
+fn problems(extra: &str) -> Vec<String> {
+    match parse(extra) {
+        Ok(_) => panic!("configuration was accepted:\n{extra}"),
+        Err(e) => e.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+fn assert_problem(extra: &str, want: &str) {
+    let got = problems(extra);
+    assert!(
+        got.iter().any(|l| l == want),
+        "wanted {want:?} among:\n{}",
+        got.join("\n")
+    );
+}
+
+#[test]
+fn embedded_default_is_valid() {
+    let c = embedded_default();
+    assert_eq!(c.queues[0].name, "Demo Queue");
+    assert_eq!(c.sip.listen.len(), 2);
+    assert_eq!(c.api.listen.to_string(), "127.0.0.1:8080");
+}
+
+#[test]
+fn example_config_is_valid() {
+    let text = include_str!("../deploy/holdline.example.toml");
+    let c = from_toml_str(text, Path::new("/etc/holdline")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.queues.is_empty());
+}
+
+#[test]
+fn full_queue_is_read_with_defaults_and_resolved_paths() {
+    let c = parse(
+        r#"
+        [[queue]]
+        id = "sales"
+        name = "UK Sales"
+        numbers = ["+1-425-555-0100", "18005550101"]
+        addresses = ["sip:sales@example.com"]
+        greeting = "media/greeting.mp3"
+        music_on_hold = "/srv/moh.wav"
+        routing = "serial"
+        agents = ["amos", "bea"]
+        groups = ["sales-team"]
+        on_overflow = { action = "forward", to = "queue:support" }
+        on_timeout = { action = "forward", to = "tel:+1 206 555 0100" }
+
+        [[queue]]
+        id = "support"
+        "#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let q = &c.queues[0];
+    assert_eq!(q.numbers.len(), 2);
+    assert_eq!(q.numbers[1].as_str(), "+18005550101");
+    assert_eq!(
+        q.greeting.as_deref(),
+        Some(Path::new("/etc/holdline/media/greeting.mp3"))
+    );
+    assert_eq!(q.music_on_hold, Music::File("/srv/moh.wav".into()));
+    assert_eq!(q.routing, Routing::Serial);
+    // agents first, then group members, without the duplicate "bea".
+    let members: Vec<&str> = q.members.iter().map(|m| m.as_str()).collect();
+    assert_eq!(members, ["amos", "bea", "cy"]);
+    assert!(
+        matches!(&q.on_overflow, OverflowAction::Forward(Target::Queue(id)) if id.as_str() == "support")
+    );
+    assert!(
+        matches!(&q.on_timeout, TimeoutAction::Forward(Target::Tel { trunk, .. }) if trunk.as_str() == "carrier")
+    );
+    assert_eq!(q.max_wait, Duration::from_secs(1200));
+    assert_eq!(q.agent_alert_time, Duration::from_secs(30));
+    assert_eq!(q.max_calls, 50);
+    assert!(q.allow_opt_out);
+    let s = &c.queues[1];
+    assert_eq!(s.name, "support");
+    assert_eq!(s.on_overflow, OverflowAction::Busy);
+    assert_eq!(s.on_timeout, TimeoutAction::Disconnect);
+    assert_eq!(s.no_agents, NoAgentsAction::Queue);
+    assert_eq!(c.store.path, Path::new("/etc/holdline/holdline.db"));
+}
+
+#[test]
+fn max_wait_must_be_multiple_of_15() {
+    assert_problem(
+        "[[queue]]\nid = \"sales\"\nmax_wait = 50",
+        "queue \"sales\": max_wait 50 is not a multiple of 15",
+    );
+    assert_problem(
+        "[[queue]]\nid = \"sales\"\nmax_wait = 2715",
+        "queue \"sales\": max_wait 2715 is out of range; it must be 0–2700 s",
+    );
+    assert!(parse("[[queue]]\nid = \"sales\"\nmax_wait = 0").is_ok());
+    assert!(parse("[[queue]]\nid = \"sales\"\nmax_wait = 2700").is_ok());
+}
+
+#[test]
+fn queue_name_longer_than_64_characters_is_rejected() {
+    let name = "x".repeat(70);
+    assert_problem(
+        &format!("[[queue]]\nid = \"sales\"\nname = \"{name}\""),
+        "queue \"sales\": name is 70 characters; the limit is 64",
+    );
+    // Characters, not bytes: 64 two-byte characters fit.
+    let name = "é".repeat(64);
+    assert!(parse(&format!("[[queue]]\nid = \"sales\"\nname = \"{name}\"")).is_ok());
+}
+
+#[test]
+fn limits_outside_their_ranges_are_rejected() {
+    let got =
+        problems("[[queue]]\nid = \"q\"\nagent_alert_time = 10\nmax_calls = 201\nwrap_up = -1");
+    assert!(got.contains(
+        &"queue \"q\": agent_alert_time 10 is out of range; it must be 15–180 s".to_owned()
+    ));
+    assert!(
+        got.contains(&"queue \"q\": max_calls 201 is out of range; it must be 0–200".to_owned())
+    );
+    assert!(got
+        .iter()
+        .any(|l| l.starts_with("queue \"q\": wrap_up -1 is out of range")));
+}
+
+#[test]
+fn user_number_cannot_be_assigned_to_queue() {
+    assert_problem(
+        "[[queue]]\nid = \"sales\"\nnumbers = [\"+14255550199\"]",
+        "number \"+14255550199\" is user \"amos\"'s number and cannot be assigned to queue \"sales\"",
+    );
+    // A declared user number that no [[user]] lists.
+    let text = "[[number]]\ne164 = \"+14255550198\"\nkind = \"user\"\n\
+                [[queue]]\nid = \"sales\"\nnumbers = [\"+14255550198\"]";
+    assert_problem(
+        text,
+        "number \"+14255550198\" is of kind user and cannot be assigned to queue \"sales\"",
+    );
+}
+
+#[test]
+fn queue_number_must_be_declared() {
+    assert_problem(
+        "[[queue]]\nid = \"sales\"\nnumbers = [\"+14255550142\"]",
+        "queue \"sales\": number +14255550142 is not declared in [[number]] (with kind service-toll or service-toll-free)",
+    );
+}
+
+#[test]
+fn number_assigned_to_two_queues_is_rejected() {
+    assert_problem(
+        "[[queue]]\nid = \"a\"\nnumbers = [\"+14255550100\"]\n\
+         [[queue]]\nid = \"b\"\nnumbers = [\"14255550100\"]",
+        "number \"+14255550100\" is assigned to both queue \"a\" and queue \"b\"",
+    );
+}
+
+#[test]
+fn malformed_e164_is_rejected() {
+    let got = problems(
+        "[[number]]\ne164 = \"+1425\"\nkind = \"service-toll\"\n\
+         [[number]]\ne164 = \"0044 20 7946 0000\"\nkind = \"service-toll\"",
+    );
+    assert!(got
+        .contains(&"number \"+1425\": e164 has 4 digits; an E.164 number has 8 to 15".to_owned()));
+    assert!(got
+        .iter()
+        .any(|l| l.starts_with("number \"0044 20 7946 0000\": e164 starts with 0")));
+}
+
+#[test]
+fn forward_to_missing_queue_is_rejected() {
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"queue:b\" }",
+        "queue \"a\": on_timeout forwards to queue \"b\", which does not exist",
+    );
+}
+
+#[test]
+fn forwarding_loop_between_queues_is_rejected() {
+    assert_problem(
+        r#"
+        [[queue]]
+        id = "a"
+        on_timeout = { action = "forward", to = "queue:b" }
+        [[queue]]
+        id = "b"
+        on_overflow = { action = "forward", to = "queue:c" }
+        [[queue]]
+        id = "c"
+        no_agents = { action = "forward", to = "queue:a" }
+        "#,
+        "queue \"a\": forwarding loop: queue \"a\" on_timeout → queue \"b\" on_overflow → queue \"c\" no_agents → queue \"a\"",
+    );
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"queue:a\" }",
+        "queue \"a\": forwarding loop: queue \"a\" on_timeout → queue \"a\"",
+    );
+    // A chain that ends is fine.
+    assert!(parse(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"queue:b\" }\n\
+         [[queue]]\nid = \"b\"\non_timeout = { action = \"forward\", to = \"user:amos\" }"
+    )
+    .is_ok());
+}
+
+#[test]
+fn external_forward_needs_a_trunk_that_allows_it() {
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"tel:+442079460000\" }",
+        "queue \"a\": on_timeout forwards to tel:+442079460000, but no [[trunk]] has an allow entry that admits it",
+    );
+    assert!(parse(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:desk@partner.example.com\" }"
+    )
+    .is_ok());
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:desk@elsewhere.example\" }",
+        "queue \"a\": on_timeout forwards to sip:desk@elsewhere.example, but no [[trunk]] has an allow entry that admits it",
+    );
+}
+
+#[test]
+fn forward_to_own_number_must_use_internal_target() {
+    let got = problems(
+        "[[queue]]\nid = \"a\"\nnumbers = [\"+14255550100\"]\n\
+         [[queue]]\nid = \"b\"\non_timeout = { action = \"forward\", to = \"tel:+14255550100\" }",
+    );
+    assert!(
+        got.iter()
+            .any(|l| l.contains("one of holdline's own numbers")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn targets_are_checked_for_form() {
+    let got = problems(
+        r#"
+        [[queue]]
+        id = "a"
+        on_overflow = { action = "forward", to = "sales" }
+        on_timeout = { action = "forward", to = "aa:main menu" }
+        no_agents = { action = "forward", to = "user:nobody" }
+        "#,
+    );
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[0].contains("has no kind"));
+    assert!(got[1].contains("auto attendant id"));
+    assert_eq!(
+        got[2],
+        "queue \"a\": no_agents forwards to user \"nobody\", which does not exist"
+    );
+    assert!(parse(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"aa:main\" }"
+    )
+    .is_ok());
+}
+
+#[test]
+fn actions_are_checked() {
+    let got = problems(
+        r#"
+        [[queue]]
+        id = "a"
+        on_overflow = { action = "disconnect" }
+        on_timeout = { action = "forward" }
+        no_agents = { action = "queue", to = "user:amos" }
+        "#,
+    );
+    assert_eq!(
+        got,
+        [
+            "queue \"a\": on_overflow action \"disconnect\" is not one of busy, forward",
+            "queue \"a\": on_timeout action \"forward\" needs to = TARGET",
+            "queue \"a\": no_agents action \"queue\" takes no \"to\"",
+        ]
+    );
+}
+
+#[test]
+fn missing_agents_and_groups_are_named() {
+    let got = problems("[[queue]]\nid = \"a\"\nagents = [\"zed\"]\ngroups = [\"nope\"]");
+    assert_eq!(
+        got,
+        [
+            "queue \"a\": agent \"zed\" is not a [[user]]",
+            "queue \"a\": group \"nope\" is not a [[group]]",
+        ]
+    );
+}
+
+#[test]
+fn more_than_50_agents_per_queue_is_rejected() {
+    let mut text = String::new();
+    let mut ids = Vec::new();
+    for i in 0..51 {
+        text.push_str(&format!("[[user]]\nid = \"agent{i}\"\n"));
+        ids.push(format!("\"agent{i}\""));
+    }
+    // 30 listed directly, the rest (and 10 duplicates) through a group.
+    text.push_str(&format!(
+        "[[group]]\nid = \"many\"\nmembers = [{}]\n",
+        ids[20..].join(", ")
+    ));
+    text.push_str(&format!(
+        "[[queue]]\nid = \"big\"\nagents = [{}]\ngroups = [\"many\"]\n",
+        ids[..30].join(", ")
+    ));
+    assert_problem(
+        &text,
+        "queue \"big\": has 51 agents (from agents and groups, without duplicates); the limit is 50",
+    );
+    // 50 is allowed.
+    let text = text
+        .replace("\"agent50\", ", "")
+        .replace(", \"agent50\"", "");
+    parse(&text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn duplicate_ids_are_rejected() {
+    let got = problems("[[user]]\nid = \"amos\"\n[[queue]]\nid = \"a\"\n[[queue]]\nid = \"a\"");
+    assert!(got.contains(&"user \"amos\": there is more than one user with id \"amos\"".to_owned()));
+    assert!(got.contains(&"queue \"a\": there is more than one queue with id \"a\"".to_owned()));
+}
+
+#[test]
+fn sip_listen_and_rtp_ports_are_checked() {
+    let got = problems(
+        r#"
+        [sip]
+        listen = ["udp:0.0.0.0:5060", "sctp:0.0.0.0:5060", "tcp:localhost:5060", "tls:0.0.0.0:5061"]
+        [rtp]
+        ports = "20001-30000"
+        "#,
+    );
+    assert_eq!(
+        got,
+        [
+            "[sip]: listen \"sctp:0.0.0.0:5060\" has unknown transport \"sctp\"; use udp, tcp or tls",
+            "[sip]: listen \"tcp:localhost:5060\" has \"localhost:5060\", which is not IP:PORT (an IPv6 address goes in brackets: [::]:5060)",
+            "[sip]: a tls: listen address needs tls_cert and tls_key (PEM files)",
+            "[rtp]: ports \"20001-30000\" starts at odd port 20001; RTP uses even ports (RFC 3550 §11)",
+        ]
+    );
+    assert_problem(
+        "[rtp]\nports = \"30000-20000\"",
+        "[rtp]: ports \"30000-20000\" must hold at least one RTP/RTCP port pair",
+    );
+}
+
+#[test]
+fn tls_listen_with_cert_and_key_resolves_paths() {
+    let c = parse(
+        "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let tls = c.sip.tls.expect("tls files");
+    assert_eq!(tls.cert, Path::new("/etc/holdline/tls/cert.pem"));
+    assert_eq!(tls.key, Path::new("/k.pem"));
+    assert_eq!(c.sip.listen[0].to_string(), "tls:[::]:5061");
+}
+
+#[test]
+fn api_on_a_public_address_requires_a_token() {
+    assert_problem(
+        "[api]\nlisten = \"0.0.0.0:8080\"",
+        "[api]: listen 0.0.0.0:8080 is not a loopback address, so a token is required",
+    );
+    assert!(parse("[api]\nlisten = \"0.0.0.0:8080\"\ntoken = \"t0k3n\"").is_ok());
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let err = parse(
+        r#"
+        [rtp]
+        ports = "100-200"
+        [[queue]]
+        id = "sales"
+        max_wait = 50
+        routing = "ring-all"
+        agents = ["zed"]
+        on_timeout = { action = "forward", to = "queue:nowhere" }
+        "#,
+    )
+    .unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 5, "{err}");
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["ports", "agents", "routing", "max_wait", "on_timeout"]
+    );
+    assert_eq!(err.to_string().lines().count(), 5);
+}
+
+#[test]
+fn unknown_key_names_line_and_key() {
+    let err = parse("[[queue]]\nid = \"sales\"\nmax_wiat = 30\n").unwrap_err();
+    let ConfigError::Syntax(s) = &err else {
+        panic!("wanted a syntax error, got {err}");
+    };
+    // `parse` joins BASE and the extra text with a newline; max_wiat is the extra's third line.
+    let line = format!("{BASE}\n").lines().count() + 3;
+    assert_eq!(s.line, Some(line));
+    assert_eq!(s.key.as_deref(), Some("queue.max_wiat"));
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "line {line}: queue.max_wiat: unknown field `max_wiat`"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn wrong_type_names_line_and_key() {
+    let err = from_toml_str("[sip]\nlisten = \"udp:0.0.0.0:5060\"\n", Path::new("")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("line 2: sip.listen: invalid type"),
+        "{text}"
+    );
+    let err = from_toml_str(
+        "[[queue]]\nid = \"a\"\nmax_wait = \"20 minutes\"\n",
+        Path::new(""),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("line 3: queue.max_wait: invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_table_is_rejected() {
+    let err = from_toml_str("[sipp]\nlisten = []\n", Path::new("")).unwrap_err();
+    assert!(err.to_string().starts_with("line 1: "), "{err}");
+    assert!(err.to_string().contains("sipp"), "{err}");
+}
+
+#[test]
+fn load_resolves_paths_and_reports_missing_files() {
+    let dir = std::env::temp_dir().join(format!("holdline-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("media")).unwrap();
+    std::fs::write(dir.join("media/greeting.wav"), b"RIFF").unwrap();
+    let file = dir.join("holdline.toml");
+    let text = format!(
+        "{BASE}\n[[queue]]\nid = \"sales\"\ngreeting = \"media/greeting.wav\"\nmusic_on_hold = \"media/missing.wav\"\n"
+    );
+    std::fs::write(&file, &text).unwrap();
+    let err = config::load(&file).unwrap_err();
+    let text_err = err.to_string();
+    assert_eq!(text_err.lines().count(), 1, "{text_err}");
+    assert!(
+        text_err.starts_with("queue \"sales\": music_on_hold"),
+        "{text_err}"
+    );
+    assert!(text_err.contains("missing.wav"), "{text_err}");
+
+    std::fs::write(dir.join("media/missing.wav"), b"RIFF").unwrap();
+    let c = config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.queues[0].greeting.as_deref(),
+        Some(dir.join("media/greeting.wav").as_path())
+    );
+    assert_eq!(c.store.path, dir.join("holdline.db"));
+    assert_eq!(
+        config::check_config(&file).unwrap(),
+        "ok: 1 queue, 3 numbers, 3 users, 1 group, 1 trunk"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_config_reports_unreadable_file() {
+    let err = config::check_config(Path::new("/nonexistent/holdline.toml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot read /nonexistent/holdline.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trunk_allow_entries_are_checked() {
+    let got = problems(
+        "[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.example\"\nallow = [\"1425*\", \"+1425\", \"sip:bad host\"]",
+    );
+    assert_eq!(
+        got,
+        [
+            "trunk \"t2\": allow entry \"1425*\" must start with + (a number prefix) or sip: (a host)",
+            "trunk \"t2\": allow entry \"+1425\" is not a full number; write \"+1425*\" to allow every number it starts",
+            "trunk \"t2\": allow entry \"sip:bad host\" has host \"bad host\", which is not a host name or IP address",
+        ]
+    );
+}
+
+#[test]
+fn sip_target_with_number_user_is_checked_as_number() {
+    // partner.example.com is allowed as a host, but a numeric user is checked as a number.
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:+442079460000@partner.example.com\" }",
+        "queue \"a\": on_timeout forwards to sip:+442079460000@partner.example.com, but no [[trunk]] has an allow entry that admits it",
+    );
+    let c = parse(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:+12065550100@partner.example.com\" }",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&c.queues[0].on_timeout, TimeoutAction::Forward(Target::Sip { trunk, .. }) if trunk.as_str() == "carrier")
+    );
+}
