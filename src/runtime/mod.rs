@@ -69,7 +69,7 @@ pub async fn run(
         listeners: listeners.addresses(),
         seed: rand::random(),
         limits: limits.clone(),
-        transactions: Default::default(),
+        transactions: transaction_config(&config),
     };
     let mut core = Core::new(&config, settings);
     let (input_tx, mut inputs) = mpsc::channel::<Input>(4096);
@@ -135,6 +135,13 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The transaction layer's settings from `[sip]`: T1 scales every RFC 3261 timer (§17.1.1.1).
+fn transaction_config(config: &Config) -> crate::sip::transaction::Config {
+    let mut tx = crate::sip::transaction::Config::default();
+    tx.timers.t1 = config.sip.t1;
+    tx
 }
 
 async fn udp_reader(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
