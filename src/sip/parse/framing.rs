@@ -44,10 +44,16 @@ pub fn parse_datagram(bytes: &[u8], limits: &Limits) -> Result<Message, ParseErr
     if bytes.len() > limits.max_message_bytes {
         return Err(too_large(bytes, bytes.len(), limits));
     }
-    let Some((head_len, body_start)) = find_head_end(bytes) else {
-        let text = String::from_utf8_lossy(bytes);
-        return Err(ParseError::new(ParseErrorKind::UnterminatedHeaders, origin)
-            .with_partial(recover_partial(&text, origin, limits)));
+    let (head_len, body_start) = match find_head_end(bytes) {
+        Some(ends) => ends,
+        // A datagram is complete by definition: a head that ends with its last line but lacks
+        // the empty line (as RFC 4475's own baddn.dat does) is read as a head with no body.
+        None if bytes.ends_with(b"\n") => (bytes.len(), bytes.len()),
+        None => {
+            let text = String::from_utf8_lossy(bytes);
+            return Err(ParseError::new(ParseErrorKind::UnterminatedHeaders, origin)
+                .with_partial(recover_partial(&text, origin, limits)));
+        }
     };
     let head = parse_head(&bytes[..head_len], limits)?;
     let available = bytes.len() - body_start;

@@ -255,6 +255,10 @@ fn start(line: &str) -> Result<Start, ParseErrorKind> {
         return Err(bad_start("method is not a token"));
     }
     version(ver)?;
+    if ruri.starts_with('<') {
+        // RFC 4475 §3.1.2.7 ltgtruri: the Request-URI is never enclosed in `<>`.
+        return Err(bad_start("Request-URI enclosed in `<>`"));
+    }
     let uri = uri(ruri)?;
     if uri.as_sip().is_some_and(|u| u.headers.is_some()) {
         return Err(ParseErrorKind::HeadersInRequestUri);
