@@ -210,6 +210,23 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_in_a_header_is_400_not_a_panic() {
+        let mut d = OPTIONS.as_bytes().to_vec();
+        d.extend_from_slice(b"Subject: \xff\xfe bad\r\nContent-Length: 0\r\n\r\n");
+        let e = parse_datagram(&d, &Limits::default()).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::NotUtf8);
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.partial_headers().unwrap().call_id(), Some("c1"));
+        // A body is bytes: it may hold anything.
+        let mut bytes = format!("{OPTIONS}Content-Length: 2\r\n\r\n").into_bytes();
+        bytes.extend_from_slice(b"\xff\x00");
+        let Message::Request(r) = parse_datagram(&bytes, &Limits::default()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.body, b"\xff\x00");
+    }
+
+    #[test]
     fn oversized_datagram_is_513() {
         let body = "x".repeat(200);
         let limits = Limits {

@@ -63,6 +63,11 @@ pub(super) fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ParseErro
     let fail = |kind: ParseErrorKind| {
         ParseError::new(kind, origin).with_partial(partial(&headers, origin))
     };
+    if start_line.len() > limits.max_line_bytes {
+        return Err(fail(ParseErrorKind::LineTooLong {
+            limit: limits.max_line_bytes,
+        }));
+    }
     let start = start(start_line).map_err(fail)?;
     if let Some(kind) = line_error {
         return Err(fail(kind));
