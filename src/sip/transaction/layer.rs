@@ -308,6 +308,9 @@ impl TransactionLayer {
         if self.client_index.contains_key(&key) {
             return Err(TransactionError::DuplicateTransaction);
         }
+        if req.method == Method::Cancel {
+            self.note_cancel(now, &key);
+        }
         let id = ClientTxId(self.alloc_id());
         let tx = ClientTx::start(id, now, &self.config.timers, req, to, &mut self.out);
         self.client_index.insert(key.clone(), id);
@@ -315,6 +318,17 @@ impl TransactionLayer {
         self.after_client(id);
         self.prune();
         Ok(id)
+    }
+
+    /// Arms the §9.1 give-up timer on the INVITE a CANCEL (with key `cancel`) refers to.
+    fn note_cancel(&mut self, now: Time, cancel: &ClientKey) {
+        let Some(&id) = self.client_index.get(&cancel.with_method(Method::Invite)) else {
+            return;
+        };
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.tx.on_cancel_sent(now, &self.config.timers);
+        }
+        self.after_client(id);
     }
 
     /// Sends the ACK for a 2xx (§13.2.2.4): built and retransmitted by the UAC core, outside any
