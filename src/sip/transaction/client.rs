@@ -29,7 +29,7 @@ use super::{ClientTxId, Outputs, TransactionEvent, TxId};
 ///  ACK, TU |     \------+----|------+--> Accepted --2xx: to TU; Timer M fires--> Terminated
 ///          v            |    v
 ///        Completed <----+  (same)   --300-699: resend ACK; Timer D fires--> Terminated
-///   Calling/Proceeding: CancelWait fires (64·T1 after our CANCEL, §9.1): TU timeout --> Terminated
+///   Calling/Proceeding, CancelWait fires (64·T1 after our CANCEL, §9.1): TU timeout, Terminated
 /// ```
 /// Non-INVITE (§17.1.2.2, Figure 6):
 /// ```text

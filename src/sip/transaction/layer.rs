@@ -294,7 +294,8 @@ impl TransactionLayer {
     }
 
     /// Starts a client transaction for `req`, whose top Via must carry an RFC 3261 branch the
-    /// TU chose. For a CANCEL, see [`super::build_cancel`]; never for an ACK (use [`Self::send_ack`]).
+    /// TU chose. For a CANCEL, see [`super::build_cancel`]; sending one also arms the INVITE's
+    /// §9.1 give-up timer. Never for an ACK: see [`Self::send_ack`].
     pub fn send_request(
         &mut self,
         now: Time,

@@ -159,7 +159,8 @@ impl TimerConfig {
 #[derive(Clone, Debug, Default)]
 pub struct TimerTable {
     deadlines: [Option<Time>; Timer::ALL.len()],
-    /// Bit `slot` is set (one bit per timer: `Timer::ALL` must stay within 16) when that timer was (re)armed and not yet handed to the scheduler.
+    /// Bit `slot` is set when that timer was (re)armed and not yet handed to the scheduler
+    /// (one bit per timer: `Timer::ALL` must stay within 16).
     fresh: u16,
 }
 
