@@ -254,3 +254,30 @@ fn final_response_after_cancel_disarms_the_cancel_wait() {
         .all(|e| !matches!(e, TransactionEvent::Timeout { .. })));
     assert!(l.is_empty());
 }
+
+#[test]
+fn transport_error_fails_only_the_transactions_on_that_connection() {
+    let mut l = layer();
+    let on_conn = l
+        .send_request(ms(0), invite("z9hG4bKte1"), tcp_phone())
+        .unwrap();
+    let mut other_conn = tcp_phone();
+    other_conn.conn = Some(holdline::sip::ConnId(99));
+    let other = l
+        .send_request(ms(0), invite("z9hG4bKte2"), other_conn)
+        .unwrap();
+    assert_eq!(l.handle_transport_error(tcp_phone()), 1);
+    assert_eq!(
+        events(&mut l),
+        vec![
+            TransactionEvent::TransportError {
+                tx: TxId::Client(on_conn)
+            },
+            TransactionEvent::Terminated {
+                tx: TxId::Client(on_conn)
+            },
+        ]
+    );
+    assert_eq!(l.client_state(other), Some(ClientState::Calling));
+    assert_eq!(l.len(), 1);
+}

@@ -117,6 +117,11 @@ impl ClientTx {
         &self.request
     }
 
+    /// Where the request goes.
+    pub fn destination(&self) -> Peer {
+        self.to
+    }
+
     /// A response matched to this transaction. Returns it when it goes to the TU.
     pub fn on_response(
         &mut self,

@@ -426,6 +426,42 @@ impl TransactionLayer {
         Ok(())
     }
 
+    /// The runtime failed to send to `peer` (connection refused or reset, ICMP unreachable):
+    /// every transaction talking to it is told [`TransactionEvent::TransportError`] and ends.
+    /// A stream peer is matched with its connection id, so one dead connection fails only the
+    /// transactions that used it. Returns how many ended. Rare, so a linear scan.
+    pub fn handle_transport_error(&mut self, peer: Peer) -> usize {
+        let clients: Vec<ClientTxId> = self
+            .clients
+            .iter()
+            .filter(|(_, e)| e.tx.destination() == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        let servers: Vec<ServerTxId> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| e.tx.dest == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut failed = clients.len() + servers.len();
+        let mut ids: Vec<TxId> = clients.into_iter().map(TxId::Client).collect();
+        ids.extend(servers.into_iter().map(TxId::Server));
+        // Deterministic event order whatever the hash map's iteration order.
+        ids.sort_by_key(|id| match id {
+            TxId::Client(c) => c.0,
+            TxId::Server(s) => s.0,
+        });
+        for tx in ids {
+            self.out
+                .events
+                .push_back(TransactionEvent::TransportError { tx });
+            if self.terminate(tx).is_err() {
+                failed -= 1;
+            }
+        }
+        failed
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.transmits.pop_front()
     }

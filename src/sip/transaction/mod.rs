@@ -19,8 +19,8 @@
 //! [`stamp_received`], [`response_destination`]), sends the INVITE server's 100 Trying
 //! (§17.2.1), and does the UAS core's 2xx retransmission until the ACK (§13.3.1.4,
 //! [`Uas2xxKey`]). It does not build requests, pick branches (the TU does, with its seeded RNG),
-//! resolve names (RFC 3263), check that a response's top Via is ours (§18.1.2), or handle
-//! transport errors (the runtime reports those to the TU directly).
+//! resolve names (RFC 3263), or check that a response's top Via is ours (§18.1.2). Transport
+//! failures come in from the runtime per peer ([`TransactionLayer::handle_transport_error`]).
 //!
 //! The timer heap and the per-transaction bookkeeping are described in `layer.rs`.
 
@@ -112,6 +112,9 @@ pub enum TransactionEvent {
     /// §13.3.1.4: our 2xx got no ACK within 64·T1. The dialog is confirmed, but the session
     /// should end: send BYE.
     NoAckFor2xx { key: Uas2xxKey },
+    /// The runtime could not deliver to the transaction's peer (§17.1.1.2, §17.1.2.2, §17.2.1,
+    /// §17.2.2 "Transport Err."): a client treats it like a 503 (§8.1.3.1). It is Terminated.
+    TransportError { tx: TxId },
     /// The transaction is gone; its id is no longer valid.
     Terminated { tx: TxId },
 }
