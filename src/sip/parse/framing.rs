@@ -44,10 +44,16 @@ pub fn parse_datagram(bytes: &[u8], limits: &Limits) -> Result<Message, ParseErr
     if bytes.len() > limits.max_message_bytes {
         return Err(too_large(bytes, bytes.len(), limits));
     }
-    let Some((head_len, body_start)) = find_head_end(bytes) else {
-        let text = String::from_utf8_lossy(bytes);
-        return Err(ParseError::new(ParseErrorKind::UnterminatedHeaders, origin)
-            .with_partial(recover_partial(&text, origin, limits)));
+    let (head_len, body_start) = match find_head_end(bytes) {
+        Some(ends) => ends,
+        // A datagram is complete by definition: a head that ends with its last line but lacks
+        // the empty line (as RFC 4475's own baddn.dat does) is read as a head with no body.
+        None if bytes.ends_with(b"\n") => (bytes.len(), bytes.len()),
+        None => {
+            let text = String::from_utf8_lossy(bytes);
+            return Err(ParseError::new(ParseErrorKind::UnterminatedHeaders, origin)
+                .with_partial(recover_partial(&text, origin, limits)));
+        }
     };
     let head = parse_head(&bytes[..head_len], limits)?;
     let available = bytes.len() - body_start;
@@ -201,6 +207,23 @@ mod tests {
         let p = e.partial_headers().unwrap();
         assert_eq!(p.call_id(), Some("c1"));
         assert_eq!(p.len(), 5);
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_header_is_400_not_a_panic() {
+        let mut d = OPTIONS.as_bytes().to_vec();
+        d.extend_from_slice(b"Subject: \xff\xfe bad\r\nContent-Length: 0\r\n\r\n");
+        let e = parse_datagram(&d, &Limits::default()).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::NotUtf8);
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.partial_headers().unwrap().call_id(), Some("c1"));
+        // A body is bytes: it may hold anything.
+        let mut bytes = format!("{OPTIONS}Content-Length: 2\r\n\r\n").into_bytes();
+        bytes.extend_from_slice(b"\xff\x00");
+        let Message::Request(r) = parse_datagram(&bytes, &Limits::default()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.body, b"\xff\x00");
     }
 
     #[test]

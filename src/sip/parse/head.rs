@@ -63,6 +63,11 @@ pub(super) fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ParseErro
     let fail = |kind: ParseErrorKind| {
         ParseError::new(kind, origin).with_partial(partial(&headers, origin))
     };
+    if start_line.len() > limits.max_line_bytes {
+        return Err(fail(ParseErrorKind::LineTooLong {
+            limit: limits.max_line_bytes,
+        }));
+    }
     let start = start(start_line).map_err(fail)?;
     if let Some(kind) = line_error {
         return Err(fail(kind));
@@ -255,6 +260,10 @@ fn start(line: &str) -> Result<Start, ParseErrorKind> {
         return Err(bad_start("method is not a token"));
     }
     version(ver)?;
+    if ruri.starts_with('<') {
+        // RFC 4475 §3.1.2.7 ltgtruri: the Request-URI is never enclosed in `<>`.
+        return Err(bad_start("Request-URI enclosed in `<>`"));
+    }
     let uri = uri(ruri)?;
     if uri.as_sip().is_some_and(|u| u.headers.is_some()) {
         return Err(ParseErrorKind::HeadersInRequestUri);

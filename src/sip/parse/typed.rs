@@ -107,8 +107,12 @@ pub(crate) fn name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
     };
     let inner = &rest[1..];
     let gt = memchr::memchr(b'>', inner.as_bytes()).ok_or(bad("name-addr", "missing `>`"))?;
-    // No LWS inside the brackets (RFC 4475 §3.1.2.14 badaspec).
-    let uri = uri(&inner[..gt])?;
+    let text = &inner[..gt];
+    if text.bytes().any(is_ws) {
+        // addr-spec admits no LWS (RFC 4475 §3.1.2.14 badaspec).
+        return Err(bad("name-addr", "white space inside `<…>`"));
+    }
+    let uri = uri(text)?;
     Ok(NameAddr {
         display: display.map(str::to_owned),
         uri,
