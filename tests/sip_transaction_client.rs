@@ -203,3 +203,81 @@ fn non_invite_client_absorbs_retransmitted_final_until_timer_k() {
     run_until(&mut l, ms(5200));
     assert!(l.is_empty());
 }
+
+#[test]
+fn invite_is_destroyed_64_t1_after_its_cancel_when_no_final_arrives() {
+    let mut l = layer();
+    let req = invite("z9hG4bKcw");
+    let tx = l.send_request(ms(0), req.clone(), phone()).unwrap();
+    l.handle_response(ms(100), response_for(&req, 180, Some("b1")))
+        .unwrap();
+    let cancel = l
+        .send_request(ms(10_000), build_cancel(&req), phone())
+        .unwrap();
+    l.handle_response(
+        ms(10_050),
+        response_for(&build_cancel(&req), 200, Some("b1")),
+    )
+    .unwrap();
+    // The callee never sends its 487: §9.1 gives up on the INVITE 64·T1 after the CANCEL.
+    run_until(&mut l, ms(41_999));
+    assert_eq!(l.client_state(tx), Some(ClientState::Proceeding));
+    run_until(&mut l, ms(42_000));
+    let evs = events(&mut l);
+    assert!(evs.contains(&TransactionEvent::Timeout {
+        tx: TxId::Client(tx),
+        timer: Timer::CancelWait
+    }));
+    assert!(evs.contains(&TransactionEvent::Terminated {
+        tx: TxId::Client(cancel)
+    }));
+    assert!(l.is_empty());
+}
+
+#[test]
+fn final_response_after_cancel_disarms_the_cancel_wait() {
+    let mut l = layer();
+    let req = invite("z9hG4bKcw2");
+    let tx = l.send_request(ms(0), req.clone(), phone()).unwrap();
+    l.handle_response(ms(100), response_for(&req, 180, Some("b1")))
+        .unwrap();
+    l.send_request(ms(1000), build_cancel(&req), phone())
+        .unwrap();
+    l.handle_response(ms(1050), response_for(&build_cancel(&req), 200, Some("b1")))
+        .unwrap();
+    let terminated = response_for(&req, 487, Some("b1"));
+    assert!(l.handle_response(ms(1100), terminated).is_some());
+    assert_eq!(l.client_state(tx), Some(ClientState::Completed));
+    run_until(&mut l, ms(100_000));
+    assert!(events(&mut l)
+        .iter()
+        .all(|e| !matches!(e, TransactionEvent::Timeout { .. })));
+    assert!(l.is_empty());
+}
+
+#[test]
+fn transport_error_fails_only_the_transactions_on_that_connection() {
+    let mut l = layer();
+    let on_conn = l
+        .send_request(ms(0), invite("z9hG4bKte1"), tcp_phone())
+        .unwrap();
+    let mut other_conn = tcp_phone();
+    other_conn.conn = Some(holdline::sip::ConnId(99));
+    let other = l
+        .send_request(ms(0), invite("z9hG4bKte2"), other_conn)
+        .unwrap();
+    assert_eq!(l.handle_transport_error(tcp_phone()), 1);
+    assert_eq!(
+        events(&mut l),
+        vec![
+            TransactionEvent::TransportError {
+                tx: TxId::Client(on_conn)
+            },
+            TransactionEvent::Terminated {
+                tx: TxId::Client(on_conn)
+            },
+        ]
+    );
+    assert_eq!(l.client_state(other), Some(ClientState::Calling));
+    assert_eq!(l.len(), 1);
+}

@@ -29,6 +29,7 @@ use super::{ClientTxId, Outputs, TransactionEvent, TxId};
 ///  ACK, TU |     \------+----|------+--> Accepted --2xx: to TU; Timer M fires--> Terminated
 ///          v            |    v
 ///        Completed <----+  (same)   --300-699: resend ACK; Timer D fires--> Terminated
+///   Calling/Proceeding, CancelWait fires (64·T1 after our CANCEL, §9.1): TU timeout, Terminated
 /// ```
 /// Non-INVITE (§17.1.2.2, Figure 6):
 /// ```text
@@ -116,6 +117,11 @@ impl ClientTx {
         &self.request
     }
 
+    /// Where the request goes.
+    pub fn destination(&self) -> Peer {
+        self.to
+    }
+
     /// A response matched to this transaction. Returns it when it goes to the TU.
     pub fn on_response(
         &mut self,
@@ -153,6 +159,7 @@ impl ClientTx {
                 // TU, which ACKs each one (§13.2.2.4).
                 self.timers.stop(Timer::A);
                 self.timers.stop(Timer::B);
+                self.timers.stop(Timer::CancelWait);
                 self.state = ClientState::Accepted;
                 self.timers.set(Timer::M, now + cfg.timeout());
                 Some(resp)
@@ -161,6 +168,7 @@ impl ClientTx {
                 // §17.1.1.2: 300-699 → ACK, pass to TU, Completed with Timer D.
                 self.timers.stop(Timer::A);
                 self.timers.stop(Timer::B);
+                self.timers.stop(Timer::CancelWait);
                 let ack = build_ack(&self.request, &resp).to_bytes();
                 out.send(self.to, ack.clone());
                 self.ack = Some(ack);
@@ -219,6 +227,15 @@ impl ClientTx {
         }
     }
 
+    /// The TU sent a CANCEL for this INVITE: if no final response arrives within 64·T1, the
+    /// transaction is destroyed (§9.1), so an unresponsive callee cannot leak it.
+    pub fn on_cancel_sent(&mut self, now: Time, cfg: &TimerConfig) {
+        let pending = matches!(self.state, ClientState::Calling | ClientState::Proceeding);
+        if self.is_invite() && pending && !self.timers.is_armed(Timer::CancelWait) {
+            self.timers.set(Timer::CancelWait, now + cfg.timeout());
+        }
+    }
+
     /// `timer` fired.
     pub fn on_timer(&mut self, now: Time, cfg: &TimerConfig, timer: Timer, out: &mut Outputs) {
         match (timer, self.state) {
@@ -238,8 +255,10 @@ impl ClientTx {
                 self.timers.set(Timer::E, now + cfg.t2);
             }
             (Timer::B, ClientState::Calling)
+            | (Timer::CancelWait, ClientState::Calling | ClientState::Proceeding)
             | (Timer::F, ClientState::Trying | ClientState::Proceeding) => {
-                // §17.1.1.2 / §17.1.2.2: inform the TU of the timeout (a 408 to it, §8.1.3.1).
+                // §17.1.1.2 / §17.1.2.2: inform the TU of the timeout (a 408 to it, §8.1.3.1);
+                // §9.1: after a CANCEL, the INVITE is considered cancelled.
                 out.events.push_back(TransactionEvent::Timeout {
                     tx: TxId::Client(self.id),
                     timer,

@@ -36,6 +36,14 @@ impl ClientKey {
         })
     }
 
+    /// The same key with another method: a CANCEL finds the INVITE it cancels (§9.1).
+    pub fn with_method(&self, method: Method) -> ClientKey {
+        ClientKey {
+            method,
+            branch: self.branch.clone(),
+        }
+    }
+
     /// The key a response refers to, or `None` when it has no usable Via or CSeq (it is then
     /// dropped as stray, §18.1.2).
     pub fn of_response(resp: &Response) -> Option<ClientKey> {

@@ -294,7 +294,8 @@ impl TransactionLayer {
     }
 
     /// Starts a client transaction for `req`, whose top Via must carry an RFC 3261 branch the
-    /// TU chose. For a CANCEL, see [`super::build_cancel`]; never for an ACK (use [`Self::send_ack`]).
+    /// TU chose. For a CANCEL, see [`super::build_cancel`]; sending one also arms the INVITE's
+    /// §9.1 give-up timer. Never for an ACK: see [`Self::send_ack`].
     pub fn send_request(
         &mut self,
         now: Time,
@@ -308,6 +309,9 @@ impl TransactionLayer {
         if self.client_index.contains_key(&key) {
             return Err(TransactionError::DuplicateTransaction);
         }
+        if req.method == Method::Cancel {
+            self.note_cancel(now, &key);
+        }
         let id = ClientTxId(self.alloc_id());
         let tx = ClientTx::start(id, now, &self.config.timers, req, to, &mut self.out);
         self.client_index.insert(key.clone(), id);
@@ -315,6 +319,17 @@ impl TransactionLayer {
         self.after_client(id);
         self.prune();
         Ok(id)
+    }
+
+    /// Arms the §9.1 give-up timer on the INVITE a CANCEL (with key `cancel`) refers to.
+    fn note_cancel(&mut self, now: Time, cancel: &ClientKey) {
+        let Some(&id) = self.client_index.get(&cancel.with_method(Method::Invite)) else {
+            return;
+        };
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.tx.on_cancel_sent(now, &self.config.timers);
+        }
+        self.after_client(id);
     }
 
     /// Sends the ACK for a 2xx (§13.2.2.4): built and retransmitted by the UAC core, outside any
@@ -409,6 +424,42 @@ impl TransactionLayer {
         }
         self.prune();
         Ok(())
+    }
+
+    /// The runtime failed to send to `peer` (connection refused or reset, ICMP unreachable):
+    /// every transaction talking to it is told [`TransactionEvent::TransportError`] and ends.
+    /// A stream peer is matched with its connection id, so one dead connection fails only the
+    /// transactions that used it. Returns how many ended. Rare, so a linear scan.
+    pub fn handle_transport_error(&mut self, peer: Peer) -> usize {
+        let clients: Vec<ClientTxId> = self
+            .clients
+            .iter()
+            .filter(|(_, e)| e.tx.destination() == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        let servers: Vec<ServerTxId> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| e.tx.dest == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut failed = clients.len() + servers.len();
+        let mut ids: Vec<TxId> = clients.into_iter().map(TxId::Client).collect();
+        ids.extend(servers.into_iter().map(TxId::Server));
+        // Deterministic event order whatever the hash map's iteration order.
+        ids.sort_by_key(|id| match id {
+            TxId::Client(c) => c.0,
+            TxId::Server(s) => s.0,
+        });
+        for tx in ids {
+            self.out
+                .events
+                .push_back(TransactionEvent::TransportError { tx });
+            if self.terminate(tx).is_err() {
+                failed -= 1;
+            }
+        }
+        failed
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {

@@ -2,22 +2,25 @@
 //!
 //! [`TransactionLayer`] owns every client and server transaction and their timers. The driver
 //! feeds it parsed messages with their source, commands from the TU (send a request, respond)
-//! and the current [`Time`](crate::time::Time); it then drains [`TransactionLayer::poll_transmit`],
-//! [`TransactionLayer::poll_event`] and sleeps until [`TransactionLayer::poll_timeout`]:
+//! and the current [`Time`](crate::time::Time); it then drains
+//! [`TransactionLayer::poll_transmit`], [`TransactionLayer::poll_event`] and sleeps until
+//! [`TransactionLayer::poll_timeout`]:
 //!
 //! ```text
-//! layer.handle_request(now, req, from)?  → RequestOutcome (new request, CANCEL, ACK for 2xx, absorbed)
-//! layer.handle_response(now, resp)       → Some((tx, resp)) for the TU, None when absorbed/stray
-//! layer.respond(now, tx, resp)?; layer.send_request(now, req, to)?; layer.handle_timeout(now)
-//! while let Some(t) = layer.poll_transmit() { send(t) }   while let Some(e) = layer.poll_event() { .. }
+//! layer.handle_request(now, req, from)? → RequestOutcome: New, Cancel, Ack (for a 2xx), Absorbed
+//! layer.handle_response(now, resp)      → Some((tx, resp)) for the TU; None: absorbed or stray
+//! layer.respond(now, tx, resp)?    layer.send_request(now, req, to)?    layer.handle_timeout(now)
+//! while let Some(t) = layer.poll_transmit() { send(t) }
+//! while let Some(e) = layer.poll_event() { tu.on(e) }
 //! ```
 //!
-//! Besides the four machines (see [`ClientState`], [`ServerState`]) it stamps `received`/`rport`
-//! on arriving requests and routes responses by Via (§18.2, RFC 3581, [`stamp_received`], [`response_destination`]), sends the
-//! INVITE server's 100 Trying (§17.2.1), and does the UAS core's 2xx retransmission until the ACK
-//! (§13.3.1.4, [`Uas2xxKey`]). It does not build requests, pick branches (the TU does, with its
-//! seeded RNG), resolve names (RFC 3263), check that a response's top Via is ours (§18.1.2), or
-//! handle transport errors (the runtime reports those to the TU directly).
+//! Besides the four machines (see [`ClientState`], [`ServerState`]) it stamps `received` and
+//! `rport` on arriving requests and routes responses by Via (§18.2, RFC 3581:
+//! [`stamp_received`], [`response_destination`]), sends the INVITE server's 100 Trying
+//! (§17.2.1), and does the UAS core's 2xx retransmission until the ACK (§13.3.1.4,
+//! [`Uas2xxKey`]). It does not build requests, pick branches (the TU does, with its seeded RNG),
+//! resolve names (RFC 3263), or check that a response's top Via is ours (§18.1.2). Transport
+//! failures come in from the runtime per peer ([`TransactionLayer::handle_transport_error`]).
 //!
 //! The timer heap and the per-transaction bookkeeping are described in `layer.rs`.
 
@@ -109,6 +112,9 @@ pub enum TransactionEvent {
     /// §13.3.1.4: our 2xx got no ACK within 64·T1. The dialog is confirmed, but the session
     /// should end: send BYE.
     NoAckFor2xx { key: Uas2xxKey },
+    /// The runtime could not deliver to the transaction's peer (§17.1.1.2, §17.1.2.2, §17.2.1,
+    /// §17.2.2 "Transport Err."): a client treats it like a 503 (§8.1.3.1). It is Terminated.
+    TransportError { tx: TxId },
     /// The transaction is gone; its id is no longer valid.
     Terminated { tx: TxId },
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::time::Time;
 
 /// A named transaction timer. The names and values are those of RFC 3261 Appendix A and
-/// RFC 6026 §7; the last two are the UAS core's 2xx timers of §13.3.1.4, which the RFC does not
-/// name.
+/// RFC 6026 §7. The last three are waits the RFC specifies without naming them: the CANCEL
+/// give-up of §9.1 and the UAS core's 2xx timers of §13.3.1.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
     /// INVITE client: request retransmit interval, T1 doubling, UDP only (§17.1.1.2).
@@ -39,6 +39,8 @@ pub enum Timer {
     L,
     /// INVITE client: linger in Accepted to pass further 2xx to the TU, 64·T1 (RFC 6026 §7.2).
     M,
+    /// INVITE client: destroy the INVITE 64·T1 after its CANCEL if no final response came (§9.1).
+    CancelWait,
     /// UAS core: 2xx retransmit interval, T1 doubling to T2 (§13.3.1.4).
     Retransmit2xx,
     /// UAS core: give up waiting for the ACK of a 2xx after 64·T1 (§13.3.1.4).
@@ -47,7 +49,7 @@ pub enum Timer {
 
 impl Timer {
     /// Every timer, in declaration order (the [`TimerTable`] slot order).
-    pub const ALL: [Timer; 14] = [
+    pub const ALL: [Timer; 15] = [
         Timer::A,
         Timer::B,
         Timer::D,
@@ -60,6 +62,7 @@ impl Timer {
         Timer::K,
         Timer::L,
         Timer::M,
+        Timer::CancelWait,
         Timer::Retransmit2xx,
         Timer::Ack2xxTimeout,
     ];
@@ -156,7 +159,8 @@ impl TimerConfig {
 #[derive(Clone, Debug, Default)]
 pub struct TimerTable {
     deadlines: [Option<Time>; Timer::ALL.len()],
-    /// Bit `slot` is set when that timer was (re)armed and not yet handed to the scheduler.
+    /// Bit `slot` is set when that timer was (re)armed and not yet handed to the scheduler
+    /// (one bit per timer: `Timer::ALL` must stay within 16).
     fresh: u16,
 }
 

@@ -35,14 +35,18 @@ pub fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), Trans
         Host::Name(_) => false,
     };
     let rport = via.rport();
-    if !same_host || rport.is_some() {
+    let add_received = !same_host || rport.is_some();
+    if add_received {
         // §25.1 via-received is a bare IPv4address / IPv6address (no brackets).
         via.params.set("received", Some(&source_ip.to_string()));
     }
     if rport == Some(None) {
         via.params.set("rport", Some(&source.port().to_string()));
     }
-    replace_top_via(&mut req.headers, &via);
+    // Leave the header text untouched when there is nothing to add.
+    if add_received {
+        replace_top_via(&mut req.headers, &via);
+    }
     Ok(())
 }
 
