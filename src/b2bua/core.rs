@@ -194,6 +194,13 @@ impl Core {
         self.drain_transactions(now);
     }
 
+    /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
+    /// transaction talking to it fails (RFC 3261 §17.1.1.2 "Transport Err.").
+    pub fn handle_transport_error(&mut self, now: Time, peer: Peer) {
+        self.tx.handle_transport_error(peer);
+        self.drain_transactions(now);
+    }
+
     /// Stops taking calls and hangs up every call (graceful shutdown, SIGTERM).
     pub fn shutdown(&mut self, now: Time) {
         self.draining = true;
@@ -309,7 +316,7 @@ impl Core {
                         self.send_bye(now, handle, "no ACK received");
                     }
                 }
-                TransactionEvent::Timeout { tx, .. } => {
+                TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {
                     if let TxId::Client(id) = tx {
                         if let Some(handle) = self.byes.remove(&id) {
                             self.finish(handle, EndReason::Timeout);

@@ -54,6 +54,10 @@ pub(crate) enum Input {
     Closed {
         conn: ConnId,
     },
+    /// A message to `peer` could not be delivered.
+    Unreachable {
+        peer: Peer,
+    },
 }
 
 /// Runs the server on already-bound listeners until `shutdown` completes, then hangs up every
@@ -118,6 +122,7 @@ pub async fn run(
                     }
                     Input::Connected { conn, writer } => { writers.insert(conn, writer); }
                     Input::Closed { conn } => { writers.remove(&conn); }
+                    Input::Unreachable { peer } => core.handle_transport_error(now, peer),
                 }
             }
             _ = tokio::time::sleep_until(wake) => {
@@ -197,7 +202,7 @@ async fn transmit(
                     return;
                 }
             }
-            streams.connect_and_send(t.to.addr, t.bytes);
+            streams.connect_and_send(t.to, t.bytes);
         }
     }
 }

@@ -52,16 +52,21 @@ impl Streams {
         }
     }
 
-    /// Opens a connection to `addr`, sends `bytes` and then serves it like an accepted one.
-    pub fn connect_and_send(&self, addr: SocketAddr, bytes: Vec<u8>) {
+    /// Opens a connection to `to.addr`, sends `bytes` and then serves it like an accepted one;
+    /// tells the core when the peer cannot be reached.
+    pub fn connect_and_send(&self, to: Peer, bytes: Vec<u8>) {
         let this = self.clone();
+        let addr = to.addr;
         tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
                     this.serve_with(stream, addr, Some(bytes)).await;
                 }
-                _ => tracing::debug!(%addr, "tcp connect failed; message dropped"),
+                _ => {
+                    tracing::debug!(%addr, "tcp connect failed; message dropped");
+                    let _ = this.inputs.send(Input::Unreachable { peer: to }).await;
+                }
             }
         });
     }
