@@ -1,6 +1,7 @@
 //! End-to-end: the real `holdline` binary on loopback, driven by the SIPp scenarios in
 //! `sip-fixtures/sipp/` over UDP and TCP. Each test starts its own server on ephemeral ports,
 //! so the tests run in parallel.
+#![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 mod support;
 

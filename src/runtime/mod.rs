@@ -72,7 +72,7 @@ pub async fn run(
     let settings = CoreSettings {
         listeners: listeners.addresses(),
         seed: rand::random(),
-        limits: limits.clone(),
+        limits,
         transactions: transaction_config(&config),
     };
     let mut core = Core::new(&config, settings);
