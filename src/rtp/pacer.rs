@@ -92,6 +92,8 @@ pub struct Pacer<T> {
     free: Vec<u32>,
     schedule: BTreeSet<(Time, u32)>,
     max_burst: u64,
+    /// Start times are rounded up to multiples of this (zero: no rounding).
+    grid: Duration,
     buf: Box<[u8; MAX_PACKET_LEN]>,
     len: usize,
 }
@@ -110,9 +112,28 @@ impl<T> Pacer<T> {
             free: Vec::new(),
             schedule: BTreeSet::new(),
             max_burst: u64::from(max_burst.max(1)),
+            grid: Duration::ZERO,
             buf: Box::new([0; MAX_PACKET_LEN]),
             len: 0,
         }
+    }
+
+    /// Starts (and resumes) streams only on multiples of `grid` (e.g. the shard's tick of
+    /// 2 ms, which divides every packet time). Then every due time lies on the grid, a shard
+    /// that wakes at its next deadline wakes at most once per tick, and each stream's packets
+    /// see the same wake-up latency every time, so its inter-arrival times stay even.
+    pub fn with_grid(mut self, grid: Duration) -> Pacer<T> {
+        self.grid = grid;
+        self
+    }
+
+    fn align(&self, t: Time) -> Time {
+        let grid = self.grid.as_nanos();
+        if grid == 0 {
+            return t;
+        }
+        let up = t.since_epoch().as_nanos().div_ceil(grid) * grid;
+        Time::from_epoch(Duration::from_nanos(up as u64))
     }
 
     /// Adds a stream. When it is `sending` with a `dest` its first packet is due at `now`.
@@ -194,6 +215,7 @@ impl<T> Pacer<T> {
     }
 
     fn update(&mut self, id: StreamId, now: Time, change: impl FnOnce(&mut Entry<T>)) {
+        let now = self.align(now);
         let Some(slot) = self.slots.get_mut(id.index as usize) else {
             return;
         };
@@ -434,6 +456,27 @@ mod tests {
         assert!(b[0].3);
         assert_eq!(b[0].1, a[0].1.wrapping_add(1));
         assert_eq!(b[0].2, a[0].2.wrapping_add(5010 * 8));
+    }
+
+    #[test]
+    fn streams_start_on_the_grid_so_ticks_batch_them() {
+        let mut p = Pacer::new(3).with_grid(Duration::from_millis(2));
+        let at = |ms: u64, us: u64| Time::from_epoch(Duration::from_micros(ms * 1000 + us));
+        let a = p.add(at(1, 1), new_stream(1), 0u32, dest(), true);
+        p.add(at(2, 0), new_stream(2), 0u32, dest(), true);
+        p.add(at(3, 999), new_stream(3), 0u32, dest(), true);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(2)));
+        assert_eq!(p.poll(Time::from_millis(2), |_, _| {}), 2);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(4)));
+        assert_eq!(p.poll(Time::from_millis(4), |_, _| {}), 1);
+        // Resuming after hold lands on the grid too.
+        p.set_sending(a, at(10, 0), false);
+        p.set_sending(a, at(30, 500), true);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(22)));
+        assert_eq!(p.poll(Time::from_millis(22), |_, _| {}), 1);
+        assert_eq!(p.poll(Time::from_millis(24), |_, _| {}), 1);
+        // 30.5 ms rounds up to 32 ms.
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(32)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 #![allow(clippy::disallowed_methods)] // The IO edge is where the clock is read.
 
 pub mod bind;
+pub mod media;
 pub mod stream;
 
 use std::collections::HashMap;
