@@ -404,3 +404,149 @@ fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
     v.extend_from_slice(payload);
     v
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_events_drive_a_late_offer_call_in_alaw() {
+    use holdline::b2bua::{EndReason, Event};
+    use holdline::config::QueueId;
+    let (mut plane, _events) = MediaPlane::start(config(false, None));
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(8);
+    // Late offer: answered without media, nothing is sent until the ACK's answer.
+    let answered = Event::CallAnswered {
+        call,
+        call_id: "c8".into(),
+        queue: QueueId("sales".into()),
+        rtp_port: port,
+        media: None,
+    };
+    let mut asked = None;
+    plane.handle_core_event(&answered, |q| {
+        asked = Some(q.clone());
+        prompts()
+    });
+    assert_eq!(asked, Some(QueueId("sales".into())));
+    assert!(recv(&caller, Duration::from_millis(200)).await.is_none());
+    let mut pcma = media(caller.local_addr().unwrap(), None, Direction::SendRecv);
+    pcma.codec = Codec::Pcma;
+    pcma.payload_type = 8;
+    pcma.ptime_ms = 30;
+    plane.handle_core_event(
+        &Event::MediaUpdated { call, media: pcma },
+        |_| unreachable!(),
+    );
+    let got = recv_n(&caller, 2).await;
+    assert!(got[0].marker && got[0].pt == 8 && got[0].payload.len() == 240);
+    // The A-law copy of the greeting, from its start.
+    let alaw: Vec<u8> = greeting().iter().take(240).map(|x| x ^ 0x55).collect();
+    assert_eq!(got[0].payload, alaw);
+    assert_eq!(got[1].ts, got[0].ts.wrapping_add(240));
+    let ended = Event::CallEnded {
+        call,
+        call_id: "c8".into(),
+        rtp_port: port,
+        reason: EndReason::CallerHungUp,
+    };
+    plane
+        .handle_core_event(&ended, |_| unreachable!())
+        .unwrap()
+        .await
+        .unwrap();
+    StdSocket::bind(("127.0.0.1", port)).expect("port freed");
+}
+
+/// CPU seconds this process has used (user + system), from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A scale smoke run, not a benchmark: `cargo test --release --test rtp_media_plane -- --ignored
+/// --nocapture scale`. 2,000 calls for 10 s; 100 of them are received and their inter-arrival
+/// spread printed; the rest go to a socket nobody reads. `HOLDLINE_SCALE_CALLS` changes the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn scale_two_thousand_calls_smoke() {
+    let calls: u64 = std::env::var("HOLDLINE_SCALE_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let watched: u64 = calls.min(100);
+    let (mut plane, _events) = MediaPlane::start(MediaPlaneConfig {
+        shards: 0,
+        ..config(false, None)
+    });
+    let sink = StdSocket::bind("127.0.0.1:0").unwrap();
+    let mut watchers = Vec::new();
+    let mut ports = 20000u16;
+    for i in 0..calls {
+        while StdSocket::bind(("127.0.0.1", ports)).is_err()
+            || StdSocket::bind(("127.0.0.1", ports + 1)).is_err()
+        {
+            ports += 2;
+        }
+        let dest = if i < watched {
+            let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = s.local_addr().unwrap();
+            watchers.push(tokio::spawn(async move {
+                let mut gaps = Vec::new();
+                let mut last: Option<Instant> = None;
+                let end = Instant::now() + Duration::from_secs(12);
+                while let Some(p) = recv(&s, end.saturating_duration_since(Instant::now())).await {
+                    if let Some(l) = last {
+                        gaps.push((p.at - l).as_secs_f64() * 1000.0);
+                    }
+                    last = Some(p.at);
+                }
+                gaps
+            }));
+            addr
+        } else {
+            sink.local_addr().unwrap()
+        };
+        plane.start_call(
+            CallHandle(i),
+            ports,
+            Some(media(dest, None, Direction::SendRecv)),
+            prompts(),
+        );
+        ports += 2;
+    }
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let cpu = cpu_seconds() - cpu0;
+    let wall = t0.elapsed().as_secs_f64();
+    let mut gaps: Vec<f64> = Vec::new();
+    for w in watchers {
+        gaps.extend(w.await.unwrap());
+    }
+    gaps.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = |f: f64| gaps[((gaps.len() - 1) as f64 * f) as usize];
+    println!(
+        "{calls} calls: {:.2} cores ({:.2} µs/packet incl. {watched} received); gaps ms p1 {:.2} p50 {:.2} p99 {:.2} max {:.2} (n={})",
+        cpu / wall,
+        cpu / wall / (calls as f64 * 50.0) * 1e6,
+        q(0.01),
+        q(0.5),
+        q(0.99),
+        gaps[gaps.len() - 1],
+        gaps.len()
+    );
+    for i in 0..calls {
+        if let Some(h) = plane.end_call(CallHandle(i)) {
+            h.await.unwrap();
+        }
+    }
+}

@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::shard::{Buffers, Command, Shard, Sockets, Target};
-use crate::b2bua::CallHandle;
-use crate::config::Config;
+use crate::b2bua::{CallHandle, Event};
+use crate::config::{Config, QueueId};
 use crate::rtp::inbound::{Expect, Inbound, InboundConfig};
 use crate::rtp::stream::{Format, Law, OutgoingStream, Playlist, Source};
 use crate::sip::sdp::{Codec, NegotiatedMedia};
@@ -112,6 +112,18 @@ pub struct CallPrompts {
 }
 
 impl CallPrompts {
+    /// Silence only (no prompt loaded): empty music plays G.711 silence.
+    pub fn silence() -> CallPrompts {
+        let empty: Arc<[u8]> = Arc::from([]);
+        CallPrompts {
+            greeting: None,
+            music: Prompt {
+                ulaw: empty.clone(),
+                alaw: empty,
+            },
+        }
+    }
+
     fn buffers(&self, law: Law) -> Buffers {
         (
             self.greeting.as_ref().map(|g| g.law(law)),
@@ -353,6 +365,33 @@ impl MediaPlane {
             let _ = removed.await;
             let _ = entry.receiver.await;
         }))
+    }
+
+    /// Applies one of the core's events: an answered call starts (with the prompts of its
+    /// queue), a new negotiation updates it, an ended call stops (the returned task finishes
+    /// once its ports are closed).
+    pub fn handle_core_event(
+        &mut self,
+        event: &Event,
+        prompts: impl FnOnce(&QueueId) -> CallPrompts,
+    ) -> Option<JoinHandle<()>> {
+        match event {
+            Event::CallAnswered {
+                call,
+                queue,
+                rtp_port,
+                media,
+                ..
+            } => {
+                self.start_call(*call, *rtp_port, media.clone(), prompts(queue));
+                None
+            }
+            Event::MediaUpdated { call, media } => {
+                self.update_media(*call, media.clone());
+                None
+            }
+            Event::CallEnded { call, .. } => self.end_call(*call),
+        }
     }
 
     /// Calls with media.
