@@ -4,7 +4,7 @@
 //! (`start_call`, `update_media`, `end_call`); it reports DTMF, RTP timeouts and bind failures
 //! as [`MediaEvent`]s. Underneath (DESIGN.md §2 "Media plane"):
 //!
-//! - **Shards**: one task per core, each owning a sans-IO [`crate::rtp::pacer::Pacer`] for its
+//! - **Shards**: one thread per core, each owning a sans-IO [`crate::rtp::pacer::Pacer`] for its
 //!   share of the calls. No timer per stream: a shard wakes at its next deadline (on a 2 ms
 //!   grid) and sends every due packet. See [`shard`].
 //! - **Per call**: an RTP socket on the call's even port and an RTCP socket on the next one
@@ -204,10 +204,10 @@ impl MediaPlane {
             n => n,
         };
         let shards = (0..count)
-            .map(|_| {
+            .map(|i| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let shard = Shard::new(clock, config.tick, config.max_burst);
-                tokio::spawn(shard.run(rx));
+                spawn_shard(i, shard, rx);
                 tx
             })
             .collect();
@@ -411,6 +411,25 @@ impl Drop for MediaPlane {
         for entry in self.calls.values() {
             entry.receiver.abort();
         }
+    }
+}
+
+/// Runs a shard on its own thread with its own single-threaded runtime, so a burst of SIP work
+/// on the main runtime's workers cannot delay packets (the shard sends on plain non-blocking
+/// std sockets and needs only tokio's timer and channels). Falls back to a task.
+fn spawn_shard(index: usize, shard: Shard, commands: mpsc::UnboundedReceiver<Command>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build();
+    let Ok(runtime) = runtime else {
+        tokio::spawn(shard.run(commands));
+        return;
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("holdline-pacer-{index}"))
+        .spawn(move || runtime.block_on(shard.run(commands)));
+    if let Err(err) = thread {
+        tracing::error!(%err, "could not start a pacer thread");
     }
 }
 

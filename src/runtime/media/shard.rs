@@ -1,4 +1,4 @@
-//! A pacer shard task: owns a [`Pacer`] for its calls, sends their RTP on each tick and their
+//! A pacer shard (on its own thread): owns a [`Pacer`] for its calls, sends their RTP on each tick and their
 //! RTCP reports every ~5 s, and takes commands from the [`super::MediaPlane`] handle and from
 //! the calls' receive tasks (symmetric RTP latching).
 //!
