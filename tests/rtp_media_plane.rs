@@ -284,6 +284,17 @@ async fn symmetric_rtp_sends_where_the_callers_media_comes_from() {
     for w in got.windows(2) {
         assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
     }
+    // A re-INVITE moves the caller to a new address: the old latch is forgotten.
+    let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    plane.update_media(
+        call,
+        media(moved.local_addr().unwrap(), None, Direction::SendRecv),
+    );
+    let after = recv_n(&moved, 3).await;
+    assert!(
+        after[0].seq.wrapping_sub(got[4].seq) < 20,
+        "same stream continues"
+    );
     plane.end_call(call).unwrap().await.unwrap();
 }
 

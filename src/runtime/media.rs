@@ -178,6 +178,8 @@ struct CallEntry {
     shard: usize,
     prompts: CallPrompts,
     media: Option<NegotiatedMedia>,
+    /// The last SDP address we were given (a hold with `c=0.0.0.0` does not forget it).
+    last_remote: Option<SocketAddr>,
     shared: Arc<CallShared>,
     receiver: JoinHandle<()>,
 }
@@ -311,6 +313,7 @@ impl MediaPlane {
             CallEntry {
                 shard,
                 prompts,
+                last_remote: media.as_ref().and_then(|m| m.remote),
                 media,
                 shared,
                 receiver,
@@ -326,10 +329,13 @@ impl MediaPlane {
         };
         let now = self.clock.now();
         let old_law = format_of(entry.media.as_ref()).law;
-        let moved = match (&entry.media, media.remote) {
-            (Some(old), Some(new)) => old.remote.is_some_and(|o| o != new),
+        // A new SDP address means the caller moved (a transfer, a new SBC leg): the latched
+        // source belongs to the old one, so latch afresh.
+        let moved = match (entry.last_remote, media.remote) {
+            (Some(old), Some(new)) => old != new,
             _ => false,
         };
+        entry.last_remote = media.remote.or(entry.last_remote);
         let format = format_of(Some(&media));
         let buffers = (format.law != old_law).then(|| entry.prompts.buffers(format.law));
         {
