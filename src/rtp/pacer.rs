@@ -35,6 +35,9 @@ use std::time::Duration;
 use super::stream::{samples_in, Format, OutgoingStream, MAX_PACKET_LEN};
 use crate::time::Time;
 
+/// One sample at 8 kHz: start times are whole samples.
+const SAMPLE_PERIOD: Duration = Duration::from_micros(125);
+
 /// The most packets one stream sends in one poll after a stall.
 pub const DEFAULT_MAX_BURST: u32 = 3;
 
@@ -127,13 +130,19 @@ impl<T> Pacer<T> {
         self
     }
 
+    /// Rounds a start time up to the grid, then to a whole sample period (125 µs at 8 kHz) so
+    /// that the timestamp jump of a resume is exact and rounding never accumulates over holds.
     fn align(&self, t: Time) -> Time {
-        let grid = self.grid.as_nanos();
-        if grid == 0 {
-            return t;
-        }
-        let up = t.since_epoch().as_nanos().div_ceil(grid) * grid;
-        Time::from_epoch(Duration::from_nanos(up as u64))
+        let up = |n: u128, step: u128| {
+            if step == 0 {
+                n
+            } else {
+                n.div_ceil(step) * step
+            }
+        };
+        let nanos = up(t.since_epoch().as_nanos(), self.grid.as_nanos());
+        let nanos = up(nanos, SAMPLE_PERIOD.as_nanos());
+        Time::from_epoch(Duration::from_nanos(nanos as u64))
     }
 
     /// Adds a stream. When it is `sending` with a `dest` its first packet is due at `now`.
