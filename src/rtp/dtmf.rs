@@ -2,8 +2,9 @@
 //! press into one DTMF digit.
 //!
 //! A sender repeats an event's packets while the key is held (every packet carries the event's
-//! start timestamp, §2.5.1.2, with a growing duration) and retransmits the final packet, with the
-//! E bit, three times (§2.5.1.4). A receiver identifies an event by its RTP timestamp (§2.5.2.1),
+//! start timestamp, §2.2 and §2.5.1, with a growing duration) and retransmits the final packet,
+//! with the E bit, three times (§2.5.1.4). A receiver tells events apart by their RTP timestamp
+//! (§2.5.2),
 //! so [`DtmfDetector`] reports a digit the first time it sees a timestamp and ignores every later
 //! packet with that timestamp (updates, end, retransmitted ends) or an older one (reordering).
 //! Reporting on the first packet, not the end, keeps a press whose end packets are all lost.
@@ -65,7 +66,7 @@ impl TelephoneEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DtmfPress {
     pub digit: char,
-    /// The event's RTP timestamp (its start, §2.5.1.2).
+    /// The event's RTP timestamp (its start, §2.2).
     pub timestamp: u32,
 }
 
@@ -86,7 +87,7 @@ impl DtmfDetector {
     pub fn on_packet(&mut self, timestamp: u32, payload: &[u8]) -> Option<DtmfPress> {
         let event = TelephoneEvent::parse(payload).ok()?;
         if let Some(last) = self.last {
-            // §2.5.2.1: same timestamp = same event. An older one (serial-number comparison,
+            // §2.5.2: same timestamp = same event. An older one (serial-number comparison,
             // RFC 3550 timestamps wrap) is a late retransmission of a finished event.
             let ahead = timestamp.wrapping_sub(last) as i32;
             if ahead <= 0 {
