@@ -4,9 +4,9 @@
 //! A sender repeats an event's packets while the key is held (every packet carries the event's
 //! start timestamp, §2.2 and §2.5.1, with a growing duration) and retransmits the final packet,
 //! with the E bit, three times (§2.5.1.4). A receiver tells events apart by their RTP timestamp
-//! (§2.5.2),
-//! so [`DtmfDetector`] reports a digit the first time it sees a timestamp and ignores every later
-//! packet with that timestamp (updates, end, retransmitted ends) or an older one (reordering).
+//! (§2.5.2), so [`DtmfDetector`] reports a digit the first time it sees a timestamp and ignores
+//! every later packet with that timestamp (updates, end, retransmitted ends) or an older one
+//! (reordering).
 //! Reporting on the first packet, not the end, keeps a press whose end packets are all lost.
 //!
 //! Only the DTMF events 0–15 (§3.2: 0–9, `*`, `#`, A–D) become digits; other events (flash,
