@@ -30,7 +30,6 @@ use crate::time::Time;
 
 use super::call::{Call, CallHandle};
 use super::ports::PortPool;
-use super::reply;
 
 /// What the core needs to know that is not in the configuration file.
 #[derive(Clone, Debug)]
@@ -283,7 +282,7 @@ impl Core {
             return;
         };
         let tag = self.new_tag();
-        let mut resp = reply::response_from_headers(headers, status, Some(&tag));
+        let mut resp = crate::sip::transaction::response_from_headers(headers, status, Some(&tag));
         resp.reason = format!("{} ({})", resp.reason, sanitize_reason(&err.to_string()));
         self.add_server_header(&mut resp);
         // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's

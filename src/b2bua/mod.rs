@@ -9,7 +9,7 @@
 //! - [`uas`]: request handling for caller dialogs.
 //! - [`call`]: one caller dialog's state.
 //! - [`precheck`]: the §8.2 checks every request passes first.
-//! - [`reply`]: building responses (§8.2.6) and capability headers.
+//! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
 
 pub mod call;

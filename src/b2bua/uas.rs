@@ -40,24 +40,16 @@ impl Core {
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         let Some(&handle) = self.dialogs.get(&(call_id, to_tag)) else {
             // §12.2.2: a request with a To tag that matches no dialog gets 481.
-            let resp = self.response(&req, 481, None);
-            return self.respond(now, tx, resp);
+            return self.respond_status(now, tx, &req, 481);
         };
         let span = self.calls.get(&handle).map(|c| c.span.clone());
         let _enter = span.map(|s| s.entered());
         match req.method {
             Method::Invite | Method::Update => self.on_offer_in_dialog(now, tx, handle, req),
             Method::Bye => self.on_bye(now, tx, handle, &req),
-            Method::Options => {
-                let mut resp = self.response(&req, 200, None);
-                reply::add_capabilities(&mut resp);
-                self.respond(now, tx, resp);
-            }
+            Method::Options => self.on_options(now, tx, &req),
             // INFO (legacy DTMF relay) is accepted; DTMF is read from RTP (RFC 4733).
-            _ => {
-                let resp = self.response(&req, 200, None);
-                self.respond(now, tx, resp);
-            }
+            _ => self.respond_status(now, tx, &req, 200),
         }
     }
 
@@ -71,20 +63,25 @@ impl Core {
     ) {
         match req.method {
             Method::Invite => self.on_invite(now, tx, req, from, local),
-            Method::Options => {
-                // §11.2: what a trunk's keepalive probes for. A draining server answers 503 so
-                // the trunk steers new calls elsewhere.
-                let status = if self.draining { 503 } else { 200 };
-                let mut resp = self.response(&req, status, None);
-                reply::add_capabilities(&mut resp);
-                self.respond(now, tx, resp);
-            }
+            Method::Options => self.on_options(now, tx, &req),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
-            _ => {
-                let resp = self.response(&req, 481, None);
-                self.respond(now, tx, resp);
-            }
+            _ => self.respond_status(now, tx, &req, 481),
         }
+    }
+
+    /// §11.2: OPTIONS, in or out of a dialog, is what a trunk's keepalive probes. A draining
+    /// server answers 503 so the trunk steers new calls elsewhere.
+    fn on_options(&mut self, now: Time, tx: ServerTxId, req: &Request) {
+        let status = if self.draining { 503 } else { 200 };
+        let mut resp = self.response(req, status, None);
+        reply::add_capabilities(&mut resp);
+        self.respond(now, tx, resp);
+    }
+
+    /// A bare response with `status` (our To tag added when the request had none).
+    fn respond_status(&mut self, now: Time, tx: ServerTxId, req: &Request, status: u16) {
+        let resp = self.response(req, status, None);
+        self.respond(now, tx, resp);
     }
 
     fn on_invite(
@@ -548,7 +545,7 @@ impl Core {
                 &fresh
             }
         };
-        let mut resp = reply::response_to(req, status, Some(tag));
+        let mut resp = crate::sip::transaction::response_for(req, status, Some(tag));
         self.add_server_header(&mut resp);
         resp
     }
