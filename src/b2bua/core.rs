@@ -30,6 +30,7 @@ use crate::time::Time;
 
 use super::call::{Call, CallHandle};
 use super::ports::PortPool;
+use super::uac::{Leg, LegHandle, LegOutcome, LegState};
 
 /// What the core needs to know that is not in the configuration file.
 #[derive(Clone, Debug)]
@@ -64,6 +65,26 @@ pub enum Event {
         call: CallHandle,
         media: NegotiatedMedia,
     },
+    /// An agent's phone rings (180/183).
+    LegRinging { leg: LegHandle },
+    /// An agent answered: media per `media`, received on `rtp_port`.
+    LegAnswered {
+        leg: LegHandle,
+        call: CallHandle,
+        rtp_port: u16,
+        media: NegotiatedMedia,
+    },
+    /// The agent re-negotiated (put the caller on hold, resumed).
+    LegMediaUpdated {
+        leg: LegHandle,
+        media: NegotiatedMedia,
+    },
+    /// An agent leg is over (refused, unanswered, cancelled or hung up); its port is free.
+    LegEnded {
+        leg: LegHandle,
+        call: CallHandle,
+        outcome: LegOutcome,
+    },
     /// The call is over; its RTP port is free again.
     CallEnded {
         call: CallHandle,
@@ -71,6 +92,13 @@ pub enum Event {
         rtp_port: u16,
         reason: EndReason,
     },
+}
+
+/// Whose dialog a (Call-ID, our tag) pair names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DialogRef {
+    Caller(CallHandle),
+    Agent(LegHandle),
 }
 
 /// Why a call ended.
@@ -101,12 +129,16 @@ pub struct Core {
     pub(crate) queues: HashMap<QueueId, QueueSignalling>,
     pub(crate) tx: TransactionLayer,
     pub(crate) calls: HashMap<CallHandle, Call>,
-    /// (Call-ID, our tag) → call: the dialog id of §12 from our side.
-    pub(crate) dialogs: HashMap<(String, String), CallHandle>,
+    /// (Call-ID, our tag) → caller call or agent leg: the dialog id of §12 from our side.
+    pub(crate) dialogs: HashMap<(String, String), DialogRef>,
     /// Initial INVITE server transactions still ringing, for CANCEL.
     pub(crate) ringing: HashMap<ServerTxId, CallHandle>,
     /// Our BYEs in flight.
     pub(crate) byes: HashMap<ClientTxId, CallHandle>,
+    /// Agent legs, their INVITE transactions and our BYEs on them.
+    pub(crate) legs: HashMap<LegHandle, Leg>,
+    pub(crate) leg_invites: HashMap<ClientTxId, LegHandle>,
+    pub(crate) leg_byes: HashMap<ClientTxId, LegHandle>,
     pub(crate) timers: BTreeSet<(Time, CallHandle, CallTimer)>,
     pub(crate) ports: PortPool,
     pub(crate) rng: StdRng,
@@ -145,6 +177,9 @@ impl Core {
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             byes: HashMap::new(),
+            legs: HashMap::new(),
+            leg_invites: HashMap::new(),
+            leg_byes: HashMap::new(),
             timers: BTreeSet::new(),
             ports: PortPool::new(config.rtp.port_min, config.rtp.port_max),
             transmits: VecDeque::new(),
@@ -265,11 +300,17 @@ impl Core {
         let Some((tx, resp)) = self.tx.handle_response(now, resp) else {
             return;
         };
+        if let Some(&leg) = self.leg_invites.get(&tx) {
+            return self.on_leg_response(now, leg, resp);
+        }
         if resp.is_provisional() {
             return;
         }
         if let Some(handle) = self.byes.remove(&tx) {
             self.finish(handle, EndReason::ServerHungUp);
+        }
+        if let Some(leg) = self.leg_byes.remove(&tx) {
+            self.finish_leg(leg, LegOutcome::HungUp);
         }
     }
 
@@ -310,7 +351,7 @@ impl Core {
                 TransactionEvent::NoAckFor2xx { key } => {
                     // §13.3.1.4: no ACK for our 2xx within 64·T1: confirm, then end with BYE.
                     let dialog = (key.call_id, key.local_tag);
-                    if let Some(&handle) = self.dialogs.get(&dialog) {
+                    if let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&dialog) {
                         tracing::info!("no ACK for our 200 OK; hanging up");
                         self.send_bye(now, handle, "no ACK received");
                     }
@@ -319,6 +360,22 @@ impl Core {
                     if let TxId::Client(id) = tx {
                         if let Some(handle) = self.byes.remove(&id) {
                             self.finish(handle, EndReason::Timeout);
+                        }
+                        if let Some(leg) = self.leg_byes.remove(&id) {
+                            self.finish_leg(leg, LegOutcome::HungUp);
+                        }
+                        if let Some(leg) = self.leg_invites.remove(&id) {
+                            // Timer B or an unreachable phone: no final response will come.
+                            let cancelled = self
+                                .legs
+                                .get(&leg)
+                                .is_some_and(|l| matches!(l.state, LegState::Cancelling { .. }));
+                            let outcome = if cancelled {
+                                LegOutcome::Cancelled
+                            } else {
+                                LegOutcome::NoResponse
+                            };
+                            self.finish_leg(leg, outcome);
                         }
                     }
                 }

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`core`]: the [`Core`] struct, its inputs and outputs, transaction plumbing.
 //! - [`uas`]: request handling for caller dialogs.
+//! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
 //! - [`call`]: one caller dialog's state.
 //! - [`precheck`]: the §8.2 checks every request passes first.
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
@@ -17,7 +18,9 @@ pub mod core;
 pub mod ports;
 pub mod precheck;
 pub mod reply;
+mod uac;
 mod uas;
 
 pub use self::call::CallHandle;
 pub use self::core::{Core, CoreSettings, EndReason, Event};
+pub use self::uac::{peer_of, LegHandle, LegOutcome, LegState, RingRequest};

@@ -13,7 +13,7 @@ use crate::sip::transport::Peer;
 use crate::time::Time;
 
 use super::call::{Call, CallHandle, CallState, PendingOffer};
-use super::core::{CallTimer, Core, EndReason, Event};
+use super::core::{CallTimer, Core, DialogRef, EndReason, Event};
 use super::precheck;
 use super::reply;
 
@@ -38,9 +38,11 @@ impl Core {
             return self.on_out_of_dialog(now, tx, req, from, local);
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let Some(&handle) = self.dialogs.get(&(call_id, to_tag)) else {
+        let handle = match self.dialogs.get(&(call_id, to_tag)) {
+            Some(&DialogRef::Caller(handle)) => handle,
+            Some(&DialogRef::Agent(leg)) => return self.on_agent_request(now, tx, leg, req),
             // §12.2.2: a request with a To tag that matches no dialog gets 481.
-            return self.respond_status(now, tx, &req, 481);
+            None => return self.respond_status(now, tx, &req, 481),
         };
         let span = self.calls.get(&handle).map(|c| c.span.clone());
         let _enter = span.map(|s| s.entered());
@@ -183,7 +185,8 @@ impl Core {
         let span = call.span.clone();
         let _enter = span.enter();
         tracing::info!(queue = %queue, uri = %req.uri, "incoming call");
-        self.dialogs.insert((call_id, tag), handle);
+        self.dialogs
+            .insert((call_id, tag), DialogRef::Caller(handle));
         self.calls.insert(handle, call);
         if delay.is_zero() {
             self.answer(now, handle, tx, &req, answer);
@@ -305,7 +308,7 @@ impl Core {
             return;
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let Some(&handle) = self.dialogs.get(&(call_id, tag)) else {
+        let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&(call_id, tag)) else {
             return;
         };
         let Some(call) = self.calls.get_mut(&handle) else {

@@ -241,7 +241,12 @@ impl MediaPlaceholder {
                     task.abort();
                 }
             }
-            Event::MediaUpdated { .. } => {}
+            // Agent legs are not rung by anything yet (the queue engine drives them).
+            Event::MediaUpdated { .. }
+            | Event::LegRinging { .. }
+            | Event::LegAnswered { .. }
+            | Event::LegMediaUpdated { .. }
+            | Event::LegEnded { .. } => {}
         }
     }
 }
