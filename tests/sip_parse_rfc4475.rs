@@ -49,10 +49,7 @@ const TABLE: &[(&str, Expect)] = &[
     ("ncl", Reject(Some(400), "Content-Length \"-999\"")),
     ("scalar02", Reject(Some(400), "invalid CSeq header")),
     ("scalarlg", Reject(None, "invalid CSeq header")),
-    (
-        "quotbal",
-        Reject(Some(400), "unterminated quoted display name"),
-    ),
+    ("quotbal", Reject(Some(400), "unterminated quoted")),
     ("ltgtruri", Reject(Some(400), "enclosed in `<>`")),
     ("lwsruri", Reject(Some(400), "request line is not")),
     ("lwsstart", Reject(Some(400), "request line is not")),
@@ -66,14 +63,11 @@ const TABLE: &[(&str, Expect)] = &[
     ("badvers", Reject(Some(505), "unsupported protocol version")),
     (
         "mismatch01",
-        Reject(
-            Some(400),
-            "CSeq method INVITE does not match request method OPTIONS",
-        ),
+        Reject(Some(400), "INVITE does not match request method OPTIONS"),
     ),
     (
         "mismatch02",
-        Reject(Some(400), "does not match request method NEWMETHOD"),
+        Reject(Some(400), "match request method NEWMETHOD"),
     ),
     ("bigcode", Reject(None, "status code")),
     // §3.2 transaction layer.
