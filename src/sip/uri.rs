@@ -13,7 +13,10 @@ pub enum Uri {
     Sip(SipUri),
     Tel(TelUri),
     /// Any other absolute URI (`http:`, `urn:`, `im:` …): carried, never interpreted.
-    Other { scheme: String, rest: String },
+    Other {
+        scheme: String,
+        rest: String,
+    },
 }
 
 /// `sip:` or `sips:`.
@@ -78,7 +81,11 @@ impl Params {
     /// Replaces every `name` by one `name=value` (or flag), keeping its first position.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_owned);
-        match self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some(i) => {
                 self.0[i].1 = value;
                 let mut seen = false;
@@ -204,7 +211,10 @@ mod tests {
 
     #[test]
     fn unescape_decodes_valid_escapes_only() {
-        assert_eq!(unescape("sips%3Auser%40example.com"), "sips:user@example.com");
+        assert_eq!(
+            unescape("sips%3Auser%40example.com"),
+            "sips:user@example.com"
+        );
         assert_eq!(unescape("100%"), "100%");
         assert_eq!(unescape("%4"), "%4");
         assert_eq!(unescape("%zz1"), "%zz1");
