@@ -18,7 +18,9 @@ fn our_packets(bytes: Vec<u8>) -> (Vec<(usize, i64)>, u32) {
         .and_then(|a| a.sample_rate);
     let mut out = Vec::new();
     while let Some(p) = reader.next_packet().expect("packet") {
-        out.push((p.data.len(), p.pts.get()));
+        if !p.data.is_empty() {
+            out.push((p.data.len(), p.pts.get()));
+        }
     }
     (out, rate.unwrap())
 }

@@ -10,6 +10,9 @@
 //! (time base 1/sample_rate) from the object's presentation time minus the preroll; blocks after
 //! the first in an object are spaced by the nominal block duration.
 //!
+//! After the last data packet the reader returns one empty packet: the WMA decoder's signal to
+//! flush the overlap of its final frame (as the reference decoder does at end of stream).
+//!
 //! Seeking is coarse: the reader jumps to the data packet proportional to the requested time
 //! and the decoder resynchronises on the next superframe. Index objects are not used.
 
@@ -70,6 +73,10 @@ pub struct AsfReader<'s> {
     queue: VecDeque<Packet>,
     /// Nominal samples per codec block, used to space blocks inside one media object.
     block_dur: u64,
+    /// Timestamp after the last queued block, for the end-of-stream packet.
+    next_pts: u64,
+    /// Whether the empty end-of-stream packet has been returned.
+    eos_sent: bool,
 }
 
 impl<'s> AsfReader<'s> {
@@ -127,6 +134,8 @@ impl<'s> AsfReader<'s> {
             assembler: Assembler::default(),
             queue: VecDeque::new(),
             block_dur,
+            next_pts: 0,
+            eos_sent: false,
         })
     }
 
@@ -387,6 +396,7 @@ impl FormatReader for AsfReader<'_> {
         self.packets_read = index;
         self.assembler.reset();
         self.queue.clear();
+        self.eos_sent = false;
         let actual = index * frames / packets;
         Ok(SeekedTo {
             track_id: 0,
@@ -405,7 +415,14 @@ impl FormatReader for AsfReader<'_> {
                 return Ok(Some(p));
             }
             if !self.read_data_packet()? {
-                return Ok(None);
+                if self.eos_sent {
+                    return Ok(None);
+                }
+                // One empty packet tells the WMA decoder to flush its final overlap (the last
+                // frame_len samples), which it cannot emit any other way.
+                self.eos_sent = true;
+                let ts = Timestamp::new(i64::try_from(self.next_pts).unwrap_or(i64::MAX));
+                return Ok(Some(Packet::new(0, ts, Duration::ZERO, Vec::new())));
             }
         }
     }
