@@ -210,13 +210,17 @@ impl<'s> AsfReader<'s> {
     fn queue_object(&mut self, pres_time_ms: u32, data: &[u8]) {
         let preroll = self.header.preroll_ms;
         let rate = u64::from(self.audio.sample_rate);
-        let start = u64::from(pres_time_ms).saturating_sub(preroll) * rate / 1000;
+        let start = u64::from(pres_time_ms)
+            .saturating_sub(preroll)
+            .saturating_mul(rate)
+            / 1000;
         let align = usize::from(self.audio.block_align).max(1);
         for (k, block) in data.chunks(align).enumerate() {
-            let pts = start + k as u64 * self.block_dur;
+            let pts = start.saturating_add((k as u64).saturating_mul(self.block_dur));
             let ts = Timestamp::new(i64::try_from(pts).unwrap_or(i64::MAX));
             self.queue
                 .push_back(Packet::new(0, ts, Duration::new(self.block_dur), block));
+            self.next_pts = pts.saturating_add(self.block_dur);
         }
     }
 }
@@ -287,7 +291,9 @@ fn build_track(h: &AsfHeader, a: &AudioStream) -> Track {
     let mut track = Track::new(0);
     track.with_codec_params(CodecParameters::Audio(params));
     // Play duration is in 100 ns units and includes the preroll (§3.2).
-    let dur_100ns = h.play_duration.saturating_sub(h.preroll_ms * 10_000);
+    let dur_100ns = h
+        .play_duration
+        .saturating_sub(h.preroll_ms.saturating_mul(10_000));
     if dur_100ns > 0 {
         let frames = (u128::from(dur_100ns) * u128::from(a.sample_rate) / 10_000_000) as u64;
         track
@@ -391,13 +397,15 @@ impl FormatReader for AsfReader<'_> {
         let index = (u128::from(required_ts.get() as u64) * u128::from(packets)
             / u128::from(frames.max(1))) as u64;
         let index = index.min(packets - 1);
-        let pos = self.data_start + index * u64::from(size);
+        let pos = self
+            .data_start
+            .saturating_add(index.saturating_mul(u64::from(size)));
         self.reader.seek(SeekFrom::Start(pos))?;
         self.packets_read = index;
         self.assembler.reset();
         self.queue.clear();
         self.eos_sent = false;
-        let actual = index * frames / packets;
+        let actual = (u128::from(index) * u128::from(frames) / u128::from(packets)) as u64;
         Ok(SeekedTo {
             track_id: 0,
             required_ts,
