@@ -63,12 +63,22 @@ fn fixtures() -> Vec<Vec<u8>> {
     .collect()
 }
 
+/// Reads a numeric environment variable: `WMA_FUZZ_ROUNDS` raises the rounds per fixture for
+/// long local soak runs, `WMA_FUZZ_SEED` changes the seed.
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn mutated_fixtures_never_panic_or_loop() {
-    let mut rng = SmallRng::seed_from_u64(0x3d5a);
+    let mut rng = SmallRng::seed_from_u64(env_or("WMA_FUZZ_SEED", 0x3d5a));
+    let rounds = env_or("WMA_FUZZ_ROUNDS", 60);
     for original in fixtures() {
         let bound = original.len() + 1000;
-        for round in 0..150 {
+        for round in 0..rounds {
             let mut bytes = original.clone();
             // Early rounds hit the header, later ones the data packets.
             let region = if round % 3 == 0 {

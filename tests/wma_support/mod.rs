@@ -15,16 +15,19 @@ use symphonia::core::meta::MetadataOptions;
 
 /// Fails with a clear message when the oracle tools are missing.
 pub fn require_ffmpeg() {
-    for tool in ["ffmpeg", "ffprobe"] {
-        let ok = Command::new(tool)
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            ok,
-            "{tool} is required for the WMA tests (apt-get install -y ffmpeg)"
-        );
-    }
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        for tool in ["ffmpeg", "ffprobe"] {
+            let ok = Command::new(tool)
+                .arg("-version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(
+                ok,
+                "{tool} is required for the WMA tests (apt-get install -y ffmpeg)"
+            );
+        }
+    });
 }
 
 pub fn fixture_dir() -> PathBuf {

@@ -64,6 +64,9 @@ pub struct WmaDecoder {
     /// Samples per channel still to drop (start-up delay).
     skip: usize,
     flushed: bool,
+    /// Bits each frame of the last packet occupied (single-frame packets only; for tests that
+    /// repack a stream).
+    frame_bits: Vec<u64>,
 }
 
 impl WmaDecoder {
@@ -90,6 +93,7 @@ impl WmaDecoder {
             reservoir_bit: 0,
             skip,
             flushed: false,
+            frame_bits: Vec::new(),
         })
     }
 
@@ -121,7 +125,15 @@ impl WmaDecoder {
         }
     }
 
+    /// Bits used by the frame of the last packet when the stream has no bit reservoir (one frame
+    /// per packet). Lets tests cut frames out of packets and repack them.
+    #[doc(hidden)]
+    pub fn last_frame_bits(&self) -> &[u64] {
+        &self.frame_bits
+    }
+
     fn decode_superframe(&mut self, data: &[u8]) -> std::result::Result<(), WmaError> {
+        self.frame_bits.clear();
         let p = &self.frames.params;
         if data.is_empty() {
             // End of stream: the pending overlap is the last frame_len samples.
@@ -140,6 +152,7 @@ impl WmaDecoder {
         if !p.use_bit_reservoir {
             let mut bits = Bits::new(data, 0)?;
             self.frames.decode_frame(&mut bits)?;
+            self.frame_bits.push(bits.consumed());
             self.emit_frame();
             return Ok(());
         }
