@@ -18,13 +18,13 @@
 //! Not supported (refused by the ASF reader, by name): WMA Pro, WMA Lossless, WMA Voice.
 
 mod bits;
-mod coef_tables;
+pub mod coef_tables;
 mod decoder;
 mod exponents;
 mod frame;
 pub mod params;
 mod synth;
-mod tables;
+pub mod tables;
 mod vlc;
 
 use symphonia::core::codecs::audio::AudioCodecId;
