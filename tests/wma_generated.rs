@@ -168,8 +168,8 @@ impl Generator {
             }
             for c in (0..p.channels).filter(|&c| coded[c]) {
                 let mut first = true;
-                for i in 0..high.len() {
-                    if band_coded[c][i] {
+                for &is_coded in &band_coded[c] {
+                    if is_coded {
                         if first {
                             w.put(self.rng.gen_range(10..60), 7);
                             first = false;
