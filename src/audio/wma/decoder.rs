@@ -282,3 +282,53 @@ impl RegisterableAudioDecoder for WmaDecoder {
         SUPPORTED
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use symphonia::core::packet::Packet;
+    use symphonia::core::units::{Duration, Timestamp};
+
+    fn decoder(flags2: u16) -> WmaDecoder {
+        let mut wfx = vec![0x61, 0x01, 1, 0, 0x44, 0xac, 0, 0, 0x00, 0x7d, 0, 0];
+        wfx.extend_from_slice(&[0x00, 0x02, 16, 0, 10, 0, 0, 0, 0, 0]);
+        wfx.extend_from_slice(&flags2.to_le_bytes());
+        wfx.extend_from_slice(&[0, 0, 0, 0]);
+        let mut params = AudioCodecParameters::new();
+        params
+            .for_codec(CODEC_ID_WMAV2)
+            .with_extra_data(wfx.into_boxed_slice());
+        WmaDecoder::try_new(&params, &AudioDecoderOptions::default()).unwrap()
+    }
+
+    fn packet(data: Vec<u8>) -> Packet {
+        Packet::new(0, Timestamp::new(0), Duration::new(0), data)
+    }
+
+    #[test]
+    fn short_packet_is_an_error() {
+        let mut dec = decoder(1);
+        assert!(dec.decode(&packet(vec![0; 100])).is_err());
+    }
+
+    #[test]
+    fn silent_frames_decode_to_silence_after_the_startup_delay() {
+        let mut dec = decoder(1);
+        // A frame whose only channel is not coded is silence (1 bit used).
+        let mut total = 0;
+        for _ in 0..3 {
+            let buf = dec.decode(&packet(vec![0; 512])).unwrap();
+            total += buf.frames();
+        }
+        assert_eq!(total, 2048, "first two frames are the start-up delay");
+        let flushed = dec.decode(&packet(Vec::new())).unwrap().frames();
+        assert_eq!(flushed, 2048);
+        assert_eq!(dec.decode(&packet(Vec::new())).unwrap().frames(), 0);
+    }
+
+    #[test]
+    fn missing_waveformatex_is_refused() {
+        let params = AudioCodecParameters::new();
+        assert!(WmaDecoder::try_new(&params, &AudioDecoderOptions::default()).is_err());
+    }
+}

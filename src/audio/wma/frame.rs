@@ -483,3 +483,61 @@ fn decode_run_level(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes (value, width) pairs MSB first.
+    fn pack(fields: &[(u32, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for &(v, w) in fields {
+            for i in (0..w).rev() {
+                if n % 8 == 0 {
+                    out.push(0);
+                }
+                if (v >> i) & 1 == 1 {
+                    *out.last_mut().unwrap() |= 0x80 >> (n % 8);
+                }
+                n += 1;
+            }
+        }
+        out.extend_from_slice(&[0; 8]);
+        out
+    }
+
+    #[test]
+    fn run_level_escape_places_raw_level_after_raw_run() {
+        let table = RunLevel::new(0).unwrap();
+        let (esc, esc_len) = (COEF0_ESCAPE.0, COEF0_ESCAPE.1);
+        let (eob, eob_len) = (COEF0_EOB.0, COEF0_EOB.1);
+        // escape: level 5 (9 bits), run 3 (11 bits), sign 0 (negative); then end of block.
+        let data = pack(&[(esc, esc_len), (5, 9), (3, 11), (0, 1), (eob, eob_len)]);
+        let mut bits = Bits::new(&data, 0).unwrap();
+        let mut out = vec![0f32; 16];
+        decode_run_level(&mut bits, &table, &mut out, 16, 11, 9).unwrap();
+        assert_eq!(out[3], -5.0);
+        assert_eq!(out.iter().filter(|v| **v != 0.0).count(), 1);
+    }
+
+    #[test]
+    fn run_level_past_the_block_is_an_error() {
+        let table = RunLevel::new(0).unwrap();
+        let (esc, esc_len) = (COEF0_ESCAPE.0, COEF0_ESCAPE.1);
+        let data = pack(&[(esc, esc_len), (5, 9), (40, 11), (1, 1)]);
+        let mut bits = Bits::new(&data, 0).unwrap();
+        let mut out = vec![0f32; 16];
+        let err = decode_run_level(&mut bits, &table, &mut out, 16, 11, 9).unwrap_err();
+        assert!(matches!(err, WmaError::Corrupt { .. }));
+    }
+
+    const COEF0_ESCAPE: (u32, u32) = (
+        super::super::coef_tables::COEF0_CODES[0],
+        super::super::coef_tables::COEF0_BITS[0] as u32,
+    );
+    const COEF0_EOB: (u32, u32) = (
+        super::super::coef_tables::COEF0_CODES[1],
+        super::super::coef_tables::COEF0_BITS[1] as u32,
+    );
+}
