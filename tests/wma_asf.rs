@@ -145,3 +145,52 @@ fn truncated_file_is_an_error_not_a_panic() {
         }
     );
 }
+
+#[test]
+fn coarse_seek_lands_near_the_requested_time_and_decoding_continues() {
+    use symphonia::core::codecs::audio::AudioDecoderOptions;
+    use symphonia::core::formats::{SeekMode, SeekTo};
+    use symphonia::core::units::Timestamp;
+
+    let path = encode("wmav2", 2, 44100, "128k", 3.0);
+    let mut reader = open(std::fs::read(&path).unwrap()).unwrap();
+    let params = reader.tracks()[0]
+        .codec_params
+        .as_ref()
+        .unwrap()
+        .audio()
+        .unwrap()
+        .clone();
+    let registry = codecs();
+    let reg = registry.get_audio_decoder(params.codec).unwrap();
+    let mut dec = (reg.factory)(&params, &AudioDecoderOptions::default()).unwrap();
+
+    let target = 44100; // 1.0 s
+    let seeked = reader
+        .seek(
+            SeekMode::Coarse,
+            SeekTo::Timestamp {
+                ts: Timestamp::new(target),
+                track_id: 0,
+            },
+        )
+        .expect("seek");
+    dec.reset();
+    assert!(
+        (seeked.actual_ts.get() - target).abs() < 44100 / 5,
+        "{seeked:?}"
+    );
+    let first = reader.next_packet().unwrap().expect("packet after seek");
+    assert!(
+        (first.pts.get() - target).abs() < 44100 / 5,
+        "pts {}",
+        first.pts.get()
+    );
+    dec.decode(&first).expect("decode after seek");
+    let mut rest = 0;
+    while let Some(p) = reader.next_packet().unwrap() {
+        dec.decode(&p).expect("decode after seek");
+        rest += 1;
+    }
+    assert!(rest > 20);
+}

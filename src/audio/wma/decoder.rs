@@ -231,6 +231,8 @@ impl WmaDecoder {
 
 impl AudioDecoder for WmaDecoder {
     fn reset(&mut self) {
+        // After a seek the first two frames overlap with nothing, as at the start of a stream.
+        self.skip = 2 * self.frames.params.frame_len;
         self.frames.reset();
         self.reservoir.clear();
         self.reservoir_bit = 0;
