@@ -295,6 +295,22 @@ mod tests {
     }
 
     #[test]
+    fn explicit_packet_length_shorter_than_buffer_counts_as_padding() {
+        // No error correction; single payload; packet length type word (0x40), padding byte.
+        let mut p = vec![0x40 | 0x08, 0x5d];
+        p.extend_from_slice(&23u16.to_le_bytes()); // packet length: 18 header + 3 + 2 padding
+        p.push(2); // padding
+        p.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // send time, duration
+        p.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0]); // stream, object, offset, no replicated
+        p.extend_from_slice(&[9, 9, 9, 9, 9]); // 5 bytes: 3 payload + 2 padding
+        p.extend_from_slice(&[0xee; 12]); // beyond the explicit length
+        assert_eq!(packet_length(&p).unwrap(), Some(23));
+        let payloads = parse_packet(&p).unwrap();
+        assert_eq!(payloads.len(), 1);
+        assert_eq!(payloads[0].data, &[9, 9, 9]);
+    }
+
+    #[test]
     fn compressed_payload_splits_into_objects() {
         // Single payload, replicated length 1, offset field = presentation time 100, delta 20.
         let mut p = vec![0x00, 0x5d, 0, 0, 0, 0, 0, 0];
