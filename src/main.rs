@@ -27,6 +27,32 @@ enum Command {
         /// The configuration file (TOML).
         file: PathBuf,
     },
+    /// Inspect and convert prompt audio files (greetings, music on hold).
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Show a file's container, codec, sample rate, channels and duration.
+    Probe {
+        file: PathBuf,
+    },
+    /// Convert a file to an 8 kHz G.711 WAV, exactly as holdline plays it.
+    Convert {
+        file: PathBuf,
+        /// The WAV file to write.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// ulaw (PCMU) or alaw (PCMA).
+        #[arg(long, default_value = "ulaw")]
+        law: holdline::audio::Law,
+        /// Refuse files longer than this many seconds.
+        #[arg(long, default_value_t = 600)]
+        max_seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,6 +69,35 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Media { command } => media(command),
+    }
+}
+
+fn media(command: MediaCommand) -> ExitCode {
+    let result = match command {
+        MediaCommand::Probe { file } => holdline::audio::probe(&file).map(|info| info.to_string()),
+        MediaCommand::Convert {
+            file,
+            output,
+            law,
+            max_seconds,
+        } => {
+            let opts = holdline::audio::DecodeOptions {
+                max_duration: std::time::Duration::from_secs(max_seconds),
+            };
+            holdline::audio::convert_with(&file, &output, law, &opts).map(|r| r.to_string())
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        // The error names the file and the reason.
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(2)
+        }
     }
 }
 
