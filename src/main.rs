@@ -59,18 +59,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config),
-        Command::CheckConfig { file } => match holdline::config::check_config(&file) {
-            Ok(summary) => {
-                println!("{summary}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("{}: {err}", file.display());
-                ExitCode::from(2)
-            }
-        },
+        Command::CheckConfig { file } => check_config(&file),
         Command::Media { command } => media(command),
     }
+}
+
+/// Validates the file, then decodes every prompt it names, exactly as `serve` would.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    let summary = match holdline::config::check_config(file) {
+        Ok(summary) => summary,
+        Err(err) => {
+            eprintln!("{}: {err}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let config = match holdline::config::load(file) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("{}: {err}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(errors) = holdline::runtime::prompts::load(&config) {
+        for e in errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        return ExitCode::from(2);
+    }
+    println!("{summary}");
+    ExitCode::SUCCESS
 }
 
 fn media(command: MediaCommand) -> ExitCode {
@@ -119,6 +136,16 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
         },
         None => holdline::config::embedded_default(),
     };
+    // Decode every prompt before taking calls: a corrupt file is reported now, by name.
+    let prompts = match holdline::runtime::prompts::load(&config) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,7 +171,7 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             tracing::info!(%transport, %addr, "listening");
         }
         println!("ready");
-        match holdline::runtime::run(config, listeners, shutdown_signal()).await {
+        match holdline::runtime::run(config, prompts, listeners, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("holdline stopped: {err}");
