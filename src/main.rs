@@ -21,6 +21,10 @@ enum Command {
         /// The configuration file (TOML).
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Listen here instead of the configuration's `[sip] listen` (repeatable), e.g.
+        /// `--listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0`.
+        #[arg(long, value_name = "TRANSPORT:IP:PORT")]
+        listen: Vec<String>,
     },
     /// Validate a configuration file; every problem names the field and the reason.
     CheckConfig {
@@ -37,9 +41,7 @@ enum Command {
 #[derive(Subcommand)]
 enum MediaCommand {
     /// Show a file's container, codec, sample rate, channels and duration.
-    Probe {
-        file: PathBuf,
-    },
+    Probe { file: PathBuf },
     /// Convert a file to an 8 kHz G.711 WAV, exactly as holdline plays it.
     Convert {
         file: PathBuf,
@@ -58,7 +60,7 @@ enum MediaCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config),
+        Command::Serve { config, listen } => serve(config, &listen),
         Command::CheckConfig { file } => check_config(&file),
         Command::Media { command } => media(command),
     }
@@ -118,7 +120,7 @@ fn media(command: MediaCommand) -> ExitCode {
     }
 }
 
-fn serve(config_path: Option<PathBuf>) -> ExitCode {
+fn serve(config_path: Option<PathBuf>, listen: &[String]) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -136,6 +138,22 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
         },
         None => holdline::config::embedded_default(),
     };
+    let mut config = config;
+    if !listen.is_empty() {
+        let parsed: Result<Vec<_>, _> = listen
+            .iter()
+            .map(|l| {
+                holdline::config::validate::parse_listen(l).map_err(|e| format!("--listen {l} {e}"))
+            })
+            .collect();
+        match parsed {
+            Ok(l) => config.sip.listen = l,
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     // Decode every prompt before taking calls: a corrupt file is reported now, by name.
     let prompts = match holdline::runtime::prompts::load(&config) {
         Ok(p) => p,
