@@ -353,7 +353,7 @@ impl Core {
                     let dialog = (key.call_id, key.local_tag);
                     if let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&dialog) {
                         tracing::info!("no ACK for our 200 OK; hanging up");
-                        self.send_bye(now, handle, "no ACK received");
+                        self.send_bye(now, handle, 408, "no ACK received");
                     }
                 }
                 TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {

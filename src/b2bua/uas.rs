@@ -349,7 +349,7 @@ impl Core {
             Err(why) => {
                 tracing::info!(%why, "unusable answer in ACK; hanging up");
                 if call.sdp.negotiated().is_none() {
-                    self.send_bye(now, handle, "no usable SDP answer");
+                    self.send_bye(now, handle, 488, "no usable SDP answer");
                 }
             }
         }
@@ -451,19 +451,28 @@ impl Core {
                 let mut resp = self.call_response(handle, &invite, status);
                 resp.headers.push(
                     HeaderName::Reason,
-                    format!("SIP;cause={status};text=\"{why}\""),
+                    format!("SIP;cause={status};text=\"{}\"", why.replace('"', "'")),
                 );
                 self.respond(now, invite_tx, resp);
             }
             self.ringing.remove(&invite_tx);
             self.finish(handle, EndReason::ServerHungUp);
         } else {
-            self.send_bye(now, handle, why);
+            self.send_bye(now, handle, status, why);
         }
     }
 
-    /// Sends BYE on an answered call (§15.1.1); the call ends when the BYE's transaction does.
-    pub(crate) fn send_bye(&mut self, now: Time, handle: CallHandle, why: &str) {
+    /// Hangs up a caller from our side (RTP timeout, queue timeout, an admin): a final
+    /// `status` to a ringing INVITE, else BYE. Either carries `Reason: SIP;cause=status` with
+    /// `why` (RFC 3326).
+    pub fn hang_up_call(&mut self, now: Time, call: CallHandle, status: u16, why: &str) {
+        self.hang_up(now, call, status, why);
+        self.drain_transactions(now);
+    }
+
+    /// Sends BYE on an answered call (§15.1.1) with `Reason: SIP;cause={cause}` (RFC 3326);
+    /// the call ends when the BYE's transaction does.
+    pub(crate) fn send_bye(&mut self, now: Time, handle: CallHandle, cause: u16, why: &str) {
         let Some(call) = self.calls.get(&handle) else {
             return;
         };
@@ -481,7 +490,7 @@ impl Core {
         // RFC 3326: say why we hang up.
         bye.headers.push(
             HeaderName::Reason,
-            format!("SIP;cause=200;text=\"{}\"", why.replace('"', "'")),
+            format!("SIP;cause={cause};text=\"{}\"", why.replace('"', "'")),
         );
         if !user_agent.is_empty() {
             bye.headers.push(HeaderName::UserAgent, user_agent);
