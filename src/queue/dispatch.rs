@@ -87,9 +87,7 @@ impl Engine {
             if !c.is_ready() {
                 continue;
             }
-            if c.round.next_at.is_none() {
-                self.offer(now, id, queue, &cfg, policy, &mut pool);
-            }
+            self.offer(now, id, queue, &cfg, policy, &mut pool);
             if cfg.offer == Offer::Head {
                 break;
             }
@@ -130,6 +128,7 @@ impl Engine {
                 .collect();
             let picks = pick(policy, &candidates, &view, c.rings.len());
             if !picks.is_empty() {
+                self.cancel_next_round(id);
                 for agent in picks {
                     pool.retain(|p| p.agent != agent);
                     self.ring(now, id, agent, cfg);
@@ -139,15 +138,22 @@ impl Engine {
             if !c.rings.is_empty() || pool.is_empty() || fresh {
                 return;
             }
-            // Every free agent was tried this round (or comes only in the next one).
-            let next = c.round.started + self.options.round_pause;
-            if next > now {
-                if let Some(c) = self.calls.get_mut(&id) {
-                    c.round.next_at = Some(next);
-                    self.timers.insert(next, Timer::NextRound(id));
+            if candidates.is_empty() {
+                // Every free agent was tried this round: the next round waits for the pause.
+                if c.round.next_at.is_some() {
+                    return;
                 }
-                return;
+                let next = c.round.started + self.options.round_pause;
+                if next > now {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.round.next_at = Some(next);
+                        self.timers.insert(next, Timer::NextRound(id));
+                    }
+                    return;
+                }
             }
+            // Free agents the policy's order passed over (serial does not go back before the
+            // agent rung last) have not been rung: wrap around to them at once.
             self.new_round(now, id);
         }
     }

@@ -255,11 +255,9 @@ impl Engine {
         if let Some(at) = c.greeting_guard_at.take() {
             self.timers.remove(at, Timer::GreetingGuard(id));
         }
-        if let Some(at) = c.round.next_at.take() {
-            self.timers.remove(at, Timer::NextRound(id));
-        }
         let queue = c.entry.id.clone();
         let seq = c.seq;
+        self.cancel_next_round(id);
         for agent in rings {
             self.end_ring(now, id, agent, RingOutcome::Canceled);
         }
@@ -302,8 +300,16 @@ impl Engine {
         self.mark_agent_queues(agent);
     }
 
+    /// Drops a call's pending `NextRound` timer, if any.
+    pub(crate) fn cancel_next_round(&mut self, id: CallId) {
+        if let Some(at) = self.calls.get_mut(&id).and_then(|c| c.round.next_at.take()) {
+            self.timers.remove(at, Timer::NextRound(id));
+        }
+    }
+
     /// Starts a call's next round of offers.
     pub(crate) fn new_round(&mut self, now: Time, id: CallId) {
+        self.cancel_next_round(id);
         let Some(c) = self.calls.get(&id) else {
             return;
         };
