@@ -5,6 +5,7 @@
 //! - [`audio`]: decode, resample and G.711-encode prompts, offline. Pure functions over bytes.
 //! - [`config`]: the TOML configuration, its validation and the embedded default.
 //! - [`number`]: E.164 service numbers and Request-URI matching.
+//! - [`queue`]: the call-queue engine (calls, agents, routing policies, timers). Sans-IO.
 //! - [`time`]: virtual time for the sans-IO cores.
 //!
 //! Only `runtime` touches sockets, files, the clock and OS randomness; every other module is a
@@ -14,6 +15,7 @@ pub mod audio;
 pub mod b2bua;
 pub mod config;
 pub mod number;
+pub mod queue;
 pub mod runtime;
 pub mod sip;
 pub mod time;
