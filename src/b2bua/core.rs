@@ -30,7 +30,10 @@ use crate::time::Time;
 
 use super::call::{Call, CallHandle};
 use super::ports::PortPool;
+use super::queueing::Rings;
 use super::uac::{Leg, LegHandle, LegOutcome, LegState};
+use crate::queue::types::CallId as QueueCallId;
+use crate::queue::Engine;
 
 /// What the core needs to know that is not in the configuration file.
 #[derive(Clone, Debug)]
@@ -85,6 +88,12 @@ pub enum Event {
         call: CallHandle,
         outcome: LegOutcome,
     },
+    /// Play to the caller (greeting once, then music looped); report the greeting's end with
+    /// [`Core::greeting_finished`].
+    Play { call: CallHandle, what: Playback },
+    /// Connect the caller's media to an answered agent leg (both ways; the caller stops
+    /// hearing music).
+    Bridge { call: CallHandle, leg: LegHandle },
     /// The call is over; its RTP port is free again.
     CallEnded {
         call: CallHandle,
@@ -92,6 +101,13 @@ pub enum Event {
         rtp_port: u16,
         reason: EndReason,
     },
+}
+
+/// What to play to a waiting caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Playback {
+    Greeting(std::path::PathBuf),
+    Music(crate::config::Music),
 }
 
 /// Whose dialog a (Call-ID, our tag) pair names.
@@ -110,6 +126,8 @@ pub enum EndReason {
     ServerHungUp,
     /// The caller never answered our BYE or ACKed our 2xx.
     Timeout,
+    /// Redirected elsewhere before answering (302).
+    Forwarded,
 }
 
 /// Timers the core keeps for calls (the transaction layer keeps its own).
@@ -139,6 +157,14 @@ pub struct Core {
     pub(crate) legs: HashMap<LegHandle, Leg>,
     pub(crate) leg_invites: HashMap<ClientTxId, LegHandle>,
     pub(crate) leg_byes: HashMap<ClientTxId, LegHandle>,
+    /// The queue engine and how its calls map onto ours.
+    pub(crate) engine: Engine,
+    pub(crate) queue_calls: HashMap<QueueCallId, CallHandle>,
+    pub(crate) queue_call_of: HashMap<CallHandle, QueueCallId>,
+    pub(crate) rings: Rings,
+    /// Agent-leg outcomes and ended callers, for the engine (see `queueing`).
+    pub(crate) leg_events: VecDeque<Event>,
+    pub(crate) ended_calls: VecDeque<CallHandle>,
     pub(crate) timers: BTreeSet<(Time, CallHandle, CallTimer)>,
     pub(crate) ports: PortPool,
     pub(crate) rng: StdRng,
@@ -180,6 +206,12 @@ impl Core {
             legs: HashMap::new(),
             leg_invites: HashMap::new(),
             leg_byes: HashMap::new(),
+            engine: Engine::new(config),
+            queue_calls: HashMap::new(),
+            queue_call_of: HashMap::new(),
+            rings: Rings::default(),
+            leg_events: VecDeque::new(),
+            ended_calls: VecDeque::new(),
             timers: BTreeSet::new(),
             ports: PortPool::new(config.rtp.port_min, config.rtp.port_max),
             transmits: VecDeque::new(),
@@ -212,7 +244,7 @@ impl Core {
             Ok(Message::Response(resp)) => self.handle_response(now, resp),
             Err(err) => self.reject_unparsable(from, &err),
         }
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Drives timers due at `now`.
@@ -225,14 +257,14 @@ impl Core {
             self.timers.pop_first();
             self.on_call_timer(now, call, timer);
         }
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
     /// transaction talking to it fails (RFC 3261 §17.1.1.2 "Transport Err.").
     pub fn handle_transport_error(&mut self, now: Time, peer: Peer) {
         self.tx.handle_transport_error(peer);
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Stops taking calls and hangs up every call (graceful shutdown, SIGTERM).
@@ -242,7 +274,7 @@ impl Core {
         for handle in handles {
             self.hang_up(now, handle, 503, "holdline is shutting down");
         }
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Whether no call is left (after [`Core::shutdown`], the runtime may exit).
@@ -260,11 +292,14 @@ impl Core {
 
     /// The earliest time [`Core::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let ours = self.timers.first().map(|(at, _, _)| *at);
-        match (ours, self.tx.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.first().map(|(at, _, _)| *at),
+            self.tx.poll_timeout(),
+            self.engine.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Active calls (for status and leak tests).
@@ -336,6 +371,17 @@ impl Core {
             to,
             bytes: resp.to_bytes(),
         });
+    }
+
+    /// Brings everything to rest after an input: transaction output and events, agent-leg
+    /// outcomes and the queue engine's actions, which may start new transactions in turn.
+    pub(crate) fn settle(&mut self, now: Time) {
+        loop {
+            self.drain_transactions(now);
+            if !self.pump_engine(now) {
+                break;
+            }
+        }
     }
 
     /// Moves the transaction layer's output into ours and acts on its events.

@@ -227,7 +227,7 @@ impl Core {
                 LegState::Calling => {
                     l.state = LegState::Ringing;
                     if resp.status > 100 {
-                        self.events.push_back(Event::LegRinging { leg });
+                        self.leg_events.push_back(Event::LegRinging { leg });
                     }
                 }
                 LegState::Cancelling { cancel_sent: false } => {
@@ -302,7 +302,7 @@ impl Core {
             return;
         };
         l.state = LegState::Answered;
-        self.events.push_back(Event::LegAnswered {
+        self.leg_events.push_back(Event::LegAnswered {
             leg,
             call: l.call,
             rtp_port: l.rtp_port,
@@ -452,7 +452,8 @@ impl Core {
                 let body = match SessionDescription::parse(&req.body) {
                     Ok(offer) => match l.sdp.answer(&offer) {
                         Ok((answer, media)) => {
-                            self.events.push_back(Event::LegMediaUpdated { leg, media });
+                            self.leg_events
+                                .push_back(Event::LegMediaUpdated { leg, media });
                             Some(answer)
                         }
                         Err(err) => {
@@ -496,7 +497,7 @@ impl Core {
         self.leg_invites.retain(|_, h| *h != leg);
         self.leg_byes.retain(|_, h| *h != leg);
         self.ports.release(l.rtp_port);
-        self.events.push_back(Event::LegEnded {
+        self.leg_events.push_back(Event::LegEnded {
             leg,
             call: l.call,
             outcome,

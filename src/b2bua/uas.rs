@@ -142,11 +142,13 @@ impl Core {
             Some(via) => response_destination(&via, from),
             None => from,
         };
-        let delay = self
-            .queues
-            .get(&queue)
-            .map(|q| q.answer_delay)
-            .unwrap_or_default();
+        let from_header = req.headers.from();
+        let caller_display = from_header
+            .as_ref()
+            .and_then(|f| f.display.as_deref())
+            .map(|d| d.trim_matches('"').to_owned())
+            .filter(|d| !d.is_empty());
+        let caller_uri = from_header.map(|f| f.uri);
         let call = Call {
             handle,
             queue: queue.clone(),
@@ -173,7 +175,7 @@ impl Core {
             local_cseq: self.rng_u32() % 10_000,
             state: CallState::Ringing {
                 invite_tx: tx,
-                answer_at: now + delay,
+                answer_at: now,
             },
             sdp,
             rtp_port,
@@ -181,6 +183,10 @@ impl Core {
             ring: None,
             local,
             span: tracing::info_span!("call", call_id = %call_id),
+            caller_display,
+            caller_uri,
+            dialled: req.uri.clone(),
+            bridged: None,
         };
         let span = call.span.clone();
         let _enter = span.enter();
@@ -188,20 +194,66 @@ impl Core {
         self.dialogs
             .insert((call_id, tag), DialogRef::Caller(handle));
         self.calls.insert(handle, call);
-        if delay.is_zero() {
-            self.answer(now, handle, tx, &req, answer);
-            return;
-        }
-        // Ring first: a queue may be set to ring before answering (a window for CANCEL, or a
-        // trunk that wants to see 180).
-        let mut ringing = self.call_response(handle, &req, 180);
-        self.add_contact(&mut ringing, handle, &req);
-        self.respond(now, tx, ringing);
         self.ringing.insert(tx, handle);
+        let caller = crate::queue::types::CallerInfo {
+            from: req
+                .headers
+                .from()
+                .map(|f| f.uri.to_string())
+                .unwrap_or_default(),
+            display: self
+                .calls
+                .get(&handle)
+                .and_then(|c| c.caller_display.clone()),
+        };
         if let Some(call) = self.calls.get_mut(&handle) {
             call.ring = Some((req, answer));
         }
-        self.timers.insert((now + delay, handle, CallTimer::Answer));
+        // The engine decides: answer (greeting, music, agents), or 486 / forward / 480 before
+        // answering. Its actions are carried out when this input settles.
+        match self.engine.call_arrived(now, &queue, caller) {
+            Ok(qcall) => {
+                self.queue_calls.insert(qcall, handle);
+                self.queue_call_of.insert(handle, qcall);
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the queue engine refused the call");
+                self.hang_up(now, handle, 503, "queue unavailable");
+            }
+        }
+    }
+
+    /// 180 Ringing (with our Contact) to a caller not answered yet.
+    pub(crate) fn send_ringing(&mut self, now: Time, handle: CallHandle) {
+        let Some(call) = self.calls.get(&handle) else {
+            return;
+        };
+        let CallState::Ringing { invite_tx, .. } = call.state else {
+            return;
+        };
+        let Some((req, _)) = call.ring.clone() else {
+            return;
+        };
+        let mut ringing = self.call_response(handle, &req, 180);
+        self.add_contact(&mut ringing, handle, &req);
+        self.respond(now, invite_tx, ringing);
+    }
+
+    /// Answers a ringing caller now (200 OK with our SDP).
+    pub(crate) fn answer_now(&mut self, now: Time, handle: CallHandle) {
+        let Some(call) = self.calls.get_mut(&handle) else {
+            return;
+        };
+        let CallState::Ringing { invite_tx, .. } = call.state else {
+            return;
+        };
+        let Some((req, answer)) = call.ring.take() else {
+            return;
+        };
+        let span = call.span.clone();
+        let _enter = span.enter();
+        self.ringing.remove(&invite_tx);
+        self.answer(now, handle, invite_tx, &req, answer);
     }
 
     /// Sends the 200 OK to the initial INVITE: our answer, or our offer for a late offer.
@@ -250,21 +302,7 @@ impl Core {
 
     pub(crate) fn on_call_timer(&mut self, now: Time, handle: CallHandle, timer: CallTimer) {
         match timer {
-            CallTimer::Answer => {
-                let Some(call) = self.calls.get_mut(&handle) else {
-                    return;
-                };
-                let CallState::Ringing { invite_tx, .. } = call.state else {
-                    return;
-                };
-                let Some((req, answer)) = call.ring.take() else {
-                    return;
-                };
-                let span = call.span.clone();
-                let _enter = span.enter();
-                self.ringing.remove(&invite_tx);
-                self.answer(now, handle, invite_tx, &req, answer);
-            }
+            CallTimer::Answer => self.answer_now(now, handle),
         }
     }
 
@@ -467,7 +505,7 @@ impl Core {
     /// `why` (RFC 3326).
     pub fn hang_up_call(&mut self, now: Time, call: CallHandle, status: u16, why: &str) {
         self.hang_up(now, call, status, why);
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Sends BYE on an answered call (§15.1.1) with `Reason: SIP;cause={cause}` (RFC 3326);
@@ -517,6 +555,7 @@ impl Core {
         self.ringing.retain(|_, h| *h != handle);
         self.byes.retain(|_, h| *h != handle);
         self.ports.release(call.rtp_port);
+        self.ended_calls.push_back(handle);
         call.span.in_scope(|| tracing::info!(?reason, "call ended"));
         self.events.push_back(Event::CallEnded {
             call: handle,
@@ -563,7 +602,12 @@ impl Core {
     }
 
     /// A response inside a call's dialog, carrying the call's To tag.
-    fn call_response(&mut self, handle: CallHandle, req: &Request, status: u16) -> Response {
+    pub(crate) fn call_response(
+        &mut self,
+        handle: CallHandle,
+        req: &Request,
+        status: u16,
+    ) -> Response {
         let tag = self.calls.get(&handle).map(|c| c.local_tag.clone());
         self.response(req, status, tag.as_deref())
     }

@@ -246,6 +246,8 @@ impl MediaPlaceholder {
             }
             // Agent legs are not rung by anything yet (the queue engine drives them).
             Event::MediaUpdated { .. }
+            | Event::Play { .. }
+            | Event::Bridge { .. }
             | Event::LegRinging { .. }
             | Event::LegAnswered { .. }
             | Event::LegMediaUpdated { .. }
