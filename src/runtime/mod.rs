@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::b2bua::{CallHandle, Core, CoreSettings, Event};
-use crate::config::{Config, QueueId};
+use crate::config::Config;
 use crate::sip::message::Message;
 use crate::sip::parse::{Limits, ParseError};
 use crate::sip::transport::{ConnId, Peer, Transmit, Transport};
@@ -65,7 +65,7 @@ pub(crate) enum Input {
 /// call (waiting up to a few seconds for the BYEs to be answered) and returns.
 pub async fn run(
     config: Config,
-    prompts: HashMap<QueueId, prompts::QueuePrompts>,
+    prompts: prompts::PromptSet,
     listeners: Listeners,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -91,7 +91,7 @@ pub async fn run(
 
     let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut media = MediaPlaceholder::default();
-    tracing::info!(queues = prompts.len(), "prompts loaded");
+    tracing::info!(files = prompts.files.len(), "prompts loaded");
     tokio::pin!(shutdown);
     let mut deadline: Option<Instant> = None;
     loop {
