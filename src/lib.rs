@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML configuration, its validation and the embedded default.
 //! - [`number`]: E.164 service numbers and Request-URI matching.
 //! - [`queue`]: the call-queue engine (calls, agents, routing policies, timers). Sans-IO.
+//! - [`rtp`]: RTP/RTCP packets, DTMF, outgoing streams and pacing, receive state. Sans-IO.
 //! - [`time`]: virtual time for the sans-IO cores.
 //!
 //! Only `runtime` touches sockets, files, the clock and OS randomness; every other module is a
@@ -16,6 +17,7 @@ pub mod b2bua;
 pub mod config;
 pub mod number;
 pub mod queue;
+pub mod rtp;
 pub mod runtime;
 pub mod sip;
 pub mod time;

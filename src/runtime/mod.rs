@@ -12,6 +12,7 @@
 
 pub mod bind;
 pub mod prompts;
+pub mod media;
 pub mod stream;
 
 use std::collections::HashMap;
