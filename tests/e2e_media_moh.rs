@@ -48,8 +48,12 @@ fn make_audio(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
 
 fn decoded(path: &std::path::Path) -> Prompt {
     let bytes = std::fs::read(path).expect("read prompt");
-    decode_prompt(&path.display().to_string(), &bytes, &DecodeOptions::default())
-        .expect("holdline decodes the prompt")
+    decode_prompt(
+        &path.display().to_string(),
+        &bytes,
+        &DecodeOptions::default(),
+    )
+    .expect("holdline decodes the prompt")
 }
 
 fn record(socket: &UdpSocket, for_how_long: Duration) -> Vec<Packet> {
@@ -111,22 +115,57 @@ music_on_hold = "{}"
             "uac_rtp_recorder.xml",
             "u1",
             &[
-                "-s", "+14255550100", "-m", "1", "-d", "5000", "-key", "rtp_port", &rtp_port,
-                "-key", "codec", &codec_text,
+                "-s",
+                "+14255550100",
+                "-m",
+                "1",
+                "-d",
+                "5000",
+                "-key",
+                "rtp_port",
+                &rtp_port,
+                "-key",
+                "codec",
+                &codec_text,
             ],
         )
     });
     let packets = record(&recorder, Duration::from_millis(4500));
     let run = caller.join().expect("sipp thread");
-    assert_eq!(run.code, Some(0), "sipp: {}\n{}", run.output, server.log_text());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "sipp: {}\n{}",
+        run.output,
+        server.log_text()
+    );
 
-    assert!(packets.len() > 150, "only {} RTP packets in 4.5 s", packets.len());
-    let law = if codec == 0 { holdline::audio::Law::Ulaw } else { holdline::audio::Law::Alaw };
-    assert!(packets.iter().all(|p| p.pt == codec), "payload type is the negotiated {codec}");
+    assert!(
+        packets.len() > 150,
+        "only {} RTP packets in 4.5 s; holdline log:\n{}",
+        packets.len(),
+        server.log_text()
+    );
+    let law = if codec == 0 {
+        holdline::audio::Law::Ulaw
+    } else {
+        holdline::audio::Law::Alaw
+    };
+    assert!(
+        packets.iter().all(|p| p.pt == codec),
+        "payload type is the negotiated {codec}"
+    );
     assert!(packets[0].marker, "marker bit on the first packet");
-    assert!(packets.iter().all(|p| p.payload.len() == 160), "20 ms of G.711 per packet");
+    assert!(
+        packets.iter().all(|p| p.payload.len() == 160),
+        "20 ms of G.711 per packet"
+    );
     for w in packets.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence numbers continue");
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "sequence numbers continue"
+        );
         assert_eq!(w[1].ts, w[0].ts.wrapping_add(160), "timestamps continue");
     }
     let mut gaps: Vec<f64> = packets
@@ -135,20 +174,37 @@ music_on_hold = "{}"
         .collect();
     gaps.sort_by(|a, b| a.total_cmp(b));
     let median = gaps[gaps.len() / 2];
-    assert!((18.0..=22.0).contains(&median), "median spacing {median:.2} ms");
+    assert!(
+        (18.0..=22.0).contains(&median),
+        "median spacing {median:.2} ms"
+    );
 
     // The audio: greeting first, then the music, looping.
     let greeting = decoded(&greeting_file);
     let music = decoded(&music_file);
-    let heard: Vec<u8> = packets.iter().flat_map(|p| p.payload.iter().copied()).collect();
+    let heard: Vec<u8> = packets
+        .iter()
+        .flat_map(|p| p.payload.iter().copied())
+        .collect();
     let mut expected: Vec<u8> = greeting.samples(law).to_vec();
     while expected.len() < heard.len() {
         expected.extend_from_slice(music.samples(law));
     }
     let g = greeting.samples(law).len();
-    assert_eq!(&heard[..g], &expected[..g], "the greeting comes first, as decoded");
-    assert!(heard.len() > g + 2 * music.samples(law).len(), "the music looped");
-    assert_eq!(heard, expected[..heard.len()], "then the music, looping, as decoded");
+    assert_eq!(
+        &heard[..g],
+        &expected[..g],
+        "the greeting comes first, as decoded"
+    );
+    assert!(
+        heard.len() > g + 2 * music.samples(law).len(),
+        "the music looped"
+    );
+    assert_eq!(
+        heard,
+        expected[..heard.len()],
+        "then the music, looping, as decoded"
+    );
 }
 
 #[test]

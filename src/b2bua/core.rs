@@ -29,7 +29,7 @@ use crate::sip::uri::{Host, Uri};
 use crate::time::Time;
 
 use super::call::{Call, CallHandle};
-use super::ports::PortPool;
+use super::ports::{MediaPorts, PortPool};
 use super::queueing::Rings;
 use super::uac::{Leg, LegHandle, LegOutcome, LegState};
 use crate::queue::types::CallId as QueueCallId;
@@ -166,7 +166,7 @@ pub struct Core {
     pub(crate) leg_events: VecDeque<Event>,
     pub(crate) ended_calls: VecDeque<CallHandle>,
     pub(crate) timers: BTreeSet<(Time, CallHandle, CallTimer)>,
-    pub(crate) ports: PortPool,
+    pub(crate) ports: Box<dyn MediaPorts>,
     pub(crate) rng: StdRng,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -213,12 +213,19 @@ impl Core {
             leg_events: VecDeque::new(),
             ended_calls: VecDeque::new(),
             timers: BTreeSet::new(),
-            ports: PortPool::new(config.rtp.port_min, config.rtp.port_max),
+            ports: Box::new(PortPool::new(config.rtp.port_min, config.rtp.port_max)),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_handle: 1,
             draining: false,
         }
+    }
+
+    /// Takes RTP ports from `ports` instead of the plain pool over `[rtp] ports` (the runtime
+    /// binds them as it hands them out).
+    pub fn with_ports(mut self, ports: Box<dyn MediaPorts>) -> Core {
+        self.ports = ports;
+        self
     }
 
     /// A UDP datagram arrived from `from` on the socket bound to `local`.

@@ -100,7 +100,7 @@ impl Core {
     /// when the target cannot be reached without DNS or no RTP port is free.
     pub fn ring_agent(&mut self, now: Time, ring: RingRequest) -> Option<LegHandle> {
         let dest = ring.dest.or_else(|| peer_of(&ring.target))?;
-        let rtp_port = self.ports.allocate()?;
+        let rtp_port = self.ports.reserve()?;
         let local = self.listener(dest.transport);
         let (host, port) = self.advertised(dest.transport, local, None);
         let media_ip = self.public_ip.unwrap_or_else(|| {

@@ -109,7 +109,7 @@ impl Core {
             Ok(offer) => offer,
             Err(err) => return self.reject_sdp(now, tx, &req, &tag, &err),
         };
-        let Some(rtp_port) = self.ports.allocate() else {
+        let Some(rtp_port) = self.ports.reserve() else {
             tracing::warn!("no free RTP port; refusing the call");
             let resp = self.response(&req, 503, Some(&tag));
             return self.respond(now, tx, resp);
