@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use holdline::config::QueueId;
+use holdline::config::{Offer, QueueId, Routing};
 use holdline::queue::{
     Action, Activity, AgentChange, CallId, CallerInfo, DeclineReason, Engine, WaitState,
 };
@@ -37,6 +37,10 @@ enum Op {
     Greeting(usize),
     Advance(u64),
     StaleAnswer(usize, usize),
+    /// Provisioning changes queue one's routing and offer mode.
+    Update(usize, bool),
+    /// Provisioning removes queue two, or adds it back.
+    ToggleTwo,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -51,6 +55,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Greeting),
         3 => (0..40u64).prop_map(Op::Advance),
         1 => (any::<usize>(), 0..4usize).prop_map(|(c, a)| Op::StaleAnswer(c, a)),
+        1 => (0..4usize, any::<bool>()).prop_map(|(r, h)| Op::Update(r, h)),
+        1 => Just(Op::ToggleTwo),
     ]
 }
 
@@ -84,6 +90,8 @@ no_agents = {{ action = "disconnect" }}
 }
 
 struct Model {
+    cfg: holdline::config::Config,
+    two_removed: bool,
     engine: Engine,
     now: Time,
     head: BTreeSet<QueueId>,
@@ -189,11 +197,13 @@ impl Model {
         match op {
             Op::Arrive(i) => {
                 let queue = q(["one", "two"][*i]);
-                let c = self
+                match self
                     .engine
                     .call_arrived(now, &queue, CallerInfo::new("tel:+14255550123"))
-                    .expect("queue exists");
-                self.calls.push(c);
+                {
+                    Ok(c) => self.calls.push(c),
+                    Err(e) => prop_assert!(*i == 1 && self.two_removed, "{e}"),
+                }
             }
             Op::HangUp(i) => {
                 let live = self.live();
@@ -260,6 +270,31 @@ impl Model {
                 }
             }
             Op::Advance(s) => self.advance(Duration::from_secs(*s))?,
+            Op::Update(r, head) => {
+                let mut one = self.cfg.queue(&q("one")).unwrap().clone();
+                one.routing = [
+                    Routing::Attendant,
+                    Routing::Serial,
+                    Routing::RoundRobin,
+                    Routing::LongestIdle,
+                ][*r];
+                one.offer = if *head { Offer::Head } else { Offer::Parallel };
+                if *head {
+                    self.head.insert(q("one"));
+                } else {
+                    self.head.remove(&q("one"));
+                }
+                self.engine.update_queue(now, one);
+            }
+            Op::ToggleTwo => {
+                if self.two_removed {
+                    let two = self.cfg.queue(&q("two")).unwrap().clone();
+                    self.engine.update_queue(now, two);
+                } else {
+                    self.engine.remove_queue(now, &q("two")).expect("queue two");
+                }
+                self.two_removed = !self.two_removed;
+            }
             Op::StaleAnswer(c, a) => {
                 if !self.calls.is_empty() {
                     let call = self.calls[c % self.calls.len()];
@@ -348,6 +383,8 @@ proptest! {
         }
         let mut m = Model {
             engine: Engine::new(&cfg),
+            cfg,
+            two_removed: false,
             now: Time::ZERO,
             head,
             ringing: BTreeMap::new(),

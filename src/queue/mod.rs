@@ -16,7 +16,7 @@
 //!
 //! Queue rules (DESIGN.md §1): calls are served FIFO; by default only the head call rings
 //! agents (`offer = "parallel"`: several calls ring distinct agents). Routing methods are
-//! policies ([`policy`]): attendant, serial, round-robin, longest-idle. Offline, DND, opted-out
+//! policies (`policy`): attendant, serial, round-robin, longest-idle. Offline, DND, opted-out
 //! (where allowed), ringing, busy and wrapping-up agents are never rung, and one agent never
 //! rings for two calls at once, across queues. `max_calls` → `on_overflow`, `max_wait` →
 //! `on_timeout` (never cutting the greeting short; with `max_wait = 0` the greeting plays and
@@ -29,8 +29,8 @@
 //!
 //! # Layout
 //! - [`engine`]: [`Engine`], its inputs and outputs. `lifecycle`: entering, timeout, forward,
-//!   ends. `dispatch`: offering calls to agents. [`policy`]: the routing methods.
-//! - `call`, `agent`: the engine's records. [`timers`]: named deadlines.
+//!   ends. `dispatch`: offering calls to agents. `policy`: the routing methods.
+//! - `call`, `agent`: the engine's records. `timers`: named deadlines.
 //! - [`action`], [`event`], [`types`], [`status`], [`error`]: the public vocabulary.
 
 pub mod action;
