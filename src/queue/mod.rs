@@ -30,6 +30,7 @@
 //! # Layout
 //! - [`engine`]: [`Engine`], its inputs and outputs. `lifecycle`: entering, timeout, forward,
 //!   ends. `dispatch`: offering calls to agents. `policy`: the routing methods.
+//! - `provision`: queue updates and agent state at run time.
 //! - `call`, `agent`: the engine's records. `timers`: named deadlines.
 //! - [`action`], [`event`], [`types`], [`status`], [`error`]: the public vocabulary.
 
@@ -42,6 +43,7 @@ pub mod error;
 pub mod event;
 mod lifecycle;
 pub(crate) mod policy;
+mod provision;
 pub mod status;
 pub(crate) mod timers;
 pub mod types;
