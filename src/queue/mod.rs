@@ -24,6 +24,21 @@
 //! queue at entry → `no_agents`. Forwards to `queue:` targets move the call internally, at most
 //! [`EngineOptions::max_forward_hops`] times.
 //!
+//! # Driving the engine (the b2bua's side of the contract)
+//! - Map each caller leg to the [`CallId`] `call_arrived` returns, each agent leg to
+//!   (call, agent). Carry out the actions in order; `Answer` honours the queue's
+//!   `answer_delay` (the signalling layer owns it).
+//! - Report the end of every greeting with `greeting_finished` (a guard timer moves on after
+//!   the longest allowed prompt if it never comes).
+//! - Report each ring's outcome once: `agent_answered` (on `Err`, hang up that agent leg: the
+//!   offer was withdrawn), `agent_declined` / `agent_busy` / `agent_unreachable`. Outcomes
+//!   after a `CancelRing` are refused harmlessly.
+//! - A bridge is the b2bua's: when either leg of a bridged call ends, end the other leg and
+//!   report it once, with `call_hung_up` (caller) or `agent_call_ended` (agent); an agent's
+//!   REFER is `call_transferred`.
+//! - `Forward` (external targets), `Reject` and `Disconnect` end the call in the engine.
+//! - Call `handle_timeout(now)` at `poll_timeout()`; drain `poll_event` into the log/store.
+//!
 //! What this does not do: signalling, media, registrations or persistence; the b2bua, media
 //! plane, registrar and store do, driven by the actions and events.
 //!
