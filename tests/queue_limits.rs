@@ -449,3 +449,37 @@ fn unknown_queue_is_refused() {
     ));
     assert_eq!(h.engine.call_count(), 0);
 }
+
+#[test]
+fn forward_to_removed_queue_ends_the_call() {
+    let queues = r#"
+[[queue]]
+id = "front"
+agents = ["a"]
+max_wait = 15
+on_timeout = { action = "forward", to = "queue:back" }
+
+[[queue]]
+id = "back"
+agents = ["b"]
+"#;
+    let mut h = Harness::new(queues);
+    let c = h.arrive("front");
+    h.engine.remove_queue(h.now, &q("back")).unwrap();
+    h.take();
+    h.advance(15);
+    let actions = h.take();
+    assert_eq!(
+        actions.last(),
+        Some(&Action::Disconnect {
+            call: c,
+            reason: EndReason::ForwardFailed
+        })
+    );
+    let steps = h.steps(c);
+    assert_eq!(
+        steps[steps.len() - 4..],
+        ["timeout", "ring-end", "forward", "disconnect"]
+    );
+    assert_eq!(h.terminal(c).len(), 1);
+}

@@ -484,3 +484,69 @@ fn caller_hangup_cancels_ringing_agents() {
     // The ring's outcome arriving after the CANCEL is ignored.
     assert!(h.engine.agent_busy(h.now, call, &ag("a")).is_err());
 }
+
+#[test]
+fn unreachable_agent_moves_call_on() {
+    let mut h = Harness::new(&queue("serial", r#""a", "b""#, ""));
+    let call = h.arrive("sales");
+    h.take();
+    h.engine.agent_unreachable(h.now, call, &ag("a")).unwrap();
+    // The phone ended the ring itself: no CANCEL, just the next agent.
+    assert_eq!(h.take().len(), 1);
+    assert_eq!(h.ringing(call), ["b"]);
+    let outcome = h.events.iter().find_map(|e| match e.kind {
+        holdline::queue::EventKind::RingEnd { outcome } => Some(outcome),
+        _ => None,
+    });
+    assert_eq!(outcome, Some(RingOutcome::Unreachable));
+}
+
+#[test]
+fn agent_without_contacts_is_offline_until_contacts_are_set() {
+    let queues = "[[user]]\nid = \"phoneless\"\n\
+                  [[queue]]\nid = \"sales\"\nrouting = \"attendant\"\nagents = [\"phoneless\"]\n";
+    let mut h = Harness::new(queues);
+    assert!(!h.engine.agent_status(&ag("phoneless")).unwrap().online);
+    let call = h.arrive("sales");
+    assert!(h.rings().is_empty());
+    let contact = holdline::sip::parse::parse_uri("sip:phoneless@192.0.2.9").unwrap();
+    h.engine
+        .set_agent_contacts(h.now, &ag("phoneless"), vec![contact.clone()]);
+    let actions = h.take();
+    assert!(matches!(
+        &actions[..],
+        [Action::Ring { call: c, contacts, .. }] if *c == call && contacts == &vec![contact]
+    ));
+    // Losing the last contact takes the agent offline and ends the ring.
+    h.engine
+        .set_agent_contacts(h.now, &ag("phoneless"), Vec::new());
+    assert!(matches!(&h.take()[..], [Action::CancelRing { .. }]));
+    assert!(!h.engine.agent_status(&ag("phoneless")).unwrap().online);
+}
+
+#[test]
+fn unknown_agent_and_stale_inputs_are_errors_that_change_nothing() {
+    let mut h = Harness::new(&queue("serial", r#""a", "b""#, ""));
+    let call = h.arrive("sales");
+    h.take();
+    assert!(matches!(
+        h.engine
+            .set_agent_state(h.now, &ag("zed"), AgentChange::Online),
+        Err(QueueError::UnknownAgent { .. })
+    ));
+    assert!(matches!(
+        h.engine
+            .agent_declined(h.now, call, &ag("b"), DeclineReason::Declined),
+        Err(QueueError::NotRinging { .. })
+    ));
+    assert!(matches!(
+        h.engine.agent_call_ended(h.now, &ag("b")),
+        Err(QueueError::NotOnCall { .. })
+    ));
+    assert!(matches!(
+        h.engine.call_transferred(h.now, call, "sip:x@example.com"),
+        Err(QueueError::NotConnected { .. })
+    ));
+    assert!(h.take().is_empty());
+    assert_eq!(h.ringing(call), ["a"]);
+}

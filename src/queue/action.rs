@@ -27,7 +27,8 @@ pub enum Action {
     /// Offer the call to an agent: INVITE every contact (forking), for at most `alert_for`
     /// (the engine also times the ring and sends `CancelRing` when it ends). `queue_name` is
     /// shown to the agent (From display name). Report the outcome with `agent_answered`,
-    /// `agent_declined`, `agent_busy` or `agent_unreachable`.
+    /// `agent_declined`, `agent_busy` or `agent_unreachable`. `contacts` can be empty (an
+    /// agent set online with nowhere known to ring): report `agent_unreachable`.
     Ring {
         call: CallId,
         agent: AgentId,

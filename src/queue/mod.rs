@@ -16,7 +16,7 @@
 //!
 //! Queue rules (DESIGN.md §1): calls are served FIFO; by default only the head call rings
 //! agents (`offer = "parallel"`: several calls ring distinct agents). Routing methods are
-//! policies ([`policy`]): attendant, serial, round-robin, longest-idle. Offline, DND, opted-out
+//! policies (`policy`): attendant, serial, round-robin, longest-idle. Offline, DND, opted-out
 //! (where allowed), ringing, busy and wrapping-up agents are never rung, and one agent never
 //! rings for two calls at once, across queues. `max_calls` → `on_overflow`, `max_wait` →
 //! `on_timeout` (never cutting the greeting short; with `max_wait = 0` the greeting plays and
@@ -24,13 +24,29 @@
 //! queue at entry → `no_agents`. Forwards to `queue:` targets move the call internally, at most
 //! [`EngineOptions::max_forward_hops`] times.
 //!
+//! # Driving the engine (the b2bua's side of the contract)
+//! - Map each caller leg to the [`CallId`] `call_arrived` returns, each agent leg to
+//!   (call, agent). Carry out the actions in order; `Answer` honours the queue's
+//!   `answer_delay` (the signalling layer owns it).
+//! - Report the end of every greeting with `greeting_finished` (a guard timer moves on after
+//!   the longest allowed prompt if it never comes).
+//! - Report each ring's outcome once: `agent_answered` (on `Err`, hang up that agent leg: the
+//!   offer was withdrawn), `agent_declined` / `agent_busy` / `agent_unreachable`. Outcomes
+//!   after a `CancelRing` are refused harmlessly.
+//! - A bridge is the b2bua's: when either leg of a bridged call ends, end the other leg and
+//!   report it once, with `call_hung_up` (caller) or `agent_call_ended` (agent); an agent's
+//!   REFER is `call_transferred`.
+//! - `Forward` (external targets), `Reject` and `Disconnect` end the call in the engine.
+//! - Call `handle_timeout(now)` at `poll_timeout()`; drain `poll_event` into the log/store.
+//!
 //! What this does not do: signalling, media, registrations or persistence; the b2bua, media
 //! plane, registrar and store do, driven by the actions and events.
 //!
 //! # Layout
 //! - [`engine`]: [`Engine`], its inputs and outputs. `lifecycle`: entering, timeout, forward,
-//!   ends. `dispatch`: offering calls to agents. [`policy`]: the routing methods.
-//! - `call`, `agent`: the engine's records. [`timers`]: named deadlines.
+//!   ends. `dispatch`: offering calls to agents. `policy`: the routing methods.
+//! - `provision`: queue updates and agent state at run time.
+//! - `call`, `agent`: the engine's records. `timers`: named deadlines.
 //! - [`action`], [`event`], [`types`], [`status`], [`error`]: the public vocabulary.
 
 pub mod action;
@@ -42,6 +58,7 @@ pub mod error;
 pub mod event;
 mod lifecycle;
 pub(crate) mod policy;
+mod provision;
 pub mod status;
 pub(crate) mod timers;
 pub mod types;
