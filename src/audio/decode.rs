@@ -152,8 +152,39 @@ pub(crate) fn make_decoder(
         })
 }
 
+/// Float WAVs can carry NaN, ±∞ or huge values; they would poison the resampler's FFT (rubato
+/// panics on a non-finite spectrum). NaN becomes silence, everything else saturates at ±1 (the
+/// output is clamped to full scale anyway).
+fn sanitize(s: f32) -> f32 {
+    if s.is_nan() {
+        0.0
+    } else {
+        s.clamp(-1.0, 1.0)
+    }
+}
+
+/// Run symphonia code over untrusted bytes, turning a panic into `Corrupt`. symphonia 0.6 has
+/// arithmetic that overflows on crafted headers (e.g. the WAV `fmt ` chunk's block-align product
+/// panics in debug builds); a bad file must not take the admin API or a config reload down. This
+/// relies on unwinding (the default); a `panic = "abort"` profile would lose this guard.
+pub(crate) fn guarded<T>(
+    name: &str,
+    f: impl FnOnce() -> Result<T, AudioError>,
+) -> Result<T, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(AudioError::Corrupt {
+            name: name.into(),
+            reason: "malformed data made the decoder fail".into(),
+        })
+    })
+}
+
 /// Decode `bytes` (a whole file) to mono PCM at the source rate.
 pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<MonoPcm, AudioError> {
+    guarded(name, || decode_unguarded(name, bytes, opts))
+}
+
+fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<MonoPcm, AudioError> {
     let mut opened = open(name, bytes)?;
     let mut decoder = make_decoder(name, bytes, &opened.params)?;
     let corrupt = |reason: String| AudioError::Corrupt {
@@ -280,13 +311,13 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
 
         buf.copy_to_vec_interleaved::<f32>(&mut interleaved);
         if channels == 1 {
-            out.extend_from_slice(&interleaved);
+            out.extend(interleaved.iter().map(|&s| sanitize(s)));
         } else {
             let scale = 1.0 / channels as f32;
             out.extend(
                 interleaved
                     .chunks_exact(channels)
-                    .map(|frame| frame.iter().sum::<f32>() * scale),
+                    .map(|frame| sanitize(frame.iter().sum::<f32>() * scale)),
             );
         }
         if out.len() as u64 > max_frames {
@@ -386,6 +417,14 @@ mod tests {
         .expect("decodes");
         assert_eq!(pcm.samples.len(), 1000);
         assert!(pcm.samples.iter().all(|&s| (s - 0.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn non_finite_float_samples_become_silence_or_full_scale() {
+        assert_eq!(sanitize(f32::NAN), 0.0);
+        assert_eq!(sanitize(f32::INFINITY), 1.0);
+        assert_eq!(sanitize(-3.5), -1.0);
+        assert_eq!(sanitize(0.25), 0.25);
     }
 
     #[test]
