@@ -2,6 +2,9 @@
 //! 44.1 kHz stereo MP3. Run in release:
 //! `cargo test --release --test audio_perf -- --ignored --nocapture`.
 
+// A measurement reads the clock by definition; this is a test binary, not a sans-IO core.
+#![allow(clippy::disallowed_methods)]
+
 mod audio_support;
 
 use audio_support::{ffmpeg, p, path, sox, tmp};
