@@ -152,6 +152,46 @@ pub(crate) fn make_decoder(
         })
 }
 
+/// Bad packets are skipped as glitches while they stay rare: at most [`MAX_CONSECUTIVE_BAD`] in
+/// a row and at most a quarter of all packets. Beyond that the file is corrupt, and an error is
+/// better than a prompt full of holes.
+#[derive(Default)]
+struct PacketHealth {
+    good: u64,
+    bad: u64,
+    consecutive_bad: u32,
+}
+
+impl PacketHealth {
+    fn good(&mut self) {
+        self.good += 1;
+        self.consecutive_bad = 0;
+    }
+
+    fn bad(&mut self, why: &str) -> Result<(), String> {
+        self.bad += 1;
+        self.consecutive_bad += 1;
+        if self.consecutive_bad > MAX_CONSECUTIVE_BAD {
+            return Err(format!(
+                "{} bad packets in a row ({why})",
+                self.consecutive_bad
+            ));
+        }
+        Ok(())
+    }
+
+    fn verdict(&self) -> Result<(), String> {
+        let total = self.good + self.bad;
+        if self.bad > 0 && self.bad * 4 > total {
+            return Err(format!(
+                "{} of {total} packets could not be decoded",
+                self.bad
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Float WAVs can carry NaN, ±∞ or huge values; they would poison the resampler's FFT (rubato
 /// panics on a non-finite spectrum). NaN becomes silence, everything else saturates at ±1 (the
 /// output is clamped to full scale anyway).
@@ -196,7 +236,7 @@ fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mo
     let mut interleaved: Vec<f32> = Vec::new();
     let mut rate: Option<u32> = None;
     let mut max_frames = u64::MAX;
-    let (mut good, mut bad, mut consecutive_bad) = (0u64, 0u64, 0u32);
+    let mut health = PacketHealth::default();
     let mut truncated = false;
     // Each packet consumes at least one byte of a finite input, so a demuxer that yields more
     // packets than there are bytes is not making progress: stop rather than spin.
@@ -217,14 +257,8 @@ fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mo
                 break;
             }
             Err(SymphoniaError::DecodeError(msg)) => {
-                // A damaged frame header; MP3 demuxers resync on the next call. Bounded below.
-                bad += 1;
-                consecutive_bad += 1;
-                if consecutive_bad > MAX_CONSECUTIVE_BAD {
-                    return Err(corrupt(format!(
-                        "{consecutive_bad} bad packets in a row ({msg})"
-                    )));
-                }
+                // A damaged frame header; MP3 demuxers resync on the next call.
+                health.bad(msg).map_err(corrupt)?;
                 continue;
             }
             Err(SymphoniaError::ResetRequired) => {
@@ -242,23 +276,11 @@ fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mo
             Ok(buf) => buf,
             // A packet with bad data: skip it, as long as such packets stay rare.
             Err(SymphoniaError::DecodeError(msg)) => {
-                bad += 1;
-                consecutive_bad += 1;
-                if consecutive_bad > MAX_CONSECUTIVE_BAD {
-                    return Err(corrupt(format!(
-                        "{consecutive_bad} bad packets in a row ({msg})"
-                    )));
-                }
+                health.bad(msg).map_err(corrupt)?;
                 continue;
             }
             Err(SymphoniaError::IoError(e)) => {
-                bad += 1;
-                consecutive_bad += 1;
-                if consecutive_bad > MAX_CONSECUTIVE_BAD {
-                    return Err(corrupt(format!(
-                        "{consecutive_bad} bad packets in a row ({e})"
-                    )));
-                }
+                health.bad(&e.to_string()).map_err(corrupt)?;
                 continue;
             }
             Err(SymphoniaError::Unsupported(what)) => {
@@ -269,8 +291,7 @@ fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mo
             }
             Err(other) => return Err(corrupt(other.to_string())),
         };
-        good += 1;
-        consecutive_bad = 0;
+        health.good();
         if buf.frames() == 0 {
             continue;
         }
@@ -329,12 +350,7 @@ fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mo
     }
 
     let decoded = out.len() as u64;
-    if bad > 0 && bad * 4 > good + bad {
-        return Err(corrupt(format!(
-            "{bad} of {} packets could not be decoded",
-            good + bad
-        )));
-    }
+    health.verdict().map_err(corrupt)?;
     // A file that ends early by more than a packet or two's worth of frames is truncated; the
     // slack covers decoders' own rounding of the declared length (MP3 gapless trimming).
     if let Some(expected) = opened.num_frames {
@@ -425,6 +441,27 @@ mod tests {
         assert_eq!(sanitize(f32::INFINITY), 1.0);
         assert_eq!(sanitize(-3.5), -1.0);
         assert_eq!(sanitize(0.25), 0.25);
+    }
+
+    #[test]
+    fn rare_bad_packets_are_skipped_but_runs_and_majorities_are_corrupt() {
+        let mut h = PacketHealth::default();
+        for _ in 0..10 {
+            h.good();
+        }
+        assert!(h.bad("x").is_ok());
+        assert!(h.verdict().is_ok(), "1 of 11 bad is a glitch");
+        let mut run = PacketHealth::default();
+        let failed = (0..=MAX_CONSECUTIVE_BAD)
+            .map(|_| run.bad("x"))
+            .any(|r| r.is_err());
+        assert!(failed, "a long run of bad packets is corrupt");
+        let mut half = PacketHealth::default();
+        for _ in 0..5 {
+            half.good();
+            half.bad("x").expect("not a run");
+        }
+        assert!(half.verdict().is_err(), "half the packets bad is corrupt");
     }
 
     #[test]
