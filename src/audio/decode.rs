@@ -44,7 +44,8 @@ pub struct MonoPcm {
 }
 
 /// Sample rates outside this range are refused as nonsense (a header claiming 0 Hz or 10 MHz).
-const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+/// The top also bounds memory: ten minutes at 192 kHz is 115 M samples (460 MB of f32).
+const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=192_000;
 /// More channels than this is not a prompt file.
 const MAX_CHANNELS: usize = 32;
 /// This many undecodable packets in a row means the file is corrupt, not a glitch.
