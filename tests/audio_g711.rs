@@ -3,7 +3,7 @@
 mod audio_support;
 
 use audio_support::{p, path, sox, tmp};
-use holdline::audio::g711::{alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear};
+use holdline::audio::g711::{alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear, Law};
 
 fn all_samples_raw() -> Vec<u8> {
     (i16::MIN..=i16::MAX)
@@ -82,6 +82,8 @@ fn ulaw_encoder_matches_sox_for_every_16_bit_input() {
     assert_eq!(reference.len(), 65_536);
     let bad = first_mismatches(&reference, linear_to_ulaw);
     assert!(bad.is_empty(), "μ-law mismatches: {bad:?}");
+    let bad = first_mismatches(&reference, |s| Law::Ulaw.encode(s));
+    assert!(bad.is_empty(), "μ-law table mismatches: {bad:?}");
 }
 
 #[test]
@@ -90,6 +92,8 @@ fn alaw_encoder_matches_sox_for_every_16_bit_input() {
     assert_eq!(reference.len(), 65_536);
     let bad = first_mismatches(&reference, linear_to_alaw);
     assert!(bad.is_empty(), "A-law mismatches: {bad:?}");
+    let bad = first_mismatches(&reference, |s| Law::Alaw.encode(s));
+    assert!(bad.is_empty(), "A-law table mismatches: {bad:?}");
 }
 
 #[test]

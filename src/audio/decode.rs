@@ -44,7 +44,8 @@ pub struct MonoPcm {
 }
 
 /// Sample rates outside this range are refused as nonsense (a header claiming 0 Hz or 10 MHz).
-const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+/// The top also bounds memory: ten minutes at 192 kHz is 115 M samples (460 MB of f32).
+const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=192_000;
 /// More channels than this is not a prompt file.
 const MAX_CHANNELS: usize = 32;
 /// This many undecodable packets in a row means the file is corrupt, not a glitch.
@@ -152,8 +153,79 @@ pub(crate) fn make_decoder(
         })
 }
 
+/// Bad packets are skipped as glitches while they stay rare: at most [`MAX_CONSECUTIVE_BAD`] in
+/// a row and at most a quarter of all packets. Beyond that the file is corrupt, and an error is
+/// better than a prompt full of holes.
+#[derive(Default)]
+struct PacketHealth {
+    good: u64,
+    bad: u64,
+    consecutive_bad: u32,
+}
+
+impl PacketHealth {
+    fn good(&mut self) {
+        self.good += 1;
+        self.consecutive_bad = 0;
+    }
+
+    fn bad(&mut self, why: &str) -> Result<(), String> {
+        self.bad += 1;
+        self.consecutive_bad += 1;
+        if self.consecutive_bad > MAX_CONSECUTIVE_BAD {
+            return Err(format!(
+                "{} bad packets in a row ({why})",
+                self.consecutive_bad
+            ));
+        }
+        Ok(())
+    }
+
+    fn verdict(&self) -> Result<(), String> {
+        let total = self.good + self.bad;
+        if self.bad > 0 && self.bad * 4 > total {
+            return Err(format!(
+                "{} of {total} packets could not be decoded",
+                self.bad
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Float WAVs can carry NaN, ±∞ or huge values; they would poison the resampler's FFT (rubato
+/// panics on a non-finite spectrum). NaN becomes silence, everything else saturates at ±1 (the
+/// output is clamped to full scale anyway).
+fn sanitize(s: f32) -> f32 {
+    if s.is_nan() {
+        0.0
+    } else {
+        s.clamp(-1.0, 1.0)
+    }
+}
+
+/// Run symphonia code over untrusted bytes, turning a panic into `Corrupt`. symphonia 0.6 has
+/// arithmetic that overflows on crafted headers (e.g. the WAV `fmt ` chunk's block-align product
+/// panics in debug builds); a bad file must not take the admin API or a config reload down. This
+/// relies on unwinding (the default); a `panic = "abort"` profile would lose this guard.
+pub(crate) fn guarded<T>(
+    name: &str,
+    f: impl FnOnce() -> Result<T, AudioError>,
+) -> Result<T, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(AudioError::Corrupt {
+            name: name.into(),
+            reason: "malformed data made the decoder fail".into(),
+        })
+    })
+}
+
 /// Decode `bytes` (a whole file) to mono PCM at the source rate.
 pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<MonoPcm, AudioError> {
+    guarded(name, || decode_unguarded(name, bytes, opts))
+}
+
+fn decode_unguarded(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<MonoPcm, AudioError> {
     let mut opened = open(name, bytes)?;
     let mut decoder = make_decoder(name, bytes, &opened.params)?;
     let corrupt = |reason: String| AudioError::Corrupt {
@@ -165,7 +237,7 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
     let mut interleaved: Vec<f32> = Vec::new();
     let mut rate: Option<u32> = None;
     let mut max_frames = u64::MAX;
-    let (mut good, mut bad, mut consecutive_bad) = (0u64, 0u64, 0u32);
+    let mut health = PacketHealth::default();
     let mut truncated = false;
     // Each packet consumes at least one byte of a finite input, so a demuxer that yields more
     // packets than there are bytes is not making progress: stop rather than spin.
@@ -186,14 +258,8 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
                 break;
             }
             Err(SymphoniaError::DecodeError(msg)) => {
-                // A damaged frame header; MP3 demuxers resync on the next call. Bounded below.
-                bad += 1;
-                consecutive_bad += 1;
-                if consecutive_bad > MAX_CONSECUTIVE_BAD {
-                    return Err(corrupt(format!(
-                        "{consecutive_bad} bad packets in a row ({msg})"
-                    )));
-                }
+                // A damaged frame header; MP3 demuxers resync on the next call.
+                health.bad(msg).map_err(corrupt)?;
                 continue;
             }
             Err(SymphoniaError::ResetRequired) => {
@@ -211,23 +277,11 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
             Ok(buf) => buf,
             // A packet with bad data: skip it, as long as such packets stay rare.
             Err(SymphoniaError::DecodeError(msg)) => {
-                bad += 1;
-                consecutive_bad += 1;
-                if consecutive_bad > MAX_CONSECUTIVE_BAD {
-                    return Err(corrupt(format!(
-                        "{consecutive_bad} bad packets in a row ({msg})"
-                    )));
-                }
+                health.bad(msg).map_err(corrupt)?;
                 continue;
             }
             Err(SymphoniaError::IoError(e)) => {
-                bad += 1;
-                consecutive_bad += 1;
-                if consecutive_bad > MAX_CONSECUTIVE_BAD {
-                    return Err(corrupt(format!(
-                        "{consecutive_bad} bad packets in a row ({e})"
-                    )));
-                }
+                health.bad(&e.to_string()).map_err(corrupt)?;
                 continue;
             }
             Err(SymphoniaError::Unsupported(what)) => {
@@ -238,8 +292,7 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
             }
             Err(other) => return Err(corrupt(other.to_string())),
         };
-        good += 1;
-        consecutive_bad = 0;
+        health.good();
         if buf.frames() == 0 {
             continue;
         }
@@ -280,13 +333,13 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
 
         buf.copy_to_vec_interleaved::<f32>(&mut interleaved);
         if channels == 1 {
-            out.extend_from_slice(&interleaved);
+            out.extend(interleaved.iter().map(|&s| sanitize(s)));
         } else {
             let scale = 1.0 / channels as f32;
             out.extend(
                 interleaved
                     .chunks_exact(channels)
-                    .map(|frame| frame.iter().sum::<f32>() * scale),
+                    .map(|frame| sanitize(frame.iter().sum::<f32>() * scale)),
             );
         }
         if out.len() as u64 > max_frames {
@@ -298,12 +351,7 @@ pub fn decode_mono(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Mon
     }
 
     let decoded = out.len() as u64;
-    if bad > 0 && bad * 4 > good + bad {
-        return Err(corrupt(format!(
-            "{bad} of {} packets could not be decoded",
-            good + bad
-        )));
-    }
+    health.verdict().map_err(corrupt)?;
     // A file that ends early by more than a packet or two's worth of frames is truncated; the
     // slack covers decoders' own rounding of the declared length (MP3 gapless trimming).
     if let Some(expected) = opened.num_frames {
@@ -386,6 +434,35 @@ mod tests {
         .expect("decodes");
         assert_eq!(pcm.samples.len(), 1000);
         assert!(pcm.samples.iter().all(|&s| (s - 0.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn non_finite_float_samples_become_silence_or_full_scale() {
+        assert_eq!(sanitize(f32::NAN), 0.0);
+        assert_eq!(sanitize(f32::INFINITY), 1.0);
+        assert_eq!(sanitize(-3.5), -1.0);
+        assert_eq!(sanitize(0.25), 0.25);
+    }
+
+    #[test]
+    fn rare_bad_packets_are_skipped_but_runs_and_majorities_are_corrupt() {
+        let mut h = PacketHealth::default();
+        for _ in 0..10 {
+            h.good();
+        }
+        assert!(h.bad("x").is_ok());
+        assert!(h.verdict().is_ok(), "1 of 11 bad is a glitch");
+        let mut run = PacketHealth::default();
+        let failed = (0..=MAX_CONSECUTIVE_BAD)
+            .map(|_| run.bad("x"))
+            .any(|r| r.is_err());
+        assert!(failed, "a long run of bad packets is corrupt");
+        let mut half = PacketHealth::default();
+        for _ in 0..5 {
+            half.good();
+            half.bad("x").expect("not a run");
+        }
+        assert!(half.verdict().is_err(), "half the packets bad is corrupt");
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub enum AudioError {
     Empty { name: String },
     /// The file is longer than the configured limit (checked while decoding, so a long file is
     /// refused without decoding all of it).
-    #[error("{name}: too long: more than {limit_secs} s of audio (limit {limit_secs} s)")]
+    #[error("{name}: too long: over the {limit_secs} s limit for a prompt")]
     TooLong { name: String, limit_secs: u64 },
     /// The stream declares parameters we refuse (zero or absurd rate, too many channels).
     #[error("{name}: bad stream parameters: {reason}")]

@@ -9,6 +9,8 @@
 //!
 //! This module does not do rate conversion, packetisation or silence detection.
 
+use std::sync::OnceLock;
+
 /// A G.711 companding law (ITU-T G.711 §2: A-law, §3: μ-law).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Law {
@@ -27,12 +29,27 @@ impl Law {
         }
     }
 
-    /// Encode one 16-bit linear sample.
+    /// Encode one 16-bit linear sample (a lookup in a table built once from the arithmetic
+    /// encoders below: a prompt encodes millions of samples).
     pub fn encode(self, sample: i16) -> u8 {
-        match self {
-            Law::Ulaw => linear_to_ulaw(sample),
-            Law::Alaw => linear_to_alaw(sample),
-        }
+        self.table()[usize::from(sample as u16)]
+    }
+
+    /// The 64 KiB encode table of this law, indexed by the sample's bits as `u16`.
+    fn table(self) -> &'static [u8; 65_536] {
+        static ULAW: OnceLock<Box<[u8; 65_536]>> = OnceLock::new();
+        static ALAW: OnceLock<Box<[u8; 65_536]>> = OnceLock::new();
+        let (cell, encode): (_, fn(i16) -> u8) = match self {
+            Law::Ulaw => (&ULAW, linear_to_ulaw),
+            Law::Alaw => (&ALAW, linear_to_alaw),
+        };
+        cell.get_or_init(|| {
+            let mut table = Box::new([0u8; 65_536]);
+            for (bits, code) in table.iter_mut().enumerate() {
+                *code = encode(bits as u16 as i16);
+            }
+            table
+        })
     }
 
     /// Decode one code to a 16-bit linear sample.
@@ -45,7 +62,11 @@ impl Law {
 
     /// Encode a block of 16-bit linear samples.
     pub fn encode_all(self, samples: &[i16]) -> Vec<u8> {
-        samples.iter().map(|&s| self.encode(s)).collect()
+        let table = self.table();
+        samples
+            .iter()
+            .map(|&s| table[usize::from(s as u16)])
+            .collect()
     }
 }
 
@@ -130,8 +151,8 @@ pub fn ulaw_to_linear(code: u8) -> i16 {
 }
 
 /// A-law encode (G.711 Table 1) of a 16-bit sample rounded to the 13 bits A-law resolves.
-/// Negative values use the one's complement magnitude, as the reference code does, so that −1
-/// and 0 land in the two innermost codes. Even bits are inverted (XOR 0x55) per §2.
+/// Negative values use the one's complement magnitude, as the reference code does, so that the
+/// 13-bit values −1 and 0 land in the two innermost codes. Even bits are inverted (XOR 0x55) per §2.
 pub fn linear_to_alaw(sample: i16) -> u8 {
     let mut pcm = round_to_bits(sample, 13);
     let mask: u8 = if pcm >= 0 {
@@ -220,6 +241,15 @@ mod tests {
             prev_u = u;
             prev_a = a;
         }
+    }
+
+    #[test]
+    fn table_encoder_agrees_with_the_arithmetic_one() {
+        for s in i16::MIN..=i16::MAX {
+            assert_eq!(Law::Ulaw.encode(s), linear_to_ulaw(s), "ulaw {s}");
+            assert_eq!(Law::Alaw.encode(s), linear_to_alaw(s), "alaw {s}");
+        }
+        assert_eq!(Law::Alaw.encode_all(&[0, -8, i16::MAX]), [0xD5, 0x55, 0xAA]);
     }
 
     #[test]

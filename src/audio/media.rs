@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::audio::decode::{open, DecodeOptions};
+use crate::audio::decode::{guarded, open, DecodeOptions};
 use crate::audio::error::AudioError;
 use crate::audio::g711::Law;
 use crate::audio::prompt::decode_prompt;
@@ -54,6 +54,10 @@ impl fmt::Display for ProbeInfo {
 
 /// Probe a file held in memory (`name` labels errors and hints the format by its extension).
 pub fn probe_bytes(name: &str, bytes: &[u8]) -> Result<ProbeInfo, AudioError> {
+    guarded(name, || probe_unguarded(name, bytes))
+}
+
+fn probe_unguarded(name: &str, bytes: &[u8]) -> Result<ProbeInfo, AudioError> {
     let opened = open(name, bytes)?;
     let info = opened.reader.format_info();
     let codec = match registry::codecs().get_audio_decoder(opened.params.codec) {

@@ -26,7 +26,7 @@ pub use cache::{PromptCache, DEFAULT_MUSIC};
 pub use decode::{DecodeOptions, MonoPcm};
 pub use error::AudioError;
 pub use g711::Law;
-pub use media::{convert, convert_with, probe, ConvertReport, ProbeInfo};
+pub use media::{convert, convert_with, probe, probe_bytes, ConvertReport, ProbeInfo};
 pub use prompt::{decode_prompt, Prompt, FRAME_SAMPLES};
 
 /// The default music on hold: `media/moh-default.wav` (made with sox by the project, CC0; see

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audio::decode::{decode_mono, DecodeOptions};
+use crate::audio::decode::{decode_mono, guarded, DecodeOptions};
 use crate::audio::error::AudioError;
 use crate::audio::g711::Law;
 use crate::audio::resample::{resample_to_8k, TARGET_RATE};
@@ -71,10 +71,13 @@ pub fn to_i16(samples: &[f32]) -> Vec<i16> {
 }
 
 /// The whole pipeline over one file's bytes: decode, downmix, resample to 8 kHz, encode.
+/// Like decoding, resampling runs under the panic guard: the file's bytes are untrusted.
 pub fn decode_prompt(name: &str, bytes: &[u8], opts: &DecodeOptions) -> Result<Prompt, AudioError> {
-    let pcm = decode_mono(name, bytes, opts)?;
-    let samples = resample_to_8k(name, pcm)?;
-    Ok(Prompt::from_8k(&samples))
+    guarded(name, || {
+        let pcm = decode_mono(name, bytes, opts)?;
+        let samples = resample_to_8k(name, pcm)?;
+        Ok(Prompt::from_8k(&samples))
+    })
 }
 
 #[cfg(test)]
