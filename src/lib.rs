@@ -5,6 +5,7 @@
 //! - [`audio`]: decode, resample and G.711-encode prompts, offline. Pure functions over bytes.
 //! - [`config`]: the TOML configuration, its validation and the embedded default.
 //! - [`number`]: E.164 service numbers and Request-URI matching.
+//! - [`queue`]: the call-queue engine (calls, agents, routing policies, timers). Sans-IO.
 //! - [`rtp`]: RTP/RTCP packets, DTMF, outgoing streams and pacing, receive state. Sans-IO.
 //! - [`time`]: virtual time for the sans-IO cores.
 //!
@@ -15,6 +16,7 @@ pub mod audio;
 pub mod b2bua;
 pub mod config;
 pub mod number;
+pub mod queue;
 pub mod rtp;
 pub mod runtime;
 pub mod sip;

@@ -235,9 +235,6 @@ impl MediaPlane {
         media: Option<NegotiatedMedia>,
         prompts: CallPrompts,
     ) {
-        if self.calls.contains_key(&call) {
-            self.stop(call);
-        }
         let ip = self.config.bind_ip;
         let bound =
             bind(ip, rtp_port).and_then(|rtp| Ok((rtp, bind(ip, rtp_port.wrapping_add(1))?)));
@@ -249,6 +246,24 @@ impl MediaPlane {
                 return;
             }
         };
+        self.start_call_bound(call, rtp, rtcp, media, prompts);
+    }
+
+    /// [`Self::start_call`] on RTP and RTCP sockets bound already (the runtime binds a call's
+    /// ports when it allocates them, before they are advertised in SDP). They must be
+    /// non-blocking.
+    pub fn start_call_bound(
+        &mut self,
+        call: CallHandle,
+        rtp: std::net::UdpSocket,
+        rtcp: std::net::UdpSocket,
+        media: Option<NegotiatedMedia>,
+        prompts: CallPrompts,
+    ) {
+        if self.calls.contains_key(&call) {
+            self.stop(call);
+        }
+        let rtp_port = rtp.local_addr().map(|a| a.port()).unwrap_or(0);
         let sockets = match dup_pair(&rtp, &rtcp) {
             Ok(s) => s,
             Err(err) => {
