@@ -66,7 +66,10 @@ pub fn encode(codec: &str, channels: u32, rate: u32, bitrate: &str, seconds: f32
         .arg(&tmp)
         .status()
         .expect("run ffmpeg");
-    assert!(status.success(), "ffmpeg failed to encode {codec}");
+    if !status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        panic!("ffmpeg failed to encode {codec} {channels}ch {rate} Hz {bitrate}");
+    }
     if std::fs::rename(&tmp, &path).is_err() {
         assert!(path.exists(), "fixture {} missing", path.display());
     }
