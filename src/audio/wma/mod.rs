@@ -42,7 +42,7 @@ pub const CODEC_ID_WMAV2: AudioCodecId = AudioCodecId::new(FourCc::new(*b"wma2")
 pub const MAX_FRAMES_PER_SUPERFRAME: u64 = 16 * 2048;
 
 /// What went wrong decoding WMA.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum WmaError {
     #[error("unusable WMA stream parameters: {what}")]
     BadParams { what: &'static str },
