@@ -194,3 +194,66 @@ fn coarse_seek_lands_near_the_requested_time_and_decoding_continues() {
     }
     assert!(rest > 20);
 }
+
+#[test]
+fn asf_coexists_with_symphonias_default_formats_in_one_probe() {
+    use symphonia::core::codecs::audio::AudioDecoderOptions;
+    use symphonia::core::codecs::registry::CodecRegistry;
+    use symphonia::core::formats::probe::{Hint, Probe};
+    use symphonia::core::formats::FormatOptions;
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+
+    // The registry the media pipeline builds: symphonia's formats and codecs plus ours.
+    let mut probe = Probe::default();
+    symphonia::default::register_enabled_formats(&mut probe);
+    asf::register(&mut probe);
+    let mut registry = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut registry);
+    holdline::audio::wma::register(&mut registry);
+
+    let wma = std::fs::read(encode("wmav1", 1, 22050, "32k", 2.0)).unwrap();
+    let wav = {
+        let path = fixture_dir().join("tone.wav");
+        let ok = std::process::Command::new("ffmpeg")
+            .args([
+                "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-ar", "8000",
+            ])
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        std::fs::read(path).unwrap()
+    };
+    for (bytes, ext, format) in [(wma, "wma", "asf"), (wav, "wav", "wave")] {
+        let mss = MediaSourceStream::new(Box::new(std::io::Cursor::new(bytes)), Default::default());
+        let mut hint = Hint::new();
+        hint.with_extension(ext);
+        let mut reader = probe
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(reader.format_info().short_name, format);
+        let params = reader.tracks()[0]
+            .codec_params
+            .as_ref()
+            .unwrap()
+            .audio()
+            .unwrap()
+            .clone();
+        let reg = registry
+            .get_audio_decoder(params.codec)
+            .expect("decoder registered");
+        let mut dec = (reg.factory)(&params, &AudioDecoderOptions::default()).unwrap();
+        let mut frames = 0;
+        while let Some(p) = reader.next_packet().unwrap() {
+            frames += dec.decode(&p).unwrap().frames();
+        }
+        assert!(frames > 7000, "{ext}: {frames} frames");
+    }
+}
