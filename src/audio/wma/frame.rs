@@ -366,8 +366,8 @@ impl FrameDecoder {
             return;
         }
 
-        let mut k = 0; // output bin
-                       // Version 1: the lowest bins are pure noise.
+        // `k` is the next output bin. Version 1: the lowest bins are pure noise.
+        let mut k = 0;
         while k < p.coefs_start.min(block_len) {
             out[k] = next_noise() * e(scale(k)) * mult;
             k += 1;
