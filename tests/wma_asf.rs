@@ -62,7 +62,7 @@ fn wmav2_low_rate_packets_match_ffprobe() {
 }
 
 #[test]
-fn title_is_exposed_as_metadata() {
+fn title_and_author_are_exposed_as_metadata() {
     let path = encode("wmav2", 2, 44100, "128k", 2.0);
     let mut reader = open(std::fs::read(&path).unwrap()).unwrap();
     let mut md = reader.metadata();
@@ -72,6 +72,11 @@ fn title_is_exposed_as_metadata() {
         _ => None,
     });
     assert_eq!(title.as_deref(), Some("Holdline Test"));
+    let artist = rev.media.tags.iter().find_map(|t| match &t.std {
+        Some(StandardTag::Artist(s)) => Some(s.to_string()),
+        _ => None,
+    });
+    assert_eq!(artist.as_deref(), Some("Holdline QA"));
 }
 
 /// Rewrites the WAVEFORMATEX codec tag of a fixture (it follows the audio media GUID by 38
