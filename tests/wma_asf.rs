@@ -62,7 +62,7 @@ fn wmav2_low_rate_packets_match_ffprobe() {
 }
 
 #[test]
-fn title_is_exposed_as_metadata() {
+fn title_and_author_are_exposed_as_metadata() {
     let path = encode("wmav2", 2, 44100, "128k", 2.0);
     let mut reader = open(std::fs::read(&path).unwrap()).unwrap();
     let mut md = reader.metadata();
@@ -72,6 +72,11 @@ fn title_is_exposed_as_metadata() {
         _ => None,
     });
     assert_eq!(title.as_deref(), Some("Holdline Test"));
+    let artist = rev.media.tags.iter().find_map(|t| match &t.std {
+        Some(StandardTag::Artist(s)) => Some(s.to_string()),
+        _ => None,
+    });
+    assert_eq!(artist.as_deref(), Some("Holdline QA"));
 }
 
 /// Rewrites the WAVEFORMATEX codec tag of a fixture (it follows the audio media GUID by 38
@@ -193,4 +198,112 @@ fn coarse_seek_lands_near_the_requested_time_and_decoding_continues() {
         rest += 1;
     }
     assert!(rest > 20);
+}
+
+#[test]
+fn asf_coexists_with_symphonias_default_formats_in_one_probe() {
+    use symphonia::core::codecs::audio::AudioDecoderOptions;
+    use symphonia::core::codecs::registry::CodecRegistry;
+    use symphonia::core::formats::probe::{Hint, Probe};
+    use symphonia::core::formats::FormatOptions;
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+
+    // The registry the media pipeline builds: symphonia's formats and codecs plus ours.
+    let mut probe = Probe::default();
+    symphonia::default::register_enabled_formats(&mut probe);
+    asf::register(&mut probe);
+    let mut registry = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut registry);
+    holdline::audio::wma::register(&mut registry);
+
+    let wma = std::fs::read(encode("wmav1", 1, 22050, "32k", 2.0)).unwrap();
+    let wav = {
+        let path = fixture_dir().join("tone.wav");
+        let ok = std::process::Command::new("ffmpeg")
+            .args([
+                "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-ar", "8000",
+            ])
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        std::fs::read(path).unwrap()
+    };
+    for (bytes, ext, format) in [(wma, "wma", "asf"), (wav, "wav", "wave")] {
+        let mss = MediaSourceStream::new(Box::new(std::io::Cursor::new(bytes)), Default::default());
+        let mut hint = Hint::new();
+        hint.with_extension(ext);
+        let mut reader = probe
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(reader.format_info().short_name, format);
+        let params = reader.tracks()[0]
+            .codec_params
+            .as_ref()
+            .unwrap()
+            .audio()
+            .unwrap()
+            .clone();
+        let reg = registry
+            .get_audio_decoder(params.codec)
+            .expect("decoder registered");
+        let mut dec = (reg.factory)(&params, &AudioDecoderOptions::default()).unwrap();
+        let mut frames = 0;
+        while let Some(p) = reader.next_packet().unwrap() {
+            frames += dec.decode(&p).unwrap().frames();
+        }
+        assert!(frames > 7000, "{ext}: {frames} frames");
+    }
+}
+
+/// Rewrites ffmpeg's fixed-size packets as variable-size ones: each packet gets an explicit
+/// word-sized packet length, loses its trailing padding, and the File Properties Object's
+/// minimum packet size no longer equals the maximum.
+fn with_variable_size_packets(bytes: &[u8]) -> Vec<u8> {
+    let find = |pat: &[u8]| bytes.windows(pat.len()).position(|w| w == pat).unwrap();
+    let fp = find(&[0xA1, 0xDC, 0xAB, 0x8C, 0x47, 0xA9, 0xCF, 0x11]);
+    let min_at = fp + 24 + 16 + 8 + 8 + 8 + 8 + 8 + 8 + 4;
+    let size = u32::from_le_bytes(bytes[min_at..min_at + 4].try_into().unwrap()) as usize;
+    let data = find(&[0x36, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11]);
+    let mut out = bytes[..data + 50].to_vec();
+    out[min_at..min_at + 4].copy_from_slice(&0u32.to_le_bytes());
+    let mut packets = bytes[data + 50..].chunks_exact(size);
+    for pkt in packets.by_ref() {
+        // ffmpeg: 82 00 00 | flags 0x09 | props 0x5d | padding:u8 | send:u32 | duration:u16 | …
+        assert_eq!(
+            &pkt[..5],
+            &[0x82, 0, 0, 0x09, 0x5d],
+            "unexpected packet layout"
+        );
+        let padding = usize::from(pkt[5]);
+        let body = &pkt[6..size - padding];
+        let len = 3 + 1 + 1 + 2 + 1 + body.len();
+        out.extend_from_slice(&[0x82, 0, 0, 0x49, 0x5d]);
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        out.push(0);
+        out.extend_from_slice(body);
+    }
+    let data_size = (out.len() - data) as u64;
+    out[data + 16..data + 24].copy_from_slice(&data_size.to_le_bytes());
+    out.extend_from_slice(packets.remainder());
+    out
+}
+
+#[test]
+fn variable_size_packets_decode_like_fixed_ones() {
+    let bytes = std::fs::read(encode("wmav2", 2, 44100, "128k", 2.0)).unwrap();
+    let variable = with_variable_size_packets(&bytes);
+    assert!(variable.len() < bytes.len());
+    let header = asf::inspect(&variable).unwrap();
+    assert_eq!(header.packet_size, None);
+    let (fixed_pcm, _, _) = decode_all(bytes).unwrap();
+    let (variable_pcm, _, _) = decode_all(variable).unwrap();
+    assert_eq!(fixed_pcm, variable_pcm);
 }

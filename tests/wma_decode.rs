@@ -65,3 +65,28 @@ fn wmav2_stereo_44k_high_rate_matches_ffmpeg() {
 fn wmav1_stereo_44k_low_rate_matches_ffmpeg() {
     check("wmav1", 2, 44100, "48k");
 }
+
+#[test]
+fn wmav1_mono_22k_matches_ffmpeg() {
+    check("wmav1", 1, 22050, "24k");
+}
+
+#[test]
+fn wmav1_mono_44k_high_rate_matches_ffmpeg() {
+    check("wmav1", 1, 44100, "96k");
+}
+
+#[test]
+fn wmav1_stereo_32k_matches_ffmpeg() {
+    check("wmav1", 2, 32000, "96k");
+}
+
+#[test]
+fn wmav2_stereo_22k_high_rate_matches_ffmpeg() {
+    check("wmav2", 2, 22050, "96k");
+}
+
+#[test]
+fn wmav2_mono_32k_low_rate_matches_ffmpeg() {
+    check("wmav2", 1, 32000, "24k");
+}

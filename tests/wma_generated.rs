@@ -36,6 +36,12 @@ impl BitWriter {
         }
     }
 
+    fn copy_from(&mut self, src: &BitWriter, start: usize, n: usize) {
+        for k in start..start + n {
+            self.put(u32::from((src.bytes[k / 8] >> (7 - k % 8)) & 1), 1);
+        }
+    }
+
     fn align(&mut self) {
         while self.bits % 8 != 0 {
             self.put(0, 1);
@@ -75,6 +81,8 @@ struct Generator {
     cur: usize,
     next: usize,
     exp_sent: [bool; 2],
+    /// Chance of ending a channel's coefficients early (keeps frames small).
+    eob: f64,
 }
 
 impl Generator {
@@ -87,12 +95,24 @@ impl Generator {
             cur: 0,
             next: 0,
             exp_sent: [false; 2],
+            eob: 0.02,
             p,
         }
     }
 
     /// One frame as a packet of `block_align` bytes.
     fn frame(&mut self) -> Vec<u8> {
+        let mut w = self.frame_bits();
+        assert!(
+            w.bytes.len() <= self.p.block_align,
+            "generated frame too large"
+        );
+        w.bytes.resize(self.p.block_align, 0);
+        w.bytes
+    }
+
+    /// One frame, unpadded.
+    fn frame_bits(&mut self) -> BitWriter {
         let mut w = BitWriter::default();
         let frame_len = self.p.frame_len;
         let mut pos = 0;
@@ -100,12 +120,7 @@ impl Generator {
             self.block(&mut w, pos);
             pos += frame_len >> self.cur;
         }
-        assert!(
-            w.bytes.len() <= self.p.block_align,
-            "generated frame too large"
-        );
-        w.bytes.resize(self.p.block_align, 0);
-        w.bytes
+        w
     }
 
     fn block(&mut self, w: &mut BitWriter, pos: usize) {
@@ -230,7 +245,7 @@ impl Generator {
         let code = &self.coef[table];
         let mut offset = 0;
         while offset < count {
-            if self.rng.gen_bool(0.02) {
+            if self.rng.gen_bool(self.eob) {
                 w.put(code.codes[1], u32::from(code.bits[1])); // end of block
                 return;
             }
@@ -340,6 +355,129 @@ fn run_case(name: &str, version: u8, channels: u16, rate: u32, bit_rate: u32, fl
     );
     assert_eq!(ours.len(), reference.len(), "{name}: length");
     assert!(snr >= 60.0, "{name}: SNR {snr:.1} dB");
+}
+
+/// Decodes `packets` with our decoder (plus the end-of-stream flush) and with ffmpeg from a
+/// WAVE file; asserts equal length and SNR ≥ 60 dB.
+fn compare_with_ffmpeg(name: &str, channels: u16, rate: u32, wfx: &[u8], packets: &[Vec<u8>]) {
+    let mut params = AudioCodecParameters::new();
+    params
+        .for_codec(CODEC_ID_WMAV2)
+        .with_sample_rate(rate)
+        .with_extra_data(wfx.to_vec().into_boxed_slice());
+    let mut dec = WmaDecoder::try_new(&params, &AudioDecoderOptions::default()).unwrap();
+    let mut ours = Vec::new();
+    for data in packets.iter().cloned().chain([Vec::new()]) {
+        let buf = dec
+            .decode(&Packet::new(0, Timestamp::new(0), Duration::new(0), data))
+            .expect("our decoder rejected a generated frame");
+        let start = ours.len();
+        ours.resize(start + buf.frames() * usize::from(channels), 0.0);
+        buf.copy_to_slice_interleaved(&mut ours[start..]);
+    }
+    let data = packets.concat();
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&((4 + 8 + wfx.len() + 8 + data.len()) as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&(wfx.len() as u32).to_le_bytes());
+    wav.extend_from_slice(wfx);
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    let path = fixture_dir().join(format!("generated-{name}.wav"));
+    std::fs::write(&path, &wav).unwrap();
+    let reference = ffmpeg_decode(&path);
+    let snr = snr_db(&reference, &ours);
+    eprintln!(
+        "{name}: {} vs {} samples, SNR {snr:.1} dB",
+        ours.len(),
+        reference.len()
+    );
+    assert_eq!(ours.len(), reference.len(), "{name}: length");
+    assert!(snr >= 60.0, "{name}: SNR {snr:.1} dB");
+}
+
+/// Generates frames and packs them into bit-reservoir superframes: frames run back to back
+/// across superframe boundaries, and the block sizes restart (previous and current size sent
+/// again) with the first frame that begins in each superframe, as the format requires.
+fn run_reservoir_case(
+    name: &str,
+    channels: u16,
+    rate: u32,
+    bit_rate: u32,
+    flags2: u16,
+    align: usize,
+) {
+    let p = derive(2, channels.into(), rate, bit_rate.into(), align, flags2).unwrap();
+    assert!(p.use_bit_reservoir && p.nb_block_sizes > 1);
+    let offset_bits = p.byte_offset_bits + 3;
+    let mut g = Generator::new(p.clone(), u64::from(rate) ^ 0x5eed);
+    g.eob = 0.02;
+    let capacity = align * 8 - 8 - offset_bits as usize;
+    let mut superframes = Vec::new();
+    // The frame straddling into the next superframe, and how many of its bits were sent.
+    let mut pending: Option<(BitWriter, usize)> = None;
+    let mut reservoir_empty = true;
+    for index in 0..30u32 {
+        let mut body = BitWriter::default();
+        let mut complete = 0;
+        let mut tail = 0;
+        if let Some((frame, sent)) = pending.take() {
+            tail = frame.bits - sent;
+            assert!(
+                tail < (1 << offset_bits) && tail <= capacity,
+                "tail too long"
+            );
+            body.copy_from(&frame, sent, tail);
+            complete += 1;
+        }
+        g.reset = true;
+        loop {
+            let frame = g.frame_bits();
+            let room = capacity - body.bits;
+            if frame.bits <= room {
+                body.copy_from(&frame, 0, frame.bits);
+                complete += 1;
+                continue;
+            }
+            // Start the frame here and finish it in the next superframe.
+            body.copy_from(&frame, 0, room);
+            pending = Some((frame, room));
+            break;
+        }
+        let mut w = BitWriter::default();
+        w.put(index % 16, 4);
+        w.put((complete + usize::from(reservoir_empty)) as u32, 4);
+        w.put(tail as u32, offset_bits);
+        w.copy_from(&body, 0, body.bits);
+        assert_eq!(w.bits, align * 8);
+        assert!(
+            complete < 15,
+            "{complete} frames do not fit the 4-bit count"
+        );
+        reservoir_empty = false;
+        superframes.push(w.bytes);
+    }
+    let wfx = waveformatex(2, channels, rate, bit_rate, align as u16, flags2);
+    compare_with_ffmpeg(name, channels, rate, &wfx, &superframes);
+}
+
+#[test]
+fn v2_bit_reservoir_with_block_switching_matches_ffmpeg() {
+    // 44.1 kHz stereo 128 kb/s: ≥ 32 kb/s per channel adds two block sizes → 2048 … 256.
+    run_reservoir_case(
+        "v2-reservoir-switch",
+        2,
+        44100,
+        128000,
+        0x1 | 0x2 | 0x4,
+        1024,
+    );
+}
+
+#[test]
+fn v2_bit_reservoir_with_lsp_and_block_switching_matches_ffmpeg() {
+    run_reservoir_case("v2-reservoir-lsp", 1, 22050, 64000, 0x2 | 0x4 | 0x8, 300);
 }
 
 #[test]

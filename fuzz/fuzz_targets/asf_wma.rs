@@ -19,10 +19,16 @@ fuzz_target!(|data: &[u8]| {
     let mut codecs = CodecRegistry::new();
     wma::register(&mut codecs);
 
-    let mss = MediaSourceStream::new(Box::new(std::io::Cursor::new(data.to_vec())), Default::default());
-    let Ok(mut reader) =
-        probe.probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
-    else {
+    let mss = MediaSourceStream::new(
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        Default::default(),
+    );
+    let Ok(mut reader) = probe.probe(
+        &Hint::new(),
+        mss,
+        FormatOptions::default(),
+        MetadataOptions::default(),
+    ) else {
         return;
     };
     let Some(params) = reader
@@ -33,8 +39,12 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let Some(reg) = codecs.get_audio_decoder(params.codec) else { return };
-    let Ok(mut decoder) = (reg.factory)(&params, &AudioDecoderOptions::default()) else { return };
+    let Some(reg) = codecs.get_audio_decoder(params.codec) else {
+        return;
+    };
+    let Ok(mut decoder) = (reg.factory)(&params, &AudioDecoderOptions::default()) else {
+        return;
+    };
     // Every packet consumes input, so the count is bounded by the input size.
     let mut errors = 0;
     for _ in 0..data.len() + 100 {

@@ -39,7 +39,7 @@ pub fn fixture_dir() -> PathBuf {
 /// Encodes `seconds` of a two-tone test signal with ffmpeg's WMA encoder.
 pub fn encode(codec: &str, channels: u32, rate: u32, bitrate: &str, seconds: f32) -> PathBuf {
     require_ffmpeg();
-    let name = format!("{codec}-{channels}ch-{rate}-{bitrate}-{seconds}.wma");
+    let name = format!("v2-{codec}-{channels}ch-{rate}-{bitrate}-{seconds}.wma");
     let path = fixture_dir().join(name);
     if path.exists() {
         return path;
@@ -62,11 +62,16 @@ pub fn encode(codec: &str, channels: u32, rate: u32, bitrate: &str, seconds: f32
             bitrate,
             "-metadata",
             "title=Holdline Test",
+            "-metadata",
+            "artist=Holdline QA",
         ])
         .arg(&tmp)
         .status()
         .expect("run ffmpeg");
-    assert!(status.success(), "ffmpeg failed to encode {codec}");
+    if !status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        panic!("ffmpeg failed to encode {codec} {channels}ch {rate} Hz {bitrate}");
+    }
     if std::fs::rename(&tmp, &path).is_err() {
         assert!(path.exists(), "fixture {} missing", path.display());
     }

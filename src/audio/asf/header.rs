@@ -25,6 +25,20 @@ pub mod tag {
     pub const WMA_LOSSLESS: u16 = 0x0163;
     pub const WMA_VOICE: u16 = 0x000A;
     pub const WMA_VOICE_10: u16 = 0x000B;
+
+    /// Human-readable name of a Windows Media audio codec tag (for `media probe` output).
+    pub fn name(tag: u16) -> &'static str {
+        match tag {
+            WMA_V1 => "WMA v1",
+            WMA_V2 => "WMA v2 (WMA 9 Standard)",
+            WMA_PRO => "WMA Pro",
+            WMA_LOSSLESS => "WMA Lossless",
+            WMA_VOICE | WMA_VOICE_10 => "WMA Voice",
+            0x0001 => "PCM",
+            0x0055 => "MP3",
+            _ => "unknown audio codec",
+        }
+    }
 }
 
 /// The parts of an audio stream's Stream Properties Object we use.
@@ -244,6 +258,13 @@ mod tests {
                 ("Author".into(), "Me".into())
             ]
         );
+    }
+
+    #[test]
+    fn codec_tags_have_names() {
+        assert_eq!(tag::name(0x0161), "WMA v2 (WMA 9 Standard)");
+        assert_eq!(tag::name(0x0163), "WMA Lossless");
+        assert_eq!(tag::name(0x1234), "unknown audio codec");
     }
 
     #[test]

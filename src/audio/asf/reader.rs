@@ -183,6 +183,7 @@ impl<'s> AsfReader<'s> {
     /// Packets without a fixed size carry their length in the payload parsing information.
     fn read_variable_packet(&mut self) -> Result<Box<[u8]>> {
         let max = self.header.max_packet_size.clamp(32, 1 << 20) as usize;
+        self.reader.ensure_seekback_buffer(64);
         let mut prefix = [0u8; 32];
         let mut n = 0;
         while n < prefix.len() {

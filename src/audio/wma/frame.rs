@@ -21,7 +21,7 @@ use super::bits::Bits;
 use super::exponents::{self, PowTable};
 use super::params::{StreamParams, HIGH_BAND_MAX};
 use super::synth::Synth;
-use super::vlc::{self, Book, RunLevel};
+use super::vlc::{self, Codebooks, RunLevel};
 use super::WmaError;
 
 /// Size of the pseudo-random noise table (a power of two).
@@ -45,9 +45,9 @@ struct Channel {
 /// All decoding state below the superframe layer.
 pub struct FrameDecoder {
     pub params: StreamParams,
-    exp_book: Option<Book>,
-    hgain_book: Option<Book>,
-    coef: [RunLevel; 2],
+    books: &'static Codebooks,
+    /// The coefficient codes in use: [first channel / mid, side].
+    coef_codes: [usize; 2],
     pow: PowTable,
     lsp_cos: Vec<f32>,
     noise: Vec<f32>,
@@ -88,17 +88,8 @@ impl FrameDecoder {
             })
             .collect();
         Ok(FrameDecoder {
-            exp_book: if params.use_exp_vlc {
-                Some(vlc::exponent_book()?)
-            } else {
-                None
-            },
-            hgain_book: if params.use_noise_coding {
-                Some(vlc::hgain_book()?)
-            } else {
-                None
-            },
-            coef: [RunLevel::new(t * 2)?, RunLevel::new(t * 2 + 1)?],
+            books: vlc::codebooks()?,
+            coef_codes: [t * 2, t * 2 + 1],
             pow: PowTable::new(),
             lsp_cos: exponents::lsp_cos_table(frame_len),
             noise,
@@ -265,7 +256,7 @@ impl FrameDecoder {
                     }
                 }
             }
-            let book = self.hgain_book.as_ref().ok_or(WmaError::Codebook)?;
+            let book = &self.books.hgain;
             for ch in self.channels.iter_mut().filter(|ch| ch.coded) {
                 let mut value: Option<i32> = None;
                 for i in 0..high_bands.len() {
@@ -285,7 +276,7 @@ impl FrameDecoder {
         if self.block_bits == p.frame_len_bits || bits.bit()? {
             for ch in self.channels.iter_mut().filter(|ch| ch.coded) {
                 let exps = &mut ch.exponents[..block_len];
-                let max = match &self.exp_book {
+                let max = match p.use_exp_vlc.then_some(&self.books.exponent) {
                     Some(book) => exponents::decode_vlc(
                         bits,
                         book,
@@ -320,7 +311,7 @@ impl FrameDecoder {
         for (c, &count) in nb_coefs.iter().enumerate().take(p.channels) {
             if self.channels[c].coded {
                 // The side channel of a mid/side pair has its own, lower-energy code.
-                let table = &self.coef[usize::from(c == 1 && ms)];
+                let table = &self.books.coef[self.coef_codes[usize::from(c == 1 && ms)]];
                 let levels = &mut self.channels[c].levels[..block_len];
                 levels.fill(0.0);
                 decode_run_level(bits, table, levels, count, p.frame_len_bits, coef_bits)?;
@@ -375,8 +366,8 @@ impl FrameDecoder {
             return;
         }
 
-        let mut k = 0; // output bin
-                       // Version 1: the lowest bins are pure noise.
+        // `k` is the next output bin. Version 1: the lowest bins are pure noise.
+        let mut k = 0;
         while k < p.coefs_start.min(block_len) {
             out[k] = next_noise() * e(scale(k)) * mult;
             k += 1;

@@ -15,7 +15,18 @@
 //! - `synth`: inverse MDCT, windows, overlap-add.
 //! - `decoder`: superframes and the symphonia `AudioDecoder`.
 //!
+//! Integration contract (what the ASF reader provides and a decode loop must do):
+//! - `AudioCodecParameters::extra_data` holds the stream's complete WAVEFORMATEX (18 bytes +
+//!   codec-specific data): bit rate and block size shape the bitstream and have no field of
+//!   their own in symphonia's parameters.
+//! - every packet is one `nBlockAlign` superframe; an empty packet at end of stream flushes the
+//!   final overlap, so pass empty packets to the decoder rather than skipping them.
+//! - output is planar f32; the first two frames (start-up delay) are not output, exactly as the
+//!   reference decoder does, so lengths match it sample for sample.
+//!
 //! Not supported (refused by the ASF reader, by name): WMA Pro, WMA Lossless, WMA Voice.
+//! Version 1 streams with several block sizes use per-size critical bands here; ffmpeg reuses
+//! the smallest size's bands for all sizes (such streams are not known to exist).
 
 mod bits;
 pub mod coef_tables;
@@ -42,7 +53,7 @@ pub const CODEC_ID_WMAV2: AudioCodecId = AudioCodecId::new(FourCc::new(*b"wma2")
 pub const MAX_FRAMES_PER_SUPERFRAME: u64 = 16 * 2048;
 
 /// What went wrong decoding WMA.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum WmaError {
     #[error("unusable WMA stream parameters: {what}")]
     BadParams { what: &'static str },

@@ -5,6 +5,8 @@
 //! - run-level coefficient codes: symbol 0 = escape, 1 = end of block, 2.. = (level, run)
 //!   pairs. `RunLevel` expands the `LEVELS` counts into per-symbol run and level tables.
 
+use std::sync::OnceLock;
+
 use symphonia::core::io::vlc::{BitOrder, Codebook, CodebookBuilder, Entry16x32};
 
 use super::coef_tables::*;
@@ -28,6 +30,35 @@ pub fn exponent_book() -> Result<Book, WmaError> {
 
 pub fn hgain_book() -> Result<Book, WmaError> {
     build(&HGAIN_CODES, &HGAIN_BITS)
+}
+
+/// Every codebook of the format. They are constant, so they are built once per process and
+/// shared by all decoders.
+pub struct Codebooks {
+    pub exponent: Book,
+    pub hgain: Book,
+    pub coef: [RunLevel; 6],
+}
+
+pub fn codebooks() -> Result<&'static Codebooks, WmaError> {
+    static BOOKS: OnceLock<Result<Codebooks, WmaError>> = OnceLock::new();
+    BOOKS
+        .get_or_init(|| {
+            Ok(Codebooks {
+                exponent: exponent_book()?,
+                hgain: hgain_book()?,
+                coef: [
+                    RunLevel::new(0)?,
+                    RunLevel::new(1)?,
+                    RunLevel::new(2)?,
+                    RunLevel::new(3)?,
+                    RunLevel::new(4)?,
+                    RunLevel::new(5)?,
+                ],
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// A coefficient code with its symbol → (run, level) expansion.
