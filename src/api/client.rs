@@ -1,0 +1,604 @@
+//! The CLI's side of the API: `holdline queue|number|user|group new|set|get|remove` and
+//! `holdline agent dnd|opt-in|opt-out|get`, as a small blocking HTTP/1.1 client and the
+//! commands that use it, printing tables by default and the API's JSON with `--json`.
+//!
+//! The HTTP client is hand-written over `std::net::TcpStream` (one request per connection,
+//! `Connection: close`, Content-Length or chunked bodies): the CLI talks to one known server on
+//! loopback, so a general client (ureq, with its TLS and connection-pool dependencies) would
+//! add compile time and nothing we use.
+//!
+//! Field values follow the config file: `holdline queue new sales name="UK Sales"
+//! numbers=+14255550100 max_wait=600 on_timeout=forward:queue:support`. A value that reads as
+//! JSON (`600`, `true`, `["a","b"]`, `{"action":"busy"}`) is taken as JSON; list fields take
+//! commas (`agents=amos,bea`); `on_overflow`/`on_timeout`/`no_agents` take `ACTION` or
+//! `forward:TARGET`; `FIELD=` with nothing after it resets the field to its default (`set`).
+//!
+//! What this does not do: TLS, redirects, keep-alive, or following the SSE feed.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value};
+use thiserror::Error;
+
+use crate::store::Kind;
+
+/// Why a CLI command failed.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("cannot reach the holdline API at {addr}: {source} (is `holdline serve` running? --api sets the address)")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("talking to the API: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the API sent a response that is not HTTP: {0}")]
+    BadResponse(String),
+    /// The API refused: its message and, for 422, every problem.
+    #[error("{message}{}", problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Api {
+        status: u16,
+        message: String,
+        problems: Vec<String>,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A response: status and body (JSON, or a JSON string for a text body, or null when empty).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+/// A blocking client for one API address.
+#[derive(Clone, Debug)]
+pub struct Client {
+    addr: String,
+    token: Option<String>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// `addr` is `HOST:PORT`.
+    pub fn new(addr: impl Into<String>, token: Option<String>) -> Client {
+        Client {
+            addr: addr.into(),
+            token,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Sends one request; any status is a `Reply` (see [`Client::call`] for errors as `Err`).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, ClientError> {
+        let mut stream = TcpStream::connect(&self.addr).map_err(|source| ClientError::Connect {
+            addr: self.addr.clone(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(self.timeout))?;
+        stream.set_write_timeout(Some(self.timeout))?;
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
+            self.addr
+        );
+        if let Some(t) = &self.token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        if body.is_some() {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", payload.len()));
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(payload.as_bytes())?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        parse_response(&raw)
+    }
+
+    /// Sends one request and turns a 4xx/5xx into [`ClientError::Api`].
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let reply = self.request(method, path, body)?;
+        if reply.status >= 400 {
+            let message = reply
+                .body
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the API answered {}", reply.status));
+            let problems = reply
+                .body
+                .get("problems")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p.get("message").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Err(ClientError::Api {
+                status: reply.status,
+                message,
+                problems,
+            });
+        }
+        Ok(reply.body)
+    }
+}
+
+/// Parses an HTTP/1.1 response read to the end of the connection.
+fn parse_response(raw: &[u8]) -> Result<Reply, ClientError> {
+    let bad = |why: &str| ClientError::BadResponse(why.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("headers are not text"))?;
+    let mut rest = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status code"))?;
+    let mut chunked = false;
+    let mut length: Option<usize> = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse().ok();
+        }
+    }
+    let body: Vec<u8> = if chunked {
+        let mut out = Vec::new();
+        loop {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or_else(|| bad("truncated chunk size"))?;
+            let size_text = std::str::from_utf8(&rest[..end]).map_err(|_| bad("chunk size"))?;
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| bad("chunk size is not hex"))?;
+            rest = &rest[end + 2..];
+            if size == 0 {
+                break;
+            }
+            let chunk = rest.get(..size).ok_or_else(|| bad("truncated chunk"))?;
+            out.extend_from_slice(chunk);
+            rest = rest.get(size + 2..).unwrap_or(&[]);
+        }
+        out
+    } else {
+        let n = length.unwrap_or(rest.len()).min(rest.len());
+        rest[..n].to_vec()
+    };
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    };
+    Ok(Reply { status, body })
+}
+
+/// Where the API is and how to print: shared by every API subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct ApiArgs {
+    /// The API address, HOST:PORT (default: $HOLDLINE_API or 127.0.0.1:8080).
+    #[arg(long, global = true)]
+    pub api: Option<String>,
+    /// The bearer token (default: $HOLDLINE_TOKEN).
+    #[arg(long, global = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl ApiArgs {
+    pub fn client(&self) -> Client {
+        let addr = self
+            .api
+            .clone()
+            .or_else(|| std::env::var("HOLDLINE_API").ok())
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let token = self
+            .token
+            .clone()
+            .or_else(|| std::env::var("HOLDLINE_TOKEN").ok());
+        Client::new(addr, token)
+    }
+}
+
+/// `holdline queue|number|user|group …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum ObjectCmd {
+    /// Create: ID then FIELD=VALUE pairs (numbers: the number, then kind=…).
+    New { id: String, fields: Vec<String> },
+    /// Change some fields; FIELD= resets one to its default.
+    Set { id: String, fields: Vec<String> },
+    /// Show one, or list all without ID.
+    Get { id: Option<String> },
+    /// Remove (objects from the config file cannot be removed here).
+    Remove { id: String },
+    /// Queues only: calls waiting and agents' states.
+    Status { id: String },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+/// `holdline agent …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum AgentCmd {
+    /// Do-not-disturb on or off.
+    Dnd { id: String, state: OnOff },
+    /// Take calls from QUEUE again.
+    OptIn { id: String, queue: String },
+    /// Stop taking calls from QUEUE (when it allows opt-out).
+    OptOut { id: String, queue: String },
+    /// Show do-not-disturb and the agent's queues.
+    Get { id: String },
+}
+
+fn plural(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Queue => "queues",
+        Kind::Number => "numbers",
+        Kind::User => "users",
+        Kind::Group => "groups",
+    }
+}
+
+/// Percent-encodes a path segment (`+` stays: it is literal in a path).
+fn segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~+".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs an object command; returns what to print.
+pub fn run_object(kind: Kind, cmd: &ObjectCmd, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    let base = format!("/api/v1/{}", plural(kind));
+    let (value, single) = match cmd {
+        ObjectCmd::New { id, fields } => {
+            let mut body = fields_body(kind, fields, false)?;
+            let id_key = if kind == Kind::Number { "e164" } else { "id" };
+            body.insert(id_key.into(), json!(id));
+            (
+                client.call("POST", &base, Some(&Value::Object(body)))?,
+                true,
+            )
+        }
+        ObjectCmd::Set { id, fields } => {
+            if fields.is_empty() {
+                return Err(ClientError::Usage(
+                    "set needs at least one FIELD=VALUE".into(),
+                ));
+            }
+            let body = Value::Object(fields_body(kind, fields, true)?);
+            let path = format!("{base}/{}", segment(id));
+            (client.call("PATCH", &path, Some(&body))?, true)
+        }
+        ObjectCmd::Get { id: Some(id) } => (
+            client.call("GET", &format!("{base}/{}", segment(id)), None)?,
+            true,
+        ),
+        ObjectCmd::Get { id: None } => (client.call("GET", &base, None)?, false),
+        ObjectCmd::Remove { id } => {
+            client.call("DELETE", &format!("{base}/{}", segment(id)), None)?;
+            return Ok(if args.json {
+                "null".into()
+            } else {
+                format!("removed {} {id}", kind.as_str())
+            });
+        }
+        ObjectCmd::Status { id } => {
+            if kind != Kind::Queue {
+                return Err(ClientError::Usage("status is for queues".into()));
+            }
+            let v = client.call("GET", &format!("{base}/{}/status", segment(id)), None)?;
+            return Ok(if args.json {
+                pretty(&v)
+            } else {
+                status_table(&v)
+            });
+        }
+    };
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    Ok(if single {
+        record(&value)
+    } else {
+        table(&value, columns(kind))
+    })
+}
+
+/// Runs an agent command; returns what to print.
+pub fn run_agent(cmd: &AgentCmd, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    let value = match cmd {
+        AgentCmd::Dnd { id, state } => client.call(
+            "PUT",
+            &format!("/api/v1/agents/{}/dnd", segment(id)),
+            Some(&json!({ "dnd": *state == OnOff::On })),
+        )?,
+        AgentCmd::OptIn { id, queue } | AgentCmd::OptOut { id, queue } => {
+            let verb = if matches!(cmd, AgentCmd::OptIn { .. }) {
+                "opt-in"
+            } else {
+                "opt-out"
+            };
+            let path = format!(
+                "/api/v1/agents/{}/queues/{}/{verb}",
+                segment(id),
+                segment(queue)
+            );
+            client.call("POST", &path, None)?
+        }
+        AgentCmd::Get { id } => {
+            client.call("GET", &format!("/api/v1/agents/{}", segment(id)), None)?
+        }
+    };
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    let mut out = format!(
+        "agent {}  dnd: {}\n",
+        value["id"].as_str().unwrap_or(""),
+        if value["dnd"].as_bool() == Some(true) {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    out.push_str(&table(
+        &value["queues"],
+        &["queue", "opted_in", "allow_opt_out"],
+    ));
+    Ok(out)
+}
+
+const LIST_FIELDS: [&str; 6] = [
+    "numbers",
+    "addresses",
+    "agents",
+    "groups",
+    "members",
+    "contacts",
+];
+const ACTION_FIELDS: [&str; 3] = ["on_overflow", "on_timeout", "no_agents"];
+
+/// `FIELD=VALUE` arguments as a JSON object (see the module docs for the value forms).
+pub fn fields_body(
+    kind: Kind,
+    fields: &[String],
+    patch: bool,
+) -> Result<Map<String, Value>, ClientError> {
+    let _ = kind;
+    let mut out = Map::new();
+    for f in fields {
+        let Some((key, text)) = f.split_once('=') else {
+            return Err(ClientError::Usage(format!("{f:?} is not FIELD=VALUE")));
+        };
+        let key = key.trim();
+        let value = if text.is_empty() {
+            if !patch {
+                return Err(ClientError::Usage(format!("{key}= has no value")));
+            }
+            Value::Null
+        } else if ACTION_FIELDS.contains(&key) && !text.starts_with('{') {
+            match text.split_once(':') {
+                Some(("forward", to)) => json!({ "action": "forward", "to": to }),
+                _ => json!({ "action": text }),
+            }
+        } else if LIST_FIELDS.contains(&key) && !text.starts_with('[') {
+            Value::Array(text.split(',').map(|s| json!(s.trim())).collect())
+        } else {
+            match serde_json::from_str::<Value>(text) {
+                // A bare word is text; JSON numbers, booleans, arrays and objects are JSON.
+                Ok(v) if !v.is_string() => v,
+                _ => json!(text),
+            }
+        };
+        out.insert(key.to_owned(), value);
+    }
+    Ok(out)
+}
+
+fn columns(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Queue => &[
+            "id",
+            "name",
+            "numbers",
+            "routing",
+            "members",
+            "max_calls",
+            "max_wait",
+            "origin",
+        ],
+        Kind::Number => &["e164", "kind", "assigned_to", "origin"],
+        Kind::User => &["id", "name", "numbers", "origin"],
+        Kind::Group => &["id", "members", "origin"],
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// A value as a table cell: lists joined by commas, actions as `forward:TARGET`.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
+        Value::Object(o) => match (o.get("action").and_then(Value::as_str), o.get("to")) {
+            (Some(a), Some(to)) => format!("{a}:{}", cell(to)),
+            (Some(a), None) => a.to_owned(),
+            _ => v.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Rows of `columns` with aligned columns.
+pub fn table(rows: &Value, columns: &[&str]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| columns.iter().map(|c| cell(&r[*c])).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(columns.iter().map(|c| c.to_uppercase()).collect());
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// One object as `field: value` lines.
+pub fn record(v: &Value) -> String {
+    let Some(o) = v.as_object() else {
+        return cell(v) + "\n";
+    };
+    let width = o.keys().map(|k| k.len()).max().unwrap_or(0);
+    o.iter()
+        .map(|(k, v)| format!("{k:<width$}  {}\n", cell(v)))
+        .collect()
+}
+
+fn status_table(v: &Value) -> String {
+    let mut out = format!(
+        "queue {}  waiting: {}  longest wait: {} s\n",
+        cell(&v["queue"]),
+        cell(&v["calls_waiting"]),
+        cell(&v["longest_wait_secs"])
+    );
+    out.push_str(&table(
+        &v["waiting"],
+        &["position", "call_id", "caller", "waiting_secs"],
+    ));
+    out.push_str(&table(&v["agents"], &["id", "state"]));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_follow_the_config_forms() {
+        let args: Vec<String> = [
+            "name=UK Sales",
+            "max_wait=600",
+            "allow_opt_out=false",
+            "agents=amos, bea",
+            "on_timeout=forward:queue:support",
+            "on_overflow=busy",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let body = fields_body(Kind::Queue, &args, false).unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "name": "UK Sales", "max_wait": 600, "allow_opt_out": false,
+                "agents": ["amos", "bea"],
+                "on_timeout": { "action": "forward", "to": "queue:support" },
+                "on_overflow": { "action": "busy" },
+            })
+        );
+        let reset = fields_body(Kind::Queue, &["max_wait=".to_string()], true).unwrap();
+        assert_eq!(reset["max_wait"], Value::Null);
+        assert!(fields_body(Kind::Queue, &["max_wait".to_string()], false).is_err());
+    }
+
+    #[test]
+    fn chunked_and_sized_responses_parse() {
+        let r = parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{\"a\":1}").unwrap();
+        assert_eq!(
+            r,
+            Reply {
+                status: 200,
+                body: json!({ "a": 1 })
+            }
+        );
+        let r = parse_response(
+            b"HTTP/1.1 422 Unprocessable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":2}\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Reply {
+                status: 422,
+                body: json!({ "a": 2 })
+            }
+        );
+        assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn table_aligns_columns_and_joins_lists() {
+        let rows =
+            json!([{ "id": "a", "numbers": ["+1", "+2"] }, { "id": "long-id", "numbers": [] }]);
+        assert_eq!(
+            table(&rows, &["id", "numbers"]),
+            "ID       NUMBERS\na        +1,+2\nlong-id\n"
+        );
+    }
+}
