@@ -329,3 +329,55 @@ async fn metrics_export_queue_gauges_counters_agents_rtp_and_sip() {
         );
     }
 }
+
+#[tokio::test]
+async fn event_feed_replays_the_log_after_last_event_id_then_goes_live() {
+    let a = app();
+    for t in [1000, 2000, 3000] {
+        a.state.record_event(&event(t, "demo", "offered")).unwrap();
+    }
+    let req = axum::http::Request::builder()
+        .uri("/api/v1/events/feed")
+        .header("authorization", format!("Bearer {}", api_support::TOKEN))
+        .header("last-event-id", "1")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(a.router.clone(), req)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body().into_data_stream();
+    a.state
+        .record_event(&event(4000, "demo", "answered"))
+        .unwrap();
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(frame.to_vec()).unwrap();
+        ids.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("id: "))
+                .map(str::to_owned),
+        );
+    }
+    assert_eq!(ids, ["2", "3", "4"]);
+}
+
+#[tokio::test]
+async fn malformed_event_query_is_422() {
+    let a = app();
+    let (status, resp) = call(&a.router, "GET", "/api/v1/events?since=yesterday", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(resp["problems"][0]["field"], "query");
+    assert!(
+        resp["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("since"),
+        "{resp}"
+    );
+}

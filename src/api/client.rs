@@ -266,6 +266,47 @@ pub enum AgentCmd {
     Get { id: String },
 }
 
+/// The API subcommands of `holdline`, for the binary to flatten into its own.
+#[derive(Subcommand, Clone, Debug)]
+pub enum ApiCommand {
+    /// Queues: new | set | get | remove | status.
+    #[command(subcommand)]
+    Queue(ObjectCmd),
+    /// Phone numbers: new | set | get | remove.
+    #[command(subcommand)]
+    Number(ObjectCmd),
+    /// Users: new | set | get | remove.
+    #[command(subcommand)]
+    User(ObjectCmd),
+    /// Groups: new | set | get | remove.
+    #[command(subcommand)]
+    Group(ObjectCmd),
+    /// Agent self-service: dnd | opt-in | opt-out | get.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+}
+
+/// Runs an API subcommand; returns what to print on stdout.
+pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
+    match cmd {
+        ApiCommand::Queue(c) => run_object(Kind::Queue, c, args),
+        ApiCommand::Number(c) => run_object(Kind::Number, c, args),
+        ApiCommand::User(c) => run_object(Kind::User, c, args),
+        ApiCommand::Group(c) => run_object(Kind::Group, c, args),
+        ApiCommand::Agent(c) => run_agent(c, args),
+    }
+}
+
+impl ClientError {
+    /// The process exit code: 2 for a usage error, 1 for anything the API or network refused.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
 fn plural(kind: Kind) -> &'static str {
     match kind {
         Kind::Queue => "queues",
@@ -566,6 +607,53 @@ mod tests {
         let reset = fields_body(Kind::Queue, &["max_wait=".to_string()], true).unwrap();
         assert_eq!(reset["max_wait"], Value::Null);
         assert!(fields_body(Kind::Queue, &["max_wait".to_string()], false).is_err());
+    }
+
+    #[test]
+    fn commands_parse_with_global_api_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            api: ApiArgs,
+            #[command(subcommand)]
+            cmd: ApiCommand,
+        }
+        let cli = Cli::try_parse_from([
+            "holdline",
+            "queue",
+            "new",
+            "sales",
+            "max_wait=600",
+            "--json",
+            "--api",
+            "127.0.0.1:9",
+        ])
+        .unwrap();
+        assert!(cli.api.json);
+        assert_eq!(cli.api.api.as_deref(), Some("127.0.0.1:9"));
+        match cli.cmd {
+            ApiCommand::Queue(ObjectCmd::New { id, fields }) => {
+                assert_eq!(
+                    (id.as_str(), fields),
+                    ("sales", vec!["max_wait=600".to_string()])
+                )
+            }
+            _ => panic!("wrong command"),
+        }
+        let cli = Cli::try_parse_from(["holdline", "agent", "opt-out", "amos", "sales"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            ApiCommand::Agent(AgentCmd::OptOut { .. })
+        ));
+        let cli = Cli::try_parse_from(["holdline", "agent", "dnd", "amos", "on"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            ApiCommand::Agent(AgentCmd::Dnd {
+                state: OnOff::On,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -16,12 +16,13 @@
 //! calls and agents come from the runtime through [`live::LiveState`].
 //!
 //! # Layout
-//! - this file: [`ApiState`], [`router`], [`serve`], bearer-token check.
+//! - this file: [`ApiState`], [`router`], [`serve`], bearer-token check. [`boot`]: start-up.
 //! - [`routes`]: the route table and the handlers. [`openapi`]: the document.
 //! - [`provision`]: file + store → validated [`crate::config::Config`]. [`spec`]: bodies, views.
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
 //! - [`client`]: the CLI's HTTP client and commands.
 
+pub mod boot;
 pub mod client;
 pub mod error;
 pub mod live;

@@ -37,6 +37,13 @@ pub fn document() -> Value {
                 }))
                 .collect::<Vec<_>>());
         }
+        if route.op == Op::EventFeed {
+            op["parameters"] = json!([
+                { "name": "queue", "in": "query", "required": false, "schema": { "type": "string" } },
+                { "name": "after_seq", "in": "query", "required": false, "schema": { "type": "integer" },
+                  "description": "Replay logged events after this sequence number (or send Last-Event-ID)" },
+            ]);
+        }
         entry[route.verb.as_str().to_ascii_lowercase()] = op;
     }
     json!({
@@ -174,6 +181,12 @@ fn responses(op: Op) -> Value {
                 "Declared in the config file, already exists, or not allowed",
                 "Error",
             ),
+        );
+    }
+    if matches!(op, Op::Events | Op::EventFeed) {
+        r.insert(
+            "422".into(),
+            error("A query parameter does not parse", "ValidationError"),
         );
     }
     if matches!(op, Op::Create(_) | Op::Update(_) | Op::Delete(_) | Op::Dnd) {

@@ -8,13 +8,14 @@
 use std::convert::Infallible;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -323,34 +324,51 @@ async fn queue_status(
 
 async fn events(
     State(s): State<ApiState>,
-    Query(filter): Query<EventFilter>,
+    query: Result<Query<EventFilter>, QueryRejection>,
 ) -> Result<Json<Vec<QueueEvent>>, ApiError> {
+    let Query(filter) = query.map_err(query_error)?;
     Ok(Json(s.prov().events(&filter)?))
 }
 
 #[derive(Deserialize)]
 struct FeedQuery {
     queue: Option<String>,
+    /// Replay logged events after this sequence number first (as does a `Last-Event-ID`).
+    after_seq: Option<i64>,
 }
 
 async fn event_feed(
     State(s): State<ApiState>,
-    Query(q): Query<FeedQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(q) = query.map_err(query_error)?;
+    // Subscribe before reading the log, so nothing falls between the two; duplicates are
+    // dropped by sequence number.
     let rx = s.feed();
+    // RFC-less but universal: EventSource sends the last id it saw when it reconnects.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(q.after_seq);
+    let backlog = match resume {
+        Some(after) => s.prov().events(&EventFilter {
+            queue: q.queue.clone(),
+            after_seq: Some(after),
+            ..Default::default()
+        })?,
+        None => Vec::new(),
+    };
+    let mut last_seq = resume.unwrap_or(0);
     let queue = q.queue;
-    let stream = futures_util::stream::unfold(rx, move |mut rx| {
+    let live = futures_util::stream::unfold(rx, move |mut rx| {
         let queue = queue.clone();
         async move {
             loop {
                 match rx.recv().await {
                     Ok(e) if queue.as_ref().is_none_or(|q| *q == e.queue) => {
-                        let data = serde_json::to_string(&e).unwrap_or_default();
-                        let event = Event::default()
-                            .id(e.seq.to_string())
-                            .event(e.kind.clone())
-                            .data(data);
-                        return Some((Ok(event), rx));
+                        return Some((e, rx));
                     }
                     Ok(_) => continue,
                     // A slow reader skips what it missed; the log has it.
@@ -360,7 +378,28 @@ async fn event_feed(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    let stream = futures_util::stream::iter(backlog)
+        .chain(live)
+        .filter(move |e| {
+            let fresh = e.seq > last_seq;
+            if fresh {
+                last_seq = e.seq;
+            }
+            std::future::ready(fresh)
+        })
+        .map(|e| {
+            let data = serde_json::to_string(&e).unwrap_or_default();
+            Ok(Event::default()
+                .id(e.seq.to_string())
+                .event(e.kind.clone())
+                .data(data))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A query string that does not parse: 422 naming the parameters.
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::field("query", "query", e.body_text())
 }
 
 async fn set_dnd(
