@@ -230,3 +230,34 @@ fn acknowledged_writes_survive_sigkill() {
         .unwrap();
     assert_eq!(events.len() as i64, last + 1);
 }
+
+#[test]
+fn start_up_is_refused_and_nothing_written_when_the_file_breaks_an_api_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("holdline.db");
+    {
+        let mut p = open(&db, dir.path(), FILE);
+        p.create(Kind::Queue, json!({ "id": "sales", "agents": ["amos"] }))
+            .unwrap();
+    }
+    // The file no longer declares amos, whom the API queue "sales" names as its agent.
+    let edited = FILE
+        .replace("[[user]]\nid = \"amos\"\n", "")
+        .replace("agents = [\"amos\"]\n", "");
+    let err = match Provisioning::open(Store::open(&db).unwrap(), source(dir.path(), &edited)) {
+        Err(e) => e,
+        Ok(_) => panic!("start-up must be refused"),
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains("together with the objects created through the API"),
+        "{text}"
+    );
+    assert!(
+        text.contains("queue \"sales\": agent \"amos\" is not a [[user]]"),
+        "{text}"
+    );
+    // Nothing of the edited file was applied: the old file still starts.
+    let p = open(&db, dir.path(), FILE);
+    assert_eq!(p.get(Kind::User, "amos").unwrap()["origin"], "file");
+}

@@ -335,7 +335,7 @@ pub fn run_object(kind: Kind, cmd: &ObjectCmd, args: &ApiArgs) -> Result<String,
     let base = format!("/api/v1/{}", plural(kind));
     let (value, single) = match cmd {
         ObjectCmd::New { id, fields } => {
-            let mut body = fields_body(kind, fields, false)?;
+            let mut body = fields_body(fields, false)?;
             let id_key = if kind == Kind::Number { "e164" } else { "id" };
             body.insert(id_key.into(), json!(id));
             (
@@ -349,7 +349,7 @@ pub fn run_object(kind: Kind, cmd: &ObjectCmd, args: &ApiArgs) -> Result<String,
                     "set needs at least one FIELD=VALUE".into(),
                 ));
             }
-            let body = Value::Object(fields_body(kind, fields, true)?);
+            let body = Value::Object(fields_body(fields, true)?);
             let path = format!("{base}/{}", segment(id));
             (client.call("PATCH", &path, Some(&body))?, true)
         }
@@ -444,12 +444,7 @@ const LIST_FIELDS: [&str; 6] = [
 const ACTION_FIELDS: [&str; 3] = ["on_overflow", "on_timeout", "no_agents"];
 
 /// `FIELD=VALUE` arguments as a JSON object (see the module docs for the value forms).
-pub fn fields_body(
-    kind: Kind,
-    fields: &[String],
-    patch: bool,
-) -> Result<Map<String, Value>, ClientError> {
-    let _ = kind;
+pub fn fields_body(fields: &[String], patch: bool) -> Result<Map<String, Value>, ClientError> {
     let mut out = Map::new();
     for f in fields {
         let Some((key, text)) = f.split_once('=') else {
@@ -594,7 +589,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let body = fields_body(Kind::Queue, &args, false).unwrap();
+        let body = fields_body(&args, false).unwrap();
         assert_eq!(
             Value::Object(body),
             json!({
@@ -604,9 +599,9 @@ mod tests {
                 "on_overflow": { "action": "busy" },
             })
         );
-        let reset = fields_body(Kind::Queue, &["max_wait=".to_string()], true).unwrap();
+        let reset = fields_body(&["max_wait=".to_string()], true).unwrap();
         assert_eq!(reset["max_wait"], Value::Null);
-        assert!(fields_body(Kind::Queue, &["max_wait".to_string()], false).is_err());
+        assert!(fields_body(&["max_wait".to_string()], false).is_err());
     }
 
     #[test]

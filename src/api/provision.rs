@@ -108,7 +108,8 @@ pub struct Provisioning {
 }
 
 impl Provisioning {
-    /// Applies the file's objects to `store` and builds the effective configuration.
+    /// Applies the file's objects to `store` and builds the effective configuration. Nothing
+    /// is written unless the file, together with the objects created through the API, is valid.
     pub fn open(
         mut store: Store,
         file: FileSource,
@@ -119,30 +120,19 @@ impl Provisioning {
         };
         let raw = file.raw().map_err(file_error)?;
         let declared = declared_objects(&raw);
-        // The file alone must be valid before anything of it is written.
+        // The file alone first, so its own mistakes are reported as the file's.
         validate(raw, &file.base_dir).map_err(|p| file_error(ConfigError::Invalid(p)))?;
-        let report = store.sync_file(&declared)?;
-        let prefs = Arc::new(store.agent_prefs()?);
-        let (config_tx, _) = watch::channel(Arc::new(crate::config::embedded_default()));
-        let (prefs_tx, _) = watch::channel(prefs);
-        let mut p = Provisioning {
-            store,
-            file,
-            config: Arc::new(crate::config::embedded_default()),
-            config_tx,
-            prefs_tx,
-            check_files: true,
-        };
+        let (changes, report) = store.file_sync_plan(&declared)?;
         // Media files are not checked here: the runtime loads them and reports what is missing,
         // and a file that went away must not keep the server (and so the API) from starting.
-        let config = p.check(None, false).map_err(|e| match e {
+        let config = check(&store, &file, &changes, false).map_err(|e| match e {
+            ApiError::Store(s) => ProvisionError::Store(s),
             ApiError::Invalid(problems) => ProvisionError::Merged {
-                label: p.file.label.clone(),
+                label: file.label.clone(),
                 problems,
             },
-            ApiError::Store(s) => ProvisionError::Store(s),
             other => ProvisionError::Merged {
-                label: p.file.label.clone(),
+                label: file.label.clone(),
                 problems: vec![Problem {
                     subject: "store".into(),
                     field: String::new(),
@@ -150,8 +140,18 @@ impl Provisioning {
                 }],
             },
         })?;
-        p.config = Arc::new(config);
-        p.config_tx.send_replace(p.config.clone());
+        store.apply(&changes)?;
+        let config = Arc::new(config);
+        let (config_tx, _) = watch::channel(config.clone());
+        let (prefs_tx, _) = watch::channel(Arc::new(store.agent_prefs()?));
+        let p = Provisioning {
+            store,
+            file,
+            config,
+            config_tx,
+            prefs_tx,
+            check_files: true,
+        };
         Ok((p, report))
     }
 
@@ -363,75 +363,16 @@ impl Provisioning {
 
     /// Validates the configuration with `change` applied, then writes and publishes it.
     fn change(&mut self, change: Change) -> Result<(), ApiError> {
-        let config = self.check(Some(&change), self.check_files)?;
+        let config = check(
+            &self.store,
+            &self.file,
+            std::slice::from_ref(&change),
+            self.check_files,
+        )?;
         self.store.apply(std::slice::from_ref(&change))?;
         self.config = Arc::new(config);
         self.config_tx.send_replace(self.config.clone());
         Ok(())
-    }
-
-    /// The configuration the file and the store make with `change` applied, validated.
-    fn check(&self, change: Option<&Change>, check_files: bool) -> Result<Config, ApiError> {
-        let raw = self.merged(change)?;
-        let config = validate(raw, &self.file.base_dir).map_err(ApiError::Invalid)?;
-        if let (true, Some(Change::Put(row))) = (check_files, change) {
-            // Only the changed object's files: one that went missing elsewhere since start-up
-            // is the runtime's to report, not a reason to refuse this change.
-            let changed = subject(row.kind, &row.id);
-            let missing: Vec<Problem> = missing_files(&config)
-                .into_iter()
-                .filter(|p| p.subject == changed)
-                .collect();
-            if !missing.is_empty() {
-                return Err(ApiError::Invalid(missing));
-            }
-        }
-        Ok(config)
-    }
-
-    /// The file's sections and trunks with every stored object (and `change`) as its numbers,
-    /// users, groups and queues.
-    fn merged(&self, change: Option<&Change>) -> Result<RawConfig, ApiError> {
-        let mut raw = self.file.raw().map_err(|e| {
-            ApiError::Conflict(format!("{} can no longer be read: {e}", self.file.label))
-        })?;
-        raw.number.clear();
-        raw.user.clear();
-        raw.group.clear();
-        raw.queue.clear();
-        for kind in Kind::ALL {
-            let mut rows = self.store.list(kind)?;
-            match change {
-                Some(Change::Put(new)) if new.kind == kind => {
-                    match rows.iter_mut().find(|r| r.id == new.id) {
-                        Some(r) => *r = new.clone(),
-                        None => rows.push(new.clone()),
-                    }
-                }
-                Some(Change::Delete { kind: k, id }) if *k == kind => rows.retain(|r| &r.id != id),
-                _ => {}
-            }
-            for row in &rows {
-                let shape = |e: super::spec::ShapeError| {
-                    ApiError::field(subject(kind, &row.id), &e.field, e.reason)
-                };
-                match kind {
-                    Kind::Number => raw
-                        .number
-                        .push(read_body::<RawNumber>(&row.body).map_err(shape)?),
-                    Kind::User => raw
-                        .user
-                        .push(read_body::<RawUser>(&row.body).map_err(shape)?),
-                    Kind::Group => raw
-                        .group
-                        .push(read_body::<RawGroup>(&row.body).map_err(shape)?),
-                    Kind::Queue => raw
-                        .queue
-                        .push(read_body::<RawQueue>(&row.body).map_err(shape)?),
-                }
-            }
-        }
-        Ok(raw)
     }
 
     fn view(&self, kind: Kind, id: &str, origin: Origin) -> Option<Value> {
@@ -461,6 +402,84 @@ impl Provisioning {
             }
         }
     }
+}
+
+/// The configuration the file and the store make with `changes` applied, validated.
+fn check(
+    store: &Store,
+    file: &FileSource,
+    changes: &[Change],
+    check_files: bool,
+) -> Result<Config, ApiError> {
+    let raw = merged(store, file, changes)?;
+    let config = validate(raw, &file.base_dir).map_err(ApiError::Invalid)?;
+    if !check_files {
+        return Ok(config);
+    }
+    // Only the changed objects' files: one that went missing elsewhere since start-up is the
+    // runtime's to report, not a reason to refuse this change.
+    let changed: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Put(row) => Some(subject(row.kind, &row.id)),
+            Change::Delete { .. } => None,
+        })
+        .collect();
+    let missing: Vec<Problem> = missing_files(&config)
+        .into_iter()
+        .filter(|p| changed.contains(&p.subject))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::Invalid(missing));
+    }
+    Ok(config)
+}
+
+/// The file's sections and trunks with every stored object, `changes` applied, as its
+/// numbers, users, groups and queues.
+fn merged(store: &Store, file: &FileSource, changes: &[Change]) -> Result<RawConfig, ApiError> {
+    let mut raw = file
+        .raw()
+        .map_err(|e| ApiError::Conflict(format!("{} can no longer be read: {e}", file.label)))?;
+    raw.number.clear();
+    raw.user.clear();
+    raw.group.clear();
+    raw.queue.clear();
+    for kind in Kind::ALL {
+        let mut rows = store.list(kind)?;
+        for change in changes {
+            match change {
+                Change::Put(new) if new.kind == kind => {
+                    match rows.iter_mut().find(|r| r.id == new.id) {
+                        Some(r) => *r = new.clone(),
+                        None => rows.push(new.clone()),
+                    }
+                }
+                Change::Delete { kind: k, id } if *k == kind => rows.retain(|r| &r.id != id),
+                _ => {}
+            }
+        }
+        for row in &rows {
+            let shape = |e: super::spec::ShapeError| {
+                ApiError::field(subject(kind, &row.id), &e.field, e.reason)
+            };
+            match kind {
+                Kind::Number => raw
+                    .number
+                    .push(read_body::<RawNumber>(&row.body).map_err(shape)?),
+                Kind::User => raw
+                    .user
+                    .push(read_body::<RawUser>(&row.body).map_err(shape)?),
+                Kind::Group => raw
+                    .group
+                    .push(read_body::<RawGroup>(&row.body).map_err(shape)?),
+                Kind::Queue => raw
+                    .queue
+                    .push(read_body::<RawQueue>(&row.body).map_err(shape)?),
+            }
+        }
+    }
+    Ok(raw)
 }
 
 /// The file's objects as store rows.

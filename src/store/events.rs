@@ -11,6 +11,27 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
 
+/// The event kinds the queue engine reports, as spelled in the log and the live feed. Other
+/// kinds may be logged; these are the ones clients and the metrics rely on.
+pub mod kind {
+    /// A call arrived at the queue.
+    pub const OFFERED: &str = "offered";
+    /// An agent answered; the call is bridged.
+    pub const ANSWERED: &str = "answered";
+    /// The caller hung up while waiting.
+    pub const ABANDONED: &str = "abandoned";
+    /// `max_calls` were waiting: the call got `on_overflow`.
+    pub const OVERFLOWED: &str = "overflowed";
+    /// The call waited `max_wait`: it got `on_timeout`.
+    pub const TIMED_OUT: &str = "timed-out";
+    /// The call was forwarded (`detail`: the target).
+    pub const FORWARDED: &str = "forwarded";
+    /// An agent is being offered the call.
+    pub const AGENT_RINGING: &str = "agent-ringing";
+    /// The agent declined, was busy, or did not answer in `agent_alert_time`.
+    pub const AGENT_MISSED: &str = "agent-missed";
+}
+
 /// One logged event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEvent {
@@ -25,8 +46,7 @@ pub struct QueueEvent {
     /// The agent involved, when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
-    /// `offered`, `answered`, `abandoned`, `overflowed`, `timed-out`, `forwarded`,
-    /// `agent-ringing`, `agent-declined` …
+    /// One of [`kind`] (`offered`, `answered`, …), or another kind the engine adds.
     pub kind: String,
     /// Free text: the forward target, the SIP status, …
     #[serde(default, skip_serializing_if = "Option::is_none")]

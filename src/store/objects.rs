@@ -176,6 +176,17 @@ impl Store {
     /// no longer declares are removed, declared ones are written (an API object with the same
     /// id becomes the file's), API objects are kept. One transaction.
     pub fn sync_file(&mut self, declared: &[ObjectRow]) -> Result<SyncReport, StoreError> {
+        let (changes, report) = self.file_sync_plan(declared)?;
+        self.apply(&changes)?;
+        Ok(report)
+    }
+
+    /// The changes [`Store::sync_file`] would make, without making them (so the caller can
+    /// validate the result first).
+    pub fn file_sync_plan(
+        &self,
+        declared: &[ObjectRow],
+    ) -> Result<(Vec<Change>, SyncReport), StoreError> {
         let mut report = SyncReport::default();
         let mut changes = Vec::new();
         for kind in Kind::ALL {
@@ -203,8 +214,7 @@ impl Store {
                 changes.push(Change::Put(row));
             }
         }
-        self.apply(&changes)?;
-        Ok(report)
+        Ok((changes, report))
     }
 
     /// Agents' do-not-disturb and opt-outs.
