@@ -5,9 +5,8 @@ mod api_support;
 
 use std::sync::Arc;
 
-use holdline::api::client::{
-    run_agent, run_object, AgentCmd, ApiArgs, ClientError, ObjectCmd, OnOff,
-};
+use holdline::api::cli::{run_agent, run_object, AgentCmd, ApiArgs, ObjectCmd, OnOff};
+use holdline::api::client::ClientError;
 use holdline::api::{serve, ApiState, MemoryLive, Provisioning};
 use holdline::store::{Kind, Store};
 use serde_json::Value;

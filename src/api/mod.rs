@@ -20,9 +20,10 @@
 //! - [`routes`]: the route table and the handlers. [`openapi`]: the document.
 //! - [`provision`]: file + store → validated [`crate::config::Config`]. [`spec`]: bodies, views.
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
-//! - [`client`]: the CLI's HTTP client and commands.
+//! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
 
 pub mod boot;
+pub mod cli;
 pub mod client;
 pub mod error;
 pub mod live;
