@@ -453,3 +453,14 @@ async fn greeting_file_must_exist_relative_to_the_config_directory() {
         dir.path().join("hello.wav").display().to_string()
     );
 }
+
+#[tokio::test]
+async fn a_view_sent_back_with_a_change_is_a_valid_update() {
+    let a = app();
+    let body = json!({ "id": "sales", "agents": ["bea"], "numbers": ["+14255550101"] });
+    let (_, mut q) = call(&a.router, "POST", "/api/v1/queues", Some(body)).await;
+    q["max_calls"] = json!(9);
+    let (status, got) = call(&a.router, "PATCH", "/api/v1/queues/sales", Some(q.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got, q);
+}

@@ -13,7 +13,10 @@
 //! ([`ApiState`]), so tests drive the whole router with `tower::ServiceExt::oneshot`.
 //!
 //! What this does not do: TLS (listen on loopback, or put a proxy in front), or own live state:
-//! calls and agents come from the runtime through [`live::LiveState`].
+//! calls and agents come from the runtime through [`live::LiveState`]. Handlers run their
+//! (short, admin-rate) SQLite transactions on the async worker under one mutex; the runtime
+//! should call [`ApiState::record_event`], a synchronous SQLite write, off its hot path (from
+//! `spawn_blocking` or a task of its own).
 //!
 //! # Layout
 //! - this file: [`ApiState`], [`router`], [`serve`], bearer-token check. [`boot`]: start-up.
@@ -144,13 +147,20 @@ async fn authorize(State(state): State<ApiState>, request: Request, next: Next) 
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer)
             .unwrap_or("");
         if !constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
             return ApiError::Unauthorized.into_response();
         }
     }
     next.run(request).await
+}
+
+/// The credentials of an `Authorization: Bearer …` value; the scheme name is case-insensitive
+/// (RFC 7235 §2.1, RFC 6750 §2.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// Compares without an early exit, so the time taken does not tell how much of a guess was
@@ -167,6 +177,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
 
     #[test]
     fn constant_time_eq_compares_whole_values() {

@@ -215,7 +215,8 @@ impl Provisioning {
     }
 
     /// Creates an object from a body in the config file's shape.
-    pub fn create(&mut self, kind: Kind, body: Value) -> Result<Value, ApiError> {
+    pub fn create(&mut self, kind: Kind, mut body: Value) -> Result<Value, ApiError> {
+        drop_output_fields(kind, &mut body);
         let (id, body) = identify(kind, body)?;
         if let Some(existing) = self.store.get(kind, &id)? {
             return Err(match existing.origin {
@@ -247,8 +248,10 @@ impl Provisioning {
         }
         let id = canonical_id(kind, id);
         let row = self.writable(kind, &id)?;
+        let mut patch = patch.clone();
+        drop_output_fields(kind, &mut patch);
         let mut body = row.body.clone();
-        merge_patch(&mut body, patch);
+        merge_patch(&mut body, &patch);
         let (new_id, body) = identify(kind, body)?;
         if new_id != id {
             return Err(ApiError::field(
@@ -513,6 +516,22 @@ fn declared_objects(raw: &RawConfig) -> Vec<ObjectRow> {
             .map(|q| row(Kind::Queue, q.id.clone(), queue_body(q))),
     );
     out
+}
+
+/// Removes the fields a view has but a body does not (`origin`, `members` …), so a client can
+/// send back what it read with some fields changed.
+fn drop_output_fields(kind: Kind, body: &mut Value) {
+    let output_only: &[&str] = match kind {
+        Kind::Queue => &["origin", "members"],
+        Kind::Number => &["origin", "assigned_to"],
+        Kind::User => &["origin", "has_password"],
+        Kind::Group => &["origin"],
+    };
+    if let Value::Object(m) = body {
+        for k in output_only {
+            m.remove(*k);
+        }
+    }
 }
 
 /// `+14255550100` for any way of writing a number; other ids as given.
