@@ -241,3 +241,69 @@ async fn groups_have_the_same_verbs_and_checks() {
     let (status, body) = call(&a.router, "DELETE", "/api/v1/groups/night", None).await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
 }
+
+#[tokio::test]
+async fn users_and_groups_are_listed_and_fetched() {
+    let a = app();
+    let (status, users) = call(&a.router, "GET", "/api/v1/users", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        users,
+        json!([
+            { "id": "amos", "name": "Amos Marble", "has_password": false, "contacts": [], "numbers": ["+14255550199"], "origin": "file" },
+            { "id": "bea", "name": "bea", "has_password": false, "contacts": [], "numbers": [], "origin": "file" },
+        ])
+    );
+    let (status, u) = call(&a.router, "GET", "/api/v1/users/bea", None).await;
+    assert_eq!((status, u), (StatusCode::OK, users[1].clone()));
+    let (status, g) = call(&a.router, "GET", "/api/v1/groups/sales-team", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        g,
+        json!({ "id": "sales-team", "members": ["amos", "bea"], "origin": "file" })
+    );
+    for path in ["/api/v1/users/ghost", "/api/v1/groups/ghost"] {
+        let (status, _) = call(&a.router, "GET", path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn user_and_group_shape_errors_name_the_field() {
+    let a = app();
+    for (path, body, field, needle) in [
+        (
+            "/api/v1/users",
+            json!({ "id": "cy", "name": "a\nb" }),
+            "name",
+            "one line",
+        ),
+        (
+            "/api/v1/users",
+            json!({ "id": "cy", "contacts": "sip:x@y" }),
+            "contacts",
+            "invalid type",
+        ),
+        (
+            "/api/v1/groups",
+            json!({ "id": "g", "members": ["bea", "bea"] }),
+            "members",
+            "listed twice",
+        ),
+        (
+            "/api/v1/groups",
+            json!({ "id": "g", "owner": "bea" }),
+            "owner",
+            "unknown field",
+        ),
+        ("/api/v1/groups", json!({ "id": "" }), "id", "is empty"),
+    ] {
+        let (status, resp) = call(&a.router, "POST", path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {resp}");
+        let ps = problems(&resp);
+        assert!(
+            ps.iter().any(|(f, m)| f == field && m.contains(needle)),
+            "{body}: {ps:?}"
+        );
+    }
+}

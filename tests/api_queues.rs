@@ -464,3 +464,113 @@ async fn a_view_sent_back_with_a_change_is_a_valid_update() {
     assert_eq!(status, StatusCode::OK, "{got}");
     assert_eq!(got, q);
 }
+
+#[tokio::test]
+async fn names_addresses_media_and_duplicates_are_checked() {
+    rejects(
+        json!({ "id": "q", "name": "two\nlines" }),
+        "name",
+        "one line",
+    )
+    .await;
+    rejects(json!({ "id": "q", "name": " " }), "name", "non-empty").await;
+    rejects(
+        json!({ "id": "q", "addresses": ["sales"] }),
+        "addresses",
+        "\"sales\"",
+    )
+    .await;
+    rejects(
+        json!({ "id": "q", "addresses": ["sip:example.com"] }),
+        "addresses",
+        "no user part",
+    )
+    .await;
+    rejects(json!({ "id": "q", "greeting": "" }), "greeting", "empty").await;
+    rejects(
+        json!({ "id": "q", "music_on_hold": "" }),
+        "music_on_hold",
+        "empty",
+    )
+    .await;
+    rejects(
+        json!({ "id": "q", "agents": ["amos", "amos"] }),
+        "agents",
+        "listed twice",
+    )
+    .await;
+    rejects(
+        json!({ "id": "q", "numbers": ["+14255550101", "+14255550101"] }),
+        "numbers",
+        "listed twice",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn more_than_50_agents_is_refused() {
+    let a = app();
+    let mut agents = Vec::new();
+    for i in 0..51 {
+        let id = format!("agent{i}");
+        let (status, _) = call(
+            &a.router,
+            "POST",
+            "/api/v1/users",
+            Some(json!({ "id": id })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        agents.push(id);
+    }
+    let (status, _) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "q", "agents": agents[..50] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, resp) = call(
+        &a.router,
+        "PATCH",
+        "/api/v1/queues/q",
+        Some(json!({ "agents": agents })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        problems(&resp)
+            .iter()
+            .any(|(f, m)| f == "agents" && m.contains("has 51 agents")),
+        "{resp}"
+    );
+}
+
+#[tokio::test]
+async fn queue_address_routes_like_the_file_ones() {
+    let a = app();
+    let (status, q) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "q", "addresses": ["sip:sales@example.com"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{q}");
+    assert_eq!(q["addresses"], json!(["sip:sales@example.com"]));
+    let (status, resp) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "r", "addresses": ["sip:sales@example.com"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        problems(&resp)
+            .iter()
+            .any(|(f, m)| f == "addresses" && m.contains("both queue \"q\"")),
+        "{resp}"
+    );
+}
