@@ -4,8 +4,13 @@
 //! The caller (the runtime) binds the listener and serves [`super::serve`]; it also supplies the
 //! randomness for a generated token, since only the runtime reads OS randomness.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::config::{from_toml_str, ConfigError};
 use crate::store::objects::SyncReport;
@@ -55,6 +60,19 @@ pub fn boot(
     })
 }
 
+/// Binds `addr` (port 0 picks a free port) and serves the API on it until `shutdown`
+/// completes. Returns the bound address (print it: tests read it) and the server task.
+pub async fn start(
+    state: ApiState,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, JoinHandle<std::io::Result<()>>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(super::serve(listener, state, shutdown));
+    Ok((bound, task))
+}
+
 /// A token from random bytes: 32 lowercase hex digits per 16 bytes.
 pub fn token_from_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -100,6 +118,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!((b.token.as_str(), b.token_generated), ("from-file", false));
+    }
+
+    #[tokio::test]
+    async fn started_api_answers_with_the_token_and_stops_on_shutdown() {
+        let b = boot(file(""), Arc::new(MemoryLive::default()), || "tok".into()).unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (bound, task) = start(b.state, addr, async {
+            let _ = stop_rx.await;
+        })
+        .await
+        .unwrap();
+        let client = crate::api::client::Client::new(bound.to_string(), Some(b.token));
+        let reply =
+            tokio::task::spawn_blocking(move || client.request("GET", "/api/v1/queues", None))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body.as_array().map(Vec::len), Some(0));
+        stop_tx.send(()).unwrap();
+        task.await.unwrap().unwrap();
     }
 
     #[test]
