@@ -8,10 +8,15 @@
 //! - [`queue`]: the call-queue engine (calls, agents, routing policies, timers). Sans-IO.
 //! - [`rtp`]: RTP/RTCP packets, DTMF, outgoing streams and pacing, receive state. Sans-IO.
 //! - [`time`]: virtual time for the sans-IO cores.
+//! - [`store`]: the SQLite database: provisioning, agents' settings, the event log.
+//! - [`api`]: the admin REST API (axum), metrics, and the CLI's client.
 //!
-//! Only `runtime` touches sockets, files, the clock and OS randomness; every other module is a
-//! plain struct driven by inputs that carry `now`.
+//! Only `runtime` touches sockets, files, the clock and OS randomness, apart from the two edges
+//! that do IO by nature: `store` (its database file) and `api` (HTTP); both keep their logic
+//! testable on an in-memory database and an injected state. Every other module is a plain
+//! struct driven by inputs that carry `now`.
 
+pub mod api;
 pub mod audio;
 pub mod b2bua;
 pub mod config;
@@ -20,4 +25,5 @@ pub mod queue;
 pub mod rtp;
 pub mod runtime;
 pub mod sip;
+pub mod store;
 pub mod time;

@@ -412,6 +412,9 @@ impl MediaPlane {
                 None
             }
             Event::CallEnded { call, .. } => self.end_call(*call),
+            // Playback choice, bridging and agent legs are the runtime's call glue
+            // (`runtime::calls`), which the server uses.
+            _ => None,
         }
     }
 

@@ -1,0 +1,478 @@
+//! The API subcommands of `holdline`: `queue|number|user|group new|set|get|remove` (and
+//! `queue status`), `agent dnd|opt-in|opt-out|get`, over [`super::client::Client`], printing
+//! tables by default and the API's JSON with `--json`.
+//!
+//! Field values follow the config file: `holdline queue new sales name="UK Sales"
+//! numbers=+14255550100 max_wait=600 on_timeout=forward:queue:support`. A value that reads as
+//! JSON (`600`, `true`, `["a","b"]`, `{"action":"busy"}`) is taken as JSON; list fields take
+//! commas (`agents=amos,bea`); `on_overflow`/`on_timeout`/`no_agents` take `ACTION` or
+//! `forward:TARGET`; `FIELD=` with nothing after it resets the field to its default (`set`).
+//!
+//! What this does not do: validate fields itself. The server runs the configuration's checks
+//! and every problem it reports is printed, one per line.
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use crate::store::Kind;
+
+use super::client::{Client, ClientError};
+
+/// Where the API is and how to print: shared by every API subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct ApiArgs {
+    /// The API address, HOST:PORT (default: $HOLDLINE_API or 127.0.0.1:8080).
+    #[arg(long, global = true)]
+    pub api: Option<String>,
+    /// The bearer token (default: $HOLDLINE_TOKEN).
+    #[arg(long, global = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl ApiArgs {
+    pub fn client(&self) -> Client {
+        let addr = self
+            .api
+            .clone()
+            .or_else(|| std::env::var("HOLDLINE_API").ok())
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let token = self
+            .token
+            .clone()
+            .or_else(|| std::env::var("HOLDLINE_TOKEN").ok());
+        Client::new(addr, token)
+    }
+}
+
+/// `holdline queue|number|user|group …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum ObjectCmd {
+    /// Create: ID then FIELD=VALUE pairs (numbers: the number, then kind=…).
+    New { id: String, fields: Vec<String> },
+    /// Change some fields; FIELD= resets one to its default.
+    Set { id: String, fields: Vec<String> },
+    /// Show one, or list all without ID.
+    Get { id: Option<String> },
+    /// Remove (objects from the config file cannot be removed here).
+    Remove { id: String },
+    /// Queues only: calls waiting and agents' states.
+    Status { id: String },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+/// `holdline agent …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum AgentCmd {
+    /// Do-not-disturb on or off.
+    Dnd { id: String, state: OnOff },
+    /// Take calls from QUEUE again.
+    OptIn { id: String, queue: String },
+    /// Stop taking calls from QUEUE (when it allows opt-out).
+    OptOut { id: String, queue: String },
+    /// Show do-not-disturb and the agent's queues.
+    Get { id: String },
+}
+
+/// The API subcommands of `holdline`, for the binary to flatten into its own.
+#[derive(Subcommand, Clone, Debug)]
+pub enum ApiCommand {
+    /// Queues: new | set | get | remove | status.
+    #[command(subcommand)]
+    Queue(ObjectCmd),
+    /// Phone numbers: new | set | get | remove.
+    #[command(subcommand)]
+    Number(ObjectCmd),
+    /// Users: new | set | get | remove.
+    #[command(subcommand)]
+    User(ObjectCmd),
+    /// Groups: new | set | get | remove.
+    #[command(subcommand)]
+    Group(ObjectCmd),
+    /// Agent self-service: dnd | opt-in | opt-out | get.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+}
+
+/// Runs an API subcommand; returns what to print on stdout.
+pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
+    match cmd {
+        ApiCommand::Queue(c) => run_object(Kind::Queue, c, args),
+        ApiCommand::Number(c) => run_object(Kind::Number, c, args),
+        ApiCommand::User(c) => run_object(Kind::User, c, args),
+        ApiCommand::Group(c) => run_object(Kind::Group, c, args),
+        ApiCommand::Agent(c) => run_agent(c, args),
+    }
+}
+
+impl ClientError {
+    /// The process exit code: 2 for a usage error, 1 for anything the API or network refused.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn plural(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Queue => "queues",
+        Kind::Number => "numbers",
+        Kind::User => "users",
+        Kind::Group => "groups",
+    }
+}
+
+/// Percent-encodes a path segment (`+` stays: it is literal in a path).
+fn segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~+".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs an object command; returns what to print.
+pub fn run_object(kind: Kind, cmd: &ObjectCmd, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    let base = format!("/api/v1/{}", plural(kind));
+    let (value, single) = match cmd {
+        ObjectCmd::New { id, fields } => {
+            let mut body = fields_body(fields, false)?;
+            let id_key = if kind == Kind::Number { "e164" } else { "id" };
+            body.insert(id_key.into(), json!(id));
+            (
+                client.call("POST", &base, Some(&Value::Object(body)))?,
+                true,
+            )
+        }
+        ObjectCmd::Set { id, fields } => {
+            if fields.is_empty() {
+                return Err(ClientError::Usage(
+                    "set needs at least one FIELD=VALUE".into(),
+                ));
+            }
+            let body = Value::Object(fields_body(fields, true)?);
+            let path = format!("{base}/{}", segment(id));
+            (client.call("PATCH", &path, Some(&body))?, true)
+        }
+        ObjectCmd::Get { id: Some(id) } => (
+            client.call("GET", &format!("{base}/{}", segment(id)), None)?,
+            true,
+        ),
+        ObjectCmd::Get { id: None } => (client.call("GET", &base, None)?, false),
+        ObjectCmd::Remove { id } => {
+            client.call("DELETE", &format!("{base}/{}", segment(id)), None)?;
+            return Ok(if args.json {
+                "null".into()
+            } else {
+                format!("removed {} {id}", kind.as_str())
+            });
+        }
+        ObjectCmd::Status { id } => {
+            if kind != Kind::Queue {
+                return Err(ClientError::Usage("status is for queues".into()));
+            }
+            let v = client.call("GET", &format!("{base}/{}/status", segment(id)), None)?;
+            return Ok(if args.json {
+                pretty(&v)
+            } else {
+                status_table(&v)
+            });
+        }
+    };
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    Ok(if single {
+        record(&value)
+    } else {
+        table(&value, columns(kind))
+    })
+}
+
+/// Runs an agent command; returns what to print.
+pub fn run_agent(cmd: &AgentCmd, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    let value = match cmd {
+        AgentCmd::Dnd { id, state } => client.call(
+            "PUT",
+            &format!("/api/v1/agents/{}/dnd", segment(id)),
+            Some(&json!({ "dnd": *state == OnOff::On })),
+        )?,
+        AgentCmd::OptIn { id, queue } | AgentCmd::OptOut { id, queue } => {
+            let verb = if matches!(cmd, AgentCmd::OptIn { .. }) {
+                "opt-in"
+            } else {
+                "opt-out"
+            };
+            let path = format!(
+                "/api/v1/agents/{}/queues/{}/{verb}",
+                segment(id),
+                segment(queue)
+            );
+            client.call("POST", &path, None)?
+        }
+        AgentCmd::Get { id } => {
+            client.call("GET", &format!("/api/v1/agents/{}", segment(id)), None)?
+        }
+    };
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    let mut out = format!(
+        "agent {}  dnd: {}\n",
+        value["id"].as_str().unwrap_or(""),
+        if value["dnd"].as_bool() == Some(true) {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    out.push_str(&table(
+        &value["queues"],
+        &["queue", "opted_in", "allow_opt_out"],
+    ));
+    Ok(out)
+}
+
+const LIST_FIELDS: [&str; 6] = [
+    "numbers",
+    "addresses",
+    "agents",
+    "groups",
+    "members",
+    "contacts",
+];
+const ACTION_FIELDS: [&str; 3] = ["on_overflow", "on_timeout", "no_agents"];
+
+/// `FIELD=VALUE` arguments as a JSON object (see the module docs for the value forms).
+pub fn fields_body(fields: &[String], patch: bool) -> Result<Map<String, Value>, ClientError> {
+    let mut out = Map::new();
+    for f in fields {
+        let Some((key, text)) = f.split_once('=') else {
+            return Err(ClientError::Usage(format!("{f:?} is not FIELD=VALUE")));
+        };
+        let key = key.trim();
+        let value = if text.is_empty() {
+            if !patch {
+                return Err(ClientError::Usage(format!("{key}= has no value")));
+            }
+            Value::Null
+        } else if ACTION_FIELDS.contains(&key) && !text.starts_with('{') {
+            match text.split_once(':') {
+                Some(("forward", to)) => json!({ "action": "forward", "to": to }),
+                _ => json!({ "action": text }),
+            }
+        } else if LIST_FIELDS.contains(&key) && !text.starts_with('[') {
+            Value::Array(text.split(',').map(|s| json!(s.trim())).collect())
+        } else {
+            match serde_json::from_str::<Value>(text) {
+                // A bare word is text; JSON numbers, booleans, arrays and objects are JSON.
+                Ok(v) if !v.is_string() => v,
+                _ => json!(text),
+            }
+        };
+        out.insert(key.to_owned(), value);
+    }
+    Ok(out)
+}
+
+fn columns(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Queue => &[
+            "id",
+            "name",
+            "numbers",
+            "routing",
+            "members",
+            "max_calls",
+            "max_wait",
+            "origin",
+        ],
+        Kind::Number => &["e164", "kind", "assigned_to", "origin"],
+        Kind::User => &["id", "name", "numbers", "origin"],
+        Kind::Group => &["id", "members", "origin"],
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// A value as a table cell: lists joined by commas, actions as `forward:TARGET`.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
+        Value::Object(o) => match (o.get("action").and_then(Value::as_str), o.get("to")) {
+            (Some(a), Some(to)) => format!("{a}:{}", cell(to)),
+            (Some(a), None) => a.to_owned(),
+            _ => v.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Rows of `columns` with aligned columns.
+pub fn table(rows: &Value, columns: &[&str]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| columns.iter().map(|c| cell(&r[*c])).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(columns.iter().map(|c| c.to_uppercase()).collect());
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// One object as `field: value` lines.
+pub fn record(v: &Value) -> String {
+    let Some(o) = v.as_object() else {
+        return cell(v) + "\n";
+    };
+    let width = o.keys().map(|k| k.len()).max().unwrap_or(0);
+    o.iter()
+        .map(|(k, v)| format!("{k:<width$}  {}\n", cell(v)))
+        .collect()
+}
+
+fn status_table(v: &Value) -> String {
+    let mut out = format!(
+        "queue {}  waiting: {}  longest wait: {} s\n",
+        cell(&v["queue"]),
+        cell(&v["calls_waiting"]),
+        cell(&v["longest_wait_secs"])
+    );
+    out.push_str(&table(
+        &v["waiting"],
+        &["position", "call_id", "caller", "waiting_secs"],
+    ));
+    out.push_str(&table(&v["agents"], &["id", "state"]));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_follow_the_config_forms() {
+        let args: Vec<String> = [
+            "name=UK Sales",
+            "max_wait=600",
+            "allow_opt_out=false",
+            "agents=amos, bea",
+            "on_timeout=forward:queue:support",
+            "on_overflow=busy",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let body = fields_body(&args, false).unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "name": "UK Sales", "max_wait": 600, "allow_opt_out": false,
+                "agents": ["amos", "bea"],
+                "on_timeout": { "action": "forward", "to": "queue:support" },
+                "on_overflow": { "action": "busy" },
+            })
+        );
+        let reset = fields_body(&["max_wait=".to_string()], true).unwrap();
+        assert_eq!(reset["max_wait"], Value::Null);
+        assert!(fields_body(&["max_wait".to_string()], false).is_err());
+    }
+
+    #[test]
+    fn commands_parse_with_global_api_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            api: ApiArgs,
+            #[command(subcommand)]
+            cmd: ApiCommand,
+        }
+        let cli = Cli::try_parse_from([
+            "holdline",
+            "queue",
+            "new",
+            "sales",
+            "max_wait=600",
+            "--json",
+            "--api",
+            "127.0.0.1:9",
+        ])
+        .unwrap();
+        assert!(cli.api.json);
+        assert_eq!(cli.api.api.as_deref(), Some("127.0.0.1:9"));
+        match cli.cmd {
+            ApiCommand::Queue(ObjectCmd::New { id, fields }) => {
+                assert_eq!(
+                    (id.as_str(), fields),
+                    ("sales", vec!["max_wait=600".to_string()])
+                )
+            }
+            _ => panic!("wrong command"),
+        }
+        let cli = Cli::try_parse_from(["holdline", "agent", "opt-out", "amos", "sales"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            ApiCommand::Agent(AgentCmd::OptOut { .. })
+        ));
+        let cli = Cli::try_parse_from(["holdline", "agent", "dnd", "amos", "on"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            ApiCommand::Agent(AgentCmd::Dnd {
+                state: OnOff::On,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn table_aligns_columns_and_joins_lists() {
+        let rows =
+            json!([{ "id": "a", "numbers": ["+1", "+2"] }, { "id": "long-id", "numbers": [] }]);
+        assert_eq!(
+            table(&rows, &["id", "numbers"]),
+            "ID       NUMBERS\na        +1,+2\nlong-id\n"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! The API's errors and how each becomes an HTTP response.
+//!
+//! Every error body is JSON `{"error": "<one sentence>"}`; validation failures (422) add
+//! `"problems": [{"subject", "field", "message"}]`, the same [`Problem`]s `check-config` prints,
+//! so a client shows exactly what the file's author would see. Status codes: 400 for a body that
+//! is not JSON, 401 without the right bearer token, 404 for an unknown object, 409 for an object
+//! the config file owns or an id already taken, 422 for anything that fails validation.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use thiserror::Error;
+
+use crate::config::Problem;
+use crate::store::StoreError;
+
+/// Why an API request failed.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("the request body is not JSON: {reason}")]
+    NotJson { reason: String },
+    #[error("a valid bearer token is required (Authorization: Bearer TOKEN)")]
+    Unauthorized,
+    #[error("{what} does not exist")]
+    NotFound { what: String },
+    /// The object is declared in the config file: change it there.
+    #[error("{what} is declared in {file}; change it there (objects from the config file are read-only through the API)")]
+    ReadOnly { what: String, file: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// The change would make the configuration invalid; every problem found.
+    #[error("the change is not valid: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// A 422 about one field.
+    pub fn field(subject: impl Into<String>, field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid(vec![Problem {
+            subject: subject.into(),
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::ReadOnly { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Store(e) = &self {
+            tracing::error!(error = %e, "store failure in the API");
+        }
+        let body = match &self {
+            ApiError::Invalid(problems) => json!({
+                "error": "validation failed",
+                "problems": problems.iter().map(|p| json!({
+                    "subject": p.subject,
+                    "field": p.field,
+                    "message": p.to_string(),
+                })).collect::<Vec<_>>(),
+            }),
+            other => json!({ "error": other.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,151 @@
+//! Live state the API shows but does not own: calls waiting, agents' states, active calls and
+//! the counters behind `/metrics`. The runtime implements [`LiveState`] over the queue engine
+//! and the SIP core; [`MemoryLive`] is a plain implementation whose values are set by hand
+//! (tests, and a server whose engine does not report yet).
+//!
+//! What this does not do: agents' do-not-disturb and opt-outs are provisioning, kept in the
+//! store, and applied over these states by the status route.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// A call waiting in a queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WaitingCall {
+    pub call_id: String,
+    /// The caller's address or number, as shown to agents.
+    pub caller: String,
+    /// 1 for the head of the queue.
+    pub position: u32,
+    pub waiting_secs: u64,
+}
+
+/// What an agent is doing, as the engine sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    /// No registration and no reachable contact.
+    Offline,
+    /// Can be offered a call.
+    Available,
+    /// Being offered a call.
+    Ringing,
+    OnCall,
+    WrapUp,
+    /// Do-not-disturb (from the agent's settings).
+    Dnd,
+    /// Opted out of this queue (from the agent's settings).
+    OptedOut,
+}
+
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Offline => "offline",
+            AgentState::Available => "available",
+            AgentState::Ringing => "ringing",
+            AgentState::OnCall => "on-call",
+            AgentState::WrapUp => "wrap-up",
+            AgentState::Dnd => "dnd",
+            AgentState::OptedOut => "opted-out",
+        }
+    }
+}
+
+/// One queue's calls and agents, as the engine reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueLive {
+    /// In queue order.
+    pub waiting: Vec<WaitingCall>,
+    /// Agents the engine knows a state for; members it does not list are offline.
+    pub agents: BTreeMap<String, AgentState>,
+}
+
+/// A call in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActiveCall {
+    pub call_id: String,
+    pub queue: String,
+    pub caller: String,
+    /// `greeting`, `waiting`, `ringing`, `connected`, `forwarding` …
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    pub duration_secs: u64,
+}
+
+/// Per-queue call counters since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounters {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub overflowed: u64,
+    pub timed_out: u64,
+}
+
+/// The counters `/metrics` exports besides the per-queue gauges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub queues: BTreeMap<String, QueueCounters>,
+    pub rtp_streams_active: u64,
+    /// SIP requests received, by (method, response class such as `2xx`) of our final answer.
+    pub sip_requests: BTreeMap<(String, String), u64>,
+}
+
+/// What the runtime tells the API about calls and agents right now.
+pub trait LiveState: Send + Sync + 'static {
+    /// The queue's waiting calls and agents' states; empty for a queue with no activity.
+    fn queue(&self, queue: &str) -> QueueLive;
+    /// Every call in progress.
+    fn calls(&self) -> Vec<ActiveCall>;
+    fn counters(&self) -> Counters;
+}
+
+/// A [`LiveState`] holding whatever was set last.
+#[derive(Default)]
+pub struct MemoryLive {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    queues: BTreeMap<String, QueueLive>,
+    calls: Vec<ActiveCall>,
+    counters: Counters,
+}
+
+impl MemoryLive {
+    pub fn set_queue(&self, queue: &str, live: QueueLive) {
+        self.lock().queues.insert(queue.to_owned(), live);
+    }
+
+    pub fn set_calls(&self, calls: Vec<ActiveCall>) {
+        self.lock().calls = calls;
+    }
+
+    pub fn set_counters(&self, counters: Counters) {
+        self.lock().counters = counters;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        // A panic while holding the lock cannot leave these plain values half-written.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl LiveState for MemoryLive {
+    fn queue(&self, queue: &str) -> QueueLive {
+        self.lock().queues.get(queue).cloned().unwrap_or_default()
+    }
+
+    fn calls(&self) -> Vec<ActiveCall> {
+        self.lock().calls.clone()
+    }
+
+    fn counters(&self) -> Counters {
+        self.lock().counters.clone()
+    }
+}

@@ -1,0 +1,166 @@
+//! `/metrics`: the Prometheus text exposition format (version 0.0.4) over the live state.
+//!
+//! Exported: calls waiting and the longest wait per queue (gauges); offered, answered,
+//! abandoned, overflowed and timed-out calls per queue (counters); agents by state (gauge, each
+//! agent counted once: do-not-disturb first, else its busiest state in any queue); active RTP
+//! streams; SIP requests by method and the class of our final response (counter).
+//!
+//! What this does not do: keep counters itself. They come from [`LiveState::counters`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::config::Config;
+use crate::store::AgentPrefs;
+
+use super::live::{AgentState, LiveState};
+
+/// The whole `/metrics` body.
+pub fn render(config: &Config, live: &dyn LiveState, prefs: &AgentPrefs) -> String {
+    let mut out = String::new();
+    let counters = live.counters();
+    let mut waiting = Vec::new();
+    let mut agents: BTreeMap<String, AgentState> = BTreeMap::new();
+    for q in &config.queues {
+        let l = live.queue(q.id.as_str());
+        let longest = l.waiting.iter().map(|c| c.waiting_secs).max().unwrap_or(0);
+        waiting.push((q.id.as_str(), l.waiting.len(), longest));
+        for m in &q.members {
+            let state = l
+                .agents
+                .get(m.as_str())
+                .copied()
+                .unwrap_or(AgentState::Offline);
+            let e = agents.entry(m.0.clone()).or_insert(AgentState::Offline);
+            if busyness(state) > busyness(*e) {
+                *e = state;
+            }
+        }
+    }
+    for (id, state) in agents.iter_mut() {
+        if prefs.is_dnd(id) {
+            *state = AgentState::Dnd;
+        }
+    }
+
+    header(
+        &mut out,
+        "holdline_calls_waiting",
+        "gauge",
+        "Calls waiting in the queue.",
+    );
+    for (q, n, _) in &waiting {
+        let _ = writeln!(out, "holdline_calls_waiting{{queue=\"{}\"}} {n}", escape(q));
+    }
+    header(
+        &mut out,
+        "holdline_longest_wait_seconds",
+        "gauge",
+        "How long the call waiting longest has waited.",
+    );
+    for (q, _, longest) in &waiting {
+        let _ = writeln!(
+            out,
+            "holdline_longest_wait_seconds{{queue=\"{}\"}} {longest}",
+            escape(q)
+        );
+    }
+    type Pick = fn(&super::live::QueueCounters) -> u64;
+    let series: [(&str, &str, Pick); 5] = [
+        ("offered", "Calls that arrived at the queue.", |c| c.offered),
+        ("answered", "Calls an agent answered.", |c| c.answered),
+        (
+            "abandoned",
+            "Calls the caller hung up while waiting.",
+            |c| c.abandoned,
+        ),
+        (
+            "overflowed",
+            "Calls refused or forwarded because max_calls were waiting.",
+            |c| c.overflowed,
+        ),
+        ("timed_out", "Calls that waited max_wait.", |c| c.timed_out),
+    ];
+    for (name, help, pick) in series {
+        let metric = format!("holdline_calls_{name}_total");
+        header(&mut out, &metric, "counter", help);
+        for q in &config.queues {
+            let v = counters.queues.get(q.id.as_str()).map_or(0, pick);
+            let _ = writeln!(out, "{metric}{{queue=\"{}\"}} {v}", escape(q.id.as_str()));
+        }
+    }
+    header(&mut out, "holdline_agents", "gauge", "Agents by state.");
+    let states = [
+        AgentState::Offline,
+        AgentState::Available,
+        AgentState::Ringing,
+        AgentState::OnCall,
+        AgentState::WrapUp,
+        AgentState::Dnd,
+    ];
+    for s in states {
+        let n = agents.values().filter(|a| **a == s).count();
+        let _ = writeln!(out, "holdline_agents{{state=\"{}\"}} {n}", s.as_str());
+    }
+    header(
+        &mut out,
+        "holdline_rtp_streams_active",
+        "gauge",
+        "RTP streams being sent.",
+    );
+    let _ = writeln!(
+        out,
+        "holdline_rtp_streams_active {}",
+        counters.rtp_streams_active
+    );
+    header(
+        &mut out,
+        "holdline_sip_requests_total",
+        "counter",
+        "SIP requests received, by method and the class of the final response.",
+    );
+    for ((method, class), n) in &counters.sip_requests {
+        let _ = writeln!(
+            out,
+            "holdline_sip_requests_total{{method=\"{}\",class=\"{}\"}} {n}",
+            escape(method),
+            escape(class)
+        );
+    }
+    out
+}
+
+/// Which state wins when an agent is in several queues.
+fn busyness(s: AgentState) -> u8 {
+    match s {
+        AgentState::Offline => 0,
+        AgentState::OptedOut => 1,
+        AgentState::Available => 2,
+        AgentState::WrapUp => 3,
+        AgentState::Ringing => 4,
+        AgentState::OnCall => 5,
+        AgentState::Dnd => 6,
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Label values escape `\`, `"` and newlines (exposition format).
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,196 @@
+//! The admin API: JSON over HTTP/1.1 (axum) under `/api/v1`, plus `/metrics`.
+//!
+//! Provisioning (queues, numbers, users, groups: list, get, create, partial update, delete),
+//! live state (a queue's status, active calls, the event log and a live Server-Sent Events feed),
+//! agent self-service (do-not-disturb, opt in / out of a queue), the OpenAPI document of the
+//! routes, and Prometheus metrics. Every request needs `Authorization: Bearer TOKEN` (compared
+//! in constant time); the token comes from `[api] token` or is generated on first start and kept
+//! in the store.
+//!
+//! The routes are one table ([`routes::ROUTES`]): the router and the OpenAPI document are both
+//! built from it, so they cannot disagree. Handlers are thin; the logic lives in
+//! [`provision::Provisioning`] (plain, tested on an in-memory store) and the state is injected
+//! ([`ApiState`]), so tests drive the whole router with `tower::ServiceExt::oneshot`.
+//!
+//! What this does not do: TLS (listen on loopback, or put a proxy in front), or own live state:
+//! calls and agents come from the runtime through [`live::LiveState`]. Handlers run their
+//! (short, admin-rate) SQLite transactions on the async worker under one mutex; the runtime
+//! should call [`ApiState::record_event`], a synchronous SQLite write, off its hot path (from
+//! `spawn_blocking` or a task of its own).
+//!
+//! # Layout
+//! - this file: [`ApiState`], [`router`], [`serve`], bearer-token check. [`boot`]: start-up.
+//! - [`routes`]: the route table and the handlers. [`openapi`]: the document.
+//! - [`provision`]: file + store → validated [`crate::config::Config`]. [`spec`]: bodies, views.
+//! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
+//! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
+
+pub mod boot;
+pub mod cli;
+pub mod client;
+pub mod error;
+pub mod live;
+pub mod metrics;
+pub mod openapi;
+pub mod provision;
+pub mod routes;
+pub mod spec;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::Config;
+use crate::store::{AgentPrefs, QueueEvent, StoreError};
+
+pub use error::ApiError;
+pub use live::{LiveState, MemoryLive};
+pub use provision::{FileSource, ProvisionError, Provisioning};
+
+/// How many events the live feed buffers for a slow subscriber before it skips ahead.
+const FEED_BUFFER: usize = 1024;
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    prov: Mutex<Provisioning>,
+    live: Arc<dyn LiveState>,
+    feed: broadcast::Sender<QueueEvent>,
+    /// `None`: no token is required (only when the caller decided so; `holdline serve` always
+    /// has one).
+    token: Option<String>,
+}
+
+impl ApiState {
+    pub fn new(prov: Provisioning, live: Arc<dyn LiveState>, token: Option<String>) -> ApiState {
+        let (feed, _) = broadcast::channel(FEED_BUFFER);
+        ApiState {
+            inner: Arc::new(Inner {
+                prov: Mutex::new(prov),
+                live,
+                feed,
+                token,
+            }),
+        }
+    }
+
+    /// Appends `event` to the log and sends it to live-feed subscribers; returns it with its
+    /// sequence number. The runtime calls this for every queue event.
+    pub fn record_event(&self, event: &QueueEvent) -> Result<QueueEvent, StoreError> {
+        let stored = self.prov().record_event(event)?;
+        // No subscriber is not an error.
+        let _ = self.inner.feed.send(stored.clone());
+        Ok(stored)
+    }
+
+    /// Every new effective configuration, for new calls.
+    pub fn subscribe_config(&self) -> watch::Receiver<Arc<Config>> {
+        self.prov().subscribe_config()
+    }
+
+    /// Agents' do-not-disturb and opt-outs, whenever they change.
+    pub fn subscribe_agent_prefs(&self) -> watch::Receiver<Arc<AgentPrefs>> {
+        self.prov().subscribe_agent_prefs()
+    }
+
+    /// The provisioning state, locked. Held only for the duration of one synchronous step.
+    pub fn prov(&self) -> MutexGuard<'_, Provisioning> {
+        // A handler that panicked mid-change left the store consistent (transactions) and the
+        // in-memory config at its last published value, so the lock is still usable.
+        self.inner.prov.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn live(&self) -> &dyn LiveState {
+        self.inner.live.as_ref()
+    }
+
+    pub(crate) fn feed(&self) -> broadcast::Receiver<QueueEvent> {
+        self.inner.feed.subscribe()
+    }
+}
+
+/// The whole API as a router, every route behind the bearer-token check.
+pub fn router(state: ApiState) -> Router {
+    routes::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorize,
+        ))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn authorize(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if let Some(expected) = &state.inner.token {
+        let given = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+            .unwrap_or("");
+        if !constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The credentials of an `Authorization: Bearer …` value; the scheme name is case-insensitive
+/// (RFC 7235 §2.1, RFC 6750 §2.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+/// Compares without an early exit, so the time taken does not tell how much of a guess was
+/// right. (The length is not secret: tokens have a fixed length.)
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // black_box keeps the optimiser from turning the fold back into an early-exit compare.
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}

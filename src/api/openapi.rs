@@ -1,0 +1,197 @@
+//! The OpenAPI 3.0 document served at `/api/v1/openapi.json`, built from the route table, so
+//! every route the router serves is described and nothing else is.
+//!
+//! What this does not do: describe every body field by schema. Provisioning bodies are the
+//! config file's tables in JSON (documented in `deploy/holdline.example.toml`); the document
+//! says so and describes the error shapes, which clients branch on.
+
+use serde_json::{json, Map, Value};
+
+use super::routes::{all, Op, Verb};
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for route in all() {
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}));
+        let mut op = json!({
+            "summary": route.summary,
+            "operationId": operation_id(route.verb, route.path),
+            "responses": responses(route.op),
+        });
+        let params = path_params(route.path);
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        if let Some(body) = request_body(route.op) {
+            op["requestBody"] = body;
+        }
+        if route.op == Op::Events {
+            op["parameters"] = json!(["queue", "since", "until", "after_seq", "limit"]
+                .iter()
+                .map(|n| json!({
+                    "name": n, "in": "query", "required": false,
+                    "schema": { "type": if *n == "queue" { "string" } else { "integer" } },
+                }))
+                .collect::<Vec<_>>());
+        }
+        if route.op == Op::EventFeed {
+            op["parameters"] = json!([
+                { "name": "queue", "in": "query", "required": false, "schema": { "type": "string" } },
+                { "name": "after_seq", "in": "query", "required": false, "schema": { "type": "integer" },
+                  "description": "Replay logged events after this sequence number (or send Last-Event-ID)" },
+            ]);
+        }
+        entry[route.verb.as_str().to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "holdline admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Provisioning bodies use the config file's field names (see deploy/holdline.example.toml). Objects declared in the config file are read-only (409).",
+        },
+        "security": [{ "bearer": [] }],
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "string" } },
+                },
+                "ValidationError": {
+                    "type": "object",
+                    "required": ["error", "problems"],
+                    "properties": {
+                        "error": { "type": "string" },
+                        "problems": { "type": "array", "items": {
+                            "type": "object",
+                            "properties": {
+                                "subject": { "type": "string" },
+                                "field": { "type": "string" },
+                                "message": { "type": "string" },
+                            },
+                        }},
+                    },
+                },
+            },
+        },
+        "paths": paths,
+    })
+}
+
+/// `get_api_v1_queues_id`
+fn operation_id(verb: Verb, path: &str) -> String {
+    let mut id = verb.as_str().to_ascii_lowercase();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        id.push('_');
+        id.extend(part.chars().filter(|c| !matches!(c, '{' | '}')).map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c
+            } else {
+                '_'
+            }
+        }));
+    }
+    id
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect()
+}
+
+fn request_body(op: Op) -> Option<Value> {
+    let schema = match op {
+        Op::Create(_) | Op::Update(_) => json!({ "type": "object" }),
+        Op::Dnd => json!({
+            "type": "object", "required": ["dnd"],
+            "properties": { "dnd": { "type": "boolean" } },
+        }),
+        _ => return None,
+    };
+    Some(json!({ "required": true, "content": { "application/json": { "schema": schema } } }))
+}
+
+fn error(description: &str, schema: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } },
+    })
+}
+
+fn responses(op: Op) -> Value {
+    let ok_json = json!({ "description": "OK", "content": { "application/json": {} } });
+    let mut r = Map::new();
+    match op {
+        Op::Create(_) => {
+            r.insert(
+                "201".into(),
+                json!({ "description": "Created", "content": { "application/json": {} } }),
+            );
+        }
+        Op::Delete(_) => {
+            r.insert("204".into(), json!({ "description": "Removed" }));
+        }
+        Op::EventFeed => {
+            r.insert(
+                "200".into(),
+                json!({ "description": "Event stream", "content": { "text/event-stream": {} } }),
+            );
+        }
+        Op::Metrics => {
+            r.insert(
+                "200".into(),
+                json!({ "description": "Metrics", "content": { "text/plain": {} } }),
+            );
+        }
+        _ => {
+            r.insert("200".into(), ok_json);
+        }
+    }
+    r.insert(
+        "401".into(),
+        error("Missing or wrong bearer token", "Error"),
+    );
+    if matches!(
+        op,
+        Op::Get(_)
+            | Op::Update(_)
+            | Op::Delete(_)
+            | Op::QueueStatus
+            | Op::Agent
+            | Op::Dnd
+            | Op::OptIn
+            | Op::OptOut
+    ) {
+        r.insert("404".into(), error("No such object", "Error"));
+    }
+    if matches!(
+        op,
+        Op::Create(_) | Op::Update(_) | Op::Delete(_) | Op::OptIn | Op::OptOut
+    ) {
+        r.insert(
+            "409".into(),
+            error(
+                "Declared in the config file, already exists, or not allowed",
+                "Error",
+            ),
+        );
+    }
+    if matches!(op, Op::Events | Op::EventFeed) {
+        r.insert(
+            "422".into(),
+            error("A query parameter does not parse", "ValidationError"),
+        );
+    }
+    if matches!(op, Op::Create(_) | Op::Update(_) | Op::Delete(_) | Op::Dnd) {
+        r.insert("400".into(), error("The body is not JSON", "Error"));
+        r.insert("422".into(), error("Validation failed", "ValidationError"));
+    }
+    Value::Object(r)
+}

@@ -1,0 +1,443 @@
+//! The route table and its handlers.
+//!
+//! [`ROUTES`] lists every route once (method, path, summary, operation); [`routes`] builds the
+//! axum router from it and [`super::openapi`] the OpenAPI document, so the two always match.
+//! Handlers parse the request, take the provisioning lock for one synchronous step and answer
+//! JSON; errors are [`ApiError`]s.
+
+use std::convert::Infallible;
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Json, Router};
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::config::{QueueId, UserId};
+use crate::store::{EventFilter, Kind, QueueEvent};
+
+use super::error::ApiError;
+use super::live::AgentState;
+use super::ApiState;
+
+/// An HTTP method used by the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Patch => MethodFilter::PATCH,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// What a route does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    List(Kind),
+    Get(Kind),
+    Create(Kind),
+    Update(Kind),
+    Delete(Kind),
+    QueueStatus,
+    Calls,
+    Events,
+    EventFeed,
+    Agent,
+    Dnd,
+    OptIn,
+    OptOut,
+    OpenApi,
+    Metrics,
+}
+
+/// One route.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pub verb: Verb,
+    /// axum's and OpenAPI's path syntax (`/api/v1/queues/{id}`).
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub op: Op,
+}
+
+macro_rules! crud {
+    ($kind:expr, $plural:literal, $one:literal) => {
+        [
+            Route {
+                verb: Verb::Get,
+                path: concat!("/api/v1/", $plural),
+                summary: concat!("List ", $plural),
+                op: Op::List($kind),
+            },
+            Route {
+                verb: Verb::Post,
+                path: concat!("/api/v1/", $plural),
+                summary: concat!("Create a ", $one),
+                op: Op::Create($kind),
+            },
+            Route {
+                verb: Verb::Get,
+                path: concat!("/api/v1/", $plural, "/{id}"),
+                summary: concat!("Get a ", $one),
+                op: Op::Get($kind),
+            },
+            Route {
+                verb: Verb::Patch,
+                path: concat!("/api/v1/", $plural, "/{id}"),
+                summary: concat!(
+                    "Update a ",
+                    $one,
+                    " (JSON merge patch; null resets a field)"
+                ),
+                op: Op::Update($kind),
+            },
+            Route {
+                verb: Verb::Delete,
+                path: concat!("/api/v1/", $plural, "/{id}"),
+                summary: concat!("Remove a ", $one),
+                op: Op::Delete($kind),
+            },
+        ]
+    };
+}
+
+const QUEUES: [Route; 5] = crud!(Kind::Queue, "queues", "queue");
+const NUMBERS: [Route; 5] = crud!(Kind::Number, "numbers", "number");
+const USERS: [Route; 5] = crud!(Kind::User, "users", "user");
+const GROUPS: [Route; 5] = crud!(Kind::Group, "groups", "group");
+const OTHERS: [Route; 9] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/queues/{id}/status",
+        summary: "Calls waiting (position, wait) and agents' states",
+        op: Op::QueueStatus,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/calls",
+        summary: "Active calls",
+        op: Op::Calls,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/events",
+        summary: "The event log, filtered by queue and time (Unix ms)",
+        op: Op::Events,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/events/feed",
+        summary: "Live events (Server-Sent Events)",
+        op: Op::EventFeed,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/agents/{id}",
+        summary: "An agent's do-not-disturb and queues",
+        op: Op::Agent,
+    },
+    Route {
+        verb: Verb::Put,
+        path: "/api/v1/agents/{id}/dnd",
+        summary: "Set or clear do-not-disturb ({\"dnd\": true})",
+        op: Op::Dnd,
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/v1/agents/{id}/queues/{queue}/opt-in",
+        summary: "Opt back in to a queue",
+        op: Op::OptIn,
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/v1/agents/{id}/queues/{queue}/opt-out",
+        summary: "Opt out of a queue (when it allows opt-out)",
+        op: Op::OptOut,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/openapi.json",
+        summary: "This document",
+        op: Op::OpenApi,
+    },
+];
+const METRICS: Route = Route {
+    verb: Verb::Get,
+    path: "/metrics",
+    summary: "Prometheus metrics",
+    op: Op::Metrics,
+};
+
+/// Every route the API serves.
+pub fn all() -> Vec<Route> {
+    let mut v = Vec::new();
+    for group in [QUEUES, NUMBERS, USERS, GROUPS] {
+        v.extend(group);
+    }
+    v.extend(OTHERS);
+    v.push(METRICS);
+    v
+}
+
+/// The router for [`all`] routes (state still to be given).
+pub fn routes() -> Router<ApiState> {
+    all().into_iter().fold(Router::new(), |r, route| {
+        r.route(route.path, handler(route))
+    })
+}
+
+fn handler(route: Route) -> MethodRouter<ApiState> {
+    let f = route.verb.filter();
+    match route.op {
+        Op::List(kind) => on(f, move |State(s): State<ApiState>| async move {
+            s.prov().list(kind).map(Json)
+        }),
+        Op::Get(kind) => on(
+            f,
+            move |State(s): State<ApiState>, Path(id): Path<String>| async move {
+                s.prov().get(kind, &id).map(Json)
+            },
+        ),
+        Op::Create(kind) => on(
+            f,
+            move |State(s): State<ApiState>, body: Bytes| async move {
+                let body = json_body(&body)?;
+                let created = s.prov().create(kind, body)?;
+                Ok::<_, ApiError>((StatusCode::CREATED, Json(created)))
+            },
+        ),
+        Op::Update(kind) => on(
+            f,
+            move |State(s): State<ApiState>, Path(id): Path<String>, body: Bytes| async move {
+                let patch = json_body(&body)?;
+                let updated = s.prov().update(kind, &id, &patch)?;
+                Ok::<_, ApiError>(Json(updated))
+            },
+        ),
+        Op::Delete(kind) => on(
+            f,
+            move |State(s): State<ApiState>, Path(id): Path<String>| async move {
+                s.prov().delete(kind, &id)?;
+                Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+            },
+        ),
+        Op::QueueStatus => on(f, queue_status),
+        Op::Calls => on(f, |State(s): State<ApiState>| async move {
+            Json(s.live().calls())
+        }),
+        Op::Events => on(f, events),
+        Op::EventFeed => on(f, event_feed),
+        Op::Agent => on(
+            f,
+            |State(s): State<ApiState>, Path(id): Path<String>| async move {
+                s.prov().agent(&id).map(Json)
+            },
+        ),
+        Op::Dnd => on(f, set_dnd),
+        Op::OptIn => on(f, |s: State<ApiState>, p: Path<(String, String)>| {
+            opt(s, p, false)
+        }),
+        Op::OptOut => on(f, |s: State<ApiState>, p: Path<(String, String)>| {
+            opt(s, p, true)
+        }),
+        Op::OpenApi => on(f, || async { Json(super::openapi::document()) }),
+        Op::Metrics => on(f, metrics),
+    }
+}
+
+fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::NotJson {
+        reason: e.to_string(),
+    })
+}
+
+async fn queue_status(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (config, prefs) = {
+        let p = s.prov();
+        (p.config(), p.agent_prefs())
+    };
+    let Some(q) = config.queue(&QueueId(id.clone())) else {
+        return Err(ApiError::NotFound {
+            what: format!("queue {id:?}"),
+        });
+    };
+    let live = s.live().queue(&id);
+    let agents: Vec<Value> = q
+        .members
+        .iter()
+        .map(|m: &UserId| {
+            // The agent's own settings win over what the engine last reported.
+            let state = if prefs.is_dnd(m.as_str()) {
+                AgentState::Dnd
+            } else if q.allow_opt_out && prefs.is_opted_out(m.as_str(), &id) {
+                AgentState::OptedOut
+            } else {
+                live.agents
+                    .get(m.as_str())
+                    .copied()
+                    .unwrap_or(AgentState::Offline)
+            };
+            json!({ "id": m.as_str(), "state": state })
+        })
+        .collect();
+    Ok(Json(json!({
+        "queue": id,
+        "name": q.name,
+        "calls_waiting": live.waiting.len(),
+        "longest_wait_secs": live.waiting.iter().map(|c| c.waiting_secs).max().unwrap_or(0),
+        "waiting": live.waiting,
+        "agents": agents,
+    })))
+}
+
+async fn events(
+    State(s): State<ApiState>,
+    query: Result<Query<EventFilter>, QueryRejection>,
+) -> Result<Json<Vec<QueueEvent>>, ApiError> {
+    let Query(filter) = query.map_err(query_error)?;
+    Ok(Json(s.prov().events(&filter)?))
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    queue: Option<String>,
+    /// Replay logged events after this sequence number first (as does a `Last-Event-ID`).
+    after_seq: Option<i64>,
+}
+
+async fn event_feed(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(q) = query.map_err(query_error)?;
+    // Subscribe before reading the log, so nothing falls between the two; duplicates are
+    // dropped by sequence number.
+    let rx = s.feed();
+    // RFC-less but universal: EventSource sends the last id it saw when it reconnects.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(q.after_seq);
+    let backlog = match resume {
+        Some(after) => s.prov().events(&EventFilter {
+            queue: q.queue.clone(),
+            after_seq: Some(after),
+            ..Default::default()
+        })?,
+        None => Vec::new(),
+    };
+    let mut last_seq = resume.unwrap_or(0);
+    let queue = q.queue;
+    let live = futures_util::stream::unfold(rx, move |mut rx| {
+        let queue = queue.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if queue.as_ref().is_none_or(|q| *q == e.queue) => {
+                        return Some((e, rx));
+                    }
+                    Ok(_) => continue,
+                    // A slow reader skips what it missed; the log has it.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    let stream = futures_util::stream::iter(backlog)
+        .chain(live)
+        .filter(move |e| {
+            let fresh = e.seq > last_seq;
+            if fresh {
+                last_seq = e.seq;
+            }
+            std::future::ready(fresh)
+        })
+        .map(|e| {
+            let data = serde_json::to_string(&e).unwrap_or_default();
+            Ok(Event::default()
+                .id(e.seq.to_string())
+                .event(e.kind.clone())
+                .data(data))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A query string that does not parse: 422 naming the parameters.
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::field("query", "query", e.body_text())
+}
+
+async fn set_dnd(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_body(&body)?;
+    let Some(on) = body.get("dnd").and_then(Value::as_bool) else {
+        return Err(ApiError::field(
+            format!("agent {id:?}"),
+            "dnd",
+            "dnd must be true or false",
+        ));
+    };
+    Ok(Json(s.prov().set_dnd(&id, on)?))
+}
+
+async fn opt(
+    State(s): State<ApiState>,
+    Path((id, queue)): Path<(String, String)>,
+    out: bool,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.prov().set_opt_out(&id, &queue, out)?))
+}
+
+async fn metrics(State(s): State<ApiState>) -> Response {
+    let (config, prefs) = {
+        let p = s.prov();
+        (p.config(), p.agent_prefs())
+    };
+    let body = super::metrics::render(&config, s.live(), &prefs);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

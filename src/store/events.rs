@@ -1,0 +1,201 @@
+//! The queue event log: what happened to each call in each queue, appended as it happens and
+//! read back filtered by queue and time.
+//!
+//! [`QueueEvent`] is a plain record the queue engine's events map onto (offered, answered,
+//! abandoned, overflowed, timed out, forwarded, agent ringing …); its `kind` is free text so the
+//! engine can add kinds without a schema change. Times are Unix milliseconds given by the caller:
+//! the store never reads the clock.
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+
+/// The event kinds the queue engine reports, as spelled in the log and the live feed. Other
+/// kinds may be logged; these are the ones clients and the metrics rely on.
+pub mod kind {
+    /// A call arrived at the queue.
+    pub const OFFERED: &str = "offered";
+    /// An agent answered; the call is bridged.
+    pub const ANSWERED: &str = "answered";
+    /// The caller hung up while waiting.
+    pub const ABANDONED: &str = "abandoned";
+    /// `max_calls` were waiting: the call got `on_overflow`.
+    pub const OVERFLOWED: &str = "overflowed";
+    /// The call waited `max_wait`: it got `on_timeout`.
+    pub const TIMED_OUT: &str = "timed-out";
+    /// The call was forwarded (`detail`: the target).
+    pub const FORWARDED: &str = "forwarded";
+    /// An agent is being offered the call.
+    pub const AGENT_RINGING: &str = "agent-ringing";
+    /// The agent declined, was busy, or did not answer in `agent_alert_time`.
+    pub const AGENT_MISSED: &str = "agent-missed";
+}
+
+/// One logged event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEvent {
+    /// Assigned by the store on append (increasing); 0 before.
+    #[serde(default)]
+    pub seq: i64,
+    /// When it happened, Unix milliseconds.
+    pub at_ms: i64,
+    pub queue: String,
+    /// The caller's call (the SIP Call-ID, or the engine's call id).
+    pub call_id: String,
+    /// The agent involved, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// One of [`kind`] (`offered`, `answered`, …), or another kind the engine adds.
+    pub kind: String,
+    /// Free text: the forward target, the SIP status, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Which events to read. Every field narrows; the default reads the latest `limit` events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct EventFilter {
+    pub queue: Option<String>,
+    /// At or after, Unix ms.
+    pub since: Option<i64>,
+    /// Before, Unix ms.
+    pub until: Option<i64>,
+    /// Events with a sequence number above this one (resuming a feed).
+    pub after_seq: Option<i64>,
+    /// At most this many (default and maximum [`MAX_EVENTS`]), the latest ones, oldest first.
+    pub limit: Option<u32>,
+}
+
+/// The most events one query returns.
+pub const MAX_EVENTS: u32 = 1000;
+
+impl Store {
+    /// Appends `event` in its own transaction; returns it with its sequence number.
+    pub fn append_event(&mut self, event: &QueueEvent) -> Result<QueueEvent, StoreError> {
+        let tx = self.conn_mut().transaction()?;
+        tx.execute(
+            "INSERT INTO events (at_ms, queue, call_id, agent, kind, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                event.at_ms,
+                event.queue,
+                event.call_id,
+                event.agent,
+                event.kind,
+                event.detail
+            ],
+        )?;
+        let seq = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(QueueEvent {
+            seq,
+            ..event.clone()
+        })
+    }
+
+    /// The events `filter` selects, oldest first.
+    pub fn events(&self, filter: &EventFilter) -> Result<Vec<QueueEvent>, StoreError> {
+        let limit = filter.limit.unwrap_or(MAX_EVENTS).min(MAX_EVENTS);
+        // NULL parameters switch a condition off, so one statement serves every filter.
+        let mut stmt = self.conn().prepare(
+            "SELECT seq, at_ms, queue, call_id, agent, kind, detail FROM events
+             WHERE (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR at_ms >= ?2)
+               AND (?3 IS NULL OR at_ms < ?3) AND (?4 IS NULL OR seq > ?4)
+             ORDER BY seq DESC LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                filter.queue,
+                filter.since,
+                filter.until,
+                filter.after_seq,
+                limit
+            ],
+            |r| {
+                Ok(QueueEvent {
+                    seq: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    queue: r.get(2)?,
+                    call_id: r.get(3)?,
+                    agent: r.get(4)?,
+                    kind: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            },
+        )?;
+        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(at_ms: i64, queue: &str, kind: &str) -> QueueEvent {
+        QueueEvent {
+            seq: 0,
+            at_ms,
+            queue: queue.into(),
+            call_id: format!("c{at_ms}"),
+            agent: None,
+            kind: kind.into(),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn events_filter_by_queue_and_time_oldest_first() {
+        let mut s = Store::open_in_memory().unwrap();
+        for (t, q) in [(100, "a"), (200, "b"), (300, "a"), (400, "a")] {
+            s.append_event(&ev(t, q, "offered")).unwrap();
+        }
+        let f = EventFilter {
+            queue: Some("a".into()),
+            since: Some(200),
+            until: Some(400),
+            ..Default::default()
+        };
+        let got: Vec<i64> = s.events(&f).unwrap().iter().map(|e| e.at_ms).collect();
+        assert_eq!(got, [300]);
+        let all: Vec<i64> = s
+            .events(&EventFilter::default())
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(all, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn limit_keeps_the_latest_events() {
+        let mut s = Store::open_in_memory().unwrap();
+        for t in 0..10 {
+            s.append_event(&ev(t, "a", "offered")).unwrap();
+        }
+        let f = EventFilter {
+            limit: Some(3),
+            ..Default::default()
+        };
+        let got: Vec<i64> = s.events(&f).unwrap().iter().map(|e| e.at_ms).collect();
+        assert_eq!(got, [7, 8, 9]);
+        let f = EventFilter {
+            after_seq: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(s.events(&f).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn appended_event_comes_back_with_agent_and_detail() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut e = ev(5, "a", "forwarded");
+        e.agent = Some("amos".into());
+        e.detail = Some("queue:b".into());
+        let stored = s.append_event(&e).unwrap();
+        assert_eq!(stored.seq, 1);
+        assert_eq!(s.events(&EventFilter::default()).unwrap(), [stored]);
+    }
+}
