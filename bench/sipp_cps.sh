@@ -12,19 +12,22 @@ hold=${3:-1000}
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
 cargo build --release -q
 dir=$(mktemp -d)
-cat > "$dir/holdline.toml" <<TOML
-[sip]
-listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
-[rtp]
-ports = "20000-60000"
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-[[queue]]
-id = "bench"
-numbers = ["+14255550100"]
-max_calls = 200
-TOML
+# A queue holds at most 200 callers (max_calls), so the calls are spread over enough queues,
+# one service number each, that none overflows: SIPp takes the numbers from a CSV file in turn.
+queues=$(( rate * (hold + 1000) / 1000 / 150 + 1 ))
+{
+  printf '[sip]\nlisten = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]\n[rtp]\nports = "20000-60000"\n'
+  for i in $(seq 0 $((queues - 1))); do
+    n=$(printf '+1425556%04d' "$i")
+    printf '[[number]]\ne164 = "%s"\nkind = "service-toll"\n' "$n"
+    printf '[[queue]]\nid = "bench%d"\nnumbers = ["%s"]\nmax_calls = 200\n' "$i" "$n"
+  done
+} > "$dir/holdline.toml"
+{
+  echo SEQUENTIAL
+  for i in $(seq 0 $((queues - 1))); do printf '+1425556%04d\n' "$i"; done
+} > "$dir/numbers.csv"
+sed 's/\[service\]/[field0]/g' sip-fixtures/sipp/uac_basic.xml > "$dir/uac.xml"
 RUST_LOG=holdline=warn ./target/release/holdline serve --config "$dir/holdline.toml" \
   > "$dir/out" 2> "$dir/log" &
 pid=$!
@@ -34,8 +37,7 @@ port=$(sed -n 's/^listening sip udp .*:\([0-9]*\)$/\1/p' "$dir/out")
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 t0=$(ticks); start=$(date +%s.%N)
 set +e
-(cd "$dir" && sipp "127.0.0.1:$port" -sf "$OLDPWD/sip-fixtures/sipp/uac_basic.xml" \
-  -s +14255550100 -t u1 -i 127.0.0.1 -p 0 -nostdin -r "$rate" -m "$calls" -d "$hold" \
+(cd "$dir" && sipp "127.0.0.1:$port" -sf uac.xml -inf numbers.csv -t u1 -i 127.0.0.1 -p 0 -nostdin -r "$rate" -m "$calls" -d "$hold" \
   -l $((rate * (hold / 1000 + 3))) -max_socket 4096 -timeout 600s -trace_stat -fd 1 \
   -stf stats.csv > sipp.out 2>&1)
 rc=$?

@@ -37,6 +37,7 @@ kind = "service-toll-free"
 id = "sales"
 name = "UK Sales"
 numbers = ["+14255550100"]
+max_calls = 200
 
 [[queue]]
 id = "ringing"
