@@ -417,53 +417,26 @@ fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn core_events_drive_a_late_offer_call_in_alaw() {
-    use holdline::b2bua::{EndReason, Event};
-    use holdline::config::QueueId;
+async fn late_offer_call_waits_for_the_answer_then_plays_alaw_at_30ms() {
     let (mut plane, _events) = MediaPlane::start(config(false, None));
     let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = free_port_pair();
     let call = CallHandle(8);
     // Late offer: answered without media, nothing is sent until the ACK's answer.
-    let answered = Event::CallAnswered {
-        call,
-        call_id: "c8".into(),
-        queue: QueueId("sales".into()),
-        rtp_port: port,
-        media: None,
-    };
-    let mut asked = None;
-    plane.handle_core_event(&answered, |q| {
-        asked = Some(q.clone());
-        prompts()
-    });
-    assert_eq!(asked, Some(QueueId("sales".into())));
+    plane.start_call(call, port, None, prompts());
     assert!(recv(&caller, Duration::from_millis(200)).await.is_none());
     let mut pcma = media(caller.local_addr().unwrap(), None, Direction::SendRecv);
     pcma.codec = Codec::Pcma;
     pcma.payload_type = 8;
     pcma.ptime_ms = 30;
-    plane.handle_core_event(
-        &Event::MediaUpdated { call, media: pcma },
-        |_| unreachable!(),
-    );
+    plane.update_media(call, pcma);
     let got = recv_n(&caller, 2).await;
     assert!(got[0].marker && got[0].pt == 8 && got[0].payload.len() == 240);
     // The A-law copy of the greeting, from its start.
     let alaw: Vec<u8> = greeting().iter().take(240).map(|x| x ^ 0x55).collect();
     assert_eq!(got[0].payload, alaw);
     assert_eq!(got[1].ts, got[0].ts.wrapping_add(240));
-    let ended = Event::CallEnded {
-        call,
-        call_id: "c8".into(),
-        rtp_port: port,
-        reason: EndReason::CallerHungUp,
-    };
-    plane
-        .handle_core_event(&ended, |_| unreachable!())
-        .unwrap()
-        .await
-        .unwrap();
+    plane.end_call(call).unwrap().await.unwrap();
     StdSocket::bind(("127.0.0.1", port)).expect("port freed");
 }
 

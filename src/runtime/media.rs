@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::shard::{Buffers, Command, Shard, Sockets, Target};
-use crate::b2bua::{CallHandle, Event};
-use crate::config::{Config, QueueId};
+use crate::b2bua::CallHandle;
+use crate::config::Config;
 use crate::rtp::inbound::{Expect, Inbound, InboundConfig};
 use crate::rtp::stream::{Format, Law, OutgoingStream, Playlist, Source};
 use crate::sip::sdp::{Codec, NegotiatedMedia};
@@ -386,36 +386,6 @@ impl MediaPlane {
             let _ = removed.await;
             let _ = entry.receiver.await;
         }))
-    }
-
-    /// Applies one of the core's events: an answered call starts (with the prompts of its
-    /// queue), a new negotiation updates it, an ended call stops (the returned task finishes
-    /// once its ports are closed).
-    pub fn handle_core_event(
-        &mut self,
-        event: &Event,
-        prompts: impl FnOnce(&QueueId) -> CallPrompts,
-    ) -> Option<JoinHandle<()>> {
-        match event {
-            Event::CallAnswered {
-                call,
-                queue,
-                rtp_port,
-                media,
-                ..
-            } => {
-                self.start_call(*call, *rtp_port, media.clone(), prompts(queue));
-                None
-            }
-            Event::MediaUpdated { call, media } => {
-                self.update_media(*call, media.clone());
-                None
-            }
-            Event::CallEnded { call, .. } => self.end_call(*call),
-            // Playback choice, bridging and agent legs are the runtime's call glue
-            // (`runtime::calls`), which the server uses.
-            _ => None,
-        }
     }
 
     /// Calls with media.
