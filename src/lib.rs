@@ -6,12 +6,14 @@
 //! - [`config`]: the TOML configuration, its validation and the embedded default.
 //! - [`number`]: E.164 service numbers and Request-URI matching.
 //! - [`time`]: virtual time for the sans-IO cores.
+//! - [`bench`]: the `holdline-bench` load tool (SIP UAC, RTP receive statistics).
 //!
 //! Only `runtime` touches sockets, files, the clock and OS randomness; every other module is a
 //! plain struct driven by inputs that carry `now`.
 
 pub mod audio;
 pub mod b2bua;
+pub mod bench;
 pub mod config;
 pub mod number;
 pub mod runtime;
