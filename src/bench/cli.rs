@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::bench::{run, Options, Spawn};
+use crate::bench::blast::{self, BlastPlan};
+use crate::bench::{procstat, run, Options, Spawn};
 use crate::sip::sdp::Codec;
 
 /// holdline-bench: place N concurrent calls over SIP/UDP, receive their RTP, and report call
@@ -62,6 +63,11 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Calibration: instead of calling, send --calls paced RTP streams for --duration seconds
+    /// to the even ports of --rtp-ports on --local-ip (or the server's IP), as a stand-in for
+    /// the server's media plane while another holdline-bench receives them.
+    #[arg(long)]
+    pub blast: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,6 +93,21 @@ fn seconds(option: &'static str, s: f64) -> Result<Duration, String> {
 }
 
 impl Args {
+    /// The blast plan these arguments describe.
+    pub fn blast_plan(&self) -> Result<BlastPlan, String> {
+        Ok(BlastPlan {
+            to: self.local_ip.unwrap_or(self.server.ip()),
+            ports: self.rtp_ports,
+            streams: self.calls,
+            ptime: Duration::from_millis(u64::from(self.ptime.max(1))),
+            codec: match self.codec {
+                CodecArg::Pcmu => Codec::Pcmu,
+                CodecArg::Pcma => Codec::Pcma,
+            },
+            duration: seconds("--duration", self.duration)?,
+        })
+    }
+
     pub fn into_options(self) -> Result<Options, String> {
         let mut o = Options::new(self.server);
         o.number = self.number;
@@ -120,6 +141,9 @@ impl Args {
 pub fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
+    if args.blast {
+        return blast_main(&args);
+    }
     let options = match args.into_options() {
         Ok(o) => o,
         Err(e) => {
@@ -151,6 +175,45 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn blast_main(args: &Args) -> ExitCode {
+    let plan = match args.blast_plan() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("holdline-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let before = procstat::sample("self");
+    let report = match blast::run(&plan) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("holdline-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cpu = match (before, procstat::sample("self")) {
+        (Some(a), Some(b)) => b.cpu.saturating_sub(a.cpu).as_secs_f64(),
+        _ => 0.0,
+    };
+    if args.json {
+        let value = serde_json::json!({ "blast": report, "cpu_seconds": cpu });
+        println!("{value:#}");
+    } else {
+        println!(
+            "blast: {} streams, {} packets sent, {} send errors, max lateness {:.2} ms, \
+             {:.1} s; CPU {:.2} s = {:.1} % of one core",
+            report.streams,
+            report.packets_sent,
+            report.send_errors,
+            report.max_lateness_ms,
+            report.wall_seconds,
+            cpu,
+            100.0 * cpu / report.wall_seconds.max(1e-9)
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

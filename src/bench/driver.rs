@@ -494,6 +494,43 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn receiver_counts_every_packet_until_stopped() {
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let rtp = StdUdpSocket::bind((ip, 0)).unwrap();
+        rtp.set_nonblocking(true).unwrap();
+        let to = rtp.local_addr().unwrap();
+        let rtcp = StdUdpSocket::bind((ip, 0)).unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(receive_rtp(
+            UdpSocket::from_std(rtp).unwrap(),
+            rtcp,
+            Instant::now(),
+            20_000,
+            stopped,
+        ));
+        let sender = StdUdpSocket::bind((ip, 0)).unwrap();
+        for n in 0..50u16 {
+            let mut p = vec![0x80, 8];
+            p.extend_from_slice(&n.to_be_bytes());
+            p.extend_from_slice(&(u32::from(n) * 160).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 9]);
+            p.extend_from_slice(&[0xd5; 160]);
+            sender.send_to(&p, to).unwrap();
+        }
+        sender.send_to(b"not rtp", to).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = stop.send(());
+        let stats = task.await.unwrap();
+        let c = stats.counters();
+        assert_eq!(
+            (c.received, c.expected, c.lost(), c.malformed),
+            (50, 50, 0, 1)
+        );
+        assert_eq!(stats.payload_types.get(&8), Some(&50));
+        assert_eq!(stats.inter_arrival.count(), 49);
+    }
+
     #[test]
     fn exhausted_range_is_an_error_not_a_loop() {
         let ip: IpAddr = [127, 0, 0, 1].into();

@@ -13,12 +13,15 @@
 //! - [`messages`], [`uac`]: the SIP requests and a sans-IO UAC per call, on virtual time.
 //! - [`report`]: aggregation and the text / JSON output; [`procstat`]: `/proc` readings.
 //! - `driver`: the IO edge (sockets, the clock, tasks); `spawn`: starting `holdline serve`.
+//! - [`blast`]: a paced RTP sender standing in for the server's media plane, to calibrate the
+//!   receivers.
 //! - [`cli`]: the command line of the `holdline-bench` binary.
 //!
 //! Not done yet: an agents mode (`--agents N`, a UAS answering the server's INVITEs for queue
 //! benchmarks). The driver's Call-ID demultiplexer and timer heap are written to take a second
 //! kind of leg; [`Mode`] is where it will be chosen.
 
+pub mod blast;
 pub mod cli;
 mod driver;
 pub mod histogram;
