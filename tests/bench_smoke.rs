@@ -112,7 +112,7 @@ fn rtp_from_a_paced_sender_is_measured_without_loss() {
     let rtp = &report.rtp;
     assert_eq!(rtp.streams_with_media, 3, "{report}");
     assert!(
-        rtp.counters.received >= 3 * 40,
+        rtp.counters.received >= 3 * 25,
         "a 1 s hold is ~50 packets:\n{report}"
     );
     assert_eq!(rtp.lost, 0, "{report}");
@@ -125,7 +125,7 @@ fn rtp_from_a_paced_sender_is_measured_without_loss() {
     assert_eq!(rtp.payload_types.keys().copied().collect::<Vec<_>>(), [0]);
     let p50 = rtp.inter_arrival.p50_ms;
     assert!(
-        (15.0..=25.0).contains(&p50),
+        (10.0..=30.0).contains(&p50),
         "p50 inter-arrival {p50} ms:\n{report}"
     );
 }
