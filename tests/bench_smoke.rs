@@ -131,6 +131,20 @@ fn rtp_from_a_paced_sender_is_measured_without_loss() {
 }
 
 #[test]
+fn talking_callers_send_paced_rtp_to_the_answer_address() {
+    let mut o = spawned("send", 3, 10.0, Duration::from_secs(1));
+    o.send_rtp = true;
+    let report = bench::run(o).expect("bench run");
+    assert!(report.calls.all_clean(), "{report}");
+    let sent = report.rtp_sent.expect("--send-rtp reports what it sent");
+    assert_eq!(sent.streams, 3, "{report}");
+    assert_eq!(sent.send_errors, 0, "{report}");
+    // 1 s of 20 ms packets per call, give or take the pacer's tick and the BYE's timing.
+    assert!((3 * 35..=3 * 60).contains(&sent.packets_sent), "{report}");
+    assert!(report.to_string().contains("sent: 3 streams"));
+}
+
+#[test]
 fn unknown_number_is_counted_as_failed_with_its_status() {
     let mut o = spawned("404", 3, 20.0, Duration::from_millis(200));
     o.number = "+14255559999".to_owned();

@@ -54,6 +54,10 @@ pub struct Args {
     /// RTP port range for our receivers, FIRST-LAST (each call takes an even/odd pair).
     #[arg(long, default_value = "30000-39999", value_parser = parse_range)]
     pub rtp_ports: (u16, u16),
+    /// Send G.711 silence on every answered call (two-way streams; keeps the server's RTP
+    /// timeout from hanging up long calls).
+    #[arg(long)]
+    pub send_rtp: bool,
     /// RFC 3261 T1 in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub t1_ms: u64,
@@ -122,6 +126,7 @@ impl Args {
         o.server_pid = self.server_pid;
         o.local_ip = self.local_ip;
         o.rtp_ports = self.rtp_ports;
+        o.send_rtp = self.send_rtp;
         o.t1 = Duration::from_millis(self.t1_ms);
         o.setup_timeout = seconds("--setup-timeout", self.setup_timeout)?;
         if let Some(config) = self.spawn {

@@ -16,11 +16,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -29,6 +30,7 @@ use crate::bench::procstat;
 use crate::bench::report::{
     setup_summary, CallSummary, ProcessSummary, Report, RunSettings, Sample,
 };
+use crate::bench::rtp_send::{self, SendCommand, SendTotals};
 use crate::bench::rtp_stats::{RtpStats, RtpTotals};
 use crate::bench::uac::{Call, CallEvent, CallSettings, SipCounters};
 use crate::bench::{BenchError, Options};
@@ -49,6 +51,8 @@ struct Leg {
     scheduled: Option<Time>,
     answered: bool,
     rtp: Option<RtpTask>,
+    /// The call's RTP socket, shared with its receiver; `--send-rtp` sends from it.
+    rtp_socket: Option<Arc<UdpSocket>>,
 }
 
 struct RtpTask {
@@ -72,6 +76,7 @@ struct Driver<'a> {
     finished: u64,
     setups: Vec<Duration>,
     unmatched: u64,
+    sender: Option<(mpsc::UnboundedSender<SendCommand>, JoinHandle<SendTotals>)>,
 }
 
 pub async fn run(o: &Options) -> Result<Report, BenchError> {
@@ -105,12 +110,20 @@ pub async fn run(o: &Options) -> Result<Report, BenchError> {
         finished: 0,
         setups: Vec::new(),
         unmatched: 0,
+        sender: o.send_rtp.then(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let ptime = Duration::from_millis(u64::from(o.ptime_ms));
+            (tx, tokio::spawn(rtp_send::pace(rx, ptime)))
+        }),
     };
     let result = d.run_loop().await;
     // Whatever happened, stop every receiver so no task outlives the run.
     let (server_samples, tool_samples, wall) = match result {
         Ok(v) => v,
         Err(e) => {
+            if let Some((_, handle)) = d.sender.take() {
+                handle.abort();
+            }
             for leg in &mut d.legs {
                 if let Some(rtp) = leg.rtp.take() {
                     rtp.handle.abort();
@@ -231,14 +244,14 @@ impl Driver<'_> {
             session_version: 1,
         };
         let call = Call::start(index, ids, offer, self.settings, now)?;
-        let socket = UdpSocket::from_std(rtp).map_err(|source| BenchError::Bind {
+        let socket = Arc::new(UdpSocket::from_std(rtp).map_err(|source| BenchError::Bind {
             what: "an RTP socket",
             addr: rtp_addr,
             source,
-        })?;
+        })?);
         let (stop, stopped) = oneshot::channel();
         let handle = tokio::spawn(receive_rtp(
-            socket,
+            socket.clone(),
             rtcp,
             self.epoch,
             u64::from(o.ptime_ms) * 1000,
@@ -254,6 +267,7 @@ impl Driver<'_> {
                 stop: Some(stop),
                 handle,
             }),
+            rtp_socket: Some(socket),
         });
         self.service(i).await
     }
@@ -294,8 +308,19 @@ impl Driver<'_> {
         }
         while let Some(event) = self.legs[i].call.poll_event() {
             match event {
-                CallEvent::Answered { setup, .. } => {
+                CallEvent::Answered { setup, answer } => {
                     self.legs[i].answered = true;
+                    let target = answer.and_then(|a| Some((a.rtp?, a.payload_type.unwrap_or(0))));
+                    if let (Some((tx, _)), Some((to, payload_type)), Some(socket)) =
+                        (&self.sender, target, &self.legs[i].rtp_socket)
+                    {
+                        let _ = tx.send(SendCommand::Start {
+                            call: i,
+                            socket: socket.clone(),
+                            to,
+                            payload_type,
+                        });
+                    }
                     self.setups.push(setup);
                     self.active += 1;
                     self.peak = self.peak.max(self.active);
@@ -305,6 +330,10 @@ impl Driver<'_> {
                         self.active -= 1;
                     }
                     self.finished += 1;
+                    self.legs[i].rtp_socket = None;
+                    if let Some((tx, _)) = &self.sender {
+                        let _ = tx.send(SendCommand::Stop { call: i });
+                    }
                     if let Some(stop) = self.legs[i].rtp.as_mut().and_then(|r| r.stop.take()) {
                         let _ = stop.send(());
                     }
@@ -356,6 +385,13 @@ impl Driver<'_> {
             }
         }
         calls.peak_concurrent = self.peak;
+        let rtp_sent = match self.sender.take() {
+            Some((tx, handle)) => {
+                drop(tx);
+                handle.await.ok()
+            }
+            None => None,
+        };
         let peak = self.peak;
         Ok(Report {
             settings: RunSettings {
@@ -376,6 +412,7 @@ impl Driver<'_> {
             sip,
             sip_unmatched: self.unmatched,
             rtp: rtp.summary(),
+            rtp_sent,
             server: ProcessSummary::from_samples(&server_samples, peak),
             tool: ProcessSummary::from_samples(&tool_samples, peak),
         })
@@ -384,7 +421,7 @@ impl Driver<'_> {
 
 /// Reads one call's RTP until told to stop; every packet is stamped as it is read.
 async fn receive_rtp(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     _rtcp: StdUdpSocket,
     epoch: Instant,
     ptime_us: u64,
@@ -503,7 +540,7 @@ mod tests {
         let rtcp = StdUdpSocket::bind((ip, 0)).unwrap();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(receive_rtp(
-            UdpSocket::from_std(rtp).unwrap(),
+            Arc::new(UdpSocket::from_std(rtp).unwrap()),
             rtcp,
             Instant::now(),
             20_000,

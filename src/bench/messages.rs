@@ -153,20 +153,24 @@ impl Offer {
     }
 }
 
-/// What the answer chose: the first payload type of the audio stream and its port.
+/// What the answer chose: the first payload type of the audio stream and its address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Answer {
     pub payload_type: Option<u8>,
-    pub port: u16,
+    /// Where the server wants our RTP: the stream's (or the session's) `c=` address and port.
+    pub rtp: Option<SocketAddr>,
 }
 
 /// Reads the SDP answer in a 2xx; `None` when the body is missing or not SDP.
 pub fn read_answer(body: &[u8]) -> Option<Answer> {
     let sdp = SessionDescription::parse(body).ok()?;
     let audio = sdp.media.iter().find(|m| m.media == "audio")?;
+    let ip = sdp.connection_for(audio).and_then(|c| c.ip());
     Some(Answer {
         payload_type: audio.formats.first().and_then(|f| f.parse().ok()),
-        port: audio.port,
+        rtp: ip
+            .filter(|_| audio.port != 0)
+            .map(|ip| SocketAddr::new(ip, audio.port)),
     })
 }
 
@@ -281,7 +285,7 @@ mod tests {
             read_answer(body),
             Some(Answer {
                 payload_type: Some(8),
-                port: 20000
+                rtp: Some("127.0.0.1:20000".parse().unwrap()),
             })
         );
         assert_eq!(read_answer(b"not sdp"), None);

@@ -13,6 +13,7 @@
 //! - [`messages`], [`uac`]: the SIP requests and a sans-IO UAC per call, on virtual time.
 //! - [`report`]: aggregation and the text / JSON output; [`procstat`]: `/proc` readings.
 //! - `driver`: the IO edge (sockets, the clock, tasks); `spawn`: starting `holdline serve`.
+//! - [`rtp_send`]: `--send-rtp`, callers that send silence back (two-way streams).
 //! - [`blast`]: a paced RTP sender standing in for the server's media plane, to calibrate the
 //!   receivers.
 //! - [`cli`]: the command line of the `holdline-bench` binary.
@@ -28,6 +29,7 @@ pub mod histogram;
 pub mod messages;
 pub mod procstat;
 pub mod report;
+pub mod rtp_send;
 pub mod rtp_stats;
 mod spawn;
 pub mod uac;
@@ -70,6 +72,8 @@ pub struct Options {
     pub spawn: Option<Spawn>,
     /// Our address for SIP and RTP; by default the server's IP.
     pub local_ip: Option<IpAddr>,
+    /// Send RTP (G.711 silence) on every answered call, as a talking caller would.
+    pub send_rtp: bool,
     /// RTP ports to bind, as even/odd (RTP/RTCP) pairs: `first..=last`.
     pub rtp_ports: (u16, u16),
     /// RFC 3261 T1.
@@ -101,6 +105,7 @@ impl Options {
             server_pid: None,
             spawn: None,
             local_ip: None,
+            send_rtp: false,
             rtp_ports: (30000, 39999),
             t1: Duration::from_millis(500),
             setup_timeout: Duration::from_secs(32),

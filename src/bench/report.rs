@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::bench::histogram::{Histogram, Summary};
 use crate::bench::procstat::ProcSample;
+use crate::bench::rtp_send::SendTotals;
 use crate::bench::rtp_stats::RtpSummary;
 use crate::bench::uac::{Outcome, SipCounters};
 
@@ -138,6 +139,8 @@ pub struct Report {
     /// SIP datagrams that did not parse or matched no call.
     pub sip_unmatched: u64,
     pub rtp: RtpSummary,
+    /// What `--send-rtp` sent; `None` without it.
+    pub rtp_sent: Option<SendTotals>,
     pub server: Option<ProcessSummary>,
     pub tool: Option<ProcessSummary>,
 }
@@ -263,6 +266,13 @@ impl fmt::Display for Report {
                 .map(|(pt, n)| format!("PT {pt}×{n}"))
                 .collect();
             writeln!(f, "  payload types: {}", pts.join(", "))?;
+        }
+        if let Some(sent) = &self.rtp_sent {
+            writeln!(
+                f,
+                "  sent: {} streams, {} packets, {} send errors",
+                sent.streams, sent.packets_sent, sent.send_errors
+            )?;
         }
         writeln!(f, "processes:")?;
         match &self.server {

@@ -581,7 +581,7 @@ mod tests {
                 setup: Duration::from_millis(30),
                 answer: Some(Answer {
                     payload_type: Some(0),
-                    port: 20000
+                    rtp: Some("127.0.0.1:20000".parse().unwrap()),
                 })
             })
         );
