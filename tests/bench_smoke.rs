@@ -147,13 +147,27 @@ fn talking_callers_send_paced_rtp_to_the_answer_address() {
 #[test]
 fn unknown_number_is_counted_as_failed_with_its_status() {
     let mut o = spawned("404", 3, 20.0, Duration::from_millis(200));
-    o.number = "+14255559999".to_owned();
+    o.numbers = vec!["+14255559999".to_owned()];
     let report = bench::run(o).expect("bench run");
     assert_eq!(report.calls.failed, 3, "{report}");
     assert_eq!(report.calls.failed_by_status.get(&404), Some(&3));
     assert_eq!(report.calls.answered, 0);
     assert!(!report.calls.all_clean());
     assert!(report.to_string().contains("404×3"));
+}
+
+#[test]
+fn calls_go_round_robin_over_the_numbers() {
+    let mut o = spawned("numbers", 4, 20.0, Duration::from_millis(300));
+    o.numbers = vec!["+14255550100".to_owned(), "+14255559999".to_owned()];
+    let report = bench::run(o).expect("bench run");
+    assert_eq!(report.calls.completed, 2, "{report}");
+    assert_eq!(
+        report.calls.failed_by_status.get(&404),
+        Some(&2),
+        "{report}"
+    );
+    assert_eq!(report.settings.number, "+14255550100,+14255559999");
 }
 
 #[test]

@@ -21,9 +21,10 @@ pub struct Args {
     /// The server's SIP UDP address.
     #[arg(long, default_value = "127.0.0.1:5060")]
     pub server: SocketAddr,
-    /// The number to dial (a queue's service number).
-    #[arg(long, default_value = "+14255550100")]
-    pub number: String,
+    /// The number(s) to dial, comma-separated: calls go round-robin over them (a queue takes at
+    /// most 200 calls, so 2,000 callers need ten queues).
+    #[arg(long, value_delimiter = ',', default_value = "+14255550100")]
+    pub number: Vec<String>,
     /// Calls to place; all are up at once when --duration ≥ calls / rate.
     #[arg(long, default_value_t = 100)]
     pub calls: u64,
@@ -114,7 +115,7 @@ impl Args {
 
     pub fn into_options(self) -> Result<Options, String> {
         let mut o = Options::new(self.server);
-        o.number = self.number;
+        o.numbers = self.number;
         o.calls = self.calls;
         o.rate = self.rate;
         o.duration = seconds("--duration", self.duration)?;
@@ -241,6 +242,8 @@ mod tests {
             "40000-44999",
             "--server-pid",
             "77",
+            "--number",
+            "+14255550100,+14255550101",
         ])
         .unwrap();
         let o = args.into_options().unwrap();
@@ -250,6 +253,7 @@ mod tests {
         assert_eq!(o.codec, Codec::Pcma);
         assert_eq!(o.rtp_ports, (40000, 44999));
         assert_eq!(o.server_pid, Some(77));
+        assert_eq!(o.numbers, ["+14255550100", "+14255550101"]);
         assert_eq!(o.server, "127.0.0.1:5060".parse().unwrap());
     }
 

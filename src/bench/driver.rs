@@ -234,7 +234,11 @@ impl Driver<'_> {
             call_id: format!("{:x}-{index}@holdline-bench", self.nonce),
             from_tag: format!("hb{index:x}"),
             local: self.local,
-            number: o.number.clone(),
+            number: usize::try_from(index)
+                .ok()
+                .and_then(|i| o.numbers.get(i % o.numbers.len().max(1)))
+                .cloned()
+                .unwrap_or_default(),
             server: o.server,
         };
         let offer = Offer {
@@ -396,7 +400,7 @@ impl Driver<'_> {
         Ok(Report {
             settings: RunSettings {
                 server: o.server.to_string(),
-                number: o.number.clone(),
+                number: o.numbers.join(","),
                 calls: o.calls,
                 rate: o.rate,
                 duration_s: o.duration.as_secs_f64(),

@@ -56,8 +56,9 @@ pub struct Options {
     pub mode: Mode,
     /// Where to send SIP; ignored when `spawn` is set.
     pub server: SocketAddr,
-    /// The dialled number (Request-URI user part).
-    pub number: String,
+    /// The dialled numbers (Request-URI user part); call `i` dials `numbers[i % len]`, so a
+    /// run can spread over several queues (each holds at most `max_calls`, 200).
+    pub numbers: Vec<String>,
     /// Calls to place. With `duration ≥ calls / rate` they are all up at once.
     pub calls: u64,
     /// New calls per second.
@@ -96,7 +97,7 @@ impl Options {
         Options {
             mode: Mode::Callers,
             server,
-            number: "+14255550100".to_owned(),
+            numbers: vec!["+14255550100".to_owned()],
             calls: 100,
             rate: 10.0,
             duration: Duration::from_secs(30),
@@ -182,6 +183,9 @@ fn validate(o: &Options) -> Result<(), BenchError> {
             reason: reason.to_owned(),
         })
     };
+    if o.numbers.is_empty() || o.numbers.iter().any(|n| n.is_empty()) {
+        return bad("--number", "needs at least one non-empty number");
+    }
     if o.calls == 0 {
         return bad("--calls", "must be at least 1");
     }
