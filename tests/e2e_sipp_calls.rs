@@ -48,6 +48,20 @@ answer_delay_ms = 2000
 }
 
 #[test]
+fn embedded_default_answers_its_service_number_over_udp_and_tcp() {
+    let server = Server::start_default();
+    for transport in ["u1", "t1"] {
+        let run = run_sipp(
+            &server,
+            "uac_basic.xml",
+            transport,
+            &["-s", NUMBER, "-m", "1", "-d", "5000"],
+        );
+        assert_sipp_ok(&run, &server, &format!("default config over {transport}"));
+    }
+}
+
+#[test]
 fn caller_is_answered_held_and_hangs_up_over_udp() {
     let server = Server::start(&config());
     let run = run_sipp(

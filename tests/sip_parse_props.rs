@@ -4,6 +4,7 @@
 //! the same messages whatever the split of the byte stream into reads.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -15,8 +16,13 @@ use holdline::sip::parse::{parse_datagram, parse_stream, Frame, Limits};
 use holdline::sip::typed::quote_display;
 use holdline::sip::uri::{Host, Params, Scheme, SipUri, Uri};
 
-/// Torture messages (when the corpus is present) and our fixtures.
-fn corpus() -> Vec<Vec<u8>> {
+/// Torture messages (when the corpus is present) and our fixtures, read once.
+fn corpus() -> &'static [Vec<u8>] {
+    static CORPUS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    CORPUS.get_or_init(read_corpus)
+}
+
+fn read_corpus() -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     for (dir, ext) in [

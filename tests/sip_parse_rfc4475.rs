@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::Message;
 use holdline::sip::method::Method;
-use holdline::sip::parse::{parse_datagram, parse_stream, Frame, Limits};
+use holdline::sip::parse::{parse_datagram, parse_stream, Frame, Limits, ParseErrorKind};
 use holdline::sip::uri::{unescape, Host, Uri};
 
 #[derive(Clone, Copy)]
@@ -49,10 +49,7 @@ const TABLE: &[(&str, Expect)] = &[
     ("ncl", Reject(Some(400), "Content-Length \"-999\"")),
     ("scalar02", Reject(Some(400), "invalid CSeq header")),
     ("scalarlg", Reject(None, "invalid CSeq header")),
-    (
-        "quotbal",
-        Reject(Some(400), "unterminated quoted display name"),
-    ),
+    ("quotbal", Reject(Some(400), "unterminated quoted")),
     ("ltgtruri", Reject(Some(400), "enclosed in `<>`")),
     ("lwsruri", Reject(Some(400), "request line is not")),
     ("lwsstart", Reject(Some(400), "request line is not")),
@@ -66,14 +63,11 @@ const TABLE: &[(&str, Expect)] = &[
     ("badvers", Reject(Some(505), "unsupported protocol version")),
     (
         "mismatch01",
-        Reject(
-            Some(400),
-            "CSeq method INVITE does not match request method OPTIONS",
-        ),
+        Reject(Some(400), "INVITE does not match request method OPTIONS"),
     ),
     (
         "mismatch02",
-        Reject(Some(400), "does not match request method NEWMETHOD"),
+        Reject(Some(400), "match request method NEWMETHOD"),
     ),
     ("bigcode", Reject(None, "status code")),
     // §3.2 transaction layer.
@@ -154,6 +148,19 @@ fn assert_round_trips(name: &str, m: &Message) {
     }
 }
 
+/// The same bytes on a stream frame to the same first message; without Content-Length a
+/// stream cannot be framed at all (§18.3).
+fn assert_same_on_a_stream(name: &str, bytes: &[u8], m: &Message) {
+    let limits = Limits::default();
+    match parse_stream(bytes, &limits) {
+        Ok(Frame::Message { message, .. }) => assert_eq!(&message, m, "{name}: stream framing"),
+        Err(e) if !m.headers().contains(&HeaderName::ContentLength) => {
+            assert_eq!(e.kind, ParseErrorKind::MissingContentLength, "{name}")
+        }
+        other => panic!("{name}: stream framing gave {other:?}"),
+    }
+}
+
 #[test]
 fn rfc4475_torture_messages() {
     let dir = corpus_dir();
@@ -189,6 +196,7 @@ fn rfc4475_torture_messages() {
             (Valid(check), Ok(m)) => {
                 check(&m);
                 assert_round_trips(name, &m);
+                assert_same_on_a_stream(name, bytes, &m);
             }
             (Valid(_), Err(e)) => panic!("{name}: valid message rejected: {e}"),
             (Reject(status, _), Ok(m)) => {
@@ -355,6 +363,35 @@ fn check_dblreq(m: &Message) {
     let r = req(m);
     assert_eq!(r.method, Method::Register);
     assert!(r.body.is_empty(), "trailing INVITE must be discarded");
+}
+
+/// On a stream, dblreq's bytes are two requests (with a CRLF keep-alive between them). The
+/// INVITE's body is 2 octets longer than its Content-Length, so what follows it ("C" CRLF CRLF)
+/// is garbage that must be dropped, not answered.
+#[test]
+fn dblreq_on_a_stream_is_two_requests() {
+    let path = corpus_dir().join("dblreq.dat");
+    let Ok(bytes) = std::fs::read(&path) else {
+        println!("SKIPPED: {} not found", path.display());
+        return;
+    };
+    let limits = Limits::default();
+    let mut buf = &bytes[..];
+    let mut methods = Vec::new();
+    let error = loop {
+        match parse_stream(buf, &limits) {
+            Ok(Frame::Message { message, consumed }) => {
+                methods.push(req(&message).method.clone());
+                buf = &buf[consumed..];
+            }
+            Ok(Frame::KeepAlive { consumed }) => buf = &buf[consumed..],
+            Ok(Frame::Incomplete) => panic!("left over: {buf:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(methods, [Method::Register, Method::Invite]);
+    assert_eq!(buf, b"C\r\n\r\n");
+    assert_eq!(error.status(), None);
 }
 
 fn check_semiuri(m: &Message) {

@@ -79,6 +79,14 @@ pub struct Call {
     /// The local address the INVITE reached; Contact and Via are derived from it.
     pub local: SocketAddr,
     pub span: tracing::Span,
+    /// The caller's display name and URI (From, or P-Asserted-Identity from a trusted trunk
+    /// later), shown to agents.
+    pub caller_display: Option<String>,
+    pub caller_uri: Option<Uri>,
+    /// The Request-URI the caller dialled (for History-Info to agents).
+    pub dialled: Uri,
+    /// The agent leg this caller is bridged to.
+    pub bridged: Option<crate::b2bua::LegHandle>,
 }
 
 impl Call {

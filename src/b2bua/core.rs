@@ -29,8 +29,11 @@ use crate::sip::uri::{Host, Uri};
 use crate::time::Time;
 
 use super::call::{Call, CallHandle};
-use super::ports::PortPool;
-use super::reply;
+use super::ports::{MediaPorts, PortPool};
+use super::queueing::Rings;
+use super::uac::{Leg, LegHandle, LegOutcome, LegState};
+use crate::queue::types::CallId as QueueCallId;
+use crate::queue::Engine;
 
 /// What the core needs to know that is not in the configuration file.
 #[derive(Clone, Debug)]
@@ -65,6 +68,32 @@ pub enum Event {
         call: CallHandle,
         media: NegotiatedMedia,
     },
+    /// An agent's phone rings (180/183).
+    LegRinging { leg: LegHandle },
+    /// An agent answered: media per `media`, received on `rtp_port`.
+    LegAnswered {
+        leg: LegHandle,
+        call: CallHandle,
+        rtp_port: u16,
+        media: NegotiatedMedia,
+    },
+    /// The agent re-negotiated (put the caller on hold, resumed).
+    LegMediaUpdated {
+        leg: LegHandle,
+        media: NegotiatedMedia,
+    },
+    /// An agent leg is over (refused, unanswered, cancelled or hung up); its port is free.
+    LegEnded {
+        leg: LegHandle,
+        call: CallHandle,
+        outcome: LegOutcome,
+    },
+    /// Play to the caller (greeting once, then music looped); report the greeting's end with
+    /// [`Core::greeting_finished`].
+    Play { call: CallHandle, what: Playback },
+    /// Connect the caller's media to an answered agent leg (both ways; the caller stops
+    /// hearing music).
+    Bridge { call: CallHandle, leg: LegHandle },
     /// The call is over; its RTP port is free again.
     CallEnded {
         call: CallHandle,
@@ -72,6 +101,20 @@ pub enum Event {
         rtp_port: u16,
         reason: EndReason,
     },
+}
+
+/// What to play to a waiting caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Playback {
+    Greeting(std::path::PathBuf),
+    Music(crate::config::Music),
+}
+
+/// Whose dialog a (Call-ID, our tag) pair names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DialogRef {
+    Caller(CallHandle),
+    Agent(LegHandle),
 }
 
 /// Why a call ended.
@@ -83,6 +126,8 @@ pub enum EndReason {
     ServerHungUp,
     /// The caller never answered our BYE or ACKed our 2xx.
     Timeout,
+    /// Redirected elsewhere before answering (302).
+    Forwarded,
 }
 
 /// Timers the core keeps for calls (the transaction layer keeps its own).
@@ -102,14 +147,26 @@ pub struct Core {
     pub(crate) queues: HashMap<QueueId, QueueSignalling>,
     pub(crate) tx: TransactionLayer,
     pub(crate) calls: HashMap<CallHandle, Call>,
-    /// (Call-ID, our tag) → call: the dialog id of §12 from our side.
-    pub(crate) dialogs: HashMap<(String, String), CallHandle>,
+    /// (Call-ID, our tag) → caller call or agent leg: the dialog id of §12 from our side.
+    pub(crate) dialogs: HashMap<(String, String), DialogRef>,
     /// Initial INVITE server transactions still ringing, for CANCEL.
     pub(crate) ringing: HashMap<ServerTxId, CallHandle>,
     /// Our BYEs in flight.
     pub(crate) byes: HashMap<ClientTxId, CallHandle>,
+    /// Agent legs, their INVITE transactions and our BYEs on them.
+    pub(crate) legs: HashMap<LegHandle, Leg>,
+    pub(crate) leg_invites: HashMap<ClientTxId, LegHandle>,
+    pub(crate) leg_byes: HashMap<ClientTxId, LegHandle>,
+    /// The queue engine and how its calls map onto ours.
+    pub(crate) engine: Engine,
+    pub(crate) queue_calls: HashMap<QueueCallId, CallHandle>,
+    pub(crate) queue_call_of: HashMap<CallHandle, QueueCallId>,
+    pub(crate) rings: Rings,
+    /// Agent-leg outcomes and ended callers, for the engine (see `queueing`).
+    pub(crate) leg_events: VecDeque<Event>,
+    pub(crate) ended_calls: VecDeque<CallHandle>,
     pub(crate) timers: BTreeSet<(Time, CallHandle, CallTimer)>,
-    pub(crate) ports: PortPool,
+    pub(crate) ports: Box<dyn MediaPorts>,
     pub(crate) rng: StdRng,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -146,13 +203,29 @@ impl Core {
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             byes: HashMap::new(),
+            legs: HashMap::new(),
+            leg_invites: HashMap::new(),
+            leg_byes: HashMap::new(),
+            engine: Engine::new(config),
+            queue_calls: HashMap::new(),
+            queue_call_of: HashMap::new(),
+            rings: Rings::default(),
+            leg_events: VecDeque::new(),
+            ended_calls: VecDeque::new(),
             timers: BTreeSet::new(),
-            ports: PortPool::new(config.rtp.port_min, config.rtp.port_max),
+            ports: Box::new(PortPool::new(config.rtp.port_min, config.rtp.port_max)),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_handle: 1,
             draining: false,
         }
+    }
+
+    /// Takes RTP ports from `ports` instead of the plain pool over `[rtp] ports` (the runtime
+    /// binds them as it hands them out).
+    pub fn with_ports(mut self, ports: Box<dyn MediaPorts>) -> Core {
+        self.ports = ports;
+        self
     }
 
     /// A UDP datagram arrived from `from` on the socket bound to `local`.
@@ -178,7 +251,7 @@ impl Core {
             Ok(Message::Response(resp)) => self.handle_response(now, resp),
             Err(err) => self.reject_unparsable(from, &err),
         }
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Drives timers due at `now`.
@@ -191,14 +264,14 @@ impl Core {
             self.timers.pop_first();
             self.on_call_timer(now, call, timer);
         }
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
     /// transaction talking to it fails (RFC 3261 §17.1.1.2 "Transport Err.").
     pub fn handle_transport_error(&mut self, now: Time, peer: Peer) {
         self.tx.handle_transport_error(peer);
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Stops taking calls and hangs up every call (graceful shutdown, SIGTERM).
@@ -208,7 +281,7 @@ impl Core {
         for handle in handles {
             self.hang_up(now, handle, 503, "holdline is shutting down");
         }
-        self.drain_transactions(now);
+        self.settle(now);
     }
 
     /// Whether no call is left (after [`Core::shutdown`], the runtime may exit).
@@ -226,11 +299,14 @@ impl Core {
 
     /// The earliest time [`Core::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let ours = self.timers.first().map(|(at, _, _)| *at);
-        match (ours, self.tx.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.first().map(|(at, _, _)| *at),
+            self.tx.poll_timeout(),
+            self.engine.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Active calls (for status and leak tests).
@@ -266,11 +342,17 @@ impl Core {
         let Some((tx, resp)) = self.tx.handle_response(now, resp) else {
             return;
         };
+        if let Some(&leg) = self.leg_invites.get(&tx) {
+            return self.on_leg_response(now, leg, resp);
+        }
         if resp.is_provisional() {
             return;
         }
         if let Some(handle) = self.byes.remove(&tx) {
             self.finish(handle, EndReason::ServerHungUp);
+        }
+        if let Some(leg) = self.leg_byes.remove(&tx) {
+            self.finish_leg(leg, LegOutcome::HungUp);
         }
     }
 
@@ -283,7 +365,7 @@ impl Core {
             return;
         };
         let tag = self.new_tag();
-        let mut resp = reply::response_from_headers(headers, status, Some(&tag));
+        let mut resp = crate::sip::transaction::response_from_headers(headers, status, Some(&tag));
         resp.reason = format!("{} ({})", resp.reason, sanitize_reason(&err.to_string()));
         self.add_server_header(&mut resp);
         // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's
@@ -296,6 +378,17 @@ impl Core {
             to,
             bytes: resp.to_bytes(),
         });
+    }
+
+    /// Brings everything to rest after an input: transaction output and events, agent-leg
+    /// outcomes and the queue engine's actions, which may start new transactions in turn.
+    pub(crate) fn settle(&mut self, now: Time) {
+        loop {
+            self.drain_transactions(now);
+            if !self.pump_engine(now) {
+                break;
+            }
+        }
     }
 
     /// Moves the transaction layer's output into ours and acts on its events.
@@ -311,15 +404,31 @@ impl Core {
                 TransactionEvent::NoAckFor2xx { key } => {
                     // §13.3.1.4: no ACK for our 2xx within 64·T1: confirm, then end with BYE.
                     let dialog = (key.call_id, key.local_tag);
-                    if let Some(&handle) = self.dialogs.get(&dialog) {
+                    if let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&dialog) {
                         tracing::info!("no ACK for our 200 OK; hanging up");
-                        self.send_bye(now, handle, "no ACK received");
+                        self.send_bye(now, handle, 408, "no ACK received");
                     }
                 }
                 TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {
                     if let TxId::Client(id) = tx {
                         if let Some(handle) = self.byes.remove(&id) {
                             self.finish(handle, EndReason::Timeout);
+                        }
+                        if let Some(leg) = self.leg_byes.remove(&id) {
+                            self.finish_leg(leg, LegOutcome::HungUp);
+                        }
+                        if let Some(leg) = self.leg_invites.remove(&id) {
+                            // Timer B or an unreachable phone: no final response will come.
+                            let cancelled = self
+                                .legs
+                                .get(&leg)
+                                .is_some_and(|l| matches!(l.state, LegState::Cancelling { .. }));
+                            let outcome = if cancelled {
+                                LegOutcome::Cancelled
+                            } else {
+                                LegOutcome::NoResponse
+                            };
+                            self.finish_leg(leg, outcome);
                         }
                     }
                 }

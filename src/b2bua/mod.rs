@@ -7,17 +7,22 @@
 //! # Layout
 //! - [`core`]: the [`Core`] struct, its inputs and outputs, transaction plumbing.
 //! - [`uas`]: request handling for caller dialogs.
+//! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
+//! - `queueing`: the queue engine's actions carried out as SIP and media events.
 //! - [`call`]: one caller dialog's state.
 //! - [`precheck`]: the §8.2 checks every request passes first.
-//! - [`reply`]: building responses (§8.2.6) and capability headers.
+//! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
 
 pub mod call;
 pub mod core;
 pub mod ports;
 pub mod precheck;
+mod queueing;
 pub mod reply;
+mod uac;
 mod uas;
 
 pub use self::call::CallHandle;
-pub use self::core::{Core, CoreSettings, EndReason, Event};
+pub use self::core::{Core, CoreSettings, EndReason, Event, Playback};
+pub use self::uac::{peer_of, LegHandle, LegOutcome, LegState, RingRequest};

@@ -7,6 +7,32 @@
 
 use std::collections::BTreeSet;
 
+/// Where a call's RTP port comes from. The core asks for a port before it writes it into an
+/// SDP body; the runtime's implementation binds the RTP and RTCP sockets right then, so every
+/// port holdline advertises is really its own (another process may hold part of the range).
+pub trait MediaPorts: Send {
+    /// An even RTP port (RTCP on the next one), or `None` when none is free.
+    fn reserve(&mut self) -> Option<u16>;
+    /// The port is free again.
+    fn release(&mut self, port: u16);
+    /// Ports reserved now.
+    fn in_use(&self) -> usize;
+}
+
+impl MediaPorts for PortPool {
+    fn reserve(&mut self) -> Option<u16> {
+        self.allocate()
+    }
+
+    fn release(&mut self, port: u16) {
+        PortPool::release(self, port);
+    }
+
+    fn in_use(&self) -> usize {
+        PortPool::in_use(self)
+    }
+}
+
 /// Free and used RTP ports.
 #[derive(Debug)]
 pub struct PortPool {

@@ -13,7 +13,7 @@ use crate::sip::transport::Peer;
 use crate::time::Time;
 
 use super::call::{Call, CallHandle, CallState, PendingOffer};
-use super::core::{CallTimer, Core, EndReason, Event};
+use super::core::{CallTimer, Core, DialogRef, EndReason, Event};
 use super::precheck;
 use super::reply;
 
@@ -38,26 +38,20 @@ impl Core {
             return self.on_out_of_dialog(now, tx, req, from, local);
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let Some(&handle) = self.dialogs.get(&(call_id, to_tag)) else {
+        let handle = match self.dialogs.get(&(call_id, to_tag)) {
+            Some(&DialogRef::Caller(handle)) => handle,
+            Some(&DialogRef::Agent(leg)) => return self.on_agent_request(now, tx, leg, req),
             // §12.2.2: a request with a To tag that matches no dialog gets 481.
-            let resp = self.response(&req, 481, None);
-            return self.respond(now, tx, resp);
+            None => return self.respond_status(now, tx, &req, 481),
         };
         let span = self.calls.get(&handle).map(|c| c.span.clone());
         let _enter = span.map(|s| s.entered());
         match req.method {
             Method::Invite | Method::Update => self.on_offer_in_dialog(now, tx, handle, req),
             Method::Bye => self.on_bye(now, tx, handle, &req),
-            Method::Options => {
-                let mut resp = self.response(&req, 200, None);
-                reply::add_capabilities(&mut resp);
-                self.respond(now, tx, resp);
-            }
+            Method::Options => self.on_options(now, tx, &req),
             // INFO (legacy DTMF relay) is accepted; DTMF is read from RTP (RFC 4733).
-            _ => {
-                let resp = self.response(&req, 200, None);
-                self.respond(now, tx, resp);
-            }
+            _ => self.respond_status(now, tx, &req, 200),
         }
     }
 
@@ -71,20 +65,25 @@ impl Core {
     ) {
         match req.method {
             Method::Invite => self.on_invite(now, tx, req, from, local),
-            Method::Options => {
-                // §11.2: what a trunk's keepalive probes for. A draining server answers 503 so
-                // the trunk steers new calls elsewhere.
-                let status = if self.draining { 503 } else { 200 };
-                let mut resp = self.response(&req, status, None);
-                reply::add_capabilities(&mut resp);
-                self.respond(now, tx, resp);
-            }
+            Method::Options => self.on_options(now, tx, &req),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
-            _ => {
-                let resp = self.response(&req, 481, None);
-                self.respond(now, tx, resp);
-            }
+            _ => self.respond_status(now, tx, &req, 481),
         }
+    }
+
+    /// §11.2: OPTIONS, in or out of a dialog, is what a trunk's keepalive probes. A draining
+    /// server answers 503 so the trunk steers new calls elsewhere.
+    fn on_options(&mut self, now: Time, tx: ServerTxId, req: &Request) {
+        let status = if self.draining { 503 } else { 200 };
+        let mut resp = self.response(req, status, None);
+        reply::add_capabilities(&mut resp);
+        self.respond(now, tx, resp);
+    }
+
+    /// A bare response with `status` (our To tag added when the request had none).
+    fn respond_status(&mut self, now: Time, tx: ServerTxId, req: &Request, status: u16) {
+        let resp = self.response(req, status, None);
+        self.respond(now, tx, resp);
     }
 
     fn on_invite(
@@ -110,7 +109,7 @@ impl Core {
             Ok(offer) => offer,
             Err(err) => return self.reject_sdp(now, tx, &req, &tag, &err),
         };
-        let Some(rtp_port) = self.ports.allocate() else {
+        let Some(rtp_port) = self.ports.reserve() else {
             tracing::warn!("no free RTP port; refusing the call");
             let resp = self.response(&req, 503, Some(&tag));
             return self.respond(now, tx, resp);
@@ -143,11 +142,13 @@ impl Core {
             Some(via) => response_destination(&via, from),
             None => from,
         };
-        let delay = self
-            .queues
-            .get(&queue)
-            .map(|q| q.answer_delay)
-            .unwrap_or_default();
+        let from_header = req.headers.from();
+        let caller_display = from_header
+            .as_ref()
+            .and_then(|f| f.display.as_deref())
+            .map(|d| d.trim_matches('"').to_owned())
+            .filter(|d| !d.is_empty());
+        let caller_uri = from_header.map(|f| f.uri);
         let call = Call {
             handle,
             queue: queue.clone(),
@@ -174,7 +175,7 @@ impl Core {
             local_cseq: self.rng_u32() % 10_000,
             state: CallState::Ringing {
                 invite_tx: tx,
-                answer_at: now + delay,
+                answer_at: now,
             },
             sdp,
             rtp_port,
@@ -182,26 +183,77 @@ impl Core {
             ring: None,
             local,
             span: tracing::info_span!("call", call_id = %call_id),
+            caller_display,
+            caller_uri,
+            dialled: req.uri.clone(),
+            bridged: None,
         };
         let span = call.span.clone();
         let _enter = span.enter();
         tracing::info!(queue = %queue, uri = %req.uri, "incoming call");
-        self.dialogs.insert((call_id, tag), handle);
+        self.dialogs
+            .insert((call_id, tag), DialogRef::Caller(handle));
         self.calls.insert(handle, call);
-        if delay.is_zero() {
-            self.answer(now, handle, tx, &req, answer);
-            return;
-        }
-        // Ring first: a queue may be set to ring before answering (a window for CANCEL, or a
-        // trunk that wants to see 180).
-        let mut ringing = self.call_response(handle, &req, 180);
-        self.add_contact(&mut ringing, handle, &req);
-        self.respond(now, tx, ringing);
         self.ringing.insert(tx, handle);
+        let caller = crate::queue::types::CallerInfo {
+            from: req
+                .headers
+                .from()
+                .map(|f| f.uri.to_string())
+                .unwrap_or_default(),
+            display: self
+                .calls
+                .get(&handle)
+                .and_then(|c| c.caller_display.clone()),
+        };
         if let Some(call) = self.calls.get_mut(&handle) {
             call.ring = Some((req, answer));
         }
-        self.timers.insert((now + delay, handle, CallTimer::Answer));
+        // The engine decides: answer (greeting, music, agents), or 486 / forward / 480 before
+        // answering. Its actions are carried out when this input settles.
+        match self.engine.call_arrived(now, &queue, caller) {
+            Ok(qcall) => {
+                self.queue_calls.insert(qcall, handle);
+                self.queue_call_of.insert(handle, qcall);
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the queue engine refused the call");
+                self.hang_up(now, handle, 503, "queue unavailable");
+            }
+        }
+    }
+
+    /// 180 Ringing (with our Contact) to a caller not answered yet.
+    pub(crate) fn send_ringing(&mut self, now: Time, handle: CallHandle) {
+        let Some(call) = self.calls.get(&handle) else {
+            return;
+        };
+        let CallState::Ringing { invite_tx, .. } = call.state else {
+            return;
+        };
+        let Some((req, _)) = call.ring.clone() else {
+            return;
+        };
+        let mut ringing = self.call_response(handle, &req, 180);
+        self.add_contact(&mut ringing, handle, &req);
+        self.respond(now, invite_tx, ringing);
+    }
+
+    /// Answers a ringing caller now (200 OK with our SDP).
+    pub(crate) fn answer_now(&mut self, now: Time, handle: CallHandle) {
+        let Some(call) = self.calls.get_mut(&handle) else {
+            return;
+        };
+        let CallState::Ringing { invite_tx, .. } = call.state else {
+            return;
+        };
+        let Some((req, answer)) = call.ring.take() else {
+            return;
+        };
+        let span = call.span.clone();
+        let _enter = span.enter();
+        self.ringing.remove(&invite_tx);
+        self.answer(now, handle, invite_tx, &req, answer);
     }
 
     /// Sends the 200 OK to the initial INVITE: our answer, or our offer for a late offer.
@@ -250,21 +302,7 @@ impl Core {
 
     pub(crate) fn on_call_timer(&mut self, now: Time, handle: CallHandle, timer: CallTimer) {
         match timer {
-            CallTimer::Answer => {
-                let Some(call) = self.calls.get_mut(&handle) else {
-                    return;
-                };
-                let CallState::Ringing { invite_tx, .. } = call.state else {
-                    return;
-                };
-                let Some((req, answer)) = call.ring.take() else {
-                    return;
-                };
-                let span = call.span.clone();
-                let _enter = span.enter();
-                self.ringing.remove(&invite_tx);
-                self.answer(now, handle, invite_tx, &req, answer);
-            }
+            CallTimer::Answer => self.answer_now(now, handle),
         }
     }
 
@@ -308,7 +346,7 @@ impl Core {
             return;
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let Some(&handle) = self.dialogs.get(&(call_id, tag)) else {
+        let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&(call_id, tag)) else {
             return;
         };
         let Some(call) = self.calls.get_mut(&handle) else {
@@ -349,7 +387,7 @@ impl Core {
             Err(why) => {
                 tracing::info!(%why, "unusable answer in ACK; hanging up");
                 if call.sdp.negotiated().is_none() {
-                    self.send_bye(now, handle, "no usable SDP answer");
+                    self.send_bye(now, handle, 488, "no usable SDP answer");
                 }
             }
         }
@@ -451,19 +489,28 @@ impl Core {
                 let mut resp = self.call_response(handle, &invite, status);
                 resp.headers.push(
                     HeaderName::Reason,
-                    format!("SIP;cause={status};text=\"{why}\""),
+                    format!("SIP;cause={status};text=\"{}\"", why.replace('"', "'")),
                 );
                 self.respond(now, invite_tx, resp);
             }
             self.ringing.remove(&invite_tx);
             self.finish(handle, EndReason::ServerHungUp);
         } else {
-            self.send_bye(now, handle, why);
+            self.send_bye(now, handle, status, why);
         }
     }
 
-    /// Sends BYE on an answered call (§15.1.1); the call ends when the BYE's transaction does.
-    pub(crate) fn send_bye(&mut self, now: Time, handle: CallHandle, why: &str) {
+    /// Hangs up a caller from our side (RTP timeout, queue timeout, an admin): a final
+    /// `status` to a ringing INVITE, else BYE. Either carries `Reason: SIP;cause=status` with
+    /// `why` (RFC 3326).
+    pub fn hang_up_call(&mut self, now: Time, call: CallHandle, status: u16, why: &str) {
+        self.hang_up(now, call, status, why);
+        self.settle(now);
+    }
+
+    /// Sends BYE on an answered call (§15.1.1) with `Reason: SIP;cause={cause}` (RFC 3326);
+    /// the call ends when the BYE's transaction does.
+    pub(crate) fn send_bye(&mut self, now: Time, handle: CallHandle, cause: u16, why: &str) {
         let Some(call) = self.calls.get(&handle) else {
             return;
         };
@@ -481,7 +528,7 @@ impl Core {
         // RFC 3326: say why we hang up.
         bye.headers.push(
             HeaderName::Reason,
-            format!("SIP;cause=200;text=\"{}\"", why.replace('"', "'")),
+            format!("SIP;cause={cause};text=\"{}\"", why.replace('"', "'")),
         );
         if !user_agent.is_empty() {
             bye.headers.push(HeaderName::UserAgent, user_agent);
@@ -508,6 +555,7 @@ impl Core {
         self.ringing.retain(|_, h| *h != handle);
         self.byes.retain(|_, h| *h != handle);
         self.ports.release(call.rtp_port);
+        self.ended_calls.push_back(handle);
         call.span.in_scope(|| tracing::info!(?reason, "call ended"));
         self.events.push_back(Event::CallEnded {
             call: handle,
@@ -548,13 +596,18 @@ impl Core {
                 &fresh
             }
         };
-        let mut resp = reply::response_to(req, status, Some(tag));
+        let mut resp = crate::sip::transaction::response_for(req, status, Some(tag));
         self.add_server_header(&mut resp);
         resp
     }
 
     /// A response inside a call's dialog, carrying the call's To tag.
-    fn call_response(&mut self, handle: CallHandle, req: &Request, status: u16) -> Response {
+    pub(crate) fn call_response(
+        &mut self,
+        handle: CallHandle,
+        req: &Request,
+        status: u16,
+    ) -> Response {
         let tag = self.calls.get(&handle).map(|c| c.local_tag.clone());
         self.response(req, status, tag.as_deref())
     }

@@ -267,7 +267,7 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
 }
 
 /// `udp:0.0.0.0:5060`, `tcp:[::]:5060`, `tls:0.0.0.0:5061`; the error completes the sentence.
-fn parse_listen(text: &str) -> Result<Listen, String> {
+pub fn parse_listen(text: &str) -> Result<Listen, String> {
     let Some((scheme, addr)) = text.split_once(':') else {
         return Err("has no transport; write udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT".into());
     };

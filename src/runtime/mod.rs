@@ -11,6 +11,10 @@
 #![allow(clippy::disallowed_methods)] // The IO edge is where the clock is read.
 
 pub mod bind;
+mod calls;
+pub mod media;
+pub mod ports;
+pub mod prompts;
 pub mod stream;
 
 use std::collections::HashMap;
@@ -20,10 +24,9 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::b2bua::{CallHandle, Core, CoreSettings, Event};
+use crate::b2bua::{CallHandle, Core, CoreSettings};
 use crate::config::Config;
 use crate::sip::message::Message;
 use crate::sip::parse::{Limits, ParseError};
@@ -58,12 +61,17 @@ pub(crate) enum Input {
     Unreachable {
         peer: Peer,
     },
+    /// A caller's greeting has played to its end.
+    GreetingFinished {
+        call: CallHandle,
+    },
 }
 
 /// Runs the server on already-bound listeners until `shutdown` completes, then hangs up every
 /// call (waiting up to a few seconds for the BYEs to be answered) and returns.
 pub async fn run(
     config: Config,
+    prompts: prompts::PromptSet,
     listeners: Listeners,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -75,7 +83,14 @@ pub async fn run(
         limits,
         transactions: transaction_config(&config),
     };
-    let mut core = Core::new(&config, settings);
+    let media_config = media::MediaPlaneConfig::from_config(&config);
+    let stash = ports::Stash::default();
+    let mut core = Core::new(&config, settings).with_ports(Box::new(ports::BoundPorts::new(
+        config.rtp.port_min,
+        config.rtp.port_max,
+        media_config.bind_ip,
+        stash.clone(),
+    )));
     let (input_tx, mut inputs) = mpsc::channel::<Input>(4096);
 
     let udp = listeners.udp.clone();
@@ -88,7 +103,8 @@ pub async fn run(
     }
 
     let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    let mut media = MediaPlaceholder::default();
+    let (mut plane, mut media_events) = media::MediaPlane::start(media_config);
+    let mut calls = calls::Calls::new(&config, prompts, stash, input_tx.clone());
     tokio::pin!(shutdown);
     let mut deadline: Option<Instant> = None;
     loop {
@@ -98,7 +114,7 @@ pub async fn run(
             transmit(&udp, &writers, &streams, t).await;
         }
         while let Some(e) = core.poll_event() {
-            media.handle(e).await;
+            calls.handle(&mut plane, e);
         }
         if deadline.is_some() && core.is_idle() {
             tracing::info!("all calls ended; exiting");
@@ -123,6 +139,7 @@ pub async fn run(
                     Input::Connected { conn, writer } => { writers.insert(conn, writer); }
                     Input::Closed { conn } => { writers.remove(&conn); }
                     Input::Unreachable { peer } => core.handle_transport_error(now, peer),
+                    Input::GreetingFinished { call } => core.greeting_finished(now, call),
                 }
             }
             _ = tokio::time::sleep_until(wake) => {
@@ -132,6 +149,21 @@ pub async fn run(
                     return Ok(());
                 }
                 core.handle_timeout(now_time(now));
+            }
+            Some(event) = media_events.recv() => {
+                let now = now_time(Instant::now());
+                match event {
+                    media::MediaEvent::RtpTimeout { call } => {
+                        core.hang_up_call(now, call, 408, "RTP timeout");
+                    }
+                    media::MediaEvent::BindFailed { call, port } => {
+                        tracing::warn!(call = call.0, port, "no media port; hanging up");
+                        core.hang_up_call(now, call, 503, "no media port");
+                    }
+                    media::MediaEvent::Dtmf { call, digit } => {
+                        tracing::info!(call = call.0, %digit, "DTMF");
+                    }
+                }
             }
             _ = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");
@@ -203,45 +235,6 @@ async fn transmit(
                 }
             }
             streams.connect_and_send(t.to, t.bytes);
-        }
-    }
-}
-
-/// Until the media plane lands: bind each answered call's RTP and RTCP ports and drain them,
-/// so the caller's media reaches a real socket and the advertised ports are really ours.
-#[derive(Default)]
-struct MediaPlaceholder {
-    drains: HashMap<CallHandle, Vec<JoinHandle<()>>>,
-}
-
-impl MediaPlaceholder {
-    async fn handle(&mut self, event: Event) {
-        match event {
-            Event::CallAnswered { call, rtp_port, .. } => {
-                let mut sockets = Vec::new();
-                for port in [rtp_port, rtp_port.wrapping_add(1)] {
-                    match UdpSocket::bind(("0.0.0.0", port)).await {
-                        Ok(s) => sockets.push(s),
-                        Err(err) => tracing::warn!(%err, port, "could not bind RTP port"),
-                    }
-                }
-                let tasks = sockets
-                    .into_iter()
-                    .map(|s| {
-                        tokio::spawn(async move {
-                            let mut buf = [0u8; 2048];
-                            while s.recv_from(&mut buf).await.is_ok() {}
-                        })
-                    })
-                    .collect();
-                self.drains.insert(call, tasks);
-            }
-            Event::CallEnded { call, .. } => {
-                for task in self.drains.remove(&call).into_iter().flatten() {
-                    task.abort();
-                }
-            }
-            Event::MediaUpdated { .. } => {}
         }
     }
 }

@@ -77,6 +77,14 @@ impl Harness {
         self.send_bytes(&bytes);
     }
 
+    /// Sends `text` as a UDP datagram from `from` (an agent's phone, say).
+    pub fn send_from(&mut self, from: &str, text: &str) {
+        let from = Peer::udp(from.parse().unwrap());
+        self.core
+            .handle_datagram(self.now, from, self.local, &crlf(text));
+        self.collect();
+    }
+
     pub fn send_bytes(&mut self, bytes: &[u8]) {
         let from = Peer::udp(CALLER.parse().unwrap());
         self.core.handle_datagram(self.now, from, self.local, bytes);
@@ -104,7 +112,8 @@ impl Harness {
         self.collect();
     }
 
-    fn collect(&mut self) {
+    /// Moves what the core sent and reported into `sent` and `events`.
+    pub fn collect(&mut self) {
         while let Some(t) = self.core.poll_transmit() {
             let msg = match parse_datagram(&t.bytes, &Limits::default()) {
                 Ok(m) => m,

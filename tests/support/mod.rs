@@ -24,11 +24,29 @@ impl Server {
         let dir = scratch_dir("server");
         let cfg = dir.join("holdline.toml");
         std::fs::write(&cfg, config).expect("write config");
+        Server::spawn(dir, &["--config".as_ref(), cfg.as_os_str()])
+    }
+
+    /// Starts `holdline serve` on its embedded default configuration, only moved to ephemeral
+    /// loopback ports so tests can run side by side.
+    pub fn start_default() -> Server {
+        let dir = scratch_dir("default");
+        Server::spawn(
+            dir,
+            &[
+                "--listen".as_ref(),
+                "udp:127.0.0.1:0".as_ref(),
+                "--listen".as_ref(),
+                "tcp:127.0.0.1:0".as_ref(),
+            ],
+        )
+    }
+
+    fn spawn(dir: PathBuf, args: &[&std::ffi::OsStr]) -> Server {
         let log = dir.join("holdline.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_holdline"))
             .arg("serve")
-            .arg("--config")
-            .arg(&cfg)
+            .args(args)
             .current_dir(&dir)
             .env("RUST_LOG", "holdline=debug")
             .stdout(Stdio::piped())

@@ -11,6 +11,10 @@
 //! The caller owns the buffer: after `Frame::Message` / `Frame::KeepAlive` it drops `consumed`
 //! bytes and calls again; after an error on a stream the framing is lost and the connection must
 //! be closed (after sending the error response, if [`super::ParseError::status`] gives one).
+//!
+//! Cost is linear in the bytes looked at (memchr on LF). `parse_stream` keeps no state, so it
+//! rescans a partial head on every call: a peer trickling a head one byte per read costs
+//! quadratic time, bounded by `max_message_bytes` (64 KiB by default).
 
 use super::head::{parse_head, partial, recover_partial, sniff, Head, Start};
 use super::{Limits, ParseError, ParseErrorKind};

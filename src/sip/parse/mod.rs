@@ -15,7 +15,8 @@
 //! - `lex`: character classes, quoted strings, parameter lists.
 //! - `uri`: `sip:` / `sips:` / `tel:` / other absolute URIs.
 //! - `typed`: Via, name-addr, CSeq, and the `Headers` accessors.
-//! - `head`: start line, header lines with folding, and message-level validation.
+//! - `head`: start line and header lines with folding.
+//! - `validate`: message-level checks (mandatory, single-valued and syntax-checked headers).
 //! - `framing`: one message per datagram; Content-Length framing and keep-alives on streams.
 
 mod framing;
@@ -23,6 +24,7 @@ mod head;
 mod lex;
 mod typed;
 mod uri;
+mod validate;
 
 pub use framing::{parse_datagram, parse_stream, Frame};
 pub use uri::parse_uri;

@@ -39,7 +39,7 @@ use crate::sip::transport::{Peer, Transmit};
 
 pub use client::{build_ack, build_cancel, ClientState};
 pub use layer::TransactionLayer;
-pub use server::{response_for, ServerState};
+pub use server::{response_for, response_from_headers, ServerState};
 pub use timer::{Timer, TimerConfig, TimerTable};
 pub use uas_2xx::Uas2xxKey;
 pub use via_route::{response_destination, stamp_received};

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::sip::header::HeaderName;
+use crate::sip::header::{HeaderName, Headers};
 use crate::sip::message::{reason_phrase, Request, Response};
 use crate::sip::transport::Peer;
 use crate::time::Time;
@@ -229,8 +229,14 @@ impl ServerTx {
 /// when the request's To has no tag), Call-ID, CSeq and Timestamp copied from the request.
 /// The TU adds Contact, body and the rest.
 pub fn response_for(req: &Request, status: u16, to_tag: Option<&str>) -> Response {
+    response_from_headers(&req.headers, status, to_tag)
+}
+
+/// [`response_for`] from a request's raw header lines: also usable for a request that failed
+/// to parse whole, from the lines the parser could recover (a 400 per §8.2.6 / RFC 4475).
+pub fn response_from_headers(headers: &Headers, status: u16, to_tag: Option<&str>) -> Response {
     let mut resp = Response::new(status, reason_phrase(status));
-    for h in req.headers.iter() {
+    for h in headers.iter() {
         match &h.name {
             HeaderName::Via
             | HeaderName::From

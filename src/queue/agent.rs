@@ -1,0 +1,102 @@
+//! Agents: one person each, possibly a member of several queues, and when they may be offered
+//! a call.
+//!
+//! An agent rings for at most one call at a time across all queues ([`Activity::Ringing`] holds
+//! one call), so answering one call never leaves them ringing for another. Whether an agent
+//! *could* take a queue's calls (online, not DND, opted in) is apart from whether they are
+//! *free now* (idle: not ringing, on a call, in wrap-up or busy elsewhere).
+
+use std::collections::BTreeSet;
+
+use crate::config::{Queue, QueueId};
+use crate::sip::uri::Uri;
+use crate::time::Time;
+
+use super::types::{Activity, AgentId};
+
+#[derive(Debug)]
+pub(crate) struct Agent {
+    pub id: AgentId,
+    /// Where a ring is sent (static contacts until the registrar lands).
+    pub contacts: Vec<Uri>,
+    pub online: bool,
+    pub dnd: bool,
+    /// Queues the agent opted out of (effective only where the queue allows opt-out).
+    pub opted_out: BTreeSet<QueueId>,
+    /// On a call the engine did not offer.
+    pub busy_elsewhere: bool,
+    pub activity: Activity,
+    /// Since when the agent has been free of calls (for longest-idle routing).
+    pub idle_since: Time,
+    /// Queues the agent is a member of, in no particular order.
+    pub queues: BTreeSet<QueueId>,
+}
+
+impl Agent {
+    pub fn new(id: AgentId, contacts: Vec<Uri>) -> Self {
+        Agent {
+            id,
+            online: !contacts.is_empty(),
+            contacts,
+            dnd: false,
+            opted_out: BTreeSet::new(),
+            busy_elsewhere: false,
+            activity: Activity::Idle,
+            idle_since: Time::ZERO,
+            queues: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the agent takes calls of `queue` at all: online, not DND, not opted out (when
+    /// the queue allows opting out). Busy agents still count: they will be free again.
+    pub fn serves(&self, queue: &Queue) -> bool {
+        self.online && !self.dnd && !(queue.allow_opt_out && self.opted_out.contains(&queue.id))
+    }
+
+    /// Whether the agent may be rung now for a call of `queue`.
+    pub fn offerable(&self, queue: &Queue) -> bool {
+        self.serves(queue) && self.activity == Activity::Idle && !self.busy_elsewhere
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(allow_opt_out: bool) -> Queue {
+        let mut q = crate::config::embedded_default().queues.remove(0);
+        q.allow_opt_out = allow_opt_out;
+        q
+    }
+
+    fn agent() -> Agent {
+        let uri = crate::sip::parse::parse_uri("sip:a@192.0.2.1").expect("uri");
+        Agent::new(AgentId::from("a"), vec![uri])
+    }
+
+    #[test]
+    fn agent_without_contacts_starts_offline() {
+        let a = Agent::new(AgentId::from("x"), Vec::new());
+        assert!(!a.online);
+        assert!(!a.serves(&queue(true)));
+    }
+
+    #[test]
+    fn opt_out_counts_only_where_the_queue_allows_it() {
+        let mut a = agent();
+        a.opted_out.insert(QueueId("demo".into()));
+        assert!(!a.serves(&queue(true)));
+        assert!(a.serves(&queue(false)));
+    }
+
+    #[test]
+    fn busy_or_ringing_agent_serves_but_is_not_offerable() {
+        let q = queue(true);
+        let mut a = agent();
+        a.busy_elsewhere = true;
+        assert!(a.serves(&q) && !a.offerable(&q));
+        a.busy_elsewhere = false;
+        a.activity = Activity::WrapUp(Time::from_millis(5));
+        assert!(!a.offerable(&q));
+    }
+}

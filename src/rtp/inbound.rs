@@ -1,0 +1,504 @@
+//! Per-call receive state: what the caller's RTP and RTCP tell us.
+//!
+//! - **Symmetric RTP** (RFC 4961's idea, as NAT traversal practice "comedia" applies it to
+//!   peers that do not send from the port they advertise): when enabled, the first packet that
+//!   parses and carries the negotiated audio or telephone-event payload type fixes the address
+//!   we send to; packets from other addresses are then ignored, so a stray or spoofed packet
+//!   cannot steal the stream. RTCP latches its own address the same way. A new negotiation
+//!   may re-latch ([`Inbound::reset_latch`]).
+//! - **RTP timeout**: the time of the last packet (RTP or RTCP: both prove the peer is there),
+//!   and a deadline `last + timeout` — none while the negotiated direction says we do not
+//!   receive (`inactive`/`sendonly` on our side), and restarted when receiving starts again.
+//! - **Statistics** for our RTCP reception report: sequence tracking with cycle count and the
+//!   §A.1 handling of large jumps (without the `MIN_SEQUENTIAL` probation: the peer is
+//!   known from SDP), cumulative and fractional loss (§A.3), interarrival jitter (§A.8) over
+//!   audio packets only (telephone-event timestamps mark an event's start, not its samples),
+//!   and the last SR received, for LSR/DLSR (§6.4.1).
+//! - **DTMF** through [`DtmfDetector`].
+//!
+//! Not done: collision detection of SSRCs (§8.2) — a new SSRC simply restarts the statistics.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::dtmf::{DtmfDetector, DtmfPress};
+use super::packet::{self, Ssrc};
+use super::rtcp::{self, ReportBlock, RtcpPacket};
+use super::stream::samples_in;
+use crate::time::Time;
+
+/// §A.1: a forward jump below this is packets lost; above it (and not a recent one) a restart.
+const MAX_DROPOUT: u16 = 3000;
+/// §A.1: a backward step within this is a late or duplicated packet.
+const MAX_MISORDER: u16 = 100;
+
+/// Receive settings from `[rtp]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboundConfig {
+    /// Latch the destination onto the caller's source address.
+    pub symmetric: bool,
+    /// Hang up after this long without media; `None`: never.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        InboundConfig {
+            symmetric: true,
+            timeout: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// What the negotiation says we receive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expect {
+    pub payload_type: u8,
+    pub dtmf_payload_type: Option<u8>,
+    /// The negotiated direction lets the caller send to us.
+    pub receiving: bool,
+}
+
+/// What one received RTP datagram did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// It was valid RTP from an acceptable source.
+    pub accepted: bool,
+    /// It latched (symmetric RTP): send there from now on.
+    pub latched: Option<SocketAddr>,
+    pub dtmf: Option<DtmfPress>,
+}
+
+/// Per-call receive state.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    config: InboundConfig,
+    expect: Expect,
+    rtp_source: Option<SocketAddr>,
+    rtcp_source: Option<SocketAddr>,
+    last_packet: Time,
+    stats: Option<SourceStats>,
+    dtmf: DtmfDetector,
+    /// Middle NTP bits of the last SR and when it came.
+    last_sr: Option<(u32, Time)>,
+}
+
+impl Inbound {
+    pub fn new(now: Time, config: InboundConfig, expect: Expect) -> Inbound {
+        Inbound {
+            config,
+            expect,
+            rtp_source: None,
+            rtcp_source: None,
+            last_packet: now,
+            stats: None,
+            dtmf: DtmfDetector::new(),
+            last_sr: None,
+        }
+    }
+
+    /// A new negotiation. The timeout restarts: the peer just proved it is alive.
+    pub fn set_expect(&mut self, now: Time, expect: Expect) {
+        self.expect = expect;
+        self.last_packet = now;
+    }
+
+    /// Forgets the latched addresses (the peer moved: a re-INVITE with a new address).
+    pub fn reset_latch(&mut self) {
+        self.rtp_source = None;
+        self.rtcp_source = None;
+    }
+
+    /// Feeds one datagram received on the RTP port.
+    pub fn on_rtp(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) -> Received {
+        let mut out = Received::default();
+        let Ok(p) = packet::parse(bytes) else {
+            return out;
+        };
+        let is_audio = p.payload_type == self.expect.payload_type;
+        let is_dtmf = Some(p.payload_type) == self.expect.dtmf_payload_type;
+        if self.config.symmetric {
+            match self.rtp_source {
+                Some(latched) if latched != from => return out,
+                Some(_) => {}
+                None if is_audio || is_dtmf => {
+                    self.rtp_source = Some(from);
+                    out.latched = Some(from);
+                }
+                // Unknown payload types neither latch nor count before a latch.
+                None => return out,
+            }
+        }
+        out.accepted = true;
+        self.last_packet = now;
+        let stats = match &mut self.stats {
+            Some(s) if s.ssrc == p.ssrc => s,
+            _ => {
+                self.dtmf.reset();
+                self.stats.insert(SourceStats::new(p.ssrc, p.sequence))
+            }
+        };
+        stats.update_seq(p.sequence);
+        if is_audio {
+            stats.update_jitter(samples_in(now.since_epoch()), p.timestamp);
+        } else if is_dtmf {
+            out.dtmf = self.dtmf.on_packet(p.timestamp, p.payload);
+        }
+        out
+    }
+
+    /// Feeds one datagram received on the RTCP port. Returns the address to latch RTCP onto.
+    pub fn on_rtcp(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) -> Option<SocketAddr> {
+        if self.config.symmetric && self.rtcp_source.is_some_and(|s| s != from) {
+            return None;
+        }
+        let mut valid = false;
+        for packet in rtcp::packets(bytes) {
+            match packet {
+                Ok(RtcpPacket::SenderReport { info, .. }) => {
+                    self.last_sr = Some((info.ntp.middle(), now));
+                    valid = true;
+                }
+                Ok(_) => valid = true,
+                Err(_) => break,
+            }
+        }
+        if !valid {
+            return None;
+        }
+        self.last_packet = now;
+        if self.config.symmetric && self.rtcp_source.is_none() {
+            self.rtcp_source = Some(from);
+            return Some(from);
+        }
+        None
+    }
+
+    /// When the call is to be hung up for lack of media, if ever.
+    pub fn timeout_at(&self) -> Option<Time> {
+        if !self.expect.receiving {
+            return None;
+        }
+        self.config.timeout.map(|t| self.last_packet + t)
+    }
+
+    pub fn timed_out(&self, now: Time) -> bool {
+        self.timeout_at().is_some_and(|at| now >= at)
+    }
+
+    pub fn rtp_source(&self) -> Option<SocketAddr> {
+        self.rtp_source
+    }
+
+    pub fn rtcp_source(&self) -> Option<SocketAddr> {
+        self.rtcp_source
+    }
+
+    /// The reception report block for our next RTCP packet (§6.4.1), if we hear anyone.
+    /// Each call starts a new interval for the fraction lost.
+    pub fn report_block(&mut self, now: Time) -> Option<ReportBlock> {
+        let (last_sr, delay) = match self.last_sr {
+            // DLSR is in units of 1/65536 s.
+            Some((mid, at)) => (mid, ((now - at).as_micros() * 65536 / 1_000_000) as u32),
+            None => (0, 0),
+        };
+        let s = self.stats.as_mut()?;
+        Some(s.block(last_sr, delay))
+    }
+
+    /// Packets received and lost so far (for logs and tests).
+    pub fn counts(&self) -> (u32, i64) {
+        self.stats
+            .as_ref()
+            .map_or((0, 0), |s| (s.received, s.lost()))
+    }
+
+    /// The §A.8 interarrival jitter estimate, in timestamp units.
+    pub fn jitter(&self) -> u32 {
+        self.stats.as_ref().map_or(0, |s| s.jitter_q4 >> 4)
+    }
+}
+
+/// §A.1/§A.3/§A.8 state for one SSRC.
+#[derive(Clone, Debug)]
+struct SourceStats {
+    ssrc: Ssrc,
+    base_seq: u32,
+    max_seq: u16,
+    cycles: u32,
+    bad_seq: Option<u16>,
+    received: u32,
+    expected_prior: u32,
+    received_prior: u32,
+    transit: Option<i32>,
+    /// Jitter × 16, as in §A.8's integer version.
+    jitter_q4: u32,
+}
+
+impl SourceStats {
+    fn new(ssrc: Ssrc, seq: u16) -> SourceStats {
+        SourceStats {
+            ssrc,
+            base_seq: u32::from(seq),
+            max_seq: seq,
+            cycles: 0,
+            bad_seq: None,
+            received: 0,
+            expected_prior: 0,
+            received_prior: 0,
+            transit: None,
+            jitter_q4: 0,
+        }
+    }
+
+    /// §A.1 `update_seq`, without probation.
+    fn update_seq(&mut self, seq: u16) {
+        let udelta = seq.wrapping_sub(self.max_seq);
+        if udelta < MAX_DROPOUT {
+            if seq < self.max_seq {
+                self.cycles = self.cycles.wrapping_add(1 << 16);
+            }
+            self.max_seq = seq;
+        } else if udelta <= u16::MAX - MAX_MISORDER {
+            // A very large jump: the sender restarted. Believe it when the next packet follows.
+            if self.bad_seq == Some(seq) {
+                *self = SourceStats::new(self.ssrc, seq);
+            } else {
+                self.bad_seq = Some(seq.wrapping_add(1));
+                return;
+            }
+        }
+        // else: a duplicate or late packet, counted as received (§A.3 allows negative loss).
+        self.received = self.received.wrapping_add(1);
+    }
+
+    /// §A.8: `arrival` and `timestamp` in the same 8 kHz units.
+    fn update_jitter(&mut self, arrival: u32, timestamp: u32) {
+        let transit = arrival.wrapping_sub(timestamp) as i32;
+        if let Some(last) = self.transit {
+            let d = transit.wrapping_sub(last).unsigned_abs();
+            // jitter += (|D| - jitter) / 16, on jitter × 16.
+            self.jitter_q4 = self
+                .jitter_q4
+                .wrapping_add(d)
+                .wrapping_sub((self.jitter_q4 + 8) >> 4);
+        }
+        self.transit = Some(transit);
+    }
+
+    fn extended_max(&self) -> u32 {
+        self.cycles.wrapping_add(u32::from(self.max_seq))
+    }
+
+    fn expected(&self) -> u32 {
+        self.extended_max()
+            .wrapping_sub(self.base_seq)
+            .wrapping_add(1)
+    }
+
+    fn lost(&self) -> i64 {
+        i64::from(self.expected()) - i64::from(self.received)
+    }
+
+    fn block(&mut self, last_sr: u32, delay_since_last_sr: u32) -> ReportBlock {
+        let expected = self.expected();
+        let expected_interval = expected.wrapping_sub(self.expected_prior);
+        let received_interval = self.received.wrapping_sub(self.received_prior);
+        self.expected_prior = expected;
+        self.received_prior = self.received;
+        let lost_interval = i64::from(expected_interval) - i64::from(received_interval);
+        let fraction_lost = if expected_interval == 0 || lost_interval <= 0 {
+            0
+        } else {
+            ((lost_interval << 8) / i64::from(expected_interval)).min(255) as u8
+        };
+        ReportBlock {
+            ssrc: self.ssrc,
+            fraction_lost,
+            cumulative_lost: self.lost().clamp(-0x80_0000, 0x7f_ffff) as i32,
+            extended_highest_seq: self.extended_max(),
+            jitter: self.jitter_q4 >> 4,
+            last_sr,
+            delay_since_last_sr,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::packet::{RtpHeader, HEADER_LEN};
+    use super::super::rtcp::{NtpTime, Report, SenderInfo};
+    use super::*;
+
+    const PCMU: Expect = Expect {
+        payload_type: 0,
+        dtmf_payload_type: Some(101),
+        receiving: true,
+    };
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 7], port))
+    }
+
+    fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; HEADER_LEN];
+        RtpHeader {
+            marker: false,
+            payload_type: pt,
+            sequence: seq,
+            timestamp: ts,
+            ssrc: Ssrc(0x1234),
+        }
+        .write((&mut buf[..HEADER_LEN]).try_into().unwrap());
+        buf.extend_from_slice(payload);
+        buf
+    }
+
+    fn inbound(symmetric: bool) -> Inbound {
+        let config = InboundConfig {
+            symmetric,
+            timeout: Some(Duration::from_secs(60)),
+        };
+        Inbound::new(Time::ZERO, config, PCMU)
+    }
+
+    #[test]
+    fn symmetric_rtp_latches_first_valid_source() {
+        let mut i = inbound(true);
+        // Garbage and an unnegotiated payload type latch nothing.
+        assert_eq!(i.on_rtp(Time::ZERO, addr(1), b"junk"), Received::default());
+        assert!(
+            !i.on_rtp(Time::ZERO, addr(2), &rtp(18, 1, 0, &[0; 20]))
+                .accepted
+        );
+        let got = i.on_rtp(Time::ZERO, addr(3), &rtp(0, 2, 160, &[0; 160]));
+        assert_eq!(got.latched, Some(addr(3)));
+        assert!(got.accepted);
+        // Later packets from elsewhere neither re-latch nor count.
+        let other = i.on_rtp(Time::ZERO, addr(4), &rtp(0, 3, 320, &[0; 160]));
+        assert_eq!(other, Received::default());
+        let same = i.on_rtp(Time::ZERO, addr(3), &rtp(0, 3, 320, &[0; 160]));
+        assert!(same.accepted && same.latched.is_none());
+        assert_eq!(i.rtp_source(), Some(addr(3)));
+        i.reset_latch();
+        assert_eq!(
+            i.on_rtp(Time::ZERO, addr(4), &rtp(101, 4, 480, &[1, 0, 0, 160]))
+                .latched,
+            Some(addr(4))
+        );
+    }
+
+    #[test]
+    fn without_symmetric_nothing_latches_and_every_source_counts() {
+        let mut i = inbound(false);
+        let got = i.on_rtp(Time::ZERO, addr(3), &rtp(0, 2, 160, &[0; 160]));
+        assert!(got.accepted && got.latched.is_none());
+        assert!(
+            i.on_rtp(Time::ZERO, addr(9), &rtp(0, 3, 320, &[0; 160]))
+                .accepted
+        );
+    }
+
+    #[test]
+    fn rtp_timeout_fires_after_silence_and_restarts_on_packets() {
+        let mut i = inbound(true);
+        assert_eq!(i.timeout_at(), Some(Time::from_millis(60_000)));
+        i.on_rtp(Time::from_millis(30_000), addr(3), &rtp(0, 1, 0, &[0; 160]));
+        assert!(!i.timed_out(Time::from_millis(60_000)));
+        assert!(i.timed_out(Time::from_millis(90_000)));
+    }
+
+    #[test]
+    fn rtp_timeout_off_while_inactive() {
+        let mut i = inbound(true);
+        i.set_expect(
+            Time::from_millis(1000),
+            Expect {
+                receiving: false,
+                ..PCMU
+            },
+        );
+        assert_eq!(i.timeout_at(), None);
+        assert!(!i.timed_out(Time::from_millis(3_600_000)));
+        // Resuming gives the caller a full timeout from then.
+        i.set_expect(Time::from_millis(3_600_000), PCMU);
+        assert_eq!(i.timeout_at(), Some(Time::from_millis(3_660_000)));
+    }
+
+    #[test]
+    fn rtcp_counts_as_life_and_its_sr_feeds_lsr() {
+        let mut i = inbound(true);
+        i.on_rtp(Time::ZERO, addr(3), &rtp(0, 1, 0, &[0; 160]));
+        let mut sr = Vec::new();
+        let ntp = NtpTime::from_unix(Duration::from_secs(1_700_000_000));
+        Report {
+            ssrc: Ssrc(0x1234),
+            sender: Some(SenderInfo {
+                ntp,
+                rtp_timestamp: 0,
+                packet_count: 1,
+                octet_count: 160,
+            }),
+            block: None,
+            cname: "peer",
+            bye: false,
+        }
+        .write(&mut sr);
+        assert_eq!(
+            i.on_rtcp(Time::from_millis(50_000), addr(4), &sr),
+            Some(addr(4))
+        );
+        assert_eq!(i.on_rtcp(Time::from_millis(50_000), addr(5), &sr), None);
+        assert!(!i.timed_out(Time::from_millis(100_000)));
+        let block = i.report_block(Time::from_millis(50_500)).unwrap();
+        assert_eq!(block.last_sr, ntp.middle());
+        assert_eq!(block.delay_since_last_sr, 32768);
+        assert_eq!(i.on_rtcp(Time::from_millis(1), addr(4), b"bad"), None);
+    }
+
+    #[test]
+    fn loss_and_jitter_follow_appendix_a() {
+        let mut i = inbound(true);
+        // 10 packets, every 20 ms, seq 65530.. wrapping; #3 and #4 lost; arrival jitter ±1 ms.
+        for k in 0u16..10 {
+            if k == 3 || k == 4 {
+                continue;
+            }
+            let wobble = if k % 2 == 0 { 1 } else { 0 };
+            let now = Time::from_millis(u64::from(k) * 20 + wobble);
+            i.on_rtp(
+                now,
+                addr(3),
+                &rtp(0, 65530u16.wrapping_add(k), u32::from(k) * 160, &[0; 160]),
+            );
+        }
+        assert_eq!(i.counts(), (8, 2));
+        let block = i.report_block(Time::from_millis(200)).unwrap();
+        assert_eq!(block.extended_highest_seq, 65536 + 3);
+        assert_eq!(block.cumulative_lost, 2);
+        assert_eq!(block.fraction_lost, (2 * 256 / 10) as u8);
+        assert!(block.jitter > 0 && block.jitter <= 8, "{}", block.jitter);
+        // A new interval with no loss reports fraction 0.
+        i.on_rtp(Time::from_millis(220), addr(3), &rtp(0, 4, 1760, &[0; 160]));
+        assert_eq!(
+            i.report_block(Time::from_millis(220))
+                .unwrap()
+                .fraction_lost,
+            0
+        );
+    }
+
+    #[test]
+    fn dtmf_from_the_negotiated_payload_type_is_reported_once() {
+        let mut i = inbound(true);
+        let start = rtp(101, 1, 8000, &[11, 10, 0, 160]);
+        let end = rtp(101, 2, 8000, &[11, 0x8a, 3, 0x20]);
+        assert_eq!(
+            i.on_rtp(Time::ZERO, addr(3), &start).dtmf.map(|d| d.digit),
+            Some('#')
+        );
+        for _ in 0..3 {
+            assert_eq!(i.on_rtp(Time::ZERO, addr(3), &end).dtmf, None);
+        }
+    }
+}

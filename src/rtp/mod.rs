@@ -1,0 +1,22 @@
+//! RTP media, sans-IO: packets, RTCP, RFC 4733 DTMF, outgoing streams and their pacing, and
+//! per-call receive state. Knows nothing of SIP; every function takes `now` (and wall time or an
+//! RNG where it needs them) as input, so all of it runs on virtual time in tests.
+//!
+//! # Layout
+//! - [`packet`]: RFC 3550 §5.1 header parse (with §A.1 checks) and the in-place writer.
+//! - [`rtcp`]: RFC 3550 §6 SR/RR + SDES CNAME + BYE writer, tolerant compound parser.
+//! - [`dtmf`]: RFC 4733 telephone-event payload and the one-event-per-press detector.
+//! - [`stream`]: an outgoing stream (SSRC/seq/ts, playlist cursor, marker, hold).
+//! - [`pacer`]: a shard of streams on an `epoch + n·ptime` schedule.
+//! - [`inbound`]: symmetric-RTP latching, RTP timeout, loss/jitter statistics, DTMF.
+//!
+//! The IO half (sockets, shard tasks) is `runtime::media`.
+
+pub mod dtmf;
+pub mod inbound;
+pub mod pacer;
+pub mod packet;
+pub mod rtcp;
+pub mod stream;
+
+pub use packet::Ssrc;

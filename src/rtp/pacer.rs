@@ -1,0 +1,567 @@
+//! A pacer shard: many outgoing streams, one schedule, no timer per stream.
+//!
+//! The runtime runs a few shards (one per core), each ticking every few milliseconds; on each
+//! tick [`Pacer::poll`] emits every packet that is due. A stream's packet `n` is due at
+//! `epoch + n · ptime`, computed from the epoch each time rather than by adding `ptime` to the
+//! previous deadline, so rounding never accumulates into drift (RFC 3550 §5.1: the timestamp
+//! follows the sampling clock; a sender that drifts makes the receiver's jitter buffer grow or
+//! starve). Due streams sit in a `BTreeSet` keyed by (due time, slot): add, remove and update
+//! are O(log n), and a tick costs O(log n) per packet sent.
+//!
+//! # After a stall
+//!
+//! If a tick comes late (the shard was descheduled, the machine stalled), a stream may owe many
+//! packets. Sending them all at once would flood the receiver's jitter buffer, which would
+//! either drop them or grow its delay for good. So at most `max_burst` (default 3) packets are
+//! sent back to back: the most recent ones. The older ones are skipped: their time and audio
+//! pass (timestamp and playlist cursor advance) but their sequence numbers are not used. The
+//! receiver then sees consecutive sequence numbers with a timestamp jump and the marker bit:
+//! a silence period (RFC 3551 §4.1), which a jitter buffer plays out as a short gap and
+//! resynchronizes on, instead of counting loss and concealing packets that will never come.
+//!
+//! # Pausing
+//!
+//! A stream sends only while it is `sending` (the negotiated direction lets us) and has a
+//! destination. Otherwise it leaves the schedule; on resume its timestamp jumps by the time
+//! spent paused (see [`super::stream`]) and the schedule restarts from that moment.
+//!
+//! The pacer does no IO: `poll` hands each packet to a callback with the stream's context (the
+//! runtime's socket) and its destination.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::stream::{samples_in, Format, OutgoingStream, MAX_PACKET_LEN};
+use crate::time::Time;
+
+/// The most packets one stream sends in one poll after a stall.
+pub const DEFAULT_MAX_BURST: u32 = 3;
+
+/// A stream's handle in its pacer. Stale handles (of removed streams) match nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId {
+    index: u32,
+    generation: u32,
+}
+
+/// One packet to send.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    pub id: StreamId,
+    pub dest: SocketAddr,
+    pub packet: &'a [u8],
+    /// When the packet was due (it goes out at or after this).
+    pub due: Time,
+}
+
+struct Entry<T> {
+    generation: u32,
+    stream: OutgoingStream,
+    ctx: T,
+    dest: Option<SocketAddr>,
+    sending: bool,
+    /// Packet `n` is due at `epoch + n · ptime`.
+    epoch: Time,
+    n: u64,
+}
+
+impl<T> Entry<T> {
+    fn active(&self) -> bool {
+        self.sending && self.dest.is_some()
+    }
+
+    fn due(&self) -> Time {
+        due_at(self.epoch, self.stream.format().ptime(), self.n)
+    }
+}
+
+fn due_at(epoch: Time, ptime: Duration, n: u64) -> Time {
+    let nanos = (ptime.as_nanos() as u64).saturating_mul(n);
+    epoch + Duration::from_nanos(nanos)
+}
+
+enum Slot<T> {
+    Used(Entry<T>),
+    Free { generation: u32 },
+}
+
+/// A set of outgoing streams on one schedule. `T` is the caller's per-stream context.
+pub struct Pacer<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    schedule: BTreeSet<(Time, u32)>,
+    max_burst: u64,
+    /// Start times are rounded up to multiples of this (zero: no rounding).
+    grid: Duration,
+    buf: Box<[u8; MAX_PACKET_LEN]>,
+    len: usize,
+}
+
+impl<T> Default for Pacer<T> {
+    fn default() -> Self {
+        Pacer::new(DEFAULT_MAX_BURST)
+    }
+}
+
+impl<T> Pacer<T> {
+    /// A pacer that sends at most `max_burst` (≥ 1) packets per stream per poll.
+    pub fn new(max_burst: u32) -> Pacer<T> {
+        Pacer {
+            slots: Vec::new(),
+            free: Vec::new(),
+            schedule: BTreeSet::new(),
+            max_burst: u64::from(max_burst.max(1)),
+            grid: Duration::ZERO,
+            buf: Box::new([0; MAX_PACKET_LEN]),
+            len: 0,
+        }
+    }
+
+    /// Starts (and resumes) streams only on multiples of `grid` (e.g. the shard's tick of
+    /// 2 ms, which divides every packet time). Then every due time lies on the grid, a shard
+    /// that wakes at its next deadline wakes at most once per tick, and each stream's packets
+    /// see the same wake-up latency every time, so its inter-arrival times stay even.
+    pub fn with_grid(mut self, grid: Duration) -> Pacer<T> {
+        self.grid = grid;
+        self
+    }
+
+    fn align(&self, t: Time) -> Time {
+        let grid = self.grid.as_nanos();
+        if grid == 0 {
+            return t;
+        }
+        let up = t.since_epoch().as_nanos().div_ceil(grid) * grid;
+        Time::from_epoch(Duration::from_nanos(up as u64))
+    }
+
+    /// Adds a stream. When it is `sending` with a `dest` its first packet is due at `now`.
+    pub fn add(
+        &mut self,
+        now: Time,
+        mut stream: OutgoingStream,
+        ctx: T,
+        dest: Option<SocketAddr>,
+        sending: bool,
+    ) -> StreamId {
+        // Paused from the start: the first resume moves the timestamp by the time waited.
+        stream.pause(now);
+        let (index, generation) = match self.free.pop() {
+            Some(index) => match self.slots.get(index as usize) {
+                Some(Slot::Free { generation }) => (index, *generation),
+                _ => (index, 0),
+            },
+            None => (self.slots.len() as u32, 0),
+        };
+        let entry = Entry {
+            generation,
+            stream,
+            ctx,
+            dest,
+            sending: false,
+            epoch: now,
+            n: 0,
+        };
+        if index as usize == self.slots.len() {
+            self.slots.push(Slot::Used(entry));
+        } else {
+            self.slots[index as usize] = Slot::Used(entry);
+        }
+        self.len += 1;
+        let id = StreamId { index, generation };
+        self.set_sending(id, now, sending);
+        id
+    }
+
+    /// Removes a stream, returning it and its context.
+    pub fn remove(&mut self, id: StreamId) -> Option<(OutgoingStream, T)> {
+        let entry = self.entry(id)?;
+        if entry.active() {
+            let due = entry.due();
+            self.schedule.remove(&(due, id.index));
+        }
+        let slot = std::mem::replace(
+            &mut self.slots[id.index as usize],
+            Slot::Free {
+                generation: id.generation.wrapping_add(1),
+            },
+        );
+        self.free.push(id.index);
+        self.len -= 1;
+        match slot {
+            Slot::Used(e) => Some((e.stream, e.ctx)),
+            Slot::Free { .. } => None,
+        }
+    }
+
+    /// Where to send (symmetric RTP latching, a new SDP address; `None`: nowhere).
+    pub fn set_dest(&mut self, id: StreamId, now: Time, dest: Option<SocketAddr>) {
+        self.update(id, now, |e| e.dest = dest);
+    }
+
+    /// Whether we may send (the negotiated direction; false while the peer holds us).
+    pub fn set_sending(&mut self, id: StreamId, now: Time, sending: bool) {
+        self.update(id, now, |e| e.sending = sending);
+    }
+
+    /// A new payload type, law or packet time. The next packet stays due when it was; later
+    /// ones follow the new packet time from there.
+    pub fn set_format(&mut self, id: StreamId, format: Format) {
+        let Some(e) = self.entry_mut(id) else { return };
+        e.epoch = e.due();
+        e.n = 0;
+        e.stream.set_format(format);
+    }
+
+    fn update(&mut self, id: StreamId, now: Time, change: impl FnOnce(&mut Entry<T>)) {
+        let now = self.align(now);
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        let Slot::Used(e) = slot else { return };
+        if e.generation != id.generation {
+            return;
+        }
+        let was = e.active();
+        change(e);
+        match (was, e.active()) {
+            (true, false) => {
+                let due = e.due();
+                self.schedule.remove(&(due, id.index));
+                e.stream.pause(due);
+            }
+            (false, true) => {
+                // Never earlier than the packet that was next when we paused: its timestamp
+                // belongs to that time.
+                let start = match e.stream.is_paused() {
+                    true => now.max(e.due()),
+                    false => now,
+                };
+                e.stream.resume(start);
+                e.epoch = start;
+                e.n = 0;
+                self.schedule.insert((start, id.index));
+            }
+            _ => {}
+        }
+    }
+
+    /// Emits every packet due at `now` through `out`; returns how many were sent.
+    pub fn poll(&mut self, now: Time, mut out: impl FnMut(&mut T, Outgoing<'_>)) -> usize {
+        let mut sent = 0;
+        while let Some(&(due, index)) = self.schedule.first() {
+            if due > now {
+                break;
+            }
+            self.schedule.pop_first();
+            let Some(Slot::Used(e)) = self.slots.get_mut(index as usize) else {
+                continue;
+            };
+            let ptime = e.stream.format().ptime().as_nanos().max(1);
+            let owed = (now - due).as_nanos() / ptime + 1;
+            let owed = owed as u64;
+            if owed > self.max_burst {
+                let skip = owed - self.max_burst;
+                e.stream.skip(skip);
+                e.n += skip;
+            }
+            let due = e.due();
+            if let Ok(len) = e.stream.write_packet(&mut self.buf[..]) {
+                if let Some(dest) = e.dest {
+                    let id = StreamId {
+                        index,
+                        generation: e.generation,
+                    };
+                    out(
+                        &mut e.ctx,
+                        Outgoing {
+                            id,
+                            dest,
+                            packet: &self.buf[..len],
+                            due,
+                        },
+                    );
+                    sent += 1;
+                }
+            }
+            e.n += 1;
+            self.schedule.insert((e.due(), index));
+        }
+        sent
+    }
+
+    /// When the next packet is due, if any stream is sending.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.schedule.first().map(|&(t, _)| t)
+    }
+
+    /// The stream's RTP timestamp at `now` (for the RTCP SR, RFC 3550 §6.4.1: the timestamp of
+    /// the same instant as the NTP time, not of the last packet).
+    pub fn rtp_timestamp_at(&self, id: StreamId, now: Time) -> Option<u32> {
+        let e = self.entry(id)?;
+        let (ts, at) = (e.stream.timestamp(), e.due());
+        Some(if now >= at {
+            ts.wrapping_add(samples_in(now - at))
+        } else {
+            ts.wrapping_sub(samples_in(at - now))
+        })
+    }
+
+    pub fn stream(&self, id: StreamId) -> Option<&OutgoingStream> {
+        self.entry(id).map(|e| &e.stream)
+    }
+
+    /// The stream, to change its source. Use [`Pacer::set_format`] for format changes.
+    pub fn stream_mut(&mut self, id: StreamId) -> Option<&mut OutgoingStream> {
+        self.entry_mut(id).map(|e| &mut e.stream)
+    }
+
+    pub fn ctx_mut(&mut self, id: StreamId) -> Option<&mut T> {
+        self.entry_mut(id).map(|e| &mut e.ctx)
+    }
+
+    /// Whether the stream is on the schedule (sending with a destination).
+    pub fn is_active(&self, id: StreamId) -> bool {
+        self.entry(id).is_some_and(Entry::active)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn entry(&self, id: StreamId) -> Option<&Entry<T>> {
+        match self.slots.get(id.index as usize)? {
+            Slot::Used(e) if e.generation == id.generation => Some(e),
+            _ => None,
+        }
+    }
+
+    fn entry_mut(&mut self, id: StreamId) -> Option<&mut Entry<T>> {
+        match self.slots.get_mut(id.index as usize)? {
+            Slot::Used(e) if e.generation == id.generation => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::super::packet::parse;
+    use super::super::stream::{Law, Source};
+    use super::*;
+
+    const PCMU_20: Format = Format {
+        payload_type: 0,
+        ptime_ms: 20,
+        law: Law::Mu,
+    };
+
+    fn dest() -> Option<SocketAddr> {
+        Some("192.0.2.1:4000".parse().unwrap())
+    }
+
+    fn new_stream(seed: u64) -> OutgoingStream {
+        OutgoingStream::new(&mut StdRng::seed_from_u64(seed), PCMU_20, Source::Silence)
+    }
+
+    /// (due, seq, ts, marker) of each packet sent by one poll.
+    fn poll(p: &mut Pacer<u32>, now: Time) -> Vec<(Time, u16, u32, bool)> {
+        let mut v = Vec::new();
+        p.poll(now, |ctx, o| {
+            *ctx += 1;
+            let h = parse(o.packet).unwrap();
+            v.push((o.due, h.sequence, h.timestamp, h.marker));
+        });
+        v
+    }
+
+    #[test]
+    fn pacer_schedule_has_no_drift_over_an_hour() {
+        let mut p = Pacer::new(3);
+        let start = Time::from_millis(7);
+        let id = p.add(start, new_stream(1), 0u32, dest(), true);
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut now = start;
+        let mut count = 0u64;
+        let mut first_ts = None;
+        let hour = Duration::from_secs(3600);
+        while now < start + hour {
+            for (due, _, ts, _) in poll(&mut p, now) {
+                // Packet k is due exactly at start + k·20 ms, whatever the tick pattern.
+                assert_eq!(due, start + Duration::from_millis(20 * count));
+                let first = *first_ts.get_or_insert(ts);
+                assert_eq!(ts.wrapping_sub(first), (160 * count) as u32);
+                count += 1;
+            }
+            // Ticks of 2–5 ms with microsecond jitter.
+            now += Duration::from_micros(rng.gen_range(2000..5000));
+        }
+        assert_eq!(count, 3600 * 50);
+        assert_eq!(*p.ctx_mut(id).unwrap(), 180_000);
+    }
+
+    #[test]
+    fn pacer_bursts_at_most_three_after_stall() {
+        let mut p = Pacer::new(3);
+        p.add(Time::ZERO, new_stream(1), 0, dest(), true);
+        let first = poll(&mut p, Time::ZERO);
+        assert_eq!(first.len(), 1);
+        // Stalled for a second: 50 packets owed, only the 3 newest go out.
+        let burst = poll(&mut p, Time::from_millis(1000));
+        assert_eq!(burst.len(), 3);
+        let dues: Vec<_> = burst.iter().map(|b| b.0).collect();
+        assert_eq!(
+            dues,
+            [960, 980, 1000].map(Time::from_millis).to_vec(),
+            "the most recent packets"
+        );
+        // No sequence gap; the timestamp matches the due time; marker on the first after the gap.
+        assert_eq!(burst[0].1, first[0].1.wrapping_add(1));
+        assert_eq!(burst[0].2, first[0].2.wrapping_add(960 * 8));
+        assert!(burst[0].3 && !burst[1].3);
+        // And back on schedule.
+        assert!(poll(&mut p, Time::from_millis(1019)).is_empty());
+        assert_eq!(poll(&mut p, Time::from_millis(1020)).len(), 1);
+    }
+
+    #[test]
+    fn short_delay_within_burst_sends_everything_owed() {
+        let mut p = Pacer::new(3);
+        p.add(Time::ZERO, new_stream(1), 0, dest(), true);
+        poll(&mut p, Time::ZERO);
+        let late = poll(&mut p, Time::from_millis(45));
+        assert_eq!(late.len(), 2);
+        assert!(late.iter().all(|l| !l.3));
+    }
+
+    #[test]
+    fn paused_stream_sends_nothing_and_resumes_with_marker_and_time() {
+        let mut p = Pacer::new(3);
+        let id = p.add(Time::ZERO, new_stream(1), 0, dest(), true);
+        let a = poll(&mut p, Time::ZERO);
+        p.set_sending(id, Time::from_millis(10), false);
+        assert_eq!(p.next_deadline(), None);
+        assert!(poll(&mut p, Time::from_millis(5000)).is_empty());
+        p.set_sending(id, Time::from_millis(5010), true);
+        let b = poll(&mut p, Time::from_millis(5010));
+        assert_eq!(b.len(), 1);
+        assert!(b[0].3);
+        assert_eq!(b[0].1, a[0].1.wrapping_add(1));
+        assert_eq!(b[0].2, a[0].2.wrapping_add(5010 * 8));
+    }
+
+    #[test]
+    fn streams_start_on_the_grid_so_ticks_batch_them() {
+        let mut p = Pacer::new(3).with_grid(Duration::from_millis(2));
+        let at = |ms: u64, us: u64| Time::from_epoch(Duration::from_micros(ms * 1000 + us));
+        let a = p.add(at(1, 1), new_stream(1), 0u32, dest(), true);
+        p.add(at(2, 0), new_stream(2), 0u32, dest(), true);
+        p.add(at(3, 999), new_stream(3), 0u32, dest(), true);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(2)));
+        assert_eq!(p.poll(Time::from_millis(2), |_, _| {}), 2);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(4)));
+        assert_eq!(p.poll(Time::from_millis(4), |_, _| {}), 1);
+        // Resuming after hold lands on the grid too.
+        p.set_sending(a, at(10, 0), false);
+        p.set_sending(a, at(30, 500), true);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(22)));
+        assert_eq!(p.poll(Time::from_millis(22), |_, _| {}), 1);
+        assert_eq!(p.poll(Time::from_millis(24), |_, _| {}), 1);
+        // 30.5 ms rounds up to 32 ms.
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(32)));
+    }
+
+    #[test]
+    fn stream_without_destination_waits_for_one() {
+        let mut p = Pacer::new(3);
+        let id = p.add(Time::ZERO, new_stream(1), 0, None, true);
+        assert_eq!(p.next_deadline(), None);
+        p.set_dest(id, Time::from_millis(30), dest());
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(30)));
+        assert_eq!(poll(&mut p, Time::from_millis(30)).len(), 1);
+    }
+
+    #[test]
+    fn ptime_change_keeps_next_due_and_spacing_follows() {
+        let mut p = Pacer::new(3);
+        let id = p.add(Time::ZERO, new_stream(1), 0, dest(), true);
+        poll(&mut p, Time::ZERO);
+        p.set_format(
+            id,
+            Format {
+                ptime_ms: 30,
+                ..PCMU_20
+            },
+        );
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(20)));
+        let a = poll(&mut p, Time::from_millis(20));
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(50)));
+        let b = poll(&mut p, Time::from_millis(50));
+        assert_eq!(b[0].2.wrapping_sub(a[0].2), 240);
+    }
+
+    #[test]
+    fn removed_stream_leaves_schedule_and_stale_id_is_ignored() {
+        let mut p = Pacer::new(3);
+        let a = p.add(Time::ZERO, new_stream(1), 0, dest(), true);
+        assert!(p.remove(a).is_some());
+        assert_eq!(p.next_deadline(), None);
+        assert!(p.is_empty());
+        let b = p.add(Time::ZERO, new_stream(2), 0, dest(), true);
+        assert!(
+            p.remove(a).is_none(),
+            "stale id must not remove the new stream"
+        );
+        assert!(p.is_active(b));
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn many_streams_each_send_once_per_ptime() {
+        let mut p = Pacer::new(3);
+        let ids: Vec<_> = (0..1000)
+            .map(|i| {
+                p.add(
+                    Time::from_epoch(Duration::from_micros(i * 20)),
+                    new_stream(i),
+                    0u32,
+                    dest(),
+                    true,
+                )
+            })
+            .collect();
+        let mut now = Time::ZERO;
+        while now <= Time::from_millis(1002) {
+            p.poll(now, |ctx, _| *ctx += 1);
+            now += Duration::from_millis(3);
+        }
+        for id in ids {
+            let sent = *p.ctx_mut(id).unwrap();
+            assert!((50..=51).contains(&sent), "{sent}");
+        }
+    }
+
+    #[test]
+    fn rtp_timestamp_at_follows_the_clock() {
+        let mut p = Pacer::new(3);
+        let id = p.add(Time::ZERO, new_stream(1), 0, dest(), true);
+        let a = poll(&mut p, Time::ZERO);
+        assert_eq!(
+            p.rtp_timestamp_at(id, Time::from_millis(5)),
+            Some(a[0].2.wrapping_add(40))
+        );
+        p.set_sending(id, Time::from_millis(10), false);
+        assert_eq!(
+            p.rtp_timestamp_at(id, Time::from_millis(1000)),
+            Some(a[0].2.wrapping_add(8000))
+        );
+    }
+}

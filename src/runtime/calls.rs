@@ -1,0 +1,159 @@
+//! The runtime's side of the call path: turns the core's events into media-plane commands
+//! (start music on answer, hold/resume, stop on hang-up) and times the greeting so the queue
+//! engine hears when it has finished.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::audio::Prompt as AudioPrompt;
+use crate::b2bua::{CallHandle, Event, Playback};
+use crate::config::{Config, Music, QueueId};
+use crate::sip::sdp::NegotiatedMedia;
+
+use super::media::{CallPrompts, MediaPlane, Prompt};
+use super::ports::Stash;
+use super::prompts::PromptSet;
+use super::Input;
+
+/// A caller the media plane knows about.
+struct CallMedia {
+    rtp_port: u16,
+    queue: QueueId,
+    media: Option<NegotiatedMedia>,
+    playing: bool,
+}
+
+/// Media state of every answered caller.
+pub(crate) struct Calls {
+    prompts: PromptSet,
+    music_of: HashMap<QueueId, Music>,
+    calls: HashMap<CallHandle, CallMedia>,
+    stash: Stash,
+    inputs: mpsc::Sender<Input>,
+}
+
+impl Calls {
+    pub(crate) fn new(
+        config: &Config,
+        prompts: PromptSet,
+        stash: Stash,
+        inputs: mpsc::Sender<Input>,
+    ) -> Calls {
+        let music_of = config
+            .queues
+            .iter()
+            .map(|q| (q.id.clone(), q.music_on_hold.clone()))
+            .collect();
+        Calls {
+            prompts,
+            music_of,
+            calls: HashMap::new(),
+            stash,
+            inputs,
+        }
+    }
+
+    pub(crate) fn handle(&mut self, plane: &mut MediaPlane, event: Event) {
+        match event {
+            Event::CallAnswered {
+                call,
+                queue,
+                rtp_port,
+                media,
+                ..
+            } => {
+                self.calls.insert(
+                    call,
+                    CallMedia {
+                        rtp_port,
+                        queue,
+                        media,
+                        playing: false,
+                    },
+                );
+            }
+            Event::Play { call, what } => self.play(plane, call, what),
+            Event::MediaUpdated { call, media } => {
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                if c.playing {
+                    plane.update_media(call, media.clone());
+                }
+                c.media = Some(media);
+            }
+            Event::CallEnded { call, .. } => {
+                if self.calls.remove(&call).is_some_and(|c| c.playing) {
+                    plane.end_call(call);
+                }
+            }
+            Event::Bridge { call, .. } => {
+                // Relaying the agent's audio is the next step of the media plane; until then
+                // the caller keeps hearing music after the agent answers.
+                tracing::warn!(call = call.0, "media bridging is not implemented yet");
+            }
+            Event::LegRinging { .. }
+            | Event::LegAnswered { .. }
+            | Event::LegMediaUpdated { .. }
+            | Event::LegEnded { .. } => {}
+        }
+    }
+
+    /// Starts the caller's stream: the greeting (reported finished after its duration), then
+    /// the queue's music, looped. Music alone when there is no greeting.
+    fn play(&mut self, plane: &mut MediaPlane, call: CallHandle, what: Playback) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.playing {
+            // Already playing greeting → music as one playlist: the engine's `PlayMusic` after
+            // the greeting changes nothing audible.
+            return;
+        }
+        let music = self
+            .music_of
+            .get(&c.queue)
+            .map(|m| self.prompts.music(m))
+            .unwrap_or(&self.prompts.default_music);
+        let greeting = match &what {
+            Playback::Greeting(path) => self.prompts.file(path),
+            Playback::Music(_) => None,
+        };
+        let music = match &what {
+            Playback::Music(m) => self.prompts.music(m),
+            Playback::Greeting(_) => music,
+        };
+        if let Some(g) = greeting {
+            let inputs = self.inputs.clone();
+            let duration = g.duration;
+            tokio::spawn(async move {
+                tokio::time::sleep(duration).await;
+                let _ = inputs.send(Input::GreetingFinished { call }).await;
+            });
+        } else if matches!(what, Playback::Greeting(_)) {
+            // A greeting that failed to load was reported at start-up; skip it.
+            let inputs = self.inputs.clone();
+            tokio::spawn(async move {
+                let _ = inputs.send(Input::GreetingFinished { call }).await;
+            });
+        }
+        let prompts = CallPrompts {
+            greeting: greeting.map(to_media),
+            music: to_media(music),
+        };
+        match self.stash.take(c.rtp_port) {
+            Some((rtp, rtcp)) => plane.start_call_bound(call, rtp, rtcp, c.media.clone(), prompts),
+            None => plane.start_call(call, c.rtp_port, c.media.clone(), prompts),
+        }
+        c.playing = true;
+    }
+}
+
+fn to_media(p: &AudioPrompt) -> Prompt {
+    Prompt {
+        ulaw: Arc::clone(&p.ulaw),
+        alaw: Arc::clone(&p.alaw),
+    }
+}

@@ -1,0 +1,307 @@
+//! A pacer shard task: owns a [`Pacer`] for its calls, sends their RTP on each tick and their
+//! RTCP reports every ~5 s, and takes commands from the [`super::MediaPlane`] handle and from
+//! the calls' receive tasks (symmetric RTP latching).
+//!
+//! The task sleeps until the pacer's next deadline (start times are on the tick grid, so that
+//! is at most one wake-up per tick). Sends are plain non-blocking `send_to` calls on a
+//! duplicate of each call's socket: no await and no allocation per packet; a full socket
+//! buffer drops the packet (counted) rather than delaying every other stream.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{CallShared, Clock};
+use crate::b2bua::CallHandle;
+use crate::rtp::pacer::{Pacer, StreamId};
+use crate::rtp::rtcp::{self, NtpTime, Report, SenderInfo};
+use crate::rtp::stream::{Format, OutgoingStream};
+use crate::time::Time;
+
+/// A playlist's buffers in one law: the optional greeting and the music.
+pub(super) type Buffers = (Option<Arc<[u8]>>, Arc<[u8]>);
+
+/// What the shard is told.
+pub(super) enum Command {
+    Add {
+        call: CallHandle,
+        stream: OutgoingStream,
+        sockets: Sockets,
+        shared: Arc<CallShared>,
+        target: Target,
+    },
+    /// A new negotiation: format, destination and direction; `buffers` swaps the playlist to
+    /// the other G.711 law.
+    Update {
+        call: CallHandle,
+        format: Format,
+        buffers: Option<Buffers>,
+        target: Target,
+    },
+    /// Symmetric RTP: the caller's RTP (or RTCP) comes from here.
+    Latched {
+        call: CallHandle,
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+    },
+    /// Send RTCP BYE, drop the sockets, then answer.
+    Remove {
+        call: CallHandle,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Where to send, from SDP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Target {
+    pub rtp: Option<SocketAddr>,
+    pub rtcp: Option<SocketAddr>,
+    pub sending: bool,
+    /// The SDP address moved: forget latched addresses.
+    pub reset_latch: bool,
+}
+
+/// Send-side duplicates of a call's sockets.
+pub(super) struct Sockets {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+}
+
+/// Per-stream context inside the pacer.
+struct Ctx {
+    rtp: UdpSocket,
+    dropped: u64,
+}
+
+/// Per-call state the shard keeps beside the pacer.
+struct CallState {
+    id: StreamId,
+    rtcp: UdpSocket,
+    shared: Arc<CallShared>,
+    sdp: Target,
+    latched_rtp: Option<SocketAddr>,
+    latched_rtcp: Option<SocketAddr>,
+    next_report: Time,
+    packets_at_last_report: u32,
+}
+
+impl CallState {
+    fn rtp_dest(&self) -> Option<SocketAddr> {
+        self.latched_rtp.or(self.sdp.rtp)
+    }
+
+    fn rtcp_dest(&self) -> Option<SocketAddr> {
+        self.latched_rtcp.or(self.sdp.rtcp)
+    }
+}
+
+pub(super) struct Shard {
+    clock: Clock,
+    pacer: Pacer<Ctx>,
+    calls: HashMap<CallHandle, CallState>,
+    reports: BTreeSet<(Time, CallHandle)>,
+    rng: SmallRng,
+    rtcp_buf: Vec<u8>,
+}
+
+impl Shard {
+    pub fn new(clock: Clock, tick: Duration, max_burst: u32) -> Shard {
+        Shard {
+            clock,
+            pacer: Pacer::new(max_burst).with_grid(tick),
+            calls: HashMap::new(),
+            reports: BTreeSet::new(),
+            rng: SmallRng::from_entropy(),
+            rtcp_buf: Vec::with_capacity(128),
+        }
+    }
+
+    /// Runs until every command sender is gone.
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            let now = self.clock.now();
+            self.send_due(now);
+            let next = [
+                self.pacer.next_deadline(),
+                self.reports.first().map(|r| r.0),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let wake = next.map_or_else(
+                || Instant::now() + Duration::from_secs(3600),
+                |t| self.clock.instant(t),
+            );
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(c) => self.handle(c),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    fn send_due(&mut self, now: Time) {
+        self.pacer.poll(now, |ctx, out| {
+            if let Err(err) = ctx.rtp.send_to(out.packet, out.dest) {
+                ctx.dropped += 1;
+                if ctx.dropped.is_power_of_two() {
+                    tracing::debug!(%err, dest = %out.dest, dropped = ctx.dropped, "RTP send failed");
+                }
+            }
+        });
+        while let Some(&(at, call)) = self.reports.first() {
+            if at > now {
+                break;
+            }
+            self.reports.pop_first();
+            self.send_report(call, now, false);
+            if let Some(state) = self.calls.get_mut(&call) {
+                state.next_report = rtcp::next_report(now, &mut self.rng);
+                self.reports.insert((state.next_report, call));
+            }
+        }
+    }
+
+    /// An SR if we sent RTP since the last report, else an RR (RFC 3550 §6.4), to wherever
+    /// the caller's RTCP goes.
+    fn send_report(&mut self, call: CallHandle, now: Time, bye: bool) {
+        let Some(state) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(stream) = self.pacer.stream(state.id) else {
+            return;
+        };
+        let (packets, octets, ssrc) = (stream.packets_sent(), stream.octets_sent(), stream.ssrc());
+        let sender = (packets != state.packets_at_last_report).then(|| SenderInfo {
+            ntp: NtpTime::from_unix(wall_clock()),
+            rtp_timestamp: self.pacer.rtp_timestamp_at(state.id, now).unwrap_or(0),
+            packet_count: packets,
+            octet_count: octets,
+        });
+        state.packets_at_last_report = packets;
+        let Some(dest) = state.rtcp_dest() else {
+            return;
+        };
+        let block = state.shared.lock().report_block(now);
+        Report {
+            ssrc,
+            sender,
+            block,
+            cname: &state.shared.cname,
+            bye,
+        }
+        .write(&mut self.rtcp_buf);
+        if let Err(err) = state.rtcp.send_to(&self.rtcp_buf, dest) {
+            tracing::debug!(%err, %dest, "RTCP send failed");
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let now = self.clock.now();
+        match command {
+            Command::Add {
+                call,
+                stream,
+                sockets,
+                shared,
+                target,
+            } => {
+                if let Some(old) = self.calls.remove(&call) {
+                    self.pacer.remove(old.id);
+                }
+                let ctx = Ctx {
+                    rtp: sockets.rtp,
+                    dropped: 0,
+                };
+                let id = self.pacer.add(now, stream, ctx, target.rtp, target.sending);
+                let next_report = rtcp::next_report(now, &mut self.rng);
+                self.reports.insert((next_report, call));
+                self.calls.insert(
+                    call,
+                    CallState {
+                        id,
+                        rtcp: sockets.rtcp,
+                        shared,
+                        sdp: target,
+                        latched_rtp: None,
+                        latched_rtcp: None,
+                        next_report,
+                        packets_at_last_report: 0,
+                    },
+                );
+            }
+            Command::Update {
+                call,
+                format,
+                buffers,
+                target,
+            } => {
+                let Some(state) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                if target.reset_latch {
+                    state.latched_rtp = None;
+                    state.latched_rtcp = None;
+                }
+                state.sdp = target;
+                self.pacer.set_format(state.id, format);
+                if let Some((greeting, music)) = buffers {
+                    if let Some(stream) = self.pacer.stream_mut(state.id) {
+                        if let crate::rtp::stream::Source::Playlist(p) = stream.source_mut() {
+                            p.replace_buffers(greeting, music);
+                        }
+                    }
+                }
+                self.pacer.set_dest(state.id, now, state.rtp_dest());
+                self.pacer.set_sending(state.id, now, target.sending);
+            }
+            Command::Latched { call, rtp, rtcp } => {
+                let Some(state) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                if rtp.is_some() {
+                    state.latched_rtp = rtp;
+                    self.pacer.set_dest(state.id, now, state.rtp_dest());
+                }
+                if rtcp.is_some() {
+                    state.latched_rtcp = rtcp;
+                }
+            }
+            Command::Remove { call, done } => {
+                if self.calls.contains_key(&call) {
+                    // RFC 3550 §6.6: say goodbye in a compound packet.
+                    self.send_report(call, now, true);
+                }
+                if let Some(state) = self.calls.remove(&call) {
+                    self.reports.remove(&(state.next_report, call));
+                    if let Some((_, ctx)) = self.pacer.remove(state.id) {
+                        if ctx.dropped > 0 {
+                            tracing::info!(
+                                call = call.0,
+                                dropped = ctx.dropped,
+                                "RTP packets dropped on send"
+                            );
+                        }
+                    }
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Wall-clock time for RTCP NTP timestamps (the IO edge may read it).
+fn wall_clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}

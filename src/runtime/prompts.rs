@@ -1,0 +1,74 @@
+//! Loading every greeting and music-on-hold file the configuration names into the
+//! [`PromptCache`] at start-up (and, later, on provisioning changes): decoding happens here,
+//! never on the call path.
+//!
+//! A file that fails to decode is reported with its queue, field, path and reason. At start-up
+//! that stops the server (there is no older prompt to keep); a later reload keeps the prompt
+//! that was playing (the cache never swaps in a bad file).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::audio::{DecodeOptions, Prompt, PromptCache};
+use crate::config::{Config, Music};
+
+/// Every decoded prompt, by the path the configuration names it with.
+#[derive(Clone, Debug)]
+pub struct PromptSet {
+    pub default_music: Prompt,
+    pub files: HashMap<PathBuf, Prompt>,
+}
+
+impl PromptSet {
+    /// The music for `music`; the default when a file is unknown (it was reported at load).
+    pub fn music(&self, music: &Music) -> &Prompt {
+        match music {
+            Music::Default => &self.default_music,
+            Music::File(path) => self.files.get(path).unwrap_or(&self.default_music),
+        }
+    }
+
+    pub fn file(&self, path: &Path) -> Option<&Prompt> {
+        self.files.get(path)
+    }
+}
+
+/// Decodes the default music and every queue's greeting and music file. Errors name the queue,
+/// the field, the file and the reason; all of them are reported, not only the first.
+pub fn load(config: &Config) -> Result<PromptSet, Vec<String>> {
+    let mut cache = PromptCache::new(DecodeOptions {
+        max_duration: config.media.max_prompt,
+    });
+    let mut errors = Vec::new();
+    let default_music = cache.load_default_music();
+    let mut files = HashMap::new();
+    for queue in &config.queues {
+        let music = match &queue.music_on_hold {
+            Music::Default => None,
+            Music::File(path) => Some(("music_on_hold", path)),
+        };
+        let greeting = queue.greeting.as_ref().map(|p| ("greeting", p));
+        for (field, path) in greeting.into_iter().chain(music) {
+            if files.contains_key(path) {
+                continue;
+            }
+            match cache.replace(&path.display().to_string(), path) {
+                Ok(prompt) => {
+                    files.insert(path.clone(), prompt);
+                }
+                Err(err) => errors.push(format!("queue \"{}\": {field}: {err}", queue.id)),
+            }
+        }
+    }
+    match default_music {
+        Ok(default_music) if errors.is_empty() => Ok(PromptSet {
+            default_music,
+            files,
+        }),
+        Ok(_) => Err(errors),
+        Err(err) => {
+            errors.push(format!("the embedded default music on hold: {err}"));
+            Err(errors)
+        }
+    }
+}

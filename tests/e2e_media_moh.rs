@@ -1,0 +1,218 @@
+//! End-to-end media: a SIPp caller dials a queue with an MP3 greeting and a WAV music file;
+//! its SDP points RTP at a socket this test records from. The recording is checked packet by
+//! packet: the negotiated payload type, 20 ms packets, continuous sequence numbers and
+//! timestamps, and the audio itself — the greeting first, then the music looping — compared
+//! byte for byte with holdline's own decoding of the same files.
+
+#![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use holdline::audio::{decode_prompt, DecodeOptions, Prompt};
+use support::{run_sipp_port, scratch_dir, Server};
+
+/// One received RTP packet.
+struct Packet {
+    at: Instant,
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    payload: Vec<u8>,
+}
+
+fn make_audio(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let greeting = dir.join("greeting.mp3");
+    let music = dir.join("music.wav");
+    let ok = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("sine=frequency=660:duration=1.2:sample_rate=44100")
+        .args(["-ac", "2", "-b:a", "128k"])
+        .arg(&greeting)
+        .status()
+        .expect("ffmpeg is not installed: run the README's test command (it installs it)");
+    assert!(ok.success(), "ffmpeg could not make the greeting");
+    let ok = Command::new("sox")
+        .args(["-n", "-r", "16000", "-b", "16", "-c", "1"])
+        .arg(&music)
+        .args(["synth", "0.7", "sine", "440-880"])
+        .status()
+        .expect("sox is not installed: run the README's test command (it installs it)");
+    assert!(ok.success(), "sox could not make the music");
+    (greeting, music)
+}
+
+fn decoded(path: &std::path::Path) -> Prompt {
+    let bytes = std::fs::read(path).expect("read prompt");
+    decode_prompt(
+        &path.display().to_string(),
+        &bytes,
+        &DecodeOptions::default(),
+    )
+    .expect("holdline decodes the prompt")
+}
+
+fn record(socket: &UdpSocket, for_how_long: Duration) -> Vec<Packet> {
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let end = Instant::now() + for_how_long;
+    let mut packets = Vec::new();
+    let mut buf = [0u8; 2048];
+    while Instant::now() < end {
+        let Ok(n) = socket.recv(&mut buf) else {
+            continue;
+        };
+        let at = Instant::now();
+        if n < 12 || buf[0] >> 6 != 2 {
+            continue;
+        }
+        packets.push(Packet {
+            at,
+            pt: buf[1] & 0x7f,
+            marker: buf[1] & 0x80 != 0,
+            seq: u16::from_be_bytes([buf[2], buf[3]]),
+            ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+            payload: buf[12..n].to_vec(),
+        });
+    }
+    packets
+}
+
+fn check_call(codec: u8) {
+    let dir = scratch_dir("moh");
+    let (greeting_file, music_file) = make_audio(&dir);
+    let config = format!(
+        r#"
+[sip]
+listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
+[rtp]
+ports = "30000-39999"
+[[number]]
+e164 = "+14255550100"
+kind = "service-toll"
+[[queue]]
+id = "sales"
+numbers = ["+14255550100"]
+greeting = "{}"
+music_on_hold = "{}"
+"#,
+        greeting_file.display(),
+        music_file.display()
+    );
+    let server = Server::start(&config);
+    let recorder = UdpSocket::bind("127.0.0.1:0").expect("bind recorder");
+    let rtp_port = recorder.local_addr().unwrap().port().to_string();
+    let port = server.port;
+    let codec_text = codec.to_string();
+    let caller = std::thread::spawn(move || {
+        run_sipp_port(
+            port,
+            "uac_rtp_recorder.xml",
+            "u1",
+            &[
+                "-s",
+                "+14255550100",
+                "-m",
+                "1",
+                "-d",
+                "5000",
+                "-key",
+                "rtp_port",
+                &rtp_port,
+                "-key",
+                "codec",
+                &codec_text,
+            ],
+        )
+    });
+    let packets = record(&recorder, Duration::from_millis(4500));
+    let run = caller.join().expect("sipp thread");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "sipp: {}\n{}",
+        run.output,
+        server.log_text()
+    );
+
+    assert!(
+        packets.len() > 150,
+        "only {} RTP packets in 4.5 s; holdline log:\n{}",
+        packets.len(),
+        server.log_text()
+    );
+    let law = if codec == 0 {
+        holdline::audio::Law::Ulaw
+    } else {
+        holdline::audio::Law::Alaw
+    };
+    assert!(
+        packets.iter().all(|p| p.pt == codec),
+        "payload type is the negotiated {codec}"
+    );
+    assert!(packets[0].marker, "marker bit on the first packet");
+    assert!(
+        packets.iter().all(|p| p.payload.len() == 160),
+        "20 ms of G.711 per packet"
+    );
+    for w in packets.windows(2) {
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "sequence numbers continue"
+        );
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160), "timestamps continue");
+    }
+    let mut gaps: Vec<f64> = packets
+        .windows(2)
+        .map(|w| (w[1].at - w[0].at).as_secs_f64() * 1000.0)
+        .collect();
+    gaps.sort_by(|a, b| a.total_cmp(b));
+    let median = gaps[gaps.len() / 2];
+    assert!(
+        (18.0..=22.0).contains(&median),
+        "median spacing {median:.2} ms"
+    );
+
+    // The audio: greeting first, then the music, looping.
+    let greeting = decoded(&greeting_file);
+    let music = decoded(&music_file);
+    let heard: Vec<u8> = packets
+        .iter()
+        .flat_map(|p| p.payload.iter().copied())
+        .collect();
+    let mut expected: Vec<u8> = greeting.samples(law).to_vec();
+    while expected.len() < heard.len() {
+        expected.extend_from_slice(music.samples(law));
+    }
+    let g = greeting.samples(law).len();
+    assert_eq!(
+        &heard[..g],
+        &expected[..g],
+        "the greeting comes first, as decoded"
+    );
+    assert!(
+        heard.len() > g + 2 * music.samples(law).len(),
+        "the music looped"
+    );
+    assert_eq!(
+        heard,
+        expected[..heard.len()],
+        "then the music, looping, as decoded"
+    );
+}
+
+#[test]
+fn caller_hears_greeting_then_looping_music_in_pcmu() {
+    check_call(0);
+}
+
+#[test]
+fn caller_hears_greeting_then_looping_music_in_pcma() {
+    check_call(8);
+}

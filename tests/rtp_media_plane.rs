@@ -1,0 +1,406 @@
+//! The media plane on loopback: real sockets, real clock. Timing bounds are loose on purpose
+//! (a shared, noisy machine); precise figures belong to the benchmarks.
+
+use std::net::{SocketAddr, UdpSocket as StdSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use holdline::b2bua::CallHandle;
+use holdline::rtp::inbound::InboundConfig;
+use holdline::rtp::packet::{self, RtpHeader, Ssrc, HEADER_LEN};
+use holdline::rtp::rtcp::{self, RtcpPacket};
+use holdline::runtime::media::{CallPrompts, MediaEvent, MediaPlane, MediaPlaneConfig, Prompt};
+use holdline::sip::sdp::{Codec, Direction, NegotiatedMedia};
+use tokio::net::UdpSocket;
+use tokio::time::{timeout, Instant};
+
+fn config(symmetric: bool, rtp_timeout: Option<Duration>) -> MediaPlaneConfig {
+    MediaPlaneConfig {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        inbound: InboundConfig {
+            symmetric,
+            timeout: rtp_timeout,
+        },
+        shards: 2,
+        ..MediaPlaneConfig::default()
+    }
+}
+
+/// An even port whose pair is free right now on loopback.
+fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let probe = StdSocket::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port() & !1;
+        drop(probe);
+        if port < 1024 || port == u16::MAX - 1 {
+            continue;
+        }
+        let a = StdSocket::bind(("127.0.0.1", port));
+        let b = StdSocket::bind(("127.0.0.1", port + 1));
+        if a.is_ok() && b.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair");
+}
+
+fn prompt(bytes: Vec<u8>) -> Prompt {
+    let b: Arc<[u8]> = bytes.into();
+    Prompt {
+        ulaw: b.clone(),
+        alaw: b.iter().map(|x| x ^ 0x55).collect(),
+    }
+}
+
+fn greeting() -> Vec<u8> {
+    (0..800u32).map(|i| (i % 7) as u8).collect()
+}
+
+fn music() -> Vec<u8> {
+    (0..1000u32).map(|i| 100 + (i % 50) as u8).collect()
+}
+
+fn prompts() -> CallPrompts {
+    CallPrompts {
+        greeting: Some(prompt(greeting())),
+        music: prompt(music()),
+    }
+}
+
+fn media(remote: SocketAddr, rtcp: Option<SocketAddr>, direction: Direction) -> NegotiatedMedia {
+    NegotiatedMedia {
+        remote: Some(remote),
+        remote_rtcp: rtcp,
+        codec: Codec::Pcmu,
+        payload_type: 0,
+        dtmf_payload_type: Some(101),
+        ptime_ms: 20,
+        direction,
+        hold: direction != Direction::SendRecv,
+    }
+}
+
+struct Got {
+    at: Instant,
+    marker: bool,
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: Ssrc,
+    payload: Vec<u8>,
+}
+
+async fn recv(sock: &UdpSocket, wait: Duration) -> Option<Got> {
+    let mut buf = [0u8; 1500];
+    let (n, _) = timeout(wait, sock.recv_from(&mut buf)).await.ok()?.ok()?;
+    let at = Instant::now();
+    let p = packet::parse(&buf[..n]).ok()?;
+    Some(Got {
+        at,
+        marker: p.marker,
+        pt: p.payload_type,
+        seq: p.sequence,
+        ts: p.timestamp,
+        ssrc: p.ssrc,
+        payload: p.payload.to_vec(),
+    })
+}
+
+async fn recv_n(sock: &UdpSocket, n: usize) -> Vec<Got> {
+    let mut v = Vec::new();
+    while v.len() < n {
+        v.push(
+            recv(sock, Duration::from_secs(2))
+                .await
+                .expect("an RTP packet"),
+        );
+    }
+    v
+}
+
+fn median_gap_ms(packets: &[Got]) -> f64 {
+    let mut gaps: Vec<f64> = packets
+        .windows(2)
+        .map(|w| (w[1].at - w[0].at).as_secs_f64() * 1000.0)
+        .collect();
+    gaps.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    gaps[gaps.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plays_greeting_then_music_paced_every_20ms_with_continuous_seq_and_ts() {
+    let (mut plane, _events) = MediaPlane::start(config(false, None));
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(1);
+    plane.start_call(
+        call,
+        port,
+        Some(media(
+            caller.local_addr().unwrap(),
+            None,
+            Direction::SendRecv,
+        )),
+        prompts(),
+    );
+    let packets = recv_n(&caller, 60).await;
+    assert!(packets[0].marker, "marker on the first packet");
+    assert!(packets[1..].iter().all(|p| !p.marker));
+    for w in packets.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
+        assert_eq!(w[1].ssrc, w[0].ssrc);
+    }
+    assert!(packets.iter().all(|p| p.pt == 0 && p.payload.len() == 160));
+    let played: Vec<u8> = packets.iter().flat_map(|p| p.payload.clone()).collect();
+    let expected: Vec<u8> = greeting()
+        .into_iter()
+        .chain(music().into_iter().cycle())
+        .take(played.len())
+        .collect();
+    assert_eq!(
+        played, expected,
+        "the greeting, then the music looped, in order"
+    );
+    let median = median_gap_ms(&packets);
+    assert!((17.0..=23.0).contains(&median), "median gap {median} ms");
+    let total = (packets[59].at - packets[0].at).as_secs_f64() * 1000.0;
+    assert!(
+        (59.0 * 20.0 - 60.0..=59.0 * 20.0 + 100.0).contains(&total),
+        "{total} ms for 59 gaps"
+    );
+    plane.end_call(call).unwrap().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_pauses_sending_and_resume_sets_marker_with_time_advanced_ts() {
+    let (mut plane, _events) = MediaPlane::start(config(false, None));
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let remote = caller.local_addr().unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(2);
+    plane.start_call(
+        call,
+        port,
+        Some(media(remote, None, Direction::SendRecv)),
+        prompts(),
+    );
+    let before = recv_n(&caller, 10).await;
+    // The caller sent a=sendonly: we receive only.
+    plane.update_media(call, media(remote, None, Direction::RecvOnly));
+    let held_at = Instant::now();
+    // A packet already on its way may still arrive; then nothing.
+    let mut last = before.last().unwrap().seq;
+    let mut last_ts = before.last().unwrap().ts;
+    while let Some(p) = recv(&caller, Duration::from_millis(100)).await {
+        assert!(
+            p.at - held_at < Duration::from_millis(60),
+            "still sending on hold"
+        );
+        last = p.seq;
+        last_ts = p.ts;
+    }
+    assert!(recv(&caller, Duration::from_millis(400)).await.is_none());
+    let hold = held_at.elapsed();
+    plane.update_media(call, media(remote, None, Direction::SendRecv));
+    let after = recv_n(&caller, 3).await;
+    assert!(after[0].marker, "marker on the first packet after resume");
+    assert!(!after[1].marker);
+    assert_eq!(
+        after[0].seq,
+        last.wrapping_add(1),
+        "no sequence gap across hold"
+    );
+    let jump = after[0].ts.wrapping_sub(last_ts);
+    let held_samples = (hold.as_millis() as u32) * 8;
+    assert!(
+        jump >= held_samples * 8 / 10 && jump <= held_samples + 8000,
+        "timestamp advanced {jump} over a {hold:?} hold"
+    );
+    assert_eq!(after[1].ts, after[0].ts.wrapping_add(160));
+    plane.end_call(call).unwrap().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_call_sends_rtcp_bye_and_frees_both_ports() {
+    let (mut plane, _events) = MediaPlane::start(config(false, None));
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let caller_rtcp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(3);
+    plane.start_call(
+        call,
+        port,
+        Some(media(
+            caller.local_addr().unwrap(),
+            Some(caller_rtcp.local_addr().unwrap()),
+            Direction::SendRecv,
+        )),
+        prompts(),
+    );
+    let first = recv_n(&caller, 3).await;
+    plane.end_call(call).unwrap().await.unwrap();
+    assert_eq!(plane.call_count(), 0);
+    // The compound BYE: SR (we sent RTP) + SDES + BYE, from our RTCP port.
+    let mut buf = [0u8; 1500];
+    let (n, from) = timeout(Duration::from_secs(2), caller_rtcp.recv_from(&mut buf))
+        .await
+        .expect("RTCP BYE")
+        .unwrap();
+    assert_eq!(from.port(), port + 1);
+    let parsed: Vec<_> = rtcp::packets(&buf[..n]).collect::<Result<_, _>>().unwrap();
+    assert!(matches!(parsed[0], RtcpPacket::SenderReport { ssrc, .. } if ssrc == first[0].ssrc));
+    assert!(parsed
+        .iter()
+        .any(|p| matches!(p, RtcpPacket::Bye { first: Some(s), .. } if *s == first[0].ssrc)));
+    // Both ports are ours again at once: nothing leaked.
+    StdSocket::bind(("127.0.0.1", port)).expect("RTP port freed");
+    StdSocket::bind(("127.0.0.1", port + 1)).expect("RTCP port freed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symmetric_rtp_sends_where_the_callers_media_comes_from() {
+    let (mut plane, _events) = MediaPlane::start(config(true, None));
+    // The SDP address is a socket that will not be used after the caller's RTP arrives.
+    let sdp_address = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let nat = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(4);
+    plane.start_call(
+        call,
+        port,
+        Some(media(
+            sdp_address.local_addr().unwrap(),
+            None,
+            Direction::SendRecv,
+        )),
+        prompts(),
+    );
+    assert!(recv(&sdp_address, Duration::from_secs(2)).await.is_some());
+    nat.send_to(&rtp(0, 1, 0, &[0xff; 160]), ("127.0.0.1", port))
+        .await
+        .unwrap();
+    let got = recv_n(&nat, 5).await;
+    for w in got.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+    }
+    plane.end_call(call).unwrap().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_is_reported_once_and_silence_times_out() {
+    let (mut plane, mut events) = MediaPlane::start(config(true, Some(Duration::from_millis(400))));
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(5);
+    plane.start_call(
+        call,
+        port,
+        Some(media(
+            caller.local_addr().unwrap(),
+            None,
+            Direction::SendRecv,
+        )),
+        prompts(),
+    );
+    let to = ("127.0.0.1", port);
+    for (seq, end, dur) in [
+        (1, false, 160),
+        (2, false, 320),
+        (3, true, 480),
+        (4, true, 480),
+        (5, true, 480),
+    ] {
+        let d: [u8; 2] = (dur as u16).to_be_bytes();
+        let flags = if end { 0x8a } else { 0x0a };
+        caller
+            .send_to(&rtp(101, seq, 16000, &[9, flags, d[0], d[1]]), to)
+            .await
+            .unwrap();
+    }
+    let first = timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, MediaEvent::Dtmf { call, digit: '9' });
+    let started = Instant::now();
+    let next = timeout(Duration::from_secs(3), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next,
+        MediaEvent::RtpTimeout { call },
+        "one digit, then the timeout"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    plane.end_call(call).unwrap().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_call_does_not_time_out() {
+    let (mut plane, mut events) = MediaPlane::start(config(true, Some(Duration::from_millis(200))));
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(6);
+    let remote = caller.local_addr().unwrap();
+    plane.start_call(
+        call,
+        port,
+        Some(media(remote, None, Direction::Inactive)),
+        prompts(),
+    );
+    assert!(timeout(Duration::from_millis(600), events.recv())
+        .await
+        .is_err());
+    assert!(
+        recv(&caller, Duration::from_millis(100)).await.is_none(),
+        "inactive: no RTP"
+    );
+    // Back to sendrecv: the timeout is armed again.
+    plane.update_media(call, media(remote, None, Direction::SendRecv));
+    let ev = timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev, MediaEvent::RtpTimeout { call });
+    plane.end_call(call).unwrap().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_port_is_reported_as_bind_failure() {
+    let (mut plane, mut events) = MediaPlane::start(config(false, None));
+    let port = free_port_pair();
+    let _taken = StdSocket::bind(("127.0.0.1", port + 1)).unwrap();
+    let call = CallHandle(7);
+    plane.start_call(call, port, None, prompts());
+    let ev = timeout(Duration::from_secs(1), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ev,
+        MediaEvent::BindFailed {
+            call,
+            port: port + 1
+        }
+    );
+    assert_eq!(plane.call_count(), 0);
+    // The RTP port that did bind was released again.
+    StdSocket::bind(("127.0.0.1", port)).expect("RTP port not leaked");
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; HEADER_LEN];
+    RtpHeader {
+        marker: false,
+        payload_type: pt,
+        sequence: seq,
+        timestamp: ts,
+        ssrc: Ssrc(0xcafe),
+    }
+    .write(&mut buf);
+    let mut v = buf.to_vec();
+    v.extend_from_slice(payload);
+    v
+}
