@@ -49,6 +49,7 @@ fn prompt(bytes: Vec<u8>) -> Prompt {
     Prompt {
         ulaw: b.clone(),
         alaw: b.iter().map(|x| x ^ 0x55).collect(),
+        duration: std::time::Duration::ZERO,
     }
 }
 

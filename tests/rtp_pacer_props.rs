@@ -44,7 +44,7 @@ proptest! {
     #[test]
     fn pacer_keeps_rtp_invariants_under_any_schedule(ops in proptest::collection::vec(op(), 1..80),
                                                      grid_ms in 0u64..3) {
-        let format = Format { payload_type: 0, ptime_ms: 20, law: Law::Mu };
+        let format = Format { payload_type: 0, ptime_ms: 20, law: Law::Ulaw };
         let stream = OutgoingStream::new(&mut StdRng::seed_from_u64(1), format, Source::Silence);
         let mut pacer: Pacer<()> = Pacer::new(3).with_grid(Duration::from_millis(grid_ms));
         let dest: SocketAddr = "192.0.2.1:4000".parse().unwrap();

@@ -370,7 +370,7 @@ mod tests {
     const PCMU_20: Format = Format {
         payload_type: 0,
         ptime_ms: 20,
-        law: Law::Mu,
+        law: Law::Ulaw,
     };
 
     fn dest() -> Option<SocketAddr> {

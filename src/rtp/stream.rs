@@ -43,24 +43,8 @@ pub enum StreamError {
     BufferTooSmall { len: usize, needed: usize },
 }
 
-/// The G.711 law of the payload; it decides what silence is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Law {
-    /// PCMU.
-    Mu,
-    /// PCMA.
-    A,
-}
-
-impl Law {
-    /// The code for a zero sample (G.711: μ-law 0xFF, A-law 0xD5).
-    pub fn silence(self) -> u8 {
-        match self {
-            Law::Mu => 0xff,
-            Law::A => 0xd5,
-        }
-    }
-}
+/// The G.711 law of the payload (it decides what silence is): the audio module's.
+pub use crate::audio::Law;
 
 /// What the negotiation fixed for the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,7 +340,7 @@ mod tests {
     const PCMU_20: Format = Format {
         payload_type: 0,
         ptime_ms: 20,
-        law: Law::Mu,
+        law: Law::Ulaw,
     };
 
     fn bytes(range: std::ops::Range<u32>) -> Arc<[u8]> {
@@ -462,7 +446,7 @@ mod tests {
         let format = Format {
             payload_type: 8,
             ptime_ms: 10,
-            law: Law::A,
+            law: Law::Alaw,
         };
         let mut s = stream(format, Source::Playlist(Playlist::new(None, Arc::from([]))));
         let mut buf = [0u8; MAX_PACKET_LEN];
@@ -509,7 +493,7 @@ mod tests {
         }
         s.set_format(Format {
             payload_type: 8,
-            law: Law::A,
+            law: Law::Alaw,
             ..PCMU_20
         });
         let p = send(&mut s, 1);

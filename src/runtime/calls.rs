@@ -3,16 +3,14 @@
 //! engine hears when it has finished.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::audio::Prompt as AudioPrompt;
 use crate::b2bua::{CallHandle, Event, Playback};
 use crate::config::{Config, Music, QueueId};
 use crate::sip::sdp::NegotiatedMedia;
 
-use super::media::{CallPrompts, MediaPlane, Prompt};
+use super::media::{CallPrompts, MediaPlane};
 use super::ports::Stash;
 use super::prompts::PromptSet;
 use super::Input;
@@ -140,20 +138,13 @@ impl Calls {
             });
         }
         let prompts = CallPrompts {
-            greeting: greeting.map(to_media),
-            music: to_media(music),
+            greeting: greeting.cloned(),
+            music: music.clone(),
         };
         match self.stash.take(c.rtp_port) {
             Some((rtp, rtcp)) => plane.start_call_bound(call, rtp, rtcp, c.media.clone(), prompts),
             None => plane.start_call(call, c.rtp_port, c.media.clone(), prompts),
         }
         c.playing = true;
-    }
-}
-
-fn to_media(p: &AudioPrompt) -> Prompt {
-    Prompt {
-        ulaw: Arc::clone(&p.ulaw),
-        alaw: Arc::clone(&p.alaw),
     }
 }

@@ -89,20 +89,7 @@ impl MediaPlaneConfig {
 }
 
 /// One prompt, G.711-encoded in both laws (the same samples, so positions match).
-#[derive(Clone, Debug)]
-pub struct Prompt {
-    pub ulaw: Arc<[u8]>,
-    pub alaw: Arc<[u8]>,
-}
-
-impl Prompt {
-    fn law(&self, law: Law) -> Arc<[u8]> {
-        match law {
-            Law::Mu => self.ulaw.clone(),
-            Law::A => self.alaw.clone(),
-        }
-    }
-}
+pub use crate::audio::Prompt;
 
 /// What a caller hears: the greeting once, then music looped.
 #[derive(Clone, Debug)]
@@ -120,14 +107,15 @@ impl CallPrompts {
             music: Prompt {
                 ulaw: empty.clone(),
                 alaw: empty,
+                duration: Duration::ZERO,
             },
         }
     }
 
     fn buffers(&self, law: Law) -> Buffers {
         (
-            self.greeting.as_ref().map(|g| g.law(law)),
-            self.music.law(law),
+            self.greeting.as_ref().map(|g| g.samples(law).clone()),
+            self.music.samples(law).clone(),
         )
     }
 }
@@ -447,14 +435,14 @@ fn format_of(media: Option<&NegotiatedMedia>) -> Format {
             payload_type: m.payload_type,
             ptime_ms: m.ptime_ms,
             law: match m.codec {
-                Codec::Pcmu => Law::Mu,
-                Codec::Pcma => Law::A,
+                Codec::Pcmu => Law::Ulaw,
+                Codec::Pcma => Law::Alaw,
             },
         },
         None => Format {
             payload_type: 0,
             ptime_ms: 20,
-            law: Law::Mu,
+            law: Law::Ulaw,
         },
     }
 }
