@@ -184,18 +184,16 @@ fn formats_we_do_not_decode_are_unsupported() {
 }
 
 #[test]
-fn wma_is_refused_with_a_clear_message() {
+fn wma_decodes_through_the_same_pipeline() {
     let dir = tmp();
     let wav = tone_wav(&dir, "src.wav", "1", &["-b", "16"]);
     let wma = path(&dir, "hold.wma");
     ffmpeg(&["-i", p(&wav), "-codec:a", "wmav2", "-b:a", "64k", p(&wma)]);
     let bytes = std::fs::read(&wma).expect("read");
-    let err = decode_err("hold.wma", &bytes);
-    assert!(matches!(err, AudioError::WmaNotSupported { .. }), "{err}");
-    assert_eq!(
-        err.to_string(),
-        "hold.wma: WMA is not supported yet; convert to MP3 or WAV"
-    );
+    let prompt = holdline::audio::decode_prompt("hold.wma", &bytes, &Default::default())
+        .expect("WMA decodes like any other prompt");
+    let secs = prompt.duration.as_secs_f64();
+    assert!((0.9..=1.2).contains(&secs), "{secs} s");
 }
 
 #[test]

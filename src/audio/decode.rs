@@ -82,7 +82,11 @@ pub(crate) fn open<'a>(name: &str, bytes: &'a [u8]) -> Result<Opened<'a>, AudioE
             MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            _ if registry::is_asf(bytes) => AudioError::WmaNotSupported { name: name.into() },
+            // The ASF reader names the variant it refuses (WMA Pro, Lossless, Voice, DRM).
+            _ if registry::is_asf(bytes) => AudioError::Unsupported {
+                name: name.into(),
+                reason: format!("ASF/WMA: {e}"),
+            },
             SymphoniaError::Unsupported(_) => AudioError::Unsupported {
                 name: name.into(),
                 reason: "not a recognised audio file (expected WAV or MP3)".into(),
@@ -141,7 +145,10 @@ pub(crate) fn make_decoder(
     registry::codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| match e {
-            _ if registry::is_asf(bytes) => AudioError::WmaNotSupported { name: name.into() },
+            _ if registry::is_asf(bytes) => AudioError::Unsupported {
+                name: name.into(),
+                reason: format!("ASF/WMA: {e}"),
+            },
             SymphoniaError::Unsupported(what) => AudioError::Unsupported {
                 name: name.into(),
                 reason: format!("codec not supported ({what})"),
@@ -514,11 +521,11 @@ mod tests {
     }
 
     #[test]
-    fn asf_file_is_refused_as_wma() {
+    fn damaged_asf_file_is_refused_naming_the_container() {
         let mut asf = registry::ASF_HEADER_GUID.to_vec();
         asf.extend_from_slice(&[0u8; 64]);
         let err = decode_mono("hold.wma", &asf, &Default::default()).unwrap_err();
-        assert!(matches!(err, AudioError::WmaNotSupported { .. }), "{err}");
-        assert!(err.to_string().contains("convert to MP3 or WAV"));
+        assert!(err.to_string().starts_with("hold.wma: "), "{err}");
+        assert!(err.to_string().contains("ASF/WMA"), "{err}");
     }
 }

@@ -15,9 +15,6 @@ pub enum AudioError {
         #[source]
         source: std::io::Error,
     },
-    /// An ASF/WMA file while no WMA decoder is registered.
-    #[error("{name}: WMA is not supported yet; convert to MP3 or WAV")]
-    WmaNotSupported { name: String },
     /// A container or codec we do not decode.
     #[error("{name}: unsupported audio: {reason}")]
     Unsupported { name: String, reason: String },
@@ -62,8 +59,7 @@ impl AudioError {
     pub fn name(&self) -> String {
         match self {
             AudioError::Io { path, .. } => path.display().to_string(),
-            AudioError::WmaNotSupported { name }
-            | AudioError::Unsupported { name, .. }
+            AudioError::Unsupported { name, .. }
             | AudioError::Corrupt { name, .. }
             | AudioError::Truncated { name, .. }
             | AudioError::TooLarge { name, .. }

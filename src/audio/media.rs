@@ -65,9 +65,6 @@ fn probe_unguarded(name: &str, bytes: &[u8]) -> Result<ProbeInfo, AudioError> {
             "{} ({})",
             found.codec.info.short_name, found.codec.info.long_name
         ),
-        None if registry::is_asf(bytes) => {
-            return Err(AudioError::WmaNotSupported { name: name.into() })
-        }
         None => format!("unsupported codec {:?}", opened.params.codec),
     };
     Ok(ProbeInfo {

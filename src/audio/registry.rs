@@ -29,7 +29,7 @@ pub fn probe() -> &'static Probe {
     PROBE.get_or_init(|| {
         let mut probe = Probe::default();
         symphonia::default::register_enabled_formats(&mut probe);
-        // The ASF demuxer registers here: probe.register_format::<asf::AsfReader<'_>>();
+        probe.register_format::<crate::audio::asf::AsfReader<'_>>();
         probe
     })
 }
@@ -40,7 +40,7 @@ pub fn codecs() -> &'static CodecRegistry {
     CODECS.get_or_init(|| {
         let mut registry = CodecRegistry::new();
         symphonia::default::register_enabled_codecs(&mut registry);
-        // The WMA decoder registers here: registry.register_audio_decoder::<wma::WmaDecoder>();
+        registry.register_audio_decoder::<crate::audio::wma::WmaDecoder>();
         registry
     })
 }
