@@ -1,5 +1,5 @@
-//! End-to-end media: a SIPp caller dials a queue with an MP3 greeting and a WAV music file;
-//! its SDP points RTP at a socket this test records from. The recording is checked packet by
+//! End-to-end media: a SIPp caller dials a queue with an MP3 (or WMA) greeting and a WAV music
+//! file; its SDP points RTP at a socket this test records from. The recording is checked packet by
 //! packet: the negotiated payload type, 20 ms packets, continuous sequence numbers and
 //! timestamps, and the audio itself — the greeting first, then the music looping — compared
 //! byte for byte with holdline's own decoding of the same files.
@@ -25,13 +25,21 @@ struct Packet {
     payload: Vec<u8>,
 }
 
-fn make_audio(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let greeting = dir.join("greeting.mp3");
+fn make_audio(
+    dir: &std::path::Path,
+    greeting_ext: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let greeting = dir.join(format!("greeting.{greeting_ext}"));
     let music = dir.join("music.wav");
     let ok = Command::new("ffmpeg")
         .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
         .arg("sine=frequency=660:duration=1.2:sample_rate=44100")
         .args(["-ac", "2", "-b:a", "128k"])
+        .args(if greeting_ext == "wma" {
+            &["-c:a", "wmav2"][..]
+        } else {
+            &[][..]
+        })
         .arg(&greeting)
         .status()
         .expect("ffmpeg is not installed: run the README's test command (it installs it)");
@@ -83,9 +91,9 @@ fn record(socket: &UdpSocket, for_how_long: Duration) -> Vec<Packet> {
     packets
 }
 
-fn check_call(codec: u8) {
+fn check_call(codec: u8, greeting_ext: &str) {
     let dir = scratch_dir("moh");
-    let (greeting_file, music_file) = make_audio(&dir);
+    let (greeting_file, music_file) = make_audio(&dir, greeting_ext);
     let config = format!(
         r#"
 [sip]
@@ -209,10 +217,15 @@ music_on_hold = "{}"
 
 #[test]
 fn caller_hears_greeting_then_looping_music_in_pcmu() {
-    check_call(0);
+    check_call(0, "mp3");
 }
 
 #[test]
 fn caller_hears_greeting_then_looping_music_in_pcma() {
-    check_call(8);
+    check_call(8, "mp3");
+}
+
+#[test]
+fn caller_hears_a_wma_greeting() {
+    check_call(0, "wma");
 }
