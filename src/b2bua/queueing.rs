@@ -291,8 +291,14 @@ impl Core {
             legs.retain(|l| *l != leg);
             legs.len()
         });
-        if remaining != Some(0) {
-            return;
+        match remaining {
+            Some(0) => {}
+            Some(_) => return,
+            // The engine withdrew the ring already (CancelRing): it wants no outcome.
+            None => {
+                self.rings.refusal.remove(&key);
+                return;
+            }
         }
         self.rings.legs.remove(&key);
         let (qcall, agent) = &key;
