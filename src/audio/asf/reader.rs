@@ -113,10 +113,7 @@ impl<'s> AsfReader<'s> {
         let data_start = mss.pos();
         let (obj_start, obj_size) = data_obj_start;
         // A size of 0 (or too small) is legal for live/broadcast files: read to end of stream.
-        // A size past the end of any addressable file (found by fuzzing) is treated the same way.
-        let data_end = (obj_size > DATA_OBJECT_HEADER)
-            .then(|| obj_start.checked_add(obj_size))
-            .flatten();
+        let data_end = (obj_size > DATA_OBJECT_HEADER).then(|| obj_start.saturating_add(obj_size));
 
         let track = build_track(&header, &audio);
         let block_dur = nominal_block_dur(&audio);
