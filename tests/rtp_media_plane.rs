@@ -1,123 +1,18 @@
 //! The media plane on loopback: real sockets, real clock. Timing bounds are loose on purpose
 //! (a shared, noisy machine); precise figures belong to the benchmarks.
 
-use std::net::{SocketAddr, UdpSocket as StdSocket};
-use std::sync::Arc;
+mod rtp_support;
+
+use std::net::UdpSocket as StdSocket;
 use std::time::Duration;
 
 use holdline::b2bua::CallHandle;
-use holdline::rtp::inbound::InboundConfig;
-use holdline::rtp::packet::{self, RtpHeader, Ssrc, HEADER_LEN};
 use holdline::rtp::rtcp::{self, RtcpPacket};
-use holdline::runtime::media::{CallPrompts, MediaEvent, MediaPlane, MediaPlaneConfig, Prompt};
-use holdline::sip::sdp::{Codec, Direction, NegotiatedMedia};
+use holdline::runtime::media::{MediaEvent, MediaPlane, MediaPlaneConfig};
+use holdline::sip::sdp::{Codec, Direction};
+use rtp_support::*;
 use tokio::net::UdpSocket;
 use tokio::time::{timeout, Instant};
-
-fn config(symmetric: bool, rtp_timeout: Option<Duration>) -> MediaPlaneConfig {
-    MediaPlaneConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        inbound: InboundConfig {
-            symmetric,
-            timeout: rtp_timeout,
-        },
-        shards: 2,
-        ..MediaPlaneConfig::default()
-    }
-}
-
-/// An even port whose pair is free right now on loopback.
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let probe = StdSocket::bind("127.0.0.1:0").unwrap();
-        let port = probe.local_addr().unwrap().port() & !1;
-        drop(probe);
-        if port < 1024 || port == u16::MAX - 1 {
-            continue;
-        }
-        let a = StdSocket::bind(("127.0.0.1", port));
-        let b = StdSocket::bind(("127.0.0.1", port + 1));
-        if a.is_ok() && b.is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port pair");
-}
-
-fn prompt(bytes: Vec<u8>) -> Prompt {
-    let b: Arc<[u8]> = bytes.into();
-    Prompt {
-        ulaw: b.clone(),
-        alaw: b.iter().map(|x| x ^ 0x55).collect(),
-        duration: std::time::Duration::ZERO,
-    }
-}
-
-fn greeting() -> Vec<u8> {
-    (0..800u32).map(|i| (i % 7) as u8).collect()
-}
-
-fn music() -> Vec<u8> {
-    (0..1000u32).map(|i| 100 + (i % 50) as u8).collect()
-}
-
-fn prompts() -> CallPrompts {
-    CallPrompts {
-        greeting: Some(prompt(greeting())),
-        music: prompt(music()),
-    }
-}
-
-fn media(remote: SocketAddr, rtcp: Option<SocketAddr>, direction: Direction) -> NegotiatedMedia {
-    NegotiatedMedia {
-        remote: Some(remote),
-        remote_rtcp: rtcp,
-        codec: Codec::Pcmu,
-        payload_type: 0,
-        dtmf_payload_type: Some(101),
-        ptime_ms: 20,
-        direction,
-        hold: direction != Direction::SendRecv,
-    }
-}
-
-struct Got {
-    at: Instant,
-    marker: bool,
-    pt: u8,
-    seq: u16,
-    ts: u32,
-    ssrc: Ssrc,
-    payload: Vec<u8>,
-}
-
-async fn recv(sock: &UdpSocket, wait: Duration) -> Option<Got> {
-    let mut buf = [0u8; 1500];
-    let (n, _) = timeout(wait, sock.recv_from(&mut buf)).await.ok()?.ok()?;
-    let at = Instant::now();
-    let p = packet::parse(&buf[..n]).ok()?;
-    Some(Got {
-        at,
-        marker: p.marker,
-        pt: p.payload_type,
-        seq: p.sequence,
-        ts: p.timestamp,
-        ssrc: p.ssrc,
-        payload: p.payload.to_vec(),
-    })
-}
-
-async fn recv_n(sock: &UdpSocket, n: usize) -> Vec<Got> {
-    let mut v = Vec::new();
-    while v.len() < n {
-        v.push(
-            recv(sock, Duration::from_secs(2))
-                .await
-                .expect("an RTP packet"),
-        );
-    }
-    v
-}
 
 fn median_gap_ms(packets: &[Got]) -> f64 {
     let mut gaps: Vec<f64> = packets
@@ -400,21 +295,6 @@ async fn busy_port_is_reported_as_bind_failure() {
     assert_eq!(plane.call_count(), 0);
     // The RTP port that did bind was released again.
     StdSocket::bind(("127.0.0.1", port)).expect("RTP port not leaked");
-}
-
-fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
-    let mut buf = [0u8; HEADER_LEN];
-    RtpHeader {
-        marker: false,
-        payload_type: pt,
-        sequence: seq,
-        timestamp: ts,
-        ssrc: Ssrc(0xcafe),
-    }
-    .write(&mut buf);
-    let mut v = buf.to_vec();
-    v.extend_from_slice(payload);
-    v
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,6 +60,23 @@ impl Law {
         }
     }
 
+    /// Re-encodes a code of `self` in law `to` (PCMU ⇄ PCMA for a bridge whose legs chose
+    /// different codecs): decode to linear, encode again. A table of 256 built once per pair;
+    /// the same law is the identity.
+    pub fn transcode(self, to: Law, code: u8) -> u8 {
+        if self == to {
+            return code;
+        }
+        static U2A: OnceLock<[u8; 256]> = OnceLock::new();
+        static A2U: OnceLock<[u8; 256]> = OnceLock::new();
+        let cell = match self {
+            Law::Ulaw => &U2A,
+            Law::Alaw => &A2U,
+        };
+        cell.get_or_init(|| std::array::from_fn(|c| to.encode(self.decode(c as u8))))
+            [usize::from(code)]
+    }
+
     /// Encode a block of 16-bit linear samples.
     pub fn encode_all(self, samples: &[i16]) -> Vec<u8> {
         let table = self.table();
@@ -190,6 +207,24 @@ pub fn alaw_to_linear(code: u8) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transcoding_keeps_the_linear_value_within_one_step() {
+        for code in 0..=255u8 {
+            let a = Law::Ulaw.transcode(Law::Alaw, code);
+            assert_eq!(a, Law::Alaw.encode(Law::Ulaw.decode(code)));
+            let u = Law::Alaw.transcode(Law::Ulaw, code);
+            assert_eq!(u, Law::Ulaw.encode(Law::Alaw.decode(code)));
+            assert_eq!(Law::Ulaw.transcode(Law::Ulaw, code), code);
+        }
+        assert_eq!(
+            Law::Ulaw.transcode(Law::Alaw, Law::Ulaw.silence()),
+            Law::Alaw.silence()
+        );
+        // A-law has no zero: its quietest code (±8) stays within one μ-law step of silence.
+        let quiet = Law::Alaw.transcode(Law::Ulaw, Law::Alaw.silence());
+        assert!(Law::Ulaw.decode(quiet).abs() <= 8);
+    }
 
     #[test]
     fn zero_encodes_to_the_silence_code() {

@@ -215,6 +215,13 @@ impl Core {
         self.drain_transactions(now);
     }
 
+    /// The media plane gave up on an answered leg (no RTP for the configured time): BYE, and
+    /// the bridged caller is hung up when the leg has ended.
+    pub fn hang_up_leg(&mut self, now: Time, leg: LegHandle) {
+        self.cancel_leg(now, leg);
+        self.settle(now);
+    }
+
     /// A response on a leg's INVITE transaction.
     pub(crate) fn on_leg_response(&mut self, now: Time, leg: LegHandle, resp: Response) {
         let Some(l) = self.legs.get_mut(&leg) else {

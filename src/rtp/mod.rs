@@ -9,6 +9,8 @@
 //! - [`stream`]: an outgoing stream (SSRC/seq/ts, playlist cursor, marker, hold).
 //! - [`pacer`]: a shard of streams on an `epoch + n·ptime` schedule.
 //! - [`inbound`]: symmetric-RTP latching, RTP timeout, loss/jitter statistics, DTMF.
+//! - [`relay`]: a bridge's media: the jitter buffer that plays one leg's audio and
+//!   telephone-events out on the other leg's stream (transcoding PCMU ⇄ PCMA).
 //!
 //! The IO half (sockets, shard tasks) is `runtime::media`.
 
@@ -16,6 +18,7 @@ pub mod dtmf;
 pub mod inbound;
 pub mod pacer;
 pub mod packet;
+pub mod relay;
 pub mod rtcp;
 pub mod stream;
 

@@ -276,7 +276,7 @@ impl<T> Pacer<T> {
                 e.n += skip;
             }
             let due = e.due();
-            if let Ok(len) = e.stream.write_packet(&mut self.buf[..]) {
+            if let Ok(len @ 1..) = e.stream.write_packet(&mut self.buf[..]) {
                 if let Some(dest) = e.dest {
                     let id = StreamId {
                         index,

@@ -26,6 +26,7 @@ use rand::Rng;
 use thiserror::Error;
 
 use super::packet::{RtpHeader, Ssrc, HEADER_LEN};
+use super::relay::{Fill, RelayBuffer};
 use crate::time::Time;
 
 /// Packet times we pace, in ms (the SDP layer only negotiates these, in 10 ms steps).
@@ -182,6 +183,8 @@ pub enum Source {
     Playlist(Playlist),
     /// Comfort silence (e.g. between a prompt and relayed audio).
     Silence,
+    /// The bridged peer's audio and telephone-events ([`super::relay`]).
+    Relay(RelayBuffer),
 }
 
 /// One outgoing RTP stream.
@@ -216,7 +219,8 @@ impl OutgoingStream {
         }
     }
 
-    /// Writes the next packet into `buf` and moves on by one packet. Returns its length.
+    /// Writes the next packet into `buf` and moves on by one packet. Returns its length; 0
+    /// when this slot sends nothing (a relayed telephone-event with no news).
     pub fn write_packet(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
         let samples = self.format.samples_per_packet();
         let needed = HEADER_LEN + samples as usize;
@@ -227,26 +231,50 @@ impl OutgoingStream {
             });
         };
         let (head, payload) = packet.split_at_mut(HEADER_LEN);
-        let header = RtpHeader {
+        let mut header = RtpHeader {
             marker: self.marker,
             payload_type: self.format.payload_type,
             sequence: self.sequence,
             timestamp: self.timestamp,
             ssrc: self.ssrc,
         };
-        if let Ok(head) = <&mut [u8; HEADER_LEN]>::try_from(head) {
-            header.write(head);
-        }
+        let mut len = needed;
         match &mut self.source {
             Source::Playlist(p) => p.fill(payload, self.format.law.silence()),
             Source::Silence => payload.fill(self.format.law.silence()),
+            Source::Relay(relay) => match relay.lock().fill(self.timestamp, payload) {
+                Fill::Audio => {}
+                Fill::Event {
+                    payload: event,
+                    payload_type,
+                    timestamp,
+                    marker,
+                } => {
+                    // RFC 4733 §2.5.1: the event's start timestamp on every packet of it,
+                    // the marker on its first; the slot's time still passes below.
+                    payload[..4].copy_from_slice(&event);
+                    header.payload_type = payload_type;
+                    header.timestamp = timestamp;
+                    header.marker = marker;
+                    len = HEADER_LEN + 4;
+                }
+                Fill::Nothing => len = 0,
+            },
+        }
+        if len == 0 {
+            // Nothing to send: time passes, no sequence number is used.
+            self.timestamp = self.timestamp.wrapping_add(samples);
+            return Ok(0);
+        }
+        if let Ok(head) = <&mut [u8; HEADER_LEN]>::try_from(head) {
+            header.write(head);
         }
         self.marker = false;
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(samples);
         self.packets_sent = self.packets_sent.wrapping_add(1);
-        self.octets_sent = self.octets_sent.wrapping_add(samples);
-        Ok(needed)
+        self.octets_sent = self.octets_sent.wrapping_add((len - HEADER_LEN) as u32);
+        Ok(len)
     }
 
     /// Skips `packets` packets' worth of time and audio without sending them: the timestamp
@@ -259,8 +287,10 @@ impl OutgoingStream {
         }
         let samples = u64::from(self.format.samples_per_packet()) * packets;
         self.timestamp = self.timestamp.wrapping_add(samples as u32);
-        if let Source::Playlist(p) = &mut self.source {
-            p.advance(samples);
+        match &mut self.source {
+            Source::Playlist(p) => p.advance(samples),
+            Source::Relay(relay) => relay.lock().skip(samples as usize),
+            Source::Silence => {}
         }
         self.marker = true;
     }
@@ -295,6 +325,16 @@ impl OutgoingStream {
     pub fn set_source(&mut self, source: Source, marker: bool) {
         self.source = source;
         self.marker |= marker;
+    }
+
+    /// Plays `source` from the next packet on and returns the one it replaces.
+    pub fn replace_source(&mut self, source: Source, marker: bool) -> Source {
+        self.marker |= marker;
+        std::mem::replace(&mut self.source, source)
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
     }
 
     pub fn source_mut(&mut self) -> &mut Source {

@@ -1,6 +1,6 @@
 //! The runtime's side of the call path: turns the core's events into media-plane commands
-//! (start music on answer, hold/resume, stop on hang-up) and times the greeting so the queue
-//! engine hears when it has finished.
+//! (start music on answer, hold/resume, agent legs' media, bridges, stop on hang-up) and times
+//! the greeting so the queue engine hears when it has finished.
 
 use std::collections::HashMap;
 
@@ -83,19 +83,25 @@ impl Calls {
                 c.media = Some(media);
             }
             Event::CallEnded { call, .. } => {
-                if self.calls.remove(&call).is_some_and(|c| c.playing) {
-                    plane.end_call(call);
-                }
+                // Also for a caller whose media never started: a bridge waiting for it goes.
+                self.calls.remove(&call);
+                plane.end_call(call);
             }
-            Event::Bridge { call, .. } => {
-                // Relaying the agent's audio is the next step of the media plane; until then
-                // the caller keeps hearing music after the agent answers.
-                tracing::warn!(call = call.0, "media bridging is not implemented yet");
+            Event::LegAnswered {
+                leg,
+                rtp_port,
+                media,
+                ..
+            } => match self.stash.take(rtp_port) {
+                Some((rtp, rtcp)) => plane.start_leg_bound(leg, rtp, rtcp, media),
+                None => plane.start_leg(leg, rtp_port, media),
+            },
+            Event::LegMediaUpdated { leg, media } => plane.update_leg_media(leg, media),
+            Event::LegEnded { leg, .. } => {
+                plane.end_leg(leg);
             }
-            Event::LegRinging { .. }
-            | Event::LegAnswered { .. }
-            | Event::LegMediaUpdated { .. }
-            | Event::LegEnded { .. } => {}
+            Event::Bridge { call, leg } => plane.bridge(call, leg),
+            Event::LegRinging { .. } => {}
         }
     }
 

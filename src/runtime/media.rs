@@ -15,8 +15,16 @@
 //! - **Ports are never leaked**: `end_call` removes the stream (sending the RTCP BYE), aborts
 //!   the receive task and resolves once every descriptor of both sockets is closed.
 //!
-//! Not here: deciding what to play (the core passes [`CallPrompts`]), turning an RTP timeout
-//! into a BYE (the core does, with a Reason header), relaying agent audio (a later source).
+//! - **Bridges**: an answered agent leg is a second [`Party`] with its own ports, stream and
+//!   receive task. Once bridged, each side's receive task pushes what it gets into a
+//!   [`RelayQueue`] that the *other* side's stream plays from (see [`crate::rtp::relay`]):
+//!   the caller keeps one SSRC and continuous seq/ts from greeting to music to the agent's
+//!   voice, PCMU ⇄ PCMA is transcoded, telephone-events are relayed. When the agent holds the
+//!   caller (its SDP says `sendonly`/`inactive`), the caller's stream goes back to its music,
+//!   from where it left off, and to the agent's voice on resume.
+//!
+//! Not here: deciding what to play (the core passes [`CallPrompts`]) and whom to bridge,
+//! turning an RTP timeout into a BYE (the core does, with a Reason header).
 #![allow(clippy::disallowed_methods)] // The IO edge is where the clock is read.
 
 mod shard;
@@ -35,9 +43,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::shard::{Buffers, Command, Shard, Sockets, Target};
-use crate::b2bua::CallHandle;
+use crate::b2bua::{CallHandle, LegHandle};
 use crate::config::Config;
 use crate::rtp::inbound::{Expect, Inbound, InboundConfig};
+use crate::rtp::relay::{RelayBuffer, RelayQueue, Tap};
 use crate::rtp::stream::{Format, Law, OutgoingStream, Playlist, Source};
 use crate::sip::sdp::{Codec, NegotiatedMedia};
 use crate::time::Time;
@@ -120,6 +129,13 @@ impl CallPrompts {
     }
 }
 
+/// Whose media a stream and its ports carry: a caller's, or an agent leg's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Party {
+    Caller(CallHandle),
+    Agent(LegHandle),
+}
+
 /// What the media plane tells the core.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaEvent {
@@ -129,6 +145,26 @@ pub enum MediaEvent {
     RtpTimeout { call: CallHandle },
     /// The call's RTP or RTCP port could not be bound; it has no media.
     BindFailed { call: CallHandle, port: u16 },
+    /// No media from an answered agent leg for the configured time: hang the leg up.
+    LegRtpTimeout { leg: LegHandle },
+    /// An agent leg's port could not be bound; it has no media.
+    LegBindFailed { leg: LegHandle, port: u16 },
+}
+
+impl MediaEvent {
+    fn timeout(party: Party) -> MediaEvent {
+        match party {
+            Party::Caller(call) => MediaEvent::RtpTimeout { call },
+            Party::Agent(leg) => MediaEvent::LegRtpTimeout { leg },
+        }
+    }
+
+    fn bind_failed(party: Party, port: u16) -> MediaEvent {
+        match party {
+            Party::Caller(call) => MediaEvent::BindFailed { call, port },
+            Party::Agent(leg) => MediaEvent::LegBindFailed { leg, port },
+        }
+    }
 }
 
 /// Maps the tokio clock onto the cores' [`Time`].
@@ -150,6 +186,8 @@ impl Clock {
 /// Receive state shared by a call's receive task and its shard (for RTCP report blocks).
 pub(crate) struct CallShared {
     inbound: Mutex<Inbound>,
+    /// While bridged: where the media this party sends us goes (the other side's queue).
+    tap: Mutex<Option<Tap>>,
     /// Wakes the receive task when the expectations change (its timeout deadline moved).
     changed: Notify,
     cname: String,
@@ -159,6 +197,10 @@ impl CallShared {
     fn lock(&self) -> MutexGuard<'_, Inbound> {
         // A panic elsewhere must not take the media of every call down with it.
         self.inbound.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tap(&self) -> MutexGuard<'_, Option<Tap>> {
+        self.tap.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -170,6 +212,8 @@ struct CallEntry {
     last_remote: Option<SocketAddr>,
     shared: Arc<CallShared>,
     receiver: JoinHandle<()>,
+    /// While bridged: the queue this party's stream plays (the other side's media).
+    inbox: Option<RelayBuffer>,
 }
 
 /// The handle to the media plane.
@@ -178,7 +222,9 @@ pub struct MediaPlane {
     clock: Clock,
     shards: Vec<mpsc::UnboundedSender<Command>>,
     load: Vec<usize>,
-    calls: HashMap<CallHandle, CallEntry>,
+    calls: HashMap<Party, CallEntry>,
+    /// Callers bridged to an agent leg (both ends may not have media yet).
+    bridges: HashMap<CallHandle, LegHandle>,
     events: mpsc::UnboundedSender<MediaEvent>,
     rng: SmallRng,
 }
@@ -208,6 +254,7 @@ impl MediaPlane {
             shards,
             load: vec![0; count],
             calls: HashMap::new(),
+            bridges: HashMap::new(),
             events,
             rng: SmallRng::from_entropy(),
         };
@@ -223,18 +270,7 @@ impl MediaPlane {
         media: Option<NegotiatedMedia>,
         prompts: CallPrompts,
     ) {
-        let ip = self.config.bind_ip;
-        let bound =
-            bind(ip, rtp_port).and_then(|rtp| Ok((rtp, bind(ip, rtp_port.wrapping_add(1))?)));
-        let (rtp, rtcp) = match bound {
-            Ok(pair) => pair,
-            Err((err, port)) => {
-                tracing::warn!(%err, port, call = call.0, "could not bind media port");
-                let _ = self.events.send(MediaEvent::BindFailed { call, port });
-                return;
-            }
-        };
-        self.start_call_bound(call, rtp, rtcp, media, prompts);
+        self.start_binding(Party::Caller(call), rtp_port, media, prompts);
     }
 
     /// [`Self::start_call`] on RTP and RTCP sockets bound already (the runtime binds a call's
@@ -248,28 +284,82 @@ impl MediaPlane {
         media: Option<NegotiatedMedia>,
         prompts: CallPrompts,
     ) {
-        if self.calls.contains_key(&call) {
-            self.stop(call);
+        self.start_party(Party::Caller(call), rtp, rtcp, media, prompts);
+    }
+
+    /// An agent answered on `leg`: binds its port pair and starts its media (silence until it
+    /// is bridged).
+    pub fn start_leg(&mut self, leg: LegHandle, rtp_port: u16, media: NegotiatedMedia) {
+        self.start_binding(
+            Party::Agent(leg),
+            rtp_port,
+            Some(media),
+            CallPrompts::silence(),
+        );
+    }
+
+    /// [`Self::start_leg`] on sockets bound already (non-blocking).
+    pub fn start_leg_bound(
+        &mut self,
+        leg: LegHandle,
+        rtp: std::net::UdpSocket,
+        rtcp: std::net::UdpSocket,
+        media: NegotiatedMedia,
+    ) {
+        self.start_party(
+            Party::Agent(leg),
+            rtp,
+            rtcp,
+            Some(media),
+            CallPrompts::silence(),
+        );
+    }
+
+    fn start_binding(
+        &mut self,
+        party: Party,
+        rtp_port: u16,
+        media: Option<NegotiatedMedia>,
+        prompts: CallPrompts,
+    ) {
+        let ip = self.config.bind_ip;
+        let bound =
+            bind(ip, rtp_port).and_then(|rtp| Ok((rtp, bind(ip, rtp_port.wrapping_add(1))?)));
+        let (rtp, rtcp) = match bound {
+            Ok(pair) => pair,
+            Err((err, port)) => {
+                tracing::warn!(%err, port, ?party, "could not bind media port");
+                let _ = self.events.send(MediaEvent::bind_failed(party, port));
+                return;
+            }
+        };
+        self.start_party(party, rtp, rtcp, media, prompts);
+    }
+
+    fn start_party(
+        &mut self,
+        party: Party,
+        rtp: std::net::UdpSocket,
+        rtcp: std::net::UdpSocket,
+        media: Option<NegotiatedMedia>,
+        prompts: CallPrompts,
+    ) {
+        if self.calls.contains_key(&party) {
+            self.stop(party);
         }
         let rtp_port = rtp.local_addr().map(|a| a.port()).unwrap_or(0);
         let sockets = match dup_pair(&rtp, &rtcp) {
             Ok(s) => s,
             Err(err) => {
-                tracing::warn!(%err, call = call.0, "could not set up media sockets");
-                let _ = self.events.send(MediaEvent::BindFailed {
-                    call,
-                    port: rtp_port,
-                });
+                tracing::warn!(%err, ?party, "could not set up media sockets");
+                let _ = self.events.send(MediaEvent::bind_failed(party, rtp_port));
                 return;
             }
         };
         let (rtp, rtcp) = match (UdpSocket::from_std(rtp), UdpSocket::from_std(rtcp)) {
             (Ok(a), Ok(b)) => (Arc::new(a), Arc::new(b)),
             _ => {
-                let _ = self.events.send(MediaEvent::BindFailed {
-                    call,
-                    port: rtp_port,
-                });
+                let _ = self.events.send(MediaEvent::bind_failed(party, rtp_port));
                 return;
             }
         };
@@ -282,6 +372,7 @@ impl MediaPlane {
                 self.config.inbound,
                 expect_of(media.as_ref()),
             )),
+            tap: Mutex::new(None),
             changed: Notify::new(),
             // RFC 7022 §4.2: a random CNAME per session, so calls cannot be linked.
             cname: format!("{:016x}@holdline", self.rng.gen::<u64>()),
@@ -295,14 +386,14 @@ impl MediaPlane {
         let shard = self.pick_shard();
         let target = target_of(media.as_ref(), false);
         let _ = self.shards[shard].send(Command::Add {
-            call,
+            party,
             stream,
             sockets,
             shared: shared.clone(),
             target,
         });
         let receiver = tokio::spawn(receive(
-            call,
+            party,
             rtp,
             rtcp,
             shared.clone(),
@@ -312,7 +403,7 @@ impl MediaPlane {
         ));
         self.load[shard] += 1;
         self.calls.insert(
-            call,
+            party,
             CallEntry {
                 shard,
                 prompts,
@@ -320,19 +411,32 @@ impl MediaPlane {
                 media,
                 shared,
                 receiver,
+                inbox: None,
             },
         );
+        if let Some(call) = self.bridged_call(party) {
+            self.refresh_bridge(call);
+        }
     }
 
     /// A new offer/answer outcome: hold (`sendonly`/`inactive`/`c=0.0.0.0` from the caller
     /// pauses sending), resume, a new remote address, codec or packet time.
     pub fn update_media(&mut self, call: CallHandle, media: NegotiatedMedia) {
-        let Some(entry) = self.calls.get_mut(&call) else {
+        self.update_party(Party::Caller(call), media);
+    }
+
+    /// The agent re-negotiated: a hold from the agent plays music to the caller again.
+    pub fn update_leg_media(&mut self, leg: LegHandle, media: NegotiatedMedia) {
+        self.update_party(Party::Agent(leg), media);
+    }
+
+    fn update_party(&mut self, party: Party, media: NegotiatedMedia) {
+        let Some(entry) = self.calls.get_mut(&party) else {
             return;
         };
         let now = self.clock.now();
         let old_law = format_of(entry.media.as_ref()).law;
-        // A new SDP address means the caller moved (a transfer, a new SBC leg): the latched
+        // A new SDP address means the peer moved (a transfer, a new SBC leg): the latched
         // source belongs to the old one, so latch afresh.
         let moved = match (entry.last_remote, media.remote) {
             (Some(old), Some(new)) => old != new,
@@ -350,25 +454,141 @@ impl MediaPlane {
         }
         entry.shared.changed.notify_one();
         let _ = self.shards[entry.shard].send(Command::Update {
-            call,
+            party,
             format,
             buffers,
             target: target_of(Some(&media), moved),
         });
         entry.media = Some(media);
+        if let Some(call) = self.bridged_call(party) {
+            self.refresh_bridge(call);
+        }
+    }
+
+    /// Connects the caller and the agent leg both ways (now, or as soon as both have media).
+    pub fn bridge(&mut self, call: CallHandle, leg: LegHandle) {
+        if let Some(old) = self.bridges.insert(call, leg) {
+            if old != leg {
+                self.detach(Party::Agent(old));
+            }
+        }
+        self.refresh_bridge(call);
+    }
+
+    /// Disconnects a bridge: the caller hears its music again.
+    pub fn unbridge(&mut self, call: CallHandle) {
+        let Some(leg) = self.bridges.remove(&call) else {
+            return;
+        };
+        self.detach(Party::Caller(call));
+        self.detach(Party::Agent(leg));
     }
 
     /// Stops the call's media: RTCP BYE, sockets closed. The returned task finishes once both
     /// ports are free again (await it to rebind them at once; dropping it is fine).
     pub fn end_call(&mut self, call: CallHandle) -> Option<JoinHandle<()>> {
-        self.stop(call)
+        self.unbridge(call);
+        self.stop(Party::Caller(call))
     }
 
-    fn stop(&mut self, call: CallHandle) -> Option<JoinHandle<()>> {
-        let entry = self.calls.remove(&call)?;
+    /// Stops an agent leg's media; a caller bridged to it hears music again.
+    pub fn end_leg(&mut self, leg: LegHandle) -> Option<JoinHandle<()>> {
+        if let Some(call) = self.bridged_call(Party::Agent(leg)) {
+            self.unbridge(call);
+        }
+        self.stop(Party::Agent(leg))
+    }
+
+    /// The caller of the bridge `party` belongs to.
+    fn bridged_call(&self, party: Party) -> Option<CallHandle> {
+        match party {
+            Party::Caller(call) => self.bridges.contains_key(&call).then_some(call),
+            Party::Agent(leg) => self
+                .bridges
+                .iter()
+                .find(|(_, l)| **l == leg)
+                .map(|(c, _)| *c),
+        }
+    }
+
+    /// (Re)wires a bridge from both sides' current media: each side's queue in its own law,
+    /// each side's tap reading its own payload types, and the caller's source (the agent's
+    /// voice, or music while the agent holds the caller).
+    fn refresh_bridge(&mut self, call: CallHandle) {
+        let Some(&leg) = self.bridges.get(&call) else {
+            return;
+        };
+        let (caller, agent) = (Party::Caller(call), Party::Agent(leg));
+        if !self.calls.contains_key(&caller) || !self.calls.contains_key(&agent) {
+            return;
+        }
+        let (Some(to_caller), Some(to_agent)) = (self.inbox(caller), self.inbox(agent)) else {
+            return;
+        };
+        let agent_holds = self
+            .calls
+            .get(&agent)
+            .and_then(|e| e.media.as_ref())
+            .is_some_and(|m| m.hold);
+        // While the agent holds, whatever its phone sends (its own music) is not relayed.
+        let to_caller = (!agent_holds).then_some(to_caller);
+        self.set_tap(agent, to_caller.clone());
+        self.set_tap(caller, Some(to_agent.clone()));
+        self.play(caller, to_caller);
+        self.play(agent, Some(to_agent));
+    }
+
+    /// The queue `party`'s stream plays while bridged, in its current law.
+    fn inbox(&mut self, party: Party) -> Option<RelayBuffer> {
+        let entry = self.calls.get_mut(&party)?;
+        let format = format_of(entry.media.as_ref());
+        let dtmf = entry.media.as_ref().and_then(|m| m.dtmf_payload_type);
+        let inbox = entry
+            .inbox
+            .get_or_insert_with(|| RelayBuffer::new(RelayQueue::new(format.law, dtmf)));
+        inbox.lock().set_output(format.law, dtmf);
+        Some(inbox.clone())
+    }
+
+    /// Points `party`'s received media at `to` (`None`: nowhere).
+    fn set_tap(&mut self, party: Party, to: Option<RelayBuffer>) {
+        let Some(entry) = self.calls.get(&party) else {
+            return;
+        };
+        let tap = to.map(|to| {
+            let format = format_of(entry.media.as_ref());
+            Tap {
+                to,
+                payload_type: format.payload_type,
+                law: format.law,
+                dtmf_payload_type: entry.media.as_ref().and_then(|m| m.dtmf_payload_type),
+            }
+        });
+        *entry.shared.tap() = tap;
+    }
+
+    /// `party`'s stream plays `relay`, or its own prompts again with `None`.
+    fn play(&mut self, party: Party, relay: Option<RelayBuffer>) {
+        let Some(entry) = self.calls.get(&party) else {
+            return;
+        };
+        let _ = self.shards[entry.shard].send(Command::Play { party, relay });
+    }
+
+    /// Takes `party` out of its bridge: no taps, its own prompts again, a fresh queue next time.
+    fn detach(&mut self, party: Party) {
+        self.set_tap(party, None);
+        self.play(party, None);
+        if let Some(entry) = self.calls.get_mut(&party) {
+            entry.inbox = None;
+        }
+    }
+
+    fn stop(&mut self, party: Party) -> Option<JoinHandle<()>> {
+        let entry = self.calls.remove(&party)?;
         self.load[entry.shard] = self.load[entry.shard].saturating_sub(1);
         let (done, removed) = oneshot::channel();
-        let _ = self.shards[entry.shard].send(Command::Remove { call, done });
+        let _ = self.shards[entry.shard].send(Command::Remove { party, done });
         entry.receiver.abort();
         Some(tokio::spawn(async move {
             let _ = removed.await;
@@ -376,9 +596,17 @@ impl MediaPlane {
         }))
     }
 
-    /// Calls with media.
+    /// Callers with media.
     pub fn call_count(&self) -> usize {
-        self.calls.len()
+        self.calls
+            .keys()
+            .filter(|p| matches!(p, Party::Caller(_)))
+            .count()
+    }
+
+    /// Agent legs with media.
+    pub fn leg_count(&self) -> usize {
+        self.calls.len() - self.call_count()
     }
 
     fn pick_shard(&self) -> usize {
@@ -475,9 +703,10 @@ fn target_of(media: Option<&NegotiatedMedia>, reset_latch: bool) -> Target {
     }
 }
 
-/// A call's receive task: drains RTP and RTCP, latches, reports DTMF and the RTP timeout.
+/// A party's receive task: drains RTP and RTCP, latches, relays to a bridged peer, reports
+/// DTMF and the RTP timeout.
 async fn receive(
-    call: CallHandle,
+    party: Party,
     rtp: Arc<UdpSocket>,
     rtcp: Arc<UdpSocket>,
     shared: Arc<CallShared>,
@@ -502,10 +731,15 @@ async fn receive(
                 let Ok((n, from)) = got else { continue };
                 let received = shared.lock().on_rtp(clock.now(), from, &buf[..n]);
                 if let Some(addr) = received.latched {
-                    tracing::debug!(call = call.0, %addr, "symmetric RTP latched");
-                    let _ = shard.send(Command::Latched { call, rtp: Some(addr), rtcp: None });
+                    tracing::debug!(?party, %addr, "symmetric RTP latched");
+                    let _ = shard.send(Command::Latched { party, rtp: Some(addr), rtcp: None });
                 }
-                if let Some(press) = received.dtmf {
+                if received.accepted {
+                    if let Some(tap) = shared.tap().as_ref() {
+                        tap.relay(&buf[..n]);
+                    }
+                }
+                if let (Some(press), Party::Caller(call)) = (received.dtmf, party) {
                     let _ = events.send(MediaEvent::Dtmf { call, digit: press.digit });
                 }
             }
@@ -513,7 +747,7 @@ async fn receive(
                 let Ok((n, from)) = got else { continue };
                 let latched = shared.lock().on_rtcp(clock.now(), from, &rtcp_buf[..n]);
                 if latched.is_some() {
-                    let _ = shard.send(Command::Latched { call, rtp: None, rtcp: latched });
+                    let _ = shard.send(Command::Latched { party, rtp: None, rtcp: latched });
                 }
             }
             _ = shared.changed.notified() => {
@@ -522,9 +756,9 @@ async fn receive(
             }
             _ = tokio::time::sleep_until(wake), if deadline.is_some() => {
                 if shared.lock().timed_out(clock.now()) {
-                    tracing::info!(call = call.0, "no RTP from the caller: timing out");
+                    tracing::info!(?party, "no RTP received: timing out");
                     timed_out = true;
-                    let _ = events.send(MediaEvent::RtpTimeout { call });
+                    let _ = events.send(MediaEvent::timeout(party));
                 }
             }
         }

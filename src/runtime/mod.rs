@@ -163,6 +163,14 @@ pub async fn run(
                     media::MediaEvent::Dtmf { call, digit } => {
                         tracing::info!(call = call.0, %digit, "DTMF");
                     }
+                    media::MediaEvent::LegRtpTimeout { leg } => {
+                        tracing::info!(leg = leg.0, "no RTP from the agent: hanging up");
+                        core.hang_up_leg(now, leg);
+                    }
+                    media::MediaEvent::LegBindFailed { leg, port } => {
+                        tracing::warn!(leg = leg.0, port, "no media port for the agent leg; hanging up");
+                        core.hang_up_leg(now, leg);
+                    }
                 }
             }
             _ = &mut shutdown, if deadline.is_none() => {

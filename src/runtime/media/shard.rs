@@ -17,11 +17,11 @@ use rand::SeedableRng;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{CallShared, Clock};
-use crate::b2bua::CallHandle;
+use super::{CallShared, Clock, Party};
 use crate::rtp::pacer::{Pacer, StreamId};
+use crate::rtp::relay::RelayBuffer;
 use crate::rtp::rtcp::{self, NtpTime, Report, SenderInfo};
-use crate::rtp::stream::{Format, OutgoingStream};
+use crate::rtp::stream::{Format, OutgoingStream, Source};
 use crate::time::Time;
 
 /// A playlist's buffers in one law: the optional greeting and the music.
@@ -30,7 +30,7 @@ pub(super) type Buffers = (Option<Arc<[u8]>>, Arc<[u8]>);
 /// What the shard is told.
 pub(super) enum Command {
     Add {
-        call: CallHandle,
+        party: Party,
         stream: OutgoingStream,
         sockets: Sockets,
         shared: Arc<CallShared>,
@@ -39,20 +39,26 @@ pub(super) enum Command {
     /// A new negotiation: format, destination and direction; `buffers` swaps the playlist to
     /// the other G.711 law.
     Update {
-        call: CallHandle,
+        party: Party,
         format: Format,
         buffers: Option<Buffers>,
         target: Target,
     },
     /// Symmetric RTP: the caller's RTP (or RTCP) comes from here.
     Latched {
-        call: CallHandle,
+        party: Party,
         rtp: Option<SocketAddr>,
         rtcp: Option<SocketAddr>,
     },
+    /// Play the bridged peer's media (`Some`), or the party's own prompts again (`None`),
+    /// from the next packet on.
+    Play {
+        party: Party,
+        relay: Option<RelayBuffer>,
+    },
     /// Send RTCP BYE, drop the sockets, then answer.
     Remove {
-        call: CallHandle,
+        party: Party,
         done: oneshot::Sender<()>,
     },
 }
@@ -89,6 +95,8 @@ struct CallState {
     latched_rtcp: Option<SocketAddr>,
     next_report: Time,
     packets_at_last_report: u32,
+    /// The prompts put aside while the stream plays a bridged peer (resumed where they were).
+    parked: Option<Source>,
 }
 
 impl CallState {
@@ -104,8 +112,8 @@ impl CallState {
 pub(super) struct Shard {
     clock: Clock,
     pacer: Pacer<Ctx>,
-    calls: HashMap<CallHandle, CallState>,
-    reports: BTreeSet<(Time, CallHandle)>,
+    calls: HashMap<Party, CallState>,
+    reports: BTreeSet<(Time, Party)>,
     rng: SmallRng,
     rtcp_buf: Vec<u8>,
 }
@@ -158,23 +166,23 @@ impl Shard {
                 }
             }
         });
-        while let Some(&(at, call)) = self.reports.first() {
+        while let Some(&(at, party)) = self.reports.first() {
             if at > now {
                 break;
             }
             self.reports.pop_first();
-            self.send_report(call, now, false);
-            if let Some(state) = self.calls.get_mut(&call) {
+            self.send_report(party, now, false);
+            if let Some(state) = self.calls.get_mut(&party) {
                 state.next_report = rtcp::next_report(now, &mut self.rng);
-                self.reports.insert((state.next_report, call));
+                self.reports.insert((state.next_report, party));
             }
         }
     }
 
     /// An SR if we sent RTP since the last report, else an RR (RFC 3550 §6.4), to wherever
     /// the caller's RTCP goes.
-    fn send_report(&mut self, call: CallHandle, now: Time, bye: bool) {
-        let Some(state) = self.calls.get_mut(&call) else {
+    fn send_report(&mut self, party: Party, now: Time, bye: bool) {
+        let Some(state) = self.calls.get_mut(&party) else {
             return;
         };
         let Some(stream) = self.pacer.stream(state.id) else {
@@ -209,13 +217,13 @@ impl Shard {
         let now = self.clock.now();
         match command {
             Command::Add {
-                call,
+                party,
                 stream,
                 sockets,
                 shared,
                 target,
             } => {
-                if let Some(old) = self.calls.remove(&call) {
+                if let Some(old) = self.calls.remove(&party) {
                     self.pacer.remove(old.id);
                 }
                 let ctx = Ctx {
@@ -224,9 +232,9 @@ impl Shard {
                 };
                 let id = self.pacer.add(now, stream, ctx, target.rtp, target.sending);
                 let next_report = rtcp::next_report(now, &mut self.rng);
-                self.reports.insert((next_report, call));
+                self.reports.insert((next_report, party));
                 self.calls.insert(
-                    call,
+                    party,
                     CallState {
                         id,
                         rtcp: sockets.rtcp,
@@ -236,16 +244,17 @@ impl Shard {
                         latched_rtcp: None,
                         next_report,
                         packets_at_last_report: 0,
+                        parked: None,
                     },
                 );
             }
             Command::Update {
-                call,
+                party,
                 format,
                 buffers,
                 target,
             } => {
-                let Some(state) = self.calls.get_mut(&call) else {
+                let Some(state) = self.calls.get_mut(&party) else {
                     return;
                 };
                 if target.reset_latch {
@@ -255,17 +264,44 @@ impl Shard {
                 state.sdp = target;
                 self.pacer.set_format(state.id, format);
                 if let Some((greeting, music)) = buffers {
-                    if let Some(stream) = self.pacer.stream_mut(state.id) {
-                        if let crate::rtp::stream::Source::Playlist(p) = stream.source_mut() {
-                            p.replace_buffers(greeting, music);
+                    // The prompts are on the stream, or parked while it plays a bridged peer.
+                    let playing = self.pacer.stream_mut(state.id).map(|s| s.source_mut());
+                    for source in playing.into_iter().chain(state.parked.as_mut()) {
+                        if let Source::Playlist(p) = source {
+                            p.replace_buffers(greeting.clone(), music.clone());
                         }
                     }
                 }
                 self.pacer.set_dest(state.id, now, state.rtp_dest());
                 self.pacer.set_sending(state.id, now, target.sending);
             }
-            Command::Latched { call, rtp, rtcp } => {
-                let Some(state) = self.calls.get_mut(&call) else {
+            Command::Play { party, relay } => {
+                let Some(state) = self.calls.get_mut(&party) else {
+                    return;
+                };
+                let Some(stream) = self.pacer.stream_mut(state.id) else {
+                    return;
+                };
+                match relay {
+                    Some(relay) => {
+                        if matches!(stream.source(), Source::Relay(r) if r.same(&relay)) {
+                            return;
+                        }
+                        // A new talkspurt from a new origin (RFC 3551 §4.1): marker set.
+                        let old = stream.replace_source(Source::Relay(relay), true);
+                        if !matches!(old, Source::Relay(_)) {
+                            state.parked = Some(old);
+                        }
+                    }
+                    None => {
+                        if let Some(prompts) = state.parked.take() {
+                            stream.replace_source(prompts, true);
+                        }
+                    }
+                }
+            }
+            Command::Latched { party, rtp, rtcp } => {
+                let Some(state) = self.calls.get_mut(&party) else {
                     return;
                 };
                 if rtp.is_some() {
@@ -276,17 +312,17 @@ impl Shard {
                     state.latched_rtcp = rtcp;
                 }
             }
-            Command::Remove { call, done } => {
-                if self.calls.contains_key(&call) {
+            Command::Remove { party, done } => {
+                if self.calls.contains_key(&party) {
                     // RFC 3550 §6.6: say goodbye in a compound packet.
-                    self.send_report(call, now, true);
+                    self.send_report(party, now, true);
                 }
-                if let Some(state) = self.calls.remove(&call) {
-                    self.reports.remove(&(state.next_report, call));
+                if let Some(state) = self.calls.remove(&party) {
+                    self.reports.remove(&(state.next_report, party));
                     if let Some((_, ctx)) = self.pacer.remove(state.id) {
                         if ctx.dropped > 0 {
                             tracing::info!(
-                                call = call.0,
+                                ?party,
                                 dropped = ctx.dropped,
                                 "RTP packets dropped on send"
                             );
