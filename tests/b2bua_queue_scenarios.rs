@@ -8,7 +8,7 @@ use std::time::Duration;
 use core_support::*;
 use holdline::b2bua::Event;
 use holdline::sip::header::HeaderName;
-use holdline::sip::message::{Message, Request};
+use holdline::sip::message::Message;
 use holdline::sip::Method;
 
 const AMOS: &str = "198.51.100.20:5070";
@@ -39,75 +39,6 @@ agents = ["amos", "bea"]
 {extra}
 "#
     )
-}
-
-/// Requests sent to `peer` (removing everything sent).
-fn requests_to(h: &mut Harness, peer: &str) -> Vec<Request> {
-    let sent: Vec<_> = h.sent.drain(..).collect();
-    sent.into_iter()
-        .filter(|(p, _)| p.addr.to_string() == peer)
-        .filter_map(|(_, m)| match m {
-            Message::Request(r) => Some(r),
-            _ => None,
-        })
-        .collect()
-}
-
-fn methods(reqs: &[Request]) -> Vec<Method> {
-    reqs.iter().map(|r| r.method.clone()).collect()
-}
-
-/// The agent's response to `req` (a To tag; an SDP answer on 2xx).
-fn reply(req: &Request, status: u16, tag: &str) -> String {
-    let mut out = format!("SIP/2.0 {status} Reason\n");
-    for name in [
-        HeaderName::Via,
-        HeaderName::From,
-        HeaderName::CallId,
-        HeaderName::CSeq,
-    ] {
-        for v in req.headers.get_all(&name) {
-            out.push_str(&format!("{name}: {v}\n"));
-        }
-    }
-    let to = req.headers.get(&HeaderName::To).unwrap();
-    if to.contains("tag=") {
-        out.push_str(&format!("To: {to}\n"));
-    } else {
-        out.push_str(&format!("To: {to};tag={tag}\n"));
-    }
-    let host = req.uri.to_string();
-    out.push_str(&format!("Contact: <{host}>\n"));
-    let body = if status == 200 && req.method == Method::Invite {
-        "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-    } else {
-        ""
-    };
-    if !body.is_empty() {
-        out.push_str("Content-Type: application/sdp\n");
-    }
-    out.push_str(&format!("Content-Length: {}\n\n{body}", body.len()));
-    out
-}
-
-/// A caller dials the queue and ACKs the 200. Returns our To tag.
-fn caller_arrives(h: &mut Harness, call_id: &str) -> String {
-    h.send(&invite(
-        "+14255550100",
-        call_id,
-        &format!("z9hG4bK{call_id}"),
-        Some(SDP_PCMU),
-    ));
-    let tag = to_tag(&h.last_response(200).expect("caller answered"));
-    h.send(&in_dialog(
-        "ACK",
-        call_id,
-        &tag,
-        1,
-        &format!("z9hG4bK{call_id}a"),
-        None,
-    ));
-    tag
 }
 
 #[test]

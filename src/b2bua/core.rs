@@ -50,6 +50,7 @@ pub struct CoreSettings {
 #[derive(Clone, Debug)]
 pub(crate) struct QueueSignalling {
     pub answer_delay: Duration,
+    pub music: crate::config::Music,
 }
 
 /// What the media plane must do.
@@ -94,6 +95,8 @@ pub enum Event {
     /// Connect the caller's media to an answered agent leg (both ways; the caller stops
     /// hearing music).
     Bridge { call: CallHandle, leg: LegHandle },
+    /// The caller leaves its agent (a transfer): music again until the next bridge.
+    Unbridge { call: CallHandle },
     /// The call is over; its RTP port is free again.
     CallEnded {
         call: CallHandle,
@@ -162,6 +165,8 @@ pub struct Core {
     pub(crate) queue_calls: HashMap<QueueCallId, CallHandle>,
     pub(crate) queue_call_of: HashMap<CallHandle, QueueCallId>,
     pub(crate) rings: Rings,
+    /// Forward legs and accepted REFERs.
+    pub(crate) transfers: super::transfer::Transfers,
     /// Agent-leg outcomes and ended callers, for the engine (see `queueing`).
     pub(crate) leg_events: VecDeque<Event>,
     pub(crate) ended_calls: VecDeque<CallHandle>,
@@ -184,6 +189,7 @@ impl Core {
                     q.id.clone(),
                     QueueSignalling {
                         answer_delay: q.answer_delay,
+                        music: q.music_on_hold.clone(),
                     },
                 )
             })
@@ -210,6 +216,7 @@ impl Core {
             queue_calls: HashMap::new(),
             queue_call_of: HashMap::new(),
             rings: Rings::default(),
+            transfers: super::transfer::Transfers::new(config),
             leg_events: VecDeque::new(),
             ended_calls: VecDeque::new(),
             timers: BTreeSet::new(),

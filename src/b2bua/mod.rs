@@ -9,6 +9,7 @@
 //! - [`uas`]: request handling for caller dialogs.
 //! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
 //! - `queueing`: the queue engine's actions carried out as SIP and media events.
+//! - `transfer`: forwards of answered calls and agents' REFERs (new legs, toll-fraud policy).
 //! - [`call`]: one caller dialog's state.
 //! - [`precheck`]: the §8.2 checks every request passes first.
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
@@ -20,6 +21,7 @@ pub mod ports;
 pub mod precheck;
 mod queueing;
 pub mod reply;
+mod transfer;
 mod uac;
 mod uas;
 

@@ -52,10 +52,13 @@ fn check_method(method: &Method) -> Result<(), Rejection> {
         | Method::Bye
         | Method::Options
         | Method::Update
-        | Method::Info => Ok(()),
+        | Method::Info
+        // In dialogs only: an agent's blind transfer (RFC 3515) and its NOTIFYs.
+        | Method::Refer
+        | Method::Notify => Ok(()),
         Method::Extension(_) => Err(Rejection::new(501).with(HeaderName::Allow, ALLOW)),
-        // REGISTER waits for the agents' registrar; SUBSCRIBE, NOTIFY, REFER, MESSAGE, PRACK,
-        // PUBLISH are standard methods a queue does not serve as a UAS.
+        // REGISTER waits for the agents' registrar; SUBSCRIBE, MESSAGE, PRACK, PUBLISH are
+        // standard methods a queue does not serve as a UAS.
         _ => Err(Rejection::new(405).with(HeaderName::Allow, ALLOW)),
     }
 }

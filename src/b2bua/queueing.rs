@@ -213,21 +213,40 @@ impl Core {
     }
 
     /// `Forward` to a target outside the engine. Before answering, an external target gets a
-    /// 302 (RFC 3261 §21.3.3) so the caller's side reaches it directly and holdline places no
-    /// outbound call; anything else is not carried out yet and the caller is released.
+    /// 302 (RFC 3261 §21.3.3) so the caller's side reaches it directly; an answered caller
+    /// is forwarded on a new leg of ours (see `transfer`), and so is a caller forwarded to a
+    /// user, which is answered first (it hears music while the user's phones ring).
     fn forward(&mut self, now: Time, handle: CallHandle, target: &Target, answered: bool) {
         let contact = match target {
             Target::Tel { number, .. } => Some(format!("<tel:{number}>")),
             Target::Sip { uri, .. } => Some(format!("<{uri}>")),
             _ => None,
         };
-        match (contact, answered) {
-            (Some(contact), false) => self.redirect(now, handle, &contact),
-            _ => {
-                tracing::warn!(%target, answered, "forwarding to this target is not supported yet; releasing the call");
-                self.hang_up(now, handle, 480, "forward target not reachable");
+        if let (Some(contact), false) = (&contact, answered) {
+            return self.redirect(now, handle, contact);
+        }
+        let Some(dest) = self.transfers.destination_of(target) else {
+            tracing::warn!(%target, "forwarding to this target is not supported; releasing the call");
+            return self.hang_up(now, handle, 480, "forward target not reachable");
+        };
+        if !answered {
+            self.answer_now(now, handle);
+            if let Some(call) = self.calls.get(&handle) {
+                let queue = call.queue.clone();
+                self.events.push_back(Event::Play {
+                    call: handle,
+                    what: Playback::Music(self.music_of(&queue)),
+                });
             }
         }
+        self.forward_answered(now, handle, dest, None);
+    }
+
+    /// The music on hold of `queue`.
+    fn music_of(&self, queue: &crate::config::QueueId) -> crate::config::Music {
+        self.queues
+            .get(queue)
+            .map_or(crate::config::Music::Default, |q| q.music.clone())
     }
 
     /// 302 Moved Temporarily with `contact` to a ringing caller.
@@ -250,6 +269,19 @@ impl Core {
 
     /// An agent leg reported something: tell the engine, and the media plane.
     fn on_leg_event(&mut self, now: Time, event: Event) {
+        let forward = match &event {
+            Event::LegAnswered { leg, .. } | Event::LegEnded { leg, .. } => {
+                self.transfers.legs.contains_key(leg)
+            }
+            _ => false,
+        };
+        if forward {
+            // Not an offer to an agent: a forward or transfer leg (see `transfer`). The media
+            // plane hears of the leg before it hears of its bridge.
+            self.events.push_back(event.clone());
+            self.on_forward_leg(now, &event);
+            return;
+        }
         match &event {
             Event::LegAnswered { leg, .. } => {
                 if let Some((qcall, agent)) = self.rings.owner.get(leg).cloned() {
@@ -334,10 +366,11 @@ impl Core {
             self.rings.bridged.remove(&leg);
             self.cancel_leg(now, leg);
         }
+        self.cancel_forwards(now, handle);
     }
 
     /// The engine has already forgotten this call (it rejected, forwarded or disconnected it).
-    fn forget_queue_call(&mut self, handle: CallHandle) {
+    pub(crate) fn forget_queue_call(&mut self, handle: CallHandle) {
         if let Some(qcall) = self.queue_call_of.remove(&handle) {
             self.queue_calls.remove(&qcall);
         }

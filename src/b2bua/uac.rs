@@ -393,13 +393,32 @@ impl Core {
             return;
         };
         l.state = LegState::Ending;
+        match self.send_leg_request(now, leg, Method::Bye, Vec::new(), Vec::new()) {
+            Some(id) => {
+                self.leg_byes.insert(id, leg);
+            }
+            None => self.finish_leg(leg, LegOutcome::HungUp),
+        }
+    }
+
+    /// A request of ours inside a leg's dialog (§12.2.1.1): Request-URI = the agent's Contact,
+    /// Route = the route set, the next local CSeq. `None` when it could not be sent.
+    pub(crate) fn send_leg_request(
+        &mut self,
+        now: Time,
+        leg: LegHandle,
+        method: Method,
+        headers: Vec<(HeaderName, String)>,
+        body: Vec<u8>,
+    ) -> Option<crate::sip::transaction::ClientTxId> {
+        let l = self.legs.get_mut(&leg)?;
         l.local_cseq += 1;
         let dest = l.dest;
         let target = l
             .remote_target
             .clone()
             .unwrap_or_else(|| l.invite.uri.clone());
-        let mut bye = Request::new(Method::Bye, target);
+        let mut req = Request::new(method.clone(), target);
         let routes = l.route_set.clone();
         let from = l
             .invite
@@ -415,7 +434,7 @@ impl Core {
         let cseq = l.local_cseq;
         let local = self.listener(dest.transport);
         let via = self.new_via(&dest, local);
-        let h = &mut bye.headers;
+        let h = &mut req.headers;
         h.push(HeaderName::Via, via);
         for r in routes {
             h.push(HeaderName::Route, r);
@@ -424,12 +443,17 @@ impl Core {
         h.push(HeaderName::From, from);
         h.push(HeaderName::To, to.to_string());
         h.push(HeaderName::CallId, call_id);
-        h.push(HeaderName::CSeq, format!("{cseq} BYE"));
-        match self.tx.send_request(now, bye, dest) {
-            Ok(id) => {
-                self.leg_byes.insert(id, leg);
+        h.push(HeaderName::CSeq, format!("{cseq} {method}"));
+        for (name, value) in headers {
+            h.push(name, value);
+        }
+        req.body = body;
+        match self.tx.send_request(now, req, dest) {
+            Ok(id) => Some(id),
+            Err(err) => {
+                tracing::debug!(%err, ?method, "could not send an in-dialog request to an agent");
+                None
             }
-            Err(_) => self.finish_leg(leg, LegOutcome::HungUp),
         }
     }
 
@@ -449,6 +473,7 @@ impl Core {
                 self.respond(now, tx, resp);
                 self.finish_leg(leg, LegOutcome::HungUp);
             }
+            Method::Refer => self.on_refer(now, tx, leg, req),
             Method::Invite | Method::Update => {
                 let Some(l) = self.legs.get_mut(&leg) else {
                     return;

@@ -50,6 +50,9 @@ impl Core {
             Method::Invite | Method::Update => self.on_offer_in_dialog(now, tx, handle, req),
             Method::Bye => self.on_bye(now, tx, handle, &req),
             Method::Options => self.on_options(now, tx, &req),
+            // A caller cannot make holdline call someone else (RFC 3515 §2.4.2 lets the
+            // recipient refuse; toll fraud): only agents transfer.
+            Method::Refer => self.respond_status(now, tx, &req, 403),
             // INFO (legacy DTMF relay) is accepted; DTMF is read from RTP (RFC 4733).
             _ => self.respond_status(now, tx, &req, 200),
         }

@@ -101,6 +101,7 @@ impl Calls {
                 plane.end_leg(leg);
             }
             Event::Bridge { call, leg } => plane.bridge(call, leg),
+            Event::Unbridge { call } => plane.unbridge(call),
             Event::LegRinging { .. } => {}
         }
     }
@@ -113,7 +114,14 @@ impl Calls {
         };
         if c.playing {
             // Already playing greeting → music as one playlist: the engine's `PlayMusic` after
-            // the greeting changes nothing audible.
+            // the greeting changes nothing audible. A caller transferred into another queue
+            // keeps its music and skips that queue's greeting (it was welcomed already).
+            if matches!(what, Playback::Greeting(_)) {
+                let inputs = self.inputs.clone();
+                tokio::spawn(async move {
+                    let _ = inputs.send(Input::GreetingFinished { call }).await;
+                });
+            }
             return;
         }
         let music = self

@@ -7,9 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use holdline::b2bua::{Core, CoreSettings, Event};
-use holdline::sip::message::{Message, Response};
+use holdline::sip::header::HeaderName;
+use holdline::sip::message::{Message, Request, Response};
 use holdline::sip::parse::{parse_datagram, Limits};
 use holdline::sip::transport::{Peer, Transport};
+use holdline::sip::Method;
 use holdline::time::Time;
 
 pub const SERVER: &str = "192.0.2.1:5060";
@@ -248,4 +250,73 @@ pub fn to_tag(resp: &Response) -> String {
         .to()
         .and_then(|t| t.tag().map(str::to_owned))
         .expect("response has a To tag")
+}
+
+/// Requests sent to `peer` (removing everything sent).
+pub fn requests_to(h: &mut Harness, peer: &str) -> Vec<Request> {
+    let sent: Vec<_> = h.sent.drain(..).collect();
+    sent.into_iter()
+        .filter(|(p, _)| p.addr.to_string() == peer)
+        .filter_map(|(_, m)| match m {
+            Message::Request(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn methods(reqs: &[Request]) -> Vec<Method> {
+    reqs.iter().map(|r| r.method.clone()).collect()
+}
+
+/// The agent's response to `req` (a To tag; an SDP answer on 2xx).
+pub fn reply(req: &Request, status: u16, tag: &str) -> String {
+    let mut out = format!("SIP/2.0 {status} Reason\n");
+    for name in [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
+        for v in req.headers.get_all(&name) {
+            out.push_str(&format!("{name}: {v}\n"));
+        }
+    }
+    let to = req.headers.get(&HeaderName::To).unwrap();
+    if to.contains("tag=") {
+        out.push_str(&format!("To: {to}\n"));
+    } else {
+        out.push_str(&format!("To: {to};tag={tag}\n"));
+    }
+    let host = req.uri.to_string();
+    out.push_str(&format!("Contact: <{host}>\n"));
+    let body = if status == 200 && req.method == Method::Invite {
+        "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    } else {
+        ""
+    };
+    if !body.is_empty() {
+        out.push_str("Content-Type: application/sdp\n");
+    }
+    out.push_str(&format!("Content-Length: {}\n\n{body}", body.len()));
+    out
+}
+
+/// A caller dials the queue and ACKs the 200. Returns our To tag.
+pub fn caller_arrives(h: &mut Harness, call_id: &str) -> String {
+    h.send(&invite(
+        "+14255550100",
+        call_id,
+        &format!("z9hG4bK{call_id}"),
+        Some(SDP_PCMU),
+    ));
+    let tag = to_tag(&h.last_response(200).expect("caller answered"));
+    h.send(&in_dialog(
+        "ACK",
+        call_id,
+        &tag,
+        1,
+        &format!("z9hG4bK{call_id}a"),
+        None,
+    ));
+    tag
 }

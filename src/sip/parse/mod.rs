@@ -29,6 +29,12 @@ mod validate;
 pub use framing::{parse_datagram, parse_stream, Frame};
 pub use uri::parse_uri;
 
+/// Parses a name-addr or addr-spec header value (`"Bob" <sip:bob@host>;p=1`, `sip:bob@host`),
+/// as in From, To, Contact and Refer-To (RFC 3261 §20.10).
+pub fn name_addr_of(value: &str) -> Option<crate::sip::typed::NameAddr> {
+    typed::name_addr(value).ok()
+}
+
 use crate::sip::header::{HeaderName, Headers};
 
 /// Resource limits applied while parsing, so no peer can make the parser buffer or work without

@@ -1,0 +1,354 @@
+//! Transfers and forwards of answered callers through the whole core on virtual time: an
+//! agent's blind transfer (REFER, RFC 3515) to a user, a queue or an allowed number, refused
+//! when nobody allowed the target (toll fraud); a queue's forward to a user after `max_wait`.
+
+mod core_support;
+
+use std::time::Duration;
+
+use core_support::*;
+use holdline::b2bua::Event;
+use holdline::sip::header::HeaderName;
+use holdline::sip::message::{Message, Request, Response};
+use holdline::sip::Method;
+
+const AMOS: &str = "198.51.100.20:5070";
+const BEA: &str = "198.51.100.21:5070";
+const TRUNK: &str = "203.0.113.9:5060";
+
+fn config(extra: &str) -> String {
+    format!(
+        r#"
+[sip]
+listen = ["udp:192.0.2.1:5060"]
+[rtp]
+ports = "20000-29999"
+[[number]]
+e164 = "+14255550100"
+kind = "service-toll"
+[[number]]
+e164 = "+14255550101"
+kind = "service-toll"
+[[user]]
+id = "amos"
+contacts = ["sip:amos@{AMOS}"]
+[[user]]
+id = "bea"
+contacts = ["sip:bea@{BEA}"]
+[[trunk]]
+id = "carrier"
+proxy = "sip:{TRUNK}"
+allow = ["+1425*"]
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["+14255550100"]
+agents = ["amos"]
+{extra}
+[[queue]]
+id = "support"
+name = "Support"
+numbers = ["+14255550101"]
+agents = ["bea"]
+"#
+    )
+}
+
+/// A request from the agent inside the leg `invite` opened (our From is its To).
+fn agent_request(invite: &Request, method: &str, cseq: u32, tag: &str, extra: &str) -> String {
+    let our_from = invite.headers.get(&HeaderName::From).unwrap();
+    let call_id = invite.headers.get(&HeaderName::CallId).unwrap();
+    format!(
+        "{method} sip:holdline@192.0.2.1:5060 SIP/2.0\n\
+         Via: SIP/2.0/UDP {AMOS};branch=z9hG4bKagent{cseq}\n\
+         From: <sip:amos@{AMOS}>;tag={tag}\n\
+         To: {our_from}\n\
+         Call-ID: {call_id}\n\
+         CSeq: {cseq} {method}\n\
+         Max-Forwards: 70\n\
+         Contact: <sip:amos@{AMOS}>\n\
+         {extra}\n\
+         Content-Length: 0\n\n"
+    )
+}
+
+/// Everything sent to `peer` (removing everything sent): its requests and responses.
+fn sent_to(h: &mut Harness, peer: &str) -> (Vec<Request>, Vec<Response>) {
+    let (mut reqs, mut resps) = (Vec::new(), Vec::new());
+    for (p, m) in h.sent.drain(..) {
+        if p.addr.to_string() != peer {
+            continue;
+        }
+        match m {
+            Message::Request(r) => reqs.push(r),
+            Message::Response(r) => resps.push(r),
+        }
+    }
+    (reqs, resps)
+}
+
+fn sipfrag(notify: &Request) -> String {
+    String::from_utf8_lossy(&notify.body).trim().to_owned()
+}
+
+/// A caller bridged to amos; returns the INVITE amos got.
+fn bridged_to_amos(h: &mut Harness) -> Request {
+    caller_arrives(h, "c1");
+    let invite = requests_to(h, AMOS).remove(0);
+    assert_eq!(invite.method, Method::Invite);
+    h.send_from(AMOS, &reply(&invite, 200, "amos1"));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Bridge { .. })));
+    h.sent.clear();
+    h.events.clear();
+    invite
+}
+
+#[test]
+fn agent_refer_to_a_user_rings_them_and_bridges_on_answer() {
+    let mut h = Harness::with_config(&config(""));
+    let invite = bridged_to_amos(&mut h);
+    h.send_from(
+        AMOS,
+        &agent_request(
+            &invite,
+            "REFER",
+            2,
+            "amos1",
+            "Refer-To: <sip:bea@192.0.2.1>",
+        ),
+    );
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::Unbridge { .. })),
+        "the caller leaves the agent at once (music while bea rings)"
+    );
+    let to_bea = requests_to_keep(&mut h, BEA);
+    let (reqs, resps) = sent_to(&mut h, AMOS);
+    assert_eq!(
+        resps.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![202]
+    );
+    let notify = &reqs[0];
+    assert_eq!(notify.method, Method::Notify);
+    assert_eq!(notify.headers.get(&HeaderName::Event), Some("refer"));
+    assert_eq!(sipfrag(notify), "SIP/2.0 100 Trying");
+    assert!(notify
+        .headers
+        .get(&HeaderName::SubscriptionState)
+        .unwrap()
+        .starts_with("active"));
+
+    assert_eq!(methods(&to_bea), vec![Method::Invite]);
+    h.send_from(BEA, &reply(&to_bea[0], 200, "bea1"));
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::Bridge { .. })),
+        "bea's answer is bridged to the caller"
+    );
+    let (reqs, _) = sent_to(&mut h, AMOS);
+    assert_eq!(methods(&reqs), vec![Method::Notify, Method::Bye]);
+    assert_eq!(sipfrag(&reqs[0]), "SIP/2.0 200 OK");
+    assert!(reqs[0]
+        .headers
+        .get(&HeaderName::SubscriptionState)
+        .unwrap()
+        .starts_with("terminated"));
+    // Amos's BYE does not hang up the caller, who now talks to bea.
+    h.send_from(AMOS, &reply(&reqs[1], 200, "amos1"));
+    assert_eq!(h.core.call_count(), 1);
+    assert_eq!(h.core.leg_count(), 1, "only bea's leg is left");
+}
+
+/// Like `requests_to`, keeping everything else sent.
+fn requests_to_keep(h: &mut Harness, peer: &str) -> Vec<Request> {
+    let (mine, rest): (Vec<_>, Vec<_>) = h
+        .sent
+        .drain(..)
+        .partition(|(p, _)| p.addr.to_string() == peer);
+    h.sent = rest;
+    mine.into_iter()
+        .filter_map(|(_, m)| match m {
+            Message::Request(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn agent_refer_to_a_number_nobody_allowed_is_refused_with_403() {
+    let mut h = Harness::with_config(&config(""));
+    let invite = bridged_to_amos(&mut h);
+    for (i, target) in [
+        "<tel:+882345678901>",
+        "<sip:+447700900123@198.51.100.99;user=phone>",
+        "<sip:anyone@elsewhere.example>",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let refer = agent_request(
+            &invite,
+            "REFER",
+            2 + i as u32,
+            "amos1",
+            &format!("Refer-To: {target}"),
+        );
+        h.send_from(AMOS, &refer);
+        let (reqs, resps) = sent_to(&mut h, AMOS);
+        assert_eq!(
+            resps.iter().map(|r| r.status).collect::<Vec<_>>(),
+            vec![403],
+            "{target}"
+        );
+        assert!(reqs.is_empty(), "no NOTIFY for a refused REFER");
+    }
+    assert!(
+        h.sent
+            .iter()
+            .all(|(_, m)| !matches!(m, Message::Request(_))),
+        "nothing was dialled"
+    );
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::Unbridge { .. })),
+        "the caller stays with the agent"
+    );
+    assert_eq!(h.core.leg_count(), 1);
+}
+
+#[test]
+fn agent_refer_with_replaces_or_two_refer_tos_is_refused() {
+    let mut h = Harness::with_config(&config(""));
+    let invite = bridged_to_amos(&mut h);
+    h.send_from(
+        AMOS,
+        &agent_request(
+            &invite,
+            "REFER",
+            2,
+            "amos1",
+            "Refer-To: <sip:bea@192.0.2.1?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>",
+        ),
+    );
+    h.send_from(
+        AMOS,
+        &agent_request(
+            &invite,
+            "REFER",
+            3,
+            "amos1",
+            "Refer-To: <sip:bea@192.0.2.1>\nRefer-To: <sip:amos@192.0.2.1>",
+        ),
+    );
+    let (_, resps) = sent_to(&mut h, AMOS);
+    assert_eq!(
+        resps.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![501, 400]
+    );
+}
+
+#[test]
+fn agent_refer_to_a_queue_number_puts_the_caller_in_that_queue() {
+    let mut h = Harness::with_config(&config(""));
+    let invite = bridged_to_amos(&mut h);
+    h.send_from(
+        AMOS,
+        &agent_request(
+            &invite,
+            "REFER",
+            2,
+            "amos1",
+            "Refer-To: <sip:+14255550101@192.0.2.1;user=phone>",
+        ),
+    );
+    let to_bea = requests_to_keep(&mut h, BEA);
+    assert_eq!(
+        methods(&to_bea),
+        vec![Method::Invite],
+        "support's agent is offered the caller"
+    );
+    let from = to_bea[0].headers.get(&HeaderName::From).unwrap().to_owned();
+    assert!(from.contains("via Support"), "{from}");
+    let (reqs, resps) = sent_to(&mut h, AMOS);
+    assert_eq!(resps[0].status, 202);
+    assert_eq!(
+        methods(&reqs),
+        vec![Method::Notify, Method::Notify, Method::Bye]
+    );
+    assert_eq!(sipfrag(&reqs[1]), "SIP/2.0 200 OK");
+}
+
+#[test]
+fn agent_refer_to_an_allowed_number_dials_it_through_the_trunk() {
+    let mut h = Harness::with_config(&config(""));
+    let invite = bridged_to_amos(&mut h);
+    h.send_from(
+        AMOS,
+        &agent_request(
+            &invite,
+            "REFER",
+            2,
+            "amos1",
+            "Refer-To: <tel:+1-425-555-0999>",
+        ),
+    );
+    let to_trunk = requests_to_keep(&mut h, TRUNK);
+    assert_eq!(methods(&to_trunk), vec![Method::Invite]);
+    assert_eq!(
+        to_trunk[0].uri.to_string(),
+        "sip:+14255550999@203.0.113.9;user=phone"
+    );
+    // The carrier refuses: amos hears the outcome, the caller is released.
+    h.send_from(TRUNK, &reply(&to_trunk[0], 486, "carrier1"));
+    let to_caller = requests_to_keep(&mut h, CALLER);
+    assert_eq!(
+        methods(&to_caller),
+        vec![Method::Bye],
+        "the caller is released"
+    );
+    let (reqs, _) = sent_to(&mut h, AMOS);
+    assert_eq!(
+        methods(&reqs),
+        vec![Method::Notify, Method::Notify, Method::Bye]
+    );
+    assert_eq!(sipfrag(&reqs[1]), "SIP/2.0 486 Refused");
+}
+
+#[test]
+fn timeout_forwards_to_a_user_by_ringing_them() {
+    let mut h = Harness::with_config(&config(
+        "max_wait = 15\non_timeout = { action = \"forward\", to = \"user:bea\" }",
+    ));
+    caller_arrives(&mut h, "c9");
+    let to_amos = requests_to(&mut h, AMOS);
+    assert_eq!(methods(&to_amos), vec![Method::Invite]);
+    h.send_from(AMOS, &reply(&to_amos[0], 180, "amos1"));
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let to_bea = requests_to_keep(&mut h, BEA);
+    assert_eq!(methods(&to_bea), vec![Method::Invite], "bea is rung");
+    let (to_amos, _) = sent_to(&mut h, AMOS);
+    assert!(
+        methods(&to_amos).contains(&Method::Cancel),
+        "amos stops ringing"
+    );
+    h.events.clear();
+    h.send_from(BEA, &reply(&to_bea[0], 200, "bea1"));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Bridge { .. })));
+}
+
+#[test]
+fn forward_to_a_user_who_does_not_answer_releases_the_caller() {
+    let mut h = Harness::with_config(&config(
+        "max_wait = 15\non_timeout = { action = \"forward\", to = \"user:bea\" }",
+    ));
+    let tag = caller_arrives(&mut h, "c10");
+    h.advance(Duration::from_millis(15_100));
+    let to_bea = requests_to(&mut h, BEA);
+    h.send_from(BEA, &reply(&to_bea[0], 603, "bea1"));
+    let byes: Vec<Request> = requests_to(&mut h, CALLER)
+        .into_iter()
+        .filter(|r| r.method == Method::Bye)
+        .collect();
+    assert_eq!(byes.len(), 1, "the caller is hung up");
+    let reason = byes[0].headers.get(&HeaderName::Reason).unwrap();
+    assert!(reason.contains("cause=480"), "{reason}");
+    let _ = tag;
+}
