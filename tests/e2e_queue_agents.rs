@@ -1,0 +1,555 @@
+//! End-to-end queue with agents: the real `holdline` binary on loopback, SIPp as the caller and
+//! SIPp as the agents' phones (the UAS scenarios `uas_agent_*.xml` in `sip-fixtures/sipp/`).
+//! Each agent is a `[[user]]` whose static contact is the port its SIPp listens on; the agent
+//! SIPps start before the caller and are waited for after it. Every test has its own server,
+//! agents and ports, so the tests run in parallel.
+//!
+//! What is checked: both sides' signalling (SIPp exit codes: every `recv`, every regexp check
+//! in the scenarios) and the queue events holdline logs (`holdline::queue_events`, `kind=…`).
+//! The agent's audio is not checked yet (the relay is being built); the answering agent's SDP
+//! already points RTP at a socket the test holds, for the test that will.
+#![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{assert_sipp_ok, run_sipp_port, scenario, scratch_dir, sipp_path, Server, SippRun};
+
+const NUMBER: &str = "+14255550100";
+
+/// The server's configuration: one service number and `body` (the users and queues).
+fn config(body: &str) -> String {
+    format!(
+        r#"
+[sip]
+listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
+
+[rtp]
+ports = "20000-29999"
+
+[api]
+listen = "127.0.0.1:0"
+
+[store]
+path = "holdline.db"
+
+[[number]]
+e164 = "{NUMBER}"
+kind = "service-toll"
+{body}"#
+    )
+}
+
+/// A `[[user]]` whose phone is the SIPp agent listening on `port`.
+fn user(id: &str, port: u16) -> String {
+    format!(
+        r#"
+[[user]]
+id = "{id}"
+contacts = ["sip:{id}@127.0.0.1:{port}"]
+"#
+    )
+}
+
+/// A free UDP port on loopback for a SIPp agent: bind port 0, read it, let it go.
+fn free_port() -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a free port");
+    socket.local_addr().expect("local address").port()
+}
+
+/// An agent's phone: a SIPp UAS running one call of a scenario in the background.
+struct AgentPhone {
+    scenario: &'static str,
+    port: u16,
+    child: Option<Child>,
+    dir: PathBuf,
+    timeout: Duration,
+}
+
+impl AgentPhone {
+    /// Starts SIPp on 127.0.0.1:`port` (UDP) with `scenario` for one call (`-m 1`) and returns
+    /// once it listens, so holdline's INVITE cannot arrive before it. SIPp gives up after
+    /// `timeout_s` seconds (a failure).
+    fn start(scenario_name: &'static str, port: u16, timeout_s: u64, extra: &[&str]) -> Self {
+        let dir = scratch_dir("agent");
+        let stdout = std::fs::File::create(dir.join("stdout.txt")).expect("stdout file");
+        let stderr = std::fs::File::create(dir.join("stderr.txt")).expect("stderr file");
+        let child = Command::new(sipp_path())
+            .arg("-sf")
+            .arg(scenario(scenario_name))
+            .args(["-t", "u1", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .args(["-p", &port.to_string(), "-m", "1"])
+            .args(["-nostdin", "-timeout", &format!("{timeout_s}s")])
+            .args(["-timeout_error", "-trace_err"])
+            .args(extra)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("start sipp agent");
+        let mut phone = AgentPhone {
+            scenario: scenario_name,
+            port,
+            child: Some(child),
+            dir,
+            timeout: Duration::from_secs(timeout_s),
+        };
+        phone.wait_listening();
+        phone
+    }
+
+    /// Waits until a UDP socket is bound on the agent's port (read from /proc, so the check
+    /// never takes the port itself), or SIPp has exited.
+    fn wait_listening(&mut self) {
+        let needle = format!("0100007F:{:04X} ", self.port);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+            if table.lines().any(|l| l.contains(&needle)) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return; // Exited already: `finish` reports why.
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "sipp agent {} never listened on {}",
+            self.scenario, self.port
+        );
+    }
+
+    /// Waits for SIPp to end (its own timeout, plus a margin) and collects its output.
+    fn finish(mut self) -> SippRun {
+        let mut child = self.child.take().expect("agent running");
+        let deadline = Instant::now() + self.timeout + Duration::from_secs(10);
+        let code = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut output = format!("agent {} on port {}\n", self.scenario, self.port);
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = path.to_string_lossy();
+            if name.ends_with("stderr.txt") || name.ends_with("_errors.log") {
+                output.push_str(&format!(
+                    "--- {} ---\n",
+                    entry.file_name().to_string_lossy()
+                ));
+                output.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+        SippRun { code, output }
+    }
+}
+
+impl Drop for AgentPhone {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The answering agent with its RTP socket (held for the test's length so the port in its
+/// SDP answer is really the test's).
+fn answering_agent(
+    scenario_name: &'static str,
+    port: u16,
+    queue_name: &str,
+    timeout_s: u64,
+    extra: &[&str],
+) -> (AgentPhone, UdpSocket) {
+    let rtp = UdpSocket::bind("127.0.0.1:0").expect("bind agent RTP socket");
+    let rtp_port = rtp.local_addr().expect("rtp address").port().to_string();
+    let mut args = vec!["-key", "queue", queue_name, "-key", "rtp_port", &rtp_port];
+    args.extend_from_slice(extra);
+    let phone = AgentPhone::start(scenario_name, port, timeout_s, &args);
+    (phone, rtp)
+}
+
+/// Runs a caller scenario to the queue's number over UDP.
+fn call(server: &Server, scenario_name: &str, extra: &[&str]) -> SippRun {
+    let mut args = vec!["-s", NUMBER, "-m", "1"];
+    args.extend_from_slice(extra);
+    run_sipp_port(server.port, scenario_name, "u1", &args)
+}
+
+/// One line of `holdline::queue_events`.
+#[derive(Debug)]
+struct QueueEvent {
+    kind: String,
+    queue: String,
+    agent: Option<String>,
+    waited_ms: u64,
+}
+
+/// The queue events in holdline's log so far, in order.
+fn queue_events(server: &Server) -> Vec<QueueEvent> {
+    strip_ansi(&server.log_text())
+        .lines()
+        .filter(|l| l.contains("holdline::queue_events"))
+        .filter_map(|l| {
+            Some(QueueEvent {
+                kind: field(l, "kind")?,
+                queue: field(l, "queue")?,
+                agent: field(l, "agent").and_then(|a| {
+                    a.strip_prefix("Some(")
+                        .and_then(|a| a.strip_suffix(')'))
+                        .map(|a| a.trim_matches('"').to_owned())
+                }),
+                waited_ms: field(l, "waited_ms")?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// `name=value` in a tracing line, the value unquoted.
+fn field(line: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=");
+    let start = line.find(&key)? + key.len();
+    let value = line[start..].split(' ').next()?;
+    Some(value.trim_matches('"').to_owned())
+}
+
+/// The log without terminal colour codes (tracing writes them even to a file).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether the log has an event of `kind` (for `agent`, when given).
+fn has_event(events: &[QueueEvent], kind: &str, agent: Option<&str>) -> bool {
+    position(events, kind, agent).is_some()
+}
+
+fn position(events: &[QueueEvent], kind: &str, agent: Option<&str>) -> Option<usize> {
+    events
+        .iter()
+        .position(|e| e.kind == kind && (agent.is_none() || e.agent.as_deref() == agent))
+}
+
+/// Asserts the queue events include `kind` (for `agent`), showing them all when not.
+fn assert_event(server: &Server, kind: &str, agent: Option<&str>) {
+    let events = queue_events(server);
+    assert!(
+        has_event(&events, kind, agent),
+        "no queue event {kind} (agent {agent:?}); events: {events:#?}"
+    );
+}
+
+/// Polls the log until a queue event of `kind` appears.
+fn wait_for_event(server: &Server, kind: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if has_event(&queue_events(server), kind, None) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "no queue event {kind} within {within:?}; log:\n{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn caller_is_bridged_to_answering_agent() {
+    let amos = free_port();
+    let server = Server::start(&config(&format!(
+        r#"{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = ["amos"]
+"#,
+        user("amos", amos)
+    )));
+    let (agent, _rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
+    let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
+    let agent = agent.finish();
+
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(&agent, &server, "agent (via name, PAI, BYE from holdline)");
+    let events = queue_events(&server);
+    let ring = position(&events, "ring", Some("amos"));
+    let connect = position(&events, "connect", Some("amos"));
+    assert!(
+        ring.is_some() && connect > ring,
+        "amos rang, then the call connected: {events:#?}"
+    );
+    assert!(
+        events.iter().all(|e| e.queue == "sales"),
+        "every event is in queue sales: {events:#?}"
+    );
+}
+
+#[test]
+fn agent_hangup_hangs_up_caller() {
+    let amos = free_port();
+    let server = Server::start(&config(&format!(
+        r#"{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = ["amos"]
+"#,
+        user("amos", amos)
+    )));
+    let (agent, _rtp) = answering_agent(
+        "uas_agent_hangs_up.xml",
+        amos,
+        "UK Sales",
+        60,
+        &["-d", "2000"],
+    );
+    // The caller waits for holdline's BYE (with a Reason header) and answers 200.
+    let caller = call(&server, "uac_server_hangs_up.xml", &[]);
+    let agent = agent.finish();
+
+    assert_sipp_ok(&agent, &server, "agent hangs up");
+    assert_sipp_ok(&caller, &server, "caller gets BYE");
+    assert_event(&server, "connect", Some("amos"));
+    assert_event(&server, "complete", Some("amos"));
+}
+
+/// Serial routing after a refusal from the first agent in the list: the second one rings at
+/// once, answers, and is bridged.
+fn serial_moves_on(refusing_scenario: &'static str) {
+    let (amos, bea) = (free_port(), free_port());
+    let server = Server::start(&config(&format!(
+        r#"{}{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+routing = "serial"
+agents = ["amos", "bea"]
+"#,
+        user("amos", amos),
+        user("bea", bea)
+    )));
+    let refusing = AgentPhone::start(refusing_scenario, amos, 60, &[]);
+    let (answering, _rtp) = answering_agent("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
+    let started = Instant::now();
+    let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
+    let refusing = refusing.finish();
+    let answering = answering.finish();
+
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(&refusing, &server, "first agent refuses");
+    assert_sipp_ok(&answering, &server, "second agent answers");
+    let events = queue_events(&server);
+    let amos_rang = position(&events, "ring", Some("amos"));
+    let amos_done = position(&events, "ring-end", Some("amos"));
+    let bea_rang = position(&events, "ring", Some("bea"));
+    let bea_connected = position(&events, "connect", Some("bea"));
+    assert!(
+        amos_rang.is_some() && amos_done > amos_rang && bea_rang > amos_done,
+        "amos rang and refused before bea rang: {events:#?}"
+    );
+    assert!(bea_connected > bea_rang, "bea connected: {events:#?}");
+    assert!(
+        !has_event(&events, "connect", Some("amos")),
+        "amos never connected: {events:#?}"
+    );
+    // "At once": not after the alert time (30 s by default).
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the call took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn serial_moves_to_next_agent_on_busy() {
+    serial_moves_on("uas_agent_busy.xml");
+}
+
+#[test]
+fn serial_moves_to_next_agent_on_decline() {
+    serial_moves_on("uas_agent_decline.xml");
+}
+
+#[test]
+fn attendant_cancels_losers_on_answer() {
+    let (amos, bea) = (free_port(), free_port());
+    let server = Server::start(&config(&format!(
+        r#"{}{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+routing = "attendant"
+agents = ["amos", "bea"]
+"#,
+        user("amos", amos),
+        user("bea", bea)
+    )));
+    let ringing = AgentPhone::start("uas_agent_no_answer.xml", amos, 60, &[]);
+    let (answering, _rtp) = answering_agent("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
+    let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
+    let ringing = ringing.finish();
+    let answering = answering.finish();
+
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(&ringing, &server, "ringing agent gets CANCEL");
+    assert_sipp_ok(&answering, &server, "answering agent");
+    let events = queue_events(&server);
+    assert!(
+        has_event(&events, "ring", Some("amos")) && has_event(&events, "ring", Some("bea")),
+        "both agents rang: {events:#?}"
+    );
+    assert!(
+        has_event(&events, "connect", Some("bea")) && !has_event(&events, "connect", Some("amos")),
+        "bea connected, amos did not: {events:#?}"
+    );
+}
+
+#[test]
+fn caller_hangup_cancels_ringing_agents() {
+    let amos = free_port();
+    let server = Server::start(&config(&format!(
+        r#"{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = ["amos"]
+"#,
+        user("amos", amos)
+    )));
+    let ringing = AgentPhone::start("uas_agent_no_answer.xml", amos, 60, &[]);
+    // The queue answers the caller at once (music on hold), so the caller hangs up with BYE.
+    let caller = call(&server, "uac_basic.xml", &["-d", "2000"]);
+    let ringing = ringing.finish();
+
+    assert_sipp_ok(&caller, &server, "caller hangs up while the agent rings");
+    assert_sipp_ok(&ringing, &server, "ringing agent gets CANCEL");
+    assert_event(&server, "ring", Some("amos"));
+    assert_event(&server, "abandon", None);
+    assert!(
+        !has_event(&queue_events(&server), "connect", None),
+        "nobody connected: {:#?}",
+        queue_events(&server)
+    );
+}
+
+#[test]
+fn full_queue_overflows_with_486() {
+    let server = Server::start(&config(&format!(
+        r#"
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+max_calls = 1
+on_overflow = {{ action = "busy" }}
+"#
+    )));
+    let port = server.port;
+    let first = std::thread::spawn(move || {
+        run_sipp_port(
+            port,
+            "uac_basic.xml",
+            "u1",
+            &["-s", NUMBER, "-m", "1", "-d", "6000"],
+        )
+    });
+    wait_for_event(&server, "enter", Duration::from_secs(10));
+    let second = call(&server, "uac_queue_full.xml", &[]);
+    let first = first.join().expect("first caller thread");
+
+    assert_sipp_ok(&second, &server, "second caller gets 486");
+    assert_sipp_ok(&first, &server, "first caller waits and hangs up");
+    let events = queue_events(&server);
+    assert_eq!(
+        events.iter().filter(|e| e.kind == "enter").count(),
+        1,
+        "only the first caller entered the queue: {events:#?}"
+    );
+    assert!(
+        has_event(&events, "overflow", None),
+        "the second call overflowed: {events:#?}"
+    );
+}
+
+#[test]
+fn timeout_forwards_to_queue() {
+    let amos = free_port();
+    let server = Server::start(&config(&format!(
+        r#"{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+max_wait = 15
+on_timeout = {{ action = "forward", to = "queue:other" }}
+
+[[queue]]
+id = "other"
+name = "UK Support"
+agents = ["amos"]
+"#,
+        user("amos", amos)
+    )));
+    // The agent is rung from queue "other" only, after the 15 s wait in "sales".
+    let (agent, _rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Support", 90, &[]);
+    let caller = call(
+        &server,
+        "uac_basic.xml",
+        &["-d", "19000", "-timeout", "60s"],
+    );
+    let agent = agent.finish();
+
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(&agent, &server, "agent of queue other");
+    let events = queue_events(&server);
+    let timeout = events
+        .iter()
+        .position(|e| e.kind == "timeout" && e.queue == "sales");
+    let ring = events
+        .iter()
+        .position(|e| e.kind == "ring" && e.queue == "other");
+    let connect = events
+        .iter()
+        .position(|e| e.kind == "connect" && e.queue == "other");
+    assert!(
+        timeout.is_some() && ring > timeout && connect > ring,
+        "timed out in sales, rang and connected in other: {events:#?}"
+    );
+    let waited = events[timeout.unwrap()].waited_ms;
+    assert!(
+        (15_000..17_000).contains(&waited),
+        "timed out after {waited} ms, not 15 s"
+    );
+}
