@@ -5,9 +5,9 @@
 //! agents and ports, so the tests run in parallel.
 //!
 //! What is checked: both sides' signalling (SIPp exit codes: every `recv`, every regexp check
-//! in the scenarios) and the queue events holdline logs (`holdline::queue_events`, `kind=…`).
-//! The agent's audio is not checked yet (the relay is being built); the answering agent's SDP
-//! already points RTP at a socket the test holds, for the test that will.
+//! in the scenarios), the queue events holdline logs (`holdline::queue_events`, `kind=…`), and
+//! the media after the bridge: the caller's and the agent's SDP point RTP at sockets the test
+//! holds, which send each other audio through holdline and check what arrives.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 mod support;
@@ -551,5 +551,168 @@ agents = ["amos"]
     assert!(
         (15_000..17_000).contains(&waited),
         "timed out after {waited} ms, not 15 s"
+    );
+}
+
+/// Sends 20 ms PCMU packets of one byte value from `socket` to `to`, `count` of them.
+fn speak(socket: UdpSocket, to: std::net::SocketAddr, byte: u8, count: u16) {
+    for seq in 0..count {
+        let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34];
+        pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+        pkt[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        pkt.extend([byte; 160]);
+        let _ = socket.send_to(&pkt, to);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// RTP payloads received on `socket` for `how_long`, with the address of the first sender.
+fn listen(socket: &UdpSocket, how_long: Duration) -> (Vec<Vec<u8>>, Option<std::net::SocketAddr>) {
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    let (mut payloads, mut from) = (Vec::new(), None);
+    let end = Instant::now() + how_long;
+    let mut buf = [0u8; 2048];
+    while Instant::now() < end {
+        if let Ok((n, src)) = socket.recv_from(&mut buf) {
+            if n > 12 && buf[0] >> 6 == 2 {
+                from.get_or_insert(src);
+                payloads.push(buf[12..n].to_vec());
+            }
+        }
+    }
+    (payloads, from)
+}
+
+/// Waits for the first RTP packet on `socket` and returns where it came from.
+fn first_sender(socket: &UdpSocket, within: Duration) -> std::net::SocketAddr {
+    socket.set_read_timeout(Some(within)).expect("read timeout");
+    let mut buf = [0u8; 2048];
+    let (_, from) = socket
+        .recv_from(&mut buf)
+        .expect("RTP from holdline within the time");
+    from
+}
+
+#[test]
+fn rtp_flows_both_ways_between_caller_and_agent() {
+    let amos = free_port();
+    let server = Server::start(&config(&format!(
+        r#"{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = ["amos"]
+"#,
+        user("amos", amos)
+    )));
+    let (agent, agent_rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
+    let caller_rtp = UdpSocket::bind("127.0.0.1:0").expect("caller RTP socket");
+    let caller_port = caller_rtp.local_addr().expect("address").port().to_string();
+    let server_port = server.port;
+    let caller = std::thread::spawn(move || {
+        run_sipp_port(
+            server_port,
+            "uac_rtp_recorder.xml",
+            "u1",
+            &["-s", NUMBER, "-m", "1", "-key", "rtp_port", &caller_port]
+                .into_iter()
+                .chain(["-key", "codec", "0", "-d", "6000"])
+                .collect::<Vec<_>>(),
+        )
+    });
+
+    // holdline's two ports, learnt from its RTP (symmetric RTP, RFC 4961): the caller's music
+    // and the agent leg's stream.
+    let to_caller_leg = first_sender(&caller_rtp, Duration::from_secs(10));
+    let to_agent_leg = first_sender(&agent_rtp, Duration::from_secs(10));
+    assert_ne!(to_caller_leg, to_agent_leg, "one port pair per leg");
+
+    let (a, c) = (
+        agent_rtp.try_clone().expect("clone"),
+        caller_rtp.try_clone().expect("clone"),
+    );
+    let agent_talks = std::thread::spawn(move || speak(a, to_agent_leg, 0x2a, 75));
+    let caller_talks = std::thread::spawn(move || speak(c, to_caller_leg, 0x3b, 75));
+    let agent_listens = std::thread::spawn(move || listen(&agent_rtp, Duration::from_millis(1600)));
+    let (heard_by_caller, _) = listen(&caller_rtp, Duration::from_millis(1600));
+    let (heard_by_agent, _) = agent_listens.join().expect("agent listener");
+    agent_talks.join().expect("agent speaker");
+    caller_talks.join().expect("caller speaker");
+
+    let voice = |payloads: &[Vec<u8>], byte: u8| {
+        payloads
+            .iter()
+            .filter(|p| p.len() == 160 && p.iter().all(|&b| b == byte))
+            .count()
+    };
+    let agent_voice = voice(&heard_by_caller, 0x2a);
+    let caller_voice = voice(&heard_by_agent, 0x3b);
+    assert!(
+        agent_voice >= 40,
+        "the caller hears the agent: {agent_voice} of 75 packets in {} received",
+        heard_by_caller.len()
+    );
+    assert!(
+        caller_voice >= 40,
+        "the agent hears the caller: {caller_voice} of 75 packets in {} received",
+        heard_by_agent.len()
+    );
+    let caller = caller.join().expect("caller sipp");
+    let agent = agent.finish();
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(&agent, &server, "agent");
+}
+
+#[test]
+fn agent_refer_transfers_the_caller_to_another_agent() {
+    let (amos, bea) = (free_port(), free_port());
+    let server = Server::start(&config(&format!(
+        r#"{}{}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = ["amos"]
+"#,
+        user("amos", amos),
+        user("bea", bea)
+    )));
+    let (amos_phone, _amos_rtp) = answering_agent(
+        "uas_agent_refer.xml",
+        amos,
+        "UK Sales",
+        60,
+        &["-key", "refer_to", "sip:bea@127.0.0.1", "-d", "1500"],
+    );
+    // Bea is rung for the transfer, not by the queue: her INVITE shows the caller's name.
+    let bea_rtp = UdpSocket::bind("127.0.0.1:0").expect("bea RTP socket");
+    let bea_rtp_port = bea_rtp.local_addr().expect("address").port().to_string();
+    let bea_phone = AgentPhone::start(
+        "uas_transfer_target.xml",
+        bea,
+        60,
+        &["-key", "rtp_port", &bea_rtp_port],
+    );
+    let caller = call(&server, "uac_basic.xml", &["-d", "5000"]);
+    let amos_run = amos_phone.finish();
+    let bea_run = bea_phone.finish();
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(
+        &amos_run,
+        &server,
+        "amos (REFER, 202, NOTIFY 100 and 200, BYE)",
+    );
+    assert_sipp_ok(
+        &bea_run,
+        &server,
+        "bea (rung for the transfer, hung up by the caller's BYE)",
+    );
+    let events = queue_events(&server);
+    assert!(
+        has_event(&events, "transfer", Some("amos")),
+        "the queue logs the transfer: {events:#?}"
     );
 }
