@@ -43,7 +43,7 @@ EOF
 numbers=$(python3 -c "print(','.join(f'+142555800{q:02d}' for q in range($queues)))")
 
 sipp -sf sip-fixtures/sipp/uas_bench_agent.xml -t u1 -i 127.0.0.1 -p "$agent_port" \
-  -key rtp_port 9 -d "$talk_ms" -nostdin -trace_stat -fd 5 >"$out/sipp.out" 2>&1 &
+  -key rtp_port 9 -d "$talk_ms" -nostdin >"$out/sipp.out" 2>&1 &
 sleep 1
 dumpcap -q -i lo -B 256 -f "udp port $agent_port" -w "$out/sip.pcap" 2>"$out/dumpcap-sip.err" &
 cap_sip=$!

@@ -224,7 +224,7 @@ struct CallEntry {
 pub struct MediaPlane {
     config: MediaPlaneConfig,
     clock: Clock,
-    shards: Vec<mpsc::UnboundedSender<Command>>,
+    shards: Vec<std::sync::mpsc::Sender<Command>>,
     load: Vec<usize>,
     calls: HashMap<Party, CallEntry>,
     /// Callers bridged to an agent leg (both ends may not have media yet).
@@ -245,7 +245,7 @@ impl MediaPlane {
         };
         let shards = (0..count)
             .map(|i| {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = std::sync::mpsc::channel();
                 let shard = Shard::new(clock, config.tick, config.max_burst);
                 spawn_shard(i, shard, rx, config.realtime);
                 tx
@@ -628,32 +628,25 @@ impl Drop for MediaPlane {
     }
 }
 
-/// Runs a shard on its own thread with its own single-threaded runtime, so a burst of SIP work
-/// on the main runtime's workers cannot delay packets (the shard sends on plain non-blocking
-/// std sockets and needs only tokio's timer and channels). Falls back to a task.
+/// Runs a shard on its own thread, so a burst of SIP work on the runtime's workers cannot
+/// delay packets. The thread needs no async runtime: it sends on plain non-blocking sockets and
+/// sleeps on its command channel until the next deadline (see [`Shard::run`]).
 fn spawn_shard(
     index: usize,
     shard: Shard,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: std::sync::mpsc::Receiver<Command>,
     realtime: bool,
 ) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build();
-    let Ok(runtime) = runtime else {
-        tokio::spawn(shard.run(commands));
-        return;
-    };
     let thread = std::thread::Builder::new()
         .name(format!("holdline-pacer-{index}"))
         .spawn(move || {
             if realtime {
                 raise_priority(index);
             }
-            runtime.block_on(shard.run(commands))
+            shard.run(commands)
         });
     if let Err(err) = thread {
-        tracing::error!(%err, "could not start a pacer thread");
+        tracing::error!(%err, "could not start a pacer thread: its calls get no media");
     }
 }
 
@@ -749,7 +742,7 @@ async fn receive(
     rtcp: Arc<UdpSocket>,
     shared: Arc<CallShared>,
     clock: Clock,
-    shard: mpsc::UnboundedSender<Command>,
+    shard: std::sync::mpsc::Sender<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
     let mut buf = vec![0u8; 2048];

@@ -2,8 +2,8 @@
 //! RTCP reports every ~5 s, and takes commands from the [`super::MediaPlane`] handle and from
 //! the calls' receive tasks (symmetric RTP latching).
 //!
-//! The task sleeps until the pacer's next deadline (start times are on the tick grid, so that
-//! is at most one wake-up per tick). Sends are plain non-blocking `send_to` calls on a
+//! The thread sleeps until the pacer's next deadline (start times are on the tick grid, so
+//! that is at most one wake-up per tick). Sends are plain non-blocking `send_to` calls on a
 //! duplicate of each call's socket: no await and no allocation per packet; a full socket
 //! buffer drops the packet (counted) rather than delaying every other stream.
 
@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+
+use tokio::sync::oneshot;
 
 use super::{CallShared, Clock, Party};
 use crate::rtp::pacer::{Pacer, StreamId};
@@ -130,11 +131,22 @@ impl Shard {
         }
     }
 
-    /// Runs until every command sender is gone.
-    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    /// Runs until every command sender is gone. Between deadlines the thread waits on its
+    /// command channel with a timeout: a futex on a high-resolution timer (with no timer slack
+    /// for a real-time thread), so it wakes at the deadline to within microseconds, and at
+    /// once for a command.
+    pub fn run(mut self, commands: mpsc::Receiver<Command>) {
         loop {
             let now = self.clock.now();
             self.send_due(now);
+            // Pending commands before sleeping: a new stream may be due at once.
+            loop {
+                match commands.try_recv() {
+                    Ok(command) => self.handle(command),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            }
             let next = [
                 self.pacer.next_deadline(),
                 self.reports.first().map(|r| r.0),
@@ -142,18 +154,28 @@ impl Shard {
             .into_iter()
             .flatten()
             .min();
-            let wake = next.map_or_else(
-                || Instant::now() + Duration::from_secs(3600),
-                |t| self.clock.instant(t),
-            );
-            tokio::select! {
-                biased;
-                command = commands.recv() => match command {
-                    Some(c) => self.handle(c),
-                    None => return,
+            let command = match next {
+                None => match commands.recv() {
+                    Ok(command) => command,
+                    Err(_) => return,
                 },
-                _ = tokio::time::sleep_until(wake) => {}
-            }
+                Some(at) => {
+                    let wait = self
+                        .clock
+                        .instant(at)
+                        .into_std()
+                        .saturating_duration_since(std::time::Instant::now());
+                    if wait.is_zero() {
+                        continue;
+                    }
+                    match commands.recv_timeout(wait) {
+                        Ok(command) => command,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            };
+            self.handle(command);
         }
     }
 
