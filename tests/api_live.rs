@@ -33,6 +33,7 @@ fn event(at_ms: i64, queue: &str, kind: &str) -> QueueEvent {
         agent: None,
         kind: kind.into(),
         detail: None,
+        waited_ms: None,
     }
 }
 
