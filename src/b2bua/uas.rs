@@ -190,6 +190,7 @@ impl Core {
             caller_uri,
             dialled: req.uri.clone(),
             bridged: None,
+            started: now,
         };
         let span = call.span.clone();
         let _enter = span.enter();
@@ -631,8 +632,10 @@ impl Core {
     }
 
     pub(crate) fn respond(&mut self, now: Time, tx: ServerTxId, resp: Response) {
-        if let Err(err) = self.tx.respond(now, tx, resp) {
-            tracing::warn!(%err, "could not send a response");
+        let answer = super::provisioning::answer_key(&resp);
+        match self.tx.respond(now, tx, resp) {
+            Ok(()) => self.count_answer(answer),
+            Err(err) => tracing::warn!(%err, "could not send a response"),
         }
     }
 
