@@ -372,9 +372,16 @@ impl Provisioning {
         self.store.events(filter)
     }
 
+    /// Publishes the agents' settings as stored, when they differ from the last published.
     fn publish_prefs(&mut self) -> Result<(), StoreError> {
-        let prefs = Arc::new(self.store.agent_prefs()?);
-        self.prefs_tx.send_replace(prefs);
+        let prefs = self.store.agent_prefs()?;
+        self.prefs_tx.send_if_modified(|current| {
+            let changed = **current != prefs;
+            if changed {
+                *current = Arc::new(prefs);
+            }
+            changed
+        });
         Ok(())
     }
 
@@ -410,6 +417,8 @@ impl Provisioning {
             generation,
             config: self.config.clone(),
         });
+        // Removing a queue or user drops the opt-outs and DND that named it.
+        self.publish_prefs()?;
         Ok(())
     }
 
