@@ -352,3 +352,190 @@ fn forward_to_a_user_who_does_not_answer_releases_the_caller() {
     assert!(reason.contains("cause=480"), "{reason}");
     let _ = tag;
 }
+
+/// A caller whose INVITE lists REFER in Allow (its side can take a REFER); returns our tag.
+fn referable_caller_arrives(h: &mut Harness, call_id: &str) -> String {
+    let text = invite(
+        "+14255550100",
+        call_id,
+        &format!("z9hG4bK{call_id}"),
+        Some(SDP_PCMU),
+    )
+    .replace(
+        "Max-Forwards: 70\n",
+        "Max-Forwards: 70\nAllow: INVITE, ACK, CANCEL, BYE, REFER, NOTIFY\n",
+    );
+    h.send(&text);
+    let tag = to_tag(&h.last_response(200).expect("caller answered"));
+    h.send(&in_dialog(
+        "ACK",
+        call_id,
+        &tag,
+        1,
+        &format!("z9hG4bK{call_id}a"),
+        None,
+    ));
+    tag
+}
+
+/// The caller's NOTIFY for our REFER with the sipfrag `frag`.
+fn caller_notify(call_id: &str, tag: &str, cseq: u32, frag: &str, state: &str) -> String {
+    let body = format!("{frag}\r\n");
+    in_dialog(
+        "NOTIFY",
+        call_id,
+        tag,
+        cseq,
+        &format!("z9hG4bKn{cseq}"),
+        None,
+    )
+    .replace(
+        "Content-Length: 0\n\n",
+        &format!(
+            "Event: refer\nSubscription-State: {state}\nContent-Type: message/sipfrag\n\
+             Content-Length: {}\n\n{body}",
+            body.len()
+        ),
+    )
+}
+
+const FORWARD_OUT: &str =
+    "max_wait = 15\non_timeout = { action = \"forward\", to = \"tel:+14255550999\" }";
+
+#[test]
+fn timeout_forward_to_a_number_is_referred_to_the_callers_side() {
+    let mut h = Harness::with_config(&config(FORWARD_OUT));
+    let tag = referable_caller_arrives(&mut h, "r1");
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let refer = requests_to_keep(&mut h, CALLER)
+        .into_iter()
+        .find(|r| r.method == Method::Refer)
+        .expect("REFER to the caller's side");
+    assert_eq!(
+        refer.headers.get(&HeaderName::ReferTo),
+        Some("<tel:+14255550999>")
+    );
+    assert!(refer.headers.get(&HeaderName::ReferredBy).is_some());
+    assert!(
+        requests_to_keep(&mut h, TRUNK).is_empty(),
+        "holdline dials nothing itself"
+    );
+    h.send(&reply(&refer, 202, "caller1"));
+    h.send(&caller_notify(
+        "r1",
+        &tag,
+        2,
+        "SIP/2.0 100 Trying",
+        "active",
+    ));
+    assert_eq!(h.last_response(200).map(|r| r.status), Some(200));
+    h.sent.clear();
+    h.send(&caller_notify(
+        "r1",
+        &tag,
+        3,
+        "SIP/2.0 200 OK",
+        "terminated;reason=noresource",
+    ));
+    let to_caller = requests_to_keep(&mut h, CALLER);
+    assert_eq!(methods(&to_caller), vec![Method::Bye], "we leave the call");
+    assert!(requests_to_keep(&mut h, TRUNK).is_empty());
+}
+
+#[test]
+fn a_refused_refer_falls_back_to_a_leg_through_the_trunk() {
+    let mut h = Harness::with_config(&config(FORWARD_OUT));
+    referable_caller_arrives(&mut h, "r2");
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let refer = requests_to_keep(&mut h, CALLER)
+        .into_iter()
+        .find(|r| r.method == Method::Refer)
+        .expect("REFER to the caller's side");
+    h.send(&reply(&refer, 603, "caller1"));
+    let to_trunk = requests_to_keep(&mut h, TRUNK);
+    assert_eq!(
+        methods(&to_trunk),
+        vec![Method::Invite],
+        "we place it ourselves"
+    );
+    h.events.clear();
+    h.send_from(TRUNK, &reply(&to_trunk[0], 200, "far1"));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Bridge { .. })));
+}
+
+#[test]
+fn a_failed_sipfrag_falls_back_and_so_does_silence() {
+    // The caller's side accepts, then reports failure.
+    let mut h = Harness::with_config(&config(FORWARD_OUT));
+    let tag = referable_caller_arrives(&mut h, "r3");
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let refer = requests_to_keep(&mut h, CALLER)
+        .into_iter()
+        .find(|r| r.method == Method::Refer)
+        .unwrap();
+    h.send(&reply(&refer, 202, "caller1"));
+    h.send(&caller_notify(
+        "r3",
+        &tag,
+        2,
+        "SIP/2.0 503 Service Unavailable",
+        "terminated",
+    ));
+    assert_eq!(
+        methods(&requests_to_keep(&mut h, TRUNK)),
+        vec![Method::Invite]
+    );
+
+    // The caller's side accepts and never says how it went: after 64·T1 we place it.
+    let mut h = Harness::with_config(&config(FORWARD_OUT));
+    referable_caller_arrives(&mut h, "r4");
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let refer = requests_to_keep(&mut h, CALLER)
+        .into_iter()
+        .find(|r| r.method == Method::Refer)
+        .unwrap();
+    h.send(&reply(&refer, 202, "caller1"));
+    h.sent.clear();
+    h.advance(Duration::from_secs(31));
+    assert!(requests_to_keep(&mut h, TRUNK).is_empty(), "still waiting");
+    h.advance(Duration::from_secs(2));
+    let to_trunk = methods(&requests_to_keep(&mut h, TRUNK));
+    assert!(
+        !to_trunk.is_empty() && to_trunk.iter().all(|m| *m == Method::Invite),
+        "the INVITE (and its retransmissions): {to_trunk:?}"
+    );
+}
+
+#[test]
+fn a_caller_without_refer_is_forwarded_on_our_own_leg() {
+    let mut h = Harness::with_config(&config(FORWARD_OUT));
+    caller_arrives(&mut h, "r5");
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    assert!(requests_to_keep(&mut h, CALLER)
+        .iter()
+        .all(|r| r.method != Method::Refer));
+    assert_eq!(
+        methods(&requests_to_keep(&mut h, TRUNK)),
+        vec![Method::Invite]
+    );
+}
+
+#[test]
+fn a_callers_refer_is_refused() {
+    let mut h = Harness::with_config(&config(""));
+    let tag = caller_arrives(&mut h, "r6");
+    h.sent.clear();
+    h.send(
+        &in_dialog("REFER", "r6", &tag, 2, "z9hG4bKr6r", None).replace(
+            "Content-Length: 0",
+            "Refer-To: <tel:+14255550999>\nContent-Length: 0",
+        ),
+    );
+    assert_eq!(h.statuses(), vec![403]);
+    assert!(requests_to_keep(&mut h, TRUNK).is_empty());
+}

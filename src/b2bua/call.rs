@@ -87,6 +87,8 @@ pub struct Call {
     pub dialled: Uri,
     /// The agent leg this caller is bridged to.
     pub bridged: Option<crate::b2bua::LegHandle>,
+    /// The caller's INVITE listed REFER in Allow.
+    pub allows_refer: bool,
     /// When the INVITE arrived.
     pub started: Time,
 }

@@ -138,6 +138,8 @@ pub enum EndReason {
 pub(crate) enum CallTimer {
     /// End of the ring-before-answer delay.
     Answer,
+    /// No final NOTIFY for our REFER to the caller's side in time: place the leg ourselves.
+    Refer,
 }
 
 /// The sans-IO SIP server.
@@ -349,6 +351,9 @@ impl Core {
         if let Some(handle) = self.byes.remove(&tx) {
             self.finish(handle, EndReason::ServerHungUp);
         }
+        if let Some(handle) = self.transfers.refer_txs.remove(&tx) {
+            self.on_caller_refer_response(now, handle, resp.status);
+        }
         if let Some(leg) = self.leg_byes.remove(&tx) {
             self.finish_leg(leg, LegOutcome::HungUp);
         }
@@ -411,6 +416,10 @@ impl Core {
                     if let TxId::Client(id) = tx {
                         if let Some(handle) = self.byes.remove(&id) {
                             self.finish(handle, EndReason::Timeout);
+                        }
+                        if let Some(handle) = self.transfers.refer_txs.remove(&id) {
+                            // No answer to our REFER: place the forward ourselves.
+                            self.on_caller_refer_response(now, handle, 408);
                         }
                         if let Some(leg) = self.leg_byes.remove(&id) {
                             self.finish_leg(leg, LegOutcome::HungUp);

@@ -17,6 +17,7 @@ use crate::time::Time;
 
 use super::call::{CallHandle, CallState};
 use super::core::{Core, Event, Playback};
+use super::transfer::Destination;
 use super::uac::{LegHandle, LegOutcome, RingRequest};
 
 /// Agent legs by the engine's (call, agent) pair, and back.
@@ -232,7 +233,16 @@ impl Core {
                 });
             }
         }
-        self.forward_answered(now, handle, dest, None);
+        match dest {
+            Destination::External { .. } if answered => {
+                let refer_to = match target {
+                    Target::Tel { number, .. } => format!("tel:{number}"),
+                    other => other.to_string(),
+                };
+                self.forward_external(now, handle, dest, &refer_to)
+            }
+            dest => self.forward_answered(now, handle, dest, None),
+        }
     }
 
     /// The music on hold of `queue`.

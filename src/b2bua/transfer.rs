@@ -15,6 +15,13 @@
 //!   external target, the target through its trunk's proxy. The first answer is bridged to
 //!   the caller and the other legs are cancelled. A forward that reaches nobody hangs the
 //!   caller up with 480 and a Reason header.
+//! - **A queue's forward of an answered call to an external target**, when the caller's side
+//!   listed REFER in its Allow: holdline asks it to make the call (REFER with `Refer-To` the
+//!   target and `Referred-By` the number it dialled, RFC 3515 §2.4.1, RFC 3892), so the
+//!   caller's own carrier places it and holdline leaves the path. It follows the NOTIFYs
+//!   (§2.4.5): a final 2xx sipfrag means the caller reached the target and holdline hangs up
+//!   its leg (RFC 5589 §6.1); a refused REFER, a failure sipfrag or no final NOTIFY within
+//!   64·T1 falls back to a new leg through the trunk, bridged by holdline.
 //! - A queue target never leaves holdline: the caller enters that queue (no signalling).
 //!
 //! Not here: attended transfer (`Refer-To` with a `Replaces` header: 501), auto attendants
@@ -32,8 +39,8 @@ use crate::sip::transaction::ServerTxId;
 use crate::sip::uri::{Host, Uri};
 use crate::time::Time;
 
-use super::call::CallHandle;
-use super::core::{Core, Event};
+use super::call::{CallHandle, CallState};
+use super::core::{CallTimer, Core, Event};
 use super::uac::{peer_of, LegHandle, LegOutcome, RingRequest};
 
 /// Where a forward or transfer goes, once resolved.
@@ -75,6 +82,10 @@ pub(crate) struct Transfers {
     pub legs: HashMap<LegHandle, ForwardLeg>,
     /// Agent legs that sent a REFER we accepted: the subscription the NOTIFYs belong to.
     pub referrers: HashSet<LegHandle>,
+    /// Callers we sent a REFER to, and where: the fallback if their side cannot do it.
+    pub referred: HashMap<CallHandle, Destination>,
+    /// Our REFERs' client transactions.
+    pub refer_txs: HashMap<crate::sip::transaction::ClientTxId, CallHandle>,
 }
 
 impl Transfers {
@@ -93,6 +104,8 @@ impl Transfers {
             trunks: config.trunks.clone(),
             legs: HashMap::new(),
             referrers: HashSet::new(),
+            referred: HashMap::new(),
+            refer_txs: HashMap::new(),
         }
     }
 
@@ -309,6 +322,132 @@ impl Core {
         }
     }
 
+    /// A queue's forward of an answered caller to an external target: REFER to its side when
+    /// it takes REFER, else (and as the fallback) our own leg through the trunk.
+    pub(crate) fn forward_external(
+        &mut self,
+        now: Time,
+        handle: CallHandle,
+        dest: Destination,
+        refer_to: &str,
+    ) {
+        if !matches!(dest, Destination::External { .. }) {
+            return self.forward_answered(now, handle, dest, None);
+        }
+        let Some(call) = self.calls.get(&handle) else {
+            return;
+        };
+        if !call.allows_refer || call.state != CallState::Confirmed {
+            return self.forward_answered(now, handle, dest, None);
+        }
+        let (flow, local) = (call.flow, call.local);
+        let referred_by = format!("<{}>", call.dialled);
+        let via = self.new_via(&flow, local);
+        let Some(call) = self.calls.get_mut(&handle) else {
+            return;
+        };
+        let mut refer = call.request(Method::Refer, &via);
+        // The target as configured (`tel:+…` or a SIP URI): the caller's side dials it its way.
+        refer
+            .headers
+            .push(HeaderName::ReferTo, format!("<{refer_to}>"));
+        refer.headers.push(HeaderName::ReferredBy, referred_by);
+        let (host, port) = self.advertised(flow.transport, local, None);
+        refer
+            .headers
+            .push(HeaderName::Contact, format!("<sip:{host}:{port}>"));
+        match self.tx.send_request(now, refer, flow) {
+            Ok(id) => {
+                tracing::info!(
+                    target = refer_to,
+                    "asking the caller's side to make the forward (REFER)"
+                );
+                self.transfers.refer_txs.insert(id, handle);
+                self.transfers.referred.insert(handle, dest);
+                let deadline = now + self.settings.transactions.timers.t1 * 64;
+                self.timers.insert((deadline, handle, CallTimer::Refer));
+            }
+            Err(err) => {
+                tracing::debug!(%err, "could not send REFER; placing the forward ourselves");
+                self.forward_answered(now, handle, dest, None);
+            }
+        }
+    }
+
+    /// The final response to our REFER: 2xx, wait for the NOTIFYs; anything else, fall back.
+    pub(crate) fn on_caller_refer_response(&mut self, now: Time, handle: CallHandle, status: u16) {
+        if (200..300).contains(&status) {
+            return;
+        }
+        tracing::info!(
+            status,
+            "the caller's side refused our REFER; placing the forward ourselves"
+        );
+        self.refer_fell_through(now, handle);
+    }
+
+    /// A NOTIFY in a caller's dialog: the progress of our REFER (RFC 3515 §2.4.5).
+    pub(crate) fn on_caller_notify(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        handle: CallHandle,
+        req: &Request,
+    ) {
+        // RFC 6665 §4.1.3: a NOTIFY for no subscription of ours gets 481.
+        let status = match self.transfers.referred.contains_key(&handle) {
+            true => 200,
+            false => 481,
+        };
+        let resp = self.call_response(handle, req, status);
+        self.respond(now, tx, resp);
+        if status != 200 {
+            return;
+        }
+        // The sipfrag's status line: "SIP/2.0 200 OK".
+        let frag = String::from_utf8_lossy(&req.body);
+        let status = frag
+            .lines()
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|code| code.parse::<u16>().ok());
+        match status {
+            Some(100..=199) => {}
+            Some(200..=299) => {
+                tracing::info!("the caller's side reached the forward target; leaving the call");
+                self.transfers.referred.remove(&handle);
+                self.timers
+                    .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::Refer));
+                self.send_bye(now, handle, 200, "forwarded");
+            }
+            _ => {
+                tracing::info!(
+                    ?status,
+                    "the caller's side could not reach the target; placing the forward ourselves"
+                );
+                self.refer_fell_through(now, handle);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// No final NOTIFY in time.
+    pub(crate) fn refer_timed_out(&mut self, now: Time, handle: CallHandle) {
+        if self.transfers.referred.contains_key(&handle) {
+            tracing::info!("no outcome of our REFER in time; placing the forward ourselves");
+            self.refer_fell_through(now, handle);
+        }
+    }
+
+    fn refer_fell_through(&mut self, now: Time, handle: CallHandle) {
+        self.transfers.refer_txs.retain(|_, h| *h != handle);
+        self.timers
+            .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::Refer));
+        if let Some(dest) = self.transfers.referred.remove(&handle) {
+            self.forward_answered(now, handle, dest, None);
+        }
+    }
+
     /// A transferred caller enters `queue` as a new arrival (it is answered already).
     fn enter_queue(
         &mut self,
@@ -405,8 +544,10 @@ impl Core {
         }
     }
 
-    /// The caller is gone: its forward legs stop ringing.
+    /// The caller is gone: its forward legs stop ringing, a REFER to it is moot.
     pub(crate) fn cancel_forwards(&mut self, now: Time, handle: CallHandle) {
+        self.transfers.referred.remove(&handle);
+        self.transfers.refer_txs.retain(|_, h| *h != handle);
         let legs: Vec<LegHandle> = self
             .transfers
             .legs

@@ -53,6 +53,7 @@ impl Core {
             // A caller cannot make holdline call someone else (RFC 3515 §2.4.2 lets the
             // recipient refuse; toll fraud): only agents transfer.
             Method::Refer => self.respond_status(now, tx, &req, 403),
+            Method::Notify => self.on_caller_notify(now, tx, handle, &req),
             // INFO (legacy DTMF relay) is accepted; DTMF is read from RTP (RFC 4733).
             _ => self.respond_status(now, tx, &req, 200),
         }
@@ -190,6 +191,12 @@ impl Core {
             caller_uri,
             dialled: req.uri.clone(),
             bridged: None,
+            // RFC 3261 §20.5: the methods the caller's side accepts; REFER lets a forward be
+            // handed to it (RFC 3515) instead of dialled by us.
+            allows_refer: req
+                .headers
+                .list(&HeaderName::Allow)
+                .any(|m| m.eq_ignore_ascii_case("REFER")),
             started: now,
         };
         let span = call.span.clone();
@@ -307,6 +314,7 @@ impl Core {
     pub(crate) fn on_call_timer(&mut self, now: Time, handle: CallHandle, timer: CallTimer) {
         match timer {
             CallTimer::Answer => self.answer_now(now, handle),
+            CallTimer::Refer => self.refer_timed_out(now, handle),
         }
     }
 

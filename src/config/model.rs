@@ -131,6 +131,8 @@ pub struct RtpConfig {
     pub symmetric: bool,
     /// Hang up a call after this long without RTP from the caller; `None`: never.
     pub timeout: Option<Duration>,
+    /// Run the pacer threads at real-time priority (SCHED_FIFO) when the OS lets us.
+    pub realtime: bool,
 }
 
 impl RtpConfig {

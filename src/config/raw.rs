@@ -57,6 +57,7 @@ pub struct RawRtp {
     pub ports: Option<String>,
     pub symmetric: Option<bool>,
     pub timeout: Option<i64>,
+    pub realtime: Option<bool>,
 }
 
 /// `[api]`

@@ -301,6 +301,7 @@ fn rtp(raw: &RawRtp, p: &mut Problems) -> RtpConfig {
         port_max,
         symmetric: raw.symmetric.unwrap_or(true),
         timeout: (timeout > 0).then(|| seconds(timeout)),
+        realtime: raw.realtime.unwrap_or(true),
     }
 }
 

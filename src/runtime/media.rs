@@ -65,6 +65,8 @@ pub struct MediaPlaneConfig {
     pub tick: Duration,
     /// Packets a stream may send back to back after a stall.
     pub max_burst: u32,
+    /// Real-time priority (SCHED_FIFO) for the pacer threads, where allowed.
+    pub realtime: bool,
 }
 
 impl Default for MediaPlaneConfig {
@@ -75,6 +77,7 @@ impl Default for MediaPlaneConfig {
             shards: 0,
             tick: Duration::from_millis(2),
             max_burst: crate::rtp::pacer::DEFAULT_MAX_BURST,
+            realtime: false,
         }
     }
 }
@@ -92,6 +95,7 @@ impl MediaPlaneConfig {
                 symmetric: config.rtp.symmetric,
                 timeout: config.rtp.timeout,
             },
+            realtime: config.rtp.realtime,
             ..MediaPlaneConfig::default()
         }
     }
@@ -243,7 +247,7 @@ impl MediaPlane {
             .map(|i| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let shard = Shard::new(clock, config.tick, config.max_burst);
-                spawn_shard(i, shard, rx);
+                spawn_shard(i, shard, rx, config.realtime);
                 tx
             })
             .collect();
@@ -627,7 +631,12 @@ impl Drop for MediaPlane {
 /// Runs a shard on its own thread with its own single-threaded runtime, so a burst of SIP work
 /// on the main runtime's workers cannot delay packets (the shard sends on plain non-blocking
 /// std sockets and needs only tokio's timer and channels). Falls back to a task.
-fn spawn_shard(index: usize, shard: Shard, commands: mpsc::UnboundedReceiver<Command>) {
+fn spawn_shard(
+    index: usize,
+    shard: Shard,
+    commands: mpsc::UnboundedReceiver<Command>,
+    realtime: bool,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build();
@@ -637,11 +646,40 @@ fn spawn_shard(index: usize, shard: Shard, commands: mpsc::UnboundedReceiver<Com
     };
     let thread = std::thread::Builder::new()
         .name(format!("holdline-pacer-{index}"))
-        .spawn(move || runtime.block_on(shard.run(commands)));
+        .spawn(move || {
+            if realtime {
+                raise_priority(index);
+            }
+            runtime.block_on(shard.run(commands))
+        });
     if let Err(err) = thread {
         tracing::error!(%err, "could not start a pacer thread");
     }
 }
+
+/// Real-time priority for this pacer thread: SCHED_FIFO at a low real-time level, so it
+/// preempts every normal thread (SIP work, other processes) the moment a packet is due, yet
+/// yields to the kernel's own real-time threads. A shard sleeps between ticks and sends for well
+/// under a tick, and the kernel's RT throttling caps any runaway, so other work still runs.
+/// Needs CAP_SYS_NICE; without it the pacer runs at normal priority, as before.
+#[cfg(target_os = "linux")]
+fn raise_priority(index: usize) {
+    const PRIORITY: libc::c_int = 10;
+    let param = libc::sched_param {
+        sched_priority: PRIORITY,
+    };
+    // SAFETY: sched_setscheduler reads `param` only during the call; pid 0 is this thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        tracing::debug!(shard = index, "pacer thread at real-time priority");
+    } else if index == 0 {
+        let err = io::Error::last_os_error();
+        tracing::info!(%err, "pacer threads run at normal priority (real-time priority needs CAP_SYS_NICE)");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_priority(_index: usize) {}
 
 fn bind(ip: IpAddr, port: u16) -> Result<std::net::UdpSocket, (io::Error, u16)> {
     let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port)).map_err(|e| (e, port))?;
