@@ -1,4 +1,5 @@
-//! The `holdline` command: `serve`, `check-config`, and the media tools.
+//! The `holdline` command: `serve`, `check-config`, the media tools, and the admin commands
+//! (`queue`, `number`, `user`, `group`, `agent`) that talk to a running server's API.
 #![allow(clippy::disallowed_methods)] // The binary is part of the IO edge.
 
 use std::path::PathBuf;
@@ -12,6 +13,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where the admin commands find the API (ignored by the others).
+    #[command(flatten)]
+    api: holdline::api::cli::ApiArgs,
 }
 
 #[derive(Subcommand)]
@@ -25,6 +29,10 @@ enum Command {
         /// `--listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0`.
         #[arg(long, value_name = "TRANSPORT:IP:PORT")]
         listen: Vec<String>,
+        /// Serve the admin API here instead of the configuration's `[api] listen`, e.g.
+        /// `--api-listen 127.0.0.1:0`.
+        #[arg(long, value_name = "IP:PORT")]
+        api_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file; every problem names the field and the reason.
     CheckConfig {
@@ -36,6 +44,8 @@ enum Command {
         #[command(subcommand)]
         command: MediaCommand,
     },
+    #[command(flatten)]
+    Api(holdline::api::cli::ApiCommand),
 }
 
 #[derive(Subcommand)]
@@ -60,9 +70,29 @@ enum MediaCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, listen } => serve(config, &listen),
+        Command::Serve {
+            config,
+            listen,
+            api_listen,
+        } => serve(config, &listen, api_listen),
         Command::CheckConfig { file } => check_config(&file),
         Command::Media { command } => media(command),
+        Command::Api(command) => api(&command, &cli.api),
+    }
+}
+
+/// An admin command: one or two API requests; the answer as a table or JSON on stdout, or the
+/// API's refusal (every validation problem, one per line) on stderr.
+fn api(command: &holdline::api::cli::ApiCommand, args: &holdline::api::cli::ApiArgs) -> ExitCode {
+    match holdline::api::cli::run(command, args) {
+        Ok(out) => {
+            println!("{}", out.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(err.exit_code())
+        }
     }
 }
 
@@ -120,7 +150,11 @@ fn media(command: MediaCommand) -> ExitCode {
     }
 }
 
-fn serve(config_path: Option<PathBuf>, listen: &[String]) -> ExitCode {
+fn serve(
+    config: Option<PathBuf>,
+    listen: &[String],
+    api_listen: Option<std::net::SocketAddr>,
+) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -128,86 +162,22 @@ fn serve(config_path: Option<PathBuf>, listen: &[String]) -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match &config_path {
-        Some(path) => match holdline::config::load(path) {
-            Ok(c) => c,
-            Err(err) => {
-                eprintln!("{}: {err}", path.display());
-                return ExitCode::from(2);
-            }
-        },
-        None => holdline::config::embedded_default(),
-    };
-    let mut config = config;
-    if !listen.is_empty() {
-        let parsed: Result<Vec<_>, _> = listen
-            .iter()
-            .map(|l| {
-                holdline::config::validate::parse_listen(l).map_err(|e| format!("--listen {l} {e}"))
-            })
-            .collect();
-        match parsed {
-            Ok(l) => config.sip.listen = l,
-            Err(err) => {
-                eprintln!("{err}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    // Decode every prompt before taking calls: a corrupt file is reported now, by name.
-    let prompts = match holdline::runtime::prompts::load(&config) {
-        Ok(p) => p,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("{e}");
-            }
+    let parsed: Result<Vec<_>, _> = listen
+        .iter()
+        .map(|l| {
+            holdline::config::validate::parse_listen(l).map_err(|e| format!("--listen {l} {e}"))
+        })
+        .collect();
+    let listen = match parsed {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!("{err}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let listeners = match holdline::runtime::bind_listeners(&config.sip.listen).await {
-            Ok(l) => l,
-            Err(err) => {
-                eprintln!("cannot bind the SIP listeners: {err}");
-                return ExitCode::FAILURE;
-            }
-        };
-        // Machine-readable lines on stdout: tests and scripts read the bound ports here.
-        for (transport, addr) in listeners.addresses() {
-            let t = transport.as_via_str().to_ascii_lowercase();
-            println!("listening sip {t} {addr}");
-            tracing::info!(%transport, %addr, "listening");
-        }
-        println!("ready");
-        match holdline::runtime::run(config, prompts, listeners, shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("holdline stopped: {err}");
-                ExitCode::FAILURE
-            }
-        }
+    holdline::runtime::serve::serve(holdline::runtime::serve::ServeOptions {
+        config,
+        listen,
+        api_listen,
     })
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -33,6 +33,7 @@ fn event(at_ms: i64, queue: &str, kind: &str) -> QueueEvent {
         agent: None,
         kind: kind.into(),
         detail: None,
+        waited_ms: None,
     }
 }
 
@@ -211,6 +212,42 @@ async fn agent_sets_dnd_and_opts_in_and_out() {
     assert_eq!(ag["dnd"], false);
     let (status, got) = call(&a.router, "GET", "/api/v1/agents/amos", None).await;
     assert_eq!((status, got), (StatusCode::OK, ag));
+}
+
+#[tokio::test]
+async fn removing_a_queue_drops_its_opt_outs_from_the_published_settings() {
+    let a = app();
+    let mut prefs = a.state.subscribe_agent_prefs();
+    let (status, _) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "temp", "agents": ["bea"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    call(
+        &a.router,
+        "POST",
+        "/api/v1/agents/bea/queues/temp/opt-out",
+        None,
+    )
+    .await;
+    assert!(prefs.borrow_and_update().is_opted_out("bea", "temp"));
+    let (status, _) = call(&a.router, "DELETE", "/api/v1/queues/temp", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(prefs.has_changed().unwrap(), "the runtime hears of it");
+    assert!(!prefs.borrow_and_update().is_opted_out("bea", "temp"));
+    // A queue made again with the same id starts with bea opted in.
+    call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "temp", "agents": ["bea"] })),
+    )
+    .await;
+    let (_, bea) = call(&a.router, "GET", "/api/v1/agents/bea", None).await;
+    assert_eq!(bea["queues"][1]["opted_in"], true, "{bea}");
 }
 
 #[tokio::test]

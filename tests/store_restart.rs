@@ -67,6 +67,7 @@ fn provisioned_objects_and_agent_settings_survive_a_restart() {
             agent: None,
             kind: "offered".into(),
             detail: None,
+            waited_ms: None,
         })
         .unwrap();
         // Dropped here: no shutdown step of any kind.
@@ -159,6 +160,7 @@ fn kill_test_child_writer() {
                 agent: None,
                 kind: "offered".into(),
                 detail: None,
+                waited_ms: None,
             })
             .unwrap();
         writeln!(out, "acked {i}").unwrap();

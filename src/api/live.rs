@@ -7,6 +7,8 @@
 //! store, and applied over these states by the status route.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -95,26 +97,35 @@ pub struct Counters {
     pub sip_requests: BTreeMap<(String, String), u64>,
 }
 
-/// What the runtime tells the API about calls and agents right now.
-pub trait LiveState: Send + Sync + 'static {
+/// Everything live at one instant: every queue with activity, every call, the counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveSnapshot {
+    pub queues: BTreeMap<String, QueueLive>,
+    pub calls: Vec<ActiveCall>,
+    pub counters: Counters,
+}
+
+impl LiveSnapshot {
     /// The queue's waiting calls and agents' states; empty for a queue with no activity.
-    fn queue(&self, queue: &str) -> QueueLive;
-    /// Every call in progress.
-    fn calls(&self) -> Vec<ActiveCall>;
-    fn counters(&self) -> Counters;
+    pub fn queue(&self, queue: &str) -> QueueLive {
+        self.queues.get(queue).cloned().unwrap_or_default()
+    }
+}
+
+/// A snapshot on its way: the runtime answers from the task that owns the calls.
+pub type SnapshotFuture = Pin<Box<dyn Future<Output = LiveSnapshot> + Send + 'static>>;
+
+/// What the runtime tells the API about calls and agents right now. The answer is a future
+/// because the state lives in the core task: the API asks it and waits, so a snapshot is
+/// taken only when someone looks (a scrape or a status request), never on the call path.
+pub trait LiveState: Send + Sync + 'static {
+    fn snapshot(&self) -> SnapshotFuture;
 }
 
 /// A [`LiveState`] holding whatever was set last.
 #[derive(Default)]
 pub struct MemoryLive {
-    inner: Mutex<MemoryInner>,
-}
-
-#[derive(Default)]
-struct MemoryInner {
-    queues: BTreeMap<String, QueueLive>,
-    calls: Vec<ActiveCall>,
-    counters: Counters,
+    inner: Mutex<LiveSnapshot>,
 }
 
 impl MemoryLive {
@@ -130,22 +141,15 @@ impl MemoryLive {
         self.lock().counters = counters;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LiveSnapshot> {
         // A panic while holding the lock cannot leave these plain values half-written.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl LiveState for MemoryLive {
-    fn queue(&self, queue: &str) -> QueueLive {
-        self.lock().queues.get(queue).cloned().unwrap_or_default()
-    }
-
-    fn calls(&self) -> Vec<ActiveCall> {
-        self.lock().calls.clone()
-    }
-
-    fn counters(&self) -> Counters {
-        self.lock().counters.clone()
+    fn snapshot(&self) -> SnapshotFuture {
+        let snapshot = self.lock().clone();
+        Box::pin(std::future::ready(snapshot))
     }
 }

@@ -5,7 +5,8 @@
 //! agent counted once: do-not-disturb first, else its busiest state in any queue); active RTP
 //! streams; SIP requests by method and the class of our final response (counter).
 //!
-//! What this does not do: keep counters itself. They come from [`LiveState::counters`].
+//! What this does not do: keep counters itself. They come from the runtime's
+//! [`super::live::LiveState`] snapshot.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,12 +14,12 @@ use std::fmt::Write;
 use crate::config::Config;
 use crate::store::AgentPrefs;
 
-use super::live::{AgentState, LiveState};
+use super::live::{AgentState, LiveSnapshot};
 
 /// The whole `/metrics` body.
-pub fn render(config: &Config, live: &dyn LiveState, prefs: &AgentPrefs) -> String {
+pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> String {
     let mut out = String::new();
-    let counters = live.counters();
+    let counters = &live.counters;
     let mut waiting = Vec::new();
     let mut agents: BTreeMap<String, AgentState> = BTreeMap::new();
     for q in &config.queues {

@@ -15,8 +15,10 @@
 //! What this does not do: TLS (listen on loopback, or put a proxy in front), or own live state:
 //! calls and agents come from the runtime through [`live::LiveState`]. Handlers run their
 //! (short, admin-rate) SQLite transactions on the async worker under one mutex; the runtime
-//! should call [`ApiState::record_event`], a synchronous SQLite write, off its hot path (from
-//! `spawn_blocking` or a task of its own).
+//! calls [`ApiState::record_events`], a synchronous SQLite write, off its hot path (a writer
+//! task that batches events and writes on a blocking thread). A change to the configuration
+//! is answered once the runtime reports it applied ([`ApiState::report_applied`]), so the
+//! next call sees what the API just confirmed.
 //!
 //! # Layout
 //! - this file: [`ApiState`], [`router`], [`serve`], bearer-token check. [`boot`]: start-up.
@@ -38,6 +40,7 @@ pub mod spec;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -51,11 +54,15 @@ use crate::config::Config;
 use crate::store::{AgentPrefs, QueueEvent, StoreError};
 
 pub use error::ApiError;
-pub use live::{LiveState, MemoryLive};
-pub use provision::{FileSource, ProvisionError, Provisioning};
+pub use live::{LiveSnapshot, LiveState, MemoryLive};
+pub use provision::{FileSource, ProvisionError, Provisioning, Published};
 
 /// How many events the live feed buffers for a slow subscriber before it skips ahead.
 const FEED_BUFFER: usize = 1024;
+
+/// How long a change waits for the runtime to apply it before the API answers anyway (the
+/// change is stored either way; the runtime is only slow, e.g. decoding a long new prompt).
+const APPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// Everything the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -67,6 +74,9 @@ struct Inner {
     prov: Mutex<Provisioning>,
     live: Arc<dyn LiveState>,
     feed: broadcast::Sender<QueueEvent>,
+    /// The configuration generation the runtime has applied; `None` while no runtime is
+    /// attached (tests of the API alone), when changes do not wait.
+    applied: watch::Sender<Option<u64>>,
     /// `None`: no token is required (only when the caller decided so; `holdline serve` always
     /// has one).
     token: Option<String>,
@@ -75,11 +85,13 @@ struct Inner {
 impl ApiState {
     pub fn new(prov: Provisioning, live: Arc<dyn LiveState>, token: Option<String>) -> ApiState {
         let (feed, _) = broadcast::channel(FEED_BUFFER);
+        let (applied, _) = watch::channel(None);
         ApiState {
             inner: Arc::new(Inner {
                 prov: Mutex::new(prov),
                 live,
                 feed,
+                applied,
                 token,
             }),
         }
@@ -94,9 +106,47 @@ impl ApiState {
         Ok(stored)
     }
 
+    /// Appends `events` to the log in one transaction and sends them to live-feed
+    /// subscribers. The runtime's event writer calls this off the call path.
+    pub fn record_events(&self, events: &[QueueEvent]) -> Result<Vec<QueueEvent>, StoreError> {
+        let stored = self.prov().record_events(events)?;
+        for e in &stored {
+            let _ = self.inner.feed.send(e.clone());
+        }
+        Ok(stored)
+    }
+
     /// Every new effective configuration, for new calls.
     pub fn subscribe_config(&self) -> watch::Receiver<Arc<Config>> {
         self.prov().subscribe_config()
+    }
+
+    /// Every new effective configuration with its generation: what the runtime follows. It
+    /// reports each one it has applied with [`ApiState::report_applied`].
+    pub fn subscribe_published(&self) -> watch::Receiver<Published> {
+        self.prov().subscribe_published()
+    }
+
+    /// The runtime has applied configuration `generation` (new calls see it). From the first
+    /// report on, API changes answer only once the runtime has applied them.
+    pub fn report_applied(&self, generation: u64) {
+        self.inner.applied.send_replace(Some(generation));
+    }
+
+    /// Waits until the runtime has applied `generation`, when a runtime is attached; gives up
+    /// (with a warning) after a few seconds, since the change is stored either way.
+    pub async fn applied(&self, generation: u64) {
+        let mut rx = self.inner.applied.subscribe();
+        if rx.borrow().is_none() {
+            return;
+        }
+        let done = rx.wait_for(|g| g.is_some_and(|g| g >= generation));
+        if tokio::time::timeout(APPLY_WAIT, done).await.is_err() {
+            tracing::warn!(
+                generation,
+                "the runtime has not applied a configuration change yet; answering anyway"
+            );
+        }
     }
 
     /// Agents' do-not-disturb and opt-outs, whenever they change.

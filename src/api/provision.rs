@@ -96,12 +96,22 @@ pub enum ProvisionError {
     Store(#[from] StoreError),
 }
 
+/// An effective configuration as published, with its generation: 1 at start-up, one more for
+/// every change. The runtime reports the generation it has applied, so the API can answer a
+/// change only once new calls see it.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub generation: u64,
+    pub config: Arc<Config>,
+}
+
 /// The provisioning state: the store, the file, and the effective configuration.
 pub struct Provisioning {
     store: Store,
     file: FileSource,
     config: Arc<Config>,
     config_tx: watch::Sender<Arc<Config>>,
+    published_tx: watch::Sender<Published>,
     prefs_tx: watch::Sender<Arc<AgentPrefs>>,
     /// Check that greeting / music files exist (off in tests that have none).
     check_files: bool,
@@ -143,12 +153,17 @@ impl Provisioning {
         store.apply(&changes)?;
         let config = Arc::new(config);
         let (config_tx, _) = watch::channel(config.clone());
+        let (published_tx, _) = watch::channel(Published {
+            generation: 1,
+            config: config.clone(),
+        });
         let (prefs_tx, _) = watch::channel(Arc::new(store.agent_prefs()?));
         let p = Provisioning {
             store,
             file,
             config,
             config_tx,
+            published_tx,
             prefs_tx,
             check_files: true,
         };
@@ -168,6 +183,16 @@ impl Provisioning {
     /// Receives every new effective configuration (for new calls).
     pub fn subscribe_config(&self) -> watch::Receiver<Arc<Config>> {
         self.config_tx.subscribe()
+    }
+
+    /// Receives every new effective configuration with its generation (the runtime's feed).
+    pub fn subscribe_published(&self) -> watch::Receiver<Published> {
+        self.published_tx.subscribe()
+    }
+
+    /// The generation of the effective configuration now (1 at start-up).
+    pub fn generation(&self) -> u64 {
+        self.published_tx.borrow().generation
     }
 
     /// Receives agents' do-not-disturb and opt-out settings whenever they change.
@@ -338,13 +363,25 @@ impl Provisioning {
         self.store.append_event(event)
     }
 
+    /// Appends events in one transaction; returns them with their sequence numbers.
+    pub fn record_events(&mut self, events: &[QueueEvent]) -> Result<Vec<QueueEvent>, StoreError> {
+        self.store.append_events(events)
+    }
+
     pub fn events(&self, filter: &EventFilter) -> Result<Vec<QueueEvent>, StoreError> {
         self.store.events(filter)
     }
 
+    /// Publishes the agents' settings as stored, when they differ from the last published.
     fn publish_prefs(&mut self) -> Result<(), StoreError> {
-        let prefs = Arc::new(self.store.agent_prefs()?);
-        self.prefs_tx.send_replace(prefs);
+        let prefs = self.store.agent_prefs()?;
+        self.prefs_tx.send_if_modified(|current| {
+            let changed = **current != prefs;
+            if changed {
+                *current = Arc::new(prefs);
+            }
+            changed
+        });
         Ok(())
     }
 
@@ -375,6 +412,13 @@ impl Provisioning {
         self.store.apply(std::slice::from_ref(&change))?;
         self.config = Arc::new(config);
         self.config_tx.send_replace(self.config.clone());
+        let generation = self.generation() + 1;
+        self.published_tx.send_replace(Published {
+            generation,
+            config: self.config.clone(),
+        });
+        // Removing a queue or user drops the opt-outs and DND that named it.
+        self.publish_prefs()?;
         Ok(())
     }
 

@@ -231,7 +231,11 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
             f,
             move |State(s): State<ApiState>, body: Bytes| async move {
                 let body = json_body(&body)?;
-                let created = s.prov().create(kind, body)?;
+                let (created, generation) = {
+                    let mut p = s.prov();
+                    (p.create(kind, body)?, p.generation())
+                };
+                s.applied(generation).await;
                 Ok::<_, ApiError>((StatusCode::CREATED, Json(created)))
             },
         ),
@@ -239,20 +243,29 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
             f,
             move |State(s): State<ApiState>, Path(id): Path<String>, body: Bytes| async move {
                 let patch = json_body(&body)?;
-                let updated = s.prov().update(kind, &id, &patch)?;
+                let (updated, generation) = {
+                    let mut p = s.prov();
+                    (p.update(kind, &id, &patch)?, p.generation())
+                };
+                s.applied(generation).await;
                 Ok::<_, ApiError>(Json(updated))
             },
         ),
         Op::Delete(kind) => on(
             f,
             move |State(s): State<ApiState>, Path(id): Path<String>| async move {
-                s.prov().delete(kind, &id)?;
+                let generation = {
+                    let mut p = s.prov();
+                    p.delete(kind, &id)?;
+                    p.generation()
+                };
+                s.applied(generation).await;
                 Ok::<_, ApiError>(StatusCode::NO_CONTENT)
             },
         ),
         Op::QueueStatus => on(f, queue_status),
         Op::Calls => on(f, |State(s): State<ApiState>| async move {
-            Json(s.live().calls())
+            Json(s.live().snapshot().await.calls)
         }),
         Op::Events => on(f, events),
         Op::EventFeed => on(f, event_feed),
@@ -293,7 +306,7 @@ async fn queue_status(
             what: format!("queue {id:?}"),
         });
     };
-    let live = s.live().queue(&id);
+    let live = s.live().snapshot().await.queue(&id);
     let agents: Vec<Value> = q
         .members
         .iter()
@@ -431,7 +444,8 @@ async fn metrics(State(s): State<ApiState>) -> Response {
         let p = s.prov();
         (p.config(), p.agent_prefs())
     };
-    let body = super::metrics::render(&config, s.live(), &prefs);
+    let live = s.live().snapshot().await;
+    let body = super::metrics::render(&config, &live, &prefs);
     (
         [(
             header::CONTENT_TYPE,

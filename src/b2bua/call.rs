@@ -89,6 +89,8 @@ pub struct Call {
     pub bridged: Option<crate::b2bua::LegHandle>,
     /// The caller's INVITE listed REFER in Allow.
     pub allows_refer: bool,
+    /// When the INVITE arrived.
+    pub started: Time,
 }
 
 impl Call {

@@ -179,23 +179,13 @@ pub struct Core {
     pub(crate) events: VecDeque<Event>,
     next_handle: u64,
     pub(crate) draining: bool,
+    /// The configuration and agent settings applied last, and what the admin API reads.
+    pub(crate) applied: super::provisioning::Applied,
 }
 
 impl Core {
     pub fn new(config: &Config, settings: CoreSettings) -> Core {
-        let queues = config
-            .queues
-            .iter()
-            .map(|q| {
-                (
-                    q.id.clone(),
-                    QueueSignalling {
-                        answer_delay: q.answer_delay,
-                        music: q.music_on_hold.clone(),
-                    },
-                )
-            })
-            .collect();
+        let queues = super::provisioning::signalling(config);
         let public_host = config.sip.public_host.clone();
         let public_ip = public_host.as_deref().and_then(|h| h.parse().ok());
         Core {
@@ -227,6 +217,7 @@ impl Core {
             events: VecDeque::new(),
             next_handle: 1,
             draining: false,
+            applied: super::provisioning::Applied::new(config),
         }
     }
 

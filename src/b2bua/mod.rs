@@ -9,6 +9,7 @@
 //! - [`uas`]: request handling for caller dialogs.
 //! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
 //! - `queueing`: the queue engine's actions carried out as SIP and media events.
+//! - `provisioning`: run-time configuration and agent settings, what the admin API reads.
 //! - `transfer`: forwards of answered calls and agents' REFERs (new legs, toll-fraud policy).
 //! - [`call`]: one caller dialog's state.
 //! - [`precheck`]: the §8.2 checks every request passes first.
@@ -19,6 +20,7 @@ pub mod call;
 pub mod core;
 pub mod ports;
 pub mod precheck;
+mod provisioning;
 mod queueing;
 pub mod reply;
 mod transfer;
@@ -27,4 +29,5 @@ mod uas;
 
 pub use self::call::CallHandle;
 pub use self::core::{Core, CoreSettings, EndReason, Event, Playback};
+pub use self::provisioning::{AgentSettings, CallView, LoggedEvent};
 pub use self::uac::{peer_of, LegHandle, LegOutcome, LegState, RingRequest};

@@ -47,21 +47,14 @@ impl Core {
             self.on_leg_event(now, event);
         }
         self.engine.handle_timeout(now);
+        // Events first, while every call they name is still mapped to its dialog (carrying
+        // out an action may forget it), then those the actions caused.
+        self.drain_queue_events();
         while let Some(action) = self.engine.poll_action() {
             busy = true;
             self.carry_out(now, action);
         }
-        while let Some(event) = self.engine.poll_event() {
-            tracing::info!(
-                target: "holdline::queue_events",
-                call = %event.call,
-                queue = %event.queue,
-                agent = ?event.agent.as_ref().map(|a| a.as_str()),
-                waited_ms = event.waited.as_millis() as u64,
-                kind = event.kind.name(),
-                "queue event"
-            );
-        }
+        self.drain_queue_events();
         busy
     }
 

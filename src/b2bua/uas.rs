@@ -197,6 +197,7 @@ impl Core {
                 .headers
                 .list(&HeaderName::Allow)
                 .any(|m| m.eq_ignore_ascii_case("REFER")),
+            started: now,
         };
         let span = call.span.clone();
         let _enter = span.enter();
@@ -639,8 +640,10 @@ impl Core {
     }
 
     pub(crate) fn respond(&mut self, now: Time, tx: ServerTxId, resp: Response) {
-        if let Err(err) = self.tx.respond(now, tx, resp) {
-            tracing::warn!(%err, "could not send a response");
+        let answer = super::provisioning::answer_key(&resp);
+        match self.tx.respond(now, tx, resp) {
+            Ok(()) => self.count_answer(answer),
+            Err(err) => tracing::warn!(%err, "could not send a response"),
         }
     }
 

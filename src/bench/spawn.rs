@@ -34,6 +34,8 @@ pub fn start(spawn: &Spawn) -> Result<Spawned, BenchError> {
         .arg("serve")
         .arg("--config")
         .arg(&spawn.config)
+        // The run needs no admin API on a fixed port (8080 may be taken): any free one.
+        .args(["--api-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "holdline=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

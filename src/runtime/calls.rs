@@ -53,6 +53,28 @@ impl Calls {
         }
     }
 
+    /// A provisioning change: the queues' music for callers answered from now on, and the
+    /// prompts it brought (decoded off this task). Callers already playing keep their stream.
+    pub(crate) fn reconfigure(
+        &mut self,
+        config: &Config,
+        prompts: HashMap<std::path::PathBuf, crate::audio::Prompt>,
+    ) {
+        self.prompts.files.extend(prompts);
+        // Extended, not replaced: a removed queue's last callers keep its music.
+        self.music_of.extend(
+            config
+                .queues
+                .iter()
+                .map(|q| (q.id.clone(), q.music_on_hold.clone())),
+        );
+    }
+
+    /// The prompt files decoded so far.
+    pub(crate) fn prompt_files(&self) -> std::collections::HashSet<std::path::PathBuf> {
+        self.prompts.files.keys().cloned().collect()
+    }
+
     pub(crate) fn handle(&mut self, plane: &mut MediaPlane, event: Event) {
         match event {
             Event::CallAnswered {

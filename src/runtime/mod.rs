@@ -4,33 +4,48 @@
 //! to the sans-IO [`Core`] on one task, sends what the core wants sent, sleeps until the core's
 //! next deadline, and turns SIGTERM/SIGINT into a graceful shutdown.
 //!
+//! With provisioning ([`Provisioned`]), the core task also follows the store: a new effective
+//! configuration (prompts it names decoded first, on a blocking thread) is applied for new
+//! calls and reported back so the API answers only once new calls see the change; agents'
+//! do-not-disturb and opt-outs are applied as they change; queue events go to the event log;
+//! and the API's live-state requests are answered from here.
+//!
 //! # Layout
+//! - [`serve`]: `holdline serve`: the store, the API and the SIP listeners started together.
 //! - [`bind`]: binding listeners, with one shared port for UDP and TCP when the config says 0.
 //! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects.
-//! - this file: the core task and the media placeholder.
+//! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.
+//! - this file: the core task.
 #![allow(clippy::disallowed_methods)] // The IO edge is where the clock is read.
 
 pub mod bind;
 mod calls;
+mod events;
+pub mod live;
 pub mod media;
 pub mod ports;
 pub mod prompts;
+pub mod serve;
 pub mod stream;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::b2bua::{CallHandle, Core, CoreSettings};
+use crate::api::{ApiState, Published};
+use crate::audio::Prompt;
+use crate::b2bua::{AgentSettings, CallHandle, Core, CoreSettings};
 use crate::config::Config;
 use crate::sip::message::Message;
 use crate::sip::parse::{Limits, ParseError};
 use crate::sip::transport::{ConnId, Peer, Transmit, Transport};
+use crate::store::AgentPrefs;
 use crate::time::Time;
 
 pub use bind::{bind_listeners, Listeners};
@@ -65,6 +80,21 @@ pub(crate) enum Input {
     GreetingFinished {
         call: CallHandle,
     },
+    /// A new effective configuration, with the prompts it brought, decoded.
+    Reconfigure {
+        generation: u64,
+        config: Arc<Config>,
+        prompts: HashMap<PathBuf, Prompt>,
+    },
+}
+
+/// The store and the admin API, as the core task sees them.
+pub struct Provisioned {
+    pub api: ApiState,
+    /// The API's live-state requests (the other end of [`live::RuntimeLive`]).
+    pub live: live::LiveRequests,
+    /// The configuration generation the server started with.
+    pub generation: u64,
 }
 
 /// Runs the server on already-bound listeners until `shutdown` completes, then hangs up every
@@ -75,7 +105,19 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run_provisioned(config, prompts, listeners, shutdown, None).await
+}
+
+/// [`run`], following the store and answering the API when `provisioned` is given.
+pub async fn run_provisioned(
+    config: Config,
+    prompts: prompts::PromptSet,
+    listeners: Listeners,
+    shutdown: impl std::future::Future<Output = ()>,
+    provisioned: Option<Provisioned>,
+) -> std::io::Result<()> {
     let epoch = Instant::now();
+    let clock = events::WallClock::starting_now();
     let limits = Limits::default();
     let settings = CoreSettings {
         listeners: listeners.addresses(),
@@ -105,9 +147,33 @@ pub async fn run(
     let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let (mut plane, mut media_events) = media::MediaPlane::start(media_config);
     let mut calls = calls::Calls::new(&config, prompts, stash, input_tx.clone());
+    let mut tally = live::Tally::default();
+
+    // Provisioning: agents' settings from the store now, then changes as they come.
+    let mut api: Option<ApiState> = None;
+    let mut live_requests = None;
+    let mut prefs_rx: Option<watch::Receiver<Arc<AgentPrefs>>> = None;
+    let mut event_log = None;
+    if let Some(p) = provisioned {
+        let mut rx = p.api.subscribe_agent_prefs();
+        let prefs = rx.borrow_and_update().clone();
+        core.set_agent_settings(Time::ZERO, &agent_settings(&prefs));
+        tokio::spawn(follow_config(
+            p.api.subscribe_published(),
+            p.generation,
+            calls.prompt_files(),
+            input_tx.clone(),
+        ));
+        p.api.report_applied(p.generation);
+        event_log = Some(events::start(p.api.clone()));
+        live_requests = Some(p.live);
+        prefs_rx = Some(rx);
+        api = Some(p.api);
+    }
+
     tokio::pin!(shutdown);
     let mut deadline: Option<Instant> = None;
-    loop {
+    'run: loop {
         let now_time = |at: Instant| Time::from_epoch(at.saturating_duration_since(epoch));
         // Send everything the core wants sent, hand events to the media plane.
         while let Some(t) = core.poll_transmit() {
@@ -116,9 +182,15 @@ pub async fn run(
         while let Some(e) = core.poll_event() {
             calls.handle(&mut plane, e);
         }
+        while let Some(logged) = core.poll_queue_event() {
+            tally.count(&logged.event);
+            if let Some((log, _)) = &event_log {
+                let _ = log.send(events::record(&logged, &clock));
+            }
+        }
         if deadline.is_some() && core.is_idle() {
             tracing::info!("all calls ended; exiting");
-            return Ok(());
+            break 'run;
         }
         let wake = core
             .poll_timeout()
@@ -127,7 +199,7 @@ pub async fn run(
         let wake = deadline.map_or(wake, |d| wake.min(d));
         tokio::select! {
             input = inputs.recv() => {
-                let Some(input) = input else { return Ok(()) };
+                let Some(input) = input else { break 'run };
                 let now = now_time(Instant::now());
                 match input {
                     Input::Datagram { from, local, bytes } => {
@@ -140,13 +212,21 @@ pub async fn run(
                     Input::Closed { conn } => { writers.remove(&conn); }
                     Input::Unreachable { peer } => core.handle_transport_error(now, peer),
                     Input::GreetingFinished { call } => core.greeting_finished(now, call),
+                    Input::Reconfigure { generation, config, prompts } => {
+                        core.reconfigure(now, &config);
+                        calls.reconfigure(&config, prompts);
+                        tracing::info!(generation, queues = config.queues.len(), "configuration applied for new calls");
+                        if let Some(api) = &api {
+                            api.report_applied(generation);
+                        }
+                    }
                 }
             }
             _ = tokio::time::sleep_until(wake) => {
                 let now = Instant::now();
                 if deadline.is_some_and(|d| now >= d) {
                     tracing::warn!(calls = core.call_count(), "shutdown grace period over; exiting");
-                    return Ok(());
+                    break 'run;
                 }
                 core.handle_timeout(now_time(now));
             }
@@ -173,12 +253,94 @@ pub async fn run(
                     }
                 }
             }
+            prefs = prefs_changed(&mut prefs_rx) => {
+                core.set_agent_settings(now_time(Instant::now()), &agent_settings(&prefs));
+            }
+            Some(reply) = live_request(&mut live_requests) => {
+                let now = now_time(Instant::now());
+                let streams = plane.call_count() + plane.leg_count();
+                let _ = reply.send(live::snapshot(&core, now, &tally, streams));
+            }
             _ = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");
                 core.shutdown(now_time(Instant::now()));
                 deadline = Some(Instant::now() + SHUTDOWN_GRACE);
             }
         }
+    }
+    // The last events (the hang-ups of a shutdown) are written before the server exits.
+    while let Some(logged) = core.poll_queue_event() {
+        if let Some((log, _)) = &event_log {
+            let _ = log.send(events::record(&logged, &clock));
+        }
+    }
+    if let Some((log, writer)) = event_log {
+        drop(log);
+        let _ = writer.await;
+    }
+    Ok(())
+}
+
+/// Follows the store's effective configuration: decodes the prompts a new one names (on a
+/// blocking thread, never on the core task), then hands both to the core task. One change at a
+/// time, always the latest: changes made meanwhile are folded into the next.
+async fn follow_config(
+    mut published: watch::Receiver<Published>,
+    mut applied: u64,
+    mut known: HashSet<PathBuf>,
+    inputs: mpsc::Sender<Input>,
+) {
+    loop {
+        let next = published.borrow_and_update().clone();
+        if next.generation <= applied {
+            if published.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let config = next.config.clone();
+        let have = known.clone();
+        let loaded = tokio::task::spawn_blocking(move || prompts::load_new(&config, &have)).await;
+        let (new_prompts, errors) = loaded.unwrap_or_default();
+        for e in errors {
+            tracing::warn!("{e}");
+        }
+        known.extend(new_prompts.keys().cloned());
+        let input = Input::Reconfigure {
+            generation: next.generation,
+            config: next.config,
+            prompts: new_prompts,
+        };
+        if inputs.send(input).await.is_err() {
+            return;
+        }
+        applied = next.generation;
+    }
+}
+
+/// The agents' settings the store keeps, as the core takes them.
+fn agent_settings(prefs: &AgentPrefs) -> AgentSettings {
+    AgentSettings {
+        dnd: prefs.dnd.clone(),
+        opted_out: prefs.opted_out.clone(),
+    }
+}
+
+/// The next agent settings; never completes without provisioning or once the store is gone.
+async fn prefs_changed(rx: &mut Option<watch::Receiver<Arc<AgentPrefs>>>) -> Arc<AgentPrefs> {
+    if let Some(rx) = rx {
+        if rx.changed().await.is_ok() {
+            return rx.borrow_and_update().clone();
+        }
+    }
+    std::future::pending().await
+}
+
+/// The next live-state request; never completes without provisioning.
+async fn live_request(rx: &mut Option<live::LiveRequests>) -> Option<live::LiveRequest> {
+    match rx {
+        Some(rx) => rx.0.recv().await,
+        None => std::future::pending().await,
     }
 }
 

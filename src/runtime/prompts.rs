@@ -6,7 +6,7 @@
 //! that stops the server (there is no older prompt to keep); a later reload keeps the prompt
 //! that was playing (the cache never swaps in a bad file).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::audio::{DecodeOptions, Prompt, PromptCache};
@@ -71,4 +71,37 @@ pub fn load(config: &Config) -> Result<PromptSet, Vec<String>> {
             Err(errors)
         }
     }
+}
+
+/// Decodes the greeting and music files `config` names that are not in `known`: the prompts a
+/// provisioning change brings. A file that fails is left out (its queue plays no greeting, or
+/// the default music) and reported; it never stops the server. Runs off the core task.
+pub fn load_new(
+    config: &Config,
+    known: &HashSet<PathBuf>,
+) -> (HashMap<PathBuf, Prompt>, Vec<String>) {
+    let mut cache = PromptCache::new(DecodeOptions {
+        max_duration: config.media.max_prompt,
+    });
+    let mut files = HashMap::new();
+    let mut errors = Vec::new();
+    for queue in &config.queues {
+        let music = match &queue.music_on_hold {
+            Music::Default => None,
+            Music::File(path) => Some(("music_on_hold", path)),
+        };
+        let greeting = queue.greeting.as_ref().map(|p| ("greeting", p));
+        for (field, path) in greeting.into_iter().chain(music) {
+            if known.contains(path) || files.contains_key(path) {
+                continue;
+            }
+            match cache.replace(&path.display().to_string(), path) {
+                Ok(prompt) => {
+                    files.insert(path.clone(), prompt);
+                }
+                Err(err) => errors.push(format!("queue \"{}\": {field}: {err}", queue.id)),
+            }
+        }
+    }
+    (files, errors)
 }

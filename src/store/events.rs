@@ -28,8 +28,21 @@ pub mod kind {
     pub const FORWARDED: &str = "forwarded";
     /// An agent is being offered the call.
     pub const AGENT_RINGING: &str = "agent-ringing";
-    /// The agent declined, was busy, or did not answer in `agent_alert_time`.
+    /// An offer to an agent ended unanswered (`detail`: declined, busy, no-answer,
+    /// unreachable or canceled).
     pub const AGENT_MISSED: &str = "agent-missed";
+    /// holdline answered the caller (greeting or music follows).
+    pub const CALLER_ANSWERED: &str = "caller-answered";
+    /// Nobody could take the queue's calls: `no_agents` ran.
+    pub const NO_AGENTS: &str = "no-agents";
+    /// Refused before answering (`detail`: the SIP status).
+    pub const REJECTED: &str = "rejected";
+    /// holdline hung up (`detail`: why).
+    pub const DISCONNECTED: &str = "disconnected";
+    /// The agent transferred the call (`detail`: the target).
+    pub const TRANSFERRED: &str = "transferred";
+    /// A connected call ended (`detail`: talk time in ms).
+    pub const COMPLETED: &str = "completed";
 }
 
 /// One logged event.
@@ -51,6 +64,9 @@ pub struct QueueEvent {
     /// Free text: the forward target, the SIP status, …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// How long the call had waited in the queue, in ms (none for events logged without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<i64>,
 }
 
 /// Which events to read. Every field narrows; the default reads the latest `limit` events.
@@ -73,25 +89,39 @@ pub const MAX_EVENTS: u32 = 1000;
 impl Store {
     /// Appends `event` in its own transaction; returns it with its sequence number.
     pub fn append_event(&mut self, event: &QueueEvent) -> Result<QueueEvent, StoreError> {
+        let mut stored = self.append_events(std::slice::from_ref(event))?;
+        Ok(stored.pop().unwrap_or_else(|| event.clone()))
+    }
+
+    /// Appends `events` in one transaction (all or none); returns them with their sequence
+    /// numbers. The runtime writes a batch per burst of queue events, so a busy queue costs
+    /// one commit per batch rather than one per event.
+    pub fn append_events(&mut self, events: &[QueueEvent]) -> Result<Vec<QueueEvent>, StoreError> {
         let tx = self.conn_mut().transaction()?;
-        tx.execute(
-            "INSERT INTO events (at_ms, queue, call_id, agent, kind, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                event.at_ms,
-                event.queue,
-                event.call_id,
-                event.agent,
-                event.kind,
-                event.detail
-            ],
-        )?;
-        let seq = tx.last_insert_rowid();
+        let mut out = Vec::with_capacity(events.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (at_ms, queue, call_id, agent, kind, detail, waited_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for event in events {
+                insert.execute(params![
+                    event.at_ms,
+                    event.queue,
+                    event.call_id,
+                    event.agent,
+                    event.kind,
+                    event.detail,
+                    event.waited_ms
+                ])?;
+                out.push(QueueEvent {
+                    seq: tx.last_insert_rowid(),
+                    ..event.clone()
+                });
+            }
+        }
         tx.commit()?;
-        Ok(QueueEvent {
-            seq,
-            ..event.clone()
-        })
+        Ok(out)
     }
 
     /// The events `filter` selects, oldest first.
@@ -99,7 +129,7 @@ impl Store {
         let limit = filter.limit.unwrap_or(MAX_EVENTS).min(MAX_EVENTS);
         // NULL parameters switch a condition off, so one statement serves every filter.
         let mut stmt = self.conn().prepare(
-            "SELECT seq, at_ms, queue, call_id, agent, kind, detail FROM events
+            "SELECT seq, at_ms, queue, call_id, agent, kind, detail, waited_ms FROM events
              WHERE (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR at_ms >= ?2)
                AND (?3 IS NULL OR at_ms < ?3) AND (?4 IS NULL OR seq > ?4)
              ORDER BY seq DESC LIMIT ?5",
@@ -121,6 +151,7 @@ impl Store {
                     agent: r.get(4)?,
                     kind: r.get(5)?,
                     detail: r.get(6)?,
+                    waited_ms: r.get(7)?,
                 })
             },
         )?;
@@ -143,6 +174,7 @@ mod tests {
             agent: None,
             kind: kind.into(),
             detail: None,
+            waited_ms: None,
         }
     }
 
@@ -194,8 +226,21 @@ mod tests {
         let mut e = ev(5, "a", "forwarded");
         e.agent = Some("amos".into());
         e.detail = Some("queue:b".into());
+        e.waited_ms = Some(1500);
         let stored = s.append_event(&e).unwrap();
         assert_eq!(stored.seq, 1);
         assert_eq!(s.events(&EventFilter::default()).unwrap(), [stored]);
+    }
+
+    #[test]
+    fn a_batch_is_appended_in_order_with_increasing_sequence_numbers() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.append_event(&ev(1, "a", "offered")).unwrap();
+        let batch = [ev(2, "a", "caller-answered"), ev(3, "a", "abandoned")];
+        let stored = s.append_events(&batch).unwrap();
+        let seqs: Vec<i64> = stored.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        assert_eq!(s.events(&EventFilter::default()).unwrap().len(), 3);
+        assert!(s.append_events(&[]).unwrap().is_empty());
     }
 }

@@ -68,6 +68,8 @@ const MIGRATIONS: &[&str] = &[
                           kind TEXT NOT NULL, detail TEXT);
      CREATE INDEX events_queue_time ON events (queue, at_ms);
      CREATE INDEX events_time ON events (at_ms);",
+    // 2: how long the call had waited in the queue when the event happened.
+    "ALTER TABLE events ADD COLUMN waited_ms INTEGER;",
 ];
 
 /// The schema version this build writes.
@@ -205,5 +207,31 @@ mod tests {
             Err(StoreError::TooNew { found: 99, .. }) => {}
             other => panic!("expected TooNew, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_version_1_database_gains_the_waited_column_and_keeps_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                .unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute("INSERT INTO schema_version (version) VALUES (1)", [])
+                .unwrap();
+            tx.execute(
+                "INSERT INTO events (at_ms, queue, call_id, kind) VALUES (1, 'q', 'c', 'offered')",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let events = s.events(&EventFilter::default()).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].waited_ms, None);
     }
 }

@@ -9,12 +9,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// A running `holdline serve` with its bound SIP port (UDP and TCP share it).
+/// A running `holdline serve` with its bound SIP port (UDP and TCP share it) and admin API.
 pub struct Server {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
     pub log: PathBuf,
+    /// The admin API's address (`127.0.0.1:PORT`: tests always pass `--api-listen
+    /// 127.0.0.1:0`).
+    pub api: String,
+    /// The API token, when the server generated one on this start and printed it.
+    pub token: Option<String>,
 }
 
 impl Server {
@@ -25,6 +30,13 @@ impl Server {
         let cfg = dir.join("holdline.toml");
         std::fs::write(&cfg, config).expect("write config");
         Server::spawn(dir, &["--config".as_ref(), cfg.as_os_str()])
+    }
+
+    /// Starts the binary again on the `holdline.toml` (and so the store) in `dir`, as after a
+    /// restart.
+    pub fn restart_in(dir: &Path) -> Server {
+        let cfg = dir.join("holdline.toml");
+        Server::spawn(dir.to_owned(), &["--config".as_ref(), cfg.as_os_str()])
     }
 
     /// Starts `holdline serve` on its embedded default configuration, only moved to ephemeral
@@ -43,10 +55,16 @@ impl Server {
     }
 
     fn spawn(dir: PathBuf, args: &[&std::ffi::OsStr]) -> Server {
-        let log = dir.join("holdline.log");
+        static STARTS: AtomicU32 = AtomicU32::new(0);
+        let log = dir.join(format!(
+            "holdline{}.log",
+            STARTS.fetch_add(1, Ordering::Relaxed)
+        ));
         let mut child = Command::new(env!("CARGO_BIN_EXE_holdline"))
             .arg("serve")
             .args(args)
+            // The API on a free port, so tests run side by side (the default is 8080).
+            .args(["--api-listen", "127.0.0.1:0"])
             .current_dir(&dir)
             .env("RUST_LOG", "holdline=debug")
             .stdout(Stdio::piped())
@@ -63,12 +81,20 @@ impl Server {
             }
         });
         let mut port = None;
+        let mut api = None;
+        let mut token = None;
         loop {
             match rx.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => {
                     // "listening sip udp 127.0.0.1:40123"
                     if let Some(rest) = line.strip_prefix("listening sip udp ") {
                         port = rest.rsplit(':').next().and_then(|p| p.parse().ok());
+                    }
+                    if let Some(rest) = line.strip_prefix("listening api ") {
+                        api = Some(rest.trim().to_owned());
+                    }
+                    if let Some(rest) = line.strip_prefix("api token ") {
+                        token = Some(rest.trim().to_owned());
                     }
                     if line == "ready" {
                         break;
@@ -86,7 +112,15 @@ impl Server {
             port: port.expect("holdline printed no udp listener"),
             dir,
             log,
+            api: api.expect("holdline printed no api listener"),
+            token,
         }
+    }
+
+    /// Kills the process with SIGKILL (no shutdown step of any kind) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn log_text(&self) -> String {
