@@ -30,7 +30,8 @@ queues=$(( (callers + 199) / 200 ))
 python3 - "$agents" "$queues" "$agent_port" >"$out/agents.toml" <<'EOF'
 import sys
 agents, queues, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-print('[sip]\nlisten = ["udp:127.0.0.1:0"]\n[rtp]\nports = "20000-29999"\ntimeout = 0\n')
+print('[sip]\nlisten = ["udp:127.0.0.1:0"]\n[rtp]\nports = "20000-29999"\ntimeout = 0\n'
+      '[store]\npath = ":memory:"\n')
 for i in range(agents):
     print(f'[[user]]\nid = "agent{i:03d}"\ncontacts = ["sip:agent{i:03d}@127.0.0.1:{port}"]\n')
 members = ", ".join(f'"agent{i:03d}"' for i in range(agents))

@@ -28,7 +28,7 @@ queues=$(( rate * (hold + 1000) / 1000 / 150 + 1 ))
   for i in $(seq 0 $((queues - 1))); do printf '+1425556%04d\n' "$i"; done
 } > "$dir/numbers.csv"
 sed 's/\[service\]/[field0]/g' sip-fixtures/sipp/uac_basic.xml > "$dir/uac.xml"
-RUST_LOG=holdline=warn ./target/release/holdline serve --config "$dir/holdline.toml" \
+RUST_LOG=holdline=warn ./target/release/holdline serve --config "$dir/holdline.toml" --api-listen 127.0.0.1:0 \
   > "$dir/out" 2> "$dir/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT

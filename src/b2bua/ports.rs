@@ -58,6 +58,14 @@ impl PortPool {
         }
     }
 
+    /// Starts the rotation at `port` instead of the bottom of the range, so servers that
+    /// share a range (several instances, tests side by side) do not all probe the same ports
+    /// first, and a restarted server does not reuse the ports of the calls it just dropped.
+    pub fn starting_at(mut self, port: u16) -> PortPool {
+        self.cursor = port.saturating_add(1) & !1;
+        self
+    }
+
     /// An RTP port, or `None` when every port is in use.
     pub fn allocate(&mut self) -> Option<u16> {
         let port = self
@@ -91,6 +99,14 @@ impl PortPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_can_start_anywhere_and_wraps() {
+        let mut pool = PortPool::new(20000, 20009).starting_at(20005);
+        assert_eq!(pool.allocate(), Some(20006));
+        assert_eq!(pool.allocate(), Some(20008));
+        assert_eq!(pool.allocate(), Some(20000), "wraps to the bottom");
+    }
 
     #[test]
     fn allocates_even_ports_with_rtcp_in_range() {

@@ -31,9 +31,11 @@ pub struct BoundPorts {
 }
 
 impl BoundPorts {
+    /// The rotation through the range starts at a random port (OS randomness lives here).
     pub fn new(min: u16, max: u16, ip: IpAddr, stash: Stash) -> BoundPorts {
+        let start = min.saturating_add(rand::random::<u16>() % max.saturating_sub(min).max(1));
         BoundPorts {
-            pool: PortPool::new(min, max),
+            pool: PortPool::new(min, max).starting_at(start),
             ip,
             stash,
         }
