@@ -5,8 +5,8 @@
 #
 #   bash bench/agents.sh [CALLERS=1000] [AGENTS=200] [TALK_MS=10000]
 #
-# A queue holds at most 200 callers (max_calls), so the callers are spread over
-# ceil(CALLERS / 200) queues served by the same agents (one group, routing longest-idle,
+# A queue holds at most 200 callers (max_calls) and 50 agents, so the callers are spread over
+# ceil(CALLERS / 200) queues, each with its share of the agents (routing longest-idle,
 # parallel offers). holdline-bench places the callers (and starts holdline); dumpcap records
 # the SIP to and from the agents' SIPp (whole packets) and the RTP to the callers (headers).
 # From the capture it prints:
@@ -22,37 +22,48 @@ cd "$(dirname "$0")/.."
 callers=${1:-1000}
 agents=${2:-200}
 talk_ms=${3:-10000}
+# REALTIME=false runs the pacer threads at normal priority, for comparison.
+realtime=${REALTIME:-true}
+# NICE_TOOLS=1 runs SIPp, holdline-bench and dumpcap at nice 10 (holdline itself at 0), standing
+# in for load generators on other machines.
+tools_nice=0
+[ "${NICE_TOOLS:-0}" = 1 ] && tools_nice=10
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
 
 agent_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 queues=$(( (callers + 199) / 200 ))
-python3 - "$agents" "$queues" "$agent_port" >"$out/agents.toml" <<'EOF'
+python3 - "$agents" "$queues" "$agent_port" "$realtime" >"$out/agents.toml" <<'EOF'
 import sys
 agents, queues, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 print('[sip]\nlisten = ["udp:127.0.0.1:0"]\n[rtp]\nports = "20000-29999"\ntimeout = 0\n'
-      '[store]\npath = ":memory:"\n')
+      f'realtime = {sys.argv[4]}\n[store]\npath = ":memory:"\n')
 for i in range(agents):
     print(f'[[user]]\nid = "agent{i:03d}"\ncontacts = ["sip:agent{i:03d}@127.0.0.1:{port}"]\n')
-members = ", ".join(f'"agent{i:03d}"' for i in range(agents))
-print(f'[[group]]\nid = "agents"\nmembers = [{members}]\n')
+# Each queue gets its own share of the agents (a queue takes at most 50).
+per = agents // queues
 for q in range(queues):
+    members = ", ".join(f'"agent{i:03d}"' for i in range(q * per, (q + 1) * per))
     print(f'[[number]]\ne164 = "+142555800{q:02d}"\nkind = "service-toll"\n')
-    print(f'[[queue]]\nid = "q{q}"\nnumbers = ["+142555800{q:02d}"]\ngroups = ["agents"]\n'
+    print(f'[[queue]]\nid = "q{q}"\nnumbers = ["+142555800{q:02d}"]\nagents = [{members}]\n'
           'routing = "longest-idle"\noffer = "parallel"\nmax_calls = 200\nmax_wait = 2700\n')
 EOF
 numbers=$(python3 -c "print(','.join(f'+142555800{q:02d}' for q in range($queues)))")
 
-sipp -sf sip-fixtures/sipp/uas_bench_agent.xml -t u1 -i 127.0.0.1 -p "$agent_port" \
+nice -n "$tools_nice" sipp -sf sip-fixtures/sipp/uas_bench_agent.xml -t u1 -i 127.0.0.1 -p "$agent_port" \
   -key rtp_port 9 -d "$talk_ms" -nostdin >"$out/sipp.out" 2>&1 &
 sleep 1
-dumpcap -q -i lo -B 256 -f "udp port $agent_port" -w "$out/sip.pcap" 2>"$out/dumpcap-sip.err" &
+nice -n "$tools_nice" dumpcap -q -i lo -B 256 -f "udp port $agent_port" -w "$out/sip.pcap" 2>"$out/dumpcap-sip.err" &
 cap_sip=$!
-dumpcap -q -i lo -B 512 -s 64 -f "udp dst portrange 30000-39999" -w "$out/rtp.pcap" \
+nice -n "$tools_nice" dumpcap -q -i lo -B 512 -s 64 -f "udp dst portrange 30000-39999" -w "$out/rtp.pcap" \
   2>"$out/dumpcap-rtp.err" &
 cap_rtp=$!
 sleep 1
-./target/release/holdline-bench --spawn "$out/agents.toml" --number "$numbers" \
+# The server runs at nice 0 whatever the tools run at.
+printf '#!/bin/sh\nexec nice -n -%s %s/target/release/holdline "$@"\n' "$tools_nice" "$PWD" >"$out/holdline"
+chmod +x "$out/holdline"
+nice -n "$tools_nice" ./target/release/holdline-bench --holdline-bin "$out/holdline" \
+  --spawn "$out/agents.toml" --number "$numbers" \
   --calls "$callers" --rate 200 --duration 600 --setup-timeout 10 | tee "$out/bench.txt"
 sleep 1
 kill -INT $cap_sip $cap_rtp
