@@ -108,28 +108,4 @@ if lat:
           % (q(0.5), q(0.99), lat[-1], len(lat), none))
 ' "$agent_port"
 
-tshark -r "$out/rtp.pcap" -T fields -e frame.time_epoch -e udp.dstport -e udp.payload \
-  2>/dev/null | python3 -c '
-import sys
-from collections import defaultdict
-streams = defaultdict(list)
-for line in sys.stdin:
-    parts = line.split("\t")
-    if len(parts) < 3:
-        continue
-    t, port, payload = float(parts[0]), int(parts[1]), parts[2].strip().replace(":", "")
-    if port % 2 or len(payload) < 24:
-        continue
-    streams[port].append((t, int(payload[8:16], 16)))
-devs, jumps, packets = [], 0, 0
-for pkts in streams.values():
-    packets += len(pkts)
-    for (t0, ts0), (t1, ts1) in zip(pkts, pkts[1:]):
-        devs.append(abs((t1 - t0) * 1000.0 - 20.0))
-        if (ts1 - ts0) % 2**32 > 160:
-            jumps += 1
-devs.sort()
-q = lambda p: devs[min(len(devs) - 1, int(p * len(devs)))] if devs else float("nan")
-print("callers rtp (wire): %d streams, %d packets, |dt-20ms| p50 %.2f ms, p99 %.2f ms, "
-      "max %.2f ms, timestamp jumps %d" % (len(streams), packets, q(0.5), q(0.99), q(1.0), jumps))
-'
+python3 bench/rtp_wire.py "$out/rtp.pcap" "callers rtp (wire)"

@@ -355,27 +355,11 @@ fn forward_to_a_user_who_does_not_answer_releases_the_caller() {
 
 /// A caller whose INVITE lists REFER in Allow (its side can take a REFER); returns our tag.
 fn referable_caller_arrives(h: &mut Harness, call_id: &str) -> String {
-    let text = invite(
-        "+14255550100",
+    caller_arrives_with(
+        h,
         call_id,
-        &format!("z9hG4bK{call_id}"),
-        Some(SDP_PCMU),
+        "Allow: INVITE, ACK, CANCEL, BYE, REFER, NOTIFY\n",
     )
-    .replace(
-        "Max-Forwards: 70\n",
-        "Max-Forwards: 70\nAllow: INVITE, ACK, CANCEL, BYE, REFER, NOTIFY\n",
-    );
-    h.send(&text);
-    let tag = to_tag(&h.last_response(200).expect("caller answered"));
-    h.send(&in_dialog(
-        "ACK",
-        call_id,
-        &tag,
-        1,
-        &format!("z9hG4bK{call_id}a"),
-        None,
-    ));
-    tag
 }
 
 /// The caller's NOTIFY for our REFER with the sipfrag `frag`.

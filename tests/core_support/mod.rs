@@ -303,12 +303,22 @@ pub fn reply(req: &Request, status: u16, tag: &str) -> String {
 
 /// A caller dials the queue and ACKs the 200. Returns our To tag.
 pub fn caller_arrives(h: &mut Harness, call_id: &str) -> String {
-    h.send(&invite(
+    caller_arrives_with(h, call_id, "")
+}
+
+/// [`caller_arrives`] with `headers` (lines ending in `\n`) added to the INVITE.
+pub fn caller_arrives_with(h: &mut Harness, call_id: &str, headers: &str) -> String {
+    let text = invite(
         "+14255550100",
         call_id,
         &format!("z9hG4bK{call_id}"),
         Some(SDP_PCMU),
-    ));
+    )
+    .replace(
+        "Max-Forwards: 70\n",
+        &format!("Max-Forwards: 70\n{headers}"),
+    );
+    h.send(&text);
     let tag = to_tag(&h.last_response(200).expect("caller answered"));
     h.send(&in_dialog(
         "ACK",
