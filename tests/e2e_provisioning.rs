@@ -690,3 +690,28 @@ fn cli_round_trip_against_a_running_server() {
     assert_eq!(code, 1);
     assert!(err.contains("holdline.toml"), "{err}");
 }
+
+#[test]
+fn a_second_server_on_the_same_store_is_refused() {
+    let server = Server::start(&config(Some(TOKEN), ""));
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_holdline"))
+        .args(["serve", "--config"])
+        .arg(server.dir.join("holdline.toml"))
+        .current_dir(&server.dir)
+        .output()
+        .expect("run a second holdline");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another holdline serve"),
+        "the reason is given: {stderr}"
+    );
+    // The first one is unaffected, and its lock goes with it.
+    let api = client(&server, TOKEN);
+    expect(&api, "GET", "/api/v1/queues/file-q", None, 200);
+    let dir = server.dir.clone();
+    assert_eq!(server.terminate(), Some(0));
+    let again = Server::restart_in(&dir);
+    let api = client(&again, TOKEN);
+    expect(&api, "GET", "/api/v1/queues/file-q", None, 200);
+}

@@ -65,6 +65,14 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Held until serve returns: the lock is released when the process exits, however it ends.
+    let _store_lock = match lock_store(&file_config.store.path) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
     let (live, live_requests) = RuntimeLive::channel();
     let booted = match boot(file, Arc::new(live), || {
         token_from_bytes(&rand::random::<[u8; 16]>())
@@ -214,4 +222,45 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// Takes `<store>.lock` for the life of this server (an advisory `flock`, released by the
+/// kernel when the process ends, even by SIGKILL). A second `holdline serve` on the same store
+/// would apply its own file, keep its own agents' state in memory and drift from the first, so
+/// it is refused with the reason. The CLI and other readers of the store never take the lock.
+fn lock_store(store: &std::path::Path) -> Result<Option<std::fs::File>, String> {
+    if store.as_os_str().to_string_lossy().ends_with(":memory:") {
+        return Ok(None);
+    }
+    let mut name = store.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the store lock {}: {e}", path.display()))?;
+    if try_lock(&file) {
+        Ok(Some(file))
+    } else {
+        Err(format!(
+            "the store {} is in use by another holdline serve (it holds {}); \
+             stop that one, or give this one its own [store] path",
+            store.display(),
+            path.display()
+        ))
+    }
+}
+
+#[cfg(unix)]
+fn try_lock(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock takes the descriptor of a file we own and plain flags.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &std::fs::File) -> bool {
+    true
 }
