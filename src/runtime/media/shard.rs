@@ -117,6 +117,56 @@ pub(super) struct Shard {
     reports: BTreeSet<(Time, Party)>,
     rng: SmallRng,
     rtcp_buf: Vec<u8>,
+    lateness: Lateness,
+}
+
+/// How late packets leave after their due time, in 100 µs steps, logged every 10 s at debug
+/// level: an operator's view of whether the pacer keeps time on this machine.
+struct Lateness {
+    buckets: Vec<u32>,
+    since: Time,
+}
+
+impl Lateness {
+    const STEP_US: u64 = 100;
+    const BUCKETS: usize = 1000;
+
+    fn record(&mut self, late: Duration) {
+        let i = (late.as_micros() as u64 / Self::STEP_US) as usize;
+        self.buckets[i.min(Self::BUCKETS - 1)] += 1;
+    }
+
+    fn quantile(&self, q: f64) -> Duration {
+        let total: u64 = self.buckets.iter().map(|&n| u64::from(n)).sum();
+        let want = (total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += u64::from(n);
+            if seen >= want.max(1) {
+                return Duration::from_micros((i as u64 + 1) * Self::STEP_US);
+            }
+        }
+        Duration::ZERO
+    }
+
+    fn report(&mut self, now: Time, shard_streams: usize) {
+        if now.saturating_since(self.since) < Duration::from_secs(10) {
+            return;
+        }
+        let packets: u64 = self.buckets.iter().map(|&n| u64::from(n)).sum();
+        if packets > 0 {
+            tracing::debug!(
+                streams = shard_streams,
+                packets,
+                p50_us = self.quantile(0.5).as_micros() as u64,
+                p99_us = self.quantile(0.99).as_micros() as u64,
+                max_us = self.quantile(1.0).as_micros() as u64,
+                "pacer lateness (send time − due time, ≤)"
+            );
+        }
+        self.buckets.iter_mut().for_each(|n| *n = 0);
+        self.since = now;
+    }
 }
 
 impl Shard {
@@ -128,6 +178,10 @@ impl Shard {
             reports: BTreeSet::new(),
             rng: SmallRng::from_entropy(),
             rtcp_buf: Vec::with_capacity(128),
+            lateness: Lateness {
+                buckets: vec![0; Lateness::BUCKETS],
+                since: Time::ZERO,
+            },
         }
     }
 
@@ -180,7 +234,9 @@ impl Shard {
     }
 
     fn send_due(&mut self, now: Time) {
+        let (clock, lateness) = (self.clock, &mut self.lateness);
         self.pacer.poll(now, |ctx, out| {
+            lateness.record(clock.now().saturating_since(out.due));
             if let Err(err) = ctx.rtp.send_to(out.packet, out.dest) {
                 ctx.dropped += 1;
                 if ctx.dropped.is_power_of_two() {
@@ -188,6 +244,7 @@ impl Shard {
                 }
             }
         });
+        self.lateness.report(now, self.calls.len());
         while let Some(&(at, party)) = self.reports.first() {
             if at > now {
                 break;
