@@ -161,6 +161,8 @@ fn serve(
                 .unwrap_or_else(|_| "holdline=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let parsed: Result<Vec<_>, _> = listen
         .iter()
