@@ -362,6 +362,18 @@ fn referable_caller_arrives(h: &mut Harness, call_id: &str) -> String {
     )
 }
 
+/// A referable caller waits out `max_wait` (15 s): returns our tag and the REFER its side got.
+fn referred_at_timeout(h: &mut Harness, call_id: &str) -> (String, Request) {
+    let tag = referable_caller_arrives(h, call_id);
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let refer = requests_to_keep(h, CALLER)
+        .into_iter()
+        .find(|r| r.method == Method::Refer)
+        .expect("REFER to the caller's side");
+    (tag, refer)
+}
+
 /// The caller's NOTIFY for our REFER with the sipfrag `frag`.
 fn caller_notify(call_id: &str, tag: &str, cseq: u32, frag: &str, state: &str) -> String {
     let body = format!("{frag}\r\n");
@@ -389,13 +401,7 @@ const FORWARD_OUT: &str =
 #[test]
 fn timeout_forward_to_a_number_is_referred_to_the_callers_side() {
     let mut h = Harness::with_config(&config(FORWARD_OUT));
-    let tag = referable_caller_arrives(&mut h, "r1");
-    h.sent.clear();
-    h.advance(Duration::from_millis(15_100));
-    let refer = requests_to_keep(&mut h, CALLER)
-        .into_iter()
-        .find(|r| r.method == Method::Refer)
-        .expect("REFER to the caller's side");
+    let (tag, refer) = referred_at_timeout(&mut h, "r1");
     assert_eq!(
         refer.headers.get(&HeaderName::ReferTo),
         Some("<tel:+14255550999>")
@@ -430,13 +436,7 @@ fn timeout_forward_to_a_number_is_referred_to_the_callers_side() {
 #[test]
 fn a_refused_refer_falls_back_to_a_leg_through_the_trunk() {
     let mut h = Harness::with_config(&config(FORWARD_OUT));
-    referable_caller_arrives(&mut h, "r2");
-    h.sent.clear();
-    h.advance(Duration::from_millis(15_100));
-    let refer = requests_to_keep(&mut h, CALLER)
-        .into_iter()
-        .find(|r| r.method == Method::Refer)
-        .expect("REFER to the caller's side");
+    let (_, refer) = referred_at_timeout(&mut h, "r2");
     h.send(&reply(&refer, 603, "caller1"));
     let to_trunk = requests_to_keep(&mut h, TRUNK);
     assert_eq!(
@@ -453,13 +453,7 @@ fn a_refused_refer_falls_back_to_a_leg_through_the_trunk() {
 fn a_failed_sipfrag_falls_back_and_so_does_silence() {
     // The caller's side accepts, then reports failure.
     let mut h = Harness::with_config(&config(FORWARD_OUT));
-    let tag = referable_caller_arrives(&mut h, "r3");
-    h.sent.clear();
-    h.advance(Duration::from_millis(15_100));
-    let refer = requests_to_keep(&mut h, CALLER)
-        .into_iter()
-        .find(|r| r.method == Method::Refer)
-        .unwrap();
+    let (tag, refer) = referred_at_timeout(&mut h, "r3");
     h.send(&reply(&refer, 202, "caller1"));
     h.send(&caller_notify(
         "r3",
@@ -475,13 +469,7 @@ fn a_failed_sipfrag_falls_back_and_so_does_silence() {
 
     // The caller's side accepts and never says how it went: after 64·T1 we place it.
     let mut h = Harness::with_config(&config(FORWARD_OUT));
-    referable_caller_arrives(&mut h, "r4");
-    h.sent.clear();
-    h.advance(Duration::from_millis(15_100));
-    let refer = requests_to_keep(&mut h, CALLER)
-        .into_iter()
-        .find(|r| r.method == Method::Refer)
-        .unwrap();
+    let (_, refer) = referred_at_timeout(&mut h, "r4");
     h.send(&reply(&refer, 202, "caller1"));
     h.sent.clear();
     h.advance(Duration::from_secs(31));

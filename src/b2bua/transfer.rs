@@ -415,9 +415,7 @@ impl Core {
             Some(100..=199) => {}
             Some(200..=299) => {
                 tracing::info!("the caller's side reached the forward target; leaving the call");
-                self.transfers.referred.remove(&handle);
-                self.timers
-                    .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::Refer));
+                self.end_referral(handle);
                 self.send_bye(now, handle, 200, "forwarded");
             }
             _ => {
@@ -440,12 +438,18 @@ impl Core {
     }
 
     fn refer_fell_through(&mut self, now: Time, handle: CallHandle) {
+        if let Some(dest) = self.end_referral(handle) {
+            self.forward_answered(now, handle, dest, None);
+        }
+    }
+
+    /// Forgets our REFER to `handle`'s side (its transaction, its timer); returns where it
+    /// was to go.
+    fn end_referral(&mut self, handle: CallHandle) -> Option<Destination> {
         self.transfers.refer_txs.retain(|_, h| *h != handle);
         self.timers
             .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::Refer));
-        if let Some(dest) = self.transfers.referred.remove(&handle) {
-            self.forward_answered(now, handle, dest, None);
-        }
+        self.transfers.referred.remove(&handle)
     }
 
     /// A transferred caller enters `queue` as a new arrival (it is answered already).
@@ -494,17 +498,7 @@ impl Core {
                     return false;
                 };
                 // The first answer wins; the other contacts stop ringing.
-                let others: Vec<LegHandle> = self
-                    .transfers
-                    .legs
-                    .iter()
-                    .filter(|(_, f)| f.call == fwd.call)
-                    .map(|(l, _)| *l)
-                    .collect();
-                for other in others {
-                    self.transfers.legs.remove(&other);
-                    self.cancel_leg(now, other);
-                }
+                self.cancel_forward_legs(now, fwd.call);
                 if !self.calls.contains_key(&fwd.call) {
                     self.cancel_leg(now, leg);
                     return true;
@@ -546,8 +540,12 @@ impl Core {
 
     /// The caller is gone: its forward legs stop ringing, a REFER to it is moot.
     pub(crate) fn cancel_forwards(&mut self, now: Time, handle: CallHandle) {
-        self.transfers.referred.remove(&handle);
-        self.transfers.refer_txs.retain(|_, h| *h != handle);
+        self.end_referral(handle);
+        self.cancel_forward_legs(now, handle);
+    }
+
+    /// Stops every forward leg still ringing for `handle`.
+    fn cancel_forward_legs(&mut self, now: Time, handle: CallHandle) {
         let legs: Vec<LegHandle> = self
             .transfers
             .legs

@@ -3,6 +3,7 @@
 //! the greeting so the queue engine hears when it has finished.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -139,10 +140,7 @@ impl Calls {
             // the greeting changes nothing audible. A caller transferred into another queue
             // keeps its music and skips that queue's greeting (it was welcomed already).
             if matches!(what, Playback::Greeting(_)) {
-                let inputs = self.inputs.clone();
-                tokio::spawn(async move {
-                    let _ = inputs.send(Input::GreetingFinished { call }).await;
-                });
+                greeting_ends(&self.inputs, call, Duration::ZERO);
             }
             return;
         }
@@ -160,18 +158,10 @@ impl Calls {
             Playback::Greeting(_) => music,
         };
         if let Some(g) = greeting {
-            let inputs = self.inputs.clone();
-            let duration = g.duration;
-            tokio::spawn(async move {
-                tokio::time::sleep(duration).await;
-                let _ = inputs.send(Input::GreetingFinished { call }).await;
-            });
+            greeting_ends(&self.inputs, call, g.duration);
         } else if matches!(what, Playback::Greeting(_)) {
             // A greeting that failed to load was reported at start-up; skip it.
-            let inputs = self.inputs.clone();
-            tokio::spawn(async move {
-                let _ = inputs.send(Input::GreetingFinished { call }).await;
-            });
+            greeting_ends(&self.inputs, call, Duration::ZERO);
         }
         let prompts = CallPrompts {
             greeting: greeting.cloned(),
@@ -183,4 +173,15 @@ impl Calls {
         }
         c.playing = true;
     }
+}
+
+/// Tells the core, `after` from now, that `call`'s greeting has ended.
+fn greeting_ends(inputs: &mpsc::Sender<Input>, call: CallHandle, after: Duration) {
+    let inputs = inputs.clone();
+    tokio::spawn(async move {
+        if !after.is_zero() {
+            tokio::time::sleep(after).await;
+        }
+        let _ = inputs.send(Input::GreetingFinished { call }).await;
+    });
 }
