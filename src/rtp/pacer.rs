@@ -84,6 +84,33 @@ fn due_at(epoch: Time, ptime: Duration, n: u64) -> Time {
     epoch + Duration::from_nanos(nanos)
 }
 
+/// The tick with the fewest packets due among those in one packet time from `earliest` (the
+/// first of the quietest). Every stream with this packet time has exactly one packet due in
+/// that window, so this balances them; other packet times are counted where they fall.
+fn quietest_tick(
+    schedule: &BTreeSet<(Time, u32)>,
+    earliest: Time,
+    ptime: Duration,
+    grid: Duration,
+) -> Time {
+    if grid.is_zero() {
+        return earliest;
+    }
+    let ticks = (ptime.as_nanos() / grid.as_nanos()).max(1) as u32;
+    let mut best = (usize::MAX, earliest);
+    for k in 0..ticks {
+        let tick = earliest + grid * k;
+        let due = schedule.range((tick, 0)..=(tick, u32::MAX)).count();
+        if due < best.0 {
+            best = (due, tick);
+            if due == 0 {
+                break;
+            }
+        }
+    }
+    best.1
+}
+
 enum Slot<T> {
     Used(Entry<T>),
     Free { generation: u32 },
@@ -125,6 +152,14 @@ impl<T> Pacer<T> {
     /// 2 ms, which divides every packet time). Then every due time lies on the grid, a shard
     /// that wakes at its next deadline wakes at most once per tick, and each stream's packets
     /// see the same wake-up latency every time, so its inter-arrival times stay even.
+    ///
+    /// Of the ticks in the stream's first packet time, it starts on the one with the fewest
+    /// packets due. Rounding up alone would pile streams onto a few ticks whenever calls
+    /// arrive in step with the packet time (a load tool placing a call every 5 ms, a burst of
+    /// answers): those ticks' batches grow long, the last packets in them leave late, and
+    /// any slowdown during a long batch shows in every stream behind it. Spread evenly, each
+    /// tick sends `streams × grid / ptime` packets. The first packet waits at most one packet
+    /// time, which nobody hears at the start of a call or after a hold.
     pub fn with_grid(mut self, grid: Duration) -> Pacer<T> {
         self.grid = grid;
         self
@@ -145,7 +180,8 @@ impl<T> Pacer<T> {
         Time::from_epoch(Duration::from_nanos(nanos as u64))
     }
 
-    /// Adds a stream. When it is `sending` with a `dest` its first packet is due at `now`.
+    /// Adds a stream. When it is `sending` with a `dest` its first packet is due within one
+    /// packet time of `now`, on the least busy tick (see [`Pacer::with_grid`]).
     pub fn add(
         &mut self,
         now: Time,
@@ -243,10 +279,12 @@ impl<T> Pacer<T> {
             (false, true) => {
                 // Never earlier than the packet that was next when we paused: its timestamp
                 // belongs to that time.
-                let start = match e.stream.is_paused() {
+                let earliest = match e.stream.is_paused() {
                     true => now.max(e.due()),
                     false => now,
                 };
+                let ptime = e.stream.format().ptime();
+                let start = quietest_tick(&self.schedule, earliest, ptime, self.grid);
                 e.stream.resume(start);
                 e.epoch = start;
                 e.n = 0;
@@ -472,20 +510,44 @@ mod tests {
         let mut p = Pacer::new(3).with_grid(Duration::from_millis(2));
         let at = |ms: u64, us: u64| Time::from_epoch(Duration::from_micros(ms * 1000 + us));
         let a = p.add(at(1, 1), new_stream(1), 0u32, dest(), true);
-        p.add(at(2, 0), new_stream(2), 0u32, dest(), true);
-        p.add(at(3, 999), new_stream(3), 0u32, dest(), true);
         assert_eq!(p.next_deadline(), Some(Time::from_millis(2)));
-        assert_eq!(p.poll(Time::from_millis(2), |_, _| {}), 2);
-        assert_eq!(p.next_deadline(), Some(Time::from_millis(4)));
-        assert_eq!(p.poll(Time::from_millis(4), |_, _| {}), 1);
-        // Resuming after hold lands on the grid too.
+        assert_eq!(p.poll(Time::from_millis(2), |_, _| {}), 1);
+        // Resuming after hold lands on the grid too, never before the packet that was next.
         p.set_sending(a, at(10, 0), false);
-        p.set_sending(a, at(30, 500), true);
+        p.set_sending(a, at(20, 500), true);
         assert_eq!(p.next_deadline(), Some(Time::from_millis(22)));
-        assert_eq!(p.poll(Time::from_millis(22), |_, _| {}), 1);
-        assert_eq!(p.poll(Time::from_millis(24), |_, _| {}), 1);
+        p.set_sending(a, at(22, 0), false);
         // 30.5 ms rounds up to 32 ms.
+        p.set_sending(a, at(30, 500), true);
         assert_eq!(p.next_deadline(), Some(Time::from_millis(32)));
+        assert_eq!(p.poll(Time::from_millis(32), |_, _| {}), 1);
+        assert_eq!(p.next_deadline(), Some(Time::from_millis(52)));
+    }
+
+    #[test]
+    fn streams_arriving_together_spread_over_the_ticks_of_a_packet_time() {
+        let mut p = Pacer::new(3).with_grid(Duration::from_millis(2));
+        // 100 streams in step with the packet time: every 20 ms, or all at once; the shard
+        // ticks every 2 ms.
+        for tick in 0..500 {
+            let now = Time::from_millis(tick * 2);
+            if tick % 10 == 0 {
+                p.add(now, new_stream(tick), 0u32, dest(), true);
+            }
+            p.poll(now, |_, _| {});
+        }
+        let now = Time::from_millis(1000);
+        for i in 50..100 {
+            p.add(now, new_stream(i), 0u32, dest(), true);
+        }
+        // Over one packet time each 2 ms tick sends 10 of the 100 packets.
+        let mut per_tick = Vec::new();
+        for k in 0..10 {
+            per_tick.push(p.poll(now + Duration::from_millis(2 * k), |_, _| {}));
+        }
+        assert_eq!(per_tick, vec![10; 10]);
+        // And a stream still sends once per packet time, from a tick of its first packet time.
+        assert_eq!(p.next_deadline(), Some(now + Duration::from_millis(20)));
     }
 
     #[test]
