@@ -117,54 +117,100 @@ pub(super) struct Shard {
     reports: BTreeSet<(Time, Party)>,
     rng: SmallRng,
     rtcp_buf: Vec<u8>,
-    lateness: Lateness,
+    timing: Timing,
 }
 
-/// How late packets leave after their due time, in 100 µs steps, logged every 10 s at debug
-/// level: an operator's view of whether the pacer keeps time on this machine.
-struct Lateness {
-    buckets: Vec<u32>,
+/// How the shard keeps time, logged every 10 s at debug level: an operator's view of whether
+/// the pacer keeps time on this machine, and if not, why. A packet leaves
+/// `wake-up lateness + its place in the tick's batch` after its due time, so the three are
+/// logged apart: a late wake-up is the machine (another task on the core, a stalled virtual
+/// CPU), a long batch is the cost of sending.
+struct Timing {
+    /// Send time − due time, per packet.
+    packets: Histogram,
+    /// Wake-up time − the deadline slept for, per timed wait.
+    wakes: Histogram,
+    /// How long a tick's sending took, per tick that sent anything.
+    batches: Histogram,
     since: Time,
 }
 
-impl Lateness {
+/// Durations in 100 µs steps up to 100 ms.
+struct Histogram {
+    buckets: Vec<u32>,
+}
+
+impl Histogram {
     const STEP_US: u64 = 100;
     const BUCKETS: usize = 1000;
 
-    fn record(&mut self, late: Duration) {
-        let i = (late.as_micros() as u64 / Self::STEP_US) as usize;
+    fn new() -> Histogram {
+        Histogram {
+            buckets: vec![0; Self::BUCKETS],
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        let i = (d.as_micros() as u64 / Self::STEP_US) as usize;
         self.buckets[i.min(Self::BUCKETS - 1)] += 1;
     }
 
-    fn quantile(&self, q: f64) -> Duration {
-        let total: u64 = self.buckets.iter().map(|&n| u64::from(n)).sum();
-        let want = (total as f64 * q).ceil() as u64;
+    fn count(&self) -> u64 {
+        self.buckets.iter().map(|&n| u64::from(n)).sum()
+    }
+
+    /// The upper edge of the bucket holding quantile `q`, in µs.
+    fn quantile_us(&self, q: f64) -> u64 {
+        let want = ((self.count() as f64 * q).ceil() as u64).max(1);
         let mut seen = 0;
         for (i, &n) in self.buckets.iter().enumerate() {
             seen += u64::from(n);
-            if seen >= want.max(1) {
-                return Duration::from_micros((i as u64 + 1) * Self::STEP_US);
+            if seen >= want {
+                return (i as u64 + 1) * Self::STEP_US;
             }
         }
-        Duration::ZERO
+        0
+    }
+
+    fn clear(&mut self) {
+        self.buckets.iter_mut().for_each(|n| *n = 0);
+    }
+}
+
+impl Timing {
+    fn new() -> Timing {
+        Timing {
+            packets: Histogram::new(),
+            wakes: Histogram::new(),
+            batches: Histogram::new(),
+            since: Time::ZERO,
+        }
     }
 
     fn report(&mut self, now: Time, shard_streams: usize) {
         if now.saturating_since(self.since) < Duration::from_secs(10) {
             return;
         }
-        let packets: u64 = self.buckets.iter().map(|&n| u64::from(n)).sum();
-        if packets > 0 {
+        if self.packets.count() > 0 {
+            let (p, w, b) = (&self.packets, &self.wakes, &self.batches);
             tracing::debug!(
                 streams = shard_streams,
-                packets,
-                p50_us = self.quantile(0.5).as_micros() as u64,
-                p99_us = self.quantile(0.99).as_micros() as u64,
-                max_us = self.quantile(1.0).as_micros() as u64,
-                "pacer lateness (send time − due time, ≤)"
+                packets = p.count(),
+                p50_us = p.quantile_us(0.5),
+                p99_us = p.quantile_us(0.99),
+                max_us = p.quantile_us(1.0),
+                wake_p50_us = w.quantile_us(0.5),
+                wake_p99_us = w.quantile_us(0.99),
+                wake_max_us = w.quantile_us(1.0),
+                batch_p50_us = b.quantile_us(0.5),
+                batch_p99_us = b.quantile_us(0.99),
+                batch_max_us = b.quantile_us(1.0),
+                "pacer lateness (send time − due time, ≤), wake-up lateness, batch duration"
             );
         }
-        self.buckets.iter_mut().for_each(|n| *n = 0);
+        self.packets.clear();
+        self.wakes.clear();
+        self.batches.clear();
         self.since = now;
     }
 }
@@ -178,10 +224,7 @@ impl Shard {
             reports: BTreeSet::new(),
             rng: SmallRng::from_entropy(),
             rtcp_buf: Vec::with_capacity(128),
-            lateness: Lateness {
-                buckets: vec![0; Lateness::BUCKETS],
-                since: Time::ZERO,
-            },
+            timing: Timing::new(),
         }
     }
 
@@ -224,7 +267,11 @@ impl Shard {
                     }
                     match commands.recv_timeout(wait) {
                         Ok(command) => command,
-                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Timeout) => {
+                            let late = self.clock.now().saturating_since(at);
+                            self.timing.wakes.record(late);
+                            continue;
+                        }
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
@@ -234,9 +281,9 @@ impl Shard {
     }
 
     fn send_due(&mut self, now: Time) {
-        let (clock, lateness) = (self.clock, &mut self.lateness);
-        self.pacer.poll(now, |ctx, out| {
-            lateness.record(clock.now().saturating_since(out.due));
+        let (clock, timing) = (self.clock, &mut self.timing);
+        let sent = self.pacer.poll(now, |ctx, out| {
+            timing.packets.record(clock.now().saturating_since(out.due));
             if let Err(err) = ctx.rtp.send_to(out.packet, out.dest) {
                 ctx.dropped += 1;
                 if ctx.dropped.is_power_of_two() {
@@ -244,7 +291,12 @@ impl Shard {
                 }
             }
         });
-        self.lateness.report(now, self.calls.len());
+        if sent > 0 {
+            self.timing
+                .batches
+                .record(self.clock.now().saturating_since(now));
+        }
+        self.timing.report(now, self.calls.len());
         while let Some(&(at, party)) = self.reports.first() {
             if at > now {
                 break;
