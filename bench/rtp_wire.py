@@ -2,11 +2,11 @@
 
     python3 bench/rtp_wire.py CAPTURE.pcap [LABEL] [PTIME_MS]
 
-Reads the capture with tshark (kernel timestamps), groups packets by UDP destination port (even
-ports only: RTCP goes to the odd ones), and prints the p50 / p99 / max deviation of the gaps
-between a stream's consecutive packets from the packet time, how often a stream's RTP timestamp
-moved by more than one packet (a sender skipping packets after a stall), and the stream with the
-largest gap. Used by bench/moh_wire.sh and bench/agents.sh.
+Reads the capture with tshark (kernel timestamps), groups RTP packets by UDP destination port
+(even ports only: RTCP goes to the odd ones) and SSRC, and prints the p50 / p99 / max deviation
+of the gaps between a stream's consecutive packets from the packet time, how often a stream's
+RTP timestamp moved by more than one packet (a sender skipping packets after a stall), and the
+stream with the largest gap. Used by bench/moh_wire.sh and bench/agents.sh.
 """
 import subprocess
 import sys
@@ -28,12 +28,14 @@ def main():
         if len(parts) < 3:
             continue
         t, port, payload = float(parts[0]), int(parts[1]), parts[2].strip().replace(":", "")
-        if port % 2 or len(payload) < 24:
+        # RTP version 2 only: the port range may also hold ephemeral ports (SIP sockets bound
+        # to port 0), whose text would otherwise count as a stream with odd gaps and jumps.
+        if port % 2 or len(payload) < 24 or int(payload[0:2], 16) >> 6 != 2:
             continue
-        streams[port].append((t, int(payload[8:16], 16)))
+        streams[(port, payload[16:24])].append((t, int(payload[8:16], 16)))
     devs, jumps, packets = [], 0, 0
     worst = (0.0, None)
-    for port, pkts in streams.items():
+    for (port, _ssrc), pkts in streams.items():
         packets += len(pkts)
         for (t0, ts0), (t1, ts1) in zip(pkts, pkts[1:]):
             dev = abs((t1 - t0) * 1000.0 - ptime)
