@@ -45,6 +45,7 @@ fn ring(h: &mut Harness, call: CallHandle) -> (LegHandle, Request) {
                 display_name: "Alice via UK Sales".into(),
                 caller: Some(parse_uri("sip:alice@198.51.100.7").unwrap()),
                 dialled: Some(parse_uri("sip:+14255550100@192.0.2.1;user=phone").unwrap()),
+                auth: None,
             },
         )
         .expect("leg started");

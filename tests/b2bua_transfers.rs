@@ -511,3 +511,182 @@ fn a_callers_refer_is_refused() {
     assert_eq!(h.statuses(), vec![403]);
     assert!(requests_to_keep(&mut h, TRUNK).is_empty());
 }
+
+/// The trunk with credentials (`auth`), for its challenges.
+fn config_with_trunk_auth(realm: &str) -> String {
+    config("").replace(
+        "allow = [\"+1425*\"]",
+        &format!(
+            "allow = [\"+1425*\"]\n\
+             auth = {{ username = \"holdline\", password = \"s3cret\", realm = \"{realm}\" }}"
+        ),
+    )
+}
+
+/// amos transfers the bridged caller to +14255550999; returns the INVITE the trunk got.
+fn transferred_to_the_trunk(h: &mut Harness) -> Request {
+    let invite = bridged_to_amos(h);
+    h.send_from(
+        AMOS,
+        &agent_request(&invite, "REFER", 2, "amos1", "Refer-To: <tel:+14255550999>"),
+    );
+    let mut to_trunk = requests_to_keep(h, TRUNK);
+    assert_eq!(methods(&to_trunk), vec![Method::Invite]);
+    h.sent.clear();
+    to_trunk.remove(0)
+}
+
+/// `resp` (a reply's text) with a challenge header after its status line.
+fn challenge(resp: String, header: &str) -> String {
+    resp.replacen('\n', &format!("\n{header}\n"), 1)
+}
+
+/// The `name` parameter of an Authorization-style header value.
+fn auth_param(value: &str, name: &str) -> String {
+    let start = value.find(&format!("{name}=")).unwrap() + name.len() + 1;
+    let rest = &value[start..];
+    match rest.strip_prefix('"') {
+        Some(q) => q[..q.find('"').unwrap()].to_owned(),
+        None => rest.split([',', ' ']).next().unwrap().to_owned(),
+    }
+}
+
+#[test]
+fn a_trunk_challenge_is_answered_with_the_trunks_credentials() {
+    use holdline::sip::digest::{authorization, Challenge, Request as Authorised};
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    let first = transferred_to_the_trunk(&mut h);
+    let www = "Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"n0nce\", \
+               algorithm=MD5, qop=\"auth\", opaque=\"op\"";
+    h.send_from(TRUNK, &challenge(reply(&first, 407, "carrier1"), www));
+
+    // RFC 3261 §22.2: the same INVITE again, CSeq one higher, with the credentials.
+    let to_trunk = requests_to_keep(&mut h, TRUNK);
+    let again: Vec<&Request> = to_trunk
+        .iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect();
+    assert_eq!(again.len(), 1, "one INVITE with credentials: {to_trunk:?}");
+    let again = again[0];
+    let header = |r: &Request, n: HeaderName| r.headers.get(&n).unwrap().to_owned();
+    assert_eq!(header(again, HeaderName::CSeq), "2 INVITE");
+    assert_eq!(
+        header(again, HeaderName::CallId),
+        header(&first, HeaderName::CallId)
+    );
+    assert_eq!(
+        header(again, HeaderName::From),
+        header(&first, HeaderName::From)
+    );
+    assert_ne!(
+        header(again, HeaderName::Via),
+        header(&first, HeaderName::Via)
+    );
+    assert_eq!(again.uri, first.uri);
+    assert!(again.headers.get(&HeaderName::Authorization).is_none());
+    let creds = header(again, HeaderName::ProxyAuthorization);
+    assert_eq!(auth_param(&creds, "username"), "holdline");
+    assert_eq!(auth_param(&creds, "uri"), first.uri.to_string());
+    assert_eq!(auth_param(&creds, "opaque"), "op");
+    // The response answers this challenge for this request (the digest itself is checked
+    // against RFC 7616's examples in `sip::digest` and by SIPp in the end-to-end test).
+    let ch = Challenge::parse(&www["Proxy-Authenticate: ".len()..]).unwrap();
+    let uri = first.uri.to_string();
+    let want = authorization(
+        &ch,
+        "holdline",
+        "s3cret",
+        Authorised {
+            method: "INVITE",
+            uri: &uri,
+            body: &again.body,
+        },
+        &auth_param(&creds, "cnonce"),
+    )
+    .unwrap();
+    assert_eq!(creds, want);
+
+    // The carrier answers: the caller is bridged to it and amos hears 200 in the sipfrag.
+    h.send_from(TRUNK, &reply(again, 200, "carrier2"));
+    let (reqs, _) = sent_to(&mut h, AMOS);
+    let notifies: Vec<String> = reqs
+        .iter()
+        .filter(|r| r.method == Method::Notify)
+        .map(sipfrag)
+        .collect();
+    assert_eq!(notifies, vec!["SIP/2.0 200 OK".to_owned()]);
+}
+
+#[test]
+fn refused_credentials_are_not_sent_again() {
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    let first = transferred_to_the_trunk(&mut h);
+    let www = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"a\"";
+    h.send_from(TRUNK, &challenge(reply(&first, 401, "carrier1"), www));
+    let again = requests_to_keep(&mut h, TRUNK);
+    let again: Vec<&Request> = again
+        .iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect();
+    assert_eq!(again.len(), 1);
+    assert!(again[0].headers.get(&HeaderName::Authorization).is_some());
+    h.sent.clear();
+
+    // A second challenge that does not say the nonce was stale: the credentials were wrong.
+    let again = again[0].clone();
+    let www2 = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"b\"";
+    h.send_from(TRUNK, &challenge(reply(&again, 401, "carrier2"), www2));
+    assert!(requests_to_keep(&mut h, TRUNK)
+        .iter()
+        .all(|r| r.method != Method::Invite));
+    let (reqs, _) = sent_to(&mut h, AMOS);
+    let last = reqs.iter().rfind(|r| r.method == Method::Notify).unwrap();
+    assert_eq!(sipfrag(last), "SIP/2.0 401 Refused");
+}
+
+#[test]
+fn a_stale_nonce_is_answered_again() {
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    let first = transferred_to_the_trunk(&mut h);
+    let www = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"a\"";
+    h.send_from(TRUNK, &challenge(reply(&first, 401, "carrier1"), www));
+    let second = requests_to_keep(&mut h, TRUNK)
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .unwrap();
+    h.sent.clear();
+    let stale = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"b\", stale=true";
+    h.send_from(TRUNK, &challenge(reply(&second, 401, "carrier2"), stale));
+    let third = requests_to_keep(&mut h, TRUNK)
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .expect("a stale nonce gets the credentials again");
+    assert_eq!(third.headers.get(&HeaderName::CSeq), Some("3 INVITE"));
+    let creds = third.headers.get(&HeaderName::Authorization).unwrap();
+    assert_eq!(auth_param(creds, "nonce"), "b");
+}
+
+#[test]
+fn credentials_go_to_their_realm_only_and_never_to_agents() {
+    // A challenge for a realm other than the configured one is not answered.
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    let first = transferred_to_the_trunk(&mut h);
+    let www = "WWW-Authenticate: Digest realm=\"elsewhere.example\", nonce=\"a\"";
+    h.send_from(TRUNK, &challenge(reply(&first, 401, "carrier1"), www));
+    assert!(requests_to_keep(&mut h, TRUNK)
+        .iter()
+        .all(|r| r.method != Method::Invite));
+
+    // An agent's phone that challenges gets no credentials: the leg just fails.
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    caller_arrives(&mut h, "c1");
+    let invite = requests_to(&mut h, AMOS).remove(0);
+    let www = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"a\"";
+    h.send_from(AMOS, &challenge(reply(&invite, 401, "amos1"), www));
+    let (reqs, _) = sent_to(&mut h, AMOS);
+    assert!(
+        reqs.iter()
+            .all(|r| r.headers.get(&HeaderName::Authorization).is_none()),
+        "{reqs:?}"
+    );
+}

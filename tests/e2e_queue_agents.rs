@@ -716,3 +716,51 @@ agents = ["amos"]
         "the queue logs the transfer: {events:#?}"
     );
 }
+
+#[test]
+fn transfer_through_a_trunk_answers_its_digest_challenge() {
+    let (amos, carrier) = (free_port(), free_port());
+    let server = Server::start(&config(&format!(
+        r#"{}
+[[trunk]]
+id = "carrier"
+proxy = "sip:127.0.0.1:{carrier}"
+allow = ["+1425555*"]
+auth = {{ username = "holdline", password = "s3cret", realm = "carrier.example" }}
+
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = ["amos"]
+"#,
+        user("amos", amos)
+    )));
+    // amos transfers the caller to a number the trunk allows; the trunk challenges and checks
+    // the answer with SIPp's own digest code before it answers.
+    let (amos_phone, _amos_rtp) = answering_agent(
+        "uas_agent_refer.xml",
+        amos,
+        "UK Sales",
+        60,
+        &["-key", "refer_to", "tel:+14255550999", "-d", "1500"],
+    );
+    let rtp = UdpSocket::bind("127.0.0.1:0").expect("carrier RTP socket");
+    let rtp_port = rtp.local_addr().expect("address").port().to_string();
+    let trunk = AgentPhone::start(
+        "uas_trunk_auth.xml",
+        carrier,
+        60,
+        &["-key", "rtp_port", &rtp_port],
+    );
+    let caller = call(&server, "uac_basic.xml", &["-d", "5000"]);
+    let amos_run = amos_phone.finish();
+    let trunk = trunk.finish();
+    assert_sipp_ok(
+        &trunk,
+        &server,
+        "carrier trunk (401, INVITE with verified credentials, 200, BYE)",
+    );
+    assert_sipp_ok(&caller, &server, "caller");
+    assert_sipp_ok(&amos_run, &server, "amos (REFER, NOTIFY 100 and 200, BYE)");
+}

@@ -173,6 +173,7 @@ impl Core {
                 display_name: display.clone(),
                 caller: caller.clone(),
                 dialled: Some(dialled.clone()),
+                auth: None,
             };
             if let Some(leg) = self.ring_agent(now, ring) {
                 self.rings.owner.insert(leg, (qcall, agent.clone()));

@@ -24,13 +24,15 @@
 //!   64·T1 falls back to a new leg through the trunk, bridged by holdline.
 //! - A queue target never leaves holdline: the caller enters that queue (no signalling).
 //!
+//! A trunk that challenges a leg with 401 / 407 gets the INVITE again with its `auth`
+//! credentials (`uac.rs`, RFC 3261 §22.2).
+//!
 //! Not here: attended transfer (`Refer-To` with a `Replaces` header: 501), auto attendants
-//! (there are none yet: 480), digest authentication toward a trunk that challenges (the leg
-//! fails with the trunk's 401/407 as its outcome).
+//! (there are none yet: 480).
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{Config, ExternalTarget, QueueId, Target, Trunk, TrunkId, UserId};
+use crate::config::{Config, ExternalTarget, QueueId, Target, Trunk, TrunkAuth, TrunkId, UserId};
 use crate::number::E164;
 use crate::sip::header::HeaderName;
 use crate::sip::message::Request;
@@ -180,25 +182,31 @@ impl Transfers {
         crate::sip::parse::parse_uri(&text).ok()
     }
 
-    /// The user's contacts, or the trunk's proxy with the target: where to ring.
-    fn ring_targets(&self, dest: &Destination) -> Vec<(Uri, Option<crate::sip::transport::Peer>)> {
+    /// The user's contacts, or the trunk's proxy with the target and the trunk's credentials:
+    /// where to ring.
+    fn ring_targets(&self, dest: &Destination) -> Vec<RingTarget> {
         match dest {
             Destination::User(u) => self
                 .contacts
                 .get(u)
-                .map(|cs| cs.iter().map(|c| (c.clone(), None)).collect())
+                .map(|cs| cs.iter().map(|c| (c.clone(), None, None)).collect())
                 .unwrap_or_default(),
             Destination::External { target, trunk } => self
                 .trunks
                 .iter()
                 .find(|t| &t.id == trunk)
-                .and_then(|t| peer_of(&Uri::Sip(t.proxy.clone())))
-                .map(|proxy| vec![(target.clone(), Some(proxy))])
+                .and_then(|t| {
+                    let proxy = peer_of(&Uri::Sip(t.proxy.clone()))?;
+                    Some(vec![(target.clone(), Some(proxy), t.auth.clone())])
+                })
                 .unwrap_or_default(),
             Destination::Queue(_) => Vec::new(),
         }
     }
 }
+
+/// A Request-URI, where to send it when not derived from the URI, and credentials.
+type RingTarget = (Uri, Option<crate::sip::transport::Peer>, Option<TrunkAuth>);
 
 fn host_key(host: &Host) -> String {
     host.to_string().to_ascii_lowercase()
@@ -293,7 +301,7 @@ impl Core {
             .unwrap_or_else(|| "Transfer".to_owned());
         let (caller, dialled) = (call.caller_uri.clone(), call.dialled.clone());
         let mut placed = false;
-        for (target, dest) in self.transfers.ring_targets(&dest) {
+        for (target, dest, auth) in self.transfers.ring_targets(&dest) {
             let ring = RingRequest {
                 call: handle,
                 target,
@@ -301,6 +309,7 @@ impl Core {
                 display_name: display.clone(),
                 caller: caller.clone(),
                 dialled: Some(dialled.clone()),
+                auth,
             };
             if let Some(leg) = self.ring_agent(now, ring) {
                 self.transfers.legs.insert(

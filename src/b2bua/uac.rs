@@ -14,6 +14,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::config::TrunkAuth;
+use crate::sip::digest::{self, Challenge};
 use crate::sip::header::{split_list, HeaderName};
 use crate::sip::message::{Request, Response};
 use crate::sip::method::Method;
@@ -46,6 +48,9 @@ pub struct RingRequest {
     pub caller: Option<Uri>,
     /// The service number or address the caller dialled, for History-Info (RFC 7044).
     pub dialled: Option<Uri>,
+    /// Credentials for answering a 401 / 407 challenge: a trunk's `auth`. Agents' phones are
+    /// never sent credentials.
+    pub auth: Option<TrunkAuth>,
 }
 
 /// Why an agent leg did not connect, or ended.
@@ -93,6 +98,10 @@ pub struct Leg {
     pub remote_target: Option<Uri>,
     /// Record-Route of the 2xx, reversed (§12.1.2).
     pub route_set: Vec<String>,
+    /// See [`RingRequest::auth`].
+    pub auth: Option<TrunkAuth>,
+    /// INVITEs resent with credentials so far.
+    pub auth_tries: u8,
 }
 
 impl Core {
@@ -187,6 +196,8 @@ impl Core {
                 local_cseq: 1,
                 remote_target: None,
                 route_set: Vec::new(),
+                auth: ring.auth,
+                auth_tries: 0,
             },
         );
         self.drain_transactions(now);
@@ -250,6 +261,15 @@ impl Core {
         }
         if !resp.is_success() {
             // The transaction ACKs a non-2xx itself (§17.1.1.3).
+            if matches!(resp.status, 401 | 407)
+                && matches!(l.state, LegState::Calling | LegState::Ringing)
+                && self.resend_with_credentials(now, leg, &resp)
+            {
+                return;
+            }
+            let Some(l) = self.legs.get_mut(&leg) else {
+                return;
+            };
             let outcome = match l.state {
                 LegState::Cancelling { .. } => LegOutcome::Cancelled,
                 _ => LegOutcome::Refused(resp.status),
@@ -315,6 +335,96 @@ impl Core {
             rtp_port: l.rtp_port,
             media,
         });
+    }
+
+    /// A 401 / 407 on a leg that has credentials: the INVITE again with an Authorization /
+    /// Proxy-Authorization answering the challenge (§22.2, RFC 7616 §3.4), CSeq one higher,
+    /// same Call-ID and From tag, a new branch (§8.1.3.5). Returns false (the leg fails with the
+    /// challenge's status) when there are no credentials, the realm is not the configured
+    /// one, nothing in the challenge can be answered, or the far end refused what we sent
+    /// (a second challenge that does not say the nonce was stale). Credentials go only where
+    /// the leg was sent: a trunk's `auth` rides on that trunk's legs, never on an agent's.
+    fn resend_with_credentials(&mut self, now: Time, leg: LegHandle, resp: &Response) -> bool {
+        const MAX_TRIES: u8 = 3;
+        let cnonce = format!("{:016x}", self.rng_u64());
+        let Some(l) = self.legs.get(&leg) else {
+            return false;
+        };
+        let Some(auth) = &l.auth else {
+            return false;
+        };
+        let (challenge_header, answer_header) = if resp.status == 407 {
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            )
+        } else {
+            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+        };
+        let Some(challenge) = Challenge::pick(resp.headers.get_all(&challenge_header)) else {
+            tracing::warn!(
+                status = resp.status,
+                "trunk challenge holdline cannot answer"
+            );
+            return false;
+        };
+        if auth.realm.as_ref().is_some_and(|r| *r != challenge.realm) {
+            tracing::warn!(realm = %challenge.realm, "trunk challenge for another realm; not answered");
+            return false;
+        }
+        // RFC 7616 §3.3: stale=true is a new nonce for the same credentials; anything else
+        // after we sent credentials means they were refused, and sending them again would loop.
+        if l.auth_tries >= MAX_TRIES || (l.auth_tries > 0 && !challenge.stale) {
+            tracing::warn!(status = resp.status, realm = %challenge.realm, "trunk refused our credentials");
+            return false;
+        }
+        let mut invite = l.invite.clone();
+        let uri = invite.uri.to_string();
+        let value = match digest::authorization(
+            &challenge,
+            &auth.username,
+            &auth.password,
+            digest::Request {
+                method: invite.method.as_str(),
+                uri: &uri,
+                body: &invite.body,
+            },
+            &cnonce,
+        ) {
+            Ok(v) => v,
+            Err(err) => {
+                tracing::warn!(%err, "trunk challenge not answered");
+                return false;
+            }
+        };
+        let (dest, cseq) = (l.dest, l.local_cseq + 1);
+        let local = self.listener(dest.transport);
+        let via = self.new_via(&dest, local);
+        let h = &mut invite.headers;
+        h.remove(&HeaderName::Via);
+        h.remove(&HeaderName::Authorization);
+        h.remove(&HeaderName::ProxyAuthorization);
+        h.remove(&HeaderName::CSeq);
+        h.push_front(HeaderName::Via, via);
+        h.push(HeaderName::CSeq, format!("{cseq} INVITE"));
+        h.push(answer_header, value);
+        let tx = match self.tx.send_request(now, invite.clone(), dest) {
+            Ok(tx) => tx,
+            Err(err) => {
+                tracing::warn!(%err, "could not resend INVITE with credentials");
+                return false;
+            }
+        };
+        self.leg_invites.retain(|_, h| *h != leg);
+        self.leg_invites.insert(tx, leg);
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.invite = invite;
+            l.local_cseq = cseq;
+            l.auth_tries += 1;
+            // A CANCEL waits for a provisional response to this new INVITE (§9.1).
+            l.state = LegState::Calling;
+        }
+        true
     }
 
     /// The ACK for a 2xx on a leg (§13.2.2.4): Request-URI from the 2xx's Contact, the
