@@ -424,8 +424,32 @@ async fn wrong_shapes_name_the_field() {
     rejects(json!(["not", "an", "object"]), ".", "").await;
 }
 
+/// Half a second of a 440 Hz tone as 8 kHz 16-bit mono PCM WAV.
+fn wav_440hz() -> Vec<u8> {
+    let samples: Vec<i16> = (0..4000)
+        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut w = b"RIFF".to_vec();
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes()); // byte rate
+    w.extend_from_slice(&2u16.to_le_bytes()); // block align
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    samples
+        .iter()
+        .for_each(|s| w.extend_from_slice(&s.to_le_bytes()));
+    w
+}
+
 #[tokio::test]
-async fn greeting_file_must_exist_relative_to_the_config_directory() {
+async fn greeting_file_must_exist_and_decode_relative_to_the_config_directory() {
     let dir = tempfile::tempdir().unwrap();
     let mut source = api_support::file_source();
     source.base_dir = dir.path().to_owned();
@@ -441,7 +465,20 @@ async fn greeting_file_must_exist_relative_to_the_config_directory() {
         }
         other => panic!("expected 422, got {other:?}"),
     }
+    // A file that exists but does not decode is refused with the reason; nothing is stored.
     std::fs::write(dir.path().join("hello.wav"), b"RIFF").unwrap();
+    match p.create(
+        holdline::store::Kind::Queue,
+        json!({ "id": "q", "greeting": "hello.wav" }),
+    ) {
+        Err(holdline::api::ApiError::Invalid(ps)) => {
+            assert_eq!((ps.len(), ps[0].field.as_str()), (1, "greeting"), "{ps:?}");
+            assert!(ps[0].message.contains("hello.wav"), "{}", ps[0].message);
+        }
+        other => panic!("expected 422 for a corrupt file, got {other:?}"),
+    }
+    assert!(p.get(holdline::store::Kind::Queue, "q").is_err());
+    std::fs::write(dir.path().join("hello.wav"), wav_440hz()).unwrap();
     let q = p
         .create(
             holdline::store::Kind::Queue,

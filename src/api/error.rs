@@ -34,6 +34,9 @@ pub enum ApiError {
     Invalid(Vec<Problem>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug on our side (a change's thread panicked); logged, answered 500.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -53,7 +56,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ReadOnly { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -61,8 +64,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Store(e) = &self {
-            tracing::error!(error = %e, "store failure in the API");
+        match &self {
+            ApiError::Store(e) => tracing::error!(error = %e, "store failure in the API"),
+            ApiError::Internal(e) => tracing::error!(error = %e, "internal failure in the API"),
+            _ => {}
         }
         let body = match &self {
             ApiError::Invalid(problems) => json!({

@@ -13,9 +13,12 @@
 //! validates is written (one transaction); the new [`Config`] is then published on a
 //! `tokio::sync::watch` channel for the SIP core to use for new calls.
 //!
-//! What this does not do: IO beyond the store and checking that media files exist; it does not
-//! touch calls in progress (whoever holds the receiver applies the config to new calls).
+//! A change that names a greeting or music file not in use yet has the file decoded first, as
+//! the runtime will: a file that does not exist or does not decode is refused (422) with the
+//! reason, and nothing is stored. It does not touch calls in progress (whoever holds the
+//! receiver applies the config to new calls).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ use serde_json::{json, Value};
 use thiserror::Error;
 use tokio::sync::watch;
 
+use crate::audio::{DecodeOptions, PromptCache};
 use crate::config::raw::{RawConfig, RawGroup, RawNumber, RawQueue, RawUser};
 use crate::config::validate::validate;
 use crate::config::{
@@ -409,6 +413,12 @@ impl Provisioning {
             std::slice::from_ref(&change),
             self.check_files,
         )?;
+        if self.check_files {
+            let bad = undecodable_prompts(&self.config, &config);
+            if !bad.is_empty() {
+                return Err(ApiError::Invalid(bad));
+            }
+        }
         self.store.apply(std::slice::from_ref(&change))?;
         self.config = Arc::new(config);
         self.config_tx.send_replace(self.config.clone());
@@ -480,6 +490,51 @@ fn check(
         return Err(ApiError::Invalid(missing));
     }
     Ok(config)
+}
+
+/// The greeting and music files `new` names that `old` does not, decoded the way the runtime
+/// will decode them: one that does not decode (corrupt, truncated, too long, unsupported) is a
+/// problem naming the queue, the field, the file and the reason, so the API refuses the change
+/// instead of storing a queue whose prompt would never play. Files `old` already names were
+/// decoded when they came in. Decoding takes up to a second for a long file; the API runs
+/// changes on a blocking thread for that reason.
+fn undecodable_prompts(old: &Config, new: &Config) -> Vec<Problem> {
+    let prompts = |q: &crate::config::Queue| {
+        let music = match &q.music_on_hold {
+            crate::config::Music::File(path) => Some(("music_on_hold", path.clone())),
+            crate::config::Music::Default => None,
+        };
+        q.greeting
+            .clone()
+            .map(|g| ("greeting", g))
+            .into_iter()
+            .chain(music)
+            .collect::<Vec<_>>()
+    };
+    let mut seen: HashSet<PathBuf> = old
+        .queues
+        .iter()
+        .flat_map(|q| prompts(q).into_iter().map(|(_, p)| p))
+        .collect();
+    let mut cache = PromptCache::new(DecodeOptions {
+        max_duration: new.media.max_prompt,
+    });
+    let mut problems = Vec::new();
+    for q in &new.queues {
+        for (field, path) in prompts(q) {
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            if let Err(err) = cache.replace(&path.display().to_string(), &path) {
+                problems.push(Problem {
+                    subject: format!("queue {:?}", q.id.as_str()),
+                    field: field.to_owned(),
+                    message: format!("{field}: {err}"),
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// The file's sections and trunks with every stored object, `changes` applied, as its

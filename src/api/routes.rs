@@ -25,6 +25,7 @@ use crate::store::{EventFilter, Kind, QueueEvent};
 
 use super::error::ApiError;
 use super::live::AgentState;
+use super::provision::Provisioning;
 use super::ApiState;
 
 /// An HTTP method used by the API.
@@ -215,6 +216,18 @@ pub fn routes() -> Router<ApiState> {
     })
 }
 
+/// Runs a provisioning change on a blocking thread: it may decode a new prompt file, which
+/// must not hold up a runtime worker that also carries SIP.
+async fn blocking<T: Send + 'static>(
+    s: &ApiState,
+    f: impl FnOnce(&mut Provisioning) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || f(&mut s.prov()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the change did not complete: {e}")))?
+}
+
 fn handler(route: Route) -> MethodRouter<ApiState> {
     let f = route.verb.filter();
     match route.op {
@@ -231,10 +244,11 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
             f,
             move |State(s): State<ApiState>, body: Bytes| async move {
                 let body = json_body(&body)?;
-                let (created, generation) = {
-                    let mut p = s.prov();
-                    (p.create(kind, body)?, p.generation())
-                };
+                let (created, generation) = blocking(&s, move |p| {
+                    let created = p.create(kind, body)?;
+                    Ok((created, p.generation()))
+                })
+                .await?;
                 s.applied(generation).await;
                 Ok::<_, ApiError>((StatusCode::CREATED, Json(created)))
             },
@@ -243,10 +257,11 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
             f,
             move |State(s): State<ApiState>, Path(id): Path<String>, body: Bytes| async move {
                 let patch = json_body(&body)?;
-                let (updated, generation) = {
-                    let mut p = s.prov();
-                    (p.update(kind, &id, &patch)?, p.generation())
-                };
+                let (updated, generation) = blocking(&s, move |p| {
+                    let updated = p.update(kind, &id, &patch)?;
+                    Ok((updated, p.generation()))
+                })
+                .await?;
                 s.applied(generation).await;
                 Ok::<_, ApiError>(Json(updated))
             },
