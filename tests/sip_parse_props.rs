@@ -422,3 +422,53 @@ fn message() -> impl Strategy<Value = Message> {
             },
         )
 }
+
+/// A digest challenge built from arbitrary parameter values, some quoted, in any order.
+fn challenge_text() -> impl Strategy<Value = String> {
+    let names = prop::sample::select(vec![
+        "realm",
+        "nonce",
+        "opaque",
+        "algorithm",
+        "qop",
+        "stale",
+        "userhash",
+        "domain",
+        "x",
+    ]);
+    let value = prop_oneof![
+        "[ -~]{0,12}".prop_map(|v| format!("\"{}\"", v.replace(['"', '\\'], ""))),
+        "[A-Za-z0-9-]{0,10}",
+        prop::sample::select(vec!["MD5", "SHA-256-sess", "\"auth,auth-int\"", "true"])
+            .prop_map(str::to_owned),
+    ];
+    (
+        prop::sample::select(vec!["Digest", "digest", "Basic", ""]),
+        prop::collection::vec((names, value), 0..8),
+    )
+        .prop_map(|(scheme, params)| {
+            let params: Vec<String> = params
+                .into_iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            format!("{scheme} {}", params.join(", "))
+        })
+}
+
+proptest! {
+    /// A trunk's challenge is hostile input: whatever it says, parsing and answering it never
+    /// panics, and an answer carries the challenge's realm and nonce back.
+    #[test]
+    fn digest_challenges_never_panic(text in prop_oneof![challenge_text(), "\\PC{0,80}"]) {
+        use holdline::sip::digest::{authorization, Challenge, Request as Authorised};
+        if let Ok(ch) = Challenge::parse(&text) {
+            let req = Authorised { method: "INVITE", uri: "sip:+1@example.com", body: b"v=0" };
+            if let Ok(v) = authorization(&ch, "user", "pass", req, "cn") {
+                prop_assert!(v.starts_with("Digest username="));
+                let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+                prop_assert!(v.contains(&format!("realm=\"{}\"", quote(&ch.realm))), "{}", v);
+                prop_assert!(v.contains(&format!("nonce=\"{}\"", quote(&ch.nonce))), "{}", v);
+            }
+        }
+    }
+}
