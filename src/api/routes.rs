@@ -216,8 +216,9 @@ pub fn routes() -> Router<ApiState> {
     })
 }
 
-/// Runs a provisioning change on a blocking thread: it may decode a new prompt file, which
-/// must not hold up a runtime worker that also carries SIP.
+/// Runs `f` on the provisioning state on a blocking thread. Every handler goes through here:
+/// a change may decode a new prompt file while it holds the state's lock, and a runtime worker
+/// (which also carries SIP) must never wait for that lock.
 async fn blocking<T: Send + 'static>(
     s: &ApiState,
     f: impl FnOnce(&mut Provisioning) -> Result<T, ApiError> + Send + 'static,
@@ -228,16 +229,29 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("the change did not complete: {e}")))?
 }
 
+/// The effective configuration and agents' settings now.
+async fn config_and_prefs(
+    s: &ApiState,
+) -> Result<
+    (
+        std::sync::Arc<crate::config::Config>,
+        std::sync::Arc<crate::store::AgentPrefs>,
+    ),
+    ApiError,
+> {
+    blocking(s, |p| Ok((p.config(), p.agent_prefs()))).await
+}
+
 fn handler(route: Route) -> MethodRouter<ApiState> {
     let f = route.verb.filter();
     match route.op {
         Op::List(kind) => on(f, move |State(s): State<ApiState>| async move {
-            s.prov().list(kind).map(Json)
+            blocking(&s, move |p| p.list(kind)).await.map(Json)
         }),
         Op::Get(kind) => on(
             f,
             move |State(s): State<ApiState>, Path(id): Path<String>| async move {
-                s.prov().get(kind, &id).map(Json)
+                blocking(&s, move |p| p.get(kind, &id)).await.map(Json)
             },
         ),
         Op::Create(kind) => on(
@@ -269,11 +283,11 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::Delete(kind) => on(
             f,
             move |State(s): State<ApiState>, Path(id): Path<String>| async move {
-                let generation = {
-                    let mut p = s.prov();
+                let generation = blocking(&s, move |p| {
                     p.delete(kind, &id)?;
-                    p.generation()
-                };
+                    Ok(p.generation())
+                })
+                .await?;
                 s.applied(generation).await;
                 Ok::<_, ApiError>(StatusCode::NO_CONTENT)
             },
@@ -287,7 +301,7 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::Agent => on(
             f,
             |State(s): State<ApiState>, Path(id): Path<String>| async move {
-                s.prov().agent(&id).map(Json)
+                blocking(&s, move |p| p.agent(&id)).await.map(Json)
             },
         ),
         Op::Dnd => on(f, set_dnd),
@@ -312,10 +326,7 @@ async fn queue_status(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (config, prefs) = {
-        let p = s.prov();
-        (p.config(), p.agent_prefs())
-    };
+    let (config, prefs) = config_and_prefs(&s).await?;
     let Some(q) = config.queue(&QueueId(id.clone())) else {
         return Err(ApiError::NotFound {
             what: format!("queue {id:?}"),
@@ -355,7 +366,7 @@ async fn events(
     query: Result<Query<EventFilter>, QueryRejection>,
 ) -> Result<Json<Vec<QueueEvent>>, ApiError> {
     let Query(filter) = query.map_err(query_error)?;
-    Ok(Json(s.prov().events(&filter)?))
+    Ok(Json(blocking(&s, move |p| Ok(p.events(&filter)?)).await?))
 }
 
 #[derive(Deserialize)]
@@ -381,11 +392,14 @@ async fn event_feed(
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(q.after_seq);
     let backlog = match resume {
-        Some(after) => s.prov().events(&EventFilter {
-            queue: q.queue.clone(),
-            after_seq: Some(after),
-            ..Default::default()
-        })?,
+        Some(after) => {
+            let filter = EventFilter {
+                queue: q.queue.clone(),
+                after_seq: Some(after),
+                ..Default::default()
+            };
+            blocking(&s, move |p| Ok(p.events(&filter)?)).await?
+        }
         None => Vec::new(),
     };
     let mut last_seq = resume.unwrap_or(0);
@@ -443,7 +457,7 @@ async fn set_dnd(
             "dnd must be true or false",
         ));
     };
-    Ok(Json(s.prov().set_dnd(&id, on)?))
+    Ok(Json(blocking(&s, move |p| p.set_dnd(&id, on)).await?))
 }
 
 async fn opt(
@@ -451,13 +465,15 @@ async fn opt(
     Path((id, queue)): Path<(String, String)>,
     out: bool,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.prov().set_opt_out(&id, &queue, out)?))
+    Ok(Json(
+        blocking(&s, move |p| p.set_opt_out(&id, &queue, out)).await?,
+    ))
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {
-    let (config, prefs) = {
-        let p = s.prov();
-        (p.config(), p.agent_prefs())
+    let (config, prefs) = match config_and_prefs(&s).await {
+        Ok(both) => both,
+        Err(e) => return e.into_response(),
     };
     let live = s.live().snapshot().await;
     let body = super::metrics::render(&config, &live, &prefs);
