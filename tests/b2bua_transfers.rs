@@ -543,7 +543,8 @@ fn challenge(resp: String, header: &str) -> String {
 
 /// The `name` parameter of an Authorization-style header value.
 fn auth_param(value: &str, name: &str) -> String {
-    let start = value.find(&format!("{name}=")).unwrap() + name.len() + 1;
+    // " nonce=" never matches "cnonce=".
+    let start = value.find(&format!(" {name}=")).unwrap() + name.len() + 2;
     let rest = &value[start..];
     match rest.strip_prefix('"') {
         Some(q) => q[..q.find('"').unwrap()].to_owned(),
@@ -689,4 +690,78 @@ fn credentials_go_to_their_realm_only_and_never_to_agents() {
             .all(|r| r.headers.get(&HeaderName::Authorization).is_none()),
         "{reqs:?}"
     );
+}
+
+/// The INVITEs sent to the trunk since the last clear.
+fn invites_to_trunk(h: &mut Harness) -> Vec<Request> {
+    requests_to_keep(h, TRUNK)
+        .into_iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect()
+}
+
+#[test]
+fn a_proxy_and_the_far_end_are_both_answered_and_the_right_realm_is_picked() {
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    let first = transferred_to_the_trunk(&mut h);
+    // The first challenge is another realm's; the configured realm's comes second.
+    h.send_from(
+        TRUNK,
+        &challenge(
+            reply(&first, 407, "p1"),
+            "Proxy-Authenticate: Digest realm=\"elsewhere.example\", nonce=\"x\"\n\
+             Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"p\"",
+        ),
+    );
+    let second = invites_to_trunk(&mut h).remove(0);
+    let proxy_creds = second
+        .headers
+        .get(&HeaderName::ProxyAuthorization)
+        .unwrap()
+        .to_owned();
+    assert_eq!(auth_param(&proxy_creds, "realm"), "carrier.example");
+    assert_eq!(auth_param(&proxy_creds, "nonce"), "p");
+    h.sent.clear();
+
+    // Then the far end challenges too (RFC 3261 §22.3): answered, and the proxy's stays.
+    h.send_from(
+        TRUNK,
+        &challenge(
+            reply(&second, 401, "f1"),
+            "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"f\", qop=\"auth\"",
+        ),
+    );
+    let third = invites_to_trunk(&mut h).remove(0);
+    assert_eq!(third.headers.get(&HeaderName::CSeq), Some("3 INVITE"));
+    assert_eq!(
+        third.headers.get(&HeaderName::ProxyAuthorization),
+        Some(proxy_creds.as_str())
+    );
+    let www = third.headers.get(&HeaderName::Authorization).unwrap();
+    assert_eq!(auth_param(www, "nonce"), "f");
+}
+
+#[test]
+fn a_stray_forks_bye_is_above_the_resent_invites_cseq() {
+    let mut h = Harness::with_config(&config_with_trunk_auth("carrier.example"));
+    let first = transferred_to_the_trunk(&mut h);
+    h.send_from(
+        TRUNK,
+        &challenge(
+            reply(&first, 401, "c1"),
+            "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"a\"",
+        ),
+    );
+    let second = invites_to_trunk(&mut h).remove(0);
+    h.sent.clear();
+    // Two forks answer: the first wins, the second is ACKed and ended with BYE (§13.2.2.4),
+    // whose CSeq must be above the INVITE's 2 (§12.2.1.1).
+    h.send_from(TRUNK, &reply(&second, 200, "forkA"));
+    h.send_from(TRUNK, &reply(&second, 200, "forkB"));
+    let bye = requests_to_keep(&mut h, TRUNK)
+        .into_iter()
+        .find(|r| r.method == Method::Bye)
+        .expect("BYE to the stray fork");
+    assert!(bye.headers.get(&HeaderName::To).unwrap().contains("forkB"));
+    assert_eq!(bye.headers.get(&HeaderName::CSeq), Some("3 BYE"));
 }

@@ -102,6 +102,8 @@ pub struct Leg {
     pub auth: Option<TrunkAuth>,
     /// INVITEs resent with credentials so far.
     pub auth_tries: u8,
+    /// The (status, realm) challenges answered so far.
+    pub auth_answered: Vec<(u16, String)>,
 }
 
 impl Core {
@@ -198,6 +200,7 @@ impl Core {
                 route_set: Vec::new(),
                 auth: ring.auth,
                 auth_tries: 0,
+                auth_answered: Vec::new(),
             },
         );
         self.drain_transactions(now);
@@ -340,17 +343,17 @@ impl Core {
     /// A 401 / 407 on a leg that has credentials: the INVITE again with an Authorization /
     /// Proxy-Authorization answering the challenge (§22.2, RFC 7616 §3.4), CSeq one higher,
     /// same Call-ID and From tag, a new branch (§8.1.3.5). Returns false (the leg fails with the
-    /// challenge's status) when there are no credentials, the realm is not the configured
-    /// one, nothing in the challenge can be answered, or the far end refused what we sent
-    /// (a second challenge that does not say the nonce was stale). Credentials go only where
-    /// the leg was sent: a trunk's `auth` rides on that trunk's legs, never on an agent's.
+    /// challenge's status) when there are no credentials, no challenge is for the configured
+    /// realm, nothing in the challenge can be answered, or the far end refused what we sent
+    /// (the same realm challenging again without saying the nonce was stale). Credentials go
+    /// only where the leg was sent: a trunk's `auth` rides on that trunk's legs, never on an
+    /// agent's.
     fn resend_with_credentials(&mut self, now: Time, leg: LegHandle, resp: &Response) -> bool {
         const MAX_TRIES: u8 = 3;
-        let cnonce = format!("{:016x}", self.rng_u64());
         let Some(l) = self.legs.get(&leg) else {
             return false;
         };
-        let Some(auth) = &l.auth else {
+        let Some(auth) = l.auth.clone() else {
             return false;
         };
         let (challenge_header, answer_header) = if resp.status == 407 {
@@ -361,25 +364,32 @@ impl Core {
         } else {
             (HeaderName::WwwAuthenticate, HeaderName::Authorization)
         };
-        let Some(challenge) = Challenge::pick(resp.headers.get_all(&challenge_header)) else {
+        // Only challenges for the configured realm (when one is set) are candidates, so a
+        // response that also carries another realm's challenge first still gets answered.
+        let values = resp.headers.get_all(&challenge_header).filter(|v| {
+            auth.realm.is_none()
+                || Challenge::parse(v)
+                    .is_ok_and(|c| auth.realm.as_deref() == Some(c.realm.as_str()))
+        });
+        let Some(challenge) = Challenge::pick(values) else {
             tracing::warn!(
                 status = resp.status,
-                "trunk challenge holdline cannot answer"
+                "trunk challenge holdline cannot answer (realm or algorithm)"
             );
             return false;
         };
-        if auth.realm.as_ref().is_some_and(|r| *r != challenge.realm) {
-            tracing::warn!(realm = %challenge.realm, "trunk challenge for another realm; not answered");
-            return false;
-        }
-        // RFC 7616 §3.3: stale=true is a new nonce for the same credentials; anything else
-        // after we sent credentials means they were refused, and sending them again would loop.
-        if l.auth_tries >= MAX_TRIES || (l.auth_tries > 0 && !challenge.stale) {
+        // RFC 7616 §3.3: stale=true is a new nonce for the same credentials; the same realm
+        // challenging again otherwise means they were refused, and sending them again would
+        // loop. A different challenger (a proxy's 407, then the far end's 401) is answered.
+        let key = (resp.status, challenge.realm.clone());
+        if l.auth_tries >= MAX_TRIES || (l.auth_answered.contains(&key) && !challenge.stale) {
             tracing::warn!(status = resp.status, realm = %challenge.realm, "trunk refused our credentials");
             return false;
         }
         let mut invite = l.invite.clone();
+        let (dest, cseq) = (l.dest, l.local_cseq + 1);
         let uri = invite.uri.to_string();
+        let cnonce = format!("{:016x}", self.rng_u64());
         let value = match digest::authorization(
             &challenge,
             &auth.username,
@@ -397,13 +407,13 @@ impl Core {
                 return false;
             }
         };
-        let (dest, cseq) = (l.dest, l.local_cseq + 1);
         let local = self.listener(dest.transport);
         let via = self.new_via(&dest, local);
         let h = &mut invite.headers;
         h.remove(&HeaderName::Via);
-        h.remove(&HeaderName::Authorization);
-        h.remove(&HeaderName::ProxyAuthorization);
+        // §22.3: credentials for another challenger (a proxy's, when the far end now asks
+        // too) stay; this challenger's earlier answer is replaced.
+        h.remove(&answer_header);
         h.remove(&HeaderName::CSeq);
         h.push_front(HeaderName::Via, via);
         h.push(HeaderName::CSeq, format!("{cseq} INVITE"));
@@ -421,6 +431,7 @@ impl Core {
             l.invite = invite;
             l.local_cseq = cseq;
             l.auth_tries += 1;
+            l.auth_answered.push(key);
             // A CANCEL waits for a provisional response to this new INVITE (§9.1).
             l.state = LegState::Calling;
         }
@@ -493,7 +504,9 @@ impl Core {
         if let Some(to) = resp.headers.get(&HeaderName::To) {
             bye.headers.push(HeaderName::To, to.to_owned());
         }
-        bye.headers.push(HeaderName::CSeq, "2 BYE");
+        // §12.2.1.1: above the INVITE's CSeq, which is 2 or more after a digest resend.
+        let seq = invite.headers.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        bye.headers.push(HeaderName::CSeq, format!("{seq} BYE"));
         let _ = self.tx.send_request(now, bye, dest);
     }
 

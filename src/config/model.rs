@@ -241,12 +241,23 @@ impl Trunk {
 }
 
 /// Digest credentials holdline answers a trunk's 401/407 challenge with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TrunkAuth {
     pub username: String,
     pub password: String,
     /// Answer only challenges for this realm; `None`: any.
     pub realm: Option<String>,
+}
+
+/// Without the password: configurations and call legs are logged with `{:?}`.
+impl std::fmt::Debug for TrunkAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("realm", &self.realm)
+            .finish()
+    }
 }
 
 /// One entry of a trunk's `allow` list.

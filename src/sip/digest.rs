@@ -144,7 +144,11 @@ impl Challenge {
 
     /// `auth` when offered, else `auth-int`, else none when the challenge offered none.
     fn chosen_qop(&self) -> Result<Option<&'static str>, DigestError> {
-        if self.qop.is_empty() {
+        if self.qop.is_empty() && self.sess {
+            // A -sess H(A1) includes the cnonce, which only a qop answer carries (RFC 7616
+            // §3.4.2): the server could never check it.
+            Err(DigestError::Qop("none, with a -sess algorithm".into()))
+        } else if self.qop.is_empty() {
             Ok(None)
         } else if self.qop.iter().any(|q| q == "auth") {
             Ok(Some("auth"))
@@ -417,6 +421,7 @@ mod tests {
             ("b", Algorithm::Sha256)
         );
         assert!(Challenge::pick(["Digest realm=\"r\", nonce=\"n\", qop=\"weird\""]).is_none());
+        assert!(Challenge::pick(["Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess"]).is_none());
     }
 
     #[test]
