@@ -536,6 +536,14 @@ fn transferred_to_the_trunk(h: &mut Harness) -> Request {
     to_trunk.remove(0)
 }
 
+/// The INVITEs sent to the trunk since the last clear.
+fn invites_to_trunk(h: &mut Harness) -> Vec<Request> {
+    requests_to_keep(h, TRUNK)
+        .into_iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect()
+}
+
 /// `resp` (a reply's text) with a challenge header after its status line.
 fn challenge(resp: String, header: &str) -> String {
     resp.replacen('\n', &format!("\n{header}\n"), 1)
@@ -651,16 +659,13 @@ fn a_stale_nonce_is_answered_again() {
     let first = transferred_to_the_trunk(&mut h);
     let www = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"a\"";
     h.send_from(TRUNK, &challenge(reply(&first, 401, "carrier1"), www));
-    let second = requests_to_keep(&mut h, TRUNK)
-        .into_iter()
-        .find(|r| r.method == Method::Invite)
-        .unwrap();
+    let second = invites_to_trunk(&mut h).into_iter().next().unwrap();
     h.sent.clear();
     let stale = "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"b\", stale=true";
     h.send_from(TRUNK, &challenge(reply(&second, 401, "carrier2"), stale));
-    let third = requests_to_keep(&mut h, TRUNK)
+    let third = invites_to_trunk(&mut h)
         .into_iter()
-        .find(|r| r.method == Method::Invite)
+        .next()
         .expect("a stale nonce gets the credentials again");
     assert_eq!(third.headers.get(&HeaderName::CSeq), Some("3 INVITE"));
     let creds = third.headers.get(&HeaderName::Authorization).unwrap();
@@ -690,14 +695,6 @@ fn credentials_go_to_their_realm_only_and_never_to_agents() {
             .all(|r| r.headers.get(&HeaderName::Authorization).is_none()),
         "{reqs:?}"
     );
-}
-
-/// The INVITEs sent to the trunk since the last clear.
-fn invites_to_trunk(h: &mut Harness) -> Vec<Request> {
-    requests_to_keep(h, TRUNK)
-        .into_iter()
-        .filter(|r| r.method == Method::Invite)
-        .collect()
 }
 
 #[test]

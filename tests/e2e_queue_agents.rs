@@ -666,11 +666,19 @@ agents = ["amos"]
     assert_sipp_ok(&agent, &server, "agent");
 }
 
-#[test]
-fn agent_refer_transfers_the_caller_to_another_agent() {
-    let (amos, bea) = (free_port(), free_port());
+/// amos answers the queue's caller and transfers them (REFER) to `refer_to`, whose phone is
+/// the SIPp `target_scenario` on `target_port`; `extra` is more configuration (a user, a
+/// trunk). Checks the caller's, amos's and the target's SIPp runs; returns the server.
+fn transfer_by_amos(
+    extra: &str,
+    refer_to: &str,
+    target_scenario: &'static str,
+    target_port: u16,
+    target: &str,
+) -> Server {
+    let amos = free_port();
     let server = Server::start(&config(&format!(
-        r#"{}{}
+        r#"{}{extra}
 [[queue]]
 id = "sales"
 name = "UK Sales"
@@ -678,36 +686,44 @@ numbers = ["{NUMBER}"]
 agents = ["amos"]
 "#,
         user("amos", amos),
-        user("bea", bea)
     )));
     let (amos_phone, _amos_rtp) = answering_agent(
         "uas_agent_refer.xml",
         amos,
         "UK Sales",
         60,
-        &["-key", "refer_to", "sip:bea@127.0.0.1", "-d", "1500"],
+        &["-key", "refer_to", refer_to, "-d", "1500"],
     );
-    // Bea is rung for the transfer, not by the queue: her INVITE shows the caller's name.
-    let bea_rtp = UdpSocket::bind("127.0.0.1:0").expect("bea RTP socket");
-    let bea_rtp_port = bea_rtp.local_addr().expect("address").port().to_string();
-    let bea_phone = AgentPhone::start(
-        "uas_transfer_target.xml",
-        bea,
+    let target_rtp = UdpSocket::bind("127.0.0.1:0").expect("target RTP socket");
+    let target_rtp_port = target_rtp.local_addr().expect("address").port().to_string();
+    let target_phone = AgentPhone::start(
+        target_scenario,
+        target_port,
         60,
-        &["-key", "rtp_port", &bea_rtp_port],
+        &["-key", "rtp_port", &target_rtp_port],
     );
     let caller = call(&server, "uac_basic.xml", &["-d", "5000"]);
     let amos_run = amos_phone.finish();
-    let bea_run = bea_phone.finish();
+    let target_run = target_phone.finish();
+    assert_sipp_ok(&target_run, &server, target);
     assert_sipp_ok(&caller, &server, "caller");
     assert_sipp_ok(
         &amos_run,
         &server,
         "amos (REFER, 202, NOTIFY 100 and 200, BYE)",
     );
-    assert_sipp_ok(
-        &bea_run,
-        &server,
+    server
+}
+
+#[test]
+fn agent_refer_transfers_the_caller_to_another_agent() {
+    let bea = free_port();
+    // Bea is rung for the transfer, not by the queue: her INVITE shows the caller's name.
+    let server = transfer_by_amos(
+        &user("bea", bea),
+        "sip:bea@127.0.0.1",
+        "uas_transfer_target.xml",
+        bea,
         "bea (rung for the transfer, hung up by the caller's BYE)",
     );
     let events = queue_events(&server);
@@ -719,48 +735,22 @@ agents = ["amos"]
 
 #[test]
 fn transfer_through_a_trunk_answers_its_digest_challenge() {
-    let (amos, carrier) = (free_port(), free_port());
-    let server = Server::start(&config(&format!(
-        r#"{}
+    // amos transfers the caller to a number the trunk allows; the trunk challenges and checks
+    // the answer with SIPp's own digest code (verifyauth) before it answers.
+    let carrier = free_port();
+    transfer_by_amos(
+        &format!(
+            r#"
 [[trunk]]
 id = "carrier"
 proxy = "sip:127.0.0.1:{carrier}"
 allow = ["+1425555*"]
 auth = {{ username = "holdline", password = "s3cret", realm = "carrier.example" }}
-
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = ["amos"]
-"#,
-        user("amos", amos)
-    )));
-    // amos transfers the caller to a number the trunk allows; the trunk challenges and checks
-    // the answer with SIPp's own digest code before it answers.
-    let (amos_phone, _amos_rtp) = answering_agent(
-        "uas_agent_refer.xml",
-        amos,
-        "UK Sales",
-        60,
-        &["-key", "refer_to", "tel:+14255550999", "-d", "1500"],
-    );
-    let rtp = UdpSocket::bind("127.0.0.1:0").expect("carrier RTP socket");
-    let rtp_port = rtp.local_addr().expect("address").port().to_string();
-    let trunk = AgentPhone::start(
+"#
+        ),
+        "tel:+14255550999",
         "uas_trunk_auth.xml",
         carrier,
-        60,
-        &["-key", "rtp_port", &rtp_port],
-    );
-    let caller = call(&server, "uac_basic.xml", &["-d", "5000"]);
-    let amos_run = amos_phone.finish();
-    let trunk = trunk.finish();
-    assert_sipp_ok(
-        &trunk,
-        &server,
         "carrier trunk (401, INVITE with verified credentials, 200, BYE)",
     );
-    assert_sipp_ok(&caller, &server, "caller");
-    assert_sipp_ok(&amos_run, &server, "amos (REFER, NOTIFY 100 and 200, BYE)");
 }
