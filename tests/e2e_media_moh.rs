@@ -91,6 +91,46 @@ fn record(socket: &UdpSocket, for_how_long: Duration) -> Vec<Packet> {
     packets
 }
 
+/// A SIPp caller on +14255550100 for `hold_ms`, offering only `codec`, its RTP recorded for
+/// half a second less (the call's own end is not recorded).
+fn call_and_record(server: &Server, codec: u8, hold_ms: u64) -> Vec<Packet> {
+    let recorder = UdpSocket::bind("127.0.0.1:0").expect("bind recorder");
+    let rtp_port = recorder.local_addr().unwrap().port().to_string();
+    let port = server.port;
+    let (codec_text, hold) = (codec.to_string(), hold_ms.to_string());
+    let caller = std::thread::spawn(move || {
+        run_sipp_port(
+            port,
+            "uac_rtp_recorder.xml",
+            "u1",
+            &[
+                "-s",
+                "+14255550100",
+                "-m",
+                "1",
+                "-d",
+                &hold,
+                "-key",
+                "rtp_port",
+                &rtp_port,
+                "-key",
+                "codec",
+                &codec_text,
+            ],
+        )
+    });
+    let packets = record(&recorder, Duration::from_millis(hold_ms - 500));
+    let run = caller.join().expect("sipp thread");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "sipp: {}\n{}",
+        run.output,
+        server.log_text()
+    );
+    packets
+}
+
 fn check_call(codec: u8, greeting_ext: &str) {
     let dir = scratch_dir("moh");
     let (greeting_file, music_file) = make_audio(&dir, greeting_ext);
@@ -113,40 +153,7 @@ music_on_hold = "{}"
         music_file.display()
     );
     let server = Server::start(&config);
-    let recorder = UdpSocket::bind("127.0.0.1:0").expect("bind recorder");
-    let rtp_port = recorder.local_addr().unwrap().port().to_string();
-    let port = server.port;
-    let codec_text = codec.to_string();
-    let caller = std::thread::spawn(move || {
-        run_sipp_port(
-            port,
-            "uac_rtp_recorder.xml",
-            "u1",
-            &[
-                "-s",
-                "+14255550100",
-                "-m",
-                "1",
-                "-d",
-                "5000",
-                "-key",
-                "rtp_port",
-                &rtp_port,
-                "-key",
-                "codec",
-                &codec_text,
-            ],
-        )
-    });
-    let packets = record(&recorder, Duration::from_millis(4500));
-    let run = caller.join().expect("sipp thread");
-    assert_eq!(
-        run.code,
-        Some(0),
-        "sipp: {}\n{}",
-        run.output,
-        server.log_text()
-    );
+    let packets = call_and_record(&server, codec, 5000);
 
     assert!(
         packets.len() > 150,
@@ -228,4 +235,91 @@ fn caller_hears_greeting_then_looping_music_in_pcma() {
 #[test]
 fn caller_hears_a_wma_greeting() {
     check_call(0, "wma");
+}
+
+/// A tone of `hz` for 0.6 s as 8 kHz WAV, made by sox.
+fn tone(path: &std::path::Path, hz: u32) {
+    let ok = Command::new("sox")
+        .args(["-n", "-r", "8000", "-b", "16", "-c", "1"])
+        .arg(path)
+        .args(["synth", "0.6", "sine", &hz.to_string()])
+        .status()
+        .expect("sox is not installed: run the README's test command (it installs it)");
+    assert!(ok.success(), "sox could not make the tone");
+}
+
+/// Sends SIGHUP and waits for the reload to be logged (the `n`th time).
+fn reload(server: &Server, n: usize) {
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.log_text().matches("prompt files reloaded").count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "no reload logged after SIGHUP:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sighup_reloads_a_replaced_greeting_and_keeps_it_when_the_new_file_is_bad() {
+    let dir = scratch_dir("reload");
+    let greeting = dir.join("greeting.wav");
+    tone(&greeting, 660);
+    let first = decoded(&greeting);
+    let server = Server::start(&format!(
+        r#"
+[sip]
+listen = ["udp:127.0.0.1:0"]
+[rtp]
+ports = "30000-39999"
+[[number]]
+e164 = "+14255550100"
+kind = "service-toll"
+[[queue]]
+id = "sales"
+numbers = ["+14255550100"]
+greeting = "{}"
+"#,
+        greeting.display()
+    ));
+    let law = holdline::audio::Law::Ulaw;
+    let greeting_heard = |packets: &[Packet], prompt: &Prompt| {
+        let heard: Vec<u8> = packets
+            .iter()
+            .flat_map(|p| p.payload.iter().copied())
+            .collect();
+        let want = prompt.samples(law);
+        assert!(
+            heard.len() > want.len(),
+            "only {} samples heard",
+            heard.len()
+        );
+        heard[..want.len()] == want[..]
+    };
+
+    // A corrupt file in its place: refused with the reason, the 660 Hz greeting stays.
+    std::fs::write(&greeting, b"RIFF").unwrap();
+    reload(&server, 1);
+    let log = server.log_text();
+    assert!(
+        log.contains("refused=1") && log.contains("the prompt that was playing stays"),
+        "{log}"
+    );
+    assert!(
+        greeting_heard(&call_and_record(&server, 0, 2000), &first),
+        "the old greeting still plays"
+    );
+
+    // A good new file: the next caller hears it.
+    tone(&greeting, 1000);
+    let second = decoded(&greeting);
+    assert_ne!(first.samples(law), second.samples(law));
+    reload(&server, 2);
+    assert!(
+        greeting_heard(&call_and_record(&server, 0, 2000), &second),
+        "the new greeting plays:\n{}",
+        server.log_text()
+    );
 }

@@ -8,7 +8,8 @@
 //! configuration (prompts it names decoded first, on a blocking thread) is applied for new
 //! calls and reported back so the API answers only once new calls see the change; agents'
 //! do-not-disturb and opt-outs are applied as they change; queue events go to the event log;
-//! and the API's live-state requests are answered from here.
+//! the API's live-state requests are answered from here; and SIGHUP decodes every prompt
+//! file again (a file replaced under the same name).
 //!
 //! # Layout
 //! - [`serve`]: `holdline serve`: the store, the API and the SIP listeners started together.
@@ -284,26 +285,62 @@ pub async fn run_provisioned(
 /// Follows the store's effective configuration: decodes the prompts a new one names (on a
 /// blocking thread, never on the core task), then hands both to the core task. One change at a
 /// time, always the latest: changes made meanwhile are folded into the next.
+///
+/// SIGHUP decodes every greeting and music file again, for an admin who replaced a file under
+/// the same name: each file that decodes replaces its prompt for new calls (calls in progress
+/// finish with what they play); one that does not is reported with the reason and the prompt
+/// that was playing stays.
 async fn follow_config(
     mut published: watch::Receiver<Published>,
     mut applied: u64,
     mut known: HashSet<PathBuf>,
     inputs: mpsc::Sender<Input>,
 ) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(err) => {
+            tracing::warn!(%err, "cannot watch for SIGHUP; prompts reload only on a restart");
+            None
+        }
+    };
     loop {
         let next = published.borrow_and_update().clone();
-        if next.generation <= applied {
-            if published.changed().await.is_err() {
-                return;
+        let reload = next.generation <= applied;
+        if reload {
+            tokio::select! {
+                changed = published.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Some(()) = hangup(&mut hangups) => {
+                    tracing::info!("SIGHUP: decoding every prompt file again");
+                }
             }
-            continue;
         }
         let config = next.config.clone();
-        let have = known.clone();
+        let have = if reload {
+            HashSet::new()
+        } else {
+            known.clone()
+        };
         let loaded = tokio::task::spawn_blocking(move || prompts::load_new(&config, &have)).await;
         let (new_prompts, errors) = loaded.unwrap_or_default();
-        for e in errors {
-            tracing::warn!("{e}");
+        for e in &errors {
+            if reload {
+                tracing::warn!("{e}; the prompt that was playing stays");
+            } else {
+                tracing::warn!("{e}");
+            }
+        }
+        if reload {
+            tracing::info!(
+                reloaded = new_prompts.len(),
+                refused = errors.len(),
+                "prompt files reloaded for new calls"
+            );
         }
         known.extend(new_prompts.keys().cloned());
         let input = Input::Reconfigure {
@@ -314,7 +351,15 @@ async fn follow_config(
         if inputs.send(input).await.is_err() {
             return;
         }
-        applied = next.generation;
+        applied = applied.max(next.generation);
+    }
+}
+
+/// The next SIGHUP; never completes when it cannot be watched.
+async fn hangup(signals: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signals {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
     }
 }
 

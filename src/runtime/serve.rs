@@ -12,7 +12,8 @@
 //! kept in the store and never shown again), and `ready`. Logs go to stderr.
 //!
 //! SIGTERM or SIGINT: the SIP side refuses new calls and hangs up (see [`super::run`]), the
-//! event log is written out, and the API stops.
+//! event log is written out, and the API stops. SIGHUP: every prompt file is decoded again
+//! (see `follow_config` in [`super`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

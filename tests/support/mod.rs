@@ -127,6 +127,15 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Sends the signal named `name` (`"HUP"`, …) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{name} {pid}");
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its exit status code.
     pub fn terminate(mut self) -> Option<i32> {
         let pid = self.child.id().to_string();
