@@ -5,9 +5,10 @@
 //! One task runs every call's signalling: it owns the single SIP socket, demultiplexes by
 //! Call-ID, and keeps one timer heap for all calls (lazy deletion: a popped entry that is no
 //! longer the call's deadline is skipped). Each call binds an even/odd RTP/RTCP port pair; a
-//! tokio task per call reads the RTP port and stamps every packet with the time it was read,
-//! which is as close to the wire as userspace gets without kernel timestamps (SO_TIMESTAMPNS,
-//! not used yet). The RTCP port is bound only so nothing sent there bounces as ICMP.
+//! tokio task per call reads the RTP port, and every packet is timed by the kernel's receive
+//! timestamp (`SO_TIMESTAMPNS`, [`super::rx_time`]), so a task that reads late does not skew the
+//! inter-arrival figures; where the kernel gives none, by the time it was read. The RTCP port is
+//! bound only so nothing sent there bounces as ICMP.
 //!
 //! All SIP goes to the server's address (it is the only hop on loopback); requests for unknown
 //! Call-IDs get 481 (RFC 3261 §12.2.2).
@@ -63,6 +64,9 @@ struct RtpTask {
 struct Driver<'a> {
     options: &'a Options,
     epoch: Instant,
+    /// The wall clock at `epoch`, in ns since the Unix epoch: kernel receive stamps are wall
+    /// clock times, and this puts them on the run's time line.
+    epoch_wall_ns: u64,
     sip: UdpSocket,
     legs: Vec<Leg>,
     by_call_id: HashMap<String, usize>,
@@ -91,6 +95,7 @@ pub async fn run(o: &Options) -> Result<Report, BenchError> {
     let mut d = Driver {
         options: o,
         epoch: Instant::now(),
+        epoch_wall_ns: wall_ns(),
         sip,
         legs: Vec::with_capacity(usize::try_from(o.calls).unwrap_or(0).min(1 << 20)),
         by_call_id: HashMap::new(),
@@ -257,7 +262,7 @@ impl Driver<'_> {
         let handle = tokio::spawn(receive_rtp(
             socket.clone(),
             rtcp,
-            self.epoch,
+            (self.epoch, self.epoch_wall_ns),
             u64::from(o.ptime_ms) * 1000,
             stopped,
         ));
@@ -423,29 +428,48 @@ impl Driver<'_> {
     }
 }
 
-/// Reads one call's RTP until told to stop; every packet is stamped as it is read.
+/// Reads one call's RTP until told to stop; every packet is timed by the kernel's receive
+/// stamp (µs since the run's epoch), or by when it was read when there is none.
 async fn receive_rtp(
     socket: Arc<UdpSocket>,
     _rtcp: StdUdpSocket,
-    epoch: Instant,
+    (epoch, epoch_wall_ns): (Instant, u64),
     ptime_us: u64,
     mut stop: oneshot::Receiver<()>,
 ) -> RtpStats {
+    use std::os::fd::AsRawFd;
     let mut stats = RtpStats::new(ptime_us);
     let mut buf = [0u8; 2048];
+    let fd = socket.as_raw_fd();
     loop {
         tokio::select! {
             biased;
             _ = &mut stop => break,
-            r = socket.recv(&mut buf) => {
-                if let Ok(n) = r {
-                    let at = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            ready = socket.readable() => {
+                if ready.is_err() {
+                    break;
+                }
+                // Everything queued, then wait again (try_io clears readiness on WouldBlock).
+                while let Ok((n, stamp)) =
+                    socket.try_io(tokio::io::Interest::READABLE, || super::rx_time::recv(fd, &mut buf))
+                {
+                    let at = match stamp {
+                        Some(ns) => ns.saturating_sub(epoch_wall_ns) / 1000,
+                        None => u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    };
                     stats.on_datagram(at, &buf[..n]);
                 }
             }
         }
     }
     stats
+}
+
+/// The wall clock now, in ns since the Unix epoch.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn bind_sip(addr: SocketAddr) -> Result<UdpSocket, BenchError> {
@@ -502,6 +526,8 @@ impl PortAllocator {
                 continue;
             };
             if rtp.set_nonblocking(true).is_ok() {
+                // Without stamps the packets are timed when read (less exact, still counted).
+                let _ = super::rx_time::enable(&rtp);
                 return Ok((rtp, rtcp));
             }
         }
@@ -546,7 +572,7 @@ mod tests {
         let task = tokio::spawn(receive_rtp(
             Arc::new(UdpSocket::from_std(rtp).unwrap()),
             rtcp,
-            Instant::now(),
+            (Instant::now(), wall_ns()),
             20_000,
             stopped,
         ));

@@ -6,13 +6,15 @@
 //! It speaks SIP with the project's own message types and parser, so it exercises the same code
 //! paths a phone would hit, and it is also a second, independent check of them. One UDP socket
 //! carries all signalling (calls are told apart by Call-ID); each call receives RTP on its own
-//! socket, read by a tokio task that stamps each packet on arrival.
+//! socket, read by a tokio task; each packet carries the kernel's receive time
+//! (`SO_TIMESTAMPNS`), so the tool's own scheduling does not show in the timings.
 //!
 //! # Layout
 //! - [`histogram`], [`rtp_stats`]: pure statistics (0.1 ms histograms, RFC 3550 A.1/A.3/A.8).
 //! - [`messages`], [`uac`]: the SIP requests and a sans-IO UAC per call, on virtual time.
 //! - [`report`]: aggregation and the text / JSON output; [`procstat`]: `/proc` readings.
 //! - `driver`: the IO edge (sockets, the clock, tasks); `spawn`: starting `holdline serve`.
+//! - `rx_time`: kernel receive timestamps.
 //! - [`rtp_send`]: `--send-rtp`, callers that send silence back (two-way streams).
 //! - [`blast`]: a paced RTP sender standing in for the server's media plane, to calibrate the
 //!   receivers.
@@ -31,6 +33,7 @@ pub mod procstat;
 pub mod report;
 pub mod rtp_send;
 pub mod rtp_stats;
+mod rx_time;
 mod spawn;
 pub mod uac;
 
