@@ -567,3 +567,18 @@ fn sip_target_with_number_user_is_checked_as_number() {
         matches!(&c.queues[0].on_timeout, TimeoutAction::Forward(Target::Sip { trunk, .. }) if trunk.as_str() == "carrier")
     );
 }
+
+#[test]
+fn event_log_keeps_a_year_by_default_for_ever_at_zero() {
+    let keep = |extra: &str| parse(extra).unwrap().store.keep_events;
+    assert_eq!(keep(""), Some(Duration::from_secs(365 * 86_400)));
+    assert_eq!(
+        keep("[store]\nkeep_events_days = 30"),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(keep("[store]\nkeep_events_days = 0"), None);
+    assert_problem(
+        "[store]\nkeep_events_days = -1",
+        "[store]: keep_events_days -1 is out of range; it must be 0–36500 days (0: keep every event)",
+    );
+}

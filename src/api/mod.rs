@@ -116,6 +116,12 @@ impl ApiState {
         Ok(stored)
     }
 
+    /// Deletes the logged events older than `before_ms` (Unix ms), the retention limit;
+    /// returns how many. Blocking: the runtime calls it on a blocking thread.
+    pub fn prune_events(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.prov().prune_events(before_ms)
+    }
+
     /// Every new effective configuration, for new calls.
     pub fn subscribe_config(&self) -> watch::Receiver<Arc<Config>> {
         self.prov().subscribe_config()

@@ -376,6 +376,11 @@ impl Provisioning {
         self.store.events(filter)
     }
 
+    /// Deletes the logged events older than `before_ms` (Unix ms); returns how many.
+    pub fn prune_events(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        self.store.prune_events(before_ms)
+    }
+
     /// Publishes the agents' settings as stored, when they differ from the last published.
     fn publish_prefs(&mut self) -> Result<(), StoreError> {
         let prefs = self.store.agent_prefs()?;

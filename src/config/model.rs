@@ -156,6 +156,8 @@ pub struct ApiConfig {
 pub struct StoreConfig {
     /// The SQLite database file.
     pub path: PathBuf,
+    /// How long the queue event log keeps an event; `None`: for ever.
+    pub keep_events: Option<Duration>,
 }
 
 /// `[media]`

@@ -73,6 +73,7 @@ pub struct RawApi {
 #[serde(deny_unknown_fields, expecting = "a table ([store])")]
 pub struct RawStore {
     pub path: Option<String>,
+    pub keep_events_days: Option<i64>,
 }
 
 /// `[media]`

@@ -27,6 +27,9 @@ use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawTrunk
 use super::uri::{parse_host, parse_sip_uri};
 use super::validate_queue::queues;
 
+/// How long the event log keeps events by default: a year of queue statistics.
+pub const DEFAULT_KEEP_EVENTS_DAYS: i64 = 365;
+
 /// The longest id (of a queue, user, group, trunk or auto attendant).
 pub const MAX_ID_CHARS: usize = 64;
 
@@ -36,8 +39,18 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let sip = sip(&raw.sip, base_dir, &mut p);
     let rtp = rtp(&raw.rtp, &mut p);
     let api = api(&raw.api, &mut p);
+    let keep_days = in_range(
+        "[store]",
+        "keep_events_days",
+        raw.store.keep_events_days,
+        DEFAULT_KEEP_EVENTS_DAYS,
+        0..=36_500,
+        " days (0: keep every event)",
+        &mut p,
+    );
     let store = StoreConfig {
         path: resolve(base_dir, raw.store.path.as_deref().unwrap_or("holdline.db")),
+        keep_events: (keep_days > 0).then(|| seconds(keep_days * 86_400)),
     };
     if raw
         .store

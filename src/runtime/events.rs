@@ -44,24 +44,60 @@ impl WallClock {
     }
 }
 
+/// How often events past the retention limit are deleted (and once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Starts the writer; send events on the returned channel, drop it to stop, and await the
-/// handle to know every event is written.
-pub(crate) fn start(api: ApiState) -> (mpsc::UnboundedSender<QueueEvent>, JoinHandle<()>) {
+/// handle to know every event is written. With `keep`, it also deletes the events older than
+/// that, at start and every [`PRUNE_EVERY`] (`[store] keep_events_days`).
+pub(crate) fn start(
+    api: ApiState,
+    keep: Option<Duration>,
+) -> (mpsc::UnboundedSender<QueueEvent>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<QueueEvent>();
     let task = tokio::spawn(async move {
         let mut batch = Vec::new();
-        while rx.recv_many(&mut batch, BATCH).await > 0 {
-            let events = std::mem::take(&mut batch);
-            let api = api.clone();
-            let written = tokio::task::spawn_blocking(move || api.record_events(&events)).await;
-            match written {
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => tracing::error!(%err, "could not write queue events to the store"),
-                Err(err) => tracing::error!(%err, "the event writer failed"),
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    let events = std::mem::take(&mut batch);
+                    let api = api.clone();
+                    let written =
+                        tokio::task::spawn_blocking(move || api.record_events(&events)).await;
+                    match written {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            tracing::error!(%err, "could not write queue events to the store")
+                        }
+                        Err(err) => tracing::error!(%err, "the event writer failed"),
+                    }
+                }
+                _ = prune.tick(), if keep.is_some() => {
+                    let Some(keep) = keep else { continue };
+                    let before = unix_ms_now().saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+                    let api = api.clone();
+                    match tokio::task::spawn_blocking(move || api.prune_events(before)).await {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(n)) => tracing::info!(deleted = n, keep_days = keep.as_secs() / 86_400, "old queue events deleted"),
+                        Ok(Err(err)) => tracing::error!(%err, "could not delete old queue events"),
+                        Err(err) => tracing::error!(%err, "the event pruner failed"),
+                    }
+                }
             }
         }
     });
     (tx, task)
+}
+
+fn unix_ms_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The engine's event as a log record.
@@ -126,6 +162,51 @@ mod tests {
     use super::*;
     use crate::config::QueueId;
     use crate::queue::types::{AgentId, CallId};
+
+    #[tokio::test]
+    async fn the_writer_deletes_events_past_the_retention_limit_at_start() {
+        use crate::api::{FileSource, MemoryLive, Provisioning};
+        use crate::store::{EventFilter, Store};
+        let (prov, _) = Provisioning::open(
+            Store::open_in_memory().unwrap(),
+            FileSource::embedded_default(),
+        )
+        .unwrap();
+        let api = ApiState::new(prov, std::sync::Arc::new(MemoryLive::default()), None);
+        let event = |at_ms, call_id: &str| QueueEvent {
+            seq: 0,
+            at_ms,
+            queue: "q".into(),
+            call_id: call_id.into(),
+            agent: None,
+            kind: kind::OFFERED.into(),
+            detail: None,
+            waited_ms: None,
+        };
+        let day_ms = 86_400_000;
+        let now = unix_ms_now();
+        api.record_events(&[
+            event(now - 40 * day_ms, "old"),
+            event(now - 20 * day_ms, "recent"),
+        ])
+        .unwrap();
+        let (tx, task) = start(api.clone(), Some(Duration::from_secs(30 * 86_400)));
+        let left = || -> Vec<String> {
+            let all = api.prov().events(&EventFilter::default()).unwrap();
+            all.into_iter().map(|e| e.call_id).collect()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while left() != ["recent"] {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not pruned: {:?}",
+                left()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(tx);
+        task.await.unwrap();
+    }
 
     #[test]
     fn engine_events_become_log_records_in_wall_time() {

@@ -166,7 +166,7 @@ pub async fn run_provisioned(
             input_tx.clone(),
         ));
         p.api.report_applied(p.generation);
-        event_log = Some(events::start(p.api.clone()));
+        event_log = Some(events::start(p.api.clone(), config.store.keep_events));
         live_requests = Some(p.live);
         prefs_rx = Some(rx);
         api = Some(p.api);

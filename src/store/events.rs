@@ -159,7 +159,28 @@ impl Store {
         out.reverse();
         Ok(out)
     }
+
+    /// Deletes the events that happened before `before_ms` (the retention limit); returns how
+    /// many. In transactions of at most [`PRUNE_BATCH`] rows, so the API and the event writer
+    /// wait for one short transaction at a time, not for a year's worth of rows.
+    pub fn prune_events(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self.conn_mut().execute(
+                "DELETE FROM events WHERE seq IN
+                   (SELECT seq FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+                params![before_ms, PRUNE_BATCH],
+            )?;
+            total += n;
+            if n < PRUNE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
 }
+
+/// The most events one pruning transaction deletes.
+pub const PRUNE_BATCH: usize = 5_000;
 
 #[cfg(test)]
 mod tests {
@@ -176,6 +197,20 @@ mod tests {
             detail: None,
             waited_ms: None,
         }
+    }
+
+    #[test]
+    fn pruning_deletes_what_is_older_than_the_limit_and_keeps_the_rest() {
+        let mut s = Store::open_in_memory().unwrap();
+        let old = PRUNE_BATCH as i64 * 2 + 7; // more than one batch
+        let events: Vec<QueueEvent> = (0..old).map(|t| ev(t, "a", "offered")).collect();
+        s.append_events(&events).unwrap();
+        s.append_event(&ev(1_000_000, "a", "answered")).unwrap();
+        assert_eq!(s.prune_events(old).unwrap(), old as usize);
+        let left = s.events(&EventFilter::default()).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].at_ms, 1_000_000);
+        assert_eq!(s.prune_events(old).unwrap(), 0);
     }
 
     #[test]
