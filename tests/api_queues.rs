@@ -611,3 +611,28 @@ async fn queue_address_routes_like_the_file_ones() {
         "{resp}"
     );
 }
+
+#[tokio::test]
+async fn embedded_default_objects_say_how_to_change_them() {
+    let store = holdline::store::Store::open_in_memory().unwrap();
+    let (mut p, _) =
+        holdline::api::Provisioning::open(store, holdline::api::FileSource::embedded_default())
+            .unwrap();
+    let err = p
+        .update(
+            holdline::store::Kind::Queue,
+            "demo",
+            &json!({ "max_calls": 3 }),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, holdline::api::ApiError::ReadOnly { .. }),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("embedded default") && text.contains("holdline serve --config FILE"),
+        "{text}"
+    );
+    assert!(!text.contains("change it there"), "{text}");
+}

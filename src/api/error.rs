@@ -24,8 +24,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("{what} does not exist")]
     NotFound { what: String },
-    /// The object is declared in the config file: change it there.
-    #[error("{what} is declared in {file}; change it there (objects from the config file are read-only through the API)")]
+    /// The object is declared in the config file: change it there. The embedded default has
+    /// no file to edit, so its message says how to run with one.
+    #[error("{what} is declared in {file}; {}", read_only_hint(.file))]
     ReadOnly { what: String, file: String },
     #[error("{0}")]
     Conflict(String),
@@ -37,6 +38,16 @@ pub enum ApiError {
     /// A bug on our side (a change's thread panicked); logged, answered 500.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What an admin can do about an object the config file declares.
+fn read_only_hint(file: &str) -> &'static str {
+    if file == super::provision::EMBEDDED_LABEL {
+        "it cannot be changed through the API: start holdline with your own configuration \
+         (holdline serve --config FILE), which may declare it or leave it out"
+    } else {
+        "change it there (objects from the config file are read-only through the API)"
+    }
 }
 
 impl ApiError {

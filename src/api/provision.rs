@@ -44,6 +44,9 @@ use super::spec::{
     queue_view, read_body, user_body, user_view,
 };
 
+/// How messages name the embedded default configuration.
+pub const EMBEDDED_LABEL: &str = "the embedded default configuration";
+
 /// The configuration file the server was started with (or the embedded default).
 #[derive(Clone, Debug)]
 pub struct FileSource {
@@ -69,7 +72,7 @@ impl FileSource {
     pub fn embedded_default() -> FileSource {
         FileSource {
             text: crate::config::DEFAULT_TOML.to_owned(),
-            label: "the embedded default configuration".to_owned(),
+            label: EMBEDDED_LABEL.to_owned(),
             base_dir: PathBuf::new(),
         }
     }
