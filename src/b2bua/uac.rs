@@ -104,6 +104,8 @@ pub struct Leg {
     pub auth_tries: u8,
     /// The (status, realm) challenges answered so far.
     pub auth_answered: Vec<(u16, String)>,
+    /// [`Event::LegRinging`] was reported.
+    pub ring_reported: bool,
 }
 
 impl Core {
@@ -201,6 +203,7 @@ impl Core {
                 auth: ring.auth,
                 auth_tries: 0,
                 auth_answered: Vec::new(),
+                ring_reported: false,
             },
         );
         self.drain_transactions(now);
@@ -244,13 +247,14 @@ impl Core {
         };
         let tag = resp.headers.to().and_then(|t| t.tag().map(str::to_owned));
         if resp.is_provisional() {
+            // The phone rings at its first 18x, which may follow a 100 (or a resend with
+            // credentials); reported once.
+            if resp.status > 100 && !l.ring_reported {
+                l.ring_reported = true;
+                self.leg_events.push_back(Event::LegRinging { leg });
+            }
             match l.state {
-                LegState::Calling => {
-                    l.state = LegState::Ringing;
-                    if resp.status > 100 {
-                        self.leg_events.push_back(Event::LegRinging { leg });
-                    }
-                }
+                LegState::Calling => l.state = LegState::Ringing,
                 LegState::Cancelling { cancel_sent: false } => {
                     // §9.1: the CANCEL waited for this provisional response.
                     l.state = LegState::Cancelling { cancel_sent: true };
