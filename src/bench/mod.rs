@@ -20,9 +20,10 @@
 //!   receivers.
 //! - [`cli`]: the command line of the `holdline-bench` binary.
 //!
-//! Not done yet: an agents mode (`--agents N`, a UAS answering the server's INVITEs for queue
-//! benchmarks). The driver's Call-ID demultiplexer and timer heap are written to take a second
-//! kind of leg; [`Mode`] is where it will be chosen.
+//! Queue benchmarks with agents use SIPp as the agents' phones beside this tool
+//! (`bench/agents.sh`). An agents mode of its own (`--agents N`, a UAS answering the server's
+//! INVITEs) would fit the driver's Call-ID demultiplexer and timer heap; [`Mode`] is where it
+//! would be chosen.
 
 pub mod blast;
 pub mod cli;
