@@ -55,6 +55,28 @@ contacts = ["sip:{id}@127.0.0.1:{port}"]
     )
 }
 
+/// A server whose queue "sales" ("UK Sales", on the service number) has the `agents` (id and
+/// the port its SIPp phone listens on), in that order, more queue `settings` lines, and
+/// `extra` configuration after it (another queue, a trunk).
+fn sales_server(agents: &[(&str, u16)], settings: &str, extra: &str) -> Server {
+    let users: String = agents.iter().map(|(id, port)| user(id, *port)).collect();
+    let members = agents
+        .iter()
+        .map(|(id, _)| format!("{id:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Server::start(&config(&format!(
+        r#"{users}
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["{NUMBER}"]
+agents = [{members}]
+{settings}
+{extra}"#
+    )))
+}
+
 /// A free UDP port on loopback for a SIPp agent: bind port 0, read it, let it go.
 fn free_port() -> u16 {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a free port");
@@ -283,16 +305,7 @@ fn wait_for_event(server: &Server, kind: &str, within: Duration) {
 #[test]
 fn caller_is_bridged_to_answering_agent() {
     let amos = free_port();
-    let server = Server::start(&config(&format!(
-        r#"{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = ["amos"]
-"#,
-        user("amos", amos)
-    )));
+    let server = sales_server(&[("amos", amos)], "", "");
     let (agent, _rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
     let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
     let agent = agent.finish();
@@ -315,16 +328,7 @@ agents = ["amos"]
 #[test]
 fn agent_hangup_hangs_up_caller() {
     let amos = free_port();
-    let server = Server::start(&config(&format!(
-        r#"{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = ["amos"]
-"#,
-        user("amos", amos)
-    )));
+    let server = sales_server(&[("amos", amos)], "", "");
     let (agent, _rtp) = answering_agent(
         "uas_agent_hangs_up.xml",
         amos,
@@ -346,18 +350,7 @@ agents = ["amos"]
 /// once, answers, and is bridged.
 fn serial_moves_on(refusing_scenario: &'static str) {
     let (amos, bea) = (free_port(), free_port());
-    let server = Server::start(&config(&format!(
-        r#"{}{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-routing = "serial"
-agents = ["amos", "bea"]
-"#,
-        user("amos", amos),
-        user("bea", bea)
-    )));
+    let server = sales_server(&[("amos", amos), ("bea", bea)], r#"routing = "serial""#, "");
     let refusing = AgentPhone::start(refusing_scenario, amos, 60, &[]);
     let (answering, _rtp) = answering_agent("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
     let started = Instant::now();
@@ -403,18 +396,11 @@ fn serial_moves_to_next_agent_on_decline() {
 #[test]
 fn attendant_cancels_losers_on_answer() {
     let (amos, bea) = (free_port(), free_port());
-    let server = Server::start(&config(&format!(
-        r#"{}{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-routing = "attendant"
-agents = ["amos", "bea"]
-"#,
-        user("amos", amos),
-        user("bea", bea)
-    )));
+    let server = sales_server(
+        &[("amos", amos), ("bea", bea)],
+        r#"routing = "attendant""#,
+        "",
+    );
     let ringing = AgentPhone::start("uas_agent_no_answer.xml", amos, 60, &[]);
     let (answering, _rtp) = answering_agent("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
     let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
@@ -438,16 +424,7 @@ agents = ["amos", "bea"]
 #[test]
 fn caller_hangup_cancels_ringing_agents() {
     let amos = free_port();
-    let server = Server::start(&config(&format!(
-        r#"{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = ["amos"]
-"#,
-        user("amos", amos)
-    )));
+    let server = sales_server(&[("amos", amos)], "", "");
     let ringing = AgentPhone::start("uas_agent_no_answer.xml", amos, 60, &[]);
     // The queue answers the caller at once (music on hold), so the caller hangs up with BYE.
     let caller = call(&server, "uac_basic.xml", &["-d", "2000"]);
@@ -598,16 +575,7 @@ fn first_sender(socket: &UdpSocket, within: Duration) -> std::net::SocketAddr {
 #[test]
 fn rtp_flows_both_ways_between_caller_and_agent() {
     let amos = free_port();
-    let server = Server::start(&config(&format!(
-        r#"{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = ["amos"]
-"#,
-        user("amos", amos)
-    )));
+    let server = sales_server(&[("amos", amos)], "", "");
     let (agent, agent_rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
     let caller_rtp = UdpSocket::bind("127.0.0.1:0").expect("caller RTP socket");
     let caller_port = caller_rtp.local_addr().expect("address").port().to_string();
@@ -677,16 +645,7 @@ fn transfer_by_amos(
     target: &str,
 ) -> Server {
     let amos = free_port();
-    let server = Server::start(&config(&format!(
-        r#"{}{extra}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = ["amos"]
-"#,
-        user("amos", amos),
-    )));
+    let server = sales_server(&[("amos", amos)], "", extra);
     let (amos_phone, _amos_rtp) = answering_agent(
         "uas_agent_refer.xml",
         amos,
