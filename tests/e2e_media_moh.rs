@@ -131,10 +131,9 @@ fn call_and_record(server: &Server, codec: u8, hold_ms: u64) -> Vec<Packet> {
     packets
 }
 
-fn check_call(codec: u8, greeting_ext: &str) {
-    let dir = scratch_dir("moh");
-    let (greeting_file, music_file) = make_audio(&dir, greeting_ext);
-    let config = format!(
+/// A server with one queue on +14255550100 whose table also has `prompts` (greeting, music).
+fn queue_server(prompts: &str) -> Server {
+    Server::start(&format!(
         r#"
 [sip]
 listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
@@ -146,13 +145,19 @@ kind = "service-toll"
 [[queue]]
 id = "sales"
 numbers = ["+14255550100"]
-greeting = "{}"
-music_on_hold = "{}"
-"#,
-        greeting_file.display(),
-        music_file.display()
-    );
-    let server = Server::start(&config);
+{prompts}
+"#
+    ))
+}
+
+fn check_call(codec: u8, greeting_ext: &str) {
+    let dir = scratch_dir("moh");
+    let (greeting_file, music_file) = make_audio(&dir, greeting_ext);
+    let server = queue_server(&format!(
+        "greeting = {:?}\nmusic_on_hold = {:?}",
+        greeting_file.display().to_string(),
+        music_file.display().to_string()
+    ));
     let packets = call_and_record(&server, codec, 5000);
 
     assert!(
@@ -268,22 +273,7 @@ fn sighup_reloads_a_replaced_greeting_and_keeps_it_when_the_new_file_is_bad() {
     let greeting = dir.join("greeting.wav");
     tone(&greeting, 660);
     let first = decoded(&greeting);
-    let server = Server::start(&format!(
-        r#"
-[sip]
-listen = ["udp:127.0.0.1:0"]
-[rtp]
-ports = "30000-39999"
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-[[queue]]
-id = "sales"
-numbers = ["+14255550100"]
-greeting = "{}"
-"#,
-        greeting.display()
-    ));
+    let server = queue_server(&format!("greeting = {:?}", greeting.display().to_string()));
     let law = holdline::audio::Law::Ulaw;
     let greeting_heard = |packets: &[Packet], prompt: &Prompt| {
         let heard: Vec<u8> = packets
