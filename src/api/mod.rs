@@ -117,9 +117,19 @@ impl ApiState {
     }
 
     /// Deletes the logged events older than `before_ms` (Unix ms), the retention limit;
-    /// returns how many. Blocking: the runtime calls it on a blocking thread.
+    /// returns how many. Batch by batch, taking the lock for each one only, so the API and the
+    /// event writer get their turn between batches. Blocking: the runtime calls it on a
+    /// blocking thread.
     pub fn prune_events(&self, before_ms: i64) -> Result<usize, StoreError> {
-        self.prov().prune_events(before_ms)
+        let mut total = 0;
+        loop {
+            let n = self.prov().prune_events(before_ms)?;
+            total += n;
+            if n < crate::store::events::PRUNE_BATCH {
+                return Ok(total);
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Every new effective configuration, for new calls.

@@ -379,7 +379,8 @@ impl Provisioning {
         self.store.events(filter)
     }
 
-    /// Deletes the logged events older than `before_ms` (Unix ms); returns how many.
+    /// Deletes one batch of the logged events older than `before_ms` (Unix ms); returns how
+    /// many (fewer than [`crate::store::events::PRUNE_BATCH`]: none left).
     pub fn prune_events(&mut self, before_ms: i64) -> Result<usize, StoreError> {
         self.store.prune_events(before_ms)
     }

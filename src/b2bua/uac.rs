@@ -249,7 +249,10 @@ impl Core {
         if resp.is_provisional() {
             // The phone rings at its first 18x, which may follow a 100 (or a resend with
             // credentials); reported once.
-            if resp.status > 100 && !l.ring_reported {
+            if resp.status > 100
+                && !l.ring_reported
+                && matches!(l.state, LegState::Calling | LegState::Ringing)
+            {
                 l.ring_reported = true;
                 self.leg_events.push_back(Event::LegRinging { leg });
             }

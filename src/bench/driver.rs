@@ -64,9 +64,6 @@ struct RtpTask {
 struct Driver<'a> {
     options: &'a Options,
     epoch: Instant,
-    /// The wall clock at `epoch`, in ns since the Unix epoch: kernel receive stamps are wall
-    /// clock times, and this puts them on the run's time line.
-    epoch_wall_ns: u64,
     sip: UdpSocket,
     legs: Vec<Leg>,
     by_call_id: HashMap<String, usize>,
@@ -95,7 +92,6 @@ pub async fn run(o: &Options) -> Result<Report, BenchError> {
     let mut d = Driver {
         options: o,
         epoch: Instant::now(),
-        epoch_wall_ns: wall_ns(),
         sip,
         legs: Vec::with_capacity(usize::try_from(o.calls).unwrap_or(0).min(1 << 20)),
         by_call_id: HashMap::new(),
@@ -262,7 +258,7 @@ impl Driver<'_> {
         let handle = tokio::spawn(receive_rtp(
             socket.clone(),
             rtcp,
-            (self.epoch, self.epoch_wall_ns),
+            self.epoch,
             u64::from(o.ptime_ms) * 1000,
             stopped,
         ));
@@ -433,7 +429,7 @@ impl Driver<'_> {
 async fn receive_rtp(
     socket: Arc<UdpSocket>,
     _rtcp: StdUdpSocket,
-    (epoch, epoch_wall_ns): (Instant, u64),
+    epoch: Instant,
     ptime_us: u64,
     mut stop: oneshot::Receiver<()>,
 ) -> RtpStats {
@@ -453,9 +449,13 @@ async fn receive_rtp(
                 while let Ok((n, stamp)) =
                     socket.try_io(tokio::io::Interest::READABLE, || super::rx_time::recv(fd, &mut buf))
                 {
+                    // The stamp is wall-clock time; how long ago it was, taken off the
+                    // monotonic read time, puts it on the run's time line (a clock step
+                    // between two packets cannot skew their interval).
+                    let read_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
                     let at = match stamp {
-                        Some(ns) => ns.saturating_sub(epoch_wall_ns) / 1000,
-                        None => u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
+                        Some(ns) => read_us.saturating_sub(wall_ns().saturating_sub(ns) / 1000),
+                        None => read_us,
                     };
                     stats.on_datagram(at, &buf[..n]);
                 }
@@ -572,7 +572,7 @@ mod tests {
         let task = tokio::spawn(receive_rtp(
             Arc::new(UdpSocket::from_std(rtp).unwrap()),
             rtcp,
-            (Instant::now(), wall_ns()),
+            Instant::now(),
             20_000,
             stopped,
         ));

@@ -96,6 +96,8 @@ pub struct Provisioned {
     pub live: live::LiveRequests,
     /// The configuration generation the server started with.
     pub generation: u64,
+    /// SIGHUP, taken over at start-up: reload the prompt files. `None`: not watched.
+    pub hangups: Option<tokio::signal::unix::Signal>,
 }
 
 /// Runs the server on already-bound listeners until `shutdown` completes, then hangs up every
@@ -163,6 +165,7 @@ pub async fn run_provisioned(
             p.api.subscribe_published(),
             p.generation,
             calls.prompt_files(),
+            p.hangups,
             input_tx.clone(),
         ));
         p.api.report_applied(p.generation);
@@ -294,48 +297,41 @@ async fn follow_config(
     mut published: watch::Receiver<Published>,
     mut applied: u64,
     mut known: HashSet<PathBuf>,
+    mut hangups: Option<tokio::signal::unix::Signal>,
     inputs: mpsc::Sender<Input>,
 ) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(err) => {
-            tracing::warn!(%err, "cannot watch for SIGHUP; prompts reload only on a restart");
-            None
-        }
-    };
+    // A SIGHUP is remembered until a pass has decoded every file, so one that comes while
+    // changes keep arriving is folded into the next change's pass, never lost.
+    let mut reload = false;
     loop {
         let next = published.borrow_and_update().clone();
-        let reload = next.generation <= applied;
-        if reload {
+        if next.generation <= applied && !reload {
             tokio::select! {
                 changed = published.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    continue;
                 }
                 Some(()) = hangup(&mut hangups) => {
                     tracing::info!("SIGHUP: decoding every prompt file again");
+                    reload = true;
                 }
             }
+            continue;
         }
+        let all = std::mem::take(&mut reload);
         let config = next.config.clone();
-        let have = if reload {
-            HashSet::new()
-        } else {
-            known.clone()
-        };
+        let have = if all { HashSet::new() } else { known.clone() };
         let loaded = tokio::task::spawn_blocking(move || prompts::load_new(&config, &have)).await;
         let (new_prompts, errors) = loaded.unwrap_or_default();
         for e in &errors {
-            if reload {
+            if all {
                 tracing::warn!("{e}; the prompt that was playing stays");
             } else {
                 tracing::warn!("{e}");
             }
         }
-        if reload {
+        if all {
             tracing::info!(
                 reloaded = new_prompts.len(),
                 refused = errors.len(),

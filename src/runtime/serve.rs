@@ -109,6 +109,30 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
         config.api.listen = addr;
     }
 
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // SIGHUP is taken over before anything slow: its default action would end the server
+    // (`systemctl reload` is allowed at once). One that comes during start-up reloads the
+    // prompts once serving.
+    let hangups = {
+        let _context = runtime.enter();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(err) => {
+                tracing::warn!(%err, "cannot watch for SIGHUP; prompts reload only on a restart");
+                None
+            }
+        }
+    };
+
     // Decode every prompt before taking calls: a corrupt file is reported now, by name.
     let mut prompts = match super::prompts::load(&file_config) {
         Ok(p) => p,
@@ -126,16 +150,6 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
     }
     prompts.files.extend(more);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -183,6 +197,7 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
             api: booted.state,
             live: live_requests,
             generation,
+            hangups,
         };
         let result = super::run_provisioned(
             config,
