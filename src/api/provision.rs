@@ -508,33 +508,21 @@ fn check(
 /// decoded when they came in. Decoding takes up to a second for a long file; the API runs
 /// changes on a blocking thread for that reason.
 fn undecodable_prompts(old: &Config, new: &Config) -> Vec<Problem> {
-    let prompts = |q: &crate::config::Queue| {
-        let music = match &q.music_on_hold {
-            crate::config::Music::File(path) => Some(("music_on_hold", path.clone())),
-            crate::config::Music::Default => None,
-        };
-        q.greeting
-            .clone()
-            .map(|g| ("greeting", g))
-            .into_iter()
-            .chain(music)
-            .collect::<Vec<_>>()
-    };
-    let mut seen: HashSet<PathBuf> = old
+    let mut seen: HashSet<&Path> = old
         .queues
         .iter()
-        .flat_map(|q| prompts(q).into_iter().map(|(_, p)| p))
+        .flat_map(|q| q.prompt_files().map(|(_, path)| path))
         .collect();
     let mut cache = PromptCache::new(DecodeOptions {
         max_duration: new.media.max_prompt,
     });
     let mut problems = Vec::new();
     for q in &new.queues {
-        for (field, path) in prompts(q) {
-            if !seen.insert(path.clone()) {
+        for (field, path) in q.prompt_files() {
+            if !seen.insert(path) {
                 continue;
             }
-            if let Err(err) = cache.replace(&path.display().to_string(), &path) {
+            if let Err(err) = cache.replace(&path.display().to_string(), path) {
                 problems.push(Problem {
                     subject: format!("queue {:?}", q.id.as_str()),
                     field: field.to_owned(),

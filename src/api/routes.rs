@@ -6,6 +6,7 @@
 //! JSON; errors are [`ApiError`]s.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -20,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::config::{QueueId, UserId};
-use crate::store::{EventFilter, Kind, QueueEvent};
+use crate::config::{Config, QueueId, UserId};
+use crate::store::{AgentPrefs, EventFilter, Kind, QueueEvent};
 
 use super::error::ApiError;
 use super::live::AgentState;
@@ -226,19 +227,11 @@ async fn blocking<T: Send + 'static>(
     let s = s.clone();
     tokio::task::spawn_blocking(move || f(&mut s.prov()))
         .await
-        .map_err(|e| ApiError::Internal(format!("the change did not complete: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("the request did not complete: {e}")))?
 }
 
 /// The effective configuration and agents' settings now.
-async fn config_and_prefs(
-    s: &ApiState,
-) -> Result<
-    (
-        std::sync::Arc<crate::config::Config>,
-        std::sync::Arc<crate::store::AgentPrefs>,
-    ),
-    ApiError,
-> {
+async fn config_and_prefs(s: &ApiState) -> Result<(Arc<Config>, Arc<AgentPrefs>), ApiError> {
     blocking(s, |p| Ok((p.config(), p.agent_prefs()))).await
 }
 

@@ -373,12 +373,8 @@ impl Core {
         };
         // Only challenges for the configured realm (when one is set) are candidates, so a
         // response that also carries another realm's challenge first still gets answered.
-        let values = resp.headers.get_all(&challenge_header).filter(|v| {
-            auth.realm.is_none()
-                || Challenge::parse(v)
-                    .is_ok_and(|c| auth.realm.as_deref() == Some(c.realm.as_str()))
-        });
-        let Some(challenge) = Challenge::pick(values) else {
+        let values = resp.headers.get_all(&challenge_header);
+        let Some(challenge) = Challenge::pick(values, auth.realm.as_deref()) else {
             tracing::warn!(
                 status = resp.status,
                 "trunk challenge holdline cannot answer (realm or algorithm)"

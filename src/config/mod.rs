@@ -98,12 +98,13 @@ pub fn missing_files(config: &Config) -> Vec<Problem> {
         need("[sip]".into(), "tls_key", &tls.key, "the file");
     }
     for q in &config.queues {
-        let subject = format!("queue {:?}", q.id.as_str());
-        if let Some(g) = &q.greeting {
-            need(subject.clone(), "greeting", g, "the file");
-        }
-        if let Music::File(m) = &q.music_on_hold {
-            need(subject, "music_on_hold", m, "the file");
+        for (field, path) in q.prompt_files() {
+            need(
+                format!("queue {:?}", q.id.as_str()),
+                field,
+                path,
+                "the file",
+            );
         }
     }
     if let Some(dir) = config.store.path.parent() {

@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::number::E164;
@@ -357,6 +357,19 @@ pub struct Queue {
     pub max_wait: Duration,
     pub on_timeout: TimeoutAction,
     pub no_agents: NoAgentsAction,
+}
+
+impl Queue {
+    /// The audio files the queue plays, with the field that names each: its greeting, then its
+    /// music on hold unless that is the default.
+    pub fn prompt_files(&self) -> impl Iterator<Item = (&'static str, &Path)> {
+        let music = match &self.music_on_hold {
+            Music::File(path) => Some(("music_on_hold", path.as_path())),
+            Music::Default => None,
+        };
+        let greeting = self.greeting.as_deref().map(|g| ("greeting", g));
+        greeting.into_iter().chain(music)
+    }
 }
 
 /// Music on hold: the built-in asset or a file.

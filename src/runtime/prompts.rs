@@ -36,30 +36,11 @@ impl PromptSet {
 /// Decodes the default music and every queue's greeting and music file. Errors name the queue,
 /// the field, the file and the reason; all of them are reported, not only the first.
 pub fn load(config: &Config) -> Result<PromptSet, Vec<String>> {
-    let mut cache = PromptCache::new(DecodeOptions {
+    let default_music = PromptCache::new(DecodeOptions {
         max_duration: config.media.max_prompt,
-    });
-    let mut errors = Vec::new();
-    let default_music = cache.load_default_music();
-    let mut files = HashMap::new();
-    for queue in &config.queues {
-        let music = match &queue.music_on_hold {
-            Music::Default => None,
-            Music::File(path) => Some(("music_on_hold", path)),
-        };
-        let greeting = queue.greeting.as_ref().map(|p| ("greeting", p));
-        for (field, path) in greeting.into_iter().chain(music) {
-            if files.contains_key(path) {
-                continue;
-            }
-            match cache.replace(&path.display().to_string(), path) {
-                Ok(prompt) => {
-                    files.insert(path.clone(), prompt);
-                }
-                Err(err) => errors.push(format!("queue \"{}\": {field}: {err}", queue.id)),
-            }
-        }
-    }
+    })
+    .load_default_music();
+    let (files, mut errors) = load_new(config, &HashSet::new());
     match default_music {
         Ok(default_music) if errors.is_empty() => Ok(PromptSet {
             default_music,
@@ -74,8 +55,8 @@ pub fn load(config: &Config) -> Result<PromptSet, Vec<String>> {
 }
 
 /// Decodes the greeting and music files `config` names that are not in `known`: the prompts a
-/// provisioning change brings. A file that fails is left out (its queue plays no greeting, or
-/// the default music) and reported; it never stops the server. Runs off the core task.
+/// provisioning change brings (all of them with `known` empty). A file that fails is left out
+/// and reported with its queue, field, path and reason. Runs off the core task.
 pub fn load_new(
     config: &Config,
     known: &HashSet<PathBuf>,
@@ -86,18 +67,13 @@ pub fn load_new(
     let mut files = HashMap::new();
     let mut errors = Vec::new();
     for queue in &config.queues {
-        let music = match &queue.music_on_hold {
-            Music::Default => None,
-            Music::File(path) => Some(("music_on_hold", path)),
-        };
-        let greeting = queue.greeting.as_ref().map(|p| ("greeting", p));
-        for (field, path) in greeting.into_iter().chain(music) {
+        for (field, path) in queue.prompt_files() {
             if known.contains(path) || files.contains_key(path) {
                 continue;
             }
             match cache.replace(&path.display().to_string(), path) {
                 Ok(prompt) => {
-                    files.insert(path.clone(), prompt);
+                    files.insert(path.to_owned(), prompt);
                 }
                 Err(err) => errors.push(format!("queue \"{}\": {field}: {err}", queue.id)),
             }

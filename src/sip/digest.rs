@@ -134,11 +134,16 @@ impl Challenge {
     }
 
     /// The first challenge holdline can answer among a response's headers, in order: RFC 8760
-    /// §2.4 (a UAC uses the topmost challenge whose algorithm it supports).
-    pub fn pick<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
+    /// §2.4 (a UAC uses the topmost challenge whose algorithm it supports). With `realm`, only
+    /// that realm's challenges are candidates, so another realm's listed first is skipped.
+    pub fn pick<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+        realm: Option<&str>,
+    ) -> Option<Challenge> {
         values
             .into_iter()
             .filter_map(|v| Challenge::parse(v).ok())
+            .filter(|c| realm.is_none_or(|r| r == c.realm))
             .find(|c| c.chosen_qop().is_ok())
     }
 
@@ -409,19 +414,28 @@ mod tests {
 
     #[test]
     fn picks_the_topmost_supported_challenge() {
-        let picked = Challenge::pick([
-            "Basic realm=\"r\"",
-            "Digest realm=\"r\", nonce=\"a\", algorithm=SHA3-512",
-            "Digest realm=\"r\", nonce=\"b\", algorithm=SHA-256, qop=\"auth\"",
-            "Digest realm=\"r\", nonce=\"c\", algorithm=MD5, qop=\"auth\"",
-        ])
+        let picked = Challenge::pick(
+            [
+                "Basic realm=\"r\"",
+                "Digest realm=\"r\", nonce=\"a\", algorithm=SHA3-512",
+                "Digest realm=\"r\", nonce=\"b\", algorithm=SHA-256, qop=\"auth\"",
+                "Digest realm=\"r\", nonce=\"c\", algorithm=MD5, qop=\"auth\"",
+            ],
+            None,
+        )
         .unwrap();
         assert_eq!(
             (picked.nonce.as_str(), picked.algorithm),
             ("b", Algorithm::Sha256)
         );
-        assert!(Challenge::pick(["Digest realm=\"r\", nonce=\"n\", qop=\"weird\""]).is_none());
-        assert!(Challenge::pick(["Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess"]).is_none());
+        assert!(
+            Challenge::pick(["Digest realm=\"r\", nonce=\"n\", qop=\"weird\""], None).is_none()
+        );
+        assert!(Challenge::pick(
+            ["Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess"],
+            None
+        )
+        .is_none());
     }
 
     #[test]
