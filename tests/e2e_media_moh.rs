@@ -255,7 +255,7 @@ fn tone(path: &std::path::Path, hz: u32) {
 
 /// Sends SIGHUP and waits for the reload to be logged (the `n`th time).
 fn reload(server: &Server, n: usize) {
-    server.signal("HUP");
+    server.signal(libc::SIGHUP);
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.log_text().matches("prompt files reloaded").count() < n {
         assert!(

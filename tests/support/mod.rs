@@ -127,19 +127,17 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Sends the signal named `name` (`"HUP"`, …) to the process.
-    pub fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -{name} {pid}");
+    /// Sends `signal` (`libc::SIGHUP`, …) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns its exit status code.
     pub fn terminate(mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.signal(libc::SIGTERM);
         for _ in 0..100 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code();
