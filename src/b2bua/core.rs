@@ -10,12 +10,12 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::{Config, QueueId, ServiceDirectory};
+use crate::config::{Config, QueueId};
 use crate::sip::header::HeaderName;
 use crate::sip::message::{Message, Request, Response};
 use crate::sip::parse::{parse_datagram, Limits, ParseError};
@@ -31,6 +31,7 @@ use crate::time::Time;
 use super::call::{Call, CallHandle};
 use super::ports::{MediaPorts, PortPool};
 use super::queueing::Rings;
+use super::settings::Settings;
 use super::uac::{Leg, LegHandle, LegOutcome, LegState};
 use crate::queue::types::CallId as QueueCallId;
 use crate::queue::Engine;
@@ -44,13 +45,6 @@ pub struct CoreSettings {
     pub seed: u64,
     pub limits: Limits,
     pub transactions: transaction::Config,
-}
-
-/// Per-queue settings the signalling layer uses.
-#[derive(Clone, Debug)]
-pub(crate) struct QueueSignalling {
-    pub answer_delay: Duration,
-    pub music: crate::config::Music,
 }
 
 /// What the media plane must do.
@@ -144,12 +138,13 @@ pub(crate) enum CallTimer {
 
 /// The sans-IO SIP server.
 pub struct Core {
-    pub(crate) settings: CoreSettings,
+    /// The listeners, seed and protocol limits the runtime started with.
+    pub(crate) local: CoreSettings,
+    /// What the configuration says; replaced whole by [`Core::reconfigure`].
+    pub(crate) settings: Arc<Settings>,
     pub(crate) public_host: Option<String>,
     pub(crate) public_ip: Option<IpAddr>,
     pub(crate) user_agent: String,
-    pub(crate) directory: ServiceDirectory,
-    pub(crate) queues: HashMap<QueueId, QueueSignalling>,
     pub(crate) tx: TransactionLayer,
     pub(crate) calls: HashMap<CallHandle, Call>,
     /// (Call-ID, our tag) → caller call or agent leg: the dialog id of §12 from our side.
@@ -185,18 +180,16 @@ pub struct Core {
 
 impl Core {
     pub fn new(config: &Config, settings: CoreSettings) -> Core {
-        let queues = super::provisioning::signalling(config);
         let public_host = config.sip.public_host.clone();
         let public_ip = public_host.as_deref().and_then(|h| h.parse().ok());
         Core {
             rng: StdRng::seed_from_u64(settings.seed),
             tx: TransactionLayer::new(settings.transactions),
-            settings,
+            local: settings,
+            settings: Arc::new(Settings::new(config)),
             public_host,
             public_ip,
             user_agent: config.sip.user_agent.clone(),
-            directory: ServiceDirectory::new(config),
-            queues,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
@@ -208,7 +201,7 @@ impl Core {
             queue_calls: HashMap::new(),
             queue_call_of: HashMap::new(),
             rings: Rings::default(),
-            transfers: super::transfer::Transfers::new(config),
+            transfers: super::transfer::Transfers::default(),
             leg_events: VecDeque::new(),
             ended_calls: VecDeque::new(),
             timers: BTreeSet::new(),
@@ -234,7 +227,7 @@ impl Core {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
-        let parsed = parse_datagram(bytes, &self.settings.limits);
+        let parsed = parse_datagram(bytes, &self.local.limits);
         self.handle_parsed(now, from, local, parsed);
     }
 
@@ -484,7 +477,7 @@ impl Core {
         request_uri: Option<&Uri>,
     ) -> (String, u16) {
         let port = self
-            .settings
+            .local
             .listeners
             .iter()
             .find(|(t, _)| *t == transport)

@@ -10,6 +10,8 @@
 //! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
 //! - `queueing`: the queue engine's actions carried out as SIP and media events.
 //! - `provisioning`: run-time configuration and agent settings, what the admin API reads.
+//! - `settings`: what the configuration says (directory, queue signalling, dial plan), one
+//!   immutable value swapped whole on reconfigure.
 //! - `transfer`: forwards of answered calls and agents' REFERs (new legs, toll-fraud policy).
 //! - [`call`]: one caller dialog's state.
 //! - [`precheck`]: the §8.2 checks every request passes first.
@@ -23,6 +25,7 @@ pub mod precheck;
 mod provisioning;
 mod queueing;
 pub mod reply;
+mod settings;
 mod transfer;
 mod uac;
 mod uas;

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::config::{Config, QueueId, ServiceDirectory};
+use crate::config::{Config, QueueId};
 use crate::queue::event::QueueEvent;
 use crate::queue::status::WaitState;
 use crate::queue::types::{AgentChange, AgentId, CallId as QueueCallId};
@@ -24,8 +24,8 @@ use crate::sip::message::Response;
 use crate::time::Time;
 
 use super::call::CallState;
-use super::core::{Core, QueueSignalling};
-use super::transfer::Transfers;
+use super::core::Core;
+use super::settings::Settings;
 
 /// Agents' own settings, as the store keeps them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,34 +84,13 @@ impl Applied {
     }
 }
 
-/// The per-queue signalling settings of `config`.
-pub(crate) fn signalling(config: &Config) -> HashMap<QueueId, QueueSignalling> {
-    config
-        .queues
-        .iter()
-        .map(|q| {
-            (
-                q.id.clone(),
-                QueueSignalling {
-                    answer_delay: q.answer_delay,
-                    music: q.music_on_hold.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
 impl Core {
     /// Applies a new effective configuration for new calls (see the module docs). Sections
     /// the runtime reads only at start-up (`[sip]`, `[rtp]`, `[api]`) are not changed here.
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         let old = std::mem::replace(&mut self.applied.config, config.clone());
-        self.directory = ServiceDirectory::new(config);
-        self.queues = signalling(config);
-        let mut transfers = Transfers::new(config);
-        transfers.legs = std::mem::take(&mut self.transfers.legs);
-        transfers.referrers = std::mem::take(&mut self.transfers.referrers);
-        self.transfers = transfers;
+        // One value, swapped whole: what is in flight lives elsewhere and stays as it is.
+        self.settings = std::sync::Arc::new(Settings::new(config));
 
         // Agents first, so a new queue's members are known with their contacts.
         let old_contacts: HashMap<_, _> = old.users.iter().map(|u| (&u.id, &u.contacts)).collect();

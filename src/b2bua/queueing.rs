@@ -17,7 +17,7 @@ use crate::time::Time;
 
 use super::call::{CallHandle, CallState};
 use super::core::{Core, Event, Playback};
-use super::transfer::Destination;
+use super::settings::Destination;
 use super::uac::{LegHandle, LegOutcome, RingRequest};
 
 /// Agent legs by the engine's (call, agent) pair, and back.
@@ -126,11 +126,7 @@ impl Core {
         let CallState::Ringing { invite_tx, .. } = call.state else {
             return;
         };
-        let delay = self
-            .queues
-            .get(&call.queue)
-            .map(|q| q.answer_delay)
-            .unwrap_or_default();
+        let delay = self.settings.answer_delay(&call.queue);
         if delay.is_zero() {
             self.answer_now(now, handle);
             return;
@@ -220,7 +216,7 @@ impl Core {
         if let (Some(contact), false) = (&contact, answered) {
             return self.redirect(now, handle, contact);
         }
-        let Some(dest) = self.transfers.destination_of(target) else {
+        let Some(dest) = self.settings.dial_plan.destination_of(target) else {
             tracing::warn!(%target, "forwarding to this target is not supported; releasing the call");
             return self.hang_up(now, handle, 480, "forward target not reachable");
         };
@@ -230,7 +226,7 @@ impl Core {
                 let queue = call.queue.clone();
                 self.events.push_back(Event::Play {
                     call: handle,
-                    what: Playback::Music(self.music_of(&queue)),
+                    what: Playback::Music(self.settings.music(&queue)),
                 });
             }
         }
@@ -244,13 +240,6 @@ impl Core {
             }
             dest => self.forward_answered(now, handle, dest, None),
         }
-    }
-
-    /// The music on hold of `queue`.
-    fn music_of(&self, queue: &crate::config::QueueId) -> crate::config::Music {
-        self.queues
-            .get(queue)
-            .map_or(crate::config::Music::Default, |q| q.music.clone())
     }
 
     /// 302 Moved Temporarily with `contact` to a ringing caller.

@@ -32,40 +32,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{Config, ExternalTarget, QueueId, Target, Trunk, TrunkAuth, TrunkId, UserId};
-use crate::number::E164;
+use crate::config::QueueId;
 use crate::sip::header::HeaderName;
 use crate::sip::message::Request;
 use crate::sip::method::Method;
 use crate::sip::transaction::ServerTxId;
-use crate::sip::uri::{Host, Uri};
+use crate::sip::uri::Uri;
 use crate::time::Time;
 
 use super::call::{CallHandle, CallState};
 use super::core::{CallTimer, Core, Event};
-use super::uac::{peer_of, LegHandle, LegOutcome, RingRequest};
-
-/// Where a forward or transfer goes, once resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Destination {
-    Queue(QueueId),
-    User(UserId),
-    /// Out through `trunk`: `target` is the Request-URI.
-    External {
-        target: Uri,
-        trunk: TrunkId,
-    },
-}
-
-impl std::fmt::Display for Destination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Destination::Queue(q) => write!(f, "queue:{q}"),
-            Destination::User(u) => write!(f, "user:{u}"),
-            Destination::External { target, .. } => write!(f, "{target}"),
-        }
-    }
-}
+use super::settings::Destination;
+use super::uac::{LegHandle, LegOutcome, RingRequest};
 
 /// A leg rung for a forward or transfer (not a queue's offer to an agent).
 #[derive(Clone, Copy, Debug)]
@@ -75,12 +53,10 @@ pub(crate) struct ForwardLeg {
     pub referrer: Option<LegHandle>,
 }
 
-/// What transfers need to know of the configuration, and the legs in flight.
+/// Forwards and transfers in flight. Nothing here comes from the configuration (that is
+/// [`Settings`](super::settings::Settings)), so a reconfigure leaves all of it in place.
 #[derive(Debug, Default)]
 pub(crate) struct Transfers {
-    contacts: HashMap<UserId, Vec<Uri>>,
-    user_numbers: HashMap<E164, UserId>,
-    trunks: Vec<Trunk>,
     pub legs: HashMap<LegHandle, ForwardLeg>,
     /// Agent legs that sent a REFER we accepted: the subscription the NOTIFYs belong to.
     pub referrers: HashSet<LegHandle>,
@@ -88,128 +64,6 @@ pub(crate) struct Transfers {
     pub referred: HashMap<CallHandle, Destination>,
     /// Our REFERs' client transactions.
     pub refer_txs: HashMap<crate::sip::transaction::ClientTxId, CallHandle>,
-}
-
-impl Transfers {
-    pub fn new(config: &Config) -> Transfers {
-        Transfers {
-            contacts: config
-                .users
-                .iter()
-                .map(|u| (u.id.clone(), u.contacts.clone()))
-                .collect(),
-            user_numbers: config
-                .users
-                .iter()
-                .flat_map(|u| u.numbers.iter().map(|n| (n.clone(), u.id.clone())))
-                .collect(),
-            trunks: config.trunks.clone(),
-            legs: HashMap::new(),
-            referrers: HashSet::new(),
-            referred: HashMap::new(),
-            refer_txs: HashMap::new(),
-        }
-    }
-
-    /// A configured forward target as a destination (`None`: auto attendants, not built).
-    pub fn destination_of(&self, target: &Target) -> Option<Destination> {
-        match target {
-            Target::Queue(q) => Some(Destination::Queue(q.clone())),
-            Target::User(u) => Some(Destination::User(u.clone())),
-            Target::AutoAttendant(_) => None,
-            Target::Tel { number, trunk } => Some(Destination::External {
-                target: self.number_at_trunk(number, trunk)?,
-                trunk: trunk.clone(),
-            }),
-            Target::Sip { uri, trunk } => Some(Destination::External {
-                target: Uri::Sip(uri.clone()),
-                trunk: trunk.clone(),
-            }),
-        }
-    }
-
-    /// Resolves a `Refer-To` URI; `Err` says why it is refused. Own queues and users first,
-    /// so an internal target never goes out through a trunk.
-    pub fn resolve(
-        &self,
-        queue_of: impl Fn(&Uri) -> Option<QueueId>,
-        uri: &Uri,
-    ) -> Result<Destination, &'static str> {
-        if let Some(queue) = queue_of(uri) {
-            return Ok(Destination::Queue(queue));
-        }
-        if let Uri::Sip(sip) = uri {
-            if let Some(user) = sip.user.as_deref() {
-                let id = UserId(user.to_owned());
-                if self.contacts.contains_key(&id) {
-                    return Ok(Destination::User(id));
-                }
-            }
-        }
-        let number = E164::from_uri(uri);
-        if let Some(user) = number.as_ref().and_then(|n| self.user_numbers.get(n)) {
-            return Ok(Destination::User(user.clone()));
-        }
-        let external = match (&number, uri) {
-            (Some(n), _) => ExternalTarget::Number(n.clone()),
-            (None, Uri::Sip(sip)) => ExternalTarget::SipHost(host_key(&sip.host)),
-            (None, _) => return Err("transfer target is not a number or SIP address"),
-        };
-        let Some(trunk) = self.trunks.iter().find(|t| t.allows(&external)) else {
-            return Err("transfer target not allowed");
-        };
-        let target = match (&number, uri) {
-            (Some(n), _) => self.number_at_trunk(n, &trunk.id),
-            (None, Uri::Sip(sip)) => {
-                let mut plain = sip.clone();
-                plain.headers = None;
-                Some(Uri::Sip(plain))
-            }
-            (None, _) => None,
-        };
-        target
-            .map(|target| Destination::External {
-                target,
-                trunk: trunk.id.clone(),
-            })
-            .ok_or("transfer target not allowed")
-    }
-
-    /// `sip:+E164@proxy-host;user=phone` (RFC 3261 §19.1.6): a number dialled through a trunk.
-    fn number_at_trunk(&self, number: &E164, trunk: &TrunkId) -> Option<Uri> {
-        let proxy = &self.trunks.iter().find(|t| &t.id == trunk)?.proxy;
-        let text = format!("sip:{}@{};user=phone", number.as_str(), proxy.host);
-        crate::sip::parse::parse_uri(&text).ok()
-    }
-
-    /// The user's contacts, or the trunk's proxy with the target and the trunk's credentials:
-    /// where to ring.
-    fn ring_targets(&self, dest: &Destination) -> Vec<RingTarget> {
-        match dest {
-            Destination::User(u) => self
-                .contacts
-                .get(u)
-                .map(|cs| cs.iter().map(|c| (c.clone(), None, None)).collect())
-                .unwrap_or_default(),
-            Destination::External { target, trunk } => self
-                .trunks
-                .iter()
-                .find(|t| &t.id == trunk)
-                .and_then(|t| {
-                    let proxy = peer_of(&Uri::Sip(t.proxy.clone()))?;
-                    Some(vec![(target.clone(), Some(proxy), t.auth.clone())])
-                })
-                .unwrap_or_default(),
-            Destination::Queue(_) => Vec::new(),
-        }
-    }
-}
-
-/// A Request-URI, where to send it when not derived from the URI, and credentials.
-type RingTarget = (Uri, Option<crate::sip::transport::Peer>, Option<TrunkAuth>);
-
-fn host_key(host: &Host) -> String {
-    host.to_string().to_ascii_lowercase()
 }
 
 impl Core {
@@ -242,10 +96,10 @@ impl Core {
                 return refuse(self, 501, "Attended transfer not supported");
             }
         }
-        let directory = &self.directory;
-        let dest = match self
-            .transfers
-            .resolve(|u| directory.lookup(u).cloned(), &refer_to.uri)
+        let settings = &self.settings;
+        let dest = match settings
+            .dial_plan
+            .resolve(&settings.directory, &refer_to.uri)
         {
             Ok(dest) => dest,
             Err(why) => {
@@ -301,15 +155,16 @@ impl Core {
             .unwrap_or_else(|| "Transfer".to_owned());
         let (caller, dialled) = (call.caller_uri.clone(), call.dialled.clone());
         let mut placed = false;
-        for (target, dest, auth) in self.transfers.ring_targets(&dest) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        for target in settings.dial_plan.ring_targets(&dest) {
             let ring = RingRequest {
                 call: handle,
-                target,
-                dest,
+                target: target.uri,
+                dest: target.dest,
                 display_name: display.clone(),
                 caller: caller.clone(),
                 dialled: Some(dialled.clone()),
-                auth,
+                auth: target.auth,
             };
             if let Some(leg) = self.ring_agent(now, ring) {
                 self.transfers.legs.insert(
@@ -373,7 +228,7 @@ impl Core {
                 );
                 self.transfers.refer_txs.insert(id, handle);
                 self.transfers.referred.insert(handle, dest);
-                let deadline = now + self.settings.transactions.timers.t1 * 64;
+                let deadline = now + self.local.transactions.timers.t1 * 64;
                 self.timers.insert((deadline, handle, CallTimer::Refer));
             }
             Err(err) => {
@@ -595,84 +450,5 @@ impl Core {
         ];
         let body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
         self.send_leg_request(now, agent, Method::Notify, headers, body);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> Config {
-        crate::config::from_toml_str(
-            r#"
-            [sip]
-            listen = ["udp:127.0.0.1:0"]
-            [[number]]
-            e164 = "+14255550100"
-            kind = "service-toll"
-            [[number]]
-            e164 = "+14255550177"
-            kind = "user"
-            [[user]]
-            id = "amos"
-            contacts = ["sip:amos@127.0.0.1:5070"]
-            numbers = ["+14255550177"]
-            [[trunk]]
-            id = "carrier"
-            proxy = "sip:127.0.0.1:5090"
-            allow = ["+1425*", "sip:partner.example.com"]
-            [[queue]]
-            id = "sales"
-            numbers = ["+14255550100"]
-            agents = ["amos"]
-            "#,
-            std::path::Path::new("."),
-        )
-        .expect("valid config")
-    }
-
-    fn uri(s: &str) -> Uri {
-        crate::sip::parse::parse_uri(s).unwrap()
-    }
-
-    fn resolve(t: &Transfers, s: &str) -> Result<Destination, &'static str> {
-        let directory = crate::config::ServiceDirectory::new(&config());
-        t.resolve(|u| directory.lookup(u).cloned(), &uri(s))
-    }
-
-    #[test]
-    fn refer_targets_resolve_to_queues_users_or_allowed_numbers() {
-        let t = Transfers::new(&config());
-        assert_eq!(
-            resolve(&t, "sip:+14255550100@pbx.example.com;user=phone"),
-            Ok(Destination::Queue(QueueId("sales".into())))
-        );
-        assert_eq!(
-            resolve(&t, "sip:amos@pbx.example.com"),
-            Ok(Destination::User(UserId("amos".into())))
-        );
-        assert_eq!(
-            resolve(&t, "tel:+1-425-555-0177"),
-            Ok(Destination::User(UserId("amos".into())))
-        );
-        let Ok(Destination::External { target, trunk }) = resolve(&t, "tel:+14255550999") else {
-            panic!("an allowed number goes out through the trunk");
-        };
-        assert_eq!(trunk, TrunkId("carrier".into()));
-        assert_eq!(target.to_string(), "sip:+14255550999@127.0.0.1;user=phone");
-        assert!(matches!(
-            resolve(&t, "sip:help@partner.example.com"),
-            Ok(Destination::External { .. })
-        ));
-    }
-
-    #[test]
-    fn refer_targets_nobody_allowed_are_refused() {
-        let t = Transfers::new(&config());
-        // Premium-rate abroad, an unknown host, an unknown local name: never dialled.
-        assert!(resolve(&t, "tel:+882345678901").is_err());
-        assert!(resolve(&t, "sip:+447700900123@evil.example").is_err());
-        assert!(resolve(&t, "sip:someone@elsewhere.example").is_err());
-        assert!(resolve(&t, "mailto:boss@example.com").is_err());
     }
 }

@@ -669,11 +669,11 @@ impl Core {
 
     /// The local address of our listener for `transport`.
     pub(crate) fn listener(&self, transport: Transport) -> SocketAddr {
-        self.settings
+        self.local
             .listeners
             .iter()
             .find(|(t, _)| *t == transport)
-            .or_else(|| self.settings.listeners.first())
+            .or_else(|| self.local.listeners.first())
             .map(|(_, a)| *a)
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5060)))
     }

@@ -105,7 +105,7 @@ impl Core {
             return self.respond(now, tx, resp);
         }
         // Every number that reaches no queue gets the same 404, so scanners learn nothing.
-        let Some(queue) = self.directory.lookup(&req.uri).cloned() else {
+        let Some(queue) = self.settings.directory.lookup(&req.uri).cloned() else {
             let resp = self.response(&req, 404, Some(&tag));
             return self.respond(now, tx, resp);
         };
