@@ -8,31 +8,24 @@
 //! sleep_until(core.poll_timeout());
 //! ```
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
 use crate::config::{Config, QueueId};
-use crate::sip::header::HeaderName;
-use crate::sip::message::{Message, Request, Response};
+use crate::sip::message::Message;
 use crate::sip::parse::{parse_datagram, Limits, ParseError};
 use crate::sip::sdp::NegotiatedMedia;
-use crate::sip::transaction::{
-    self, response_destination, ClientTxId, RequestOutcome, ServerTxId, TransactionEvent,
-    TransactionLayer, TxId,
-};
+use crate::sip::transaction;
 use crate::sip::transport::{Peer, Transmit, Transport};
-use crate::sip::uri::{Host, Uri};
 use crate::time::Time;
 
-use super::call::{Call, CallHandle};
-use super::ports::{MediaPorts, PortPool};
-use super::queueing::Rings;
+use super::legs::call::CallHandle;
+use super::legs::{LegHandle, LegOutcome, Legs, RingRequest};
+use super::ports::MediaPorts;
+use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
 use super::settings::Settings;
-use super::uac::{Leg, LegHandle, LegOutcome, LegState};
+use super::switch::{Ctx, Switch};
 use crate::queue::types::CallId as QueueCallId;
 use crate::queue::Engine;
 
@@ -107,13 +100,6 @@ pub enum Playback {
     Music(crate::config::Music),
 }
 
-/// Whose dialog a (Call-ID, our tag) pair names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DialogRef {
-    Caller(CallHandle),
-    Agent(LegHandle),
-}
-
 /// Why a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndReason {
@@ -127,97 +113,35 @@ pub enum EndReason {
     Forwarded,
 }
 
-/// Timers the core keeps for calls (the transaction layer keeps its own).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum CallTimer {
-    /// End of the ring-before-answer delay.
-    Answer,
-    /// No final NOTIFY for our REFER to the caller's side in time: place the leg ourselves.
-    Refer,
-}
-
-/// The sans-IO SIP server.
+/// The sans-IO SIP server: a router between the legs (SIP dialogs), the switch (queues,
+/// rings, transfers) and the settings derived from the configuration.
 pub struct Core {
-    /// The listeners, seed and protocol limits the runtime started with.
-    pub(crate) local: CoreSettings,
     /// What the configuration says; replaced whole by [`Core::reconfigure`].
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) public_host: Option<String>,
-    pub(crate) public_ip: Option<IpAddr>,
-    pub(crate) user_agent: String,
-    pub(crate) tx: TransactionLayer,
-    pub(crate) calls: HashMap<CallHandle, Call>,
-    /// (Call-ID, our tag) → caller call or agent leg: the dialog id of §12 from our side.
-    pub(crate) dialogs: HashMap<(String, String), DialogRef>,
-    /// Initial INVITE server transactions still ringing, for CANCEL.
-    pub(crate) ringing: HashMap<ServerTxId, CallHandle>,
-    /// Our BYEs in flight.
-    pub(crate) byes: HashMap<ClientTxId, CallHandle>,
-    /// Agent legs, their INVITE transactions and our BYEs on them.
-    pub(crate) legs: HashMap<LegHandle, Leg>,
-    pub(crate) leg_invites: HashMap<ClientTxId, LegHandle>,
-    pub(crate) leg_byes: HashMap<ClientTxId, LegHandle>,
-    /// The queue engine and how its calls map onto ours.
-    pub(crate) engine: Engine,
-    pub(crate) queue_calls: HashMap<QueueCallId, CallHandle>,
-    pub(crate) queue_call_of: HashMap<CallHandle, QueueCallId>,
-    pub(crate) rings: Rings,
-    /// Forward legs and accepted REFERs.
-    pub(crate) transfers: super::transfer::Transfers,
-    /// Agent-leg outcomes and ended callers, for the engine (see `queueing`).
-    pub(crate) leg_events: VecDeque<Event>,
-    pub(crate) ended_calls: VecDeque<CallHandle>,
-    pub(crate) timers: BTreeSet<(Time, CallHandle, CallTimer)>,
-    pub(crate) ports: Box<dyn MediaPorts>,
-    pub(crate) rng: StdRng,
-    pub(crate) transmits: VecDeque<Transmit>,
-    pub(crate) events: VecDeque<Event>,
-    next_handle: u64,
-    pub(crate) draining: bool,
+    settings: Arc<Settings>,
+    legs: Legs,
+    switch: Switch,
     /// The configuration and agent settings applied last, and what the admin API reads.
-    pub(crate) applied: super::provisioning::Applied,
+    applied: Applied,
+    /// Commands for the media plane, in order.
+    media: VecDeque<Event>,
 }
 
 impl Core {
     pub fn new(config: &Config, settings: CoreSettings) -> Core {
-        let public_host = config.sip.public_host.clone();
-        let public_ip = public_host.as_deref().and_then(|h| h.parse().ok());
+        let refer_timeout = settings.transactions.timers.t1 * 64;
         Core {
-            rng: StdRng::seed_from_u64(settings.seed),
-            tx: TransactionLayer::new(settings.transactions),
-            local: settings,
             settings: Arc::new(Settings::new(config)),
-            public_host,
-            public_ip,
-            user_agent: config.sip.user_agent.clone(),
-            calls: HashMap::new(),
-            dialogs: HashMap::new(),
-            ringing: HashMap::new(),
-            byes: HashMap::new(),
-            legs: HashMap::new(),
-            leg_invites: HashMap::new(),
-            leg_byes: HashMap::new(),
-            engine: Engine::new(config),
-            queue_calls: HashMap::new(),
-            queue_call_of: HashMap::new(),
-            rings: Rings::default(),
-            transfers: super::transfer::Transfers::default(),
-            leg_events: VecDeque::new(),
-            ended_calls: VecDeque::new(),
-            timers: BTreeSet::new(),
-            ports: Box::new(PortPool::new(config.rtp.port_min, config.rtp.port_max)),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            next_handle: 1,
-            draining: false,
-            applied: super::provisioning::Applied::new(config),
+            legs: Legs::new(config, settings),
+            switch: Switch::new(config, refer_timeout),
+            applied: Applied::new(config),
+            media: VecDeque::new(),
         }
     }
 
     /// Takes RTP ports from `ports` instead of the plain pool over `[rtp] ports` (the runtime
     /// binds them as it hands them out).
     pub fn with_ports(mut self, ports: Box<dyn MediaPorts>) -> Core {
-        self.ports = ports;
+        self.legs.set_ports(ports);
         self
     }
 
@@ -227,7 +151,7 @@ impl Core {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
-        let parsed = parse_datagram(bytes, &self.local.limits);
+        let parsed = parse_datagram(bytes, self.legs.limits());
         self.handle_parsed(now, from, local, parsed);
     }
 
@@ -239,301 +163,185 @@ impl Core {
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
     ) {
-        match parsed {
-            Ok(Message::Request(req)) => self.handle_request(now, from, local, req),
-            Ok(Message::Response(resp)) => self.handle_response(now, resp),
-            Err(err) => self.reject_unparsable(from, &err),
-        }
+        let directory = &self.settings.directory;
+        self.legs
+            .handle_message(now, from, local, parsed, directory);
         self.settle(now);
     }
 
     /// Drives timers due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
-        self.tx.handle_timeout(now);
-        while let Some(&(at, call, timer)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.pop_first();
-            self.on_call_timer(now, call, timer);
-        }
+        self.legs.handle_timeout(now);
+        let mut cx = Ctx {
+            now,
+            legs: &mut self.legs,
+            settings: &self.settings,
+            media: &mut self.media,
+        };
+        self.switch.handle_timeout(&mut cx);
         self.settle(now);
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
     /// transaction talking to it fails (RFC 3261 §17.1.1.2 "Transport Err.").
     pub fn handle_transport_error(&mut self, now: Time, peer: Peer) {
-        self.tx.handle_transport_error(peer);
+        self.legs.handle_transport_error(peer);
         self.settle(now);
     }
 
     /// Stops taking calls and hangs up every call (graceful shutdown, SIGTERM).
     pub fn shutdown(&mut self, now: Time) {
-        self.draining = true;
-        let handles: Vec<CallHandle> = self.calls.keys().copied().collect();
-        for handle in handles {
-            self.hang_up(now, handle, 503, "holdline is shutting down");
-        }
+        self.legs.shutdown(now);
         self.settle(now);
     }
 
     /// Whether no call is left (after [`Core::shutdown`], the runtime may exit).
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty()
+        self.legs.call_count() == 0
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.legs.poll_transmit()
     }
 
+    /// The next command for the media plane.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.media.pop_front()
     }
 
     /// The earliest time [`Core::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Time> {
-        [
-            self.timers.first().map(|(at, _, _)| *at),
-            self.tx.poll_timeout(),
-            self.engine.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.legs.poll_timeout(), self.switch.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Active calls (for status and leak tests).
     pub fn call_count(&self) -> usize {
-        self.calls.len()
+        self.legs.call_count()
+    }
+
+    /// Agent and forward legs alive (leak tests).
+    pub fn leg_count(&self) -> usize {
+        self.legs.leg_count()
     }
 
     /// Live transactions (leak tests).
     pub fn transaction_count(&self) -> usize {
-        self.tx.len()
+        self.legs.transaction_count()
     }
 
     /// RTP ports in use (leak tests).
     pub fn ports_in_use(&self) -> usize {
-        self.ports.in_use()
+        self.legs.ports_in_use()
     }
 
-    fn handle_request(&mut self, now: Time, from: Peer, local: SocketAddr, req: Request) {
-        match self.tx.handle_request(now, req, from) {
-            Ok(RequestOutcome::New { tx, req }) => self.on_request(now, tx, req, from, local),
-            Ok(RequestOutcome::Cancel { tx, invite, req }) => self.on_cancel(now, tx, invite, &req),
-            Ok(RequestOutcome::Ack { req, .. }) => self.on_ack(now, &req),
-            Ok(RequestOutcome::Absorbed) => {}
-            Err(err) => {
-                // The transaction layer could not key the request (no usable Via, CSeq …); the
-                // parser lets few such through. Answer statelessly when we can (§8.2.6).
-                tracing::debug!(%err, "request refused by the transaction layer");
-            }
-        }
+    /// Sends an INVITE with our SDP offer to an agent, outside any queue's offer. Returns
+    /// `None` (and reports nothing) when the target cannot be reached without DNS or no RTP
+    /// port is free.
+    pub fn ring_agent(&mut self, now: Time, ring: RingRequest) -> Option<LegHandle> {
+        let leg = self.legs.ring_agent(now, ring);
+        self.settle(now);
+        leg
     }
 
-    fn handle_response(&mut self, now: Time, resp: Response) {
-        let Some((tx, resp)) = self.tx.handle_response(now, resp) else {
-            return;
+    /// Stops ringing an agent (§9.1): CANCEL now if it has rung, else as soon as it does.
+    /// Ends an answered leg with BYE.
+    pub fn cancel_leg(&mut self, now: Time, leg: LegHandle) {
+        self.legs.cancel_leg(now, leg);
+        self.settle(now);
+    }
+
+    /// The media plane gave up on an answered leg (no RTP for the configured time): BYE, and
+    /// the bridged caller is hung up when the leg has ended.
+    pub fn hang_up_leg(&mut self, now: Time, leg: LegHandle) {
+        self.cancel_leg(now, leg);
+    }
+
+    /// Hangs up a caller from our side (RTP timeout, queue timeout, an admin): a final
+    /// `status` to a ringing INVITE, else BYE. Either carries `Reason: SIP;cause=status` with
+    /// `why` (RFC 3326).
+    pub fn hang_up_call(&mut self, now: Time, call: CallHandle, status: u16, why: &str) {
+        self.legs.hang_up(now, call, status, why);
+        self.settle(now);
+    }
+
+    /// The media plane finished playing a call's greeting.
+    pub fn greeting_finished(&mut self, now: Time, call: CallHandle) {
+        self.switch.greeting_finished(now, call);
+        self.settle(now);
+    }
+
+    /// Brings everything to rest after an input: the legs' events go to the switch, whose
+    /// commands may start new transactions and so new events, until nothing moves.
+    fn settle(&mut self, now: Time) {
+        let mut cx = Ctx {
+            now,
+            legs: &mut self.legs,
+            settings: &self.settings,
+            media: &mut self.media,
         };
-        if let Some(&leg) = self.leg_invites.get(&tx) {
-            return self.on_leg_response(now, leg, resp);
-        }
-        if resp.is_provisional() {
-            return;
-        }
-        if let Some(handle) = self.byes.remove(&tx) {
-            self.finish(handle, EndReason::ServerHungUp);
-        }
-        if let Some(handle) = self.transfers.refer_txs.remove(&tx) {
-            self.on_caller_refer_response(now, handle, resp.status);
-        }
-        if let Some(leg) = self.leg_byes.remove(&tx) {
-            self.finish_leg(leg, LegOutcome::HungUp);
-        }
-    }
-
-    /// §8.2.6 / RFC 4475: a request that failed to parse gets the status the parser chose, sent
-    /// statelessly to its Via (or its source), when the headers a response needs could be
-    /// recovered; anything else (every malformed response, garbage) is dropped.
-    fn reject_unparsable(&mut self, from: Peer, err: &ParseError) {
-        tracing::debug!(peer = %from.addr, %err, "unparsable message");
-        let (Some(status), Some(headers)) = (err.status(), err.partial_headers()) else {
-            return;
-        };
-        let tag = self.new_tag();
-        let mut resp = crate::sip::transaction::response_from_headers(headers, status, Some(&tag));
-        resp.reason = format!("{} ({})", resp.reason, sanitize_reason(&err.to_string()));
-        self.add_server_header(&mut resp);
-        // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's
-        // source to answer to: the symmetric response of RFC 3581 §4.
-        let to = match headers.top_via() {
-            Some(via) => response_destination(&via, from),
-            None => from,
-        };
-        self.transmits.push_back(Transmit {
-            to,
-            bytes: resp.to_bytes(),
-        });
-    }
-
-    /// Brings everything to rest after an input: transaction output and events, agent-leg
-    /// outcomes and the queue engine's actions, which may start new transactions in turn.
-    pub(crate) fn settle(&mut self, now: Time) {
         loop {
-            self.drain_transactions(now);
-            if !self.pump_engine(now) {
+            cx.legs.drain_transactions(now);
+            let mut busy = false;
+            while let Some(event) = cx.legs.poll_event() {
+                busy = true;
+                self.switch.on_leg_event(&mut cx, event);
+                cx.legs.drain_transactions(now);
+            }
+            busy |= self.switch.pump(&mut cx);
+            if !busy {
                 break;
             }
         }
+        cx.flush_media();
     }
 
-    /// Moves the transaction layer's output into ours and acts on its events.
-    pub(crate) fn drain_transactions(&mut self, now: Time) {
-        loop {
-            while let Some(t) = self.tx.poll_transmit() {
-                self.transmits.push_back(t);
-            }
-            let Some(event) = self.tx.poll_event() else {
-                break;
-            };
-            match event {
-                TransactionEvent::NoAckFor2xx { key } => {
-                    // §13.3.1.4: no ACK for our 2xx within 64·T1: confirm, then end with BYE.
-                    let dialog = (key.call_id, key.local_tag);
-                    if let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&dialog) {
-                        tracing::info!("no ACK for our 200 OK; hanging up");
-                        self.send_bye(now, handle, 408, "no ACK received");
-                    }
-                }
-                TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {
-                    if let TxId::Client(id) = tx {
-                        if let Some(handle) = self.byes.remove(&id) {
-                            self.finish(handle, EndReason::Timeout);
-                        }
-                        if let Some(handle) = self.transfers.refer_txs.remove(&id) {
-                            // No answer to our REFER: place the forward ourselves.
-                            self.on_caller_refer_response(now, handle, 408);
-                        }
-                        if let Some(leg) = self.leg_byes.remove(&id) {
-                            self.finish_leg(leg, LegOutcome::HungUp);
-                        }
-                        if let Some(leg) = self.leg_invites.remove(&id) {
-                            // Timer B or an unreachable phone: no final response will come.
-                            let cancelled = self
-                                .legs
-                                .get(&leg)
-                                .is_some_and(|l| matches!(l.state, LegState::Cancelling { .. }));
-                            let outcome = if cancelled {
-                                LegOutcome::Cancelled
-                            } else {
-                                LegOutcome::NoResponse
-                            };
-                            self.finish_leg(leg, outcome);
-                        }
-                    }
-                }
-                TransactionEvent::Terminated { tx } => {
-                    if let TxId::Server(id) = tx {
-                        self.ringing.remove(&id);
-                    }
-                }
-            }
-        }
+    /// Applies a new effective configuration for new calls (see `provisioning`): the settings
+    /// are swapped whole and the engine's queues and agents updated. Nothing in flight is
+    /// rebuilt: calls, legs, rings, forwards and REFERs carry on as they were.
+    pub fn reconfigure(&mut self, now: Time, config: &Config) {
+        self.settings = Arc::new(Settings::new(config));
+        self.applied
+            .reconfigure(now, config, self.switch.engine_mut());
+        self.settle(now);
     }
 
-    pub(crate) fn new_handle(&mut self) -> CallHandle {
-        let h = CallHandle(self.next_handle);
-        self.next_handle += 1;
-        h
+    /// Applies agents' do-not-disturb and opt-outs (at start-up from the store, then whenever
+    /// an agent changes them). An agent who can no longer take the call ringing them stops
+    /// ringing; calls in progress go on.
+    pub fn set_agent_settings(&mut self, now: Time, settings: &AgentSettings) {
+        self.applied
+            .set_agent_settings(now, settings, self.switch.engine_mut());
+        self.settle(now);
     }
 
-    /// A random token for tags (§19.3: at least 32 bits of randomness).
-    pub(crate) fn new_tag(&mut self) -> String {
-        format!("{:016x}", self.rng.gen::<u64>())
+    /// The next queue event, with the caller's SIP Call-ID. The runtime drains these into the
+    /// event log; a core nobody drains keeps them (tests read them this way).
+    pub fn poll_queue_event(&mut self) -> Option<LoggedEvent> {
+        self.switch.poll_logged()
     }
 
-    /// A Via for a request of ours on `flow`, with a fresh RFC 3261 branch (§8.1.1.7).
-    pub(crate) fn new_via(&mut self, flow: &Peer, local: SocketAddr) -> String {
-        let branch = format!(
-            "{}{:016x}",
-            crate::sip::typed::BRANCH_MAGIC,
-            self.rng.gen::<u64>()
-        );
-        let (host, port) = self.advertised(flow.transport, local, None);
-        format!(
-            "SIP/2.0/{} {}:{};branch={branch};rport",
-            flow.transport.as_via_str(),
-            host,
-            port
-        )
+    /// The SIP Call-ID of the caller behind an engine call, while the core knows it.
+    pub fn queue_call_id(&self, call: QueueCallId) -> Option<String> {
+        let handle = self.switch.call_of(call)?;
+        self.legs.caller(handle).map(|c| c.call_id)
     }
 
-    /// The host and port we advertise in Contact and Via for `transport`: `public_host` when
-    /// configured, else the address the request reached us on, else the Request-URI's host.
-    pub(crate) fn advertised(
-        &self,
-        transport: Transport,
-        local: SocketAddr,
-        request_uri: Option<&Uri>,
-    ) -> (String, u16) {
-        let port = self
-            .local
-            .listeners
-            .iter()
-            .find(|(t, _)| *t == transport)
-            .map(|(_, a)| a.port())
-            .unwrap_or(local.port());
-        if let Some(host) = &self.public_host {
-            return (host.clone(), port);
-        }
-        if !local.ip().is_unspecified() {
-            return (host_text(local.ip()), port);
-        }
-        if let Some(Uri::Sip(u)) = request_uri {
-            if let Host::V4(_) | Host::V6(_) = u.host {
-                return (u.host.to_string(), port);
-            }
-        }
-        ("127.0.0.1".to_owned(), port)
+    /// The queue engine, for status queries.
+    pub fn engine(&self) -> &Engine {
+        self.switch.engine()
     }
 
-    /// The IP for our SDP `c=` line.
-    pub(crate) fn media_ip(&self, local: SocketAddr, request_uri: &Uri) -> IpAddr {
-        if let Some(ip) = self.public_ip {
-            return ip;
-        }
-        if !local.ip().is_unspecified() {
-            return local.ip();
-        }
-        if let Uri::Sip(u) = request_uri {
-            match u.host {
-                Host::V4(a) => return IpAddr::V4(a),
-                Host::V6(a) => return IpAddr::V6(a),
-                Host::Name(_) => {}
-            }
-        }
-        IpAddr::from([127, 0, 0, 1])
+    /// Final responses sent, by (method, class such as `2xx`). Extension methods count as
+    /// `OTHER`, so a peer cannot grow the table without bound.
+    pub fn answers(&self) -> &BTreeMap<(String, String), u64> {
+        self.legs.answers()
     }
 
-    pub(crate) fn add_server_header(&self, resp: &mut Response) {
-        if !self.user_agent.is_empty() {
-            resp.headers
-                .push(HeaderName::Server, self.user_agent.clone());
-        }
+    /// Every caller dialog in progress.
+    pub fn calls_view(&self, now: Time) -> Vec<CallView> {
+        self.switch.calls_view(now, &self.legs)
     }
-}
-
-fn host_text(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    }
-}
-
-/// A parse error as reason-phrase text: printable ASCII only, bounded.
-fn sanitize_reason(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(120)
-        .collect()
 }

@@ -1,36 +1,39 @@
-//! The composition root of the call path: SIP legs ⇄ queue actions ⇄ media commands.
+//! The composition root of the call path: SIP legs ⇄ the call switch ⇄ media commands.
 //!
-//! Today it is the UAS for callers: it answers INVITEs on service numbers, keeps their dialogs
-//! (hold, resume, refresh, BYE, CANCEL) and tells the media plane what to play where. It is
+//! holdline is the UAS for callers (it answers INVITEs on service numbers and keeps their
+//! dialogs: hold, resume, refresh, BYE, CANCEL) and the UAC for agents and forwards; between
+//! them the switch runs the queues and tells the media plane what to play where. It is
 //! sans-IO: [`Core`] is driven by the runtime with datagrams, frames, timeouts and `now`.
 //!
+//! ```text
+//!   network ──► legs ──LegEvent──► switch ──► media commands (Event) ──► runtime
+//!                 ▲                   │
+//!                 └──── commands ─────┘        settings: read by both, swapped whole
+//! ```
+//!
 //! # Layout
-//! - [`core`]: the [`Core`] struct, its inputs and outputs, transaction plumbing.
-//! - [`uas`]: request handling for caller dialogs.
-//! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
-//! - `queueing`: the queue engine's actions carried out as SIP and media events.
-//! - `provisioning`: run-time configuration and agent settings, what the admin API reads.
+//! - [`core`]: [`Core`], a thin router between the parts below; its inputs and outputs.
+//! - `legs`: every SIP dialog (callers' and agents') and its transactions; takes commands,
+//!   reports events, knows no queues. [`legs::call`]: one caller dialog's state.
+//! - `switch`: the queue engine, rings, forwards and transfers in flight, call timers.
 //! - `settings`: what the configuration says (directory, queue signalling, dial plan), one
 //!   immutable value swapped whole on reconfigure.
-//! - `transfer`: forwards of answered calls and agents' REFERs (new legs, toll-fraud policy).
-//! - [`call`]: one caller dialog's state.
+//! - `provisioning`: agent settings and configuration changes applied to the engine; what the
+//!   admin API reads.
 //! - [`precheck`]: the §8.2 checks every request passes first.
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
 
-pub mod call;
 pub mod core;
+pub mod legs;
 pub mod ports;
 pub mod precheck;
 mod provisioning;
-mod queueing;
 pub mod reply;
 mod settings;
-mod transfer;
-mod uac;
-mod uas;
+mod switch;
 
-pub use self::call::CallHandle;
 pub use self::core::{Core, CoreSettings, EndReason, Event, Playback};
+pub use self::legs::call::CallHandle;
+pub use self::legs::{peer_of, LegHandle, LegOutcome, LegState, RingRequest};
 pub use self::provisioning::{AgentSettings, CallView, LoggedEvent};
-pub use self::uac::{peer_of, LegHandle, LegOutcome, LegState, RingRequest};

@@ -20,7 +20,7 @@ use crate::number::E164;
 use crate::sip::transport::Peer;
 use crate::sip::uri::{Host, Uri};
 
-use super::uac::peer_of;
+use super::legs::peer_of;
 
 /// Everything the call path reads from the configuration.
 #[derive(Debug)]

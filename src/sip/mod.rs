@@ -4,11 +4,13 @@
 //! # Layout
 //! - [`message`], [`header`], [`uri`], [`method`], [`typed`]: the message model.
 //! - [`parse`]: bytes → messages (datagram and stream framing), typed header parsers.
+//! - [`dialog`]: one dialog's state (§12) and the requests built in it.
 //! - [`digest`]: answering a digest challenge (RFC 7616).
 //! - [`sdp`]: SDP parsing and RFC 3264 offer/answer for G.711 + telephone-event.
 //! - [`transaction`]: RFC 3261 §17 + RFC 6026 transaction state machines on virtual time.
 //! - [`transport`]: peers, connections and datagrams to send.
 
+pub mod dialog;
 pub mod digest;
 pub mod header;
 pub mod message;

@@ -8,17 +8,18 @@
 //! refusal only when the last of an agent's legs for the call has ended.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::config::Target;
 use crate::queue::types::{AgentId, CallId as QueueCallId, DeclineReason, EndReason as QueueEnd};
 use crate::queue::Action;
-use crate::sip::header::HeaderName;
-use crate::time::Time;
 
-use super::call::{CallHandle, CallState};
-use super::core::{Core, Event, Playback};
-use super::settings::Destination;
-use super::uac::{LegHandle, LegOutcome, RingRequest};
+use crate::b2bua::core::{Event, Playback};
+use crate::b2bua::legs::call::CallHandle;
+use crate::b2bua::legs::{LegHandle, LegOutcome, RingRequest};
+use crate::b2bua::settings::Destination;
+
+use super::{CallTimer, Ctx, Switch};
 
 /// Agent legs by the engine's (call, agent) pair, and back.
 #[derive(Debug, Default)]
@@ -33,51 +34,28 @@ pub(crate) struct Rings {
     pub refusal: HashMap<(QueueCallId, AgentId), LegOutcome>,
 }
 
-impl Core {
-    /// Runs the engine until it has nothing more to say, carrying out its actions; feeds it the
-    /// leg outcomes and hang-ups that piled up. Returns whether anything happened.
-    pub(crate) fn pump_engine(&mut self, now: Time) -> bool {
-        let mut busy = false;
-        while let Some(handle) = self.ended_calls.pop_front() {
-            busy = true;
-            self.caller_gone(now, handle);
-        }
-        while let Some(event) = self.leg_events.pop_front() {
-            busy = true;
-            self.on_leg_event(now, event);
-        }
-        self.engine.handle_timeout(now);
-        // Events first, while every call they name is still mapped to its dialog (carrying
-        // out an action may forget it), then those the actions caused.
-        self.drain_queue_events();
-        while let Some(action) = self.engine.poll_action() {
-            busy = true;
-            self.carry_out(now, action);
-        }
-        self.drain_queue_events();
-        busy
-    }
-
-    fn carry_out(&mut self, now: Time, action: Action) {
+impl Switch {
+    pub(super) fn carry_out(&mut self, cx: &mut Ctx, action: Action) {
+        let now = cx.now;
         let qcall = action.call();
         if let Action::CancelRing { agent, .. } = action {
             // Also for a caller already gone: its agents must stop ringing.
             for leg in self.rings.legs.remove(&(qcall, agent)).unwrap_or_default() {
-                self.cancel_leg(now, leg);
+                cx.legs.cancel_leg(now, leg);
             }
             return;
         }
-        let Some(&handle) = self.queue_calls.get(&qcall) else {
+        let Some(&handle) = self.seats.calls.get(&qcall) else {
             // The caller is already gone; ring and bridge actions for it are moot.
             return;
         };
         match action {
-            Action::Answer { .. } => self.answer_when_due(now, handle),
-            Action::PlayGreeting { file, .. } => self.events.push_back(Event::Play {
+            Action::Answer { .. } => self.answer_when_due(cx, handle),
+            Action::PlayGreeting { file, .. } => cx.emit(Event::Play {
                 call: handle,
                 what: Playback::Greeting(file),
             }),
-            Action::PlayMusic { music, .. } => self.events.push_back(Event::Play {
+            Action::PlayMusic { music, .. } => cx.emit(Event::Play {
                 call: handle,
                 what: Playback::Music(music),
             }),
@@ -86,9 +64,9 @@ impl Core {
                 contacts,
                 queue_name,
                 ..
-            } => self.ring_contacts(now, handle, qcall, agent, contacts, &queue_name),
+            } => self.ring_contacts(cx, handle, qcall, agent, contacts, &queue_name),
             Action::CancelRing { .. } => {}
-            Action::Bridge { agent, .. } => self.bridge(now, handle, qcall, agent),
+            Action::Bridge { agent, .. } => self.bridge(cx, handle, qcall, agent),
             Action::Reject { status, .. } => {
                 self.forget_queue_call(handle);
                 let why = match status {
@@ -96,7 +74,7 @@ impl Core {
                     482 => "forwarding loop",
                     _ => "nobody can take the call",
                 };
-                self.hang_up(now, handle, status, why);
+                cx.legs.hang_up(now, handle, status, why);
             }
             Action::Disconnect { reason, .. } => {
                 self.forget_queue_call(handle);
@@ -107,59 +85,54 @@ impl Core {
                     QueueEnd::ForwardLoop => (482, "forwarding loop"),
                     QueueEnd::ForwardFailed => (404, "forward target is gone"),
                 };
-                self.hang_up(now, handle, cause, why);
+                cx.legs.hang_up(now, handle, cause, why);
             }
             Action::Forward {
                 target, answered, ..
             } => {
                 self.forget_queue_call(handle);
-                self.forward(now, handle, &target, answered);
+                self.forward(cx, handle, &target, answered);
             }
         }
     }
 
     /// The engine's `Answer`: 200 now, or 180 first and 200 after the queue's answer delay.
-    fn answer_when_due(&mut self, now: Time, handle: CallHandle) {
-        let Some(call) = self.calls.get(&handle) else {
+    fn answer_when_due(&mut self, cx: &mut Ctx, handle: CallHandle) {
+        let now = cx.now;
+        if !cx.legs.is_ringing(handle) {
             return;
+        }
+        let delay = match self.seats.queue_of.get(&handle) {
+            Some(queue) => cx.settings.answer_delay(queue),
+            None => Duration::ZERO,
         };
-        let CallState::Ringing { invite_tx, .. } = call.state else {
-            return;
-        };
-        let delay = self.settings.answer_delay(&call.queue);
         if delay.is_zero() {
-            self.answer_now(now, handle);
+            cx.legs.answer_now(now, handle);
             return;
         }
-        if let Some(call) = self.calls.get_mut(&handle) {
-            call.state = CallState::Ringing {
-                invite_tx,
-                answer_at: now + delay,
-            };
-        }
-        self.send_ringing(now, handle);
-        self.timers
-            .insert((now + delay, handle, super::core::CallTimer::Answer));
+        cx.legs.send_ringing(now, handle);
+        self.timers.insert((now + delay, handle, CallTimer::Answer));
     }
 
     fn ring_contacts(
         &mut self,
-        now: Time,
+        cx: &mut Ctx,
         handle: CallHandle,
         qcall: QueueCallId,
         agent: AgentId,
         contacts: Vec<crate::sip::uri::Uri>,
         queue_name: &str,
     ) {
-        let Some(call) = self.calls.get(&handle) else {
+        let now = cx.now;
+        let Some(call) = cx.legs.caller(handle) else {
             return;
         };
-        let display = match &call.caller_display {
+        let display = match &call.display {
             Some(name) => format!("{name} via {queue_name}"),
             None => queue_name.to_owned(),
         };
-        let caller = call.caller_uri.clone();
-        let dialled = call.dialled.clone();
+        let caller = call.uri;
+        let dialled = call.dialled;
         let mut legs = Vec::new();
         for target in contacts {
             let ring = RingRequest {
@@ -171,7 +144,7 @@ impl Core {
                 dialled: Some(dialled.clone()),
                 auth: None,
             };
-            if let Some(leg) = self.ring_agent(now, ring) {
+            if let Some(leg) = cx.legs.ring_agent(now, ring) {
                 self.rings.owner.insert(leg, (qcall, agent.clone()));
                 legs.push(leg);
             }
@@ -186,47 +159,47 @@ impl Core {
 
     /// The engine's `Bridge`: the caller and the answering leg are connected; the agent's
     /// other legs for this call stop ringing.
-    fn bridge(&mut self, now: Time, handle: CallHandle, qcall: QueueCallId, agent: AgentId) {
+    fn bridge(&mut self, cx: &mut Ctx, handle: CallHandle, qcall: QueueCallId, agent: AgentId) {
+        let now = cx.now;
         let key = (qcall, agent);
         let Some(leg) = self.rings.answered.remove(&key) else {
             return;
         };
         for other in self.rings.legs.remove(&key).unwrap_or_default() {
             if other != leg {
-                self.cancel_leg(now, other);
+                cx.legs.cancel_leg(now, other);
             }
         }
         self.rings.bridged.insert(leg, handle);
-        if let Some(call) = self.calls.get_mut(&handle) {
-            call.bridged = Some(leg);
-        }
-        self.events.push_back(Event::Bridge { call: handle, leg });
+        cx.emit(Event::Bridge { call: handle, leg });
     }
 
     /// `Forward` to a target outside the engine. Before answering, an external target gets a
     /// 302 (RFC 3261 §21.3.3) so the caller's side reaches it directly; an answered caller
     /// is forwarded on a new leg of ours (see `transfer`), and so is a caller forwarded to a
     /// user, which is answered first (it hears music while the user's phones ring).
-    fn forward(&mut self, now: Time, handle: CallHandle, target: &Target, answered: bool) {
+    fn forward(&mut self, cx: &mut Ctx, handle: CallHandle, target: &Target, answered: bool) {
+        let now = cx.now;
         let contact = match target {
             Target::Tel { number, .. } => Some(format!("<tel:{number}>")),
             Target::Sip { uri, .. } => Some(format!("<{uri}>")),
             _ => None,
         };
         if let (Some(contact), false) = (&contact, answered) {
-            return self.redirect(now, handle, contact);
+            return cx.legs.redirect(now, handle, contact);
         }
-        let Some(dest) = self.settings.dial_plan.destination_of(target) else {
+        let Some(dest) = cx.settings.dial_plan.destination_of(target) else {
             tracing::warn!(%target, "forwarding to this target is not supported; releasing the call");
-            return self.hang_up(now, handle, 480, "forward target not reachable");
+            return cx
+                .legs
+                .hang_up(now, handle, 480, "forward target not reachable");
         };
         if !answered {
-            self.answer_now(now, handle);
-            if let Some(call) = self.calls.get(&handle) {
-                let queue = call.queue.clone();
-                self.events.push_back(Event::Play {
+            cx.legs.answer_now(now, handle);
+            if let Some(queue) = self.seats.queue_of.get(&handle) {
+                cx.emit(Event::Play {
                     call: handle,
-                    what: Playback::Music(self.settings.music(&queue)),
+                    what: Playback::Music(cx.settings.music(queue)),
                 });
             }
         }
@@ -236,74 +209,48 @@ impl Core {
                     Target::Tel { number, .. } => format!("tel:{number}"),
                     other => other.to_string(),
                 };
-                self.forward_external(now, handle, dest, &refer_to)
+                self.forward_external(cx, handle, dest, &refer_to)
             }
-            dest => self.forward_answered(now, handle, dest, None),
+            dest => self.forward_answered(cx, handle, dest, None),
         }
     }
 
-    /// 302 Moved Temporarily with `contact` to a ringing caller.
-    fn redirect(&mut self, now: Time, handle: CallHandle, contact: &str) {
-        let Some(call) = self.calls.get_mut(&handle) else {
-            return;
-        };
-        let CallState::Ringing { invite_tx, .. } = call.state else {
-            return;
-        };
-        let Some((invite, _)) = call.ring.take() else {
-            return;
-        };
-        let mut resp = self.call_response(handle, &invite, 302);
-        resp.headers.push(HeaderName::Contact, contact.to_owned());
-        self.respond(now, invite_tx, resp);
-        self.ringing.remove(&invite_tx);
-        self.finish(handle, super::core::EndReason::Forwarded);
+    /// An agent answered: the engine hears of it (its `Bridge` follows). A forward or
+    /// transfer leg is not an offer to an agent (see `transfer`).
+    pub(super) fn on_leg_answered(&mut self, cx: &mut Ctx, leg: LegHandle) {
+        if self.transfers.legs.contains_key(&leg) {
+            return self.forward_leg_answered(cx, leg);
+        }
+        let now = cx.now;
+        if let Some((qcall, agent)) = self.rings.owner.get(&leg).cloned() {
+            if self.engine.agent_answered(now, qcall, &agent).is_ok() {
+                self.rings.answered.insert((qcall, agent), leg);
+            } else {
+                // The offer was withdrawn while the agent answered: hang up that leg.
+                cx.legs.cancel_leg(now, leg);
+            }
+        }
     }
 
-    /// An agent leg reported something: tell the engine, and the media plane.
-    fn on_leg_event(&mut self, now: Time, event: Event) {
-        let forward = match &event {
-            Event::LegAnswered { leg, .. } | Event::LegEnded { leg, .. } => {
-                self.transfers.legs.contains_key(leg)
-            }
-            _ => false,
-        };
-        if forward {
-            // Not an offer to an agent: a forward or transfer leg (see `transfer`). The media
-            // plane hears of the leg before it hears of its bridge.
-            self.events.push_back(event.clone());
-            self.on_forward_leg(now, &event);
-            return;
+    /// An agent leg ended: the engine hears the agent's answer once its last leg for the call
+    /// is over; a bridged caller is hung up.
+    pub(super) fn on_leg_ended(&mut self, cx: &mut Ctx, leg: LegHandle, outcome: LegOutcome) {
+        if self.transfers.legs.contains_key(&leg) {
+            return self.forward_leg_ended(cx, leg, outcome);
         }
-        match &event {
-            Event::LegAnswered { leg, .. } => {
-                if let Some((qcall, agent)) = self.rings.owner.get(leg).cloned() {
-                    if self.engine.agent_answered(now, qcall, &agent).is_ok() {
-                        self.rings.answered.insert((qcall, agent), *leg);
-                    } else {
-                        // The offer was withdrawn while the agent answered: hang up that leg.
-                        self.cancel_leg(now, *leg);
-                    }
-                }
-            }
-            Event::LegEnded { leg, outcome, .. } => self.leg_ended(now, *leg, *outcome),
-            _ => {}
-        }
-        self.events.push_back(event);
+        self.leg_ended(cx, leg, outcome);
     }
 
-    fn leg_ended(&mut self, now: Time, leg: LegHandle, outcome: LegOutcome) {
+    fn leg_ended(&mut self, cx: &mut Ctx, leg: LegHandle, outcome: LegOutcome) {
+        let now = cx.now;
         let owner = self.rings.owner.remove(&leg);
         if let Some(caller) = self.rings.bridged.remove(&leg) {
             // The agent hung up a bridged call: the call is complete; hang up the caller too.
             if let Some((_, agent)) = &owner {
                 let _ = self.engine.agent_call_ended(now, agent);
             }
-            if let Some(call) = self.calls.get_mut(&caller) {
-                call.bridged = None;
-            }
             self.forget_queue_call(caller);
-            self.hang_up(now, caller, 200, "the agent hung up");
+            cx.legs.hang_up(now, caller, 200, "the agent hung up");
             return;
         }
         let Some(key) = owner else {
@@ -343,9 +290,10 @@ impl Core {
 
     /// The caller's dialog ended (BYE, CANCEL, our hang-up): the engine forgets the call and
     /// a bridged agent leg is hung up.
-    fn caller_gone(&mut self, now: Time, handle: CallHandle) {
-        if let Some(qcall) = self.queue_call_of.remove(&handle) {
-            self.queue_calls.remove(&qcall);
+    pub(super) fn caller_gone(&mut self, cx: &mut Ctx, handle: CallHandle) {
+        let now = cx.now;
+        if let Some(qcall) = self.seats.queue_call_of.remove(&handle) {
+            self.seats.calls.remove(&qcall);
             let _ = self.engine.call_hung_up(now, qcall);
         }
         let bridged: Vec<LegHandle> = self
@@ -357,23 +305,9 @@ impl Core {
             .collect();
         for leg in bridged {
             self.rings.bridged.remove(&leg);
-            self.cancel_leg(now, leg);
+            cx.legs.cancel_leg(now, leg);
         }
-        self.cancel_forwards(now, handle);
-    }
-
-    /// The engine has already forgotten this call (it rejected, forwarded or disconnected it).
-    pub(crate) fn forget_queue_call(&mut self, handle: CallHandle) {
-        if let Some(qcall) = self.queue_call_of.remove(&handle) {
-            self.queue_calls.remove(&qcall);
-        }
-    }
-
-    /// The media plane finished playing a call's greeting.
-    pub fn greeting_finished(&mut self, now: Time, call: CallHandle) {
-        if let Some(&qcall) = self.queue_call_of.get(&call) {
-            let _ = self.engine.greeting_finished(now, qcall);
-        }
-        self.settle(now);
+        self.seats.queue_of.remove(&handle);
+        self.cancel_forwards(cx, handle);
     }
 }

@@ -32,18 +32,17 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::b2bua::core::Event;
+use crate::b2bua::legs::call::CallHandle;
+use crate::b2bua::legs::{LegHandle, LegOutcome, RingRequest};
+use crate::b2bua::settings::Destination;
 use crate::config::QueueId;
 use crate::sip::header::HeaderName;
 use crate::sip::message::Request;
-use crate::sip::method::Method;
 use crate::sip::transaction::ServerTxId;
 use crate::sip::uri::Uri;
-use crate::time::Time;
 
-use super::call::{CallHandle, CallState};
-use super::core::{CallTimer, Core, Event};
-use super::settings::Destination;
-use super::uac::{LegHandle, LegOutcome, RingRequest};
+use super::{CallTimer, Ctx, Switch};
 
 /// A leg rung for a forward or transfer (not a queue's offer to an agent).
 #[derive(Clone, Copy, Debug)]
@@ -62,21 +61,17 @@ pub(crate) struct Transfers {
     pub referrers: HashSet<LegHandle>,
     /// Callers we sent a REFER to, and where: the fallback if their side cannot do it.
     pub referred: HashMap<CallHandle, Destination>,
-    /// Our REFERs' client transactions.
-    pub refer_txs: HashMap<crate::sip::transaction::ClientTxId, CallHandle>,
 }
 
-impl Core {
+impl Switch {
     /// An agent's REFER on its leg (see the module doc).
-    pub(crate) fn on_refer(&mut self, now: Time, tx: ServerTxId, leg: LegHandle, req: Request) {
-        let tag = self.legs.get(&leg).map(|l| l.local_tag.clone());
-        let refuse = |core: &mut Core, status: u16, why: &str| {
-            let mut resp = core.response(&req, status, tag.as_deref());
-            resp.reason = why.to_owned();
-            core.respond(now, tx, resp);
+    pub(crate) fn on_refer(&mut self, cx: &mut Ctx, tx: ServerTxId, leg: LegHandle, req: Request) {
+        let now = cx.now;
+        let refuse = |cx: &mut Ctx, status: u16, why: &str| {
+            cx.legs.refuse_refer(now, tx, leg, &req, status, why);
         };
         let Some(&caller) = self.rings.bridged.get(&leg) else {
-            return refuse(self, 403, "No call to transfer");
+            return refuse(cx, 403, "No call to transfer");
         };
         // RFC 3515 §2.4.1: exactly one Refer-To.
         let values: Vec<&str> = req.headers.get_all(&HeaderName::ReferTo).collect();
@@ -85,7 +80,7 @@ impl Core {
             _ => None,
         };
         let Some(refer_to) = refer_to else {
-            return refuse(self, 400, "Bad Refer-To");
+            return refuse(cx, 400, "Bad Refer-To");
         };
         if let Uri::Sip(sip) = &refer_to.uri {
             if sip
@@ -93,10 +88,10 @@ impl Core {
                 .as_deref()
                 .is_some_and(|h| h.to_ascii_lowercase().contains("replaces="))
             {
-                return refuse(self, 501, "Attended transfer not supported");
+                return refuse(cx, 501, "Attended transfer not supported");
             }
         }
-        let settings = &self.settings;
+        let settings = cx.settings;
         let dest = match settings
             .dial_plan
             .resolve(&settings.directory, &refer_to.uri)
@@ -104,59 +99,44 @@ impl Core {
             Ok(dest) => dest,
             Err(why) => {
                 tracing::warn!(leg = leg.0, target = %refer_to.uri, why, "REFER refused");
-                return refuse(self, 403, "Transfer target not allowed");
+                return refuse(cx, 403, "Transfer target not allowed");
             }
         };
         tracing::info!(leg = leg.0, target = %dest, "agent transfers the caller");
-        let mut resp = self.response(&req, 202, tag.as_deref());
-        if let Some(l) = self.legs.get(&leg) {
-            let local = self.listener(l.dest.transport);
-            let (host, port) = self.advertised(l.dest.transport, local, None);
-            resp.headers
-                .push(HeaderName::Contact, format!("<sip:{host}:{port}>"));
-        }
-        self.respond(now, tx, resp);
+        cx.legs.accept_refer(now, tx, leg, &req);
         self.transfers.referrers.insert(leg);
-        self.notify_referrer(now, leg, 100, "Trying");
 
         // The caller leaves the agent; the engine closes the agent's part (wrap-up).
         self.rings.bridged.remove(&leg);
-        if let Some(call) = self.calls.get_mut(&caller) {
-            call.bridged = None;
-        }
-        self.events.push_back(Event::Unbridge { call: caller });
-        if let Some(&qcall) = self.queue_call_of.get(&caller) {
+        cx.emit(Event::Unbridge { call: caller });
+        if let Some(&qcall) = self.seats.queue_call_of.get(&caller) {
             if let Err(err) = self.engine.call_transferred(now, qcall, &dest.to_string()) {
                 tracing::debug!(%err, "transfer of a call the engine no longer connects");
             }
             self.forget_queue_call(caller);
         }
-        self.forward_answered(now, caller, dest, Some(leg));
-        self.settle(now);
+        self.forward_answered(cx, caller, dest, Some(leg));
     }
 
     /// Forwards an answered caller to `dest` (a queue's forward action, an agent's transfer).
     pub(crate) fn forward_answered(
         &mut self,
-        now: Time,
+        cx: &mut Ctx,
         handle: CallHandle,
         dest: Destination,
         referrer: Option<LegHandle>,
     ) {
+        let now = cx.now;
         if let Destination::Queue(queue) = &dest {
-            return self.enter_queue(now, handle, queue, referrer);
+            return self.enter_queue(cx, handle, queue, referrer);
         }
-        let Some(call) = self.calls.get(&handle) else {
+        let Some(call) = cx.legs.caller(handle) else {
             return;
         };
-        let display = call
-            .caller_display
-            .clone()
-            .unwrap_or_else(|| "Transfer".to_owned());
-        let (caller, dialled) = (call.caller_uri.clone(), call.dialled.clone());
+        let display = call.display.unwrap_or_else(|| "Transfer".to_owned());
+        let (caller, dialled) = (call.uri, call.dialled);
         let mut placed = false;
-        let settings = std::sync::Arc::clone(&self.settings);
-        for target in settings.dial_plan.ring_targets(&dest) {
+        for target in cx.settings.dial_plan.ring_targets(&dest) {
             let ring = RingRequest {
                 call: handle,
                 target: target.uri,
@@ -166,7 +146,7 @@ impl Core {
                 dialled: Some(dialled.clone()),
                 auth: target.auth,
             };
-            if let Some(leg) = self.ring_agent(now, ring) {
+            if let Some(leg) = cx.legs.ring_agent(now, ring) {
                 self.transfers.legs.insert(
                     leg,
                     ForwardLeg {
@@ -180,9 +160,10 @@ impl Core {
         if !placed {
             tracing::warn!(target = %dest, "nothing to ring for the forward; releasing the call");
             if let Some(agent) = referrer {
-                self.finish_referral(now, agent, 480, "Temporarily Unavailable");
+                self.finish_referral(cx, agent, 480, "Temporarily Unavailable");
             }
-            self.hang_up(now, handle, 480, "forward target not reachable");
+            cx.legs
+                .hang_up(now, handle, 480, "forward target not reachable");
         }
     }
 
@@ -190,56 +171,42 @@ impl Core {
     /// it takes REFER, else (and as the fallback) our own leg through the trunk.
     pub(crate) fn forward_external(
         &mut self,
-        now: Time,
+        cx: &mut Ctx,
         handle: CallHandle,
         dest: Destination,
         refer_to: &str,
     ) {
+        let now = cx.now;
         if !matches!(dest, Destination::External { .. }) {
-            return self.forward_answered(now, handle, dest, None);
+            return self.forward_answered(cx, handle, dest, None);
         }
-        let Some(call) = self.calls.get(&handle) else {
+        if cx.legs.caller(handle).is_none() {
             return;
-        };
-        if !call.allows_refer || call.state != CallState::Confirmed {
-            return self.forward_answered(now, handle, dest, None);
         }
-        let (flow, local) = (call.flow, call.local);
-        let referred_by = format!("<{}>", call.dialled);
-        let via = self.new_via(&flow, local);
-        let Some(call) = self.calls.get_mut(&handle) else {
-            return;
-        };
-        let mut refer = call.request(Method::Refer, &via);
+        if !cx.legs.can_refer(handle) {
+            return self.forward_answered(cx, handle, dest, None);
+        }
         // The target as configured (`tel:+…` or a SIP URI): the caller's side dials it its way.
-        refer
-            .headers
-            .push(HeaderName::ReferTo, format!("<{refer_to}>"));
-        refer.headers.push(HeaderName::ReferredBy, referred_by);
-        let (host, port) = self.advertised(flow.transport, local, None);
-        refer
-            .headers
-            .push(HeaderName::Contact, format!("<sip:{host}:{port}>"));
-        match self.tx.send_request(now, refer, flow) {
-            Ok(id) => {
-                tracing::info!(
-                    target = refer_to,
-                    "asking the caller's side to make the forward (REFER)"
-                );
-                self.transfers.refer_txs.insert(id, handle);
-                self.transfers.referred.insert(handle, dest);
-                let deadline = now + self.local.transactions.timers.t1 * 64;
-                self.timers.insert((deadline, handle, CallTimer::Refer));
-            }
-            Err(err) => {
-                tracing::debug!(%err, "could not send REFER; placing the forward ourselves");
-                self.forward_answered(now, handle, dest, None);
-            }
+        if !cx.legs.refer(now, handle, refer_to) {
+            tracing::debug!("could not send REFER; placing the forward ourselves");
+            return self.forward_answered(cx, handle, dest, None);
         }
+        tracing::info!(
+            target = refer_to,
+            "asking the caller's side to make the forward (REFER)"
+        );
+        self.transfers.referred.insert(handle, dest);
+        let deadline = now + self.refer_timeout;
+        self.timers.insert((deadline, handle, CallTimer::Refer));
     }
 
     /// The final response to our REFER: 2xx, wait for the NOTIFYs; anything else, fall back.
-    pub(crate) fn on_caller_refer_response(&mut self, now: Time, handle: CallHandle, status: u16) {
+    pub(crate) fn on_caller_refer_response(
+        &mut self,
+        cx: &mut Ctx,
+        handle: CallHandle,
+        status: u16,
+    ) {
         if (200..300).contains(&status) {
             return;
         }
@@ -247,24 +214,24 @@ impl Core {
             status,
             "the caller's side refused our REFER; placing the forward ourselves"
         );
-        self.refer_fell_through(now, handle);
+        self.refer_fell_through(cx, handle);
     }
 
     /// A NOTIFY in a caller's dialog: the progress of our REFER (RFC 3515 §2.4.5).
     pub(crate) fn on_caller_notify(
         &mut self,
-        now: Time,
+        cx: &mut Ctx,
         tx: ServerTxId,
         handle: CallHandle,
         req: &Request,
     ) {
+        let now = cx.now;
         // RFC 6665 §4.1.3: a NOTIFY for no subscription of ours gets 481.
         let status = match self.transfers.referred.contains_key(&handle) {
             true => 200,
             false => 481,
         };
-        let resp = self.call_response(handle, req, status);
-        self.respond(now, tx, resp);
+        cx.legs.answer_notify(now, tx, handle, req, status);
         if status != 200 {
             return;
         }
@@ -280,37 +247,35 @@ impl Core {
             Some(200..=299) => {
                 tracing::info!("the caller's side reached the forward target; leaving the call");
                 self.end_referral(handle);
-                self.send_bye(now, handle, 200, "forwarded");
+                cx.legs.send_bye(now, handle, 200, "forwarded");
             }
             _ => {
                 tracing::info!(
                     ?status,
                     "the caller's side could not reach the target; placing the forward ourselves"
                 );
-                self.refer_fell_through(now, handle);
+                self.refer_fell_through(cx, handle);
             }
         }
-        self.settle(now);
     }
 
     /// No final NOTIFY in time.
-    pub(crate) fn refer_timed_out(&mut self, now: Time, handle: CallHandle) {
+    pub(crate) fn refer_timed_out(&mut self, cx: &mut Ctx, handle: CallHandle) {
         if self.transfers.referred.contains_key(&handle) {
             tracing::info!("no outcome of our REFER in time; placing the forward ourselves");
-            self.refer_fell_through(now, handle);
+            self.refer_fell_through(cx, handle);
         }
     }
 
-    fn refer_fell_through(&mut self, now: Time, handle: CallHandle) {
+    fn refer_fell_through(&mut self, cx: &mut Ctx, handle: CallHandle) {
         if let Some(dest) = self.end_referral(handle) {
-            self.forward_answered(now, handle, dest, None);
+            self.forward_answered(cx, handle, dest, None);
         }
     }
 
     /// Forgets our REFER to `handle`'s side (its transaction, its timer); returns where it
     /// was to go.
     fn end_referral(&mut self, handle: CallHandle) -> Option<Destination> {
-        self.transfers.refer_txs.retain(|_, h| *h != handle);
         self.timers
             .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::Refer));
         self.transfers.referred.remove(&handle)
@@ -319,97 +284,92 @@ impl Core {
     /// A transferred caller enters `queue` as a new arrival (it is answered already).
     fn enter_queue(
         &mut self,
-        now: Time,
+        cx: &mut Ctx,
         handle: CallHandle,
         queue: &QueueId,
         referrer: Option<LegHandle>,
     ) {
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let now = cx.now;
+        let Some(call) = cx.legs.caller(handle) else {
             return;
         };
-        call.queue = queue.clone();
+        self.seats.queue_of.insert(handle, queue.clone());
         let info = crate::queue::types::CallerInfo {
-            from: call
-                .caller_uri
-                .as_ref()
-                .map(|u| u.to_string())
-                .unwrap_or_default(),
-            display: call.caller_display.clone(),
+            from: call.uri.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            display: call.display,
         };
         match self.engine.call_arrived(now, queue, info) {
             Ok(qcall) => {
-                self.queue_calls.insert(qcall, handle);
-                self.queue_call_of.insert(handle, qcall);
+                self.seats.calls.insert(qcall, handle);
+                self.seats.queue_call_of.insert(handle, qcall);
                 if let Some(agent) = referrer {
-                    self.finish_referral(now, agent, 200, "OK");
+                    self.finish_referral(cx, agent, 200, "OK");
                 }
             }
             Err(err) => {
                 tracing::warn!(%err, "the queue engine refused the transferred call");
                 if let Some(agent) = referrer {
-                    self.finish_referral(now, agent, 503, "Service Unavailable");
+                    self.finish_referral(cx, agent, 503, "Service Unavailable");
                 }
-                self.hang_up(now, handle, 503, "queue unavailable");
+                cx.legs.hang_up(now, handle, 503, "queue unavailable");
             }
         }
     }
 
-    /// A forward leg answered or ended. Returns `false` when `leg` is not a forward leg.
-    pub(crate) fn on_forward_leg(&mut self, now: Time, event: &Event) -> bool {
-        match *event {
-            Event::LegAnswered { leg, .. } => {
-                let Some(fwd) = self.transfers.legs.remove(&leg) else {
-                    return false;
-                };
-                // The first answer wins; the other contacts stop ringing.
-                self.cancel_forward_legs(now, fwd.call);
-                if !self.calls.contains_key(&fwd.call) {
-                    self.cancel_leg(now, leg);
-                    return true;
-                }
-                self.rings.bridged.insert(leg, fwd.call);
-                if let Some(call) = self.calls.get_mut(&fwd.call) {
-                    call.bridged = Some(leg);
-                }
-                self.events.push_back(Event::Bridge {
-                    call: fwd.call,
-                    leg,
-                });
-                if let Some(agent) = fwd.referrer {
-                    self.finish_referral(now, agent, 200, "OK");
-                }
-                true
-            }
-            Event::LegEnded { leg, outcome, .. } => {
-                let Some(fwd) = self.transfers.legs.remove(&leg) else {
-                    return false;
-                };
-                let still_ringing = self.transfers.legs.values().any(|f| f.call == fwd.call);
-                if !still_ringing {
-                    let (status, reason) = match outcome {
-                        LegOutcome::Refused(status) => (status, "Refused"),
-                        LegOutcome::NoResponse => (408, "Request Timeout"),
-                        _ => (487, "Request Terminated"),
-                    };
-                    if let Some(agent) = fwd.referrer {
-                        self.finish_referral(now, agent, status, reason);
-                    }
-                    self.hang_up(now, fwd.call, 480, "forward target did not answer");
-                }
-                true
-            }
-            _ => false,
+    /// A forward leg answered: the first answer wins and is bridged to the caller; the other
+    /// contacts stop ringing.
+    pub(super) fn forward_leg_answered(&mut self, cx: &mut Ctx, leg: LegHandle) {
+        let now = cx.now;
+        let Some(fwd) = self.transfers.legs.remove(&leg) else {
+            return;
+        };
+        self.cancel_forward_legs(cx, fwd.call);
+        if cx.legs.caller(fwd.call).is_none() {
+            cx.legs.cancel_leg(now, leg);
+            return;
         }
+        self.rings.bridged.insert(leg, fwd.call);
+        cx.emit(Event::Bridge {
+            call: fwd.call,
+            leg,
+        });
+        if let Some(agent) = fwd.referrer {
+            self.finish_referral(cx, agent, 200, "OK");
+        }
+    }
+
+    /// A forward leg ended unanswered: when it was the last one ringing, the transfer failed
+    /// and the caller is released.
+    pub(super) fn forward_leg_ended(&mut self, cx: &mut Ctx, leg: LegHandle, outcome: LegOutcome) {
+        let now = cx.now;
+        let Some(fwd) = self.transfers.legs.remove(&leg) else {
+            return;
+        };
+        let still_ringing = self.transfers.legs.values().any(|f| f.call == fwd.call);
+        if still_ringing {
+            return;
+        }
+        let (status, reason) = match outcome {
+            LegOutcome::Refused(status) => (status, "Refused"),
+            LegOutcome::NoResponse => (408, "Request Timeout"),
+            _ => (487, "Request Terminated"),
+        };
+        if let Some(agent) = fwd.referrer {
+            self.finish_referral(cx, agent, status, reason);
+        }
+        cx.legs
+            .hang_up(now, fwd.call, 480, "forward target did not answer");
     }
 
     /// The caller is gone: its forward legs stop ringing, a REFER to it is moot.
-    pub(crate) fn cancel_forwards(&mut self, now: Time, handle: CallHandle) {
+    pub(crate) fn cancel_forwards(&mut self, cx: &mut Ctx, handle: CallHandle) {
         self.end_referral(handle);
-        self.cancel_forward_legs(now, handle);
+        self.cancel_forward_legs(cx, handle);
     }
 
     /// Stops every forward leg still ringing for `handle`.
-    fn cancel_forward_legs(&mut self, now: Time, handle: CallHandle) {
+    fn cancel_forward_legs(&mut self, cx: &mut Ctx, handle: CallHandle) {
+        let now = cx.now;
         let legs: Vec<LegHandle> = self
             .transfers
             .legs
@@ -419,36 +379,17 @@ impl Core {
             .collect();
         for leg in legs {
             self.transfers.legs.remove(&leg);
-            self.cancel_leg(now, leg);
+            cx.legs.cancel_leg(now, leg);
         }
     }
 
     /// The final NOTIFY of a transfer (RFC 3515 §2.4.5), then BYE: the agent's part is over.
-    fn finish_referral(&mut self, now: Time, agent: LegHandle, status: u16, reason: &str) {
+    fn finish_referral(&mut self, cx: &mut Ctx, agent: LegHandle, status: u16, reason: &str) {
+        let now = cx.now;
         if !self.transfers.referrers.remove(&agent) {
             return;
         }
-        self.notify_referrer(now, agent, status, reason);
-        self.cancel_leg(now, agent);
-    }
-
-    /// NOTIFY for the REFER's implicit subscription (RFC 3515 §2.4.4–2.4.5): a sipfrag of the
-    /// transfer's progress; a final status terminates the subscription.
-    fn notify_referrer(&mut self, now: Time, agent: LegHandle, status: u16, reason: &str) {
-        let state = if status >= 200 {
-            "terminated;reason=noresource"
-        } else {
-            "active;expires=60"
-        };
-        let headers = vec![
-            (HeaderName::Event, "refer".to_owned()),
-            (HeaderName::SubscriptionState, state.to_owned()),
-            (
-                HeaderName::ContentType,
-                "message/sipfrag;version=2.0".to_owned(),
-            ),
-        ];
-        let body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
-        self.send_leg_request(now, agent, Method::Notify, headers, body);
+        cx.legs.notify_referrer(now, agent, status, reason);
+        cx.legs.cancel_leg(now, agent);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::sip::header::{split_list, HeaderName};
+use crate::sip::header::HeaderName;
 use crate::sip::message::{Request, Response};
 use crate::sip::method::Method;
 use crate::sip::sdp::{LocalMedia, LocalSession, SdpError, SessionDescription};
@@ -12,20 +12,23 @@ use crate::sip::transaction::{response_destination, ServerTxId};
 use crate::sip::transport::Peer;
 use crate::time::Time;
 
-use super::call::{Call, CallHandle, CallState, PendingOffer};
-use super::core::{CallTimer, Core, DialogRef, EndReason, Event};
-use super::precheck;
-use super::reply;
+use super::call::{Call, CallHandle, CallMedia, CallState, Caller, PendingOffer, Ringing};
+use super::{DialogRef, LegEvent, Legs};
+use crate::b2bua::core::{EndReason, Event};
+use crate::b2bua::{precheck, reply};
+use crate::config::ServiceDirectory;
+use crate::sip::dialog::Dialog;
 
-impl Core {
+impl Legs {
     /// A new request (not ACK, not CANCEL) with its server transaction.
-    pub(crate) fn on_request(
+    pub(super) fn on_request(
         &mut self,
         now: Time,
         tx: ServerTxId,
         req: Request,
         from: Peer,
         local: SocketAddr,
+        directory: &ServiceDirectory,
     ) {
         if let Err(rej) = precheck::check(&req) {
             let mut resp = self.response(&req, rej.status, None);
@@ -35,7 +38,7 @@ impl Core {
             return self.respond(now, tx, resp);
         }
         let Some(to_tag) = req.headers.to().and_then(|t| t.tag().map(str::to_owned)) else {
-            return self.on_out_of_dialog(now, tx, req, from, local);
+            return self.on_out_of_dialog(now, tx, req, from, local, directory);
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         let handle = match self.dialogs.get(&(call_id, to_tag)) {
@@ -44,7 +47,7 @@ impl Core {
             // §12.2.2: a request with a To tag that matches no dialog gets 481.
             None => return self.respond_status(now, tx, &req, 481),
         };
-        let span = self.calls.get(&handle).map(|c| c.span.clone());
+        let span = self.callers.calls.get(&handle).map(|c| c.span.clone());
         let _enter = span.map(|s| s.entered());
         match req.method {
             Method::Invite | Method::Update => self.on_offer_in_dialog(now, tx, handle, req),
@@ -53,7 +56,12 @@ impl Core {
             // A caller cannot make holdline call someone else (RFC 3515 §2.4.2 lets the
             // recipient refuse; toll fraud): only agents transfer.
             Method::Refer => self.respond_status(now, tx, &req, 403),
-            Method::Notify => self.on_caller_notify(now, tx, handle, &req),
+            // The progress of our REFER (RFC 3515 §2.4.5): the switch knows the subscription.
+            Method::Notify => self.out.events.push_back(LegEvent::CallerNotify {
+                tx,
+                call: handle,
+                req,
+            }),
             // INFO (legacy DTMF relay) is accepted; DTMF is read from RTP (RFC 4733).
             _ => self.respond_status(now, tx, &req, 200),
         }
@@ -66,9 +74,10 @@ impl Core {
         req: Request,
         from: Peer,
         local: SocketAddr,
+        directory: &ServiceDirectory,
     ) {
         match req.method {
-            Method::Invite => self.on_invite(now, tx, req, from, local),
+            Method::Invite => self.on_invite(now, tx, req, from, local, directory),
             Method::Options => self.on_options(now, tx, &req),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
             _ => self.respond_status(now, tx, &req, 481),
@@ -97,6 +106,7 @@ impl Core {
         req: Request,
         from: Peer,
         local: SocketAddr,
+        directory: &ServiceDirectory,
     ) {
         let tag = self.new_tag();
         if self.draining {
@@ -105,7 +115,7 @@ impl Core {
             return self.respond(now, tx, resp);
         }
         // Every number that reaches no queue gets the same 404, so scanners learn nothing.
-        let Some(queue) = self.settings.directory.lookup(&req.uri).cloned() else {
+        let Some(queue) = directory.lookup(&req.uri).cloned() else {
             let resp = self.response(&req, 404, Some(&tag));
             return self.respond(now, tx, resp);
         };
@@ -119,7 +129,7 @@ impl Core {
             return self.respond(now, tx, resp);
         };
         let session_id = u64::from(self.rng_u32());
-        let media_ip = self.media_ip(local, &req.uri);
+        let media_ip = self.media_ip(local, Some(&req.uri));
         let mut sdp = LocalSession::new(LocalMedia::new(media_ip, rtp_port, session_id));
         // Negotiate before ringing so an unusable offer gets 488 at once (§13.3.1.1).
         let answer = match &offer {
@@ -132,139 +142,108 @@ impl Core {
             },
             None => None,
         };
-        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let handle = self.new_handle();
-        let remote_target = req
-            .headers
-            .contacts()
-            .into_iter()
-            .next()
-            .map(|c| c.uri)
-            .or_else(|| req.headers.from().map(|f| f.uri))
-            .unwrap_or_else(|| req.uri.clone());
+        let handle = CallHandle(self.new_handle());
         let flow = match req.headers.top_via() {
             Some(via) => response_destination(&via, from),
             None => from,
         };
         let from_header = req.headers.from();
-        let caller_display = from_header
-            .as_ref()
-            .and_then(|f| f.display.as_deref())
-            .map(|d| d.trim_matches('"').to_owned())
-            .filter(|d| !d.is_empty());
-        let caller_uri = from_header.map(|f| f.uri);
-        let call = Call {
-            handle,
-            queue: queue.clone(),
-            call_id: call_id.clone(),
-            local_tag: tag.clone(),
-            local_party: format!(
-                "{};tag={tag}",
-                req.headers.get(&HeaderName::To).unwrap_or_default()
-            ),
-            remote_party: req
-                .headers
-                .get(&HeaderName::From)
-                .unwrap_or_default()
-                .to_owned(),
-            remote_target,
-            route_set: req
-                .headers
-                .get_all(&HeaderName::RecordRoute)
-                .flat_map(split_list)
-                .map(str::to_owned)
-                .collect(),
-            flow,
-            remote_cseq: req.headers.cseq().map(|c| c.seq).unwrap_or(0),
-            local_cseq: self.rng_u32() % 10_000,
-            state: CallState::Ringing {
-                invite_tx: tx,
-                answer_at: now,
-            },
-            sdp,
-            rtp_port,
-            pending_offer: None,
-            ring: None,
-            local,
-            span: tracing::info_span!("call", call_id = %call_id),
-            caller_display,
-            caller_uri,
+        let caller = Caller {
+            display: from_header
+                .as_ref()
+                .and_then(|f| f.display.as_deref())
+                .map(|d| d.trim_matches('"').to_owned())
+                .filter(|d| !d.is_empty()),
+            uri: from_header.map(|f| f.uri),
             dialled: req.uri.clone(),
-            bridged: None,
             // RFC 3261 §20.5: the methods the caller's side accepts; REFER lets a forward be
             // handed to it (RFC 3515) instead of dialled by us.
             allows_refer: req
                 .headers
                 .list(&HeaderName::Allow)
                 .any(|m| m.eq_ignore_ascii_case("REFER")),
-            started: now,
         };
-        let span = call.span.clone();
+        let info = crate::queue::types::CallerInfo {
+            from: caller
+                .uri
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            display: caller.display.clone(),
+        };
+        let dialog = Dialog::uas(&req, &tag, self.rng_u32() % 10_000);
+        let span = tracing::info_span!("call", call_id = %dialog.call_id);
         let _enter = span.enter();
         tracing::info!(queue = %queue, uri = %req.uri, "incoming call");
         self.dialogs
-            .insert((call_id, tag), DialogRef::Caller(handle));
-        self.calls.insert(handle, call);
-        self.ringing.insert(tx, handle);
-        let caller = crate::queue::types::CallerInfo {
-            from: req
-                .headers
-                .from()
-                .map(|f| f.uri.to_string())
-                .unwrap_or_default(),
-            display: self
-                .calls
-                .get(&handle)
-                .and_then(|c| c.caller_display.clone()),
+            .insert((dialog.call_id.clone(), tag), DialogRef::Caller(handle));
+        self.callers.ringing.insert(tx, handle);
+        let call = Call {
+            handle,
+            queue: queue.clone(),
+            dialog,
+            flow,
+            local,
+            state: CallState::Ringing(Box::new(Ringing {
+                invite_tx: tx,
+                invite: req,
+                answer,
+            })),
+            media: CallMedia {
+                sdp,
+                rtp_port,
+                pending_offer: None,
+            },
+            caller,
+            span: span.clone(),
+            started: now,
         };
-        if let Some(call) = self.calls.get_mut(&handle) {
-            call.ring = Some((req, answer));
-        }
-        // The engine decides: answer (greeting, music, agents), or 486 / forward / 480 before
-        // answering. Its actions are carried out when this input settles.
-        match self.engine.call_arrived(now, &queue, caller) {
-            Ok(qcall) => {
-                self.queue_calls.insert(qcall, handle);
-                self.queue_call_of.insert(handle, qcall);
-            }
-            Err(err) => {
-                tracing::warn!(%err, "the queue engine refused the call");
-                self.hang_up(now, handle, 503, "queue unavailable");
-            }
-        }
+        self.callers.calls.insert(handle, call);
+        // The switch decides: answer (greeting, music, agents), or 486 / forward / 480 before
+        // answering.
+        self.out.events.push_back(LegEvent::CallerArrived {
+            call: handle,
+            queue,
+            caller: info,
+        });
     }
 
     /// 180 Ringing (with our Contact) to a caller not answered yet.
-    pub(crate) fn send_ringing(&mut self, now: Time, handle: CallHandle) {
-        let Some(call) = self.calls.get(&handle) else {
+    pub fn send_ringing(&mut self, now: Time, handle: CallHandle) {
+        let Some(call) = self.callers.calls.get(&handle) else {
             return;
         };
-        let CallState::Ringing { invite_tx, .. } = call.state else {
+        let CallState::Ringing(ringing) = &call.state else {
             return;
         };
-        let Some((req, _)) = call.ring.clone() else {
-            return;
-        };
+        let (invite_tx, req) = (ringing.invite_tx, ringing.invite.clone());
         let mut ringing = self.call_response(handle, &req, 180);
         self.add_contact(&mut ringing, handle, &req);
         self.respond(now, invite_tx, ringing);
     }
 
+    /// Whether `call` has not had a final response yet.
+    pub fn is_ringing(&self, call: CallHandle) -> bool {
+        self.callers.calls.get(&call).is_some_and(Call::is_ringing)
+    }
+
     /// Answers a ringing caller now (200 OK with our SDP).
-    pub(crate) fn answer_now(&mut self, now: Time, handle: CallHandle) {
-        let Some(call) = self.calls.get_mut(&handle) else {
+    pub fn answer_now(&mut self, now: Time, handle: CallHandle) {
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
-        let CallState::Ringing { invite_tx, .. } = call.state else {
-            return;
-        };
-        let Some((req, answer)) = call.ring.take() else {
+        let Some(Ringing {
+            invite_tx,
+            invite,
+            answer,
+        }) = call.stop_ringing(CallState::Answered)
+        else {
             return;
         };
         let span = call.span.clone();
         let _enter = span.enter();
-        self.ringing.remove(&invite_tx);
-        self.answer(now, handle, invite_tx, &req, answer);
+        self.callers.ringing.remove(&invite_tx);
+        self.answer(now, handle, invite_tx, &invite, answer);
     }
 
     /// Sends the 200 OK to the initial INVITE: our answer, or our offer for a late offer.
@@ -276,26 +255,26 @@ impl Core {
         req: &Request,
         answer: Option<SessionDescription>,
     ) {
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
         let body = match answer {
             Some(answer) => answer,
             None => {
                 // Late offer (§13.2.1): we offer in the 200, the answer comes in the ACK.
-                call.pending_offer = Some(PendingOffer {
-                    cseq: call.remote_cseq,
+                call.media.pending_offer = Some(PendingOffer {
+                    cseq: call.dialog.remote_cseq.unwrap_or(0),
                 });
-                call.sdp.offer(crate::sip::sdp::Direction::SendRecv)
+                call.media.sdp.offer(crate::sip::sdp::Direction::SendRecv)
             }
         };
         call.state = CallState::Answered;
-        let media = call.sdp.negotiated().cloned();
+        let media = call.media.sdp.negotiated().cloned();
         let event = Event::CallAnswered {
             call: handle,
-            call_id: call.call_id.clone(),
+            call_id: call.dialog.call_id.clone(),
             queue: call.queue.clone(),
-            rtp_port: call.rtp_port,
+            rtp_port: call.media.rtp_port,
             media,
         };
         let mut resp = self.call_response(handle, req, 200);
@@ -308,26 +287,19 @@ impl Core {
         set_sdp(&mut resp, &body);
         self.respond(now, tx, resp);
         tracing::info!("answered");
-        self.events.push_back(event);
-    }
-
-    pub(crate) fn on_call_timer(&mut self, now: Time, handle: CallHandle, timer: CallTimer) {
-        match timer {
-            CallTimer::Answer => self.answer_now(now, handle),
-            CallTimer::Refer => self.refer_timed_out(now, handle),
-        }
+        self.out.media.push_back(event);
     }
 
     /// §9.2: CANCEL gets 200 (or 481 when it matches no INVITE); a still-ringing INVITE then
     /// gets 487 and the call is gone. A CANCEL after the final response changes nothing.
-    pub(crate) fn on_cancel(
+    pub(super) fn on_cancel(
         &mut self,
         now: Time,
         tx: ServerTxId,
         invite: Option<ServerTxId>,
         req: &Request,
     ) {
-        let handle = invite.and_then(|i| self.ringing.get(&i).copied());
+        let handle = invite.and_then(|i| self.callers.ringing.get(&i).copied());
         let Some(invite) = invite else {
             let resp = self.response(req, 481, None);
             return self.respond(now, tx, resp);
@@ -339,21 +311,21 @@ impl Core {
         // §9.2: the To tag of the CANCEL's 200 should equal the one in the INVITE's responses.
         let ok = self.call_response(handle, req, 200);
         self.respond(now, tx, ok);
-        if let Some(call) = self.calls.get_mut(&handle) {
-            if let Some((invite_req, _)) = call.ring.take() {
+        if let Some(call) = self.callers.calls.get_mut(&handle) {
+            if let Some(ringing) = call.stop_ringing(CallState::Ending) {
                 let span = call.span.clone();
                 let _enter = span.enter();
                 tracing::info!("caller cancelled");
-                let terminated = self.call_response(handle, &invite_req, 487);
+                let terminated = self.call_response(handle, &ringing.invite, 487);
                 self.respond(now, invite, terminated);
             }
         }
-        self.ringing.remove(&invite);
+        self.callers.ringing.remove(&invite);
         self.finish(handle, EndReason::CallerCancelled);
     }
 
     /// An ACK: for our 2xx (confirms the dialog, may carry the answer to our offer), or stray.
-    pub(crate) fn on_ack(&mut self, now: Time, req: &Request) {
+    pub(super) fn on_ack(&mut self, now: Time, req: &Request) {
         let Some(tag) = req.headers.to().and_then(|t| t.tag().map(str::to_owned)) else {
             return;
         };
@@ -361,7 +333,7 @@ impl Core {
         let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&(call_id, tag)) else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
         let span = call.span.clone();
@@ -371,34 +343,38 @@ impl Core {
             tracing::debug!("ACK received; call confirmed");
         }
         let ack_cseq = req.headers.cseq().map(|c| c.seq);
-        let Some(pending) = call.pending_offer else {
+        let Some(pending) = call.media.pending_offer else {
             return;
         };
         if ack_cseq != Some(pending.cseq) {
             return;
         }
-        call.pending_offer = None;
+        call.media.pending_offer = None;
         // §13.2.1 / RFC 3264 §5: the answer to the offer in our 2xx. An ACK without one, or
         // with an unusable one, leaves no session: hang up (§13.3.1.4 lets the UAS send BYE).
         let outcome = match parse_body(req) {
-            Ok(Some(answer)) => call.sdp.process_answer(&answer).map_err(|e| e.to_string()),
+            Ok(Some(answer)) => call
+                .media
+                .sdp
+                .process_answer(&answer)
+                .map_err(|e| e.to_string()),
             Ok(None) => {
-                call.sdp.offer_rejected();
+                call.media.sdp.offer_rejected();
                 Err("the ACK carried no SDP answer".to_owned())
             }
             Err(e) => {
-                call.sdp.offer_rejected();
+                call.media.sdp.offer_rejected();
                 Err(e.to_string())
             }
         };
         match outcome {
-            Ok(media) => self.events.push_back(Event::MediaUpdated {
+            Ok(media) => self.out.media.push_back(Event::MediaUpdated {
                 call: handle,
                 media,
             }),
             Err(why) => {
                 tracing::info!(%why, "unusable answer in ACK; hanging up");
-                if call.sdp.negotiated().is_none() {
+                if call.media.sdp.negotiated().is_none() {
                     self.send_bye(now, handle, 488, "no usable SDP answer");
                 }
             }
@@ -408,35 +384,32 @@ impl Core {
     /// re-INVITE (§14.2) or UPDATE (RFC 3311): hold, resume, session refresh, target refresh.
     fn on_offer_in_dialog(&mut self, now: Time, tx: ServerTxId, handle: CallHandle, req: Request) {
         let cseq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
         // §12.2.2: a CSeq lower than the last one is out of order: 500.
-        if cseq <= call.remote_cseq {
+        if !call.dialog.accept_remote_cseq(cseq) {
             let resp = self.call_response(handle, &req, 500);
             return self.respond(now, tx, resp);
         }
-        call.remote_cseq = cseq;
         if call.state == CallState::Ending {
             let resp = self.call_response(handle, &req, 481);
             return self.respond(now, tx, resp);
         }
         // §14.2 / RFC 3264 §4: while our own offer awaits its answer, a new offer collides.
-        if call.pending_offer.is_some() || call.is_ringing() {
+        if call.media.pending_offer.is_some() || call.is_ringing() {
             let mut resp = self.call_response(handle, &req, 491);
             resp.headers.push(HeaderName::RetryAfter, "1");
             return self.respond(now, tx, resp);
         }
         // §12.2.2: a target-refresh request updates the remote target.
-        if let Some(contact) = req.headers.contacts().into_iter().next() {
-            call.remote_target = contact.uri;
-        }
+        call.dialog.refresh_target(&req);
         let body = match parse_body(&req) {
-            Ok(Some(offer)) => match call.sdp.answer(&offer) {
+            Ok(Some(offer)) => match call.media.sdp.answer(&offer) {
                 Ok((answer, media)) => {
                     let direction = media.direction;
                     tracing::info!(?direction, hold = media.hold, "media renegotiated");
-                    self.events.push_back(Event::MediaUpdated {
+                    self.out.media.push_back(Event::MediaUpdated {
                         call: handle,
                         media,
                     });
@@ -444,20 +417,20 @@ impl Core {
                 }
                 Err(err) => {
                     // RFC 3264 §8 / RFC 3261 §14.2: a refused re-offer leaves the session as is.
-                    let tag = call.local_tag.clone();
+                    let tag = call.dialog.local_tag.clone();
                     return self.reject_sdp(now, tx, &req, &tag, &err);
                 }
             },
             Ok(None) if req.method == Method::Invite => {
                 // A re-INVITE without SDP (§14.2): we offer in the 200 what we want
                 // (RFC 6337 §5: the peer states its own hold in its answer, in the ACK).
-                call.pending_offer = Some(PendingOffer { cseq });
-                Some(call.sdp.reoffer())
+                call.media.pending_offer = Some(PendingOffer { cseq });
+                Some(call.media.sdp.reoffer())
             }
             // An UPDATE without SDP only refreshes the session (RFC 3311 §5.2).
             Ok(None) => None,
             Err(err) => {
-                let tag = call.local_tag.clone();
+                let tag = call.dialog.local_tag.clone();
                 return self.reject_sdp(now, tx, &req, &tag, &err);
             }
         };
@@ -479,51 +452,40 @@ impl Core {
         tracing::info!("caller hung up");
         // A BYE for a call whose INVITE is still pending (§15.1.2 allows it after a 2xx
         // only, but be liberal): answer the INVITE too.
-        if let Some(call) = self.calls.get_mut(&handle) {
-            if let (CallState::Ringing { invite_tx, .. }, Some((invite, _))) =
-                (call.state.clone(), call.ring.take())
-            {
-                let terminated = self.call_response(handle, &invite, 487);
-                self.respond(now, invite_tx, terminated);
-                self.ringing.remove(&invite_tx);
+        if let Some(call) = self.callers.calls.get_mut(&handle) {
+            if let Some(ringing) = call.stop_ringing(CallState::Ending) {
+                let terminated = self.call_response(handle, &ringing.invite, 487);
+                self.respond(now, ringing.invite_tx, terminated);
+                self.callers.ringing.remove(&ringing.invite_tx);
             }
         }
         self.finish(handle, EndReason::CallerHungUp);
     }
 
-    /// Ends a call from our side: a final error to a ringing INVITE, BYE to an answered call.
-    pub(crate) fn hang_up(&mut self, now: Time, handle: CallHandle, status: u16, why: &str) {
-        let Some(call) = self.calls.get_mut(&handle) else {
+    /// Ends a call from our side: a final `status` to a ringing INVITE, else BYE. Either
+    /// carries `Reason: SIP;cause=status` with `why` (RFC 3326).
+    pub fn hang_up(&mut self, now: Time, handle: CallHandle, status: u16, why: &str) {
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
-        if let CallState::Ringing { invite_tx, .. } = call.state {
-            if let Some((invite, _)) = call.ring.take() {
-                let mut resp = self.call_response(handle, &invite, status);
-                resp.headers.push(
-                    HeaderName::Reason,
-                    format!("SIP;cause={status};text=\"{}\"", why.replace('"', "'")),
-                );
-                self.respond(now, invite_tx, resp);
-            }
-            self.ringing.remove(&invite_tx);
+        if let Some(ringing) = call.stop_ringing(CallState::Ending) {
+            let mut resp = self.call_response(handle, &ringing.invite, status);
+            resp.headers.push(
+                HeaderName::Reason,
+                format!("SIP;cause={status};text=\"{}\"", why.replace('"', "'")),
+            );
+            self.respond(now, ringing.invite_tx, resp);
+            self.callers.ringing.remove(&ringing.invite_tx);
             self.finish(handle, EndReason::ServerHungUp);
         } else {
             self.send_bye(now, handle, status, why);
         }
     }
 
-    /// Hangs up a caller from our side (RTP timeout, queue timeout, an admin): a final
-    /// `status` to a ringing INVITE, else BYE. Either carries `Reason: SIP;cause=status` with
-    /// `why` (RFC 3326).
-    pub fn hang_up_call(&mut self, now: Time, call: CallHandle, status: u16, why: &str) {
-        self.hang_up(now, call, status, why);
-        self.settle(now);
-    }
-
     /// Sends BYE on an answered call (§15.1.1) with `Reason: SIP;cause={cause}` (RFC 3326);
     /// the call ends when the BYE's transaction does.
-    pub(crate) fn send_bye(&mut self, now: Time, handle: CallHandle, cause: u16, why: &str) {
-        let Some(call) = self.calls.get(&handle) else {
+    pub fn send_bye(&mut self, now: Time, handle: CallHandle, cause: u16, why: &str) {
+        let Some(call) = self.callers.calls.get(&handle) else {
             return;
         };
         if call.state == CallState::Ending {
@@ -531,12 +493,12 @@ impl Core {
         }
         let (flow, local) = (call.flow, call.local);
         let via = self.new_via(&flow, local);
-        let user_agent = self.user_agent.clone();
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let user_agent = self.endpoint.user_agent.clone();
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
         call.state = CallState::Ending;
-        let mut bye = call.request(Method::Bye, &via);
+        let mut bye = call.dialog.request(Method::Bye, &via);
         // RFC 3326: say why we hang up.
         bye.headers.push(
             HeaderName::Reason,
@@ -547,7 +509,7 @@ impl Core {
         }
         match self.tx.send_request(now, bye, flow) {
             Ok(id) => {
-                self.byes.insert(id, handle);
+                self.callers.byes.insert(id, handle);
             }
             Err(err) => {
                 tracing::warn!(%err, "could not send BYE");
@@ -557,22 +519,24 @@ impl Core {
     }
 
     /// Forgets a call: its dialog, timers and RTP port; tells the media plane.
-    pub(crate) fn finish(&mut self, handle: CallHandle, reason: EndReason) {
-        let Some(call) = self.calls.remove(&handle) else {
+    pub(super) fn finish(&mut self, handle: CallHandle, reason: EndReason) {
+        let Some(call) = self.callers.calls.remove(&handle) else {
             return;
         };
         self.dialogs
-            .remove(&(call.call_id.clone(), call.local_tag.clone()));
-        self.timers.retain(|(_, h, _)| *h != handle);
-        self.ringing.retain(|_, h| *h != handle);
-        self.byes.retain(|_, h| *h != handle);
-        self.ports.release(call.rtp_port);
-        self.ended_calls.push_back(handle);
+            .remove(&(call.dialog.call_id.clone(), call.dialog.local_tag.clone()));
+        self.callers.ringing.retain(|_, h| *h != handle);
+        self.callers.byes.retain(|_, h| *h != handle);
+        self.callers.refers.retain(|_, h| *h != handle);
+        self.ports.release(call.media.rtp_port);
         call.span.in_scope(|| tracing::info!(?reason, "call ended"));
-        self.events.push_back(Event::CallEnded {
+        self.out
+            .events
+            .push_back(LegEvent::CallerGone { call: handle });
+        self.out.media.push_back(Event::CallEnded {
             call: handle,
-            call_id: call.call_id,
-            rtp_port: call.rtp_port,
+            call_id: call.dialog.call_id,
+            rtp_port: call.media.rtp_port,
             reason,
         });
     }
@@ -583,6 +547,7 @@ impl Core {
         let mut resp = self.response(req, err.status_code(), Some(tag));
         if let Some(code) = err.warning_code() {
             let host = self
+                .endpoint
                 .public_host
                 .clone()
                 .unwrap_or_else(|| "holdline".into());
@@ -597,58 +562,27 @@ impl Core {
         self.respond(now, tx, resp);
     }
 
-    /// A response to `req` with the §8.2.6 headers, our To tag (a fresh one when `tag` is
-    /// `None` and the request has none) and Server.
-    pub(crate) fn response(&mut self, req: &Request, status: u16, tag: Option<&str>) -> Response {
-        let fresh;
-        let tag = match tag {
-            Some(t) => t,
-            None => {
-                fresh = self.new_tag();
-                &fresh
-            }
-        };
-        let mut resp = crate::sip::transaction::response_for(req, status, Some(tag));
-        self.add_server_header(&mut resp);
-        resp
-    }
-
     /// A response inside a call's dialog, carrying the call's To tag.
-    pub(crate) fn call_response(
+    pub(super) fn call_response(
         &mut self,
         handle: CallHandle,
         req: &Request,
         status: u16,
     ) -> Response {
-        let tag = self.calls.get(&handle).map(|c| c.local_tag.clone());
+        let tag = self
+            .callers
+            .calls
+            .get(&handle)
+            .map(|c| c.dialog.local_tag.clone());
         self.response(req, status, tag.as_deref())
     }
 
     fn add_contact(&self, resp: &mut Response, handle: CallHandle, req: &Request) {
-        let Some(call) = self.calls.get(&handle) else {
+        let Some(call) = self.callers.calls.get(&handle) else {
             return;
         };
-        let (host, port) = self.advertised(call.flow.transport, call.local, Some(&req.uri));
-        let transport = match call.flow.transport {
-            crate::sip::transport::Transport::Udp => String::new(),
-            t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
-        };
-        resp.headers.push(
-            HeaderName::Contact,
-            format!("<sip:{host}:{port}{transport}>"),
-        );
-    }
-
-    pub(crate) fn respond(&mut self, now: Time, tx: ServerTxId, resp: Response) {
-        let answer = super::provisioning::answer_key(&resp);
-        match self.tx.respond(now, tx, resp) {
-            Ok(()) => self.count_answer(answer),
-            Err(err) => tracing::warn!(%err, "could not send a response"),
-        }
-    }
-
-    pub(crate) fn rng_u32(&mut self) -> u32 {
-        rand::Rng::gen(&mut self.rng)
+        let contact = self.contact(call.flow.transport, call.local, Some(&req.uri));
+        resp.headers.push(HeaderName::Contact, contact);
     }
 }
 

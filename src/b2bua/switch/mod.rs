@@ -1,0 +1,259 @@
+//! [`Switch`]: what happens to calls. It owns the queue engine, the agent legs rung for each
+//! offer, the forwards and transfers in flight and the call timers. It consumes the legs'
+//! [`LegEvent`]s, tells the legs what to do through their commands (answer, ring, hang up,
+//! ring an agent, cancel, REFER, NOTIFY, redirect) and emits media commands ([`Event`]); it
+//! never reads or writes a dialog's fields.
+//!
+//! # Layout
+//! - this file: the leg events in, the engine pumped, timers, the queue event log.
+//! - `queueing`: the engine's actions carried out; agent legs per (call, agent).
+//! - `transfer`: forwards of answered calls and agents' REFERs.
+
+mod queueing;
+mod transfer;
+mod view;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
+
+use crate::config::{Config, QueueId};
+use crate::queue::types::CallId as QueueCallId;
+use crate::queue::Engine;
+use crate::time::Time;
+
+use super::core::Event;
+use super::legs::call::CallHandle;
+use super::legs::{LegEvent, Legs};
+use super::provisioning::LoggedEvent;
+use super::settings::Settings;
+
+use self::queueing::Rings;
+use self::transfer::Transfers;
+
+/// What a switch step works with: the time, the legs it commands, the configuration, and
+/// where its media commands go.
+pub(crate) struct Ctx<'a> {
+    pub now: Time,
+    pub legs: &'a mut Legs,
+    pub settings: &'a Settings,
+    pub media: &'a mut VecDeque<Event>,
+}
+
+impl Ctx<'_> {
+    /// Sends a media command, after what the legs told the media plane so far: a caller is
+    /// answered before its music starts, an agent leg before its bridge.
+    pub fn emit(&mut self, event: Event) {
+        self.flush_media();
+        self.media.push_back(event);
+    }
+
+    /// Moves what the legs told the media plane into the output.
+    pub fn flush_media(&mut self) {
+        while let Some(event) = self.legs.poll_media() {
+            self.media.push_back(event);
+        }
+    }
+}
+
+/// Timers the switch keeps for calls (the transaction layer keeps its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum CallTimer {
+    /// End of the ring-before-answer delay.
+    Answer,
+    /// No final NOTIFY for our REFER to the caller's side in time: place the leg ourselves.
+    Refer,
+}
+
+/// The engine's calls and ours, both ways, and the queue each caller is in now.
+#[derive(Debug, Default)]
+struct Seats {
+    calls: HashMap<QueueCallId, CallHandle>,
+    queue_call_of: HashMap<CallHandle, QueueCallId>,
+    /// The queue a caller is in (or was last, while forwarded): where its music comes from.
+    queue_of: HashMap<CallHandle, QueueId>,
+}
+
+/// Engine events for the runtime's log, named by the caller's SIP Call-ID.
+#[derive(Debug, Default)]
+struct Log {
+    events: VecDeque<LoggedEvent>,
+    /// The SIP Call-ID of each engine call seen in an event, until its terminal event.
+    call_ids: HashMap<QueueCallId, String>,
+}
+
+/// The call switch (see the module doc).
+pub(crate) struct Switch {
+    engine: Engine,
+    seats: Seats,
+    rings: Rings,
+    transfers: Transfers,
+    timers: BTreeSet<(Time, CallHandle, CallTimer)>,
+    /// How long our REFER to a caller's side may go without an outcome (64·T1).
+    refer_timeout: Duration,
+    log: Log,
+}
+
+impl Switch {
+    pub fn new(config: &Config, refer_timeout: Duration) -> Switch {
+        Switch {
+            engine: Engine::new(config),
+            seats: Seats::default(),
+            rings: Rings::default(),
+            transfers: Transfers::default(),
+            timers: BTreeSet::new(),
+            refer_timeout,
+            log: Log::default(),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    pub fn poll_logged(&mut self) -> Option<LoggedEvent> {
+        self.log.events.pop_front()
+    }
+
+    /// The earliest time [`Switch::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let timer = self.timers.first().map(|(at, _, _)| *at);
+        [timer, self.engine.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The caller behind an engine call, while the switch knows it.
+    pub fn call_of(&self, call: QueueCallId) -> Option<CallHandle> {
+        self.seats.calls.get(&call).copied()
+    }
+
+    /// Fires the call timers due at `cx.now` (the engine's run in [`Switch::pump`]).
+    pub fn handle_timeout(&mut self, cx: &mut Ctx) {
+        while let Some(&(at, call, timer)) = self.timers.first() {
+            if at > cx.now {
+                break;
+            }
+            self.timers.pop_first();
+            match timer {
+                CallTimer::Answer => cx.legs.answer_now(cx.now, call),
+                CallTimer::Refer => self.refer_timed_out(cx, call),
+            }
+        }
+    }
+
+    /// Acts on what a leg reported.
+    pub fn on_leg_event(&mut self, cx: &mut Ctx, event: LegEvent) {
+        match event {
+            LegEvent::CallerArrived {
+                call,
+                queue,
+                caller,
+            } => self.caller_arrived(cx, call, queue, caller),
+            LegEvent::CallerGone { call } => {
+                self.timers.retain(|(_, h, _)| *h != call);
+                self.caller_gone(cx, call);
+            }
+            LegEvent::CallerNotify { tx, call, req } => self.on_caller_notify(cx, tx, call, &req),
+            LegEvent::ReferAnswered { call, status } => {
+                self.on_caller_refer_response(cx, call, status)
+            }
+            LegEvent::LegAnswered { leg } => self.on_leg_answered(cx, leg),
+            LegEvent::LegEnded { leg, outcome } => self.on_leg_ended(cx, leg, outcome),
+            LegEvent::LegRefer { tx, leg, req } => self.on_refer(cx, tx, leg, req),
+        }
+    }
+
+    /// A caller's INVITE reached `queue`: the engine decides (answer, 486, forward, 480).
+    fn caller_arrived(
+        &mut self,
+        cx: &mut Ctx,
+        call: CallHandle,
+        queue: QueueId,
+        caller: crate::queue::types::CallerInfo,
+    ) {
+        match self.engine.call_arrived(cx.now, &queue, caller) {
+            Ok(qcall) => {
+                self.seats.calls.insert(qcall, call);
+                self.seats.queue_call_of.insert(call, qcall);
+                self.seats.queue_of.insert(call, queue);
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the queue engine refused the call");
+                cx.legs.hang_up(cx.now, call, 503, "queue unavailable");
+            }
+        }
+    }
+
+    /// Runs the engine until it has nothing more to say, carrying out its actions. Returns
+    /// whether it did anything.
+    pub fn pump(&mut self, cx: &mut Ctx) -> bool {
+        let mut busy = false;
+        self.engine.handle_timeout(cx.now);
+        // Events first, while every call they name is still mapped to its dialog (carrying
+        // out an action may forget it), then those the actions caused.
+        self.drain_queue_events(cx.legs);
+        while let Some(action) = self.engine.poll_action() {
+            busy = true;
+            self.carry_out(cx, action);
+        }
+        self.drain_queue_events(cx.legs);
+        busy
+    }
+
+    /// The media plane finished playing a call's greeting.
+    pub fn greeting_finished(&mut self, now: Time, call: CallHandle) {
+        if let Some(&qcall) = self.seats.queue_call_of.get(&call) {
+            let _ = self.engine.greeting_finished(now, qcall);
+        }
+    }
+
+    /// Moves the engine's events out, naming each call by its SIP Call-ID. Called before the
+    /// engine's actions are carried out (they may forget the call) and after.
+    fn drain_queue_events(&mut self, legs: &Legs) {
+        while let Some(event) = self.engine.poll_event() {
+            tracing::info!(
+                target: "holdline::queue_events",
+                call = %event.call,
+                queue = %event.queue,
+                agent = ?event.agent.as_ref().map(|a| a.as_str()),
+                waited_ms = event.waited.as_millis() as u64,
+                kind = event.kind.name(),
+                "queue event"
+            );
+            let known = self
+                .seats
+                .calls
+                .get(&event.call)
+                .and_then(|h| legs.caller(*h))
+                .map(|c| c.call_id);
+            let call_id = match known {
+                Some(id) => {
+                    self.log.call_ids.insert(event.call, id.clone());
+                    id
+                }
+                None => self
+                    .log
+                    .call_ids
+                    .get(&event.call)
+                    .cloned()
+                    .unwrap_or_else(|| event.call.to_string()),
+            };
+            if event.kind.is_terminal() {
+                self.log.call_ids.remove(&event.call);
+            }
+            self.log.events.push_back(LoggedEvent { event, call_id });
+        }
+    }
+
+    /// The engine has already forgotten this call (it rejected, forwarded or disconnected it).
+    fn forget_queue_call(&mut self, handle: CallHandle) {
+        if let Some(qcall) = self.seats.queue_call_of.remove(&handle) {
+            self.seats.calls.remove(&qcall);
+        }
+    }
+}
