@@ -15,7 +15,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::{Config, QueueId, ServiceDirectory};
+use crate::config::{Config, QueueId, ServiceDirectory, Target};
 use crate::sip::header::HeaderName;
 use crate::sip::message::{Message, Request, Response};
 use crate::sip::parse::{parse_datagram, Limits, ParseError};
@@ -50,6 +50,7 @@ pub struct CoreSettings {
 #[derive(Clone, Debug)]
 pub(crate) struct QueueSignalling {
     pub answer_delay: Duration,
+    pub greeting: Option<std::path::PathBuf>,
     pub music: crate::config::Music,
 }
 
@@ -163,7 +164,9 @@ pub struct Core {
     pub(crate) leg_invites: HashMap<ClientTxId, LegHandle>,
     pub(crate) leg_byes: HashMap<ClientTxId, LegHandle>,
     /// The queue engine and how its calls map onto ours.
-    pub(crate) engine: Engine,
+    pub(crate) engine: Engine<Target>,
+    /// Where users are rung.
+    pub(crate) locations: super::locations::Locations,
     pub(crate) queue_calls: HashMap<QueueCallId, CallHandle>,
     pub(crate) queue_call_of: HashMap<CallHandle, QueueCallId>,
     pub(crate) rings: Rings,
@@ -188,6 +191,7 @@ impl Core {
         let queues = super::provisioning::signalling(config);
         let public_host = config.sip.public_host.clone();
         let public_ip = public_host.as_deref().and_then(|h| h.parse().ok());
+        let locations = super::locations::Locations::new(config);
         Core {
             rng: StdRng::seed_from_u64(settings.seed),
             tx: TransactionLayer::new(settings.transactions),
@@ -204,7 +208,8 @@ impl Core {
             legs: HashMap::new(),
             leg_invites: HashMap::new(),
             leg_byes: HashMap::new(),
-            engine: Engine::new(config),
+            engine: super::queueing::new_engine(config, &locations),
+            locations,
             queue_calls: HashMap::new(),
             queue_call_of: HashMap::new(),
             rings: Rings::default(),

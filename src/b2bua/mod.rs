@@ -9,6 +9,7 @@
 //! - [`uas`]: request handling for caller dialogs.
 //! - `uac`: agent legs: ringing agents, CANCEL, ACK, BYE, forks.
 //! - `queueing`: the queue engine's actions carried out as SIP and media events.
+//! - `locations`: the one place that turns a user into contacts (and online / offline).
 //! - `provisioning`: run-time configuration and agent settings, what the admin API reads.
 //! - `transfer`: forwards of answered calls and agents' REFERs (new legs, toll-fraud policy).
 //! - [`call`]: one caller dialog's state.
@@ -18,6 +19,7 @@
 
 pub mod call;
 pub mod core;
+mod locations;
 pub mod ports;
 pub mod precheck;
 mod provisioning;

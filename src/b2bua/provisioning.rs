@@ -13,13 +13,13 @@
 //! What this does not do: read the store or the clock. The runtime follows the store's
 //! changes and calls in with `now`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::config::{Config, QueueId, ServiceDirectory};
+use crate::config::{Config, QueueId, ServiceDirectory, Target};
 use crate::queue::event::QueueEvent;
 use crate::queue::status::WaitState;
 use crate::queue::types::{AgentChange, AgentId, CallId as QueueCallId};
-use crate::queue::Engine;
+use crate::queue::{Engine, QueueSpec};
 use crate::sip::message::Response;
 use crate::time::Time;
 
@@ -94,6 +94,7 @@ pub(crate) fn signalling(config: &Config) -> HashMap<QueueId, QueueSignalling> {
                 q.id.clone(),
                 QueueSignalling {
                     answer_delay: q.answer_delay,
+                    greeting: q.greeting.clone(),
                     music: q.music_on_hold.clone(),
                 },
             )
@@ -113,23 +114,15 @@ impl Core {
         transfers.referrers = std::mem::take(&mut self.transfers.referrers);
         self.transfers = transfers;
 
-        // Agents first, so a new queue's members are known with their contacts.
-        let old_contacts: HashMap<_, _> = old.users.iter().map(|u| (&u.id, &u.contacts)).collect();
-        let kept: HashSet<_> = config.users.iter().map(|u| &u.id).collect();
-        for u in &config.users {
-            if old_contacts.get(&u.id) != Some(&&u.contacts) {
-                self.engine
-                    .set_agent_contacts(now, &AgentId::from(&u.id), u.contacts.clone());
-            }
-        }
-        for u in old.users.iter().filter(|u| !kept.contains(&u.id)) {
-            // A removed user is never rung again; the engine keeps the record, offline.
+        // Agents first, so a new queue's members are known online or not. A removed user is
+        // never rung again; the engine keeps the record, offline.
+        for (user, online) in self.locations.reconfigure(config) {
             self.engine
-                .set_agent_contacts(now, &AgentId::from(&u.id), Vec::new());
+                .set_agent_online(now, &AgentId::from(&user), online);
         }
         for q in &config.queues {
             if old.queue(&q.id) != Some(q) {
-                self.engine.update_queue(now, q.clone());
+                self.engine.update_queue(now, QueueSpec::from(q));
             }
         }
         for q in &old.queues {
@@ -205,7 +198,7 @@ impl Core {
     }
 
     /// The queue engine, for status queries.
-    pub fn engine(&self) -> &Engine {
+    pub fn engine(&self) -> &Engine<Target> {
         &self.engine
     }
 

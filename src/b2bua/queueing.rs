@@ -3,22 +3,37 @@
 //! [`Engine`](crate::queue::Engine); its actions come back out as SIP (answer, 486, INVITE and
 //! CANCEL to agents, BYE, 302) and as media events (play, bridge).
 //!
-//! One agent may have several contacts: a `Ring` forks one leg per contact; the first answer
-//! is the agent's answer and the agent's other legs are cancelled. The engine hears about a
-//! refusal only when the last of an agent's legs for the call has ended.
+//! The engine names agents and queues; their contacts come from `locations` and the greeting
+//! and music files from the queue's current configuration. One agent may have several
+//! contacts: a `Ring` forks one leg per contact; the first answer is the agent's answer and the
+//! agent's other legs are cancelled. The engine hears about a refusal only when the last of an
+//! agent's legs for the call has ended.
 
 use std::collections::HashMap;
 
-use crate::config::Target;
+use crate::config::{Config, QueueId, Target, UserId};
 use crate::queue::types::{AgentId, CallId as QueueCallId, DeclineReason, EndReason as QueueEnd};
-use crate::queue::Action;
+use crate::queue::{Action, Engine, EngineOptions, QueueSpec};
 use crate::sip::header::HeaderName;
 use crate::time::Time;
 
 use super::call::{CallHandle, CallState};
 use super::core::{Core, Event, Playback};
+use super::locations::Locations;
 use super::transfer::Destination;
 use super::uac::{LegHandle, LegOutcome, RingRequest};
+
+/// The queue engine for `config`: its queues, and its users as agents, online where
+/// `locations` knows somewhere to ring them.
+pub(crate) fn new_engine(config: &Config, locations: &Locations) -> Engine<Target> {
+    Engine::new(
+        EngineOptions::for_longest_prompt(config.media.max_prompt),
+        locations
+            .users()
+            .map(|(u, online)| (AgentId::from(u), online)),
+        config.queues.iter().map(QueueSpec::from),
+    )
+}
 
 /// Agent legs by the engine's (call, agent) pair, and back.
 #[derive(Debug, Default)]
@@ -58,7 +73,7 @@ impl Core {
         busy
     }
 
-    fn carry_out(&mut self, now: Time, action: Action) {
+    fn carry_out(&mut self, now: Time, action: Action<Target>) {
         let qcall = action.call();
         if let Action::CancelRing { agent, .. } = action {
             // Also for a caller already gone: its agents must stop ringing.
@@ -73,20 +88,26 @@ impl Core {
         };
         match action {
             Action::Answer { .. } => self.answer_when_due(now, handle),
-            Action::PlayGreeting { file, .. } => self.events.push_back(Event::Play {
+            Action::PlayGreeting { queue, .. } => {
+                match self.queues.get(&queue).and_then(|q| q.greeting.clone()) {
+                    Some(file) => self.events.push_back(Event::Play {
+                        call: handle,
+                        what: Playback::Greeting(file),
+                    }),
+                    // The engine's queue and ours change together, so this is not expected;
+                    // the call goes on to its music rather than wait for the greeting guard.
+                    None => {
+                        let _ = self.engine.greeting_finished(now, qcall);
+                    }
+                }
+            }
+            Action::PlayMusic { queue, .. } => self.events.push_back(Event::Play {
                 call: handle,
-                what: Playback::Greeting(file),
-            }),
-            Action::PlayMusic { music, .. } => self.events.push_back(Event::Play {
-                call: handle,
-                what: Playback::Music(music),
+                what: Playback::Music(self.music_of(&queue)),
             }),
             Action::Ring {
-                agent,
-                contacts,
-                queue_name,
-                ..
-            } => self.ring_contacts(now, handle, qcall, agent, contacts, &queue_name),
+                agent, queue_name, ..
+            } => self.ring_contacts(now, handle, qcall, agent, &queue_name),
             Action::CancelRing { .. } => {}
             Action::Bridge { agent, .. } => self.bridge(now, handle, qcall, agent),
             Action::Reject { status, .. } => {
@@ -152,12 +173,12 @@ impl Core {
         handle: CallHandle,
         qcall: QueueCallId,
         agent: AgentId,
-        contacts: Vec<crate::sip::uri::Uri>,
         queue_name: &str,
     ) {
         let Some(call) = self.calls.get(&handle) else {
             return;
         };
+        let contacts = self.locations.contacts(&UserId::from(&agent)).to_vec();
         let display = match &call.caller_display {
             Some(name) => format!("{name} via {queue_name}"),
             None => queue_name.to_owned(),
@@ -247,7 +268,7 @@ impl Core {
     }
 
     /// The music on hold of `queue`.
-    fn music_of(&self, queue: &crate::config::QueueId) -> crate::config::Music {
+    fn music_of(&self, queue: &QueueId) -> crate::config::Music {
         self.queues
             .get(queue)
             .map_or(crate::config::Music::Default, |q| q.music.clone())

@@ -27,6 +27,8 @@
 //! A trunk that challenges a leg with 401 / 407 gets the INVITE again with its `auth`
 //! credentials (`uac.rs`, RFC 3261 §22.2).
 //!
+//! A user is rung at the contacts `locations` knows for them.
+//!
 //! Not here: attended transfer (`Refer-To` with a `Replaces` header: 501), auto attendants
 //! (there are none yet: 480).
 
@@ -43,6 +45,7 @@ use crate::time::Time;
 
 use super::call::{CallHandle, CallState};
 use super::core::{CallTimer, Core, Event};
+use super::locations::Locations;
 use super::uac::{peer_of, LegHandle, LegOutcome, RingRequest};
 
 /// Where a forward or transfer goes, once resolved.
@@ -78,7 +81,7 @@ pub(crate) struct ForwardLeg {
 /// What transfers need to know of the configuration, and the legs in flight.
 #[derive(Debug, Default)]
 pub(crate) struct Transfers {
-    contacts: HashMap<UserId, Vec<Uri>>,
+    users: HashSet<UserId>,
     user_numbers: HashMap<E164, UserId>,
     trunks: Vec<Trunk>,
     pub legs: HashMap<LegHandle, ForwardLeg>,
@@ -93,11 +96,7 @@ pub(crate) struct Transfers {
 impl Transfers {
     pub fn new(config: &Config) -> Transfers {
         Transfers {
-            contacts: config
-                .users
-                .iter()
-                .map(|u| (u.id.clone(), u.contacts.clone()))
-                .collect(),
+            users: config.users.iter().map(|u| u.id.clone()).collect(),
             user_numbers: config
                 .users
                 .iter()
@@ -141,7 +140,7 @@ impl Transfers {
         if let Uri::Sip(sip) = uri {
             if let Some(user) = sip.user.as_deref() {
                 let id = UserId(user.to_owned());
-                if self.contacts.contains_key(&id) {
+                if self.users.contains(&id) {
                     return Ok(Destination::User(id));
                 }
             }
@@ -184,13 +183,13 @@ impl Transfers {
 
     /// The user's contacts, or the trunk's proxy with the target and the trunk's credentials:
     /// where to ring.
-    fn ring_targets(&self, dest: &Destination) -> Vec<RingTarget> {
+    fn ring_targets(&self, dest: &Destination, locations: &Locations) -> Vec<RingTarget> {
         match dest {
-            Destination::User(u) => self
-                .contacts
-                .get(u)
-                .map(|cs| cs.iter().map(|c| (c.clone(), None, None)).collect())
-                .unwrap_or_default(),
+            Destination::User(u) => locations
+                .contacts(u)
+                .iter()
+                .map(|c| (c.clone(), None, None))
+                .collect(),
             Destination::External { target, trunk } => self
                 .trunks
                 .iter()
@@ -301,7 +300,7 @@ impl Core {
             .unwrap_or_else(|| "Transfer".to_owned());
         let (caller, dialled) = (call.caller_uri.clone(), call.dialled.clone());
         let mut placed = false;
-        for (target, dest, auth) in self.transfers.ring_targets(&dest) {
+        for (target, dest, auth) in self.transfers.ring_targets(&dest, &self.locations) {
             let ring = RingRequest {
                 call: handle,
                 target,

@@ -16,6 +16,9 @@ use crate::number::E164;
 use crate::sip::uri::{SipUri, Uri};
 use crate::sip::Transport;
 
+/// Shared with the queue engine, which owns them: a queue's id and how it offers calls.
+pub use crate::queue::types::{OfferMode, QueueId, Routing};
+
 /// The most agents (users plus group members, without duplicates) one queue may have.
 pub const MAX_AGENTS_PER_QUEUE: usize = 50;
 /// The longest queue name, in characters; it is shown to agents as the From display name.
@@ -41,10 +44,6 @@ macro_rules! id_type {
     };
 }
 
-id_type!(
-    /// A queue's `id` from the config (`"sales"`).
-    QueueId
-);
 id_type!(
     /// A user's `id` from the config (`"amos"`); users are the agents.
     UserId
@@ -334,7 +333,7 @@ pub struct Queue {
     pub greeting: Option<PathBuf>,
     pub music_on_hold: Music,
     pub routing: Routing,
-    pub offer: Offer,
+    pub offer: OfferMode,
     /// As listed in `agents`.
     pub agents: Vec<UserId>,
     /// As listed in `groups`.
@@ -377,28 +376,6 @@ impl Queue {
 pub enum Music {
     Default,
     File(PathBuf),
-}
-
-/// How agents are chosen for an offered call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Routing {
-    /// Ring every eligible agent at once; the first to answer wins.
-    Attendant,
-    /// One at a time, in `members` order.
-    Serial,
-    /// One at a time, starting after the agent who took the previous call.
-    RoundRobin,
-    /// One at a time, the agent idle longest first.
-    LongestIdle,
-}
-
-/// Which waiting calls are offered to agents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Offer {
-    /// Only the call at the head of the queue rings agents (FIFO, the default).
-    Head,
-    /// Several waiting calls may ring different agents at once.
-    Parallel,
 }
 
 /// `on_overflow`: a call arriving when `max_calls` are waiting.
