@@ -30,7 +30,7 @@
 //! A user is rung at the contacts `locations` knows for them.
 //!
 //! Not here: attended transfer (`Refer-To` with a `Replaces` header: 501), auto attendants
-//! (there are none yet: 480).
+//! (there are none yet; the configuration refuses `aa:` targets).
 
 use std::collections::{HashMap, HashSet};
 
@@ -110,12 +110,11 @@ impl Transfers {
         }
     }
 
-    /// A configured forward target as a destination (`None`: auto attendants, not built).
+    /// A configured forward target as a destination (`None`: its trunk is gone).
     pub fn destination_of(&self, target: &Target) -> Option<Destination> {
         match target {
             Target::Queue(q) => Some(Destination::Queue(q.clone())),
             Target::User(u) => Some(Destination::User(u.clone())),
-            Target::AutoAttendant(_) => None,
             Target::Tel { number, trunk } => Some(Destination::External {
                 target: self.number_at_trunk(number, trunk)?,
                 trunk: trunk.clone(),

@@ -56,11 +56,6 @@ id_type!(
     /// A trunk's `id` from the config.
     TrunkId
 );
-id_type!(
-    /// An auto attendant's id (`aa:ID` targets). Auto attendants are not configured here yet;
-    /// only the form of the id is checked.
-    AttendantId
-);
 
 /// The whole validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -299,8 +294,6 @@ pub enum Target {
     User(UserId),
     /// `queue:ID`
     Queue(QueueId),
-    /// `aa:ID`
-    AutoAttendant(AttendantId),
     /// `tel:+E164`: through `trunk`, the first trunk whose allow list admits the number.
     Tel { number: E164, trunk: TrunkId },
     /// `sip:URI`: through `trunk`, as for `Tel`.
@@ -312,7 +305,6 @@ impl fmt::Display for Target {
         match self {
             Target::User(id) => write!(f, "user:{id}"),
             Target::Queue(id) => write!(f, "queue:{id}"),
-            Target::AutoAttendant(id) => write!(f, "aa:{id}"),
             Target::Tel { number, .. } => write!(f, "tel:{number}"),
             Target::Sip { uri, .. } => write!(f, "{uri}"),
         }
