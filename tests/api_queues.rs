@@ -299,6 +299,19 @@ async fn targets_must_exist() {
 }
 
 #[tokio::test]
+async fn auto_attendant_targets_are_refused_with_the_reason() {
+    // There are no auto attendants yet: accepted, every such forward would end in 480.
+    for field in ["on_overflow", "on_timeout", "no_agents"] {
+        rejects(
+            json!({ "id": "q", field: { "action": "forward", "to": "aa:main" } }),
+            field,
+            "forwards to aa:main, an auto attendant, but auto attendants are not available yet",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn forwarding_loop_is_refused() {
     let a = app();
     call(

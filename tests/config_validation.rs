@@ -292,21 +292,39 @@ fn targets_are_checked_for_form() {
         [[queue]]
         id = "a"
         on_overflow = { action = "forward", to = "sales" }
-        on_timeout = { action = "forward", to = "aa:main menu" }
+        on_timeout = { action = "forward", to = "tel:4255550100" }
         no_agents = { action = "forward", to = "user:nobody" }
         "#,
     );
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got[0].contains("has no kind"));
-    assert!(got[1].contains("auto attendant id"));
+    assert!(got[1].contains("not a global number"), "{}", got[1]);
     assert_eq!(
         got[2],
         "queue \"a\": no_agents forwards to user \"nobody\", which does not exist"
     );
-    assert!(parse(
-        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"aa:main\" }"
-    )
-    .is_ok());
+}
+
+#[test]
+fn auto_attendant_targets_are_refused_until_there_are_auto_attendants() {
+    // Accepted, every such forward would end in 480 at call time.
+    let got = problems(
+        r#"
+        [[queue]]
+        id = "sales"
+        on_overflow = { action = "forward", to = "aa:main" }
+        on_timeout = { action = "forward", to = "AA:after-hours" }
+        "#,
+    );
+    assert_eq!(
+        got,
+        [
+            "queue \"sales\": on_overflow forwards to aa:main, an auto attendant, but auto \
+             attendants are not available yet; forward to queue:ID, user:ID, tel:+E164 or sip:URI",
+            "queue \"sales\": on_timeout forwards to AA:after-hours, an auto attendant, but auto \
+             attendants are not available yet; forward to queue:ID, user:ID, tel:+E164 or sip:URI",
+        ]
+    );
 }
 
 #[test]

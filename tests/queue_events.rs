@@ -5,10 +5,11 @@ mod queue_support;
 use std::time::Duration;
 
 use holdline::queue::{
-    Activity, AgentChange, DeclineReason, EventKind, QueueEvent, RingOutcome, WaitState,
+    Activity, AgentChange, DeclineReason, EventKind, QueueEvent, QueueSpec, RingOutcome, Routing,
+    WaitState,
 };
 use holdline::time::Time;
-use queue_support::{ag, q, Harness};
+use queue_support::{ag, agents, q, queue, spec, Harness};
 
 fn secs(s: u64) -> Time {
     Time::from_millis(s * 1000)
@@ -16,7 +17,7 @@ fn secs(s: u64) -> Time {
 
 #[test]
 fn events_for_every_step() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\", \"b\"]\n");
+    let mut h = Harness::new([queue("sales", Routing::Attendant, &["a", "b"])]);
     let call = h.arrive("sales");
     h.advance(3);
     h.decline(call, "a");
@@ -66,7 +67,10 @@ fn events_for_every_step() {
 
 #[test]
 fn abandon_and_transfer_are_terminal_events() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nwrap_up = 10\n");
+    let mut h = Harness::new([QueueSpec {
+        wrap_up: Duration::from_secs(10),
+        ..queue("sales", Routing::Attendant, &["a"])
+    }]);
     let first = h.arrive("sales");
     h.answer(first, "a");
     h.engine
@@ -92,8 +96,11 @@ fn abandon_and_transfer_are_terminal_events() {
 
 #[test]
 fn every_call_ends_in_exactly_one_terminal_event() {
-    let mut h =
-        Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nmax_calls = 2\nmax_wait = 30\n");
+    let mut h = Harness::new([QueueSpec {
+        max_calls: 2,
+        max_wait: Duration::from_secs(30),
+        ..queue("sales", Routing::Attendant, &["a"])
+    }]);
     let answered = h.arrive("sales");
     let waits = h.arrive("sales");
     let overflows = h.arrive("sales");
@@ -108,10 +115,11 @@ fn every_call_ends_in_exactly_one_terminal_event() {
 
 #[test]
 fn queue_status_lists_waiting_calls_with_position_and_wait() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nname = \"UK Sales\"\nrouting = \"serial\"\n\
-         agents = [\"a\", \"b\"]\ngreeting = \"hi.wav\"\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        name: "UK Sales".into(),
+        has_greeting: true,
+        ..queue("sales", Routing::Serial, &["a", "b"])
+    }]);
     let first = h.arrive("sales");
     h.advance(10);
     let second = h.arrive("sales");
@@ -146,9 +154,16 @@ fn queue_status_lists_waiting_calls_with_position_and_wait() {
 
 #[test]
 fn agent_status_reports_state() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"one\"\nagents = [\"a\"]\n[[queue]]\nid = \"two\"\nagents = [\"a\"]\n",
-    );
+    let mut h = Harness::new([
+        QueueSpec {
+            members: agents(&["a"]),
+            ..spec("one")
+        },
+        QueueSpec {
+            members: agents(&["a"]),
+            ..spec("two")
+        },
+    ]);
     h.set("a", AgentChange::Dnd(true));
     h.set(
         "a",

@@ -5,11 +5,18 @@ mod queue_support;
 
 use std::time::Duration;
 
-use holdline::config::{OverflowAction, Target, TimeoutAction};
-use holdline::queue::{Action, AgentChange, EndReason, EventKind, QueueError};
-use queue_support::{config, q, Harness};
+use holdline::queue::{
+    Action, AgentChange, EndReason, EventKind, OnNoAgents, OnOverflow, OnTimeout, QueueError,
+    QueueSpec, Routing,
+};
+use queue_support::{agents, elsewhere, q, queue, secs, spec, to_queue, Harness};
 
-fn answers(actions: &[Action]) -> usize {
+/// `sales`, attendant, with agent a.
+fn sales() -> QueueSpec<String> {
+    queue("sales", Routing::Attendant, &["a"])
+}
+
+fn answers(actions: &[Action<String>]) -> usize {
     actions
         .iter()
         .filter(|a| matches!(a, Action::Answer { .. }))
@@ -18,7 +25,10 @@ fn answers(actions: &[Action]) -> usize {
 
 #[test]
 fn full_queue_overflows_with_486() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nmax_calls = 2\n");
+    let mut h = Harness::new([QueueSpec {
+        max_calls: 2,
+        ..sales()
+    }]);
     let c1 = h.arrive("sales");
     let c2 = h.arrive("sales");
     h.take();
@@ -38,7 +48,10 @@ fn full_queue_overflows_with_486() {
 
 #[test]
 fn max_calls_zero_overflows_every_call() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nmax_calls = 0\n");
+    let mut h = Harness::new([QueueSpec {
+        max_calls: 0,
+        ..sales()
+    }]);
     let c = h.arrive("sales");
     assert_eq!(
         h.take(),
@@ -51,15 +64,17 @@ fn max_calls_zero_overflows_every_call() {
 
 #[test]
 fn overflow_forwards_to_external_number_before_answering() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nmax_calls = 0\n\
-         on_overflow = { action = \"forward\", to = \"tel:+14255550999\" }\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        max_calls: 0,
+        on_overflow: OnOverflow::Forward(elsewhere("tel:+14255550999")),
+        ..spec("sales")
+    }]);
     let c = h.arrive("sales");
     let actions = h.take();
     assert!(matches!(
         &actions[..],
-        [Action::Forward { call, target: Target::Tel { .. }, answered: false }] if *call == c
+        [Action::Forward { call, target, answered: false }]
+            if *call == c && target == "tel:+14255550999"
     ));
     assert_eq!(h.steps(c), ["overflow", "forward"]);
     assert_eq!(h.terminal(c).len(), 1);
@@ -68,9 +83,11 @@ fn overflow_forwards_to_external_number_before_answering() {
 
 #[test]
 fn timeout_disconnects_with_bye() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nmax_wait = 45\nagent_alert_time = 60\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        max_wait: secs(45),
+        agent_alert_time: secs(60),
+        ..sales()
+    }]);
     let c = h.arrive("sales");
     h.take();
     h.advance(44);
@@ -95,31 +112,24 @@ fn timeout_disconnects_with_bye() {
 
 #[test]
 fn timeout_forwards_to_queue() {
-    let queues = r#"
-[[queue]]
-id = "first"
-agents = ["a"]
-max_wait = 15
-on_timeout = { action = "forward", to = "queue:second" }
-
-[[queue]]
-id = "second"
-agents = ["b"]
-music_on_hold = "second-music.wav"
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        QueueSpec {
+            max_wait: secs(15),
+            on_timeout: OnTimeout::Forward(to_queue("second")),
+            ..queue("first", Routing::Attendant, &["a"])
+        },
+        queue("second", Routing::Attendant, &["b"]),
+    ]);
     let c = h.arrive("first");
     h.take();
     h.advance(15);
     let actions = h.take();
     assert_eq!(answers(&actions), 0, "already answered: no new signalling");
     assert!(matches!(&actions[0], Action::CancelRing { agent, .. } if agent.0 == "a"));
+    // The music of the queue the call is in now.
     assert!(matches!(
         &actions[1],
-        Action::PlayMusic {
-            music: holdline::config::Music::File(_),
-            ..
-        }
+        Action::PlayMusic { queue, .. } if queue.0 == "second"
     ));
     assert!(
         matches!(&actions[2], Action::Ring { agent, queue, .. } if agent.0 == "b" && queue.0 == "second")
@@ -139,17 +149,14 @@ music_on_hold = "second-music.wav"
 
 #[test]
 fn forward_to_queue_moves_call_without_signalling() {
-    let queues = r#"
-[[queue]]
-id = "front"
-max_calls = 0
-on_overflow = { action = "forward", to = "queue:back" }
-
-[[queue]]
-id = "back"
-agents = ["c"]
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        QueueSpec {
+            max_calls: 0,
+            on_overflow: OnOverflow::Forward(to_queue("back")),
+            ..spec("front")
+        },
+        queue("back", Routing::Attendant, &["c"]),
+    ]);
     let c = h.arrive("front");
     let actions = h.take();
     // One answer, in the queue that took the call; no Forward action for the b2bua.
@@ -166,14 +173,14 @@ agents = ["c"]
 
 #[test]
 fn forward_loop_is_capped() {
-    let queues = "[[queue]]\nid = \"ping\"\n[[queue]]\nid = \"pong\"\n";
-    let cfg = config(queues);
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([spec("ping"), spec("pong")]);
     // Validation refuses loops in the file; provisioning can still make one at run time.
     for (from, to) in [("ping", "pong"), ("pong", "ping")] {
-        let mut qc = cfg.queue(&q(from)).unwrap().clone();
-        qc.max_calls = 0;
-        qc.on_overflow = OverflowAction::Forward(Target::Queue(q(to)));
+        let qc = QueueSpec {
+            max_calls: 0,
+            on_overflow: OnOverflow::Forward(to_queue(to)),
+            ..spec(from)
+        };
         h.engine.update_queue(h.now, qc);
     }
     let c = h.arrive("ping");
@@ -196,13 +203,13 @@ fn forward_loop_is_capped() {
 
 #[test]
 fn forward_loop_after_answer_ends_with_bye() {
-    let queues = "[[queue]]\nid = \"ping\"\n[[queue]]\nid = \"pong\"\n";
-    let cfg = config(queues);
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([spec("ping"), spec("pong")]);
     for (from, to) in [("ping", "pong"), ("pong", "ping")] {
-        let mut qc = cfg.queue(&q(from)).unwrap().clone();
-        qc.max_wait = Duration::from_secs(15);
-        qc.on_timeout = TimeoutAction::Forward(Target::Queue(q(to)));
+        let qc = QueueSpec {
+            max_wait: secs(15),
+            on_timeout: OnTimeout::Forward(to_queue(to)),
+            ..spec(from)
+        };
         h.engine.update_queue(h.now, qc);
     }
     let c = h.arrive("ping");
@@ -221,10 +228,12 @@ fn forward_loop_after_answer_ends_with_bye() {
 
 #[test]
 fn max_wait_zero_runs_timeout_after_greeting() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\"]\ngreeting = \"hello.wav\"\nmax_wait = 0\n\
-         on_timeout = { action = \"forward\", to = \"user:e\" }\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        has_greeting: true,
+        max_wait: secs(0),
+        on_timeout: OnTimeout::Forward(elsewhere("user:e")),
+        ..sales()
+    }]);
     let c = h.arrive("sales");
     let actions = h.take();
     assert!(matches!(
@@ -236,14 +245,17 @@ fn max_wait_zero_runs_timeout_after_greeting() {
     h.greeting_done(c);
     assert!(matches!(
         &h.take()[..],
-        [Action::Forward { target: Target::User(u), answered: true, .. }] if u.0 == "e"
+        [Action::Forward { target, answered: true, .. }] if target == "user:e"
     ));
     assert_eq!(h.steps(c), ["enter", "answer", "timeout", "forward"]);
 }
 
 #[test]
 fn max_wait_zero_without_greeting_times_out_before_answering() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nmax_wait = 0\n");
+    let mut h = Harness::new([QueueSpec {
+        max_wait: secs(0),
+        ..sales()
+    }]);
     let c = h.arrive("sales");
     assert_eq!(
         h.take(),
@@ -257,9 +269,11 @@ fn max_wait_zero_without_greeting_times_out_before_answering() {
 
 #[test]
 fn timeout_waits_for_greeting_to_end() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\"]\ngreeting = \"long.wav\"\nmax_wait = 15\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        has_greeting: true,
+        max_wait: secs(15),
+        ..sales()
+    }]);
     let c = h.arrive("sales");
     h.take();
     h.advance(20);
@@ -276,13 +290,13 @@ fn timeout_waits_for_greeting_to_end() {
 
 #[test]
 fn greeting_delays_offers_until_finished() {
-    let mut h =
-        Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\ngreeting = \"hello.wav\"\n");
+    let mut h = Harness::new([QueueSpec {
+        has_greeting: true,
+        ..sales()
+    }]);
     let c = h.arrive("sales");
     let actions = h.take();
-    assert!(
-        matches!(&actions[1], Action::PlayGreeting { file, .. } if file.ends_with("hello.wav"))
-    );
+    assert!(matches!(&actions[1], Action::PlayGreeting { queue, .. } if queue.0 == "sales"));
     assert_eq!(actions.len(), 2, "no ring during the greeting");
     h.advance(4);
     h.greeting_done(c);
@@ -299,7 +313,10 @@ fn greeting_delays_offers_until_finished() {
 #[test]
 fn greeting_guard_moves_on_when_media_never_reports() {
     let mut h = Harness::with_options(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\"]\ngreeting = \"hello.wav\"\n",
+        [QueueSpec {
+            has_greeting: true,
+            ..sales()
+        }],
         |o| o.greeting_guard = Duration::from_secs(10),
     );
     h.arrive("sales");
@@ -313,9 +330,10 @@ fn greeting_guard_moves_on_when_media_never_reports() {
 
 #[test]
 fn no_agents_disconnect() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\", \"b\"]\nno_agents = { action = \"disconnect\" }\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        no_agents: OnNoAgents::Disconnect,
+        ..queue("sales", Routing::Attendant, &["a", "b"])
+    }]);
     h.set("a", AgentChange::Offline);
     h.set("b", AgentChange::Dnd(true));
     let c = h.arrive("sales");
@@ -331,10 +349,11 @@ fn no_agents_disconnect() {
 
 #[test]
 fn no_agents_forward() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nallow_opt_out = true\n\
-         no_agents = { action = \"forward\", to = \"tel:+14255550777\" }\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        allow_opt_out: true,
+        no_agents: OnNoAgents::Forward(elsewhere("tel:+14255550777")),
+        ..sales()
+    }]);
     h.set(
         "a",
         AgentChange::OptOut {
@@ -345,13 +364,14 @@ fn no_agents_forward() {
     let c = h.arrive("sales");
     assert!(matches!(
         &h.take()[..],
-        [Action::Forward { call, target: Target::Tel { .. }, answered: false }] if *call == c
+        [Action::Forward { call, target, answered: false }]
+            if *call == c && target == "tel:+14255550777"
     ));
 }
 
 #[test]
 fn no_agents_queue() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\n");
+    let mut h = Harness::new([sales()]);
     h.set("a", AgentChange::Offline);
     let c = h.arrive("sales");
     let actions = h.take();
@@ -365,9 +385,10 @@ fn no_agents_queue() {
 
 #[test]
 fn busy_agents_still_count_as_serving_for_no_agents() {
-    let mut h = Harness::new(
-        "[[queue]]\nid = \"sales\"\nagents = [\"a\"]\nno_agents = { action = \"disconnect\" }\n",
-    );
+    let mut h = Harness::new([QueueSpec {
+        no_agents: OnNoAgents::Disconnect,
+        ..sales()
+    }]);
     let first = h.arrive("sales");
     h.answer(first, "a");
     h.take();
@@ -382,16 +403,19 @@ fn busy_agents_still_count_as_serving_for_no_agents() {
 
 #[test]
 fn config_update_affects_new_calls_only() {
-    let queues =
-        "[[queue]]\nid = \"sales\"\nrouting = \"serial\"\nagents = [\"a\"]\nmax_wait = 60\n";
-    let cfg = config(queues);
-    let mut h = Harness::new(queues);
+    let before = QueueSpec {
+        max_wait: secs(60),
+        ..queue("sales", Routing::Serial, &["a"])
+    };
+    let mut h = Harness::new([before.clone()]);
     let old = h.arrive("sales");
     h.take();
-    let mut updated = cfg.queue(&q("sales")).unwrap().clone();
-    updated.max_wait = Duration::from_secs(300);
-    updated.greeting = Some("/srv/holdline/new.wav".into());
-    updated.members = vec![holdline::config::UserId("b".into())];
+    let updated = QueueSpec {
+        max_wait: secs(300),
+        has_greeting: true,
+        members: agents(&["b"]),
+        ..before
+    };
     h.engine.update_queue(h.now, updated);
     // The ring in progress goes on.
     assert!(h.take().is_empty());
@@ -420,7 +444,7 @@ fn config_update_affects_new_calls_only() {
 
 #[test]
 fn removed_queue_serves_its_waiting_calls_then_goes() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\nagents = [\"a\"]\n");
+    let mut h = Harness::new([sales()]);
     let c = h.arrive("sales");
     h.take();
     h.engine.remove_queue(h.now, &q("sales")).unwrap();
@@ -442,7 +466,7 @@ fn removed_queue_serves_its_waiting_calls_then_goes() {
 
 #[test]
 fn unknown_queue_is_refused() {
-    let mut h = Harness::new("[[queue]]\nid = \"sales\"\n");
+    let mut h = Harness::new([spec("sales")]);
     assert!(matches!(
         h.engine.call_arrived(h.now, &q("nope"), Default::default()),
         Err(QueueError::UnknownQueue { .. })
@@ -452,18 +476,14 @@ fn unknown_queue_is_refused() {
 
 #[test]
 fn forward_to_removed_queue_ends_the_call() {
-    let queues = r#"
-[[queue]]
-id = "front"
-agents = ["a"]
-max_wait = 15
-on_timeout = { action = "forward", to = "queue:back" }
-
-[[queue]]
-id = "back"
-agents = ["b"]
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        QueueSpec {
+            max_wait: secs(15),
+            on_timeout: OnTimeout::Forward(to_queue("back")),
+            ..queue("front", Routing::Attendant, &["a"])
+        },
+        queue("back", Routing::Attendant, &["b"]),
+    ]);
     let c = h.arrive("front");
     h.engine.remove_queue(h.now, &q("back")).unwrap();
     h.take();

@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use holdline::config::{Offer, QueueId, Routing};
 use holdline::queue::{
-    Action, Activity, AgentChange, CallId, CallerInfo, DeclineReason, Engine, WaitState,
+    Action, Activity, AgentChange, CallId, CallerInfo, DeclineReason, Engine, OfferMode,
+    OnNoAgents, OnOverflow, OnTimeout, QueueId, QueueSpec, Routing, WaitState,
 };
 use holdline::time::Time;
-use queue_support::{ag, config, q};
+use queue_support::{ag, options, q, queue, secs, to_queue};
 
 const AGENTS: [&str; 4] = ["a", "b", "c", "d"];
 
@@ -60,39 +60,42 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn queues_toml(r1: &str, o1: &str, r2: &str, o2: &str, wrap: u8) -> String {
-    format!(
-        r#"
-[[queue]]
-id = "one"
-routing = "{r1}"
-offer = "{o1}"
-agents = ["a", "b", "c"]
-max_calls = 3
-max_wait = 60
-agent_alert_time = 15
-wrap_up = {wrap}
-on_timeout = {{ action = "forward", to = "queue:two" }}
-on_overflow = {{ action = "forward", to = "queue:two" }}
-
-[[queue]]
-id = "two"
-routing = "{r2}"
-offer = "{o2}"
-agents = ["b", "c", "d"]
-max_calls = 4
-max_wait = 45
-agent_alert_time = 20
-greeting = "hello.wav"
-no_agents = {{ action = "disconnect" }}
-"#
-    )
+/// Queue one forwards its overflow and timeouts to queue two, which has a greeting and turns
+/// calls away when nobody serves it.
+fn queues(
+    r1: Routing,
+    o1: OfferMode,
+    r2: Routing,
+    o2: OfferMode,
+    wrap: u64,
+) -> [QueueSpec<String>; 2] {
+    [
+        QueueSpec {
+            offer: o1,
+            max_calls: 3,
+            max_wait: secs(60),
+            agent_alert_time: secs(15),
+            wrap_up: secs(wrap),
+            on_timeout: OnTimeout::Forward(to_queue("two")),
+            on_overflow: OnOverflow::Forward(to_queue("two")),
+            ..queue("one", r1, &["a", "b", "c"])
+        },
+        QueueSpec {
+            offer: o2,
+            max_calls: 4,
+            max_wait: secs(45),
+            agent_alert_time: secs(20),
+            has_greeting: true,
+            no_agents: OnNoAgents::Disconnect,
+            ..queue("two", r2, &["b", "c", "d"])
+        },
+    ]
 }
 
 struct Model {
-    cfg: holdline::config::Config,
+    specs: [QueueSpec<String>; 2],
     two_removed: bool,
-    engine: Engine,
+    engine: Engine<String>,
     now: Time,
     head: BTreeSet<QueueId>,
     ringing: BTreeMap<String, CallId>,
@@ -271,14 +274,18 @@ impl Model {
             }
             Op::Advance(s) => self.advance(Duration::from_secs(*s))?,
             Op::Update(r, head) => {
-                let mut one = self.cfg.queue(&q("one")).unwrap().clone();
+                let mut one = self.specs[0].clone();
                 one.routing = [
                     Routing::Attendant,
                     Routing::Serial,
                     Routing::RoundRobin,
                     Routing::LongestIdle,
                 ][*r];
-                one.offer = if *head { Offer::Head } else { Offer::Parallel };
+                one.offer = if *head {
+                    OfferMode::Head
+                } else {
+                    OfferMode::Parallel
+                };
                 if *head {
                     self.head.insert(q("one"));
                 } else {
@@ -288,7 +295,7 @@ impl Model {
             }
             Op::ToggleTwo => {
                 if self.two_removed {
-                    let two = self.cfg.queue(&q("two")).unwrap().clone();
+                    let two = self.specs[1].clone();
                     self.engine.update_queue(now, two);
                 } else {
                     self.engine.remove_queue(now, &q("two")).expect("queue two");
@@ -357,12 +364,17 @@ impl Model {
     }
 }
 
-fn routing() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec!["attendant", "serial", "round-robin", "longest-idle"])
+fn routing() -> impl Strategy<Value = Routing> {
+    prop::sample::select(vec![
+        Routing::Attendant,
+        Routing::Serial,
+        Routing::RoundRobin,
+        Routing::LongestIdle,
+    ])
 }
 
-fn offer() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec!["head", "parallel"])
+fn offer() -> impl Strategy<Value = OfferMode> {
+    prop::sample::select(vec![OfferMode::Head, OfferMode::Parallel])
 }
 
 proptest! {
@@ -371,19 +383,20 @@ proptest! {
     #[test]
     fn queue_invariants_hold_under_random_event_orders(
         r1 in routing(), o1 in offer(), r2 in routing(), o2 in offer(),
-        wrap in prop::sample::select(vec![0u8, 10]),
+        wrap in prop::sample::select(vec![0u64, 10]),
         ops in prop::collection::vec(op(), 1..80),
     ) {
-        let cfg = config(&queues_toml(r1, o1, r2, o2, wrap));
+        let specs = queues(r1, o1, r2, o2, wrap);
         let mut head = BTreeSet::new();
         for (id, o) in [("one", o1), ("two", o2)] {
-            if o == "head" {
+            if o == OfferMode::Head {
                 head.insert(q(id));
             }
         }
+        let online = AGENTS.iter().map(|a| (ag(a), true));
         let mut m = Model {
-            engine: Engine::new(&cfg),
-            cfg,
+            engine: Engine::new(options(), online, specs.clone()),
+            specs,
             two_removed: false,
             now: Time::ZERO,
             head,
@@ -405,32 +418,33 @@ proptest! {
 /// simply take minutes if it did).
 #[test]
 fn thousand_waiting_calls_and_two_hundred_agents() {
-    let mut toml = String::new();
-    for i in 0..200 {
-        toml.push_str(&format!(
-            "[[user]]\nid = \"u{i}\"\ncontacts = [\"sip:u{i}@192.0.2.1\"]\n"
-        ));
-    }
+    let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
     let routings = [
-        "attendant",
-        "serial",
-        "round-robin",
-        "longest-idle",
-        "serial",
+        Routing::Attendant,
+        Routing::Serial,
+        Routing::RoundRobin,
+        Routing::LongestIdle,
+        Routing::Serial,
     ];
-    for (k, routing) in routings.iter().enumerate() {
-        let agents: Vec<String> = (0..50)
-            .map(|j| format!("\"u{}\"", (k * 40 + j) % 200))
+    let specs = routings.iter().enumerate().map(|(k, &routing)| {
+        let agents: Vec<&str> = (0..50)
+            .map(|j| users[(k * 40 + j) % 200].as_str())
             .collect();
-        let offer = if k % 2 == 0 { "parallel" } else { "head" };
-        toml.push_str(&format!(
-            "[[queue]]\nid = \"q{k}\"\nrouting = \"{routing}\"\noffer = \"{offer}\"\n\
-             agents = [{}]\nmax_calls = 200\nmax_wait = 2700\nwrap_up = 5\n",
-            agents.join(", ")
-        ));
-    }
-    let cfg = holdline::config::from_toml_str(&toml, std::path::Path::new("")).expect("config");
-    let mut engine = Engine::new(&cfg);
+        let offer = if k % 2 == 0 {
+            OfferMode::Parallel
+        } else {
+            OfferMode::Head
+        };
+        QueueSpec {
+            offer,
+            max_calls: 200,
+            max_wait: secs(2700),
+            wrap_up: secs(5),
+            ..queue(&format!("q{k}"), routing, &agents)
+        }
+    });
+    let online = users.iter().map(|u| (ag(u), true));
+    let mut engine: Engine<String> = Engine::new(options(), online, specs);
     let mut now = Time::ZERO;
     let mut calls = Vec::new();
     for i in 0..1000 {

@@ -3,16 +3,19 @@
 
 mod queue_support;
 
-use holdline::queue::{Action, Activity, AgentChange, DeclineReason, QueueError, RingOutcome};
-use queue_support::{ag, q, Harness};
+use holdline::queue::{
+    Action, Activity, AgentChange, DeclineReason, OfferMode, QueueError, QueueSpec, RingOutcome,
+    Routing,
+};
+use queue_support::{ag, q, queue, secs, Harness};
 
-fn queue(routing: &str, agents: &str, extra: &str) -> String {
-    format!("[[queue]]\nid = \"sales\"\nrouting = \"{routing}\"\nagents = [{agents}]\n{extra}\n")
+fn sales(routing: Routing, agents: &[&str]) -> QueueSpec<String> {
+    queue("sales", routing, agents)
 }
 
 #[test]
 fn attendant_rings_all_eligible_agents_at_once() {
-    let mut h = Harness::new(&queue("attendant", r#""a", "b", "c""#, ""));
+    let mut h = Harness::new([sales(Routing::Attendant, &["a", "b", "c"])]);
     let call = h.arrive("sales");
     let rings: Vec<String> = h.rings().into_iter().map(|(_, a)| a).collect();
     assert_eq!(rings, ["a", "b", "c"]);
@@ -21,7 +24,7 @@ fn attendant_rings_all_eligible_agents_at_once() {
 
 #[test]
 fn attendant_cancels_losers_on_answer() {
-    let mut h = Harness::new(&queue("attendant", r#""a", "b", "c""#, ""));
+    let mut h = Harness::new([sales(Routing::Attendant, &["a", "b", "c"])]);
     let call = h.arrive("sales");
     h.take();
     h.answer(call, "b");
@@ -59,7 +62,7 @@ fn attendant_cancels_losers_on_answer() {
 
 #[test]
 fn serial_moves_to_next_agent_on_decline() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b", "c", "d""#, ""));
+    let mut h = Harness::new([sales(Routing::Serial, &["a", "b", "c", "d"])]);
     let call = h.arrive("sales");
     assert_eq!(h.rings(), [(call, "a".to_owned())]);
     h.decline(call, "a");
@@ -76,7 +79,10 @@ fn serial_moves_to_next_agent_on_decline() {
 
 #[test]
 fn alert_time_expiry_counts_as_no_answer() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b""#, "agent_alert_time = 20"));
+    let mut h = Harness::new([QueueSpec {
+        agent_alert_time: secs(20),
+        ..sales(Routing::Serial, &["a", "b"])
+    }]);
     let call = h.arrive("sales");
     h.take();
     h.advance(19);
@@ -104,18 +110,16 @@ fn alert_time_expiry_counts_as_no_answer() {
     assert_eq!(ends, [RingOutcome::NoAnswer]);
 }
 
-fn ring_action(_h: &Harness, call: holdline::queue::CallId, agent: &str, secs: u64) -> Action {
-    let host = match agent {
-        "a" => "192.0.2.1",
-        "b" => "192.0.2.2",
-        "c" => "192.0.2.3",
-        _ => "192.0.2.4",
-    };
+fn ring_action(
+    _h: &Harness,
+    call: holdline::queue::CallId,
+    agent: &str,
+    alert: u64,
+) -> Action<String> {
     Action::Ring {
         call,
         agent: ag(agent),
-        contacts: vec![holdline::sip::parse::parse_uri(&format!("sip:{agent}@{host}")).unwrap()],
-        alert_for: std::time::Duration::from_secs(secs),
+        alert_for: secs(alert),
         queue: q("sales"),
         queue_name: "sales".into(),
     }
@@ -123,11 +127,11 @@ fn ring_action(_h: &Harness, call: holdline::queue::CallId, agent: &str, secs: u
 
 #[test]
 fn serial_cycles_until_timeout() {
-    let mut h = Harness::new(&queue(
-        "serial",
-        r#""a", "b""#,
-        "agent_alert_time = 30\nmax_wait = 150",
-    ));
+    let mut h = Harness::new([QueueSpec {
+        agent_alert_time: secs(30),
+        max_wait: secs(150),
+        ..sales(Routing::Serial, &["a", "b"])
+    }]);
     let call = h.arrive("sales");
     let mut order = Vec::new();
     for _ in 0..5 {
@@ -143,7 +147,7 @@ fn serial_cycles_until_timeout() {
 
 #[test]
 fn all_agents_declining_waits_round_pause_before_ringing_again() {
-    let mut h = Harness::new(&queue("attendant", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Attendant, &["a", "b"])]);
     let call = h.arrive("sales");
     h.take();
     h.decline(call, "a");
@@ -157,7 +161,7 @@ fn all_agents_declining_waits_round_pause_before_ringing_again() {
 
 #[test]
 fn round_robin_starts_after_last_answering_agent() {
-    let mut h = Harness::new(&queue("round-robin", r#""a", "b", "c", "d""#, ""));
+    let mut h = Harness::new([sales(Routing::RoundRobin, &["a", "b", "c", "d"])]);
     let first = h.arrive("sales");
     assert_eq!(h.rings(), [(first, "a".to_owned())]);
     h.decline(first, "a");
@@ -183,7 +187,7 @@ fn round_robin_starts_after_last_answering_agent() {
 
 #[test]
 fn longest_idle_rings_idle_longest_first() {
-    let mut h = Harness::new(&queue("longest-idle", r#""a", "b", "c""#, ""));
+    let mut h = Harness::new([sales(Routing::LongestIdle, &["a", "b", "c"])]);
     // Give each agent a call that ends at a different time: c first, then a, then b.
     for (agent, ends_at) in [("c", 10), ("a", 20), ("b", 30)] {
         let call = h.arrive("sales");
@@ -214,7 +218,7 @@ fn longest_idle_rings_idle_longest_first() {
 
 #[test]
 fn head_of_queue_only_rings_one_call() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b", "c""#, ""));
+    let mut h = Harness::new([sales(Routing::Serial, &["a", "b", "c"])]);
     let first = h.arrive("sales");
     let second = h.arrive("sales");
     let rings = h.rings();
@@ -230,7 +234,10 @@ fn head_of_queue_only_rings_one_call() {
 
 #[test]
 fn parallel_offer_rings_distinct_agents_fifo() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b", "c""#, "offer = \"parallel\""));
+    let mut h = Harness::new([QueueSpec {
+        offer: OfferMode::Parallel,
+        ..sales(Routing::Serial, &["a", "b", "c"])
+    }]);
     let c1 = h.arrive("sales");
     let c2 = h.arrive("sales");
     let c3 = h.arrive("sales");
@@ -261,7 +268,10 @@ fn parallel_offer_rings_distinct_agents_fifo() {
 
 #[test]
 fn attendant_parallel_gives_every_free_agent_to_the_earliest_call() {
-    let mut h = Harness::new(&queue("attendant", r#""a", "b""#, "offer = \"parallel\""));
+    let mut h = Harness::new([QueueSpec {
+        offer: OfferMode::Parallel,
+        ..sales(Routing::Attendant, &["a", "b"])
+    }]);
     let c1 = h.arrive("sales");
     let c2 = h.arrive("sales");
     h.take();
@@ -276,7 +286,7 @@ fn attendant_parallel_gives_every_free_agent_to_the_earliest_call() {
 
 #[test]
 fn dnd_agent_is_skipped() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Serial, &["a", "b"])]);
     h.set("a", AgentChange::Dnd(true));
     let call = h.arrive("sales");
     assert_eq!(h.rings(), [(call, "b".to_owned())]);
@@ -287,7 +297,7 @@ fn dnd_agent_is_skipped() {
 
 #[test]
 fn offline_agent_is_skipped() {
-    let mut h = Harness::new(&queue("attendant", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Attendant, &["a", "b"])]);
     h.set("b", AgentChange::Offline);
     let call = h.arrive("sales");
     assert_eq!(h.rings(), [(call, "a".to_owned())]);
@@ -301,7 +311,7 @@ fn offline_agent_is_skipped() {
 
 #[test]
 fn agent_going_dnd_while_ringing_moves_call_on() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Serial, &["a", "b"])]);
     let call = h.arrive("sales");
     h.take();
     h.set("a", AgentChange::Dnd(true));
@@ -318,20 +328,16 @@ fn agent_going_dnd_while_ringing_moves_call_on() {
 
 #[test]
 fn opted_out_agent_is_skipped_only_when_queue_allows_opt_out() {
-    let queues = r#"
-[[queue]]
-id = "strict"
-routing = "attendant"
-agents = ["a", "b"]
-allow_opt_out = false
-
-[[queue]]
-id = "relaxed"
-routing = "attendant"
-agents = ["c", "d"]
-allow_opt_out = true
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        QueueSpec {
+            allow_opt_out: false,
+            ..queue("strict", Routing::Attendant, &["a", "b"])
+        },
+        QueueSpec {
+            allow_opt_out: true,
+            ..queue("relaxed", Routing::Attendant, &["c", "d"])
+        },
+    ]);
     for (agent, queue) in [("a", "strict"), ("c", "relaxed")] {
         h.set(
             agent,
@@ -361,11 +367,11 @@ allow_opt_out = true
 
 #[test]
 fn agent_in_wrap_up_is_skipped_until_it_ends() {
-    let mut h = Harness::new(&queue(
-        "attendant",
-        r#""a", "b""#,
-        "wrap_up = 60\nagent_alert_time = 25",
-    ));
+    let mut h = Harness::new([QueueSpec {
+        wrap_up: secs(60),
+        agent_alert_time: secs(25),
+        ..sales(Routing::Attendant, &["a", "b"])
+    }]);
     let first = h.arrive("sales");
     h.answer(first, "a");
     h.advance(5);
@@ -384,18 +390,10 @@ fn agent_in_wrap_up_is_skipped_until_it_ends() {
 
 #[test]
 fn busy_agent_is_not_rung_for_second_queue() {
-    let queues = r#"
-[[queue]]
-id = "one"
-routing = "attendant"
-agents = ["a"]
-
-[[queue]]
-id = "two"
-routing = "attendant"
-agents = ["a", "b"]
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        queue("one", Routing::Attendant, &["a"]),
+        queue("two", Routing::Attendant, &["a", "b"]),
+    ]);
     let c1 = h.arrive("one");
     h.answer(c1, "a");
     h.take();
@@ -413,18 +411,10 @@ agents = ["a", "b"]
 
 #[test]
 fn ringing_agent_is_not_rung_for_another_queue_and_stops_on_answer() {
-    let queues = r#"
-[[queue]]
-id = "one"
-routing = "attendant"
-agents = ["a", "b"]
-
-[[queue]]
-id = "two"
-routing = "attendant"
-agents = ["a", "c"]
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        queue("one", Routing::Attendant, &["a", "b"]),
+        queue("two", Routing::Attendant, &["a", "c"]),
+    ]);
     let c1 = h.arrive("one");
     let c2 = h.arrive("two");
     assert_eq!(h.ringing(c1), ["a", "b"]);
@@ -438,18 +428,10 @@ agents = ["a", "c"]
 
 #[test]
 fn longest_waiting_call_gets_a_shared_agent_first() {
-    let queues = r#"
-[[queue]]
-id = "one"
-routing = "serial"
-agents = ["a"]
-
-[[queue]]
-id = "two"
-routing = "serial"
-agents = ["a"]
-"#;
-    let mut h = Harness::new(queues);
+    let mut h = Harness::new([
+        queue("one", Routing::Serial, &["a"]),
+        queue("two", Routing::Serial, &["a"]),
+    ]);
     let c1 = h.arrive("one");
     h.answer(c1, "a");
     h.advance(1);
@@ -464,7 +446,7 @@ agents = ["a"]
 
 #[test]
 fn caller_hangup_cancels_ringing_agents() {
-    let mut h = Harness::new(&queue("attendant", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Attendant, &["a", "b"])]);
     let call = h.arrive("sales");
     h.take();
     h.hang_up(call);
@@ -487,7 +469,7 @@ fn caller_hangup_cancels_ringing_agents() {
 
 #[test]
 fn unreachable_agent_moves_call_on() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Serial, &["a", "b"])]);
     let call = h.arrive("sales");
     h.take();
     h.engine.agent_unreachable(h.now, call, &ag("a")).unwrap();
@@ -502,31 +484,30 @@ fn unreachable_agent_moves_call_on() {
 }
 
 #[test]
-fn agent_without_contacts_is_offline_until_contacts_are_set() {
-    let queues = "[[user]]\nid = \"phoneless\"\n\
-                  [[queue]]\nid = \"sales\"\nrouting = \"attendant\"\nagents = [\"phoneless\"]\n";
-    let mut h = Harness::new(queues);
+fn member_not_known_as_an_agent_is_offline_until_set_online() {
+    let mut h = Harness::new([sales(Routing::Attendant, &["phoneless"])]);
     assert!(!h.engine.agent_status(&ag("phoneless")).unwrap().online);
     let call = h.arrive("sales");
     assert!(h.rings().is_empty());
-    let contact = holdline::sip::parse::parse_uri("sip:phoneless@192.0.2.9").unwrap();
-    h.engine
-        .set_agent_contacts(h.now, &ag("phoneless"), vec![contact.clone()]);
+    // The driver found somewhere to ring them (a contact, a registration).
+    h.engine.set_agent_online(h.now, &ag("phoneless"), true);
     let actions = h.take();
     assert!(matches!(
         &actions[..],
-        [Action::Ring { call: c, contacts, .. }] if *c == call && contacts == &vec![contact]
+        [Action::Ring { call: c, agent, .. }] if *c == call && agent.0 == "phoneless"
     ));
-    // Losing the last contact takes the agent offline and ends the ring.
-    h.engine
-        .set_agent_contacts(h.now, &ag("phoneless"), Vec::new());
+    // Nowhere left to ring: offline, and the ring ends.
+    h.engine.set_agent_online(h.now, &ag("phoneless"), false);
     assert!(matches!(&h.take()[..], [Action::CancelRing { .. }]));
     assert!(!h.engine.agent_status(&ag("phoneless")).unwrap().online);
+    // An agent the engine never heard of is created by it.
+    h.engine.set_agent_online(h.now, &ag("newcomer"), true);
+    assert!(h.engine.agent_status(&ag("newcomer")).unwrap().online);
 }
 
 #[test]
 fn unknown_agent_and_stale_inputs_are_errors_that_change_nothing() {
-    let mut h = Harness::new(&queue("serial", r#""a", "b""#, ""));
+    let mut h = Harness::new([sales(Routing::Serial, &["a", "b"])]);
     let call = h.arrive("sales");
     h.take();
     assert!(matches!(

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::raw::{RawAction, RawGroup, RawNumber, RawQueue, RawUser};
 use crate::config::{
-    Group, Music, NoAgentsAction, Number, Offer, OverflowAction, Queue, Routing, TimeoutAction,
+    Group, Music, NoAgentsAction, Number, OfferMode, OverflowAction, Queue, Routing, TimeoutAction,
     User,
 };
 use crate::store::{Kind, Origin};
@@ -179,7 +179,7 @@ pub fn queue_view(q: &Queue, origin: Origin) -> Value {
             Music::File(p) => p.display().to_string(),
         },
         "routing": routing_str(q.routing),
-        "offer": match q.offer { Offer::Head => "head", Offer::Parallel => "parallel" },
+        "offer": match q.offer { OfferMode::Head => "head", OfferMode::Parallel => "parallel" },
         "agents": strings(&mut q.agents.iter().map(|a| a.to_string())),
         "groups": strings(&mut q.groups.iter().map(|g| g.to_string())),
         "members": strings(&mut q.members.iter().map(|m| m.to_string())),

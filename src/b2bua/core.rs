@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::{Config, QueueId};
+use crate::config::{Config, QueueId, Target};
 use crate::sip::message::Message;
 use crate::sip::parse::{parse_datagram, Limits, ParseError};
 use crate::sip::sdp::NegotiatedMedia;
@@ -22,11 +22,12 @@ use crate::time::Time;
 
 use super::legs::call::CallHandle;
 use super::legs::{LegHandle, LegOutcome, Legs, RingRequest};
+use super::locations::Locations;
 use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
 use super::settings::Settings;
 use super::switch::{Ctx, Switch};
-use crate::queue::types::CallId as QueueCallId;
+use crate::queue::types::{AgentId, CallId as QueueCallId};
 use crate::queue::Engine;
 
 /// What the core needs to know that is not in the configuration file.
@@ -118,6 +119,8 @@ pub enum EndReason {
 pub struct Core {
     /// What the configuration says; replaced whole by [`Core::reconfigure`].
     settings: Arc<Settings>,
+    /// Where users are rung.
+    locations: Locations,
     legs: Legs,
     switch: Switch,
     /// The configuration and agent settings applied last, and what the admin API reads.
@@ -129,10 +132,12 @@ pub struct Core {
 impl Core {
     pub fn new(config: &Config, settings: CoreSettings) -> Core {
         let refer_timeout = settings.transactions.timers.t1 * 64;
+        let locations = Locations::new(config);
         Core {
             settings: Arc::new(Settings::new(config)),
             legs: Legs::new(config, settings),
-            switch: Switch::new(config, refer_timeout),
+            switch: Switch::new(config, &locations, refer_timeout),
+            locations,
             applied: Applied::new(config),
             media: VecDeque::new(),
         }
@@ -176,6 +181,7 @@ impl Core {
             now,
             legs: &mut self.legs,
             settings: &self.settings,
+            locations: &self.locations,
             media: &mut self.media,
         };
         self.switch.handle_timeout(&mut cx);
@@ -280,6 +286,7 @@ impl Core {
             now,
             legs: &mut self.legs,
             settings: &self.settings,
+            locations: &self.locations,
             media: &mut self.media,
         };
         loop {
@@ -303,8 +310,13 @@ impl Core {
     /// rebuilt: calls, legs, rings, forwards and REFERs carry on as they were.
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
-        self.applied
-            .reconfigure(now, config, self.switch.engine_mut());
+        let engine = self.switch.engine_mut();
+        // Agents first, so a new queue's members are known online or not. A removed user is
+        // never rung again; the engine keeps the record, offline.
+        for (user, online) in self.locations.reconfigure(config) {
+            engine.set_agent_online(now, &AgentId::from(&user), online);
+        }
+        self.applied.reconfigure(now, config, engine);
         self.settle(now);
     }
 
@@ -330,7 +342,7 @@ impl Core {
     }
 
     /// The queue engine, for status queries.
-    pub fn engine(&self) -> &Engine {
+    pub fn engine(&self) -> &Engine<Target> {
         self.switch.engine()
     }
 

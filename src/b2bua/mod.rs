@@ -18,6 +18,7 @@
 //! - `switch`: the queue engine, rings, forwards and transfers in flight, call timers.
 //! - `settings`: what the configuration says (directory, queue signalling, dial plan), one
 //!   immutable value swapped whole on reconfigure.
+//! - `locations`: the one place that turns a user into contacts (and online / offline).
 //! - `provisioning`: agent settings and configuration changes applied to the engine; what the
 //!   admin API reads.
 //! - [`precheck`]: the §8.2 checks every request passes first.
@@ -26,6 +27,7 @@
 
 pub mod core;
 pub mod legs;
+mod locations;
 pub mod ports;
 pub mod precheck;
 mod provisioning;

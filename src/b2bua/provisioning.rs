@@ -13,12 +13,12 @@
 //! What this does not do: read the store or the clock. The runtime follows the store's
 //! changes and calls in with `now`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
-use crate::config::{Config, QueueId};
+use crate::config::{Config, QueueId, Target};
 use crate::queue::event::QueueEvent;
 use crate::queue::types::{AgentChange, AgentId};
-use crate::queue::Engine;
+use crate::queue::{Engine, QueueSpec};
 use crate::time::Time;
 
 /// Agents' own settings, as the store keeps them.
@@ -71,24 +71,11 @@ impl Applied {
     /// Applies a new effective configuration to the engine for new calls (see the module
     /// docs). Sections the runtime reads only at start-up (`[sip]`, `[rtp]`, `[api]`) are not
     /// changed here.
-    pub fn reconfigure(&mut self, now: Time, config: &Config, engine: &mut Engine) {
+    pub fn reconfigure(&mut self, now: Time, config: &Config, engine: &mut Engine<Target>) {
         let old = std::mem::replace(&mut self.config, config.clone());
-
-        // Agents first, so a new queue's members are known with their contacts.
-        let old_contacts: HashMap<_, _> = old.users.iter().map(|u| (&u.id, &u.contacts)).collect();
-        let kept: HashSet<_> = config.users.iter().map(|u| &u.id).collect();
-        for u in &config.users {
-            if old_contacts.get(&u.id) != Some(&&u.contacts) {
-                engine.set_agent_contacts(now, &AgentId::from(&u.id), u.contacts.clone());
-            }
-        }
-        for u in old.users.iter().filter(|u| !kept.contains(&u.id)) {
-            // A removed user is never rung again; the engine keeps the record, offline.
-            engine.set_agent_contacts(now, &AgentId::from(&u.id), Vec::new());
-        }
         for q in &config.queues {
             if old.queue(&q.id) != Some(q) {
-                engine.update_queue(now, q.clone());
+                engine.update_queue(now, QueueSpec::from(q));
             }
         }
         for q in &old.queues {
@@ -102,12 +89,17 @@ impl Applied {
     /// Applies agents' do-not-disturb and opt-outs to every agent of the configuration (at
     /// start-up from the store, then whenever an agent changes them). An agent who can no
     /// longer take the call ringing them stops ringing; calls in progress go on.
-    pub fn set_agent_settings(&mut self, now: Time, settings: &AgentSettings, engine: &mut Engine) {
+    pub fn set_agent_settings(
+        &mut self,
+        now: Time,
+        settings: &AgentSettings,
+        engine: &mut Engine<Target>,
+    ) {
         self.settings = settings.clone();
         self.apply_settings(now, engine);
     }
 
-    fn apply_settings(&self, now: Time, engine: &mut Engine) {
+    fn apply_settings(&self, now: Time, engine: &mut Engine<Target>) {
         let settings = &self.settings;
         for user in &self.config.users {
             let agent = AgentId::from(&user.id);

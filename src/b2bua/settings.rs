@@ -9,7 +9,8 @@
 //!
 //! What this does not do: decide anything about a call. It answers lookups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{
@@ -21,6 +22,7 @@ use crate::sip::transport::Peer;
 use crate::sip::uri::{Host, Uri};
 
 use super::legs::peer_of;
+use super::locations::Locations;
 
 /// Everything the call path reads from the configuration.
 #[derive(Debug)]
@@ -35,6 +37,7 @@ pub(crate) struct Settings {
 #[derive(Clone, Debug)]
 pub(crate) struct QueueSignalling {
     pub answer_delay: Duration,
+    pub greeting: Option<PathBuf>,
     pub music: Music,
 }
 
@@ -48,6 +51,7 @@ impl Settings {
                 .map(|q| {
                     let signalling = QueueSignalling {
                         answer_delay: q.answer_delay,
+                        greeting: q.greeting.clone(),
                         music: q.music_on_hold.clone(),
                     };
                     (q.id.clone(), signalling)
@@ -63,6 +67,11 @@ impl Settings {
             .get(queue)
             .map(|q| q.answer_delay)
             .unwrap_or_default()
+    }
+
+    /// The greeting of `queue`, if it has one.
+    pub fn greeting(&self, queue: &QueueId) -> Option<PathBuf> {
+        self.queues.get(queue).and_then(|q| q.greeting.clone())
     }
 
     /// The music on hold of `queue` (the default for a queue that is gone).
@@ -106,7 +115,7 @@ pub(crate) struct RingTarget {
 /// external targets may be dialled, through which trunk) in one place.
 #[derive(Debug, Default)]
 pub(crate) struct DialPlan {
-    contacts: HashMap<UserId, Vec<Uri>>,
+    users: HashSet<UserId>,
     user_numbers: HashMap<E164, UserId>,
     trunks: Vec<Trunk>,
 }
@@ -114,11 +123,7 @@ pub(crate) struct DialPlan {
 impl DialPlan {
     pub fn new(config: &Config) -> DialPlan {
         DialPlan {
-            contacts: config
-                .users
-                .iter()
-                .map(|u| (u.id.clone(), u.contacts.clone()))
-                .collect(),
+            users: config.users.iter().map(|u| u.id.clone()).collect(),
             user_numbers: config
                 .users
                 .iter()
@@ -128,12 +133,11 @@ impl DialPlan {
         }
     }
 
-    /// A configured forward target as a destination (`None`: auto attendants, not built).
+    /// A configured forward target as a destination (`None`: its trunk is gone).
     pub fn destination_of(&self, target: &Target) -> Option<Destination> {
         match target {
             Target::Queue(q) => Some(Destination::Queue(q.clone())),
             Target::User(u) => Some(Destination::User(u.clone())),
-            Target::AutoAttendant(_) => None,
             Target::Tel { number, trunk } => Some(Destination::External {
                 target: self.number_at_trunk(number, trunk)?,
                 trunk: trunk.clone(),
@@ -158,7 +162,7 @@ impl DialPlan {
         if let Uri::Sip(sip) = uri {
             if let Some(user) = sip.user.as_deref() {
                 let id = UserId(user.to_owned());
-                if self.contacts.contains_key(&id) {
+                if self.users.contains(&id) {
                     return Ok(Destination::User(id));
                 }
             }
@@ -199,23 +203,19 @@ impl DialPlan {
         crate::sip::parse::parse_uri(&text).ok()
     }
 
-    /// The user's contacts, or the trunk's proxy with the target and the trunk's credentials:
-    /// where to ring.
-    pub fn ring_targets(&self, dest: &Destination) -> Vec<RingTarget> {
+    /// The user's contacts (from `locations`), or the trunk's proxy with the target and the
+    /// trunk's credentials: where to ring.
+    pub fn ring_targets(&self, dest: &Destination, locations: &Locations) -> Vec<RingTarget> {
         match dest {
-            Destination::User(u) => self
-                .contacts
-                .get(u)
-                .map(|cs| {
-                    cs.iter()
-                        .map(|c| RingTarget {
-                            uri: c.clone(),
-                            dest: None,
-                            auth: None,
-                        })
-                        .collect()
+            Destination::User(u) => locations
+                .contacts(u)
+                .iter()
+                .map(|c| RingTarget {
+                    uri: c.clone(),
+                    dest: None,
+                    auth: None,
                 })
-                .unwrap_or_default(),
+                .collect(),
             Destination::External { target, trunk } => self
                 .trunks
                 .iter()

@@ -11,7 +11,9 @@
 //! files it names exist, nothing here touches the file system.
 //!
 //! # Layout
-//! - [`model`]: the validated types (`Config`, `Queue`, `Target`, ids).
+//! - [`model`]: the validated types (`Config`, `Queue`, `Target`, ids); the queue engine's
+//!   `QueueId`, `Routing` and `OfferMode` are re-exported from it.
+//! - `queue_spec`: a queue in the engine's vocabulary (`QueueSpec`), users as agents.
 //! - [`raw`]: the serde model of the file. [`validate`], `validate_queue`: the checks.
 //! - [`targets`]: forward targets and the forwarding-loop check.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
@@ -20,6 +22,7 @@
 pub mod directory;
 pub mod error;
 pub mod model;
+mod queue_spec;
 pub mod raw;
 pub mod targets;
 pub mod uri;

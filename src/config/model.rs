@@ -16,6 +16,9 @@ use crate::number::E164;
 use crate::sip::uri::{SipUri, Uri};
 use crate::sip::Transport;
 
+/// Shared with the queue engine, which owns them: a queue's id and how it offers calls.
+pub use crate::queue::types::{OfferMode, QueueId, Routing};
+
 /// The most agents (users plus group members, without duplicates) one queue may have.
 pub const MAX_AGENTS_PER_QUEUE: usize = 50;
 /// The longest queue name, in characters; it is shown to agents as the From display name.
@@ -42,10 +45,6 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// A queue's `id` from the config (`"sales"`).
-    QueueId
-);
-id_type!(
     /// A user's `id` from the config (`"amos"`); users are the agents.
     UserId
 );
@@ -56,11 +55,6 @@ id_type!(
 id_type!(
     /// A trunk's `id` from the config.
     TrunkId
-);
-id_type!(
-    /// An auto attendant's id (`aa:ID` targets). Auto attendants are not configured here yet;
-    /// only the form of the id is checked.
-    AttendantId
 );
 
 /// The whole validated configuration.
@@ -300,8 +294,6 @@ pub enum Target {
     User(UserId),
     /// `queue:ID`
     Queue(QueueId),
-    /// `aa:ID`
-    AutoAttendant(AttendantId),
     /// `tel:+E164`: through `trunk`, the first trunk whose allow list admits the number.
     Tel { number: E164, trunk: TrunkId },
     /// `sip:URI`: through `trunk`, as for `Tel`.
@@ -313,7 +305,6 @@ impl fmt::Display for Target {
         match self {
             Target::User(id) => write!(f, "user:{id}"),
             Target::Queue(id) => write!(f, "queue:{id}"),
-            Target::AutoAttendant(id) => write!(f, "aa:{id}"),
             Target::Tel { number, .. } => write!(f, "tel:{number}"),
             Target::Sip { uri, .. } => write!(f, "{uri}"),
         }
@@ -334,7 +325,7 @@ pub struct Queue {
     pub greeting: Option<PathBuf>,
     pub music_on_hold: Music,
     pub routing: Routing,
-    pub offer: Offer,
+    pub offer: OfferMode,
     /// As listed in `agents`.
     pub agents: Vec<UserId>,
     /// As listed in `groups`.
@@ -377,28 +368,6 @@ impl Queue {
 pub enum Music {
     Default,
     File(PathBuf),
-}
-
-/// How agents are chosen for an offered call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Routing {
-    /// Ring every eligible agent at once; the first to answer wins.
-    Attendant,
-    /// One at a time, in `members` order.
-    Serial,
-    /// One at a time, starting after the agent who took the previous call.
-    RoundRobin,
-    /// One at a time, the agent idle longest first.
-    LongestIdle,
-}
-
-/// Which waiting calls are offered to agents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Offer {
-    /// Only the call at the head of the queue rings agents (FIFO, the default).
-    Head,
-    /// Several waiting calls may ring different agents at once.
-    Parallel,
 }
 
 /// `on_overflow`: a call arriving when `max_calls` are waiting.

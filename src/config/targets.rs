@@ -1,21 +1,21 @@
-//! Forward targets (`user:ID`, `queue:ID`, `aa:ID`, `tel:+E164`, `sip:URI`) and the check that
-//! queue forwarding never loops.
+//! Forward targets (`user:ID`, `queue:ID`, `tel:+E164`, `sip:URI`) and the check that queue
+//! forwarding never loops.
 //!
-//! A target is checked against what the file declares: users and queues must exist, an
-//! auto-attendant id only needs the right form (auto attendants are not configured yet), and an
+//! A target is checked against what the file declares: users and queues must exist, and an
 //! external target (`tel:`, or a `sip:` URI that is not one of ours) needs a `[[trunk]]` whose
 //! `allow` list admits it, so a forward can never dial somewhere nobody approved (toll fraud).
 //! Forwarding to one of holdline's own numbers or queue addresses is refused in favour of the
-//! internal target, which keeps every hop visible to the loop check.
+//! internal target, which keeps every hop visible to the loop check. `aa:ID` (an auto
+//! attendant) is recognised and refused with that reason: there are no auto attendants yet, and
+//! a forward to one could only fail at call time.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::number::E164;
 
 use super::directory::address_key;
-use super::model::{AttendantId, ExternalTarget, QueueId, Target, Trunk, UserId};
+use super::model::{ExternalTarget, QueueId, Target, Trunk, UserId};
 use super::uri::parse_sip_uri;
-use super::validate::valid_id;
 
 /// What a target may refer to, gathered from the whole file before targets are checked.
 pub struct Known<'a> {
@@ -32,7 +32,7 @@ pub struct Known<'a> {
 pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
     let Some((scheme, rest)) = text.split_once(':') else {
         return Err(format!(
-            "target {text:?} has no kind; write user:ID, queue:ID, aa:ID, tel:+E164 or sip:URI"
+            "target {text:?} has no kind; write user:ID, queue:ID, tel:+E164 or sip:URI"
         ));
     };
     match scheme.to_ascii_lowercase().as_str() {
@@ -48,10 +48,10 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
             }
             Ok(Target::Queue(QueueId(rest.to_owned())))
         }
-        "aa" => {
-            valid_id(rest).map_err(|why| format!("target {text:?}: auto attendant id {why}"))?;
-            Ok(Target::AutoAttendant(AttendantId(rest.to_owned())))
-        }
+        "aa" => Err(format!(
+            "forwards to {text}, an auto attendant, but auto attendants are not available yet; \
+             forward to queue:ID, user:ID, tel:+E164 or sip:URI"
+        )),
         "tel" => {
             if !rest.trim_start().starts_with('+') {
                 return Err(format!(
@@ -86,7 +86,7 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
         }
         _ => Err(format!(
             "target {text:?} has unknown kind {scheme:?}; \
-             write user:ID, queue:ID, aa:ID, tel:+E164 or sip:URI"
+             write user:ID, queue:ID, tel:+E164 or sip:URI"
         )),
     }
 }

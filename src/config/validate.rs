@@ -30,7 +30,7 @@ use super::validate_queue::queues;
 /// How long the event log keeps events by default: a year of queue statistics.
 pub const DEFAULT_KEEP_EVENTS_DAYS: i64 = 365;
 
-/// The longest id (of a queue, user, group, trunk or auto attendant).
+/// The longest id (of a queue, user, group or trunk).
 pub const MAX_ID_CHARS: usize = 64;
 
 /// Checks `raw` and builds the [`Config`]; relative paths resolve against `base_dir`.

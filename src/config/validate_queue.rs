@@ -11,8 +11,8 @@ use crate::number::E164;
 
 use super::directory::address_key;
 use super::model::{
-    Group, GroupId, Music, NoAgentsAction, Number, Offer, OverflowAction, Queue, QueueId, Routing,
-    SipConfig, Target, TimeoutAction, Trunk, User, UserId, MAX_AGENTS_PER_QUEUE,
+    Group, GroupId, Music, NoAgentsAction, Number, OfferMode, OverflowAction, Queue, QueueId,
+    Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, MAX_AGENTS_PER_QUEUE,
     MAX_QUEUE_NAME_CHARS,
 };
 use super::raw::{RawAction, RawConfig, RawQueue};
@@ -152,7 +152,7 @@ fn queue_media(
     (greeting, music)
 }
 
-fn queue_routing(q: &RawQueue, subj: &str, p: &mut Problems) -> (Routing, Offer) {
+fn queue_routing(q: &RawQueue, subj: &str, p: &mut Problems) -> (Routing, OfferMode) {
     let routing = match q.routing.as_deref().unwrap_or("attendant") {
         "attendant" => Routing::Attendant,
         "serial" => Routing::Serial,
@@ -169,15 +169,15 @@ fn queue_routing(q: &RawQueue, subj: &str, p: &mut Problems) -> (Routing, Offer)
         }
     };
     let offer = match q.offer.as_deref().unwrap_or("head") {
-        "head" => Offer::Head,
-        "parallel" => Offer::Parallel,
+        "head" => OfferMode::Head,
+        "parallel" => OfferMode::Parallel,
         other => {
             p.add(
                 subj,
                 "offer",
                 format!("offer {other:?} is not one of head, parallel"),
             );
-            Offer::Head
+            OfferMode::Head
         }
     };
     (routing, offer)

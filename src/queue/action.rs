@@ -5,34 +5,33 @@
 //! crossed it), `Bridge` into connecting the two legs' media, `Forward` into REFER or a new leg,
 //! `Reject` into a final response before answering and `Disconnect` into a BYE. Calls moved
 //! between queues (`queue:` targets) never produce an action: no new signalling is needed.
+//!
+//! The engine names agents and queues, never where they are: which contacts ring for an agent
+//! and which files play for a queue are the driver's to resolve.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Music, QueueId, Target};
-use crate::sip::uri::Uri;
+use super::types::{AgentId, CallId, EndReason, QueueId};
 
-use super::types::{AgentId, CallId, EndReason};
-
-/// One command for the driver, taken from [`super::Engine::poll_action`] in order.
+/// One command for the driver, taken from [`super::Engine::poll_action`] in order. `T` is the
+/// driver's forward target (see [`super::ForwardTo`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<T> {
     /// Answer the caller (200 OK; the b2bua applies the queue's `answer_delay` first).
     Answer { call: CallId },
-    /// Play the queue's greeting once; report its end with
+    /// Play `queue`'s greeting once; report its end with
     /// [`super::Engine::greeting_finished`].
-    PlayGreeting { call: CallId, file: PathBuf },
-    /// Play music on hold, looped, until the call is bridged, moved or ended.
-    PlayMusic { call: CallId, music: Music },
-    /// Offer the call to an agent: INVITE every contact (forking), for at most `alert_for`
-    /// (the engine also times the ring and sends `CancelRing` when it ends). `queue_name` is
-    /// shown to the agent (From display name). Report the outcome with `agent_answered`,
-    /// `agent_declined`, `agent_busy` or `agent_unreachable`. `contacts` can be empty (an
-    /// agent set online with nowhere known to ring): report `agent_unreachable`.
+    PlayGreeting { call: CallId, queue: QueueId },
+    /// Play `queue`'s music on hold, looped, until the call is bridged, moved or ended.
+    PlayMusic { call: CallId, queue: QueueId },
+    /// Offer the call to an agent: INVITE every contact the agent has (forking), for at most
+    /// `alert_for` (the engine also times the ring and sends `CancelRing` when it ends).
+    /// `queue_name` is shown to the agent (From display name). Report the outcome with
+    /// `agent_answered`, `agent_declined`, `agent_busy` or `agent_unreachable`; an agent
+    /// online with nowhere known to ring is `agent_unreachable`.
     Ring {
         call: CallId,
         agent: AgentId,
-        contacts: Vec<Uri>,
         alert_for: Duration,
         queue: QueueId,
         queue_name: String,
@@ -42,12 +41,12 @@ pub enum Action {
     CancelRing { call: CallId, agent: AgentId },
     /// The agent answered: stop the music and connect the caller to the agent's leg.
     Bridge { call: CallId, agent: AgentId },
-    /// Hand the call to a target outside the engine (`user:`, `aa:`, `tel:`, `sip:`): by REFER
-    /// or a new leg when `answered`, else by a redirect or a new leg before answering. The
-    /// engine forgets the call.
+    /// Hand the call to a target outside the engine (the driver's own, from the queue's
+    /// [`super::ForwardTo::Elsewhere`]): by REFER or a new leg when `answered`, else by a
+    /// redirect or a new leg before answering. The engine forgets the call.
     Forward {
         call: CallId,
-        target: Target,
+        target: T,
         answered: bool,
     },
     /// Refuse the call before it was answered with this final status (486 Busy Here for
@@ -58,7 +57,7 @@ pub enum Action {
     Disconnect { call: CallId, reason: EndReason },
 }
 
-impl Action {
+impl<T> Action<T> {
     /// The call the action is about.
     pub fn call(&self) -> CallId {
         match self {

@@ -5,20 +5,21 @@
 //! one call), so answering one call never leaves them ringing for another. Whether an agent
 //! *could* take a queue's calls (online, not DND, opted in) is apart from whether they are
 //! *free now* (idle: not ringing, on a call, in wrap-up or busy elsewhere).
+//!
+//! Where an agent is rung is not kept here: the driver resolves contacts when it rings, and
+//! tells the engine whether the agent is online (has somewhere to ring, or is signed in).
 
 use std::collections::BTreeSet;
 
-use crate::config::{Queue, QueueId};
-use crate::sip::uri::Uri;
 use crate::time::Time;
 
-use super::types::{Activity, AgentId};
+use super::spec::QueueSpec;
+use super::types::{Activity, AgentId, QueueId};
 
 #[derive(Debug)]
 pub(crate) struct Agent {
     pub id: AgentId,
-    /// Where a ring is sent (static contacts until the registrar lands).
-    pub contacts: Vec<Uri>,
+    /// Set by the driver; an offline agent is never rung.
     pub online: bool,
     pub dnd: bool,
     /// Queues the agent opted out of (effective only where the queue allows opt-out).
@@ -33,11 +34,10 @@ pub(crate) struct Agent {
 }
 
 impl Agent {
-    pub fn new(id: AgentId, contacts: Vec<Uri>) -> Self {
+    pub fn new(id: AgentId, online: bool) -> Self {
         Agent {
             id,
-            online: !contacts.is_empty(),
-            contacts,
+            online,
             dnd: false,
             opted_out: BTreeSet::new(),
             busy_elsewhere: false,
@@ -49,35 +49,50 @@ impl Agent {
 
     /// Whether the agent takes calls of `queue` at all: online, not DND, not opted out (when
     /// the queue allows opting out). Busy agents still count: they will be free again.
-    pub fn serves(&self, queue: &Queue) -> bool {
+    pub fn serves<T>(&self, queue: &QueueSpec<T>) -> bool {
         self.online && !self.dnd && !(queue.allow_opt_out && self.opted_out.contains(&queue.id))
     }
 
     /// Whether the agent may be rung now for a call of `queue`.
-    pub fn offerable(&self, queue: &Queue) -> bool {
+    pub fn offerable<T>(&self, queue: &QueueSpec<T>) -> bool {
         self.serves(queue) && self.activity == Activity::Idle && !self.busy_elsewhere
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::super::spec::{OnNoAgents, OnOverflow, OnTimeout};
+    use super::super::types::{OfferMode, Routing};
     use super::*;
 
-    fn queue(allow_opt_out: bool) -> Queue {
-        let mut q = crate::config::embedded_default().queues.remove(0);
-        q.allow_opt_out = allow_opt_out;
-        q
+    fn queue(allow_opt_out: bool) -> QueueSpec<()> {
+        QueueSpec {
+            id: QueueId("demo".into()),
+            name: "Demo".into(),
+            has_greeting: false,
+            routing: Routing::Attendant,
+            offer: OfferMode::Head,
+            members: vec![AgentId::from("a")],
+            allow_opt_out,
+            agent_alert_time: Duration::from_secs(30),
+            wrap_up: Duration::ZERO,
+            max_calls: 50,
+            on_overflow: OnOverflow::Busy,
+            max_wait: Duration::from_secs(1200),
+            on_timeout: OnTimeout::Disconnect,
+            no_agents: OnNoAgents::Queue,
+        }
     }
 
     fn agent() -> Agent {
-        let uri = crate::sip::parse::parse_uri("sip:a@192.0.2.1").expect("uri");
-        Agent::new(AgentId::from("a"), vec![uri])
+        Agent::new(AgentId::from("a"), true)
     }
 
     #[test]
-    fn agent_without_contacts_starts_offline() {
-        let a = Agent::new(AgentId::from("x"), Vec::new());
-        assert!(!a.online);
+    fn offline_agent_serves_no_queue() {
+        let a = Agent::new(AgentId::from("x"), false);
         assert!(!a.serves(&queue(true)));
     }
 

@@ -17,9 +17,9 @@
 
 use std::sync::Arc;
 
-use crate::config::Queue;
 use crate::time::Time;
 
+use super::spec::QueueSpec;
 use super::timers::AgentIx;
 use super::types::{CallId, CallerInfo};
 
@@ -55,12 +55,12 @@ pub(crate) struct Round {
 }
 
 #[derive(Debug)]
-pub(crate) struct Call {
+pub(crate) struct Call<T> {
     pub id: CallId,
     pub caller: CallerInfo,
-    /// The queue's configuration when the call entered it: its `max_wait`, `on_timeout` and
-    /// media stay as they were even if the queue is updated meanwhile.
-    pub entry: Arc<Queue>,
+    /// The queue's settings when the call entered it: its `max_wait`, `on_timeout` and wrap-up
+    /// stay as they were even if the queue is updated meanwhile.
+    pub entry: Arc<QueueSpec<T>>,
     /// Place in the queue's line (engine-wide arrival counter; lower is earlier).
     pub seq: u64,
     pub entered: Time,
@@ -77,7 +77,7 @@ pub(crate) struct Call {
     pub greeting_guard_at: Option<Time>,
 }
 
-impl Call {
+impl<T> Call<T> {
     pub fn is_ringing(&self, agent: AgentIx) -> bool {
         self.rings.iter().any(|r| r.agent == agent)
     }

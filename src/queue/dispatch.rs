@@ -16,7 +16,8 @@
 
 use std::sync::Arc;
 
-use crate::config::{Offer, Queue, QueueId};
+use std::fmt;
+
 use crate::time::Time;
 
 use super::action::Action;
@@ -24,10 +25,11 @@ use super::call::Ring;
 use super::engine::Engine;
 use super::event::EventKind;
 use super::policy::{pick, policy_for, Candidate, Policy, RoundView};
+use super::spec::QueueSpec;
 use super::timers::{AgentIx, Timer};
-use super::types::{Activity, CallId};
+use super::types::{Activity, CallId, OfferMode, QueueId};
 
-impl Engine {
+impl<T: Clone + fmt::Display> Engine<T> {
     /// Dispatches every queue marked by the current input.
     pub(crate) fn dispatch(&mut self, now: Time) {
         if self.dirty.is_empty() {
@@ -88,7 +90,7 @@ impl Engine {
                 continue;
             }
             self.offer(now, id, queue, &cfg, policy, &mut pool);
-            if cfg.offer == Offer::Head {
+            if cfg.offer == OfferMode::Head {
                 break;
             }
         }
@@ -101,7 +103,7 @@ impl Engine {
         now: Time,
         id: CallId,
         queue: &QueueId,
-        cfg: &Arc<Queue>,
+        cfg: &Arc<QueueSpec<T>>,
         policy: &dyn Policy,
         pool: &mut Vec<Candidate>,
     ) {
@@ -158,7 +160,7 @@ impl Engine {
         }
     }
 
-    fn ring(&mut self, now: Time, id: CallId, agent: AgentIx, cfg: &Queue) {
+    fn ring(&mut self, now: Time, id: CallId, agent: AgentIx, cfg: &QueueSpec<T>) {
         let until = now + cfg.agent_alert_time;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
@@ -172,7 +174,6 @@ impl Engine {
         self.actions.push_back(Action::Ring {
             call: id,
             agent: a.id.clone(),
-            contacts: a.contacts.clone(),
             alert_for: cfg.agent_alert_time,
             queue: cfg.id.clone(),
             queue_name: cfg.name.clone(),

@@ -8,10 +8,10 @@
 //! and the engine's timers resolves one way, reproducibly.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, Queue, QueueId};
 use crate::time::Time;
 
 use super::action::Action;
@@ -19,8 +19,9 @@ use super::agent::Agent;
 use super::call::{Call, Phase, Round};
 use super::error::QueueError;
 use super::event::{EventKind, QueueEvent};
+use super::spec::QueueSpec;
 use super::timers::{AgentIx, Timer, TimerTable};
-use super::types::{Activity, AgentId, CallId, CallerInfo, DeclineReason, RingOutcome};
+use super::types::{Activity, AgentId, CallId, CallerInfo, DeclineReason, QueueId, RingOutcome};
 
 /// Tunables that are not queue configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,20 +38,21 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
-    pub fn for_config(config: &Config) -> Self {
+    /// The defaults, for prompts (greetings) of at most `longest_prompt`.
+    pub fn for_longest_prompt(longest_prompt: Duration) -> Self {
         EngineOptions {
             max_forward_hops: 5,
             round_pause: Duration::from_secs(5),
-            greeting_guard: config.media.max_prompt + Duration::from_secs(5),
+            greeting_guard: longest_prompt + Duration::from_secs(5),
         }
     }
 }
 
 /// One queue's run-time state.
 #[derive(Debug)]
-pub(crate) struct QueueState {
-    /// The current configuration; new calls and every new offer use it.
-    pub cfg: Arc<Queue>,
+pub(crate) struct QueueState<T> {
+    /// The current settings; new calls and every new offer use them.
+    pub cfg: Arc<QueueSpec<T>>,
     /// `cfg.members` as agent indices, in order.
     pub members: Vec<AgentIx>,
     /// The calls in line (greeting or waiting, ringing or not), by arrival.
@@ -61,16 +63,17 @@ pub(crate) struct QueueState {
     pub removed: bool,
 }
 
-/// The call-queue engine. See the module docs of [`crate::queue`].
+/// The call-queue engine. See the module docs of [`crate::queue`]. `T` is the driver's forward
+/// target, opaque to the engine (see [`super::ForwardTo`]).
 #[derive(Debug)]
-pub struct Engine {
+pub struct Engine<T> {
     pub(crate) options: EngineOptions,
-    pub(crate) queues: BTreeMap<QueueId, QueueState>,
+    pub(crate) queues: BTreeMap<QueueId, QueueState<T>>,
     pub(crate) agents: Vec<Agent>,
     pub(crate) agent_ix: HashMap<AgentId, AgentIx>,
-    pub(crate) calls: HashMap<CallId, Call>,
+    pub(crate) calls: HashMap<CallId, Call<T>>,
     pub(crate) timers: TimerTable,
-    pub(crate) actions: VecDeque<Action>,
+    pub(crate) actions: VecDeque<Action<T>>,
     pub(crate) events: VecDeque<QueueEvent>,
     /// Queues to dispatch at the end of the current input.
     pub(crate) dirty: BTreeSet<QueueId>,
@@ -78,14 +81,14 @@ pub struct Engine {
     pub(crate) next_seq: u64,
 }
 
-impl Engine {
-    /// An engine with every configured user as an agent (online when they have static
-    /// contacts) and every configured queue.
-    pub fn new(config: &Config) -> Self {
-        Self::with_options(config, EngineOptions::for_config(config))
-    }
-
-    pub fn with_options(config: &Config, options: EngineOptions) -> Self {
+impl<T: Clone + fmt::Display> Engine<T> {
+    /// An engine that knows `agents` (each online or not) and serves `queues`, before any
+    /// call. Members of a queue not among `agents` start offline.
+    pub fn new(
+        options: EngineOptions,
+        agents: impl IntoIterator<Item = (AgentId, bool)>,
+        queues: impl IntoIterator<Item = QueueSpec<T>>,
+    ) -> Self {
         let mut engine = Engine {
             options,
             queues: BTreeMap::new(),
@@ -99,11 +102,12 @@ impl Engine {
             next_call: 1,
             next_seq: 1,
         };
-        for u in &config.users {
-            engine.agent_entry(AgentId::from(&u.id), Some(&u.contacts));
+        for (agent, online) in agents {
+            let ix = engine.agent_entry(agent);
+            engine.agents[ix].online = online;
         }
-        for q in &config.queues {
-            engine.install_queue(q.clone());
+        for q in queues {
+            engine.install_queue(q);
         }
         engine.dirty.clear();
         engine
@@ -112,7 +116,7 @@ impl Engine {
     // ---- outputs -------------------------------------------------------------------------
 
     /// The next thing the driver must do.
-    pub fn poll_action(&mut self) -> Option<Action> {
+    pub fn poll_action(&mut self) -> Option<Action<T>> {
         self.actions.pop_front()
     }
 
@@ -374,7 +378,7 @@ impl Engine {
 
     // ---- helpers shared by the engine's files ---------------------------------------------
 
-    pub(crate) fn call(&self, call: CallId) -> Result<&Call, QueueError> {
+    pub(crate) fn call(&self, call: CallId) -> Result<&Call<T>, QueueError> {
         self.calls
             .get(&call)
             .ok_or(QueueError::UnknownCall { call })

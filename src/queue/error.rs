@@ -3,9 +3,7 @@
 
 use thiserror::Error;
 
-use crate::config::QueueId;
-
-use super::types::{AgentId, CallId};
+use super::types::{AgentId, CallId, QueueId};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum QueueError {

@@ -9,10 +9,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::config::{QueueId, Target};
 use crate::time::Time;
 
-use super::types::{AgentId, CallId, EndReason, RingOutcome};
+use super::spec::ForwardTo;
+use super::types::{AgentId, CallId, EndReason, QueueId, RingOutcome};
 
 /// One step of one call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,8 +47,9 @@ pub enum EventKind {
     Overflow,
     /// Nobody could take the queue's calls; a forward, reject or disconnect follows.
     NoAgents,
-    /// The call was forwarded. Terminal unless the target is a queue.
-    Forward { target: Target },
+    /// The call was forwarded. Terminal unless the target is a queue. A target outside the
+    /// engine is shown by its text (`user:amos`, `tel:+14255550199`).
+    Forward { target: ForwardTo<String> },
     /// The call was refused before answering with this status. Terminal.
     Reject { status: u16 },
     /// holdline hung up the caller. Terminal.
@@ -68,7 +69,7 @@ impl EventKind {
             | EventKind::Disconnect { .. }
             | EventKind::Transfer { .. }
             | EventKind::Complete { .. } => true,
-            EventKind::Forward { target } => !matches!(target, Target::Queue(_)),
+            EventKind::Forward { target } => !matches!(target, ForwardTo::Queue(_)),
             _ => false,
         }
     }

@@ -5,17 +5,18 @@
 //! [`Engine::complete`], or the abandon/transfer paths in `engine.rs`; each removes the call,
 //! so a call ends exactly once.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::config::{NoAgentsAction, OverflowAction, QueueId, Target, TimeoutAction};
 use crate::time::Time;
 
 use super::action::Action;
 use super::call::{Phase, Round};
 use super::engine::Engine;
 use super::event::EventKind;
+use super::spec::{ForwardTo, OnNoAgents, OnOverflow, OnTimeout};
 use super::timers::{AgentIx, Timer};
-use super::types::{Activity, CallId, EndReason, RingOutcome};
+use super::types::{Activity, CallId, EndReason, QueueId, RingOutcome};
 
 /// 480 Temporarily Unavailable (RFC 3261 §21.4.18): nobody can take the call now.
 const UNAVAILABLE: u16 = 480;
@@ -24,7 +25,7 @@ const BUSY_HERE: u16 = 486;
 /// 482 Loop Detected (§21.4.20): forwarded between queues too often.
 const LOOP_DETECTED: u16 = 482;
 
-impl Engine {
+impl<T: Clone + fmt::Display> Engine<T> {
     /// Puts a call (new, or moved from another queue and detached) into `queue`.
     pub(crate) fn enter(&mut self, now: Time, id: CallId, queue: &QueueId) {
         let Some(q) = self.queues.get(queue).filter(|q| !q.removed) else {
@@ -55,15 +56,15 @@ impl Engine {
         if full {
             self.emit(now, id, None, EventKind::Overflow);
             match &cfg.on_overflow {
-                OverflowAction::Busy => self.refuse(now, id, BUSY_HERE, EndReason::Overflow),
-                OverflowAction::Forward(t) => self.forward(now, id, t.clone()),
+                OnOverflow::Busy => self.refuse(now, id, BUSY_HERE, EndReason::Overflow),
+                OnOverflow::Forward(t) => self.forward(now, id, t.clone()),
             }
             return;
         }
-        if nobody && cfg.no_agents != NoAgentsAction::Queue {
+        if nobody && !matches!(cfg.no_agents, OnNoAgents::Queue) {
             self.emit(now, id, None, EventKind::NoAgents);
             match &cfg.no_agents {
-                NoAgentsAction::Forward(t) => self.forward(now, id, t.clone()),
+                OnNoAgents::Forward(t) => self.forward(now, id, t.clone()),
                 _ => self.refuse(now, id, UNAVAILABLE, EndReason::NoAgents),
             }
             return;
@@ -73,7 +74,7 @@ impl Engine {
             q.line.insert(seq, id);
         }
         // max_wait = 0 without a greeting: the timeout action runs at once, before answering.
-        if cfg.max_wait.is_zero() && cfg.greeting.is_none() {
+        if cfg.max_wait.is_zero() && !cfg.has_greeting {
             self.run_timeout(now, id);
             return;
         }
@@ -89,21 +90,20 @@ impl Engine {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        match &cfg.greeting {
-            Some(file) => {
-                c.phase = Phase::Greeting;
-                let guard = now + self.options.greeting_guard;
-                c.greeting_guard_at = Some(guard);
-                self.timers.insert(guard, Timer::GreetingGuard(id));
-                self.actions.push_back(Action::PlayGreeting {
-                    call: id,
-                    file: file.clone(),
-                });
-            }
-            None => self.actions.push_back(Action::PlayMusic {
+        if cfg.has_greeting {
+            c.phase = Phase::Greeting;
+            let guard = now + self.options.greeting_guard;
+            c.greeting_guard_at = Some(guard);
+            self.timers.insert(guard, Timer::GreetingGuard(id));
+            self.actions.push_back(Action::PlayGreeting {
                 call: id,
-                music: cfg.music_on_hold.clone(),
-            }),
+                queue: queue.clone(),
+            });
+        } else {
+            self.actions.push_back(Action::PlayMusic {
+                call: id,
+                queue: queue.clone(),
+            });
         }
         let Some(c) = self.calls.get_mut(&id) else {
             return;
@@ -132,10 +132,11 @@ impl Engine {
             self.run_timeout(now, id);
             return;
         }
-        let music = c.entry.music_on_hold.clone();
         let queue = c.entry.id.clone();
-        self.actions
-            .push_back(Action::PlayMusic { call: id, music });
+        self.actions.push_back(Action::PlayMusic {
+            call: id,
+            queue: queue.clone(),
+        });
         self.dirty.insert(queue);
     }
 
@@ -147,45 +148,32 @@ impl Engine {
         let action = c.entry.on_timeout.clone();
         self.emit(now, id, None, EventKind::Timeout);
         match action {
-            TimeoutAction::Disconnect => self.refuse(now, id, UNAVAILABLE, EndReason::Timeout),
-            TimeoutAction::Forward(t) => self.forward(now, id, t),
+            OnTimeout::Disconnect => self.refuse(now, id, UNAVAILABLE, EndReason::Timeout),
+            OnTimeout::Forward(t) => self.forward(now, id, t),
         }
     }
 
     /// Forwards a call. `queue:` targets move it internally (no signalling) up to the hop cap;
     /// other targets hand it to the driver and the engine forgets it.
-    pub(crate) fn forward(&mut self, now: Time, id: CallId, target: Target) {
+    pub(crate) fn forward(&mut self, now: Time, id: CallId, target: ForwardTo<T>) {
         self.detach(now, id);
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
+        let shown = target.map(T::to_string);
         match target {
-            Target::Queue(queue) => {
+            ForwardTo::Queue(queue) => {
                 if c.hops >= self.options.max_forward_hops {
                     self.refuse(now, id, LOOP_DETECTED, EndReason::ForwardLoop);
                     return;
                 }
                 c.hops += 1;
-                self.emit(
-                    now,
-                    id,
-                    None,
-                    EventKind::Forward {
-                        target: Target::Queue(queue.clone()),
-                    },
-                );
+                self.emit(now, id, None, EventKind::Forward { target: shown });
                 self.enter(now, id, &queue);
             }
-            target => {
+            ForwardTo::Elsewhere(target) => {
                 let answered = c.answered;
-                self.emit(
-                    now,
-                    id,
-                    None,
-                    EventKind::Forward {
-                        target: target.clone(),
-                    },
-                );
+                self.emit(now, id, None, EventKind::Forward { target: shown });
                 self.actions.push_back(Action::Forward {
                     call: id,
                     target,

@@ -1,11 +1,16 @@
 //! The call-queue engine, sans-IO: calls, agents, routing policies and timers.
 //!
 //! The engine owns calls and agents as its own types ([`CallId`], [`AgentId`]) and never sees a
-//! SIP message. The b2bua drives it with inputs that carry `now` (call arrived / hung up, agent
-//! answered / declined / busy / unreachable / call ended, agent state changed, greeting
-//! finished, timeout, queue updated) and carries out the [`Action`]s it hands back (answer,
-//! play greeting / music, ring, cancel, bridge, forward, reject, disconnect). Every step is also
-//! a [`QueueEvent`] for the log and the store.
+//! SIP message. It has its own vocabulary and imports nothing of holdline but `time`: queues
+//! are [`QueueSpec`]s (ids, routing, offer mode, limits, overflow / timeout / no-agents actions)
+//! that the configuration converts into, and a forward to anywhere but another queue carries the
+//! driver's own target, opaque to the engine ([`ForwardTo`]). The b2bua drives it with inputs
+//! that carry `now` (call arrived / hung up, agent answered / declined / busy / unreachable /
+//! call ended, agent online or not, agent state changed, greeting finished, timeout, queue
+//! updated) and carries out the [`Action`]s it hands back (answer, play greeting / music, ring,
+//! cancel, bridge, forward, reject, disconnect). Actions name agents and queues, never contacts
+//! or files: the b2bua resolves those. Every step is also a [`QueueEvent`] for the log and the
+//! store.
 //!
 //! ```text
 //! let call = engine.call_arrived(now, &queue, caller)?;
@@ -27,7 +32,10 @@
 //! # Driving the engine (the b2bua's side of the contract)
 //! - Map each caller leg to the [`CallId`] `call_arrived` returns, each agent leg to
 //!   (call, agent). Carry out the actions in order; `Answer` honours the queue's
-//!   `answer_delay` (the signalling layer owns it).
+//!   `answer_delay` (the signalling layer owns it); `Ring` rings the agent's contacts and
+//!   `PlayGreeting` / `PlayMusic` play the queue's files, as the driver knows them.
+//! - Tell the engine whether each agent can be rung with `set_agent_online` (at start with
+//!   [`Engine::new`], then whenever it changes: contacts added or gone, registrations).
 //! - Report the end of every greeting with `greeting_finished` (a guard timer moves on after
 //!   the longest allowed prompt if it never comes).
 //! - Report each ring's outcome once: `agent_answered` (on `Err`, hang up that agent leg: the
@@ -47,7 +55,7 @@
 //!   ends. `dispatch`: offering calls to agents. `policy`: the routing methods.
 //! - `provision`: queue updates and agent state at run time.
 //! - `call`, `agent`: the engine's records. `timers`: named deadlines.
-//! - [`action`], [`event`], [`types`], [`status`], [`error`]: the public vocabulary.
+//! - [`spec`], [`action`], [`event`], [`types`], [`status`], [`error`]: the public vocabulary.
 
 pub mod action;
 mod agent;
@@ -59,6 +67,7 @@ pub mod event;
 mod lifecycle;
 pub(crate) mod policy;
 mod provision;
+pub mod spec;
 pub mod status;
 pub(crate) mod timers;
 pub mod types;
@@ -67,7 +76,9 @@ pub use action::Action;
 pub use engine::{Engine, EngineOptions};
 pub use error::QueueError;
 pub use event::{EventKind, QueueEvent};
+pub use spec::{ForwardTo, OnNoAgents, OnOverflow, OnTimeout, QueueSpec};
 pub use status::{AgentStatus, QueueAgent, QueueStatus, WaitState, WaitingCall};
 pub use types::{
-    Activity, AgentChange, AgentId, CallId, CallerInfo, DeclineReason, EndReason, RingOutcome,
+    Activity, AgentChange, AgentId, CallId, CallerInfo, DeclineReason, EndReason, OfferMode,
+    QueueId, RingOutcome, Routing,
 };

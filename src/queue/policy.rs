@@ -11,10 +11,10 @@
 //!   queue's previous call.
 //! - `longest-idle`: one at a time, the agent free of calls longest first.
 
-use crate::config::Routing;
 use crate::time::Time;
 
 use super::timers::AgentIx;
+use super::types::Routing;
 
 /// A free agent who could be rung for the call now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,24 +1,24 @@
-//! Run-time changes from provisioning and presence: queue configuration updates and removal,
-//! agent state (online, DND, opt-out, busy elsewhere) and contacts.
+//! Run-time changes from provisioning and presence: queue updates and removal, and agent state
+//! (online, DND, opt-out, busy elsewhere).
 //!
 //! Changes apply to new calls and new offers at once and never disturb calls in progress: a
 //! ring goes on unless its agent can no longer take the call, and a call in line keeps the
-//! `max_wait`, timeout action and media it entered with.
+//! `max_wait`, timeout action and wrap-up it entered with.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
-use crate::config::{Queue, QueueId};
-use crate::sip::uri::Uri;
 use crate::time::Time;
 
 use super::agent::Agent;
 use super::engine::{Engine, QueueState};
 use super::error::QueueError;
+use super::spec::QueueSpec;
 use super::timers::AgentIx;
-use super::types::{Activity, AgentChange, AgentId, RingOutcome};
+use super::types::{Activity, AgentChange, AgentId, QueueId, RingOutcome};
 
-impl Engine {
+impl<T: Clone + fmt::Display> Engine<T> {
     /// Changes an agent's state. An agent who becomes unable to take a call they are ringing
     /// for stops ringing (the call moves on).
     pub fn set_agent_state(
@@ -62,29 +62,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets where an agent is rung (registrations, or static contacts changed by
-    /// provisioning). Unknown agents are created. Gaining the first contact makes the agent
-    /// online, losing the last makes them offline.
-    pub fn set_agent_contacts(&mut self, now: Time, agent: &AgentId, contacts: Vec<Uri>) {
-        let ix = self.agent_entry(agent.clone(), None);
-        let a = &mut self.agents[ix];
-        // Until presence lands, having somewhere to ring is being online.
-        if a.contacts.is_empty() != contacts.is_empty() {
-            a.online = !contacts.is_empty();
-        }
-        a.contacts = contacts;
-        if let (false, Activity::Ringing(call)) = (a.online, a.activity) {
-            self.end_ring(now, call, ix, RingOutcome::Canceled);
-        }
-        self.mark_agent_queues(ix);
-        self.dispatch(now);
+    /// Whether the agent can be rung at all (the driver knows where: registrations or static
+    /// contacts). Unknown agents are created; an agent going offline stops ringing.
+    pub fn set_agent_online(&mut self, now: Time, agent: &AgentId, online: bool) {
+        self.agent_entry(agent.clone());
+        let change = if online {
+            AgentChange::Online
+        } else {
+            AgentChange::Offline
+        };
+        // The agent exists now, so this cannot fail.
+        let _ = self.set_agent_state(now, agent, change);
     }
 
-    /// Adds a queue or replaces its configuration. New calls see it at once; calls in line keep
-    /// their `max_wait` deadline, timeout action and media, and rings in progress go on; every
+    /// Adds a queue or replaces its settings. New calls see them at once; calls in line keep
+    /// their `max_wait` deadline, timeout action and wrap-up, and rings in progress go on; every
     /// *new* offer uses the new members, routing, offer mode and alert time. Agents not known
-    /// yet are created offline (no contacts).
-    pub fn update_queue(&mut self, now: Time, queue: Queue) {
+    /// yet are created offline.
+    pub fn update_queue(&mut self, now: Time, queue: QueueSpec<T>) {
         self.install_queue(queue);
         self.dispatch(now);
     }
@@ -106,24 +101,23 @@ impl Engine {
         Ok(())
     }
 
-    /// The agent's index, creating the agent if needed (with `contacts` when given).
-    pub(crate) fn agent_entry(&mut self, id: AgentId, contacts: Option<&[Uri]>) -> AgentIx {
+    /// The agent's index, creating the agent (offline) if needed.
+    pub(crate) fn agent_entry(&mut self, id: AgentId) -> AgentIx {
         if let Some(&ix) = self.agent_ix.get(&id) {
             return ix;
         }
         let ix = self.agents.len();
-        let contacts = contacts.map(<[Uri]>::to_vec).unwrap_or_default();
-        self.agents.push(Agent::new(id.clone(), contacts));
+        self.agents.push(Agent::new(id.clone(), false));
         self.agent_ix.insert(id, ix);
         ix
     }
 
-    /// Installs or replaces a queue's configuration and its agents' memberships.
-    pub(crate) fn install_queue(&mut self, cfg: Queue) {
+    /// Installs or replaces a queue's settings and its agents' memberships.
+    pub(crate) fn install_queue(&mut self, cfg: QueueSpec<T>) {
         let members: Vec<AgentIx> = cfg
             .members
             .iter()
-            .map(|u| self.agent_entry(AgentId::from(u), None))
+            .map(|a| self.agent_entry(a.clone()))
             .collect();
         let id = cfg.id.clone();
         let cfg = Arc::new(cfg);

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use crate::config::QueueId;
 use crate::time::Time;
 
 use super::agent::Agent;
 use super::call::Phase;
 use super::engine::Engine;
-use super::types::{Activity, AgentId, CallId, CallerInfo};
+use super::types::{Activity, AgentId, CallId, CallerInfo, QueueId};
 
 /// A queue's state now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +85,7 @@ impl AgentStatus {
     }
 }
 
-impl Engine {
+impl<T> Engine<T> {
     /// The queue's line and agents now, or `None` for an unknown queue.
     pub fn queue_status(&self, now: Time, queue: &QueueId) -> Option<QueueStatus> {
         let q = self.queues.get(queue)?;

@@ -1,13 +1,53 @@
 //! The engine's own identifiers and the small value types its inputs carry.
 //!
 //! A call and an agent are named by the engine's own [`CallId`] and [`AgentId`], never by a SIP
-//! Call-ID or URI: the b2bua keeps the mapping between its legs and these ids. Nothing here
-//! knows about SIP beyond the status codes an agent's decline is reported with.
+//! Call-ID or URI: the b2bua keeps the mapping between its legs and these ids. A queue is named
+//! by its [`QueueId`], and how it offers calls by [`Routing`] and [`OfferMode`]; the
+//! configuration shares these three (it re-exports them) and converts the rest of a queue into
+//! a [`super::QueueSpec`]. Nothing here knows about SIP beyond the status codes an agent's
+//! decline is reported with.
 
 use std::fmt;
 
-use crate::config::{QueueId, UserId};
 use crate::time::Time;
+
+/// A queue, by the `id` it is configured with (`"sales"`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueId(pub String);
+
+impl QueueId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How agents are chosen for an offered call (each is a policy in `policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    /// Ring every eligible agent at once; the first to answer wins.
+    Attendant,
+    /// One at a time, in member order.
+    Serial,
+    /// One at a time, starting after the agent who took the previous call.
+    RoundRobin,
+    /// One at a time, the agent idle longest first.
+    LongestIdle,
+}
+
+/// Which waiting calls are offered to agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfferMode {
+    /// Only the call at the head of the queue rings agents (FIFO, the default).
+    Head,
+    /// Several waiting calls may ring different agents at once.
+    Parallel,
+}
 
 /// A caller's call as the engine knows it; assigned by [`super::Engine::call_arrived`] and kept
 /// when the call moves between queues.
@@ -27,12 +67,6 @@ pub struct AgentId(pub String);
 impl AgentId {
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl From<&UserId> for AgentId {
-    fn from(u: &UserId) -> Self {
-        AgentId(u.0.clone())
     }
 }
 

@@ -1,51 +1,71 @@
-//! A harness for queue engine tests: a configuration with five agents, virtual time, and the
-//! actions and events the engine produced, taken in order.
+//! A harness for queue engine tests: queues in the engine's own vocabulary ([`QueueSpec`]),
+//! five agents (a–e) online, virtual time, and the actions and events the engine produced,
+//! taken in order.
+//!
+//! A forward target outside the engine is opaque to it; here it is plain text
+//! (`"tel:+14255550199"`), which the engine hands back in `Action::Forward`.
 
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::time::Duration;
 
-use holdline::config::{from_toml_str, Config, QueueId};
 use holdline::queue::{
     Action, AgentChange, AgentId, CallId, CallerInfo, DeclineReason, Engine, EngineOptions,
-    EventKind, QueueEvent,
+    EventKind, ForwardTo, OfferMode, OnNoAgents, OnOverflow, OnTimeout, QueueEvent, QueueId,
+    QueueSpec, Routing,
 };
 use holdline::time::Time;
 
-/// Five agents (a–e) with static contacts, one trunk, and the service numbers queues use.
-pub const BASE: &str = r#"
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
+/// The agents every harness starts with, all online.
+pub const AGENTS: [&str; 5] = ["a", "b", "c", "d", "e"];
 
-[[user]]
-id = "a"
-contacts = ["sip:a@192.0.2.1"]
-[[user]]
-id = "b"
-contacts = ["sip:b@192.0.2.2"]
-[[user]]
-id = "c"
-contacts = ["sip:c@192.0.2.3"]
-[[user]]
-id = "d"
-contacts = ["sip:d@192.0.2.4"]
-[[user]]
-id = "e"
-contacts = ["sip:e@192.0.2.5"]
-
-[[trunk]]
-id = "carrier"
-proxy = "sip:sbc.carrier.example"
-allow = ["+1*"]
-"#;
-
-pub fn config(queues: &str) -> Config {
-    match from_toml_str(&format!("{BASE}\n{queues}"), Path::new("/srv/holdline")) {
-        Ok(c) => c,
-        Err(e) => panic!("test configuration is invalid:\n{e}"),
+/// A queue with the configuration's defaults (attendant, head offer, 30 s alert time, 50
+/// calls, 1200 s wait then disconnect, opt-out allowed, queue when nobody serves) and no
+/// members; tests change what they need with `QueueSpec { .., ..spec("sales") }`.
+pub fn spec(id: &str) -> QueueSpec<String> {
+    QueueSpec {
+        id: q(id),
+        name: id.to_owned(),
+        has_greeting: false,
+        routing: Routing::Attendant,
+        offer: OfferMode::Head,
+        members: Vec::new(),
+        allow_opt_out: true,
+        agent_alert_time: Duration::from_secs(30),
+        wrap_up: Duration::ZERO,
+        max_calls: 50,
+        on_overflow: OnOverflow::Busy,
+        max_wait: Duration::from_secs(1200),
+        on_timeout: OnTimeout::Disconnect,
+        no_agents: OnNoAgents::Queue,
     }
+}
+
+/// `spec(id)` with `members` and `routing`.
+pub fn queue(id: &str, routing: Routing, members: &[&str]) -> QueueSpec<String> {
+    QueueSpec {
+        routing,
+        members: agents(members),
+        ..spec(id)
+    }
+}
+
+pub fn agents(ids: &[&str]) -> Vec<AgentId> {
+    ids.iter().map(|a| ag(a)).collect()
+}
+
+/// Forward to another queue.
+pub fn to_queue(id: &str) -> ForwardTo<String> {
+    ForwardTo::Queue(q(id))
+}
+
+/// Forward out of the engine, to a target it does not look into.
+pub fn elsewhere(target: &str) -> ForwardTo<String> {
+    ForwardTo::Elsewhere(target.to_owned())
+}
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
 }
 
 pub fn q(id: &str) -> QueueId {
@@ -57,26 +77,34 @@ pub fn ag(id: &str) -> AgentId {
 }
 
 pub struct Harness {
-    pub engine: Engine,
+    pub engine: Engine<String>,
     pub now: Time,
-    pending: Vec<Action>,
+    pending: Vec<Action<String>>,
     pub events: Vec<QueueEvent>,
 }
 
+/// The engine options the server uses with its default longest prompt (600 s).
+pub fn options() -> EngineOptions {
+    EngineOptions::for_longest_prompt(Duration::from_secs(600))
+}
+
 impl Harness {
-    pub fn new(queues: &str) -> Self {
-        let engine = Engine::new(&config(queues));
-        Self::from_engine(engine)
+    /// An engine serving `queues`, with agents a–e online.
+    pub fn new(queues: impl IntoIterator<Item = QueueSpec<String>>) -> Self {
+        Self::with_options(queues, |_| {})
     }
 
-    pub fn with_options(queues: &str, f: impl FnOnce(&mut EngineOptions)) -> Self {
-        let cfg = config(queues);
-        let mut opts = EngineOptions::for_config(&cfg);
+    pub fn with_options(
+        queues: impl IntoIterator<Item = QueueSpec<String>>,
+        f: impl FnOnce(&mut EngineOptions),
+    ) -> Self {
+        let mut opts = options();
         f(&mut opts);
-        Self::from_engine(Engine::with_options(&cfg, opts))
+        let online = AGENTS.iter().map(|a| (ag(a), true));
+        Self::from_engine(Engine::new(opts, online, queues))
     }
 
-    fn from_engine(engine: Engine) -> Self {
+    pub fn from_engine(engine: Engine<String>) -> Self {
         Harness {
             engine,
             now: Time::ZERO,
@@ -96,7 +124,7 @@ impl Harness {
     }
 
     /// The actions produced since the last call.
-    pub fn take(&mut self) -> Vec<Action> {
+    pub fn take(&mut self) -> Vec<Action<String>> {
         self.pump();
         std::mem::take(&mut self.pending)
     }

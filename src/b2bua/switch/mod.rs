@@ -16,14 +16,17 @@ mod view;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::config::{Config, QueueId};
-use crate::queue::types::CallId as QueueCallId;
-use crate::queue::Engine;
+use std::path::PathBuf;
+
+use crate::config::{Config, Music, QueueId, Target};
+use crate::queue::types::{AgentId, CallId as QueueCallId};
+use crate::queue::{Engine, EngineOptions, QueueSpec};
 use crate::time::Time;
 
 use super::core::Event;
 use super::legs::call::CallHandle;
 use super::legs::{LegEvent, Legs};
+use super::locations::Locations;
 use super::provisioning::LoggedEvent;
 use super::settings::Settings;
 
@@ -36,6 +39,7 @@ pub(crate) struct Ctx<'a> {
     pub now: Time,
     pub legs: &'a mut Legs,
     pub settings: &'a Settings,
+    pub locations: &'a Locations,
     pub media: &'a mut VecDeque<Event>,
 }
 
@@ -64,13 +68,31 @@ enum CallTimer {
     Refer,
 }
 
-/// The engine's calls and ours, both ways, and the queue each caller is in now.
+/// The engine's calls and ours, both ways, and where each caller sits.
 #[derive(Debug, Default)]
 struct Seats {
     calls: HashMap<QueueCallId, CallHandle>,
     queue_call_of: HashMap<CallHandle, QueueCallId>,
-    /// The queue a caller is in (or was last, while forwarded): where its music comes from.
-    queue_of: HashMap<CallHandle, QueueId>,
+    seat: HashMap<CallHandle, Seat>,
+}
+
+/// The queue a caller is in (or was last, while forwarded) and the prompts it entered with: a
+/// configuration change reaches new calls, never the greeting or music of one in line.
+#[derive(Debug)]
+struct Seat {
+    queue: QueueId,
+    greeting: Option<PathBuf>,
+    music: Music,
+}
+
+impl Seat {
+    fn new(queue: QueueId, settings: &Settings) -> Seat {
+        Seat {
+            greeting: settings.greeting(&queue),
+            music: settings.music(&queue),
+            queue,
+        }
+    }
 }
 
 /// Engine events for the runtime's log, named by the caller's SIP Call-ID.
@@ -83,7 +105,7 @@ struct Log {
 
 /// The call switch (see the module doc).
 pub(crate) struct Switch {
-    engine: Engine,
+    engine: Engine<Target>,
     seats: Seats,
     rings: Rings,
     transfers: Transfers,
@@ -94,9 +116,16 @@ pub(crate) struct Switch {
 }
 
 impl Switch {
-    pub fn new(config: &Config, refer_timeout: Duration) -> Switch {
+    pub fn new(config: &Config, locations: &Locations, refer_timeout: Duration) -> Switch {
+        let agents = locations
+            .users()
+            .map(|(u, online)| (AgentId::from(u), online));
         Switch {
-            engine: Engine::new(config),
+            engine: Engine::new(
+                EngineOptions::for_longest_prompt(config.media.max_prompt),
+                agents,
+                config.queues.iter().map(QueueSpec::from),
+            ),
             seats: Seats::default(),
             rings: Rings::default(),
             transfers: Transfers::default(),
@@ -106,11 +135,11 @@ impl Switch {
         }
     }
 
-    pub fn engine(&self) -> &Engine {
+    pub fn engine(&self) -> &Engine<Target> {
         &self.engine
     }
 
-    pub fn engine_mut(&mut self) -> &mut Engine {
+    pub fn engine_mut(&mut self) -> &mut Engine<Target> {
         &mut self.engine
     }
 
@@ -180,7 +209,8 @@ impl Switch {
             Ok(qcall) => {
                 self.seats.calls.insert(qcall, call);
                 self.seats.queue_call_of.insert(call, qcall);
-                self.seats.queue_of.insert(call, queue);
+                let seat = Seat::new(queue, cx.settings);
+                self.seats.seat.insert(call, seat);
             }
             Err(err) => {
                 tracing::warn!(%err, "the queue engine refused the call");

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::Target;
+use crate::config::{QueueId, Target, UserId};
 use crate::queue::types::{AgentId, CallId as QueueCallId, DeclineReason, EndReason as QueueEnd};
 use crate::queue::Action;
 
@@ -19,7 +19,7 @@ use crate::b2bua::legs::call::CallHandle;
 use crate::b2bua::legs::{LegHandle, LegOutcome, RingRequest};
 use crate::b2bua::settings::Destination;
 
-use super::{CallTimer, Ctx, Switch};
+use super::{CallTimer, Ctx, Seat, Switch};
 
 /// Agent legs by the engine's (call, agent) pair, and back.
 #[derive(Debug, Default)]
@@ -35,7 +35,7 @@ pub(crate) struct Rings {
 }
 
 impl Switch {
-    pub(super) fn carry_out(&mut self, cx: &mut Ctx, action: Action) {
+    pub(super) fn carry_out(&mut self, cx: &mut Ctx, action: Action<Target>) {
         let now = cx.now;
         let qcall = action.call();
         if let Action::CancelRing { agent, .. } = action {
@@ -51,20 +51,29 @@ impl Switch {
         };
         match action {
             Action::Answer { .. } => self.answer_when_due(cx, handle),
-            Action::PlayGreeting { file, .. } => cx.emit(Event::Play {
-                call: handle,
-                what: Playback::Greeting(file),
-            }),
-            Action::PlayMusic { music, .. } => cx.emit(Event::Play {
-                call: handle,
-                what: Playback::Music(music),
-            }),
+            Action::PlayGreeting { queue, .. } => {
+                match self.seat(cx, handle, queue).greeting.clone() {
+                    Some(file) => cx.emit(Event::Play {
+                        call: handle,
+                        what: Playback::Greeting(file),
+                    }),
+                    // The engine's queue and ours change together, so this is not expected; the
+                    // call goes on to its music rather than wait for the greeting guard.
+                    None => {
+                        let _ = self.engine.greeting_finished(now, qcall);
+                    }
+                }
+            }
+            Action::PlayMusic { queue, .. } => {
+                let music = self.seat(cx, handle, queue).music.clone();
+                cx.emit(Event::Play {
+                    call: handle,
+                    what: Playback::Music(music),
+                })
+            }
             Action::Ring {
-                agent,
-                contacts,
-                queue_name,
-                ..
-            } => self.ring_contacts(cx, handle, qcall, agent, contacts, &queue_name),
+                agent, queue_name, ..
+            } => self.ring_contacts(cx, handle, qcall, agent, &queue_name),
             Action::CancelRing { .. } => {}
             Action::Bridge { agent, .. } => self.bridge(cx, handle, qcall, agent),
             Action::Reject { status, .. } => {
@@ -102,8 +111,8 @@ impl Switch {
         if !cx.legs.is_ringing(handle) {
             return;
         }
-        let delay = match self.seats.queue_of.get(&handle) {
-            Some(queue) => cx.settings.answer_delay(queue),
+        let delay = match self.seats.seat.get(&handle) {
+            Some(seat) => cx.settings.answer_delay(&seat.queue),
             None => Duration::ZERO,
         };
         if delay.is_zero() {
@@ -120,7 +129,6 @@ impl Switch {
         handle: CallHandle,
         qcall: QueueCallId,
         agent: AgentId,
-        contacts: Vec<crate::sip::uri::Uri>,
         queue_name: &str,
     ) {
         let now = cx.now;
@@ -134,6 +142,7 @@ impl Switch {
         let caller = call.uri;
         let dialled = call.dialled;
         let mut legs = Vec::new();
+        let contacts = cx.locations.contacts(&UserId::from(&agent)).to_vec();
         for target in contacts {
             let ring = RingRequest {
                 call: handle,
@@ -196,10 +205,11 @@ impl Switch {
         };
         if !answered {
             cx.legs.answer_now(now, handle);
-            if let Some(queue) = self.seats.queue_of.get(&handle) {
+            if let Some(seat) = self.seats.seat.get(&handle) {
+                let music = seat.music.clone();
                 cx.emit(Event::Play {
                     call: handle,
-                    what: Playback::Music(cx.settings.music(queue)),
+                    what: Playback::Music(music),
                 });
             }
         }
@@ -307,7 +317,21 @@ impl Switch {
             self.rings.bridged.remove(&leg);
             cx.legs.cancel_leg(now, leg);
         }
-        self.seats.queue_of.remove(&handle);
+        self.seats.seat.remove(&handle);
         self.cancel_forwards(cx, handle);
+    }
+
+    /// Where `call` sits, moved to `queue` first when the engine moved it there (a forward
+    /// between queues): the prompts of the queue it is in, as they were when it got there.
+    fn seat(&mut self, cx: &Ctx, call: CallHandle, queue: QueueId) -> &Seat {
+        let seat = self
+            .seats
+            .seat
+            .entry(call)
+            .or_insert_with(|| Seat::new(queue.clone(), cx.settings));
+        if seat.queue != queue {
+            *seat = Seat::new(queue, cx.settings);
+        }
+        seat
     }
 }

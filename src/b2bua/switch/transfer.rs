@@ -136,7 +136,7 @@ impl Switch {
         let display = call.display.unwrap_or_else(|| "Transfer".to_owned());
         let (caller, dialled) = (call.uri, call.dialled);
         let mut placed = false;
-        for target in cx.settings.dial_plan.ring_targets(&dest) {
+        for target in cx.settings.dial_plan.ring_targets(&dest, cx.locations) {
             let ring = RingRequest {
                 call: handle,
                 target: target.uri,
@@ -293,7 +293,8 @@ impl Switch {
         let Some(call) = cx.legs.caller(handle) else {
             return;
         };
-        self.seats.queue_of.insert(handle, queue.clone());
+        let seat = super::Seat::new(queue.clone(), cx.settings);
+        self.seats.seat.insert(handle, seat);
         let info = crate::queue::types::CallerInfo {
             from: call.uri.as_ref().map(|u| u.to_string()).unwrap_or_default(),
             display: call.display,

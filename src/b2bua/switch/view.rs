@@ -56,7 +56,12 @@ impl Switch {
                 };
                 Some(CallView {
                     call_id: identity.call_id,
-                    queue: self.seats.queue_of.get(&handle).unwrap_or(dialled).clone(),
+                    queue: self
+                        .seats
+                        .seat
+                        .get(&handle)
+                        .map_or(dialled, |s| &s.queue)
+                        .clone(),
                     caller: identity
                         .uri
                         .as_ref()
