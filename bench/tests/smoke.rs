@@ -1,16 +1,20 @@
 //! Smoke tests of `holdline-bench` against the real `holdline` binary on loopback, which each
 //! test starts through `Options::spawn`: the library entry point, the command line, the RTP the
 //! server's media plane sends (music on hold), and the tool's own calibration blaster.
+//!
+//! The server is another package's binary, so Cargo does not hand its path to these tests
+//! (`CARGO_BIN_EXE_*` names only this package's binaries): [`holdline_bin`] finds it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use holdline::bench::blast::{self, BlastPlan};
-use holdline::bench::rtp_stats::RtpStats;
-use holdline::bench::{self, Options, Spawn};
 use holdline::sip::sdp::Codec;
+use holdline_bench::blast::{self, BlastPlan};
+use holdline_bench::rtp_stats::RtpStats;
+use holdline_bench::{self as bench, Options, Spawn};
 
 const CONFIG: &str = r#"
 [sip]
@@ -35,6 +39,56 @@ name = "Bench"
 numbers = ["+14255550100"]
 "#;
 
+/// The `holdline` binary the tests start: `$HOLDLINE_BIN` when set, else the one beside
+/// `holdline-bench` in this build's profile directory (where `--spawn` looks by default),
+/// brought up to date first with `cargo build -p holdline --bin holdline` in the same target
+/// directory and profile, so `cargo test -p holdline-bench` alone never runs a stale server.
+/// Under `cargo test --workspace` that build finds nothing to do.
+fn holdline_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("HOLDLINE_BIN") {
+            return PathBuf::from(bin);
+        }
+        let bench = Path::new(env!("CARGO_BIN_EXE_holdline-bench"));
+        let profile_dir = bench
+            .parent()
+            .expect("holdline-bench sits in a profile directory");
+        let target_dir = profile_dir
+            .parent()
+            .expect("a profile directory sits in target/");
+        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        // Cargo runs tests with `CARGO` set to itself; a test binary started by hand falls back
+        // to the one on PATH.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(&cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "holdline",
+                "--bin",
+                "holdline",
+                "--profile",
+            ])
+            .arg(profile)
+            .env("CARGO_TARGET_DIR", target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status();
+        let bin = profile_dir.join(format!("holdline{}", std::env::consts::EXE_SUFFIX));
+        match status {
+            Ok(status) if status.success() => bin,
+            outcome => panic!(
+                "cannot build the holdline binary into {} ({outcome:?}); set HOLDLINE_BIN to one",
+                profile_dir.display()
+            ),
+        }
+    })
+}
+
 fn config_file(tag: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("bench-smoke-{tag}-{}", std::process::id()));
@@ -51,7 +105,7 @@ fn spawned(tag: &str, calls: u64, rate: f64, hold: Duration) -> Options {
     o.rate = rate;
     o.duration = hold;
     o.spawn = Some(Spawn {
-        binary: PathBuf::from(env!("CARGO_BIN_EXE_holdline")),
+        binary: holdline_bin().to_owned(),
         config: config_file(tag),
     });
     o
@@ -228,7 +282,7 @@ fn cli_runs_calls_against_a_spawned_server_and_prints_json() {
         .arg("--spawn")
         .arg(config_file("cli"))
         .arg("--holdline-bin")
-        .arg(env!("CARGO_BIN_EXE_holdline"))
+        .arg(holdline_bin())
         .output()
         .expect("run holdline-bench");
     let text = String::from_utf8_lossy(&out.stdout);
