@@ -3,90 +3,30 @@
 //! server's media plane sends (music on hold), and the tool's own calibration blaster.
 //!
 //! The server is another package's binary, so Cargo does not hand its path to these tests
-//! (`CARGO_BIN_EXE_*` names only this package's binaries): [`holdline_bin`] finds it.
+//! (`CARGO_BIN_EXE_*` names only this package's binaries): `holdline_testkit::holdline_bin`
+//! finds it, building it first when needed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use holdline::sip::sdp::Codec;
 use holdline_bench::blast::{self, BlastPlan};
 use holdline_bench::rtp_stats::RtpStats;
 use holdline_bench::{self as bench, Options, Spawn};
+use holdline_testkit::{holdline_bin, ConfigToml, QueueToml};
 
-const CONFIG: &str = r#"
-[sip]
-listen = ["udp:127.0.0.1:0"]
-
-[rtp]
-ports = "40000-49999"
-
-[api]
-listen = "127.0.0.1:0"
-
-[store]
-path = "holdline.db"
-
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-
-[[queue]]
-id = "bench"
-name = "Bench"
-numbers = ["+14255550100"]
-"#;
-
-/// The `holdline` binary the tests start: `$HOLDLINE_BIN` when set, else the one beside
-/// `holdline-bench` in this build's profile directory (where `--spawn` looks by default),
-/// brought up to date first with `cargo build -p holdline --bin holdline` in the same target
-/// directory and profile, so `cargo test -p holdline-bench` alone never runs a stale server.
-/// Under `cargo test --workspace` that build finds nothing to do.
-fn holdline_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HOLDLINE_BIN") {
-            return PathBuf::from(bin);
-        }
-        let bench = Path::new(env!("CARGO_BIN_EXE_holdline-bench"));
-        let profile_dir = bench
-            .parent()
-            .expect("holdline-bench sits in a profile directory");
-        let target_dir = profile_dir
-            .parent()
-            .expect("a profile directory sits in target/");
-        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        // Cargo runs tests with `CARGO` set to itself; a test binary started by hand falls back
-        // to the one on PATH.
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(&cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "holdline",
-                "--bin",
-                "holdline",
-                "--profile",
-            ])
-            .arg(profile)
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status();
-        let bin = profile_dir.join(format!("holdline{}", std::env::consts::EXE_SUFFIX));
-        match status {
-            Ok(status) if status.success() => bin,
-            outcome => panic!(
-                "cannot build the holdline binary into {} ({outcome:?}); set HOLDLINE_BIN to one",
-                profile_dir.display()
-            ),
-        }
-    })
+/// One queue, "bench", on +14255550100.
+fn config() -> String {
+    ConfigToml::loopback("40000-49999")
+        .number("+14255550100", "service-toll")
+        .queue(
+            QueueToml::new("bench")
+                .name("Bench")
+                .numbers(&["+14255550100"]),
+        )
+        .to_string()
 }
 
 fn config_file(tag: &str) -> PathBuf {
@@ -95,7 +35,7 @@ fn config_file(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let path = dir.join("holdline.toml");
-    std::fs::write(&path, CONFIG).expect("write config");
+    std::fs::write(&path, config()).expect("write config");
     path
 }
 
