@@ -10,17 +10,18 @@
 //! - [`time`]: virtual time for the sans-IO cores.
 //! - [`store`]: the SQLite database: provisioning, agents' settings, the event log.
 //! - [`api`]: the admin REST API (axum), metrics, and the CLI's client.
-//! - [`bench`]: the `holdline-bench` load tool (SIP UAC, RTP receive statistics).
 //!
 //! Only `runtime` touches sockets, files, the clock and OS randomness, apart from the edges
-//! that do IO by nature: `store` (its database file), `api` (HTTP) and the load tool's IO in
-//! `bench`; they keep their logic testable on an in-memory database, an injected state and
-//! pure statistics. Every other module is a plain struct driven by inputs that carry `now`.
+//! that do IO by nature: `store` (its database file) and `api` (HTTP); they keep their logic
+//! testable on an in-memory database and an injected state. Every other module is a plain struct
+//! driven by inputs that carry `now`.
+//!
+//! The `holdline-bench` load tool is a crate of its own in the workspace (`bench/`), built on this
+//! library's SIP types.
 
 pub mod api;
 pub mod audio;
 pub mod b2bua;
-pub mod bench;
 pub mod config;
 pub mod number;
 pub mod queue;

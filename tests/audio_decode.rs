@@ -2,14 +2,14 @@
 //! encoding we accept) and ffmpeg's decode of the same MP3s: SNR ≥ 30 dB after alignment, length
 //! within one 20 ms frame. Every fixture is made here with sox/ffmpeg.
 
-mod audio_support;
-
 use std::path::Path;
 
-use audio_support::{ffmpeg, ffmpeg_reference_8k, p, path, snr_db, sox, sox_reference_8k, tmp};
 use holdline::audio::decode::{decode_mono, DecodeOptions};
 use holdline::audio::prompt::{decode_prompt, to_i16, FRAME_SAMPLES};
 use holdline::audio::resample::resample_to_8k;
+use holdline_testkit::audio::{
+    ffmpeg, ffmpeg_reference_8k, p, path, snr_db, sox, sox_reference_8k, tmp,
+};
 
 /// The three source signals, 3 s each: a 1 kHz tone, a 100–3400 Hz sweep, and speech-like noise
 /// (pink noise band-limited to the telephone band, modulated at a syllabic 4 Hz). Stereo sources

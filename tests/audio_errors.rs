@@ -1,15 +1,13 @@
 //! Bad input gives the right `AudioError`, naming the file, and never a panic or a hang:
 //! corrupt, truncated, empty, over-long, unsupported and WMA files, and mutated fixtures.
 
-mod audio_support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audio_support::{ffmpeg, p, path, sox, tmp};
 use holdline::audio::decode::DecodeOptions;
 use holdline::audio::prompt::decode_prompt;
 use holdline::audio::{AudioError, PromptCache};
+use holdline_testkit::audio::{ffmpeg, p, path, sox, tmp};
 
 fn tone_wav(dir: &tempfile::TempDir, name: &str, secs: &str, extra: &[&str]) -> PathBuf {
     let out = path(dir, name);

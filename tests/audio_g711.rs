@@ -1,9 +1,7 @@
 //! G.711 encoders and decoders, bit-exact against sox over every 16-bit input and every code.
 
-mod audio_support;
-
-use audio_support::{p, path, sox, tmp};
 use holdline::audio::g711::{alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear, Law};
+use holdline_testkit::audio::{p, path, read_s16, sox, tmp};
 
 fn all_samples_raw() -> Vec<u8> {
     (i16::MIN..=i16::MAX)
@@ -64,7 +62,7 @@ fn sox_decode(encoding: &str) -> Vec<i16> {
         "-L",
         p(&output),
     ]);
-    audio_support::read_s16(&output)
+    read_s16(&output)
 }
 
 fn first_mismatches(reference: &[u8], ours: impl Fn(i16) -> u8) -> Vec<String> {

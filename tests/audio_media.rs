@@ -2,13 +2,13 @@
 //! writes an 8 kHz G.711 WAV that sox and ffprobe read as μ-law/A-law and that matches sox's own
 //! conversion of the input.
 
-mod audio_support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use audio_support::{ffmpeg, p, path, require, snr_db, sox, sox_reference_8k, tmp};
 use holdline::audio::{convert, probe, AudioError, Law};
+use holdline_testkit::audio::{
+    ffmpeg, p, path, read_s16, require, snr_db, sox, sox_reference_8k, tmp,
+};
 
 #[test]
 fn probe_reports_wav_parameters() {
@@ -161,7 +161,7 @@ fn convert_writes_g711_wavs_that_other_tools_read() {
             "-L",
             p(&raw),
         ]);
-        let back = audio_support::read_s16(&raw);
+        let back = read_s16(&raw);
         assert_eq!(back.len(), 16_000);
         let snr = snr_db(&back, &reference, 4);
         // G.711 itself limits this to ~38 dB for a sweep at -6 dBFS.

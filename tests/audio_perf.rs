@@ -5,12 +5,10 @@
 // A measurement reads the clock by definition; this is a test binary, not a sans-IO core.
 #![allow(clippy::disallowed_methods)]
 
-mod audio_support;
-
-use audio_support::{ffmpeg, p, path, sox, tmp};
 use holdline::audio::decode::decode_mono;
 use holdline::audio::resample::resample_to_8k;
 use holdline::audio::{decode_prompt, DecodeOptions, Prompt};
+use holdline_testkit::audio::{ffmpeg, p, path, sox, tmp};
 
 #[test]
 #[ignore = "measurement; run in release with --ignored --nocapture"]

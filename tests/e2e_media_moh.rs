@@ -6,14 +6,12 @@
 
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
-mod support;
-
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use holdline::audio::{decode_prompt, DecodeOptions, Prompt};
-use support::{run_sipp_port, scratch_dir, Server};
+use holdline_testkit::{run_sipp_port, scratch_dir, ConfigToml, QueueToml, Server};
 
 /// One received RTP packet.
 struct Packet {
@@ -133,21 +131,15 @@ fn call_and_record(server: &Server, codec: u8, hold_ms: u64) -> Vec<Packet> {
 
 /// A server with one queue on +14255550100 whose table also has `prompts` (greeting, music).
 fn queue_server(prompts: &str) -> Server {
-    Server::start(&format!(
-        r#"
-[sip]
-listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
-[rtp]
-ports = "30000-39999"
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-[[queue]]
-id = "sales"
-numbers = ["+14255550100"]
-{prompts}
-"#
-    ))
+    let sales = QueueToml::new("sales")
+        .numbers(&["+14255550100"])
+        .raw(prompts);
+    Server::start(
+        &ConfigToml::loopback("30000-39999")
+            .number("+14255550100", "service-toll")
+            .queue(sales)
+            .to_string(),
+    )
 }
 
 fn check_call(codec: u8, greeting_ext: &str) {

@@ -10,49 +10,36 @@
 //! through the API keeps the engine from ringing them; the CLI round-trips against the server.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
-mod support;
-
-use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use holdline::api::client::{Client, Reply};
+use holdline_testkit::{
+    assert_sipp_ok, eventually, free_port, run_sipp_port, AgentPhone, ConfigToml, QueueToml,
+    Server, SippRun,
+};
 use serde_json::{json, Value};
-use support::{assert_sipp_ok, run_sipp_port, scenario, scratch_dir, sipp_path, Server, SippRun};
 
 /// The token the tests' config files set (the restart test lets the server generate one).
 const TOKEN: &str = "e2e-provisioning-token";
 
 /// A config file with one file-declared queue (`file-q` on +14255550100) and `extra`.
 fn config(token: Option<&str>, extra: &str) -> String {
-    let token = token.map_or(String::new(), |t| format!("token = \"{t}\"\n"));
-    format!(
-        r#"
-[sip]
-listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
-
-[rtp]
-# Apart from the other end-to-end tests' ranges, so parallel runs rarely meet.
-ports = "50000-59999"
-
-[api]
-listen = "127.0.0.1:0"
-{token}
-[store]
-path = "holdline.db"
-
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-
-[[queue]]
-id = "file-q"
-name = "From The File"
-numbers = ["+14255550100"]
-no_agents = {{ action = "queue" }}
-{extra}"#
-    )
+    // RTP apart from the other end-to-end tests' ranges, so parallel runs rarely meet.
+    let mut config = ConfigToml::loopback("50000-59999");
+    if let Some(token) = token {
+        config = config.api_token(token);
+    }
+    config
+        .number("+14255550100", "service-toll")
+        .queue(
+            QueueToml::new("file-q")
+                .name("From The File")
+                .numbers(&["+14255550100"])
+                .set("no_agents", r#"{ action = "queue" }"#),
+        )
+        .raw(extra)
+        .to_string()
 }
 
 fn client(server: &Server, token: &str) -> Client {
@@ -80,94 +67,6 @@ fn call(server: &Server, number: &str, scenario_name: &str, extra: &[&str]) -> S
     run_sipp_port(server.port, scenario_name, "u1", &args)
 }
 
-/// A free UDP port on loopback for a SIPp agent.
-fn free_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a free port");
-    socket.local_addr().expect("local address").port()
-}
-
-/// An agent's phone: SIPp as a UAS for one call, in the background.
-struct AgentPhone {
-    child: Option<Child>,
-    dir: PathBuf,
-    _rtp: UdpSocket,
-}
-
-impl AgentPhone {
-    /// `uas_agent_answer.xml` on `port`, expecting `queue_name` in the INVITE's From.
-    fn answering(port: u16, queue_name: &str) -> AgentPhone {
-        let rtp = UdpSocket::bind("127.0.0.1:0").expect("bind agent RTP socket");
-        let rtp_port = rtp.local_addr().expect("rtp address").port().to_string();
-        let dir = scratch_dir("agent");
-        let child = Command::new(sipp_path())
-            .arg("-sf")
-            .arg(scenario("uas_agent_answer.xml"))
-            .args(["-t", "u1", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
-            .args(["-p", &port.to_string(), "-m", "1"])
-            .args(["-key", "queue", queue_name, "-key", "rtp_port", &rtp_port])
-            .args([
-                "-nostdin",
-                "-timeout",
-                "60s",
-                "-timeout_error",
-                "-trace_err",
-            ])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.txt")).expect("stderr file"))
-            .spawn()
-            .expect("start sipp agent");
-        // Listening (read from /proc, so the check never takes the port itself) before any
-        // INVITE can come.
-        let needle = format!("0100007F:{port:04X} ");
-        let listening = eventually(Duration::from_secs(10), || {
-            let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
-            table.lines().any(|l| l.contains(&needle)).then_some(())
-        });
-        assert!(listening.is_some(), "sipp agent never listened on {port}");
-        AgentPhone {
-            child: Some(child),
-            dir,
-            _rtp: rtp,
-        }
-    }
-
-    /// Waits for SIPp to end; its exit code and error output.
-    fn finish(mut self) -> SippRun {
-        let mut child = self.child.take().expect("agent running");
-        let deadline = Instant::now() + Duration::from_secs(70);
-        let code = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut output = String::new();
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            let name = entry.path().to_string_lossy().into_owned();
-            if name.ends_with("stderr.txt") || name.ends_with("_errors.log") {
-                output.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-            }
-        }
-        SippRun { code, output }
-    }
-}
-
-impl Drop for AgentPhone {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// The `/metrics` text.
 fn metrics_text(client: &Client) -> String {
     let reply = client
@@ -175,20 +74,6 @@ fn metrics_text(client: &Client) -> String {
         .expect("GET /metrics");
     assert_eq!(reply.status, 200);
     reply.body.as_str().unwrap_or_default().to_owned()
-}
-
-/// Polls `f` until it returns `Some`, for up to `within`.
-fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Subscribes to the live event feed of `queue` (Server-Sent Events over a raw connection)
@@ -282,7 +167,7 @@ fn queue_created_through_the_api_takes_the_next_call_and_bridges_its_agent() {
     );
     assert_eq!(q["origin"], "api");
 
-    let agent = AgentPhone::answering(amos, "Night Desk");
+    let (agent, _rtp) = AgentPhone::answering("uas_agent_answer.xml", amos, "Night Desk", 60, &[]);
     let caller = call(&server, "+14255550123", "uac_basic.xml", &["-d", "2000"]);
     let agent = agent.finish();
     assert_sipp_ok(&caller, &server, "caller reaches the new queue");
@@ -480,7 +365,7 @@ no_agents = {{ action = "queue" }}
         Some(json!({ "dnd": false })),
         200,
     );
-    let agent = AgentPhone::answering(amos, "Sales");
+    let (agent, _rtp) = AgentPhone::answering("uas_agent_answer.xml", amos, "Sales", 60, &[]);
     let caller = call(&server, "+14255550111", "uac_basic.xml", &["-d", "1000"]);
     let agent = agent.finish();
     assert_sipp_ok(&caller, &server, "caller after DND is cleared");
@@ -674,7 +559,8 @@ fn cli_round_trip_against_a_running_server() {
     assert!(out.contains("amos") && out.contains("available"), "{out}");
 
     // The queue the CLI made answers a caller and rings amos.
-    let agent = AgentPhone::answering(amos, "Support Line");
+    let (agent, _rtp) =
+        AgentPhone::answering("uas_agent_answer.xml", amos, "Support Line", 60, &[]);
     let caller = call(&server, "+14255550144", "uac_basic.xml", &["-d", "1000"]);
     let agent = agent.finish();
     assert_sipp_ok(&caller, &server, "caller to the CLI's queue");
@@ -694,7 +580,7 @@ fn cli_round_trip_against_a_running_server() {
 #[test]
 fn a_second_server_on_the_same_store_is_refused() {
     let server = Server::start(&config(Some(TOKEN), ""));
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_holdline"))
+    let second = Command::new(env!("CARGO_BIN_EXE_holdline"))
         .args(["serve", "--config"])
         .arg(server.dir.join("holdline.toml"))
         .current_dir(&server.dir)

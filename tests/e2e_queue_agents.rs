@@ -10,199 +10,40 @@
 //! holds, which send each other audio through holdline and check what arrives.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
-mod support;
-
 use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{assert_sipp_ok, run_sipp_port, scenario, scratch_dir, sipp_path, Server, SippRun};
+use holdline_testkit::{
+    assert_sipp_ok, free_port, run_sipp_port, AgentPhone, ConfigToml, QueueToml, Server, SippRun,
+};
 
 const NUMBER: &str = "+14255550100";
 
-/// The server's configuration: one service number and `body` (the users and queues).
-fn config(body: &str) -> String {
-    format!(
-        r#"
-[sip]
-listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
-
-[rtp]
-ports = "20000-29999"
-
-[api]
-listen = "127.0.0.1:0"
-
-[store]
-path = "holdline.db"
-
-[[number]]
-e164 = "{NUMBER}"
-kind = "service-toll"
-{body}"#
-    )
+/// The server's configuration before its users and queues: the service number on loopback.
+fn base() -> ConfigToml {
+    ConfigToml::loopback("20000-29999").number(NUMBER, "service-toll")
 }
 
-/// A `[[user]]` whose phone is the SIPp agent listening on `port`.
+/// A `[[user]]` whose phone is the SIPp agent listening on `port`, as extra configuration.
 fn user(id: &str, port: u16) -> String {
-    format!(
-        r#"
-[[user]]
-id = "{id}"
-contacts = ["sip:{id}@127.0.0.1:{port}"]
-"#
-    )
+    format!("[[user]]\nid = \"{id}\"\ncontacts = [\"sip:{id}@127.0.0.1:{port}\"]\n")
 }
 
 /// A server whose queue "sales" ("UK Sales", on the service number) has the `agents` (id and
-/// the port its SIPp phone listens on), in that order, more queue `settings` lines, and
-/// `extra` configuration after it (another queue, a trunk).
+/// SIPp port: each a `[[user]]` whose phone is the SIPp agent listening there), the queue's
+/// `settings` lines, and `extra` configuration after it (another queue, a trunk).
 fn sales_server(agents: &[(&str, u16)], settings: &str, extra: &str) -> Server {
-    let users: String = agents.iter().map(|(id, port)| user(id, *port)).collect();
-    let members = agents
-        .iter()
-        .map(|(id, _)| format!("{id:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Server::start(&config(&format!(
-        r#"{users}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-agents = [{members}]
-{settings}
-{extra}"#
-    )))
-}
-
-/// A free UDP port on loopback for a SIPp agent: bind port 0, read it, let it go.
-fn free_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a free port");
-    socket.local_addr().expect("local address").port()
-}
-
-/// An agent's phone: a SIPp UAS running one call of a scenario in the background.
-struct AgentPhone {
-    scenario: &'static str,
-    port: u16,
-    child: Option<Child>,
-    dir: PathBuf,
-    timeout: Duration,
-}
-
-impl AgentPhone {
-    /// Starts SIPp on 127.0.0.1:`port` (UDP) with `scenario` for one call (`-m 1`) and returns
-    /// once it listens, so holdline's INVITE cannot arrive before it. SIPp gives up after
-    /// `timeout_s` seconds (a failure).
-    fn start(scenario_name: &'static str, port: u16, timeout_s: u64, extra: &[&str]) -> Self {
-        let dir = scratch_dir("agent");
-        let stdout = std::fs::File::create(dir.join("stdout.txt")).expect("stdout file");
-        let stderr = std::fs::File::create(dir.join("stderr.txt")).expect("stderr file");
-        let child = Command::new(sipp_path())
-            .arg("-sf")
-            .arg(scenario(scenario_name))
-            .args(["-t", "u1", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
-            .args(["-p", &port.to_string(), "-m", "1"])
-            .args(["-nostdin", "-timeout", &format!("{timeout_s}s")])
-            .args(["-timeout_error", "-trace_err"])
-            .args(extra)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("start sipp agent");
-        let mut phone = AgentPhone {
-            scenario: scenario_name,
-            port,
-            child: Some(child),
-            dir,
-            timeout: Duration::from_secs(timeout_s),
-        };
-        phone.wait_listening();
-        phone
+    let mut config = base();
+    for (id, port) in agents {
+        config = config.user(id, &format!("127.0.0.1:{port}"));
     }
-
-    /// Waits until a UDP socket is bound on the agent's port (read from /proc, so the check
-    /// never takes the port itself), or SIPp has exited.
-    fn wait_listening(&mut self) {
-        let needle = format!("0100007F:{:04X} ", self.port);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
-            if table.lines().any(|l| l.contains(&needle)) {
-                return;
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return; // Exited already: `finish` reports why.
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "sipp agent {} never listened on {}",
-            self.scenario, self.port
-        );
-    }
-
-    /// Waits for SIPp to end (its own timeout, plus a margin) and collects its output.
-    fn finish(mut self) -> SippRun {
-        let mut child = self.child.take().expect("agent running");
-        let deadline = Instant::now() + self.timeout + Duration::from_secs(10);
-        let code = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut output = format!("agent {} on port {}\n", self.scenario, self.port);
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let name = path.to_string_lossy();
-            if name.ends_with("stderr.txt") || name.ends_with("_errors.log") {
-                output.push_str(&format!(
-                    "--- {} ---\n",
-                    entry.file_name().to_string_lossy()
-                ));
-                output.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-            }
-        }
-        SippRun { code, output }
-    }
-}
-
-impl Drop for AgentPhone {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The answering agent with its RTP socket (held for the test's length so the port in its
-/// SDP answer is really the test's).
-fn answering_agent(
-    scenario_name: &'static str,
-    port: u16,
-    queue_name: &str,
-    timeout_s: u64,
-    extra: &[&str],
-) -> (AgentPhone, UdpSocket) {
-    let rtp = UdpSocket::bind("127.0.0.1:0").expect("bind agent RTP socket");
-    let rtp_port = rtp.local_addr().expect("rtp address").port().to_string();
-    let mut args = vec!["-key", "queue", queue_name, "-key", "rtp_port", &rtp_port];
-    args.extend_from_slice(extra);
-    let phone = AgentPhone::start(scenario_name, port, timeout_s, &args);
-    (phone, rtp)
+    let ids: Vec<&str> = agents.iter().map(|(id, _)| *id).collect();
+    let sales = QueueToml::new("sales")
+        .name("UK Sales")
+        .numbers(&[NUMBER])
+        .agents(&ids)
+        .raw(settings);
+    Server::start(&config.queue(sales).raw(extra).to_string())
 }
 
 /// Runs a caller scenario to the queue's number over UDP.
@@ -306,7 +147,7 @@ fn wait_for_event(server: &Server, kind: &str, within: Duration) {
 fn caller_is_bridged_to_answering_agent() {
     let amos = free_port();
     let server = sales_server(&[("amos", amos)], "", "");
-    let (agent, _rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
+    let (agent, _rtp) = AgentPhone::answering("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
     let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
     let agent = agent.finish();
 
@@ -329,7 +170,7 @@ fn caller_is_bridged_to_answering_agent() {
 fn agent_hangup_hangs_up_caller() {
     let amos = free_port();
     let server = sales_server(&[("amos", amos)], "", "");
-    let (agent, _rtp) = answering_agent(
+    let (agent, _rtp) = AgentPhone::answering(
         "uas_agent_hangs_up.xml",
         amos,
         "UK Sales",
@@ -352,7 +193,7 @@ fn serial_moves_on(refusing_scenario: &'static str) {
     let (amos, bea) = (free_port(), free_port());
     let server = sales_server(&[("amos", amos), ("bea", bea)], r#"routing = "serial""#, "");
     let refusing = AgentPhone::start(refusing_scenario, amos, 60, &[]);
-    let (answering, _rtp) = answering_agent("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
+    let (answering, _rtp) = AgentPhone::answering("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
     let started = Instant::now();
     let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
     let refusing = refusing.finish();
@@ -402,7 +243,7 @@ fn attendant_cancels_losers_on_answer() {
         "",
     );
     let ringing = AgentPhone::start("uas_agent_no_answer.xml", amos, 60, &[]);
-    let (answering, _rtp) = answering_agent("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
+    let (answering, _rtp) = AgentPhone::answering("uas_agent_answer.xml", bea, "UK Sales", 60, &[]);
     let caller = call(&server, "uac_basic.xml", &["-d", "3000"]);
     let ringing = ringing.finish();
     let answering = answering.finish();
@@ -443,16 +284,12 @@ fn caller_hangup_cancels_ringing_agents() {
 
 #[test]
 fn full_queue_overflows_with_486() {
-    let server = Server::start(&config(&format!(
-        r#"
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-max_calls = 1
-on_overflow = {{ action = "busy" }}
-"#
-    )));
+    let sales = QueueToml::new("sales")
+        .name("UK Sales")
+        .numbers(&[NUMBER])
+        .set("max_calls", "1")
+        .set("on_overflow", r#"{ action = "busy" }"#);
+    let server = Server::start(&base().queue(sales).to_string());
     let port = server.port;
     let first = std::thread::spawn(move || {
         run_sipp_port(
@@ -483,24 +320,24 @@ on_overflow = {{ action = "busy" }}
 #[test]
 fn timeout_forwards_to_queue() {
     let amos = free_port();
-    let server = Server::start(&config(&format!(
-        r#"{}
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["{NUMBER}"]
-max_wait = 15
-on_timeout = {{ action = "forward", to = "queue:other" }}
-
-[[queue]]
-id = "other"
-name = "UK Support"
-agents = ["amos"]
-"#,
-        user("amos", amos)
-    )));
+    let sales = QueueToml::new("sales")
+        .name("UK Sales")
+        .numbers(&[NUMBER])
+        .set("max_wait", "15")
+        .set(
+            "on_timeout",
+            r#"{ action = "forward", to = "queue:other" }"#,
+        );
+    let other = QueueToml::new("other").name("UK Support").agents(&["amos"]);
+    let server = Server::start(
+        &base()
+            .user("amos", &format!("127.0.0.1:{amos}"))
+            .queue(sales)
+            .queue(other)
+            .to_string(),
+    );
     // The agent is rung from queue "other" only, after the 15 s wait in "sales".
-    let (agent, _rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Support", 90, &[]);
+    let (agent, _rtp) = AgentPhone::answering("uas_agent_answer.xml", amos, "UK Support", 90, &[]);
     let caller = call(
         &server,
         "uac_basic.xml",
@@ -576,7 +413,8 @@ fn first_sender(socket: &UdpSocket, within: Duration) -> std::net::SocketAddr {
 fn rtp_flows_both_ways_between_caller_and_agent() {
     let amos = free_port();
     let server = sales_server(&[("amos", amos)], "", "");
-    let (agent, agent_rtp) = answering_agent("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
+    let (agent, agent_rtp) =
+        AgentPhone::answering("uas_agent_answer.xml", amos, "UK Sales", 60, &[]);
     let caller_rtp = UdpSocket::bind("127.0.0.1:0").expect("caller RTP socket");
     let caller_port = caller_rtp.local_addr().expect("address").port().to_string();
     let server_port = server.port;
@@ -646,7 +484,7 @@ fn transfer_by_amos(
 ) -> Server {
     let amos = free_port();
     let server = sales_server(&[("amos", amos)], "", extra);
-    let (amos_phone, _amos_rtp) = answering_agent(
+    let (amos_phone, _amos_rtp) = AgentPhone::answering(
         "uas_agent_refer.xml",
         amos,
         "UK Sales",

@@ -3,49 +3,29 @@
 //! so the tests run in parallel.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
-mod support;
-
-use support::{assert_sipp_ok, run_sipp, Server};
+use holdline_testkit::{assert_sipp_ok, run_sipp, run_sipp_port, ConfigToml, QueueToml, Server};
 
 const NUMBER: &str = "+14255550100";
 const RINGING_NUMBER: &str = "+14255550111";
 
 /// Two queues: one answers at once, one rings for two seconds first (a window for CANCEL).
 fn config() -> String {
-    r#"
-[sip]
-listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]
-
-[rtp]
-ports = "40000-49999"
-
-[api]
-listen = "127.0.0.1:0"
-
-[store]
-path = "holdline.db"
-
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-
-[[number]]
-e164 = "+14255550111"
-kind = "service-toll-free"
-
-[[queue]]
-id = "sales"
-name = "UK Sales"
-numbers = ["+14255550100"]
-max_calls = 200
-
-[[queue]]
-id = "ringing"
-name = "Rings First"
-numbers = ["+14255550111"]
-answer_delay_ms = 2000
-"#
-    .to_owned()
+    ConfigToml::loopback("40000-49999")
+        .number(NUMBER, "service-toll")
+        .number(RINGING_NUMBER, "service-toll-free")
+        .queue(
+            QueueToml::new("sales")
+                .name("UK Sales")
+                .numbers(&[NUMBER])
+                .set("max_calls", "200"),
+        )
+        .queue(
+            QueueToml::new("ringing")
+                .name("Rings First")
+                .numbers(&[RINGING_NUMBER])
+                .set("answer_delay_ms", "2000"),
+        )
+        .to_string()
 }
 
 #[test]
@@ -191,7 +171,7 @@ fn sigterm_hangs_up_active_calls_with_bye_and_exits() {
     let port = server.port;
     let caller = std::thread::spawn(move || {
         // The SIPp run needs the server only for its port; pass a lightweight handle.
-        support::run_sipp_port(
+        run_sipp_port(
             port,
             "uac_server_hangs_up.xml",
             "u1",

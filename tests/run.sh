@@ -29,4 +29,4 @@ command -v cargo >/dev/null 2>&1 || fail "cargo not found: install Rust (https:/
 
 [ -d ../shared/sip-torture ] || echo "tests/run.sh: ../shared/sip-torture not found; the RFC 4475 golden tests will say they skipped the corpus"
 
-cargo test --all-targets "$@"
+cargo test --workspace --all-targets "$@"

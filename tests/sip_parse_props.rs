@@ -15,6 +15,7 @@ use holdline::sip::method::Method;
 use holdline::sip::parse::{parse_datagram, parse_stream, Frame, Limits};
 use holdline::sip::typed::quote_display;
 use holdline::sip::uri::{Host, Params, Scheme, SipUri, Uri};
+use holdline_testkit::sip::normalized;
 
 /// Torture messages (when the corpus is present) and our fixtures, read once.
 fn corpus() -> &'static [Vec<u8>] {
@@ -45,15 +46,6 @@ fn read_corpus() -> Vec<Vec<u8>> {
     }
     assert!(!out.is_empty(), "no fixtures at all");
     out
-}
-
-fn normalized(m: &Message) -> Message {
-    let mut m = m.clone();
-    match &mut m {
-        Message::Request(r) => r.headers.remove(&HeaderName::ContentLength),
-        Message::Response(r) => r.headers.remove(&HeaderName::ContentLength),
-    }
-    m
 }
 
 /// Whatever the parser accepts must survive serialization unchanged.

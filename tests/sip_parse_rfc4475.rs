@@ -15,6 +15,7 @@ use holdline::sip::message::Message;
 use holdline::sip::method::Method;
 use holdline::sip::parse::{parse_datagram, parse_stream, Frame, Limits, ParseErrorKind};
 use holdline::sip::uri::{unescape, Host, Uri};
+use holdline_testkit::sip::normalized;
 
 #[derive(Clone, Copy)]
 enum Expect {
@@ -111,17 +112,6 @@ fn read_dir(dir: &Path, ext: &str) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
-}
-
-/// The message with its Content-Length lines removed: serialization rewrites that header (and
-/// moves it last), so structural equality is checked without it.
-fn normalized(m: &Message) -> Message {
-    let mut m = m.clone();
-    match &mut m {
-        Message::Request(r) => r.headers.remove(&HeaderName::ContentLength),
-        Message::Response(r) => r.headers.remove(&HeaderName::ContentLength),
-    }
-    m
 }
 
 /// parse(to_bytes(m)) == m, as a datagram and as a stream frame.

@@ -9,45 +9,13 @@ use holdline::audio::wma::coef_tables::*;
 use holdline::audio::wma::params::{derive, StreamParams};
 use holdline::audio::wma::tables::{HGAIN_BITS, HGAIN_CODES, SCALE_BITS, SCALE_CODES};
 use holdline::audio::wma::{WmaDecoder, CODEC_ID_WMAV1, CODEC_ID_WMAV2};
+use holdline_testkit::BitWriter;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, Timestamp};
 use wma_support::*;
-
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    bits: usize,
-}
-
-impl BitWriter {
-    fn put(&mut self, value: u32, n: u32) {
-        for i in (0..n).rev() {
-            if self.bits % 8 == 0 {
-                self.bytes.push(0);
-            }
-            if (value >> i) & 1 == 1 {
-                let last = self.bytes.len() - 1;
-                self.bytes[last] |= 0x80 >> (self.bits % 8);
-            }
-            self.bits += 1;
-        }
-    }
-
-    fn copy_from(&mut self, src: &BitWriter, start: usize, n: usize) {
-        for k in start..start + n {
-            self.put(u32::from((src.bytes[k / 8] >> (7 - k % 8)) & 1), 1);
-        }
-    }
-
-    fn align(&mut self) {
-        while self.bits % 8 != 0 {
-            self.put(0, 1);
-        }
-    }
-}
 
 /// One run-level code with its (run) expansion, as the format defines it.
 struct Coef {
@@ -428,7 +396,7 @@ fn run_reservoir_case(
                 tail < (1 << offset_bits) && tail <= capacity,
                 "tail too long"
             );
-            body.copy_from(&frame, sent, tail);
+            body.put_bits_of(&frame.bytes, sent, tail);
             complete += 1;
         }
         g.reset = true;
@@ -436,12 +404,12 @@ fn run_reservoir_case(
             let frame = g.frame_bits();
             let room = capacity - body.bits;
             if frame.bits <= room {
-                body.copy_from(&frame, 0, frame.bits);
+                body.put_bits_of(&frame.bytes, 0, frame.bits);
                 complete += 1;
                 continue;
             }
             // Start the frame here and finish it in the next superframe.
-            body.copy_from(&frame, 0, room);
+            body.put_bits_of(&frame.bytes, 0, room);
             pending = Some((frame, room));
             break;
         }
@@ -449,7 +417,7 @@ fn run_reservoir_case(
         w.put(index % 16, 4);
         w.put((complete + usize::from(reservoir_empty)) as u32, 4);
         w.put(tail as u32, offset_bits);
-        w.copy_from(&body, 0, body.bits);
+        w.put_bits_of(&body.bytes, 0, body.bits);
         assert_eq!(w.bits, align * 8);
         assert!(
             complete < 15,

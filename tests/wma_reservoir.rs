@@ -5,39 +5,12 @@
 mod wma_support;
 
 use holdline::audio::wma::{WmaDecoder, CODEC_ID_WMAV2};
+use holdline_testkit::BitWriter;
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::formats::TrackType;
 use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, Timestamp};
 use wma_support::*;
-
-/// MSB-first bit writer.
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    bits: usize,
-}
-
-impl BitWriter {
-    fn put(&mut self, value: u32, n: u32) {
-        for i in (0..n).rev() {
-            if self.bits % 8 == 0 {
-                self.bytes.push(0);
-            }
-            if (value >> i) & 1 == 1 {
-                let last = self.bytes.len() - 1;
-                self.bytes[last] |= 0x80 >> (self.bits % 8);
-            }
-            self.bits += 1;
-        }
-    }
-
-    fn put_bits_of(&mut self, src: &[u8], start: usize, n: usize) {
-        for k in start..start + n {
-            self.put(u32::from((src[k / 8] >> (7 - k % 8)) & 1), 1);
-        }
-    }
-}
 
 fn packet(data: Vec<u8>) -> Packet {
     Packet::new(0, Timestamp::new(0), Duration::new(0), data)

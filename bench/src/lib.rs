@@ -3,7 +3,7 @@
 //! inter-arrival p50/p99/max and deviation from ptime, RFC 3550 jitter and loss, and the CPU and
 //! memory of the server (`--server-pid`) and of the tool itself.
 //!
-//! It speaks SIP with the project's own message types and parser, so it exercises the same code
+//! It speaks SIP with the `holdline` library's message types and parser, so it exercises the same code
 //! paths a phone would hit, and it is also a second, independent check of them. One UDP socket
 //! carries all signalling (calls are told apart by Call-ID); each call receives RTP on its own
 //! socket, read by a tokio task; each packet carries the kernel's receive time
@@ -44,7 +44,7 @@ use std::time::Duration;
 
 pub use report::Report;
 
-use crate::sip::sdp::Codec;
+use holdline::sip::sdp::Codec;
 
 /// What the tool plays. Only callers today; agents (a UAS for queue benchmarks) come later.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -7,13 +7,13 @@
 
 use std::net::SocketAddr;
 
-use crate::sip::header::HeaderName;
-use crate::sip::message::{reason_phrase, Request, Response};
-use crate::sip::method::Method;
-use crate::sip::parse::parse_uri;
-use crate::sip::sdp::{Codec, SessionDescription};
-use crate::sip::typed::BRANCH_MAGIC;
-use crate::sip::uri::Uri;
+use holdline::sip::header::HeaderName;
+use holdline::sip::message::{reason_phrase, Request, Response};
+use holdline::sip::method::Method;
+use holdline::sip::parse::parse_uri;
+use holdline::sip::sdp::{Codec, SessionDescription};
+use holdline::sip::typed::BRANCH_MAGIC;
+use holdline::sip::uri::Uri;
 
 /// The User-Agent the tool announces, so server logs show who was calling.
 pub const USER_AGENT: &str = "holdline-bench";
@@ -202,8 +202,8 @@ pub fn response_to(req: &Request, status: u16, local_tag: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::parse::{parse_datagram, Limits};
-    use crate::sip::Message;
+    use holdline::sip::parse::{parse_datagram, Limits};
+    use holdline::sip::Message;
 
     fn ids() -> CallIds {
         CallIds {

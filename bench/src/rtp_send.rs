@@ -103,7 +103,7 @@ pub async fn pace(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::rtp_stats::RtpHeader;
+    use crate::rtp_stats::RtpHeader;
 
     #[tokio::test]
     async fn started_stream_is_paced_from_the_call_socket_until_stopped() {

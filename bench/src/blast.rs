@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bench::BenchError;
-use crate::sip::sdp::Codec;
+use crate::BenchError;
+use holdline::sip::sdp::Codec;
 
 /// The shortest sleep between bursts of due packets.
 const TICK: Duration = Duration::from_millis(1);

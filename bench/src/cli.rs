@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::bench::blast::{self, BlastPlan};
-use crate::bench::{procstat, run, Options, Spawn};
-use crate::sip::sdp::Codec;
+use crate::blast::{self, BlastPlan};
+use crate::{procstat, run, Options, Spawn};
+use holdline::sip::sdp::Codec;
 
 /// holdline-bench: place N concurrent calls over SIP/UDP, receive their RTP, and report call
 /// outcomes, set-up latency, RTP inter-arrival, jitter, loss, and the server's CPU and memory.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::bench::histogram::{Histogram, Summary};
+use crate::histogram::{Histogram, Summary};
 
 /// A forward jump of this many sequence numbers or more is a restart, not loss (A.1).
 const MAX_DROPOUT: u16 = 3000;

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::bench::{BenchError, Spawn};
+use crate::{BenchError, Spawn};
 
 /// How long the server may take to print `ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);

@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bench::messages::{self, branch, Answer, BadNumber, CallIds, Dialog, Offer};
-use crate::sip::header::HeaderName;
-use crate::sip::message::{Message, Request, Response};
-use crate::sip::method::Method;
-use crate::time::Time;
+use crate::messages::{self, branch, Answer, BadNumber, CallIds, Dialog, Offer};
+use holdline::sip::header::HeaderName;
+use holdline::sip::message::{Message, Request, Response};
+use holdline::sip::method::Method;
+use holdline::time::Time;
 
 /// Settings shared by every call of a run.
 #[derive(Clone, Copy, Debug)]
@@ -465,8 +465,8 @@ impl Call {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::parse::{parse_datagram, Limits};
-    use crate::sip::sdp::Codec;
+    use holdline::sip::parse::{parse_datagram, Limits};
+    use holdline::sip::sdp::Codec;
 
     const T1: Duration = Duration::from_millis(500);
 

@@ -1,6 +1,9 @@
-//! Shared helpers for the end-to-end tests: start the real `holdline` binary on loopback with
-//! ephemeral ports, and run SIPp scenarios from `sip-fixtures/sipp/` against it.
-#![allow(dead_code)]
+//! The real `holdline serve` on loopback: written a configuration into a scratch directory,
+//! started with ephemeral ports, waited for until it prints `ready`, killed when dropped.
+//!
+//! Its stderr (the log, at debug level) goes to a file in that directory, printed when a start
+//! fails and readable with [`Server::log_text`]; its stdout gives the bound addresses.
+#![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -9,13 +12,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::paths::{holdline_bin, scratch_dir};
+
+/// How long the server may take to print `ready` (a debug build on a loaded machine).
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A running `holdline serve` with its bound SIP port (UDP and TCP share it) and admin API.
 pub struct Server {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
     pub log: PathBuf,
-    /// The admin API's address (`127.0.0.1:PORT`: tests always pass `--api-listen
+    /// The admin API's address (`127.0.0.1:PORT`: the server always gets `--api-listen
     /// 127.0.0.1:0`).
     pub api: String,
     /// The API token, when the server generated one on this start and printed it.
@@ -60,7 +68,7 @@ impl Server {
             "holdline{}.log",
             STARTS.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_holdline"))
+        let mut child = Command::new(holdline_bin())
             .arg("serve")
             .args(args)
             // The API on a free port, so tests run side by side (the default is 8080).
@@ -73,6 +81,8 @@ impl Server {
             .expect("start holdline");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
+        // A helper thread reads stdout, so a server that never becomes ready costs a timeout,
+        // not a hang.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
@@ -84,7 +94,7 @@ impl Server {
         let mut api = None;
         let mut token = None;
         loop {
-            match rx.recv_timeout(Duration::from_secs(20)) {
+            match rx.recv_timeout(READY_TIMEOUT) {
                 Ok(line) => {
                     // "listening sip udp 127.0.0.1:40123"
                     if let Some(rest) = line.strip_prefix("listening sip udp ") {
@@ -128,6 +138,8 @@ impl Server {
     }
 
     /// Sends `signal` (`libc::SIGHUP`, …) to the process.
+    // kill(2) has no safe wrapper in std; calling it on our own child's pid touches no memory.
+    #[allow(unsafe_code)]
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
         // SAFETY: kill(2) on our own child's pid; no memory is involved.
@@ -154,105 +166,4 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A unique scratch directory under the target dir.
-pub fn scratch_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("e2e-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// The path of a SIPp scenario in `sip-fixtures/sipp/`.
-pub fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sip-fixtures/sipp")
-        .join(name)
-}
-
-/// The SIPp binary; the project's test command installs it (`apt-get install sip-tester`), so
-/// a missing one is a failure, not a skip.
-pub fn sipp_path() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("sipp"))
-            .find(|p| p.is_file())
-    });
-    found.expect("sipp is not installed: run the README's test command (it installs sip-tester)")
-}
-
-/// One SIPp run's outcome.
-pub struct SippRun {
-    pub code: Option<i32>,
-    pub output: String,
-}
-
-/// Runs `scenario` against the server with SIPp over `transport` ("u1" or "t1").
-pub fn run_sipp(server: &Server, scenario_name: &str, transport: &str, extra: &[&str]) -> SippRun {
-    run_sipp_port(server.port, scenario_name, transport, extra)
-}
-
-/// Runs `scenario` against a server listening on 127.0.0.1:`port`.
-pub fn run_sipp_port(port: u16, scenario_name: &str, transport: &str, extra: &[&str]) -> SippRun {
-    let dir = scratch_dir("sipp");
-    let out = Command::new(sipp_path())
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-sf")
-        .arg(scenario(scenario_name))
-        .args([
-            "-t",
-            transport,
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
-        .args([
-            "-nostdin",
-            "-timeout",
-            "30s",
-            "-timeout_error",
-            "-trace_err",
-        ])
-        .args(extra)
-        .current_dir(&dir)
-        .output()
-        .expect("run sipp");
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        if entry.path().to_string_lossy().ends_with("_errors.log") {
-            output.push_str("\n--- sipp errors log ---\n");
-            output.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-        }
-    }
-    SippRun {
-        code: out.status.code(),
-        output,
-    }
-}
-
-/// Asserts a SIPp run passed, printing SIPp's and the server's output when it did not.
-pub fn assert_sipp_ok(run: &SippRun, server: &Server, what: &str) {
-    assert_eq!(
-        run.code,
-        Some(0),
-        "{what}: sipp failed\n--- sipp ---\n{}\n--- holdline log ---\n{}",
-        tail(&run.output, 6000),
-        tail(&server.log_text(), 8000)
-    );
-}
-
-fn tail(s: &str, n: usize) -> &str {
-    let start = s.len().saturating_sub(n);
-    let start = (start..s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(s.len());
-    &s[start..]
 }

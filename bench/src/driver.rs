@@ -26,20 +26,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::bench::messages::{self, CallIds, Offer};
-use crate::bench::procstat;
-use crate::bench::report::{
-    setup_summary, CallSummary, ProcessSummary, Report, RunSettings, Sample,
-};
-use crate::bench::rtp_send::{self, SendCommand, SendTotals};
-use crate::bench::rtp_stats::{RtpStats, RtpTotals};
-use crate::bench::uac::{Call, CallEvent, CallSettings, SipCounters};
-use crate::bench::{BenchError, Options};
-use crate::sip::message::Message;
-use crate::sip::method::Method;
-use crate::sip::parse::{parse_datagram, Limits};
-use crate::sip::sdp::Codec;
-use crate::time::Time;
+use crate::messages::{self, CallIds, Offer};
+use crate::procstat;
+use crate::report::{setup_summary, CallSummary, ProcessSummary, Report, RunSettings, Sample};
+use crate::rtp_send::{self, SendCommand, SendTotals};
+use crate::rtp_stats::{RtpStats, RtpTotals};
+use crate::uac::{Call, CallEvent, CallSettings, SipCounters};
+use crate::{BenchError, Options};
+use holdline::sip::message::Message;
+use holdline::sip::method::Method;
+use holdline::sip::parse::{parse_datagram, Limits};
+use holdline::sip::sdp::Codec;
+use holdline::time::Time;
 
 /// Extra time after the last call should have ended before the run gives up on stragglers.
 const GRACE: Duration = Duration::from_secs(5);

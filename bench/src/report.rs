@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bench::histogram::{Histogram, Summary};
-use crate::bench::procstat::ProcSample;
-use crate::bench::rtp_send::SendTotals;
-use crate::bench::rtp_stats::RtpSummary;
-use crate::bench::uac::{Outcome, SipCounters};
+use crate::histogram::{Histogram, Summary};
+use crate::procstat::ProcSample;
+use crate::rtp_send::SendTotals;
+use crate::rtp_stats::RtpSummary;
+use crate::uac::{Outcome, SipCounters};
 
 /// What was asked for, echoed in the report so a result names its command.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,39 +1,33 @@
 //! Smoke tests of `holdline-bench` against the real `holdline` binary on loopback, which each
 //! test starts through `Options::spawn`: the library entry point, the command line, the RTP the
 //! server's media plane sends (music on hold), and the tool's own calibration blaster.
+//!
+//! The server is another package's binary, so Cargo does not hand its path to these tests
+//! (`CARGO_BIN_EXE_*` names only this package's binaries): `holdline_testkit::holdline_bin`
+//! finds it, building it first when needed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use holdline::bench::blast::{self, BlastPlan};
-use holdline::bench::rtp_stats::RtpStats;
-use holdline::bench::{self, Options, Spawn};
 use holdline::sip::sdp::Codec;
+use holdline_bench::blast::{self, BlastPlan};
+use holdline_bench::rtp_stats::RtpStats;
+use holdline_bench::{self as bench, Options, Spawn};
+use holdline_testkit::{holdline_bin, ConfigToml, QueueToml};
 
-const CONFIG: &str = r#"
-[sip]
-listen = ["udp:127.0.0.1:0"]
-
-[rtp]
-ports = "40000-49999"
-
-[api]
-listen = "127.0.0.1:0"
-
-[store]
-path = "holdline.db"
-
-[[number]]
-e164 = "+14255550100"
-kind = "service-toll"
-
-[[queue]]
-id = "bench"
-name = "Bench"
-numbers = ["+14255550100"]
-"#;
+/// One queue, "bench", on +14255550100.
+fn config() -> String {
+    ConfigToml::loopback("40000-49999")
+        .number("+14255550100", "service-toll")
+        .queue(
+            QueueToml::new("bench")
+                .name("Bench")
+                .numbers(&["+14255550100"]),
+        )
+        .to_string()
+}
 
 fn config_file(tag: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -41,7 +35,7 @@ fn config_file(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let path = dir.join("holdline.toml");
-    std::fs::write(&path, CONFIG).expect("write config");
+    std::fs::write(&path, config()).expect("write config");
     path
 }
 
@@ -51,7 +45,7 @@ fn spawned(tag: &str, calls: u64, rate: f64, hold: Duration) -> Options {
     o.rate = rate;
     o.duration = hold;
     o.spawn = Some(Spawn {
-        binary: PathBuf::from(env!("CARGO_BIN_EXE_holdline")),
+        binary: holdline_bin().to_owned(),
         config: config_file(tag),
     });
     o
@@ -228,7 +222,7 @@ fn cli_runs_calls_against_a_spawned_server_and_prints_json() {
         .arg("--spawn")
         .arg(config_file("cli"))
         .arg("--holdline-bin")
-        .arg(env!("CARGO_BIN_EXE_holdline"))
+        .arg(holdline_bin())
         .output()
         .expect("run holdline-bench");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,8 @@
-//! Shared helpers for the audio integration tests: oracle tools (sox, ffmpeg), fixtures made in
-//! the test, signal comparison (SNR after cross-correlation alignment).
-#![allow(dead_code)]
+//! The audio tests' oracles: sox and ffmpeg (conversions and decodes to compare ours with),
+//! fixtures made in the test, and signal comparison (SNR after cross-correlation alignment).
+//!
+//! The tools are not optional: the project's test command installs them, so a missing one is a
+//! failure, not a skip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

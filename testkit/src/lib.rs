@@ -1,0 +1,32 @@
+//! What holdline's tests share, so that each helper exists once instead of a copy per test file:
+//!
+//! - [`paths`]: the `holdline` binary under test ([`holdline_bin`]), scratch directories under
+//!   the target directory, the repository's fixtures.
+//! - [`server`]: the real binary started on loopback with ephemeral ports ([`Server`]).
+//! - [`sipp`]: SIPp as the callers ([`run_sipp`]) and as the agents' phones ([`AgentPhone`]).
+//! - [`config`]: configuration files built from parts ([`ConfigToml`], [`QueueToml`]), with the
+//!   two-agent set-up the virtual-time tests use ([`ConfigToml::two_agents`]).
+//! - [`sip`]: comparing parsed messages ([`sip::normalized`]).
+//! - [`audio`]: sox and ffmpeg as the audio tests' oracles, and SNR after alignment.
+//! - [`bits`]: an MSB-first [`BitWriter`] for hand-made bitstreams.
+//!
+//! It is a dev-dependency of the `holdline` package and of `holdline-bench`; it depends on the
+//! `holdline` library only through its public API. The virtual-time harness of the call core
+//! stays beside its tests (`tests/core_support`) while the core is being reshaped.
+
+pub mod audio;
+pub mod bits;
+pub mod config;
+pub mod paths;
+pub mod server;
+pub mod sip;
+pub mod sipp;
+
+pub use bits::BitWriter;
+pub use config::{ConfigToml, QueueToml};
+pub use paths::{holdline_bin, repo_root, scratch_dir};
+pub use server::Server;
+pub use sipp::{
+    assert_sipp_ok, eventually, free_port, run_sipp, run_sipp_port, scenario, sipp_path,
+    AgentPhone, SippRun,
+};
