@@ -89,8 +89,8 @@ pub enum Event {
         call: CallHandle,
         outcome: LegOutcome,
     },
-    /// Play to the caller (greeting once, then music looped); report the greeting's end with
-    /// [`Core::greeting_finished`].
+    /// Play to the caller (greeting once, then music looped); report the greeting's length
+    /// with [`Core::greeting_started`] (the core times its end).
     Play { call: CallHandle, what: Playback },
     /// Connect the caller's media to an answered agent leg (both ways; the caller stops
     /// hearing music).
@@ -140,6 +140,8 @@ pub(crate) enum CallTimer {
     Answer,
     /// No final NOTIFY for our REFER to the caller's side in time: place the leg ourselves.
     Refer,
+    /// The caller's greeting has played to its end: music, and offers to agents.
+    GreetingEnd,
 }
 
 /// The sans-IO SIP server.

@@ -8,6 +8,7 @@
 //! refusal only when the last of an agent's legs for the call has ended.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::config::Target;
 use crate::queue::types::{AgentId, CallId as QueueCallId, DeclineReason, EndReason as QueueEnd};
@@ -378,6 +379,16 @@ impl Core {
         if let Some(qcall) = self.queue_call_of.remove(&handle) {
             self.queue_calls.remove(&qcall);
         }
+    }
+
+    /// The media plane started playing a call's greeting, `length` long (zero: it skipped it):
+    /// its end is a timer of the core, so it runs on the core's time like every other.
+    pub fn greeting_started(&mut self, now: Time, call: CallHandle, length: Duration) {
+        if length.is_zero() {
+            return self.greeting_finished(now, call);
+        }
+        self.timers
+            .insert((now + length, call, super::core::CallTimer::GreetingEnd));
     }
 
     /// The media plane finished playing a call's greeting.

@@ -315,6 +315,7 @@ impl Core {
         match timer {
             CallTimer::Answer => self.answer_now(now, handle),
             CallTimer::Refer => self.refer_timed_out(now, handle),
+            CallTimer::GreetingEnd => self.greeting_finished(now, handle),
         }
     }
 

@@ -41,7 +41,7 @@ use tokio::time::Instant;
 
 use crate::api::{ApiState, Published};
 use crate::audio::Prompt;
-use crate::b2bua::{AgentSettings, CallHandle, Core, CoreSettings};
+use crate::b2bua::{AgentSettings, Core, CoreSettings};
 use crate::config::Config;
 use crate::sip::message::Message;
 use crate::sip::parse::{Limits, ParseError};
@@ -76,10 +76,6 @@ pub(crate) enum Input {
     /// A message to `peer` could not be delivered.
     Unreachable {
         peer: Peer,
-    },
-    /// A caller's greeting has played to its end.
-    GreetingFinished {
-        call: CallHandle,
     },
     /// A new effective configuration, with the prompts it brought, decoded.
     Reconfigure {
@@ -149,7 +145,7 @@ pub async fn run_provisioned(
 
     let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let (mut plane, mut media_events) = media::MediaPlane::start(media_config);
-    let mut calls = calls::Calls::new(&config, prompts, stash, input_tx.clone());
+    let mut calls = calls::Calls::new(&config, prompts, stash);
     let mut tally = live::Tally::default();
 
     // Provisioning: agents' settings from the store now, then changes as they come.
@@ -179,12 +175,23 @@ pub async fn run_provisioned(
     let mut deadline: Option<Instant> = None;
     'run: loop {
         let now_time = |at: Instant| Time::from_epoch(at.saturating_duration_since(epoch));
-        // Send everything the core wants sent, hand events to the media plane.
-        while let Some(t) = core.poll_transmit() {
-            transmit(&udp, &writers, &streams, t).await;
-        }
-        while let Some(e) = core.poll_event() {
-            calls.handle(&mut plane, e);
+        // Send everything the core wants sent, hand events to the media plane, and give the
+        // core the greetings that started (timing their end may already have more to send).
+        loop {
+            while let Some(t) = core.poll_transmit() {
+                transmit(&udp, &writers, &streams, t).await;
+            }
+            let mut started = Vec::new();
+            while let Some(e) = core.poll_event() {
+                started.extend(calls.handle(&mut plane, e));
+            }
+            if started.is_empty() {
+                break;
+            }
+            let now = now_time(Instant::now());
+            for greeting in started {
+                core.greeting_started(now, greeting.call, greeting.length);
+            }
         }
         while let Some(logged) = core.poll_queue_event() {
             tally.count(&logged.event);
@@ -215,7 +222,6 @@ pub async fn run_provisioned(
                     Input::Connected { conn, writer } => { writers.insert(conn, writer); }
                     Input::Closed { conn } => { writers.remove(&conn); }
                     Input::Unreachable { peer } => core.handle_transport_error(now, peer),
-                    Input::GreetingFinished { call } => core.greeting_finished(now, call),
                     Input::Reconfigure { generation, config, prompts } => {
                         core.reconfigure(now, &config);
                         calls.reconfigure(&config, prompts);
