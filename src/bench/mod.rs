@@ -24,6 +24,7 @@
 //! (`bench/agents.sh`). An agents mode of its own (`--agents N`, a UAS answering the server's
 //! INVITEs) would fit the driver's Call-ID demultiplexer and timer heap; [`Mode`] is where it
 //! would be chosen.
+#![allow(unsafe_code)] // rx_time: recvmsg with SO_TIMESTAMPNS has no safe std form; the bench leaves this crate.
 
 pub mod blast;
 pub mod cli;

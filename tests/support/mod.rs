@@ -128,6 +128,7 @@ impl Server {
     }
 
     /// Sends `signal` (`libc::SIGHUP`, …) to the process.
+    #[allow(unsafe_code)] // kill(2) has no safe std form for signals other than SIGKILL.
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
         // SAFETY: kill(2) on our own child's pid; no memory is involved.
