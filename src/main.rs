@@ -1,6 +1,5 @@
 //! The `holdline` command: `serve`, `check-config`, the media tools, and the admin commands
 //! (`queue`, `number`, `user`, `group`, `agent`) that talk to a running server's API.
-#![allow(clippy::disallowed_methods)] // The binary is part of the IO edge.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

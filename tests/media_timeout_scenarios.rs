@@ -1,6 +1,8 @@
-//! Hold, resume and the RTP-timeout hang-up on virtual time: the caller's dialog in the core and
-//! the call's receive state (`rtp::inbound`) driven by one clock, wired the way the runtime
-//! wires them (negotiated media → what we expect to receive; a timeout → BYE with a Reason).
+//! Media timers on virtual time, wired the way the runtime wires them: hold, resume and the
+//! RTP-timeout hang-up (the caller's dialog in the core and the call's receive state,
+//! `rtp::inbound`, driven by one clock: negotiated media → what we expect to receive; a
+//! timeout → BYE with a Reason), and the greeting's end (the runtime reports the greeting's
+//! length when it starts playing; the core times its end, then music and agents ringing).
 
 mod core_support;
 
@@ -8,10 +10,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use core_support::*;
-use holdline::b2bua::{CallHandle, Event};
+use holdline::b2bua::{CallHandle, Event, Playback};
 use holdline::rtp::inbound::{Expect, Inbound, InboundConfig};
 use holdline::sip::header::HeaderName;
-use holdline::sip::message::Message;
+use holdline::sip::message::{Message, Request};
 use holdline::sip::sdp::NegotiatedMedia;
 use holdline::sip::Method;
 use holdline::time::Time;
@@ -170,4 +172,118 @@ fn silent_caller_is_hung_up_after_the_rtp_timeout_but_not_while_on_hold() {
         reason.contains("cause=408") && reason.contains("RTP timeout"),
         "{reason}"
     );
+}
+
+const AMOS: &str = "198.51.100.20:5070";
+
+/// A queue with a greeting and one agent with a static contact.
+fn greeting_config() -> String {
+    format!(
+        r#"
+[sip]
+listen = ["udp:192.0.2.1:5060"]
+[rtp]
+ports = "20000-29999"
+[[number]]
+e164 = "+14255550100"
+kind = "service-toll"
+[[user]]
+id = "amos"
+contacts = ["sip:amos@{AMOS}"]
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["+14255550100"]
+greeting = "media/welcome.wav"
+agents = ["amos"]
+"#
+    )
+}
+
+/// The calls the core asked to play a greeting to, as the runtime sees them.
+fn greetings_started(h: &mut Harness) -> Vec<CallHandle> {
+    h.events
+        .drain(..)
+        .filter_map(|e| match e {
+            Event::Play {
+                call,
+                what: Playback::Greeting(_),
+            } => Some(call),
+            _ => None,
+        })
+        .collect()
+}
+
+fn invites_to_amos(h: &mut Harness) -> Vec<Request> {
+    requests_to(h, AMOS)
+        .into_iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect()
+}
+
+#[test]
+fn greeting_end_is_a_core_timer_then_music_and_agents_ring() {
+    let mut h = Harness::with_config(&greeting_config());
+    caller_arrives(&mut h, "g1");
+    let call = greetings_started(&mut h);
+    assert_eq!(
+        call.len(),
+        1,
+        "the greeting plays once the caller is answered"
+    );
+    assert!(
+        invites_to_amos(&mut h).is_empty(),
+        "no agent rings during the greeting"
+    );
+    // The runtime starts the stream and reports the greeting's length; nothing else tells the
+    // core when it ends.
+    h.core
+        .greeting_started(h.now, call[0], Duration::from_millis(8_400));
+    let started = h.now;
+
+    h.advance(Duration::from_millis(8_380));
+    assert!(invites_to_amos(&mut h).is_empty(), "still greeting");
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::Play { .. })),
+        "no music before the greeting ends"
+    );
+
+    h.advance(Duration::from_millis(20));
+    assert_eq!(h.now - started, Duration::from_millis(8_400));
+    assert!(
+        h.events.iter().any(|e| matches!(
+            e,
+            Event::Play { call: c, what: Playback::Music(_) } if *c == call[0]
+        )),
+        "music after the greeting: {:?}",
+        h.events
+    );
+    assert_eq!(invites_to_amos(&mut h).len(), 1, "then the agent rings");
+}
+
+#[test]
+fn caller_gone_during_the_greeting_rings_nobody_when_it_would_have_ended() {
+    let mut h = Harness::with_config(&greeting_config());
+    let tag = caller_arrives(&mut h, "g2");
+    let call = greetings_started(&mut h);
+    h.core
+        .greeting_started(h.now, call[0], Duration::from_secs(5));
+    h.advance(Duration::from_secs(2));
+    h.send(&in_dialog("BYE", "g2", &tag, 2, "z9hG4bKg2bye", None));
+    assert_eq!(h.core.call_count(), 0);
+    // Past the greeting's end and the BYE transaction's wind-down (64·T1).
+    h.advance(Duration::from_secs(60));
+    assert!(invites_to_amos(&mut h).is_empty());
+    assert_eq!(h.core.poll_timeout(), None, "no timer left behind");
+}
+
+#[test]
+fn a_skipped_greeting_moves_on_at_once() {
+    let mut h = Harness::with_config(&greeting_config());
+    caller_arrives(&mut h, "g3");
+    let call = greetings_started(&mut h);
+    // The greeting file did not load, or the caller already hears music: length zero.
+    h.core.greeting_started(h.now, call[0], Duration::ZERO);
+    h.collect();
+    assert_eq!(invites_to_amos(&mut h).len(), 1);
 }

@@ -1,5 +1,6 @@
 //! The media plane on loopback: real sockets, real clock. Timing bounds are loose on purpose
 //! (a shared, noisy machine); precise figures belong to the benchmarks.
+#![allow(clippy::disallowed_methods)] // Real sockets on the real clock: arrival times are what is checked.
 
 mod rtp_support;
 

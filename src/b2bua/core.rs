@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{Config, QueueId, Target};
 use crate::sip::message::Message;
@@ -77,8 +78,8 @@ pub enum Event {
         call: CallHandle,
         outcome: LegOutcome,
     },
-    /// Play to the caller (greeting once, then music looped); report the greeting's end with
-    /// [`Core::greeting_finished`].
+    /// Play to the caller (greeting once, then music looped); report the greeting's length
+    /// with [`Core::greeting_started`] (the core times its end).
     Play { call: CallHandle, what: Playback },
     /// Connect the caller's media to an answered agent leg (both ways; the caller stops
     /// hearing music).
@@ -270,6 +271,13 @@ impl Core {
     /// `why` (RFC 3326).
     pub fn hang_up_call(&mut self, now: Time, call: CallHandle, status: u16, why: &str) {
         self.legs.hang_up(now, call, status, why);
+        self.settle(now);
+    }
+
+    /// The media plane started playing a call's greeting, `length` long (zero: it skipped it):
+    /// its end is a timer of the core, so it runs on the core's time like every other.
+    pub fn greeting_started(&mut self, now: Time, call: CallHandle, length: Duration) {
+        self.switch.greeting_started(now, call, length);
         self.settle(now);
     }
 

@@ -11,8 +11,11 @@
 //! - [`inbound`]: symmetric-RTP latching, RTP timeout, loss/jitter statistics, DTMF.
 //! - [`relay`]: a bridge's media: the jitter buffer that plays one leg's audio and
 //!   telephone-events out on the other leg's stream (transcoding PCMU ⇄ PCMA).
+//! - [`session`]: the media plane's decisions: negotiated media → what each stream sends,
+//!   where, and what it receives; how a bridge is wired.
 //!
-//! The IO half (sockets, shard tasks) is `runtime::media`.
+//! The IO half (sockets, shard threads, receive tasks) is `runtime::media`; it carries out
+//! what [`session`] decides.
 
 pub mod dtmf;
 pub mod inbound;
@@ -20,6 +23,7 @@ pub mod pacer;
 pub mod packet;
 pub mod relay;
 pub mod rtcp;
+pub mod session;
 pub mod stream;
 
 pub use packet::Ssrc;

@@ -1,11 +1,10 @@
 //! The runtime's side of the call path: turns the core's events into media-plane commands
-//! (start music on answer, hold/resume, agent legs' media, bridges, stop on hang-up) and times
-//! the greeting so the queue engine hears when it has finished.
+//! (start music on answer, hold/resume, agent legs' media, bridges, stop on hang-up) and
+//! resolves what a caller hears into prompts. The greeting's length goes back to the core,
+//! which times its end ([`GreetingStarted`]); nothing here sleeps.
 
 use std::collections::HashMap;
 use std::time::Duration;
-
-use tokio::sync::mpsc;
 
 use crate::b2bua::{CallHandle, Event, Playback};
 use crate::config::{Config, Music, QueueId};
@@ -14,7 +13,14 @@ use crate::sip::sdp::NegotiatedMedia;
 use super::media::{CallPrompts, MediaPlane};
 use super::ports::Stash;
 use super::prompts::PromptSet;
-use super::Input;
+
+/// A caller's greeting started playing and lasts `length` (zero: skipped); the core task hands
+/// it to [`crate::b2bua::Core::greeting_started`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GreetingStarted {
+    pub call: CallHandle,
+    pub length: Duration,
+}
 
 /// A caller the media plane knows about.
 struct CallMedia {
@@ -30,16 +36,10 @@ pub(crate) struct Calls {
     music_of: HashMap<QueueId, Music>,
     calls: HashMap<CallHandle, CallMedia>,
     stash: Stash,
-    inputs: mpsc::Sender<Input>,
 }
 
 impl Calls {
-    pub(crate) fn new(
-        config: &Config,
-        prompts: PromptSet,
-        stash: Stash,
-        inputs: mpsc::Sender<Input>,
-    ) -> Calls {
+    pub(crate) fn new(config: &Config, prompts: PromptSet, stash: Stash) -> Calls {
         let music_of = config
             .queues
             .iter()
@@ -50,7 +50,6 @@ impl Calls {
             music_of,
             calls: HashMap::new(),
             stash,
-            inputs,
         }
     }
 
@@ -76,7 +75,13 @@ impl Calls {
         self.prompts.files.keys().cloned().collect()
     }
 
-    pub(crate) fn handle(&mut self, plane: &mut MediaPlane, event: Event) {
+    /// Carries `event` out on the media plane; a greeting it starts is returned for the core
+    /// to time.
+    pub(crate) fn handle(
+        &mut self,
+        plane: &mut MediaPlane,
+        event: Event,
+    ) -> Option<GreetingStarted> {
         match event {
             Event::CallAnswered {
                 call,
@@ -95,15 +100,14 @@ impl Calls {
                     },
                 );
             }
-            Event::Play { call, what } => self.play(plane, call, what),
+            Event::Play { call, what } => return self.play(plane, call, what),
             Event::MediaUpdated { call, media } => {
-                let Some(c) = self.calls.get_mut(&call) else {
-                    return;
-                };
-                if c.playing {
-                    plane.update_media(call, media.clone());
+                if let Some(c) = self.calls.get_mut(&call) {
+                    if c.playing {
+                        plane.update_media(call, media.clone());
+                    }
+                    c.media = Some(media);
                 }
-                c.media = Some(media);
             }
             Event::CallEnded { call, .. } => {
                 // Also for a caller whose media never started: a bridge waiting for it goes.
@@ -127,22 +131,27 @@ impl Calls {
             Event::Unbridge { call } => plane.unbridge(call),
             Event::LegRinging { .. } => {}
         }
+        None
     }
 
-    /// Starts the caller's stream: the greeting (reported finished after its duration), then
-    /// the queue's music, looped. Music alone when there is no greeting.
-    fn play(&mut self, plane: &mut MediaPlane, call: CallHandle, what: Playback) {
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
+    /// Starts the caller's stream: the greeting (its length returned for the core to time),
+    /// then the queue's music, looped. Music alone when there is no greeting.
+    fn play(
+        &mut self,
+        plane: &mut MediaPlane,
+        call: CallHandle,
+        what: Playback,
+    ) -> Option<GreetingStarted> {
+        let c = self.calls.get_mut(&call)?;
+        let skipped = matches!(what, Playback::Greeting(_)).then_some(GreetingStarted {
+            call,
+            length: Duration::ZERO,
+        });
         if c.playing {
             // Already playing greeting → music as one playlist: the engine's `PlayMusic` after
             // the greeting changes nothing audible. A caller transferred into another queue
             // keeps its music and skips that queue's greeting (it was welcomed already).
-            if matches!(what, Playback::Greeting(_)) {
-                greeting_ends(&self.inputs, call, Duration::ZERO);
-            }
-            return;
+            return skipped;
         }
         let music = self
             .music_of
@@ -157,12 +166,14 @@ impl Calls {
             Playback::Music(m) => self.prompts.music(m),
             Playback::Greeting(_) => music,
         };
-        if let Some(g) = greeting {
-            greeting_ends(&self.inputs, call, g.duration);
-        } else if matches!(what, Playback::Greeting(_)) {
-            // A greeting that failed to load was reported at start-up; skip it.
-            greeting_ends(&self.inputs, call, Duration::ZERO);
-        }
+        // A greeting that failed to load was reported when it was loaded; it is skipped.
+        let started = match greeting {
+            Some(g) => Some(GreetingStarted {
+                call,
+                length: g.duration,
+            }),
+            None => skipped,
+        };
         let prompts = CallPrompts {
             greeting: greeting.cloned(),
             music: music.clone(),
@@ -172,16 +183,6 @@ impl Calls {
             None => plane.start_call(call, c.rtp_port, c.media.clone(), prompts),
         }
         c.playing = true;
+        started
     }
-}
-
-/// Tells the core, `after` from now, that `call`'s greeting has ended.
-fn greeting_ends(inputs: &mpsc::Sender<Input>, call: CallHandle, after: Duration) {
-    let inputs = inputs.clone();
-    tokio::spawn(async move {
-        if !after.is_zero() {
-            tokio::time::sleep(after).await;
-        }
-        let _ = inputs.send(Input::GreetingFinished { call }).await;
-    });
 }

@@ -7,7 +7,7 @@
 //! ends, so a SIGTERM loses no event; a SIGKILL may lose the events of the last moments that
 //! were not committed yet (the provisioning itself is committed before the API answers).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -18,31 +18,11 @@ use crate::queue::event::EventKind;
 use crate::queue::types::{DeclineReason, EndReason, RingOutcome};
 use crate::store::events::kind;
 use crate::store::QueueEvent;
-use crate::time::Time;
+
+use super::clock::{self, Clock};
 
 /// The most events written in one transaction.
 const BATCH: usize = 512;
-
-/// Maps the core's time onto the wall clock: the Unix time of the core's epoch.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct WallClock {
-    epoch_unix: Duration,
-}
-
-impl WallClock {
-    /// The wall clock now is the core's epoch (call at the moment the epoch is taken).
-    pub(crate) fn starting_now() -> WallClock {
-        WallClock {
-            epoch_unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default(),
-        }
-    }
-
-    pub(crate) fn unix_ms(&self, at: Time) -> i64 {
-        i64::try_from((self.epoch_unix + at.since_epoch()).as_millis()).unwrap_or(i64::MAX)
-    }
-}
 
 /// How often events past the retention limit are deleted (and once at start).
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -79,7 +59,7 @@ pub(crate) fn start(
                 }
                 _ = prune.tick(), if keep.is_some() => {
                     let Some(keep) = keep else { continue };
-                    let before = unix_ms_now().saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+                    let before = clock::wall_now_ms().saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
                     let api = api.clone();
                     match tokio::task::spawn_blocking(move || api.prune_events(before)).await {
                         Ok(Ok(0)) => {}
@@ -94,14 +74,8 @@ pub(crate) fn start(
     (tx, task)
 }
 
-fn unix_ms_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// The engine's event as a log record.
-pub(crate) fn record(logged: &LoggedEvent, clock: &WallClock) -> QueueEvent {
+/// The engine's event as a log record, stamped on the wall clock through the core's epoch.
+pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
     let e = &logged.event;
     let (kind, detail) = match &e.kind {
         EventKind::Enter { position } => (kind::OFFERED, Some(format!("position {position}"))),
@@ -162,6 +136,7 @@ mod tests {
     use super::*;
     use crate::config::QueueId;
     use crate::queue::types::{AgentId, CallId};
+    use crate::time::Time;
 
     #[tokio::test]
     async fn the_writer_deletes_events_past_the_retention_limit_at_start() {
@@ -184,7 +159,7 @@ mod tests {
             waited_ms: None,
         };
         let day_ms = 86_400_000;
-        let now = unix_ms_now();
+        let now = clock::wall_now_ms();
         api.record_events(&[
             event(now - 40 * day_ms, "old"),
             event(now - 20 * day_ms, "recent"),
@@ -195,24 +170,21 @@ mod tests {
             let all = api.prov().events(&EventFilter::default()).unwrap();
             all.into_iter().map(|e| e.call_id).collect()
         };
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while left() != ["recent"] {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not pruned: {:?}",
-                left()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // Up to 5 s for the writer's first pruning pass.
+        for _ in 0..250 {
+            if left() == ["recent"] {
+                break;
+            }
+            clock::sleep(Duration::from_millis(20)).await;
         }
+        assert_eq!(left(), ["recent"], "not pruned");
         drop(tx);
         task.await.unwrap();
     }
 
     #[test]
     fn engine_events_become_log_records_in_wall_time() {
-        let clock = WallClock {
-            epoch_unix: Duration::from_secs(1_700_000_000),
-        };
+        let clock = Clock::with_unix_epoch(Duration::from_secs(1_700_000_000));
         let logged = LoggedEvent {
             event: crate::queue::event::QueueEvent {
                 at: Time::from_millis(2_500),

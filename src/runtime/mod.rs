@@ -15,12 +15,16 @@
 //! - [`serve`]: `holdline serve`: the store, the API and the SIP listeners started together.
 //! - [`bind`]: binding listeners, with one shared port for UDP and TCP when the config says 0.
 //! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects.
+//! - [`media`]: the media plane's IO (sockets, pacer shards, receive tasks); `calls` turns the
+//!   core's events into its commands. [`ports`]: RTP ports bound as the core reserves them.
 //! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.
+//! - [`clock`]: the one epoch, and the only clock reads and sleeps in the crate.
+//! - `sys`: the server's only `unsafe` code (OS calls std and tokio do not wrap).
 //! - this file: the core task.
-#![allow(clippy::disallowed_methods)] // The IO edge is where the clock is read.
 
 pub mod bind;
 mod calls;
+pub mod clock;
 mod events;
 pub mod live;
 pub mod media;
@@ -28,6 +32,7 @@ pub mod ports;
 pub mod prompts;
 pub mod serve;
 pub mod stream;
+mod sys;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -37,11 +42,10 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
 use crate::api::{ApiState, Published};
 use crate::audio::Prompt;
-use crate::b2bua::{AgentSettings, CallHandle, Core, CoreSettings};
+use crate::b2bua::{AgentSettings, Core, CoreSettings};
 use crate::config::Config;
 use crate::sip::message::Message;
 use crate::sip::parse::{Limits, ParseError};
@@ -76,10 +80,6 @@ pub(crate) enum Input {
     /// A message to `peer` could not be delivered.
     Unreachable {
         peer: Peer,
-    },
-    /// A caller's greeting has played to its end.
-    GreetingFinished {
-        call: CallHandle,
     },
     /// A new effective configuration, with the prompts it brought, decoded.
     Reconfigure {
@@ -119,8 +119,8 @@ pub async fn run_provisioned(
     shutdown: impl std::future::Future<Output = ()>,
     provisioned: Option<Provisioned>,
 ) -> std::io::Result<()> {
-    let epoch = Instant::now();
-    let clock = events::WallClock::starting_now();
+    // One epoch for the core, the pacers and the event log's stamps.
+    let clock = clock::Clock::start();
     let limits = Limits::default();
     let settings = CoreSettings {
         listeners: listeners.addresses(),
@@ -148,8 +148,8 @@ pub async fn run_provisioned(
     }
 
     let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    let (mut plane, mut media_events) = media::MediaPlane::start(media_config);
-    let mut calls = calls::Calls::new(&config, prompts, stash, input_tx.clone());
+    let (mut plane, mut media_events) = media::MediaPlane::start_on(media_config, clock);
+    let mut calls = calls::Calls::new(&config, prompts, stash);
     let mut tally = live::Tally::default();
 
     // Provisioning: agents' settings from the store now, then changes as they come.
@@ -176,15 +176,25 @@ pub async fn run_provisioned(
     }
 
     tokio::pin!(shutdown);
-    let mut deadline: Option<Instant> = None;
+    let mut deadline: Option<Time> = None;
     'run: loop {
-        let now_time = |at: Instant| Time::from_epoch(at.saturating_duration_since(epoch));
-        // Send everything the core wants sent, hand events to the media plane.
-        while let Some(t) = core.poll_transmit() {
-            transmit(&udp, &writers, &streams, t).await;
-        }
-        while let Some(e) = core.poll_event() {
-            calls.handle(&mut plane, e);
+        // Send everything the core wants sent, hand events to the media plane, and give the
+        // core the greetings that started (timing their end may already have more to send).
+        loop {
+            while let Some(t) = core.poll_transmit() {
+                transmit(&udp, &writers, &streams, t).await;
+            }
+            let mut started = Vec::new();
+            while let Some(e) = core.poll_event() {
+                started.extend(calls.handle(&mut plane, e));
+            }
+            if started.is_empty() {
+                break;
+            }
+            let now = clock.now();
+            for greeting in started {
+                core.greeting_started(now, greeting.call, greeting.length);
+            }
         }
         while let Some(logged) = core.poll_queue_event() {
             tally.count(&logged.event);
@@ -198,13 +208,12 @@ pub async fn run_provisioned(
         }
         let wake = core
             .poll_timeout()
-            .map(|t| epoch + t.since_epoch())
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            .unwrap_or_else(|| clock.now() + Duration::from_secs(3600));
         let wake = deadline.map_or(wake, |d| wake.min(d));
         tokio::select! {
             input = inputs.recv() => {
                 let Some(input) = input else { break 'run };
-                let now = now_time(Instant::now());
+                let now = clock.now();
                 match input {
                     Input::Datagram { from, local, bytes } => {
                         core.handle_datagram(now, Peer::udp(from), local, &bytes);
@@ -215,7 +224,6 @@ pub async fn run_provisioned(
                     Input::Connected { conn, writer } => { writers.insert(conn, writer); }
                     Input::Closed { conn } => { writers.remove(&conn); }
                     Input::Unreachable { peer } => core.handle_transport_error(now, peer),
-                    Input::GreetingFinished { call } => core.greeting_finished(now, call),
                     Input::Reconfigure { generation, config, prompts } => {
                         core.reconfigure(now, &config);
                         calls.reconfigure(&config, prompts);
@@ -226,16 +234,16 @@ pub async fn run_provisioned(
                     }
                 }
             }
-            _ = tokio::time::sleep_until(wake) => {
-                let now = Instant::now();
+            _ = clock.sleep_until(wake) => {
+                let now = clock.now();
                 if deadline.is_some_and(|d| now >= d) {
                     tracing::warn!(calls = core.call_count(), "shutdown grace period over; exiting");
                     break 'run;
                 }
-                core.handle_timeout(now_time(now));
+                core.handle_timeout(now);
             }
             Some(event) = media_events.recv() => {
-                let now = now_time(Instant::now());
+                let now = clock.now();
                 match event {
                     media::MediaEvent::RtpTimeout { call } => {
                         core.hang_up_call(now, call, 408, "RTP timeout");
@@ -258,17 +266,18 @@ pub async fn run_provisioned(
                 }
             }
             prefs = prefs_changed(&mut prefs_rx) => {
-                core.set_agent_settings(now_time(Instant::now()), &agent_settings(&prefs));
+                core.set_agent_settings(clock.now(), &agent_settings(&prefs));
             }
             Some(reply) = live_request(&mut live_requests) => {
-                let now = now_time(Instant::now());
+                let now = clock.now();
                 let streams = plane.call_count() + plane.leg_count();
                 let _ = reply.send(live::snapshot(&core, now, &tally, streams));
             }
             _ = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");
-                core.shutdown(now_time(Instant::now()));
-                deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+                let now = clock.now();
+                core.shutdown(now);
+                deadline = Some(now + SHUTDOWN_GRACE);
             }
         }
     }

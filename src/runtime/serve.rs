@@ -257,7 +257,7 @@ fn lock_store(store: &std::path::Path) -> Result<Option<std::fs::File>, String> 
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open the store lock {}: {e}", path.display()))?;
-    if try_lock(&file) {
+    if super::sys::try_lock_exclusive(&file) {
         Ok(Some(file))
     } else {
         Err(format!(
@@ -267,16 +267,4 @@ fn lock_store(store: &std::path::Path) -> Result<Option<std::fs::File>, String> 
             path.display()
         ))
     }
-}
-
-#[cfg(unix)]
-fn try_lock(file: &std::fs::File) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock takes the descriptor of a file we own and plain flags.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
-}
-
-#[cfg(not(unix))]
-fn try_lock(_file: &std::fs::File) -> bool {
-    true
 }

@@ -46,7 +46,7 @@ impl Streams {
                 }
                 Err(err) => {
                     tracing::warn!(%err, "tcp accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    super::clock::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
@@ -147,7 +147,7 @@ impl Streams {
                             parsed: Box::new(Err(err)),
                         };
                         let _ = self.inputs.send(input).await;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        super::clock::sleep(Duration::from_millis(100)).await;
                         break 'read;
                     }
                 }

@@ -66,6 +66,8 @@ enum CallTimer {
     Answer,
     /// No final NOTIFY for our REFER to the caller's side in time: place the leg ourselves.
     Refer,
+    /// The caller's greeting has played to its end: music, and offers to agents.
+    GreetingEnd,
 }
 
 /// The engine's calls and ours, both ways, and where each caller sits.
@@ -171,6 +173,7 @@ impl Switch {
             match timer {
                 CallTimer::Answer => cx.legs.answer_now(cx.now, call),
                 CallTimer::Refer => self.refer_timed_out(cx, call),
+                CallTimer::GreetingEnd => self.greeting_finished(cx.now, call),
             }
         }
     }
@@ -233,6 +236,15 @@ impl Switch {
         }
         self.drain_queue_events(cx.legs);
         busy
+    }
+
+    /// The media plane started playing a call's greeting, `length` long (zero: it skipped it).
+    pub fn greeting_started(&mut self, now: Time, call: CallHandle, length: Duration) {
+        if length.is_zero() {
+            return self.greeting_finished(now, call);
+        }
+        self.timers
+            .insert((now + length, call, CallTimer::GreetingEnd));
     }
 
     /// The media plane finished playing a call's greeting.

@@ -1,28 +1,35 @@
-//! A pacer shard (on its own thread): owns a [`Pacer`] for its calls, sends their RTP on each tick and their
-//! RTCP reports every ~5 s, and takes commands from the [`super::MediaPlane`] handle and from
-//! the calls' receive tasks (symmetric RTP latching).
+//! A pacer shard on its own thread: owns a [`Pacer`] for its share of the parties, sends their
+//! RTP on each tick and their RTCP reports every ~5 s (RFC 3550 §6.2), and takes commands from
+//! the [`super::MediaPlane`] handle and from the parties' receive tasks (symmetric RTP
+//! latching).
 //!
 //! The thread sleeps until the pacer's next deadline (start times are on the tick grid, so
 //! that is at most one wake-up per tick). Sends are plain non-blocking `send_to` calls on a
-//! duplicate of each call's socket: no await and no allocation per packet; a full socket
-//! buffer drops the packet (counted) rather than delaying every other stream.
+//! duplicate of each party's socket: no await and no allocation per packet; a full socket
+//! buffer drops the packet (counted) rather than delaying every other stream. Not here:
+//! deciding formats, destinations or what a bridged stream plays (`rtp::session` does).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-
 use tokio::sync::oneshot;
 
-use super::{CallShared, Clock, Party};
+use super::receive::CallShared;
+use super::sockets::Sockets;
+use super::timing::Timing;
+use super::Party;
 use crate::rtp::pacer::{Pacer, StreamId};
 use crate::rtp::relay::RelayBuffer;
 use crate::rtp::rtcp::{self, NtpTime, Report, SenderInfo};
+use crate::rtp::session::Target;
 use crate::rtp::stream::{Format, OutgoingStream, Source};
+use crate::runtime::clock::{self, Clock};
+use crate::runtime::sys;
 use crate::time::Time;
 
 /// A playlist's buffers in one law: the optional greeting and the music.
@@ -64,22 +71,6 @@ pub(super) enum Command {
     },
 }
 
-/// Where to send, from SDP.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Target {
-    pub rtp: Option<SocketAddr>,
-    pub rtcp: Option<SocketAddr>,
-    pub sending: bool,
-    /// The SDP address moved: forget latched addresses.
-    pub reset_latch: bool,
-}
-
-/// Send-side duplicates of a call's sockets.
-pub(super) struct Sockets {
-    pub rtp: UdpSocket,
-    pub rtcp: UdpSocket,
-}
-
 /// Per-stream context inside the pacer.
 struct Ctx {
     rtp: UdpSocket,
@@ -118,101 +109,6 @@ pub(super) struct Shard {
     rng: SmallRng,
     rtcp_buf: Vec<u8>,
     timing: Timing,
-}
-
-/// How the shard keeps time, logged every 10 s at debug level: an operator's view of whether
-/// the pacer keeps time on this machine, and if not, why. A packet leaves
-/// `wake-up lateness + its place in the tick's batch` after its due time, so the three are
-/// logged apart: a late wake-up is the machine (another task on the core, a stalled virtual
-/// CPU), a long batch is the cost of sending.
-struct Timing {
-    /// Send time − due time, per packet.
-    packets: Histogram,
-    /// Wake-up time − the deadline slept for, per timed wait.
-    wakes: Histogram,
-    /// How long a tick's sending took, per tick that sent anything.
-    batches: Histogram,
-    since: Time,
-}
-
-/// Durations in 100 µs steps up to 100 ms.
-struct Histogram {
-    buckets: Vec<u32>,
-}
-
-impl Histogram {
-    const STEP_US: u64 = 100;
-    const BUCKETS: usize = 1000;
-
-    fn new() -> Histogram {
-        Histogram {
-            buckets: vec![0; Self::BUCKETS],
-        }
-    }
-
-    fn record(&mut self, d: Duration) {
-        let i = (d.as_micros() as u64 / Self::STEP_US) as usize;
-        self.buckets[i.min(Self::BUCKETS - 1)] += 1;
-    }
-
-    fn count(&self) -> u64 {
-        self.buckets.iter().map(|&n| u64::from(n)).sum()
-    }
-
-    /// The upper edge of the bucket holding quantile `q`, in µs.
-    fn quantile_us(&self, q: f64) -> u64 {
-        let want = ((self.count() as f64 * q).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (i, &n) in self.buckets.iter().enumerate() {
-            seen += u64::from(n);
-            if seen >= want {
-                return (i as u64 + 1) * Self::STEP_US;
-            }
-        }
-        0
-    }
-
-    fn clear(&mut self) {
-        self.buckets.iter_mut().for_each(|n| *n = 0);
-    }
-}
-
-impl Timing {
-    fn new() -> Timing {
-        Timing {
-            packets: Histogram::new(),
-            wakes: Histogram::new(),
-            batches: Histogram::new(),
-            since: Time::ZERO,
-        }
-    }
-
-    fn report(&mut self, now: Time, shard_streams: usize) {
-        if now.saturating_since(self.since) < Duration::from_secs(10) {
-            return;
-        }
-        if self.packets.count() > 0 {
-            let (p, w, b) = (&self.packets, &self.wakes, &self.batches);
-            tracing::debug!(
-                streams = shard_streams,
-                packets = p.count(),
-                p50_us = p.quantile_us(0.5),
-                p99_us = p.quantile_us(0.99),
-                max_us = p.quantile_us(1.0),
-                wake_p50_us = w.quantile_us(0.5),
-                wake_p99_us = w.quantile_us(0.99),
-                wake_max_us = w.quantile_us(1.0),
-                batch_p50_us = b.quantile_us(0.5),
-                batch_p99_us = b.quantile_us(0.99),
-                batch_max_us = b.quantile_us(1.0),
-                "pacer lateness (send time − due time, ≤), wake-up lateness, batch duration"
-            );
-        }
-        self.packets.clear();
-        self.wakes.clear();
-        self.batches.clear();
-        self.since = now;
-    }
 }
 
 impl Shard {
@@ -257,11 +153,7 @@ impl Shard {
                     Err(_) => return,
                 },
                 Some(at) => {
-                    let wait = self
-                        .clock
-                        .instant(at)
-                        .into_std()
-                        .saturating_duration_since(std::time::Instant::now());
+                    let wait = self.clock.until(at);
                     if wait.is_zero() {
                         continue;
                     }
@@ -321,7 +213,7 @@ impl Shard {
         };
         let (packets, octets, ssrc) = (stream.packets_sent(), stream.octets_sent(), stream.ssrc());
         let sender = (packets != state.packets_at_last_report).then(|| SenderInfo {
-            ntp: NtpTime::from_unix(wall_clock()),
+            ntp: NtpTime::from_unix(clock::wall_now()),
             rtp_timestamp: self.pacer.rtp_timestamp_at(state.id, now).unwrap_or(0),
             packet_count: packets,
             octet_count: octets,
@@ -466,9 +358,36 @@ impl Shard {
     }
 }
 
-/// Wall-clock time for RTCP NTP timestamps (the IO edge may read it).
-fn wall_clock() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+/// Runs `shard` on its own thread, so a burst of SIP work on the runtime's workers cannot
+/// delay packets. The thread needs no async runtime: it sends on plain non-blocking sockets and
+/// sleeps on its command channel until the next deadline (see [`Shard::run`]).
+pub(super) fn spawn(index: usize, shard: Shard, commands: mpsc::Receiver<Command>, realtime: bool) {
+    let thread = std::thread::Builder::new()
+        .name(format!("holdline-pacer-{index}"))
+        .spawn(move || {
+            if realtime {
+                raise_priority(index);
+            }
+            shard.run(commands)
+        });
+    if let Err(err) = thread {
+        tracing::error!(%err, "could not start a pacer thread: its calls get no media");
+    }
+}
+
+/// Real-time priority for this pacer thread: SCHED_FIFO at a low real-time level, so it
+/// preempts every normal thread (SIP work, other processes) the moment a packet is due, yet
+/// yields to the kernel's own real-time threads. A shard sleeps between ticks and sends for well
+/// under a tick, and the kernel's RT throttling caps any runaway, so other work still runs.
+/// Needs CAP_SYS_NICE; without it the pacer runs at normal priority, as before.
+fn raise_priority(index: usize) {
+    const PRIORITY: libc::c_int = 10;
+    match sys::raise_thread_priority(PRIORITY) {
+        Ok(()) => tracing::debug!(shard = index, "pacer thread at real-time priority"),
+        Err(err) if index == 0 => tracing::info!(
+            %err,
+            "pacer threads run at normal priority (real-time priority needs CAP_SYS_NICE)"
+        ),
+        Err(_) => {}
+    }
 }

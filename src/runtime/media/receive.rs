@@ -1,0 +1,113 @@
+//! A party's receive task: drains its RTP and RTCP sockets into the sans-IO
+//! [`Inbound`] (symmetric-RTP latching, statistics, RFC 4733 DTMF), relays what it accepts to a
+//! bridged peer's queue, tells the shard where to send once the source latches, and reports
+//! DTMF and the RTP timeout to the core.
+//!
+//! The task runs on the tokio runtime (one per party, mostly asleep on its sockets); the
+//! state it shares with the party's shard thread (the receive statistics for RTCP report
+//! blocks) sits behind a mutex in [`CallShared`]. Not here: sending, deciding what is relayed
+//! where (the media plane sets the tap, per `rtp::session`).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+
+use super::shard::Command;
+use super::sockets::RecvSocket;
+use super::{MediaEvent, Party};
+use crate::rtp::inbound::Inbound;
+use crate::rtp::relay::Tap;
+use crate::runtime::clock::Clock;
+
+/// Receive state shared by a party's receive task, its shard (RTCP report blocks) and the
+/// media plane (expectations, taps).
+pub(crate) struct CallShared {
+    inbound: Mutex<Inbound>,
+    /// While bridged: where the media this party sends us goes (the other side's queue).
+    tap: Mutex<Option<Tap>>,
+    /// Wakes the receive task when the expectations change (its timeout deadline moved).
+    pub changed: Notify,
+    pub cname: String,
+}
+
+impl CallShared {
+    pub fn new(inbound: Inbound, cname: String) -> CallShared {
+        CallShared {
+            inbound: Mutex::new(inbound),
+            tap: Mutex::new(None),
+            changed: Notify::new(),
+            cname,
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inbound> {
+        // A panic elsewhere must not take the media of every call down with it.
+        self.inbound.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn tap(&self) -> MutexGuard<'_, Option<Tap>> {
+        self.tap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How long to sleep when no RTP timeout is armed (the select still wakes for packets).
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Runs until aborted: drains RTP and RTCP, latches, relays to a bridged peer, reports DTMF
+/// and the RTP timeout.
+pub(crate) async fn receive(
+    party: Party,
+    (rtp, rtcp): (RecvSocket, RecvSocket),
+    shared: Arc<CallShared>,
+    clock: Clock,
+    shard: std::sync::mpsc::Sender<Command>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+) {
+    let mut buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 2048];
+    let mut timed_out = false;
+    loop {
+        let deadline = match timed_out {
+            true => None,
+            false => shared.lock().timeout_at(),
+        };
+        let wake = deadline.unwrap_or_else(|| clock.now() + IDLE);
+        tokio::select! {
+            got = rtp.recv_from(&mut buf) => {
+                let Ok((n, from)) = got else { continue };
+                let received = shared.lock().on_rtp(clock.now(), from, &buf[..n]);
+                if let Some(addr) = received.latched {
+                    tracing::debug!(?party, %addr, "symmetric RTP latched");
+                    let _ = shard.send(Command::Latched { party, rtp: Some(addr), rtcp: None });
+                }
+                if received.accepted {
+                    if let Some(tap) = shared.tap().as_ref() {
+                        tap.relay(&buf[..n]);
+                    }
+                }
+                if let (Some(press), Party::Caller(call)) = (received.dtmf, party) {
+                    let _ = events.send(MediaEvent::Dtmf { call, digit: press.digit });
+                }
+            }
+            got = rtcp.recv_from(&mut rtcp_buf) => {
+                let Ok((n, from)) = got else { continue };
+                let latched = shared.lock().on_rtcp(clock.now(), from, &rtcp_buf[..n]);
+                if latched.is_some() {
+                    let _ = shard.send(Command::Latched { party, rtp: None, rtcp: latched });
+                }
+            }
+            _ = shared.changed.notified() => {
+                // Expectations changed (hold, resume): a reported timeout may be re-armed.
+                timed_out = false;
+            }
+            _ = clock.sleep_until(wake), if deadline.is_some() => {
+                if shared.lock().timed_out(clock.now()) {
+                    tracing::info!(?party, "no RTP received: timing out");
+                    timed_out = true;
+                    let _ = events.send(MediaEvent::timeout(party));
+                }
+            }
+        }
+    }
+}
