@@ -324,127 +324,6 @@ impl Legs {
         self.finish(handle, EndReason::CallerCancelled);
     }
 
-    /// An ACK: for our 2xx (confirms the dialog, may carry the answer to our offer), or stray.
-    pub(super) fn on_ack(&mut self, now: Time, req: &Request) {
-        let Some(tag) = req.headers.to().and_then(|t| t.tag().map(str::to_owned)) else {
-            return;
-        };
-        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&(call_id, tag)) else {
-            return;
-        };
-        let Some(call) = self.callers.calls.get_mut(&handle) else {
-            return;
-        };
-        let span = call.span.clone();
-        let _enter = span.enter();
-        if call.state == CallState::Answered {
-            call.state = CallState::Confirmed;
-            tracing::debug!("ACK received; call confirmed");
-        }
-        let ack_cseq = req.headers.cseq().map(|c| c.seq);
-        let Some(pending) = call.media.pending_offer else {
-            return;
-        };
-        if ack_cseq != Some(pending.cseq) {
-            return;
-        }
-        call.media.pending_offer = None;
-        // §13.2.1 / RFC 3264 §5: the answer to the offer in our 2xx. An ACK without one, or
-        // with an unusable one, leaves no session: hang up (§13.3.1.4 lets the UAS send BYE).
-        let outcome = match parse_body(req) {
-            Ok(Some(answer)) => call
-                .media
-                .sdp
-                .process_answer(&answer)
-                .map_err(|e| e.to_string()),
-            Ok(None) => {
-                call.media.sdp.offer_rejected();
-                Err("the ACK carried no SDP answer".to_owned())
-            }
-            Err(e) => {
-                call.media.sdp.offer_rejected();
-                Err(e.to_string())
-            }
-        };
-        match outcome {
-            Ok(media) => self.out.media.push_back(Event::MediaUpdated {
-                call: handle,
-                media,
-            }),
-            Err(why) => {
-                tracing::info!(%why, "unusable answer in ACK; hanging up");
-                if call.media.sdp.negotiated().is_none() {
-                    self.send_bye(now, handle, 488, "no usable SDP answer");
-                }
-            }
-        }
-    }
-
-    /// re-INVITE (§14.2) or UPDATE (RFC 3311): hold, resume, session refresh, target refresh.
-    fn on_offer_in_dialog(&mut self, now: Time, tx: ServerTxId, handle: CallHandle, req: Request) {
-        let cseq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(call) = self.callers.calls.get_mut(&handle) else {
-            return;
-        };
-        // §12.2.2: a CSeq lower than the last one is out of order: 500.
-        if !call.dialog.accept_remote_cseq(cseq) {
-            let resp = self.call_response(handle, &req, 500);
-            return self.respond(now, tx, resp);
-        }
-        if call.state == CallState::Ending {
-            let resp = self.call_response(handle, &req, 481);
-            return self.respond(now, tx, resp);
-        }
-        // §14.2 / RFC 3264 §4: while our own offer awaits its answer, a new offer collides.
-        if call.media.pending_offer.is_some() || call.is_ringing() {
-            let mut resp = self.call_response(handle, &req, 491);
-            resp.headers.push(HeaderName::RetryAfter, "1");
-            return self.respond(now, tx, resp);
-        }
-        // §12.2.2: a target-refresh request updates the remote target.
-        call.dialog.refresh_target(&req);
-        let body = match parse_body(&req) {
-            Ok(Some(offer)) => match call.media.sdp.answer(&offer) {
-                Ok((answer, media)) => {
-                    let direction = media.direction;
-                    tracing::info!(?direction, hold = media.hold, "media renegotiated");
-                    self.out.media.push_back(Event::MediaUpdated {
-                        call: handle,
-                        media,
-                    });
-                    Some(answer)
-                }
-                Err(err) => {
-                    // RFC 3264 §8 / RFC 3261 §14.2: a refused re-offer leaves the session as is.
-                    let tag = call.dialog.local_tag.clone();
-                    return self.reject_sdp(now, tx, &req, &tag, &err);
-                }
-            },
-            Ok(None) if req.method == Method::Invite => {
-                // A re-INVITE without SDP (§14.2): we offer in the 200 what we want
-                // (RFC 6337 §5: the peer states its own hold in its answer, in the ACK).
-                call.media.pending_offer = Some(PendingOffer { cseq });
-                Some(call.media.sdp.reoffer())
-            }
-            // An UPDATE without SDP only refreshes the session (RFC 3311 §5.2).
-            Ok(None) => None,
-            Err(err) => {
-                let tag = call.dialog.local_tag.clone();
-                return self.reject_sdp(now, tx, &req, &tag, &err);
-            }
-        };
-        let mut resp = self.call_response(handle, &req, 200);
-        self.add_contact(&mut resp, handle, &req);
-        if req.method == Method::Invite {
-            reply::add_capabilities(&mut resp);
-        }
-        if let Some(body) = body {
-            set_sdp(&mut resp, &body);
-        }
-        self.respond(now, tx, resp);
-    }
-
     /// §15.1.2: BYE gets 200 and the call is over.
     fn on_bye(&mut self, now: Time, tx: ServerTxId, handle: CallHandle, req: &Request) {
         let resp = self.call_response(handle, req, 200);
@@ -543,7 +422,14 @@ impl Legs {
 
     /// Answers 488 (or 400 for a malformed body) with a Warning (§20.43), leaving any session
     /// as it was.
-    fn reject_sdp(&mut self, now: Time, tx: ServerTxId, req: &Request, tag: &str, err: &SdpError) {
+    pub(super) fn reject_sdp(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        req: &Request,
+        tag: &str,
+        err: &SdpError,
+    ) {
         let mut resp = self.response(req, err.status_code(), Some(tag));
         if let Some(code) = err.warning_code() {
             let host = self
@@ -577,7 +463,7 @@ impl Legs {
         self.response(req, status, tag.as_deref())
     }
 
-    fn add_contact(&self, resp: &mut Response, handle: CallHandle, req: &Request) {
+    pub(super) fn add_contact(&self, resp: &mut Response, handle: CallHandle, req: &Request) {
         let Some(call) = self.callers.calls.get(&handle) else {
             return;
         };
@@ -587,14 +473,14 @@ impl Legs {
 }
 
 /// The SDP in a request's body, if any. Content-Type was checked by [`precheck`].
-fn parse_body(req: &Request) -> Result<Option<SessionDescription>, SdpError> {
+pub(super) fn parse_body(req: &Request) -> Result<Option<SessionDescription>, SdpError> {
     if req.body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
     SessionDescription::parse(&req.body).map(Some)
 }
 
-fn set_sdp(resp: &mut Response, sdp: &SessionDescription) {
+pub(super) fn set_sdp(resp: &mut Response, sdp: &SessionDescription) {
     resp.headers
         .push(HeaderName::ContentType, "application/sdp");
     resp.body = sdp.to_bytes();

@@ -13,12 +13,14 @@
 //! - [`call`]: one caller dialog's state; `caller`: requests in caller dialogs (RFC 3261 UAS).
 //! - `agent`: agent legs (UAC): INVITE, CANCEL, ACK, BYE, forks; `auth`: answering a
 //!   trunk's digest challenge.
+//! - `offer`: offer/answer inside a caller's dialog (ACK with the answer, re-INVITE, UPDATE).
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
 
 mod agent;
 mod auth;
 pub mod call;
 mod caller;
+mod offer;
 mod refer;
 
 use std::collections::{HashMap, VecDeque};
