@@ -348,6 +348,9 @@ impl Legs {
             return;
         };
         if let Some(ringing) = call.stop_ringing(CallState::Ending) {
+            // A call that never got its 200 can only be refused (§21.4–21.6): a success
+            // `status` (the other side's normal hang-up) becomes 480.
+            let status = if status < 300 { 480 } else { status };
             let mut resp = self.call_response(handle, &ringing.invite, status);
             resp.headers.push(
                 HeaderName::Reason,

@@ -179,6 +179,13 @@ impl Switch {
                 cx.legs.cancel_leg(now, other);
             }
         }
+        // An agent took a call that still rings out its answer delay: answer it now, so the
+        // caller is connected to the agent (a 200 comes before the bridge, never after).
+        if cx.legs.is_ringing(handle) {
+            self.timers
+                .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::Answer));
+            cx.legs.answer_now(now, handle);
+        }
         self.rings.bridged.insert(leg, handle);
         cx.emit(Event::Bridge { call: handle, leg });
     }
