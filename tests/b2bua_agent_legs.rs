@@ -1,16 +1,14 @@
 //! Scenario tests of agent legs (holdline as UAC) on virtual time: ringing, answer and ACK,
 //! CANCEL timing (§9.1), a 200 that crosses the CANCEL, forked answers, refusals, timeouts.
 
-mod core_support;
-
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::{CallHandle, Event, LegHandle, LegOutcome, RingRequest};
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::{Message, Request};
 use holdline::sip::parse::parse_uri;
 use holdline::sip::Method;
+use holdline_testkit::harness::*;
 
 const AGENT: &str = "198.51.100.20:5070";
 

@@ -3,16 +3,14 @@
 //! do-not-disturb and opt-outs reach the engine; and what the admin API reads (queue events
 //! named by SIP Call-ID, calls in progress, answers by method and class) is right.
 
-mod core_support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::{AgentSettings, Event};
 use holdline::config::{from_toml_str, Config};
 use holdline::queue::event::EventKind;
 use holdline::sip::Method;
+use holdline_testkit::harness::*;
 
 const AMOS: &str = "198.51.100.20:5070";
 const BEA: &str = "198.51.100.21:5070";

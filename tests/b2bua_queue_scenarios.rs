@@ -1,15 +1,13 @@
 //! The queue engine driven through the whole SIP core on virtual time: callers on a service
 //! number, agents with static contacts as scripted phones. Names follow the queue rules.
 
-mod core_support;
-
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::Event;
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::Message;
 use holdline::sip::Method;
+use holdline_testkit::harness::*;
 
 const AMOS: &str = "198.51.100.20:5070";
 const BEA: &str = "198.51.100.21:5070";

@@ -4,15 +4,13 @@
 //! a refusal still falls back to dialling through the trunk, and so does silence. Virtual
 //! time, the whole core, any change through `reconfigure`.
 
-mod core_support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::Event;
 use holdline::sip::message::{Message, Request};
 use holdline::sip::Method;
+use holdline_testkit::harness::*;
 
 const AMOS: &str = "198.51.100.20:5070";
 const TRUNK: &str = "203.0.113.9:5060";

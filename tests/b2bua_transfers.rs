@@ -2,15 +2,13 @@
 //! agent's blind transfer (REFER, RFC 3515) to a user, a queue or an allowed number, refused
 //! when nobody allowed the target (toll fraud); a queue's forward to a user after `max_wait`.
 
-mod core_support;
-
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::Event;
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::{Message, Request, Response};
 use holdline::sip::Method;
+use holdline_testkit::harness::*;
 
 const AMOS: &str = "198.51.100.20:5070";
 const BEA: &str = "198.51.100.21:5070";

@@ -1,15 +1,13 @@
 //! Scenario tests of the caller-facing UAS on virtual time: a scripted caller against the
 //! sans-IO core, every race reproducible, no sleeping.
 
-mod core_support;
-
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::{EndReason, Event};
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::Message;
 use holdline::sip::sdp::SessionDescription;
+use holdline_testkit::harness::*;
 
 /// Answers a call on the sales number and returns (Call-ID, our To tag).
 fn answered_call(h: &mut Harness, call_id: &str) -> String {

@@ -4,12 +4,9 @@
 //! timeout → BYE with a Reason), and the greeting's end (the runtime reports the greeting's
 //! length when it starts playing; the core times its end, then music and agents ringing).
 
-mod core_support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use core_support::*;
 use holdline::b2bua::{CallHandle, Event, Playback};
 use holdline::rtp::inbound::{Expect, Inbound, InboundConfig};
 use holdline::sip::header::HeaderName;
@@ -17,6 +14,7 @@ use holdline::sip::message::{Message, Request};
 use holdline::sip::sdp::NegotiatedMedia;
 use holdline::sip::Method;
 use holdline::time::Time;
+use holdline_testkit::harness::*;
 
 fn expect(m: &NegotiatedMedia) -> Expect {
     Expect {

@@ -5,11 +5,9 @@
 //! The corpus is reference data in `../shared/sip-torture/rfc4475/` (not copied here); when the
 //! folder is missing the test says so plainly and checks nothing.
 
-mod core_support;
-
 use std::path::Path;
 
-use core_support::{invite, Harness, SDP_PCMU};
+use holdline_testkit::harness::{invite, Harness, SDP_PCMU};
 
 /// (file, the status holdline answers with, or None when the message is dropped). Where the RFC
 /// allows more than one handling, the comment says which one holdline takes and why.

@@ -6,17 +6,19 @@
 //! - [`sipp`]: SIPp as the callers ([`run_sipp`]) and as the agents' phones ([`AgentPhone`]).
 //! - [`config`]: configuration files built from parts ([`ConfigToml`], [`QueueToml`]), with the
 //!   two-agent set-up the virtual-time tests use ([`ConfigToml::two_agents`]).
+//! - [`harness`]: the sans-IO call core on virtual time, driven by a scripted SIP peer
+//!   ([`harness::Harness`]) with message builders for callers and agents.
 //! - [`sip`]: comparing parsed messages ([`sip::normalized`]).
 //! - [`audio`]: sox and ffmpeg as the audio tests' oracles, and SNR after alignment.
 //! - [`bits`]: an MSB-first [`BitWriter`] for hand-made bitstreams.
 //!
 //! It is a dev-dependency of the `holdline` package and of `holdline-bench`; it depends on the
-//! `holdline` library only through its public API. The virtual-time harness of the call core
-//! stays beside its tests (`tests/core_support`) while the core is being reshaped.
+//! `holdline` library only through its public API.
 
 pub mod audio;
 pub mod bits;
 pub mod config;
+pub mod harness;
 pub mod paths;
 pub mod server;
 pub mod sip;

@@ -1,6 +1,6 @@
-//! A scripted SIP peer for driving the sans-IO [`Core`] on virtual time: feed it text
-//! messages, read back the parsed messages it sends.
-#![allow(dead_code)]
+//! The virtual-time harness: a scripted SIP peer for driving the sans-IO [`Core`] on virtual
+//! time. Feed it text messages, read back the parsed messages it sends; ten minutes of a
+//! queue run in milliseconds.
 
 use std::net::SocketAddr;
 use std::path::Path;
