@@ -1,0 +1,21 @@
+//! The sans-IO call core (`b2bua::Core`) on virtual time, driven through its public API by
+//! the testkit's harness: one test binary for every scenario, so the suite links the crate
+//! once for all of them.
+//!
+//! - `uas_scenarios`: callers' dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, OPTIONS).
+//! - `agent_legs`: agent legs as the UAC (ringing, CANCEL timing, forks, refusals).
+//! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
+//! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
+//! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
+//! - `provisioning`: configuration changes and agent settings applied to the running core.
+//! - `media_timeouts`: hold, resume, the RTP timeout and the greeting's end.
+//! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
+
+mod agent_legs;
+mod media_timeouts;
+mod provisioning;
+mod queue_scenarios;
+mod refer_reconfigure;
+mod rfc4475;
+mod transfers;
+mod uas_scenarios;
