@@ -2,15 +2,13 @@
 //! stream are repacked back to back into superframes that straddle packet boundaries, written as
 //! a WAVE file (WAVEFORMATEX 0x0161 with flags2 bit 1 set), and decoded by both decoders.
 
-mod wma_support;
-
+use crate::wma_support::*;
 use holdline::audio::wma::{WmaDecoder, CODEC_ID_WMAV2};
 use holdline_testkit::BitWriter;
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::formats::TrackType;
 use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, Timestamp};
-use wma_support::*;
 
 fn packet(data: Vec<u8>) -> Packet {
     Packet::new(0, Timestamp::new(0), Duration::new(0), data)

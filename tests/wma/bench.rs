@@ -1,12 +1,10 @@
 //! Decode speed of a 3-minute WMA file, beside ffmpeg's (not a timed test: run with
 //! `cargo test --release --test wma_bench -- --ignored --nocapture` and record in BENCHMARKS.md).
 
-mod wma_support;
-
 use std::process::Command;
 use std::time::Instant;
 
-use wma_support::*;
+use crate::wma_support::*;
 
 #[test]
 #[ignore = "benchmark; run explicitly in release mode"]

@@ -1,8 +1,6 @@
 //! WMA v1/v2 decoding against ffmpeg's own decode of the same files (ffmpeg is the oracle only).
 
-mod wma_support;
-
-use wma_support::*;
+use crate::wma_support::*;
 
 /// Decodes a fixture with holdline and with ffmpeg; asserts equal length and SNR ≥ 60 dB.
 fn check(codec: &str, channels: u32, rate: u32, bitrate: &str) -> f64 {

@@ -1,12 +1,10 @@
 //! ASF demuxer against ffprobe: packet sizes, counts and timestamps; metadata; refusals.
 
-mod wma_support;
-
+use crate::wma_support::*;
 use holdline::audio::asf::{self, AsfError};
 use symphonia::core::errors::Error;
 use symphonia::core::formats::TrackType;
 use symphonia::core::meta::StandardTag;
-use wma_support::*;
 
 fn our_packets(bytes: Vec<u8>) -> (Vec<(usize, i64)>, u32) {
     let mut reader = open(bytes).expect("open asf");

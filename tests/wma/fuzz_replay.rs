@@ -1,11 +1,9 @@
 //! Replays inputs the fuzzer once flagged (kept in tests/wma_support/fuzz/) through the same
 //! tolerant demux+decode loop as the fuzz target: each must finish quickly and without panic.
 
-mod wma_support;
-
+use crate::wma_support::*;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::formats::TrackType;
-use wma_support::*;
 
 #[test]
 fn fuzz_regressions_terminate_without_panic() {

@@ -1,13 +1,11 @@
 //! Damaged WMA files never panic and never loop: mutated and truncated fixtures either decode
 //! or fail with an error, within a bounded number of packets.
 
-mod wma_support;
-
+use crate::wma_support::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::formats::TrackType;
-use wma_support::*;
 
 /// Demuxes and decodes `bytes`, tolerating per-packet errors like a player would. Returns the
 /// number of packets seen; panics (failing the test) only if a bound is exceeded.

@@ -3,8 +3,7 @@
 //! generator writes random but valid WMA v1/v2 bitstreams following the format's syntax, they
 //! are wrapped in a WAVE file, and our decoder must match ffmpeg's decoder on them.
 
-mod wma_support;
-
+use crate::wma_support::*;
 use holdline::audio::wma::coef_tables::*;
 use holdline::audio::wma::params::{derive, StreamParams};
 use holdline::audio::wma::tables::{HGAIN_BITS, HGAIN_CODES, SCALE_BITS, SCALE_CODES};
@@ -15,7 +14,6 @@ use rand::{Rng, SeedableRng};
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, Timestamp};
-use wma_support::*;
 
 /// One run-level code with its (run) expansion, as the format defines it.
 struct Coef {
