@@ -1,15 +1,13 @@
 //! Limits and exceptions on virtual time: overflow, timeout, no agents, greeting, forwards
 //! between queues and their hop cap, and run-time queue updates (DESIGN.md §1).
 
-mod queue_support;
-
 use std::time::Duration;
 
+use crate::queue_support::{agents, elsewhere, q, queue, secs, spec, to_queue, Harness};
 use holdline::queue::{
     Action, AgentChange, EndReason, EventKind, OnNoAgents, OnOverflow, OnTimeout, QueueError,
     QueueSpec, Routing,
 };
-use queue_support::{agents, elsewhere, q, queue, secs, spec, to_queue, Harness};
 
 /// `sales`, attendant, with agent a.
 fn sales() -> QueueSpec<String> {
@@ -98,7 +96,7 @@ fn timeout_disconnects_with_bye() {
         [
             Action::CancelRing {
                 call: c,
-                agent: queue_support::ag("a")
+                agent: crate::queue_support::ag("a")
             },
             Action::Disconnect {
                 call: c,

@@ -2,11 +2,9 @@
 //! status (waiting calls, agents' states with the agents' own settings on top), active calls,
 //! the event log and its live SSE feed, agent self-service, and /metrics.
 
-mod api_support;
-
 use std::collections::BTreeMap;
 
-use api_support::{app, call};
+use crate::api_support::{app, call};
 use axum::http::StatusCode;
 use futures_util::StreamExt;
 use holdline::api::live::{
@@ -141,7 +139,10 @@ async fn event_feed_streams_recorded_events_of_the_chosen_queue() {
     let a = app();
     let req = axum::http::Request::builder()
         .uri("/api/v1/events/feed?queue=demo")
-        .header("authorization", format!("Bearer {}", api_support::TOKEN))
+        .header(
+            "authorization",
+            format!("Bearer {}", crate::api_support::TOKEN),
+        )
         .body(axum::body::Body::empty())
         .unwrap();
     let resp = tower::ServiceExt::oneshot(a.router.clone(), req)
@@ -375,7 +376,10 @@ async fn event_feed_replays_the_log_after_last_event_id_then_goes_live() {
     }
     let req = axum::http::Request::builder()
         .uri("/api/v1/events/feed")
-        .header("authorization", format!("Bearer {}", api_support::TOKEN))
+        .header(
+            "authorization",
+            format!("Bearer {}", crate::api_support::TOKEN),
+        )
         .header("last-event-id", "1")
         .body(axum::body::Body::empty())
         .unwrap();

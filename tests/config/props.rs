@@ -9,7 +9,7 @@ use holdline::config::{from_toml_str, uri::parse_sip_uri, ConfigError};
 use holdline::number::E164;
 use holdline::sip::uri::Uri;
 
-const EXAMPLE: &str = include_str!("../deploy/holdline.example.toml");
+const EXAMPLE: &str = include_str!("../../deploy/holdline.example.toml");
 
 proptest! {
     #[test]

@@ -1,15 +1,13 @@
 //! Queue events (one per step, with call, queue, agent and times) and status queries.
 
-mod queue_support;
-
 use std::time::Duration;
 
+use crate::queue_support::{ag, agents, q, queue, spec, Harness};
 use holdline::queue::{
     Activity, AgentChange, DeclineReason, EventKind, QueueEvent, QueueSpec, RingOutcome, Routing,
     WaitState,
 };
 use holdline::time::Time;
-use queue_support::{ag, agents, q, queue, spec, Harness};
 
 fn secs(s: u64) -> Time {
     Time::from_millis(s * 1000)

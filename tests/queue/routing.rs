@@ -1,13 +1,11 @@
 //! Routing on virtual time: which agents ring for which call, in what order, and who is
 //! skipped (DESIGN.md §1 routing methods, offer modes and eligibility).
 
-mod queue_support;
-
+use crate::queue_support::{ag, q, queue, secs, Harness};
 use holdline::queue::{
     Action, Activity, AgentChange, DeclineReason, OfferMode, QueueError, QueueSpec, RingOutcome,
     Routing,
 };
-use queue_support::{ag, q, queue, secs, Harness};
 
 fn sales(routing: Routing, agents: &[&str]) -> QueueSpec<String> {
     queue("sales", routing, agents)

@@ -9,19 +9,17 @@
 //! - every call ends in exactly one terminal event, and nothing follows it;
 //! - at the end no call, ring, reservation or timer is left.
 
-mod queue_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use proptest::prelude::*;
 
+use crate::queue_support::{ag, options, q, queue, secs, to_queue};
 use holdline::queue::{
     Action, Activity, AgentChange, CallId, CallerInfo, DeclineReason, Engine, OfferMode,
     OnNoAgents, OnOverflow, OnTimeout, QueueId, QueueSpec, Routing, WaitState,
 };
 use holdline::time::Time;
-use queue_support::{ag, options, q, queue, secs, to_queue};
 
 const AGENTS: [&str; 4] = ["a", "b", "c", "d"];
 

@@ -77,7 +77,7 @@ fn embedded_default_is_valid() {
 
 #[test]
 fn example_config_is_valid() {
-    let text = include_str!("../deploy/holdline.example.toml");
+    let text = include_str!("../../deploy/holdline.example.toml");
     let c = from_toml_str(text, Path::new("/etc/holdline")).unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.queues.is_empty());
 }

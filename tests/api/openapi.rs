@@ -1,10 +1,8 @@
 //! The OpenAPI document against the router, and bearer-token authorisation on every route.
 
-mod api_support;
-
 use std::collections::BTreeSet;
 
-use api_support::{app, call, call_with};
+use crate::api_support::{app, call, call_with};
 use axum::http::StatusCode;
 use holdline::api::routes;
 use serde_json::Value;

@@ -1,8 +1,6 @@
 //! The CLI client against a running API server on loopback: queue, number and agent commands,
 //! tables and --json, and errors as the user sees them.
 
-mod api_support;
-
 use std::sync::Arc;
 
 use holdline::api::cli::{run_agent, run_object, AgentCmd, ApiArgs, ObjectCmd, OnOff};
@@ -13,13 +11,16 @@ use serde_json::Value;
 
 /// Starts the API on 127.0.0.1:0 in a background runtime; returns its address.
 fn server() -> String {
-    let (mut prov, _) =
-        Provisioning::open(Store::open_in_memory().unwrap(), api_support::file_source()).unwrap();
+    let (mut prov, _) = Provisioning::open(
+        Store::open_in_memory().unwrap(),
+        crate::api_support::file_source(),
+    )
+    .unwrap();
     prov.set_check_files(false);
     let state = ApiState::new(
         prov,
         Arc::new(MemoryLive::default()),
-        Some(api_support::TOKEN.to_owned()),
+        Some(crate::api_support::TOKEN.to_owned()),
     );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -42,7 +43,7 @@ fn server() -> String {
 fn args(addr: &str, json: bool) -> ApiArgs {
     ApiArgs {
         api: Some(addr.to_owned()),
-        token: Some(api_support::TOKEN.to_owned()),
+        token: Some(crate::api_support::TOKEN.to_owned()),
         json,
     }
 }

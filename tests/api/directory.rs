@@ -1,9 +1,7 @@
 //! Numbers, users and groups through the API: the same verbs as queues, the number inventory
 //! rules (E.164, kinds, one owner, user numbers never on a queue), and references kept valid.
 
-mod api_support;
-
-use api_support::{app, call, problems};
+use crate::api_support::{app, call, problems};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 

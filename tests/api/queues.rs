@@ -1,9 +1,7 @@
 //! Queue provisioning through the API (axum oneshot): create, get, list, partial update,
 //! delete, every validation error as a 422 naming the field, and file objects being read-only.
 
-mod api_support;
-
-use api_support::{app, call, problems};
+use crate::api_support::{app, call, problems};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -212,7 +210,10 @@ async fn body_that_is_not_json_is_400() {
     let req = axum::http::Request::builder()
         .method("POST")
         .uri("/api/v1/queues")
-        .header("authorization", format!("Bearer {}", api_support::TOKEN))
+        .header(
+            "authorization",
+            format!("Bearer {}", crate::api_support::TOKEN),
+        )
         .body(axum::body::Body::from("{not json"))
         .unwrap();
     let resp = tower::ServiceExt::oneshot(a.router.clone(), req)
@@ -464,7 +465,7 @@ fn wav_440hz() -> Vec<u8> {
 #[tokio::test]
 async fn greeting_file_must_exist_and_decode_relative_to_the_config_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let mut source = api_support::file_source();
+    let mut source = crate::api_support::file_source();
     source.base_dir = dir.path().to_owned();
     let store = holdline::store::Store::open_in_memory().unwrap();
     let (mut p, _) = holdline::api::Provisioning::open(store, source).unwrap();

@@ -1,0 +1,12 @@
+//! The admin API and the CLI, one test binary: every route and validation error through the
+//! router, the directory, live state, the OpenAPI document against the router, and the CLI
+//! against an API on loopback.
+
+#[path = "../api_support/mod.rs"]
+mod api_support;
+
+mod cli;
+mod directory;
+mod live;
+mod openapi;
+mod queues;
