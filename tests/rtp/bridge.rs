@@ -4,17 +4,15 @@
 //! transcoded, RFC 4733 events are relayed as events, an agent's hold brings the music back.
 #![allow(clippy::disallowed_methods)] // Real sockets on the real clock: arrival times are what is checked.
 
-mod rtp_support;
-
 use std::net::{SocketAddr, UdpSocket as StdSocket};
 use std::time::Duration;
 
+use crate::rtp_support::*;
 use holdline::audio::Law;
 use holdline::b2bua::{CallHandle, LegHandle};
 use holdline::rtp::packet::Ssrc;
 use holdline::runtime::media::MediaPlane;
 use holdline::sip::sdp::{Codec, Direction, NegotiatedMedia};
-use rtp_support::*;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 

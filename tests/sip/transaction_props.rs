@@ -13,9 +13,7 @@ use holdline::sip::{Method, Peer, Request};
 use holdline::time::Time;
 use proptest::prelude::*;
 
-mod sip_transaction_support;
-
-use sip_transaction_support::*;
+use crate::sip_transaction_support::*;
 
 const STATUSES: [u16; 6] = [100, 180, 200, 404, 486, 503];
 

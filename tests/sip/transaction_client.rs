@@ -6,9 +6,7 @@ use holdline::sip::transaction::{
 };
 use holdline::sip::Method;
 
-mod sip_transaction_support;
-
-use sip_transaction_support::*;
+use crate::sip_transaction_support::*;
 
 // ---- client INVITE ----------------------------------------------------------------------
 

@@ -2,14 +2,12 @@
 //! samples; whatever it accepts writes back to text that parses to the same value; and answering
 //! or processing whatever it accepts never panics either.
 
-mod sip_sdp_samples;
-
 use proptest::prelude::*;
 
+use crate::sip_sdp_samples::ALL;
 use holdline::sip::sdp::{
     answer, offer, process_answer, Direction, LocalMedia, LocalSession, SessionDescription,
 };
-use sip_sdp_samples::ALL;
 
 /// One edit to a byte string; positions are taken modulo the length when applied.
 #[derive(Clone, Debug)]

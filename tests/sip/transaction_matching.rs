@@ -8,9 +8,7 @@ use holdline::sip::parse::{parse_datagram, Limits};
 use holdline::sip::transaction::{build_cancel, response_for, RequestOutcome, ServerState};
 use holdline::sip::{Message, Method, Peer, Request};
 
-mod sip_transaction_support;
-
-use sip_transaction_support::*;
+use crate::sip_transaction_support::*;
 
 // ---- CANCEL (§9.2) -----------------------------------------------------------------------
 

@@ -2,16 +2,14 @@
 //! (a shared, noisy machine); precise figures belong to the benchmarks.
 #![allow(clippy::disallowed_methods)] // Real sockets on the real clock: arrival times are what is checked.
 
-mod rtp_support;
-
 use std::net::UdpSocket as StdSocket;
 use std::time::Duration;
 
+use crate::rtp_support::*;
 use holdline::b2bua::CallHandle;
 use holdline::rtp::rtcp::{self, RtcpPacket};
 use holdline::runtime::media::{MediaEvent, MediaPlane, MediaPlaneConfig};
 use holdline::sip::sdp::{Codec, Direction};
-use rtp_support::*;
 use tokio::net::UdpSocket;
 use tokio::time::{timeout, Instant};
 

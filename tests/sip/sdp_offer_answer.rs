@@ -1,15 +1,13 @@
 //! RFC 3264 offer/answer against SDP from real equipment: codec choice, telephone-event, stream
 //! rejection, hold in its three spellings, versions across re-offers, late offers, IPv6.
 
-mod sip_sdp_samples;
-
 use std::net::SocketAddr;
 
+use crate::sip_sdp_samples::*;
 use holdline::sip::sdp::{
     answer, offer, process_answer, Codec, Direction, LocalMedia, LocalSession, NegotiatedMedia,
     SdpError, SessionDescription,
 };
-use sip_sdp_samples::*;
 
 fn sdp(text: &str) -> SessionDescription {
     text.parse().expect("sample parses")

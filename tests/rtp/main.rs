@@ -1,0 +1,10 @@
+//! RTP and the media plane, one test binary: packet parsing properties, the pacer's
+//! properties, the media plane and the bridge on loopback sockets.
+
+#[path = "../rtp_support/mod.rs"]
+mod rtp_support;
+
+mod bridge;
+mod media_plane;
+mod pacer_props;
+mod parse_props;
