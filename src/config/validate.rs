@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::number::{E164Error, E164, MIN_DIGITS};
-use crate::sip::uri::{Host, Uri};
+use crate::sip::uri::{Host, Scheme, SipUri, Uri};
 use crate::sip::Transport;
 
 use super::error::Problem;
@@ -208,6 +208,13 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
             Ok(l) if listen.contains(&l) => {
                 p.add(S, "listen", format!("listen {text:?} is given twice"))
             }
+            // Accepted and then skipped at start-up, a TLS listener would leave the trunks that
+            // were told to use it with nothing to connect to: refused until it is served.
+            Ok(l) if l.transport == Transport::Tls => p.add(
+                S,
+                "listen",
+                format!("listen {text:?}: SIP over TLS is not available yet; use udp: or tcp:"),
+            ),
             Ok(l) => listen.push(l),
             Err(why) => p.add(S, "listen", format!("listen {text:?} {why}")),
         }
@@ -526,7 +533,7 @@ fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
     for (i, t) in raw.iter().enumerate() {
         let subj = subject("trunk", &t.id, i);
         let id_ok = check_id(&subj, &t.id, "trunk", &mut seen, p);
-        let proxy = match parse_sip_uri(&t.proxy) {
+        let proxy = match parse_sip_uri(&t.proxy).and_then(|u| servable_proxy(u)) {
             Ok(u) => Some(u),
             Err(why) => {
                 p.add(&subj, "proxy", format!("proxy {:?} {why}", t.proxy));
@@ -564,6 +571,25 @@ fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
         }
     }
     out
+}
+
+/// A trunk's proxy as holdline can reach it today: by IP address (no DNS resolver yet), over
+/// UDP or TCP (no TLS yet). Anything else would pass the check and fail every forward.
+fn servable_proxy(uri: SipUri) -> Result<SipUri, String> {
+    let tls = uri.scheme == Scheme::Sips
+        || uri
+            .params
+            .value("transport")
+            .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+    if tls {
+        return Err("asks for TLS, and SIP over TLS to trunks is not available yet; use transport=udp or transport=tcp".into());
+    }
+    if let Host::Name(name) = &uri.host {
+        return Err(format!(
+            "names the host {name:?}, and host names are not resolved yet; give the SBC's IP address"
+        ));
+    }
+    Ok(uri)
 }
 
 /// `+1425*` (prefix), `+14255550123` (exact), `+*` (any number), `sip:host` (any URI there).

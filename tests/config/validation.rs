@@ -42,7 +42,7 @@ members = ["bea", "cy"]
 
 [[trunk]]
 id = "carrier"
-proxy = "sip:sbc.carrier.example:5061;transport=tls"
+proxy = "sip:198.51.100.10:5060;transport=tcp"
 allow = ["+1*", "sip:partner.example.com"]
 "#;
 
@@ -410,7 +410,7 @@ fn sip_listen_and_rtp_ports_are_checked() {
         [
             "[sip]: listen \"sctp:0.0.0.0:5060\" has unknown transport \"sctp\"; use udp, tcp or tls",
             "[sip]: listen \"tcp:localhost:5060\" has \"localhost:5060\", which is not IP:PORT (an IPv6 address goes in brackets: [::]:5060)",
-            "[sip]: a tls: listen address needs tls_cert and tls_key (PEM files)",
+            "[sip]: listen \"tls:0.0.0.0:5061\": SIP over TLS is not available yet; use udp: or tcp:",
             "[rtp]: ports \"20001-30000\" starts at odd port 20001; RTP uses even ports (RFC 3550 §11)",
         ]
     );
@@ -421,15 +421,26 @@ fn sip_listen_and_rtp_ports_are_checked() {
 }
 
 #[test]
-fn tls_listen_with_cert_and_key_resolves_paths() {
-    let c = parse(
+fn tls_and_host_names_are_refused_until_they_are_served() {
+    // Each of these used to pass the check and then fail at start-up or on every forward.
+    assert_problem(
         "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let tls = c.sip.tls.expect("tls files");
-    assert_eq!(tls.cert, Path::new("/etc/holdline/tls/cert.pem"));
-    assert_eq!(tls.key, Path::new("/k.pem"));
-    assert_eq!(c.sip.listen[0].to_string(), "tls:[::]:5061");
+        "[sip]: listen \"tls:[::]:5061\": SIP over TLS is not available yet; use udp: or tcp:",
+    );
+    for proxy in ["sips:198.51.100.10", "sip:198.51.100.10:5061;transport=TLS"] {
+        assert_problem(
+            &format!("[[trunk]]\nid = \"t2\"\nproxy = \"{proxy}\""),
+            &format!(
+                "trunk \"t2\": proxy \"{proxy}\" asks for TLS, and SIP over TLS to trunks is not \
+                 available yet; use transport=udp or transport=tcp"
+            ),
+        );
+    }
+    assert_problem(
+        "[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.carrier.example:5060\"",
+        "trunk \"t2\": proxy \"sip:sbc.carrier.example:5060\" names the host \"sbc.carrier.example\", \
+         and host names are not resolved yet; give the SBC's IP address",
+    );
 }
 
 #[test]
@@ -558,7 +569,7 @@ fn check_config_reports_unreadable_file() {
 #[test]
 fn trunk_allow_entries_are_checked() {
     let got = problems(
-        "[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.example\"\nallow = [\"1425*\", \"+1425\", \"sip:bad host\"]",
+        "[[trunk]]\nid = \"t2\"\nproxy = \"sip:192.0.2.50\"\nallow = [\"1425*\", \"+1425\", \"sip:bad host\"]",
     );
     assert_eq!(
         got,
