@@ -1,6 +1,6 @@
 //! A scripted SIP peer for driving the sans-IO [`Core`] on virtual time: feed it text
 //! messages, read back the parsed messages it sends.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::net::SocketAddr;
 use std::path::Path;
