@@ -159,7 +159,7 @@ impl Driver<'_> {
         push(tool, "self");
     }
 
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity)] // (server, tool samples, elapsed) for its one caller
     async fn run_loop(&mut self) -> Result<(Vec<Sample>, Vec<Sample>, Duration), BenchError> {
         let o = self.options;
         let (mut server_samples, mut tool_samples) = (Vec::new(), Vec::new());

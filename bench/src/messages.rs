@@ -1,9 +1,9 @@
-//! The SIP requests and responses the load tool's UAC sends (RFC 3261 §8.1.1, §12.2.1.1,
+//! The SIP requests and responses the load tool's UAC sends outside a dialog (RFC 3261 §8.1.1,
 //! §17.1.1.3, §8.2.6), built on the project's own message model, and the SDP offer it makes
-//! (RFC 3264 §5: PCMU 0, PCMA 8, telephone-event 101, one ptime).
+//! (RFC 3264 §5: PCMU 0, PCMA 8, telephone-event 101, one ptime). Requests inside the dialog
+//! (the ACK for a 2xx, BYE) come from `holdline::sip::dialog`, with our Via.
 //!
-//! Only what a caller on UDP needs: no authentication, no Route handling beyond copying the
-//! dialog's route set, no TCP/TLS.
+//! Only what a caller on UDP needs: no authentication, no TCP/TLS.
 
 use std::net::SocketAddr;
 
@@ -28,17 +28,6 @@ pub struct CallIds {
     /// The dialled number as the user part of the Request-URI and To.
     pub number: String,
     pub server: SocketAddr,
-}
-
-/// The dialog state a UAC keeps after a 2xx (§12.1.2).
-#[derive(Clone, Debug)]
-pub struct Dialog {
-    /// The To header of the 2xx, with the remote tag.
-    pub to: String,
-    /// The remote target: the 2xx's Contact URI, or the Request-URI when it had none.
-    pub target: Uri,
-    /// Record-Route of the 2xx in reverse order (§12.1.2).
-    pub route_set: Vec<String>,
 }
 
 /// Our media offer for one call.
@@ -72,7 +61,8 @@ impl CallIds {
         format!("<sip:{USER_AGENT}@{}>;tag={}", self.local, self.from_tag)
     }
 
-    fn via(&self, branch: &str) -> String {
+    /// Our Via for a request on `branch` (with `rport`: the server answers where we sent from).
+    pub fn via(&self, branch: &str) -> String {
         format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
     }
 
@@ -112,17 +102,6 @@ impl CallIds {
         let to = response.headers.get(&HeaderName::To).unwrap_or_default();
         let mut req = Request::new(Method::Ack, invite.uri.clone());
         self.common(&mut req, branch, 1, "ACK", to);
-        req
-    }
-
-    /// A request inside the dialog (§12.2.1.1): ACK for a 2xx (its own branch, the INVITE's
-    /// CSeq number) or BYE.
-    pub fn in_dialog(&self, dialog: &Dialog, method: Method, cseq: u32, branch: &str) -> Request {
-        let mut req = Request::new(method.clone(), dialog.target.clone());
-        self.common(&mut req, branch, cseq, method.as_str(), &dialog.to);
-        for route in &dialog.route_set {
-            req.headers.push(HeaderName::Route, route.as_str());
-        }
         req
     }
 }
@@ -202,6 +181,7 @@ pub fn response_to(req: &Request, status: u16, local_tag: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use holdline::sip::dialog::Dialog;
     use holdline::sip::parse::{parse_datagram, Limits};
     use holdline::sip::Message;
 
@@ -243,20 +223,24 @@ mod tests {
     }
 
     #[test]
-    fn bye_goes_to_the_remote_target_with_the_dialog_tags_and_route_set() {
+    fn bye_in_the_dialog_goes_to_the_remote_target_with_the_tags_route_set_and_our_via() {
         let ids = ids();
-        let dialog = Dialog {
-            to: "<sip:+14255550100@127.0.0.1:5060>;tag=srv".into(),
-            target: parse_uri("sip:q@127.0.0.1:5070").unwrap(),
-            route_set: vec!["<sip:proxy.example;lr>".into()],
-        };
-        let bye = ids.in_dialog(&dialog, Method::Bye, 2, &branch(1, 2, 1));
+        let invite = ids.invite(ids.request_uri().unwrap(), &branch(1, 2, 0), &offer());
+        let mut ok = response_to(&invite, 200, "srv");
+        ok.headers
+            .push(HeaderName::Contact, "<sip:q@127.0.0.1:5070>");
+        ok.headers
+            .push(HeaderName::RecordRoute, "<sip:proxy.example;lr>");
+        let mut dialog = Dialog::uac(&invite, &ok);
+        let bye = dialog.request(Method::Bye, &ids.via(&branch(1, 2, 2)));
         let text = String::from_utf8(bye.to_bytes()).unwrap();
         assert!(text.starts_with("BYE sip:q@127.0.0.1:5070 SIP/2.0\r\n"));
+        // The INVITE was CSeq 1; the BYE is the dialog's next request.
         assert!(text.contains("\r\nCSeq: 2 BYE\r\n"));
         assert!(text.contains(";tag=srv\r\n"));
         assert!(text.contains("\r\nRoute: <sip:proxy.example;lr>\r\n"));
         assert!(text.contains(";tag=ft1\r\n"));
+        assert!(text.contains(";branch=z9hG4bK1.2.2;rport\r\n"));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! off the wire, read with `recvmsg` beside the datagram. Inter-arrival times from these do not
 //! include how late the tool's task got to read the socket, which on a small machine shared with
 //! the server is most of what a user-space stamp measures.
-#![allow(clippy::disallowed_methods)]
 // Part of the bench's IO edge; its tests wait on real time.
+#![allow(clippy::disallowed_methods)]
 // The one place of the tool with `unsafe`: setsockopt and recvmsg with its control messages have
 // no safe wrapper in std, tokio or socket2 (each block says why it is sound).
 #![allow(unsafe_code)]

@@ -5,6 +5,8 @@
 //! with `now`; it queues datagrams to send ([`Call::poll_transmit`]), what happened
 //! ([`Call::poll_event`]) and its next deadline ([`Call::poll_timeout`]). The driver owns the
 //! socket and the clock, so every retransmission rule is checked on virtual time in the tests.
+//! The dialog a 2xx makes (remote target, route set, CSeq; the ACK and the BYE built in it) is
+//! holdline's own [`holdline::sip::dialog::Dialog`], on the bench's Via and branches.
 //!
 //! Timers: the INVITE is retransmitted at T1, 2·T1, 4·T1 … (Timer A, §17.1.1.2) until any
 //! response; with no final response the call times out after `setup_timeout` (Timer B, 64·T1 by
@@ -18,11 +20,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::messages::{self, branch, Answer, BadNumber, CallIds, Dialog, Offer};
+use crate::messages::{self, branch, Answer, BadNumber, CallIds, Offer};
+use holdline::sip::dialog::Dialog;
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::{Message, Request, Response};
 use holdline::sip::method::Method;
 use holdline::time::Time;
+
+/// The INVITE's CSeq number (`CallIds::invite`); the BYE is the dialog's next, 2.
+const INVITE_CSEQ: u32 = 1;
 
 /// Settings shared by every call of a run.
 #[derive(Clone, Copy, Debug)]
@@ -277,7 +283,7 @@ impl Call {
     fn on_response(&mut self, r: Response, now: Time) {
         let Some(cseq) = r.headers.cseq() else { return };
         match cseq.method {
-            Method::Invite if cseq.seq == 1 => self.on_invite_response(r, now),
+            Method::Invite if cseq.seq == INVITE_CSEQ => self.on_invite_response(r, now),
             Method::Bye => {
                 if let State::Terminating { .. } = self.state {
                     if r.status >= 300 {
@@ -335,35 +341,12 @@ impl Call {
         }
     }
 
-    /// Makes the dialog from a 2xx (§12.1.2) and ACKs it (§13.2.2.4).
+    /// Makes the dialog from a 2xx (§12.1.2) and ACKs it (§13.2.2.4) on a branch of its own.
     fn confirm(&mut self, r: &Response) {
-        let target = r
-            .headers
-            .contacts()
-            .into_iter()
-            .next()
-            .map(|c| c.uri)
-            .unwrap_or_else(|| self.invite.uri.clone());
-        let mut route_set: Vec<String> = r
-            .headers
-            .list(&HeaderName::RecordRoute)
-            .map(str::to_owned)
-            .collect();
-        route_set.reverse();
-        let dialog = Dialog {
-            to: r
-                .headers
-                .get(&HeaderName::To)
-                .unwrap_or_default()
-                .to_owned(),
-            target,
-            route_set,
-        };
-        let ack = self.ids.in_dialog(
-            &dialog,
-            Method::Ack,
-            1,
-            &branch(self.settings.nonce, self.index, 1),
+        let dialog = Dialog::uac(&self.invite, r);
+        let ack = dialog.ack(
+            INVITE_CSEQ,
+            &self.ids.via(&branch(self.settings.nonce, self.index, 1)),
         );
         self.dialog = Some(dialog);
         self.send_ack(ack.to_bytes());
@@ -375,18 +358,12 @@ impl Call {
     }
 
     fn send_bye(&mut self, now: Time) {
-        let Some(dialog) = &self.dialog else {
+        let via = self.ids.via(&branch(self.settings.nonce, self.index, 2));
+        let Some(dialog) = &mut self.dialog else {
             return self.finish(Outcome::Unfinished);
         };
-        let bye = self
-            .ids
-            .in_dialog(
-                dialog,
-                Method::Bye,
-                2,
-                &branch(self.settings.nonce, self.index, 2),
-            )
-            .to_bytes();
+        // The dialog's next CSeq after the INVITE's: 2.
+        let bye = dialog.request(Method::Bye, &via).to_bytes();
         self.transmit.push_back(bye.clone());
         self.bye = Some(bye);
         self.state = State::Terminating {

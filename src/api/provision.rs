@@ -17,71 +17,34 @@
 //! the runtime will: a file that does not exist or does not decode is refused (422) with the
 //! reason, and nothing is stored. It does not touch calls in progress (whoever holds the
 //! receiver applies the config to new calls).
+//!
+//! Here: the provisioning state and its changes. Beside it: `file` (the configuration file),
+//! `merge` (the merged configuration a change is checked against), `bodies` (ids and bodies
+//! as the API takes them), `agents` (agents' own settings).
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+mod agents;
+mod bodies;
+mod file;
+mod merge;
+
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::audio::{DecodeOptions, PromptCache};
-use crate::config::raw::{RawConfig, RawGroup, RawNumber, RawQueue, RawUser};
 use crate::config::validate::validate;
-use crate::config::{
-    missing_files, Config, ConfigError, GroupId, Problem, QueueId, SyntaxError, UserId,
-};
-use crate::number::E164;
+use crate::config::{Config, ConfigError, GroupId, Problem, QueueId, UserId};
 use crate::store::objects::{Change, SyncReport};
 use crate::store::{
     AgentPrefs, EventFilter, Kind, ObjectRow, Origin, QueueEvent, Store, StoreError,
 };
 
 use super::error::ApiError;
-use super::spec::{
-    group_body, group_view, id_field, merge_patch, number_body, number_view, queue_body,
-    queue_view, read_body, user_body, user_view,
-};
-
-/// How messages name the embedded default configuration.
-pub const EMBEDDED_LABEL: &str = "the embedded default configuration";
-
-/// The configuration file the server was started with (or the embedded default).
-#[derive(Clone, Debug)]
-pub struct FileSource {
-    /// The TOML text.
-    pub text: String,
-    /// How messages name it: the path, or "the embedded default configuration".
-    pub label: String,
-    /// Relative paths in the file and in API objects resolve against this directory.
-    pub base_dir: PathBuf,
-}
-
-impl FileSource {
-    /// Reads the file at `path`.
-    pub fn read(path: &Path) -> std::io::Result<FileSource> {
-        Ok(FileSource {
-            text: std::fs::read_to_string(path)?,
-            label: path.display().to_string(),
-            base_dir: path.parent().unwrap_or(Path::new("")).to_owned(),
-        })
-    }
-
-    /// The configuration `holdline serve` runs without `--config`.
-    pub fn embedded_default() -> FileSource {
-        FileSource {
-            text: crate::config::DEFAULT_TOML.to_owned(),
-            label: EMBEDDED_LABEL.to_owned(),
-            base_dir: PathBuf::new(),
-        }
-    }
-
-    fn raw(&self) -> Result<RawConfig, ConfigError> {
-        toml::from_str(&self.text)
-            .map_err(|e| ConfigError::Syntax(SyntaxError::from_toml(&e, &self.text)))
-    }
-}
+use super::spec::{group_view, id_field, merge_patch, number_view, queue_view, user_view};
+use bodies::{canonical_id, drop_output_fields, identify, not_found, subject};
+pub use file::{FileSource, EMBEDDED_LABEL};
+use merge::{check, declared_objects, undecodable_prompts};
 
 /// Why provisioning could not start.
 #[derive(Debug, Error)]
@@ -308,63 +271,6 @@ impl Provisioning {
         self.change(Change::Delete { kind, id })
     }
 
-    /// An agent's own settings: do-not-disturb and, per queue they belong to, opted in or out.
-    pub fn agent(&self, user: &str) -> Result<Value, ApiError> {
-        let id = UserId(user.to_owned());
-        if self.config.user(&id).is_none() {
-            return Err(not_found(Kind::User, user));
-        }
-        let prefs = self.agent_prefs();
-        let queues: Vec<Value> = self
-            .config
-            .queues
-            .iter()
-            .filter(|q| q.members.contains(&id))
-            .map(|q| {
-                json!({
-                    "queue": q.id.as_str(),
-                    "opted_in": !prefs.is_opted_out(user, q.id.as_str()),
-                    "allow_opt_out": q.allow_opt_out,
-                })
-            })
-            .collect();
-        Ok(json!({ "id": user, "dnd": prefs.is_dnd(user), "queues": queues }))
-    }
-
-    /// Sets or clears an agent's do-not-disturb.
-    pub fn set_dnd(&mut self, user: &str, on: bool) -> Result<Value, ApiError> {
-        if self.config.user(&UserId(user.to_owned())).is_none() {
-            return Err(not_found(Kind::User, user));
-        }
-        self.store.set_dnd(user, on)?;
-        self.publish_prefs()?;
-        self.agent(user)
-    }
-
-    /// Opts an agent out of a queue (refused when the queue does not allow it) or back in.
-    pub fn set_opt_out(&mut self, user: &str, queue: &str, out: bool) -> Result<Value, ApiError> {
-        let uid = UserId(user.to_owned());
-        if self.config.user(&uid).is_none() {
-            return Err(not_found(Kind::User, user));
-        }
-        let Some(q) = self.config.queue(&QueueId(queue.to_owned())) else {
-            return Err(not_found(Kind::Queue, queue));
-        };
-        if !q.members.contains(&uid) {
-            return Err(ApiError::Conflict(format!(
-                "user {user:?} is not an agent of queue {queue:?}"
-            )));
-        }
-        if out && !q.allow_opt_out {
-            return Err(ApiError::Conflict(format!(
-                "queue {queue:?} does not allow agents to opt out (allow_opt_out = false)"
-            )));
-        }
-        self.store.set_opt_out(user, queue, out)?;
-        self.publish_prefs()?;
-        self.agent(user)
-    }
-
     /// Appends an event to the log; returns it with its sequence number.
     pub fn record_event(&mut self, event: &QueueEvent) -> Result<QueueEvent, StoreError> {
         self.store.append_event(event)
@@ -383,19 +289,6 @@ impl Provisioning {
     /// many (fewer than [`crate::store::events::PRUNE_BATCH`]: none left).
     pub fn prune_events(&mut self, before_ms: i64) -> Result<usize, StoreError> {
         self.store.prune_events(before_ms)
-    }
-
-    /// Publishes the agents' settings as stored, when they differ from the last published.
-    fn publish_prefs(&mut self) -> Result<(), StoreError> {
-        let prefs = self.store.agent_prefs()?;
-        self.prefs_tx.send_if_modified(|current| {
-            let changed = **current != prefs;
-            if changed {
-                *current = Arc::new(prefs);
-            }
-            changed
-        });
-        Ok(())
     }
 
     fn row(&self, kind: Kind, id: &str) -> Result<ObjectRow, ApiError> {
@@ -467,219 +360,5 @@ impl Provisioning {
                 Some(number_view(n, assigned, origin))
             }
         }
-    }
-}
-
-/// The configuration the file and the store make with `changes` applied, validated.
-fn check(
-    store: &Store,
-    file: &FileSource,
-    changes: &[Change],
-    check_files: bool,
-) -> Result<Config, ApiError> {
-    let raw = merged(store, file, changes)?;
-    let config = validate(raw, &file.base_dir).map_err(ApiError::Invalid)?;
-    if !check_files {
-        return Ok(config);
-    }
-    // Only the changed objects' files: one that went missing elsewhere since start-up is the
-    // runtime's to report, not a reason to refuse this change.
-    let changed: Vec<String> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Put(row) => Some(subject(row.kind, &row.id)),
-            Change::Delete { .. } => None,
-        })
-        .collect();
-    let missing: Vec<Problem> = missing_files(&config)
-        .into_iter()
-        .filter(|p| changed.contains(&p.subject))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::Invalid(missing));
-    }
-    Ok(config)
-}
-
-/// The greeting and music files `new` names that `old` does not, decoded the way the runtime
-/// will decode them: one that does not decode (corrupt, truncated, too long, unsupported) is a
-/// problem naming the queue, the field, the file and the reason, so the API refuses the change
-/// instead of storing a queue whose prompt would never play. Files `old` already names were
-/// decoded when they came in. Decoding takes up to a second for a long file; the API runs
-/// changes on a blocking thread for that reason.
-fn undecodable_prompts(old: &Config, new: &Config) -> Vec<Problem> {
-    let mut seen: HashSet<&Path> = old
-        .queues
-        .iter()
-        .flat_map(|q| q.prompt_files().map(|(_, path)| path))
-        .collect();
-    let mut cache = PromptCache::new(DecodeOptions {
-        max_duration: new.media.max_prompt,
-    });
-    let mut problems = Vec::new();
-    for q in &new.queues {
-        for (field, path) in q.prompt_files() {
-            if !seen.insert(path) {
-                continue;
-            }
-            if let Err(err) = cache.replace(&path.display().to_string(), path) {
-                problems.push(Problem {
-                    subject: format!("queue {:?}", q.id.as_str()),
-                    field: field.to_owned(),
-                    message: format!("{field}: {err}"),
-                });
-            }
-        }
-    }
-    problems
-}
-
-/// The file's sections and trunks with every stored object, `changes` applied, as its
-/// numbers, users, groups and queues.
-fn merged(store: &Store, file: &FileSource, changes: &[Change]) -> Result<RawConfig, ApiError> {
-    let mut raw = file
-        .raw()
-        .map_err(|e| ApiError::Conflict(format!("{} can no longer be read: {e}", file.label)))?;
-    raw.number.clear();
-    raw.user.clear();
-    raw.group.clear();
-    raw.queue.clear();
-    for kind in Kind::ALL {
-        let mut rows = store.list(kind)?;
-        for change in changes {
-            match change {
-                Change::Put(new) if new.kind == kind => {
-                    match rows.iter_mut().find(|r| r.id == new.id) {
-                        Some(r) => *r = new.clone(),
-                        None => rows.push(new.clone()),
-                    }
-                }
-                Change::Delete { kind: k, id } if *k == kind => rows.retain(|r| &r.id != id),
-                _ => {}
-            }
-        }
-        for row in &rows {
-            let shape = |e: super::spec::ShapeError| {
-                ApiError::field(subject(kind, &row.id), &e.field, e.reason)
-            };
-            match kind {
-                Kind::Number => raw
-                    .number
-                    .push(read_body::<RawNumber>(&row.body).map_err(shape)?),
-                Kind::User => raw
-                    .user
-                    .push(read_body::<RawUser>(&row.body).map_err(shape)?),
-                Kind::Group => raw
-                    .group
-                    .push(read_body::<RawGroup>(&row.body).map_err(shape)?),
-                Kind::Queue => raw
-                    .queue
-                    .push(read_body::<RawQueue>(&row.body).map_err(shape)?),
-            }
-        }
-    }
-    Ok(raw)
-}
-
-/// The file's objects as store rows.
-fn declared_objects(raw: &RawConfig) -> Vec<ObjectRow> {
-    let row = |kind, id: String, body| ObjectRow {
-        kind,
-        id,
-        origin: Origin::File,
-        body,
-    };
-    let mut out = Vec::new();
-    for n in &raw.number {
-        let mut body = number_body(n);
-        let id = canonical_id(Kind::Number, &n.e164);
-        body["e164"] = json!(id);
-        out.push(row(Kind::Number, id, body));
-    }
-    out.extend(
-        raw.user
-            .iter()
-            .map(|u| row(Kind::User, u.id.clone(), user_body(u))),
-    );
-    out.extend(
-        raw.group
-            .iter()
-            .map(|g| row(Kind::Group, g.id.clone(), group_body(g))),
-    );
-    out.extend(
-        raw.queue
-            .iter()
-            .map(|q| row(Kind::Queue, q.id.clone(), queue_body(q))),
-    );
-    out
-}
-
-/// Removes the fields a view has but a body does not (`origin`, `members` …), so a client can
-/// send back what it read with some fields changed.
-fn drop_output_fields(kind: Kind, body: &mut Value) {
-    let output_only: &[&str] = match kind {
-        Kind::Queue => &["origin", "members"],
-        Kind::Number => &["origin", "assigned_to"],
-        Kind::User => &["origin", "has_password"],
-        Kind::Group => &["origin"],
-    };
-    if let Value::Object(m) = body {
-        for k in output_only {
-            m.remove(*k);
-        }
-    }
-}
-
-/// `+14255550100` for any way of writing a number; other ids as given.
-fn canonical_id(kind: Kind, id: &str) -> String {
-    match kind {
-        Kind::Number => E164::parse(id).map_or_else(|_| id.to_owned(), |n| n.to_string()),
-        _ => id.to_owned(),
-    }
-}
-
-/// Checks the body's JSON shape and returns its id (canonical for numbers) and the body.
-fn identify(kind: Kind, mut body: Value) -> Result<(String, Value), ApiError> {
-    let field = id_field(kind);
-    let text = body
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let shape_subject = if text.is_empty() {
-        format!("new {}", kind.as_str())
-    } else {
-        subject(kind, &text)
-    };
-    if !body.is_object() {
-        return Err(ApiError::field(
-            shape_subject,
-            ".",
-            "the body must be a JSON object",
-        ));
-    }
-    let shape =
-        |e: super::spec::ShapeError| ApiError::field(shape_subject.clone(), &e.field, e.reason);
-    match kind {
-        Kind::Number => read_body::<RawNumber>(&body).map(drop),
-        Kind::User => read_body::<RawUser>(&body).map(drop),
-        Kind::Group => read_body::<RawGroup>(&body).map(drop),
-        Kind::Queue => read_body::<RawQueue>(&body).map(drop),
-    }
-    .map_err(shape)?;
-    let id = canonical_id(kind, &text);
-    if kind == Kind::Number {
-        body[field] = json!(id);
-    }
-    Ok((id, body))
-}
-
-fn subject(kind: Kind, id: &str) -> String {
-    format!("{} {id:?}", kind.as_str())
-}
-
-fn not_found(kind: Kind, id: &str) -> ApiError {
-    ApiError::NotFound {
-        what: subject(kind, id),
     }
 }

@@ -14,7 +14,7 @@
 //! - [`model`]: the validated types (`Config`, `Queue`, `Target`, ids); the queue engine's
 //!   `QueueId`, `Routing` and `OfferMode` are re-exported from it.
 //! - `queue_spec`: a queue in the engine's vocabulary (`QueueSpec`), users as agents.
-//! - [`raw`]: the serde model of the file. [`validate`], `validate_queue`: the checks.
+//! - [`raw`]: the serde model of the file. [`validate`], `validate_queue`, `validate_trunk`: the checks.
 //! - [`targets`]: forward targets and the forwarding-loop check.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
@@ -28,6 +28,7 @@ pub mod targets;
 pub mod uri;
 pub mod validate;
 mod validate_queue;
+mod validate_trunk;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Shared by the api_* tests: a provisioned API over an in-memory store and a fake live state,
 //! and a one-request helper that drives the router with `oneshot`.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::PathBuf;
 use std::sync::Arc;

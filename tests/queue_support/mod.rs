@@ -5,7 +5,7 @@
 //! A forward target outside the engine is opaque to it; here it is plain text
 //! (`"tel:+14255550199"`), which the engine hands back in `Action::Forward`.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::time::Duration;
 

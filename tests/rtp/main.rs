@@ -1,5 +1,7 @@
 //! RTP and the media plane, one test binary: packet parsing properties, the pacer's
 //! properties, the media plane and the bridge on loopback sockets.
+// Real sockets on the real clock (the bridge, the media plane): arrival times are what is checked.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "../rtp_support/mod.rs"]
 mod rtp_support;

@@ -1,6 +1,6 @@
 //! Shared helpers for the media-plane tests on loopback: configs, free ports, prompts,
 //! negotiated media, and receiving RTP with arrival times.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::net::{SocketAddr, UdpSocket as StdSocket};
 use std::sync::Arc;

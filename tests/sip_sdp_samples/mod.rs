@@ -1,6 +1,6 @@
 //! Realistic SDP bodies as sent by deployed equipment (addresses and ids changed to
 //! documentation ranges). Shared by the `sip_sdp_*` test files.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 /// Polycom VVX: session-level `a=sendrecv`, G.722 first, G.722.1 dynamic, DTMF on 127.
 pub const POLYCOM: &str = "v=0\r

@@ -1,6 +1,6 @@
 //! Shared helpers for the WMA/ASF integration tests: fixtures encoded by ffmpeg at test time,
 //! ffmpeg/ffprobe as a reference oracle, and a symphonia pipeline using holdline's plugin.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

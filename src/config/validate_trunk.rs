@@ -1,0 +1,112 @@
+//! `[[trunk]]` checks: the proxy as holdline can reach it today, the `allow` list (the
+//! toll-fraud policy: what may be dialled through the trunk) and the digest credentials.
+
+use std::collections::HashSet;
+
+use crate::number::{E164Error, E164, MIN_DIGITS};
+use crate::sip::uri::{Host, Scheme, SipUri};
+
+use super::model::{AllowPattern, Trunk, TrunkAuth, TrunkId};
+use super::raw::RawTrunk;
+use super::uri::{parse_host, parse_sip_uri};
+use super::validate::{check_id, subject, Problems};
+
+pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let subj = subject("trunk", &t.id, i);
+        let id_ok = check_id(&subj, &t.id, "trunk", &mut seen, p);
+        let proxy = match parse_sip_uri(&t.proxy).and_then(servable_proxy) {
+            Ok(u) => Some(u),
+            Err(why) => {
+                p.add(&subj, "proxy", format!("proxy {:?} {why}", t.proxy));
+                None
+            }
+        };
+        let mut allow = Vec::new();
+        for a in &t.allow {
+            match parse_allow(a) {
+                Ok(pattern) => allow.push(pattern),
+                Err(why) => p.add(&subj, "allow", format!("allow entry {a:?} {why}")),
+            }
+        }
+        let auth = t.auth.as_ref().map(|a| TrunkAuth {
+            username: a.username.clone(),
+            password: a.password.clone(),
+            realm: a.realm.clone(),
+        });
+        if let Some(a) = &auth {
+            if a.username.is_empty() || a.password.is_empty() {
+                p.add(
+                    &subj,
+                    "auth",
+                    "auth needs a non-empty username and password".into(),
+                );
+            }
+        }
+        if let (true, Some(proxy)) = (id_ok, proxy) {
+            out.push(Trunk {
+                id: TrunkId(t.id.clone()),
+                proxy,
+                allow,
+                auth,
+            });
+        }
+    }
+    out
+}
+
+/// A trunk's proxy as holdline can reach it today: by IP address (no DNS resolver yet), over
+/// UDP or TCP (no TLS yet). Anything else would pass the check and fail every forward.
+fn servable_proxy(uri: SipUri) -> Result<SipUri, String> {
+    let tls = uri.scheme == Scheme::Sips
+        || uri
+            .params
+            .value("transport")
+            .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+    if tls {
+        return Err("asks for TLS, and SIP over TLS to trunks is not available yet; use transport=udp or transport=tcp".into());
+    }
+    if let Host::Name(name) = &uri.host {
+        return Err(format!(
+            "names the host {name:?}, and host names are not resolved yet; give the SBC's IP address"
+        ));
+    }
+    Ok(uri)
+}
+
+/// `+1425*` (prefix), `+14255550123` (exact), `+*` (any number), `sip:host` (any URI there).
+fn parse_allow(text: &str) -> Result<AllowPattern, String> {
+    if let Some(host) = text.strip_prefix("sip:") {
+        return match parse_host(host) {
+            Ok(Host::Name(n)) => Ok(AllowPattern::SipHost(n.to_ascii_lowercase())),
+            Ok(other) => Ok(AllowPattern::SipHost(other.to_string())),
+            Err(why) => Err(why),
+        };
+    }
+    if let Some(prefix) = text.strip_suffix('*') {
+        let digits: String = prefix
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+            .collect();
+        let Some(digits) = digits.strip_prefix('+') else {
+            return Err("must start with + (a number prefix) or sip: (a host)".into());
+        };
+        if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > 15 {
+            return Err("is not + and up to 15 digits followed by *".into());
+        }
+        return Ok(AllowPattern::NumberPrefix(digits.to_owned()));
+    }
+    if !text.trim_start().starts_with('+') {
+        return Err("must start with + (a number or prefix*) or sip: (a host)".into());
+    }
+    match E164::parse(text) {
+        Ok(n) => Ok(AllowPattern::Number(n)),
+        Err(E164Error::Length { count }) if count < MIN_DIGITS => Err(format!(
+            "is not a full number; write {:?} to allow every number it starts",
+            format!("{}*", text.trim())
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
