@@ -29,4 +29,11 @@ command -v cargo >/dev/null 2>&1 || fail "cargo not found: install Rust (https:/
 
 [ -d ../shared/sip-torture ] || echo "tests/run.sh: ../shared/sip-torture not found; the RFC 4475 golden tests will say they skipped the corpus"
 
+# The bench's smoke tests start the server binary. `cargo test --workspace` builds it with the
+# workspace's unified features before any test runs; point the tests at that build, or each
+# would build the server again for the holdline package alone (other features: a full rebuild).
+if [ -z "${HOLDLINE_BIN:-}" ] && [ "$#" -eq 0 ]; then
+  export HOLDLINE_BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/holdline"
+  case "${CARGO_TARGET_DIR:-}" in /*) HOLDLINE_BIN="$CARGO_TARGET_DIR/debug/holdline" ;; esac
+fi
 cargo test --workspace --all-targets "$@"
