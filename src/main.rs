@@ -166,7 +166,8 @@ fn serve(
     let parsed: Result<Vec<_>, _> = listen
         .iter()
         .map(|l| {
-            holdline::config::validate::parse_listen(l).map_err(|e| format!("--listen {l} {e}"))
+            holdline::config::validate::parse_served_listen(l)
+                .map_err(|e| format!("--listen {l} {e}"))
         })
         .collect();
     let listen = match parsed {

@@ -410,7 +410,7 @@ fn sip_listen_and_rtp_ports_are_checked() {
         [
             "[sip]: listen \"sctp:0.0.0.0:5060\" has unknown transport \"sctp\"; use udp, tcp or tls",
             "[sip]: listen \"tcp:localhost:5060\" has \"localhost:5060\", which is not IP:PORT (an IPv6 address goes in brackets: [::]:5060)",
-            "[sip]: listen \"tls:0.0.0.0:5061\": SIP over TLS is not available yet; use udp: or tcp:",
+            "[sip]: listen \"tls:0.0.0.0:5061\" is tls:, and SIP over TLS is not available yet; use udp: or tcp:",
             "[rtp]: ports \"20001-30000\" starts at odd port 20001; RTP uses even ports (RFC 3550 §11)",
         ]
     );
@@ -425,7 +425,7 @@ fn tls_and_host_names_are_refused_until_they_are_served() {
     // Each of these used to pass the check and then fail at start-up or on every forward.
     assert_problem(
         "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
-        "[sip]: listen \"tls:[::]:5061\": SIP over TLS is not available yet; use udp: or tcp:",
+        "[sip]: listen \"tls:[::]:5061\" is tls:, and SIP over TLS is not available yet; use udp: or tcp:",
     );
     for proxy in ["sips:198.51.100.10", "sip:198.51.100.10:5061;transport=TLS"] {
         assert_problem(
@@ -609,5 +609,15 @@ fn event_log_keeps_a_year_by_default_for_ever_at_zero() {
     assert_problem(
         "[store]\nkeep_events_days = -1",
         "[store]: keep_events_days -1 is out of range; it must be 0–36500 days (0: keep every event)",
+    );
+}
+
+#[test]
+fn serve_listen_flag_refuses_tls_like_the_file() {
+    use holdline::config::validate::parse_served_listen;
+    assert!(parse_served_listen("udp:127.0.0.1:0").is_ok());
+    assert_eq!(
+        parse_served_listen("tls:127.0.0.1:5061").unwrap_err(),
+        "is tls:, and SIP over TLS is not available yet; use udp: or tcp:"
     );
 }
