@@ -178,14 +178,8 @@ impl Core {
     /// Drives timers due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.legs.handle_timeout(now);
-        let mut cx = Ctx {
-            now,
-            legs: &mut self.legs,
-            settings: &self.settings,
-            locations: &self.locations,
-            media: &mut self.media,
-        };
-        self.switch.handle_timeout(&mut cx);
+        let (switch, mut cx) = self.parts(now);
+        switch.handle_timeout(&mut cx);
         self.settle(now);
     }
 
@@ -290,27 +284,33 @@ impl Core {
     /// Brings everything to rest after an input: the legs' events go to the switch, whose
     /// commands may start new transactions and so new events, until nothing moves.
     fn settle(&mut self, now: Time) {
-        let mut cx = Ctx {
+        let (switch, mut cx) = self.parts(now);
+        loop {
+            cx.legs.drain_transactions(now);
+            let mut busy = false;
+            while let Some(event) = cx.legs.poll_event() {
+                busy = true;
+                switch.on_leg_event(&mut cx, event);
+                cx.legs.drain_transactions(now);
+            }
+            busy |= switch.pump(&mut cx);
+            if !busy {
+                break;
+            }
+        }
+        cx.flush_media();
+    }
+
+    /// The switch, and what a switch step works with (the parts are disjoint fields).
+    fn parts(&mut self, now: Time) -> (&mut Switch, Ctx<'_>) {
+        let cx = Ctx {
             now,
             legs: &mut self.legs,
             settings: &self.settings,
             locations: &self.locations,
             media: &mut self.media,
         };
-        loop {
-            cx.legs.drain_transactions(now);
-            let mut busy = false;
-            while let Some(event) = cx.legs.poll_event() {
-                busy = true;
-                self.switch.on_leg_event(&mut cx, event);
-                cx.legs.drain_transactions(now);
-            }
-            busy |= self.switch.pump(&mut cx);
-            if !busy {
-                break;
-            }
-        }
-        cx.flush_media();
+        (&mut self.switch, cx)
     }
 
     /// Applies a new effective configuration for new calls (see `provisioning`): the settings
@@ -344,9 +344,9 @@ impl Core {
     }
 
     /// The SIP Call-ID of the caller behind an engine call, while the core knows it.
-    pub fn queue_call_id(&self, call: QueueCallId) -> Option<String> {
+    pub fn queue_call_id(&self, call: QueueCallId) -> Option<&str> {
         let handle = self.switch.call_of(call)?;
-        self.legs.caller(handle).map(|c| c.call_id)
+        self.legs.call_id(handle)
     }
 
     /// The queue engine, for status queries.

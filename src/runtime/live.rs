@@ -94,7 +94,7 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             .map(|w| WaitingCall {
                 call_id: core
                     .queue_call_id(w.call)
-                    .unwrap_or_else(|| w.call.to_string()),
+                    .map_or_else(|| w.call.to_string(), str::to_owned),
                 caller: match &w.caller.display {
                     Some(name) => format!("\"{name}\" <{}>", w.caller.from),
                     None => w.caller.from.clone(),

@@ -279,6 +279,19 @@ impl Legs {
         })
     }
 
+    /// Whether `call`'s dialog still lasts.
+    pub fn has_call(&self, call: CallHandle) -> bool {
+        self.callers.calls.contains_key(&call)
+    }
+
+    /// The SIP Call-ID of `call`, while its dialog lasts.
+    pub fn call_id(&self, call: CallHandle) -> Option<&str> {
+        self.callers
+            .calls
+            .get(&call)
+            .map(|c| c.dialog.call_id.as_str())
+    }
+
     /// Every caller dialog: its handle, the service it dialled and where it is.
     pub fn calls(&self) -> impl Iterator<Item = (CallHandle, &QueueId, call::Phase)> {
         self.callers

@@ -271,8 +271,8 @@ impl Switch {
                 .seats
                 .calls
                 .get(&event.call)
-                .and_then(|h| legs.caller(*h))
-                .map(|c| c.call_id);
+                .and_then(|h| legs.call_id(*h))
+                .map(str::to_owned);
             let call_id = match known {
                 Some(id) => {
                     self.log.call_ids.insert(event.call, id.clone());

@@ -180,7 +180,7 @@ impl Switch {
         if !matches!(dest, Destination::External { .. }) {
             return self.forward_answered(cx, handle, dest, None);
         }
-        if cx.legs.caller(handle).is_none() {
+        if !cx.legs.has_call(handle) {
             return;
         }
         if !cx.legs.can_refer(handle) {
@@ -325,7 +325,7 @@ impl Switch {
             return;
         };
         self.cancel_forward_legs(cx, fwd.call);
-        if cx.legs.caller(fwd.call).is_none() {
+        if !cx.legs.has_call(fwd.call) {
             cx.legs.cancel_leg(now, leg);
             return;
         }

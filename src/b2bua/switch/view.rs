@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::b2bua::legs::call::CallHandle;
 use crate::b2bua::legs::call::Phase;
-use crate::b2bua::legs::Legs;
+use crate::b2bua::legs::{LegHandle, Legs};
 use crate::b2bua::provisioning::CallView;
 use crate::queue::status::WaitState;
 use crate::queue::types::CallId as QueueCallId;
@@ -24,16 +25,14 @@ impl Switch {
                 }
             }
         }
+        // Callers bridged to a leg, looked up once rather than per call.
+        let bridged_to: HashMap<CallHandle, LegHandle> =
+            self.rings.bridged.iter().map(|(l, c)| (*c, *l)).collect();
         let mut out: Vec<CallView> = legs
             .calls()
             .filter_map(|(handle, dialled, phase)| {
                 let identity = legs.caller(handle)?;
-                let bridged = self
-                    .rings
-                    .bridged
-                    .iter()
-                    .find(|(_, c)| **c == handle)
-                    .map(|(l, _)| *l);
+                let bridged = bridged_to.get(&handle).copied();
                 let qcall = self.seats.queue_call_of.get(&handle);
                 let mut agent = None;
                 let state = match (phase, bridged) {
