@@ -275,12 +275,6 @@ impl Core {
         self.settle(now);
     }
 
-    /// The media plane finished playing a call's greeting.
-    pub fn greeting_finished(&mut self, now: Time, call: CallHandle) {
-        self.switch.greeting_finished(now, call);
-        self.settle(now);
-    }
-
     /// Brings everything to rest after an input: the legs' events go to the switch, whose
     /// commands may start new transactions and so new events, until nothing moves.
     fn settle(&mut self, now: Time) {

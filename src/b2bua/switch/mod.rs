@@ -248,7 +248,7 @@ impl Switch {
     }
 
     /// The media plane finished playing a call's greeting.
-    pub fn greeting_finished(&mut self, now: Time, call: CallHandle) {
+    fn greeting_finished(&mut self, now: Time, call: CallHandle) {
         if let Some(&qcall) = self.seats.queue_call_of.get(&call) {
             let _ = self.engine.greeting_finished(now, qcall);
         }
