@@ -247,7 +247,7 @@ impl Switch {
             .insert((now + length, call, CallTimer::GreetingEnd));
     }
 
-    /// The media plane finished playing a call's greeting.
+    /// The call's greeting has played to its end (its timer, or a greeting of no length).
     fn greeting_finished(&mut self, now: Time, call: CallHandle) {
         if let Some(&qcall) = self.seats.queue_call_of.get(&call) {
             let _ = self.engine.greeting_finished(now, qcall);
