@@ -227,6 +227,8 @@ pub struct Trunk {
     /// Which external targets may be reached through this trunk (toll-fraud control).
     pub allow: Vec<AllowPattern>,
     pub auth: Option<TrunkAuth>,
+    /// How numbers written without `+` are read for this trunk (see [`super::dial`]).
+    pub dialling: super::dial::DialRules,
 }
 
 impl Trunk {

@@ -122,6 +122,9 @@ pub struct RawTrunk {
     #[serde(default)]
     pub allow: Vec<String>,
     pub auth: Option<RawTrunkAuth>,
+    pub country_code: Option<String>,
+    pub national_prefix: Option<String>,
+    pub international_prefix: Option<String>,
 }
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.

@@ -13,6 +13,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::number::E164;
 
+use crate::sip::uri::{Params, SipUri, Uri};
+
+use super::dial::{self, DialError, Dialled};
 use super::directory::address_key;
 use super::model::{ExternalTarget, QueueId, Target, Trunk, UserId};
 use super::uri::parse_sip_uri;
@@ -76,19 +79,56 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
                      forward to queue:{queue} instead"
                 ));
             }
-            let uri_as_any = crate::sip::Uri::Sip(uri.clone());
-            let external = match E164::from_uri(&uri_as_any) {
-                Some(n) => ExternalTarget::Number(n),
-                None => ExternalTarget::SipHost(uri.host.to_string().to_ascii_lowercase()),
-            };
-            let trunk = trunk_for(&external, text, known)?;
-            Ok(Target::Sip { uri, trunk })
+            sip_target(text, uri, known)
         }
         _ => Err(format!(
             "target {text:?} has unknown kind {scheme:?}; \
              write user:ID, queue:ID, tel:+E164 or sip:URI"
         )),
     }
+}
+
+/// A `sip:` target outside holdline, read as a dial string ([`super::dial`]): a number user
+/// part is normalised with the trunk's rules and kept as `+E164;user=phone` (RFC 3261
+/// §19.1.6), so the carrier gets exactly the number the allow list admitted.
+fn sip_target(text: &str, uri: SipUri, known: &Known<'_>) -> Result<Target, String> {
+    let route = dial::route(&Uri::Sip(uri.clone()), known.trunks).map_err(|why| match why {
+        DialError::NoTrunk => {
+            format!("forwards to {text}, but no [[trunk]] has an allow entry that admits it")
+        }
+        // Say what the number was read as when it was written otherwise (011…, 1-900-…).
+        DialError::NotAllowed(n) if !text.contains(n.as_str()) => format!(
+            "forwards to {text}, read as {n}, but no [[trunk]] has an allow entry that admits it"
+        ),
+        DialError::NotAllowed(_) => {
+            format!("forwards to {text}, but no [[trunk]] has an allow entry that admits it")
+        }
+        other => format!("forwards to {text}, which is refused: {other}"),
+    })?;
+    let uri = match route.dialled {
+        Dialled::Name(name) => name,
+        Dialled::Number(number) => {
+            if known.own_numbers.contains(&number) {
+                return Err(format!(
+                    "forwards to {number}, which is one of holdline's own numbers; \
+                     forward to queue:ID or user:ID instead"
+                ));
+            }
+            SipUri {
+                scheme: uri.scheme,
+                user: Some(number.as_str().to_owned()),
+                password: None,
+                host: uri.host,
+                port: uri.port,
+                params: Params(vec![("user".into(), Some("phone".into()))]),
+                headers: None,
+            }
+        }
+    };
+    Ok(Target::Sip {
+        uri,
+        trunk: route.trunk,
+    })
 }
 
 fn trunk_for(
