@@ -81,7 +81,7 @@ pub struct SipConfig {
     pub public_host: Option<String>,
     /// Domains the server answers for, lowercased. Empty: any.
     pub domains: Vec<String>,
-    /// The User-Agent / Server header value.
+    /// The User-Agent / Server header value (`[sip] server_header`); empty: neither header.
     pub user_agent: String,
     /// Present exactly when a `tls:` listener is configured.
     pub tls: Option<TlsFiles>,

@@ -45,6 +45,7 @@ pub struct RawSip {
     #[serde(default)]
     pub domains: Vec<String>,
     pub user_agent: Option<String>,
+    pub server_header: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub t1_ms: Option<i64>,
