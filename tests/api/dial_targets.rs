@@ -53,11 +53,11 @@ const REFUSED: [(&str, &str); 9] = [
     ),
     (
         "sip:*67+19005551234@partner.example.com",
-        "\"*\" is a feature code",
+        "'*' is a feature code",
     ),
     (
         "sip:%2331%2314255550999@partner.example.com",
-        "\"#\" is a feature code",
+        "'#' is a feature code",
     ),
     (
         "sip:1-900-555-1234@partner.example.com",
@@ -71,7 +71,7 @@ const REFUSED: [(&str, &str); 9] = [
         "sip:+14255550999@partner.example.com?Route=%3Csip:198.51.100.66%3E",
         "?headers",
     ),
-    ("sip:pw19005551234@partner.example.com", "\"p\" in a number"),
+    ("sip:pw19005551234@partner.example.com", "'p' in a number"),
 ];
 
 async fn expect_refused(router: &Router, method: &str, path: &str, body: Value, needle: &str) {
