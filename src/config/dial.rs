@@ -6,10 +6,11 @@
 //! an agent's `Refer-To` (checked at REFER time), goes through [`route`]:
 //!
 //! - A user part that is a **number** (digits with a leading `+`, the RFC 3966 §5.1.1 visual
-//!   separators `-.()`, an international or national prefix, `;phone-context`, `user=phone`, or
-//!   anything that starts with a digit) is normalised to E.164 with the trunk's [`DialRules`]
-//!   and must match one of the trunk's number patterns (`+1425*`). It is then dialled as
-//!   `+E164` and nothing else of the URI is kept.
+//!   separators `-.()`, an international or national prefix, `user=phone`, anything that does
+//!   not start with a letter, or digits beside only the letters dial strings use) is
+//!   normalised to E.164 with the trunk's [`DialRules`] and must match one of the trunk's
+//!   number patterns (`+1425*`). It is then dialled as `+E164` and nothing else of the URI is
+//!   kept.
 //! - A user part that is a **name** (`support`, `bob`) is admitted by a host entry of the allow
 //!   list (`sip:partner.example.com`), and only by one.
 //! - **Refused** whatever the allow list says: a feature code (`*` or `#` anywhere in the user
