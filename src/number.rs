@@ -10,7 +10,8 @@
 //! user part with `phone-context` (RFC 3966 §5.1.5) is a local number whose meaning depends on the
 //! dial plan of that context; rather than guess (prepending the context is right for some
 //! carriers and wrong for others) it yields `None`, and the call misses like any unknown target.
-//! No national dial plans, no `00`/`011` international prefixes.
+//! No national dial plans, no `00`/`011` international prefixes here: numbers a trunk is asked to
+//! dial are read with that trunk's rules in `config::dial`.
 
 use std::fmt;
 use std::str::FromStr;

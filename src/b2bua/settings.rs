@@ -13,13 +13,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::dial::{self, DialError, Dialled};
 use crate::config::{
-    Config, ExternalTarget, Music, QueueId, ServiceDirectory, Target, Trunk, TrunkAuth, TrunkId,
-    UserId,
+    Config, Music, QueueId, ServiceDirectory, Target, Trunk, TrunkAuth, TrunkId, UserId,
 };
 use crate::number::E164;
 use crate::sip::transport::Peer;
-use crate::sip::uri::{Host, Uri};
+use crate::sip::uri::Uri;
 
 use super::legs::peer_of;
 use super::locations::Locations;
@@ -155,7 +155,7 @@ impl DialPlan {
         &self,
         directory: &ServiceDirectory,
         uri: &Uri,
-    ) -> Result<Destination, &'static str> {
+    ) -> Result<Destination, DialError> {
         if let Some(queue) = directory.lookup(uri) {
             return Ok(Destination::Queue(queue.clone()));
         }
@@ -171,29 +171,19 @@ impl DialPlan {
         if let Some(user) = number.as_ref().and_then(|n| self.user_numbers.get(n)) {
             return Ok(Destination::User(user.clone()));
         }
-        let external = match (&number, uri) {
-            (Some(n), _) => ExternalTarget::Number(n.clone()),
-            (None, Uri::Sip(sip)) => ExternalTarget::SipHost(host_key(&sip.host)),
-            (None, _) => return Err("transfer target is not a number or SIP address"),
+        // Everything else leaves through a trunk, as a dial string the trunk's rules read and
+        // its allow list admits (the toll-fraud policy, `config::dial`).
+        let route = dial::route(uri, &self.trunks)?;
+        let target = match route.dialled {
+            Dialled::Number(n) => self
+                .number_at_trunk(&n, &route.trunk)
+                .ok_or(DialError::NoTrunk)?,
+            Dialled::Name(name) => Uri::Sip(name),
         };
-        let Some(trunk) = self.trunks.iter().find(|t| t.allows(&external)) else {
-            return Err("transfer target not allowed");
-        };
-        let target = match (&number, uri) {
-            (Some(n), _) => self.number_at_trunk(n, &trunk.id),
-            (None, Uri::Sip(sip)) => {
-                let mut plain = sip.clone();
-                plain.headers = None;
-                Some(Uri::Sip(plain))
-            }
-            (None, _) => None,
-        };
-        target
-            .map(|target| Destination::External {
-                target,
-                trunk: trunk.id.clone(),
-            })
-            .ok_or("transfer target not allowed")
+        Ok(Destination::External {
+            target,
+            trunk: route.trunk,
+        })
     }
 
     /// `sip:+E164@proxy-host;user=phone` (RFC 3261 §19.1.6): a number dialled through a trunk.
@@ -234,10 +224,6 @@ impl DialPlan {
     }
 }
 
-fn host_key(host: &Host) -> String {
-    host.to_string().to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,7 +257,7 @@ mod tests {
         .expect("valid config")
     }
 
-    fn resolve(s: &str) -> Result<Destination, &'static str> {
+    fn resolve(s: &str) -> Result<Destination, DialError> {
         let settings = Settings::new(&config());
         let uri = crate::sip::parse::parse_uri(s).unwrap();
         settings.dial_plan.resolve(&settings.directory, &uri)
@@ -309,6 +295,37 @@ mod tests {
         assert!(resolve("sip:+447700900123@evil.example").is_err());
         assert!(resolve("sip:someone@elsewhere.example").is_err());
         assert!(resolve("mailto:boss@example.com").is_err());
+    }
+
+    #[test]
+    fn dial_strings_at_an_allowed_host_are_read_as_numbers_and_refused() {
+        for target in [
+            "sip:011441234567890@partner.example.com",
+            "sip:00441234567890@partner.example.com",
+            "sip:19005551234;phone-context=+1@partner.example.com;user=phone",
+            "sip:*67+19005551234@partner.example.com",
+            "sip:1-900-555-1234@partner.example.com",
+            "sip:help@partner.example.com;maddr=198.51.100.66",
+            "sip:help@partner.example.com?Route=%3Csip:198.51.100.66%3E",
+        ] {
+            assert!(resolve(target).is_err(), "{target}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_number_at_any_host_is_dialled_as_e164_at_the_trunk() {
+        let Ok(Destination::External { target, .. }) =
+            resolve("sip:+1-425-555-0999@partner.example.com;maddr=198.51.100.66;user=phone")
+        else {
+            panic!("maddr on a number is dropped with the rest of the URI");
+        };
+        assert_eq!(target.to_string(), "sip:+14255550999@127.0.0.1;user=phone");
+        let Ok(Destination::External { target, .. }) =
+            resolve("sip:help@partner.example.com;transport=tcp;lr")
+        else {
+            panic!("a name at the allowed host goes out");
+        };
+        assert_eq!(target.to_string(), "sip:help@partner.example.com");
     }
 
     #[test]

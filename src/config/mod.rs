@@ -16,9 +16,11 @@
 //! - `queue_spec`: a queue in the engine's vocabulary (`QueueSpec`), users as agents.
 //! - [`raw`]: the serde model of the file. [`validate`], `validate_queue`, `validate_trunk`: the checks.
 //! - [`targets`]: forward targets and the forwarding-loop check.
+//! - [`dial`]: dial strings of external targets, normalised and checked against the trunks.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
+pub mod dial;
 pub mod directory;
 pub mod error;
 pub mod model;

@@ -81,7 +81,7 @@ pub struct SipConfig {
     pub public_host: Option<String>,
     /// Domains the server answers for, lowercased. Empty: any.
     pub domains: Vec<String>,
-    /// The User-Agent / Server header value.
+    /// The User-Agent / Server header value (`[sip] server_header`); empty: neither header.
     pub user_agent: String,
     /// Present exactly when a `tls:` listener is configured.
     pub tls: Option<TlsFiles>,
@@ -227,6 +227,8 @@ pub struct Trunk {
     /// Which external targets may be reached through this trunk (toll-fraud control).
     pub allow: Vec<AllowPattern>,
     pub auth: Option<TrunkAuth>,
+    /// How numbers written without `+` are read for this trunk (see [`super::dial`]).
+    pub dialling: super::dial::DialRules,
 }
 
 impl Trunk {

@@ -45,6 +45,7 @@ pub struct RawSip {
     #[serde(default)]
     pub domains: Vec<String>,
     pub user_agent: Option<String>,
+    pub server_header: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub t1_ms: Option<i64>,
@@ -122,6 +123,9 @@ pub struct RawTrunk {
     #[serde(default)]
     pub allow: Vec<String>,
     pub auth: Option<RawTrunkAuth>,
+    pub country_code: Option<String>,
+    pub national_prefix: Option<String>,
+    pub international_prefix: Option<String>,
 }
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.

@@ -4,6 +4,9 @@
 //! A target is checked against what the file declares: users and queues must exist, and an
 //! external target (`tel:`, or a `sip:` URI that is not one of ours) needs a `[[trunk]]` whose
 //! `allow` list admits it, so a forward can never dial somewhere nobody approved (toll fraud).
+//! An external target is read as a dial string by [`super::dial`], the check an agent's REFER
+//! goes through too: a `sip:` target's number user part is normalised with the trunk's rules
+//! and kept as `+E164;user=phone`, a name keeps its URI without routing parameters.
 //! Forwarding to one of holdline's own numbers or queue addresses is refused in favour of the
 //! internal target, which keeps every hop visible to the loop check. `aa:ID` (an auto
 //! attendant) is recognised and refused with that reason: there are no auto attendants yet, and
@@ -13,8 +16,11 @@ use std::collections::{HashMap, HashSet};
 
 use crate::number::E164;
 
+use crate::sip::uri::{Params, SipUri, TelUri, Uri};
+
+use super::dial::{self, DialError, Dialled};
 use super::directory::address_key;
-use super::model::{ExternalTarget, QueueId, Target, Trunk, UserId};
+use super::model::{QueueId, Target, Trunk, UserId};
 use super::uri::parse_sip_uri;
 
 /// What a target may refer to, gathered from the whole file before targets are checked.
@@ -65,8 +71,18 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
                      forward to queue:ID or user:ID instead"
                 ));
             }
-            let trunk = trunk_for(&ExternalTarget::Number(number.clone()), text, known)?;
-            Ok(Target::Tel { number, trunk })
+            // The number is global already; the same policy as every external target.
+            let tel = Uri::Tel(TelUri {
+                number: number.as_str().to_owned(),
+                params: Params::default(),
+            });
+            let route = dial::route(&tel, known.trunks).map_err(|_| {
+                format!("forwards to {text}, but no [[trunk]] has an allow entry that admits it")
+            })?;
+            Ok(Target::Tel {
+                number,
+                trunk: route.trunk,
+            })
         }
         "sip" | "sips" => {
             let uri = parse_sip_uri(text).map_err(|why| format!("target {text:?} {why}"))?;
@@ -76,13 +92,7 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
                      forward to queue:{queue} instead"
                 ));
             }
-            let uri_as_any = crate::sip::Uri::Sip(uri.clone());
-            let external = match E164::from_uri(&uri_as_any) {
-                Some(n) => ExternalTarget::Number(n),
-                None => ExternalTarget::SipHost(uri.host.to_string().to_ascii_lowercase()),
-            };
-            let trunk = trunk_for(&external, text, known)?;
-            Ok(Target::Sip { uri, trunk })
+            sip_target(text, uri, known)
         }
         _ => Err(format!(
             "target {text:?} has unknown kind {scheme:?}; \
@@ -91,19 +101,47 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
     }
 }
 
-fn trunk_for(
-    target: &ExternalTarget,
-    text: &str,
-    known: &Known<'_>,
-) -> Result<super::model::TrunkId, String> {
-    known
-        .trunks
-        .iter()
-        .find(|t| t.allows(target))
-        .map(|t| t.id.clone())
-        .ok_or_else(|| {
+/// A `sip:` target outside holdline, read as a dial string ([`super::dial`]): a number user
+/// part is normalised with the trunk's rules and kept as `+E164;user=phone` (RFC 3261
+/// §19.1.6), so the carrier gets exactly the number the allow list admitted.
+fn sip_target(text: &str, uri: SipUri, known: &Known<'_>) -> Result<Target, String> {
+    let route = dial::route(&Uri::Sip(uri.clone()), known.trunks).map_err(|why| match why {
+        DialError::NoTrunk => {
             format!("forwards to {text}, but no [[trunk]] has an allow entry that admits it")
-        })
+        }
+        // Say what the number was read as when it was written otherwise (011…, 1-900-…).
+        DialError::NotAllowed(n) if !text.contains(n.as_str()) => format!(
+            "forwards to {text}, read as {n}, but no [[trunk]] has an allow entry that admits it"
+        ),
+        DialError::NotAllowed(_) => {
+            format!("forwards to {text}, but no [[trunk]] has an allow entry that admits it")
+        }
+        other => format!("forwards to {text}, which is refused: {other}"),
+    })?;
+    let uri = match route.dialled {
+        Dialled::Name(name) => name,
+        Dialled::Number(number) => {
+            if known.own_numbers.contains(&number) {
+                return Err(format!(
+                    "forwards to {number}, which is one of holdline's own numbers; \
+                     forward to queue:ID or user:ID instead"
+                ));
+            }
+            SipUri {
+                scheme: uri.scheme,
+                user: Some(number.as_str().to_owned()),
+                password: None,
+                host: uri.host,
+                port: uri.port,
+                params: Params(vec![("user".into(), Some("phone".into()))]),
+                headers: None,
+            }
+        }
+    };
+    Ok(Target::Sip {
+        uri,
+        trunk: route.trunk,
+    })
 }
 
 /// One queue-to-queue forward: `from`'s `action` (on_timeout …) goes to queue `to`.

@@ -257,18 +257,7 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
             Err(why) => p.add(S, "domains", format!("domain {why}")),
         }
     }
-    let user_agent = raw
-        .user_agent
-        .clone()
-        .unwrap_or_else(|| format!("holdline/{}", env!("CARGO_PKG_VERSION")));
-    // A header value: no line breaks (they would inject headers), not empty (§25.1 server-val).
-    if user_agent.trim().is_empty() || user_agent.chars().any(char::is_control) {
-        p.add(
-            S,
-            "user_agent",
-            "user_agent must be non-empty text without control characters".into(),
-        );
-    }
+    let user_agent = server_header(raw, p);
     let t1 = in_range(S, "t1_ms", raw.t1_ms, 500, 100..=5000, " ms", p);
     SipConfig {
         listen,
@@ -278,6 +267,39 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         tls: if tls_wanted { tls } else { None },
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
     }
+}
+
+/// `[sip] server_header` (or its older name `user_agent`): the Server / User-Agent value.
+/// The default names the product without its version, which would only tell a scanner which
+/// flaws to try; `server_header = ""` sends neither header (RFC 3261 §20.35, §20.41: both are
+/// optional).
+fn server_header(raw: &RawSip, p: &mut Problems) -> String {
+    const S: &str = "[sip]";
+    let (field, value) = match (&raw.server_header, &raw.user_agent) {
+        (Some(_), Some(_)) => {
+            p.add(
+                S,
+                "server_header",
+                "server_header and user_agent are the same setting; keep server_header only".into(),
+            );
+            return String::new();
+        }
+        (Some(v), None) => ("server_header", v),
+        (None, Some(v)) => ("user_agent", v),
+        (None, None) => return "holdline".to_owned(),
+    };
+    // A header value: no line breaks (they would inject headers). Empty is "no header" only
+    // under the new name; the older key always required a value.
+    let empty_ok = field == "server_header" && value.is_empty();
+    if (!empty_ok && value.trim().is_empty()) || value.chars().any(char::is_control) {
+        let what = if field == "server_header" {
+            "server_header must be text without control characters (\"\" sends no header)"
+        } else {
+            "user_agent must be non-empty text without control characters"
+        };
+        p.add(S, field, what.into());
+    }
+    value.clone()
 }
 
 /// `udp:0.0.0.0:5060`, `tcp:[::]:5060`, `tls:0.0.0.0:5061`; the error completes the sentence.
@@ -372,15 +394,22 @@ fn api(raw: &RawApi, p: &mut Problems) -> ApiConfig {
     if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
         p.add(S, "token", "token is empty; remove it or set one".into());
     }
-    // An unauthenticated admin API may only be reachable from this host.
-    if token.is_none() && !listen.ip().is_loopback() {
-        p.add(
-            S,
-            "token",
-            format!("listen {listen} is not a loopback address, so a token is required"),
-        );
+    if let Err(why) = api_listen_allowed(listen, token.as_deref()) {
+        p.add(S, "token", format!("listen {why}"));
     }
     ApiConfig { listen, token }
+}
+
+/// The rule for where the admin API may listen, for `[api] listen` and `serve --api-listen`
+/// alike: an unauthenticated admin API may only be reachable from this host, so a
+/// non-loopback address needs a configured token. The error completes "listen …".
+pub fn api_listen_allowed(listen: SocketAddr, token: Option<&str>) -> Result<(), String> {
+    if token.is_none() && !listen.ip().is_loopback() {
+        return Err(format!(
+            "{listen} is not a loopback address, so a token is required"
+        ));
+    }
+    Ok(())
 }
 
 fn media(raw: &RawMedia, p: &mut Problems) -> MediaConfig {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::number::{E164Error, E164, MIN_DIGITS};
 use crate::sip::uri::{Host, Scheme, SipUri};
 
+use super::dial::DialRules;
 use super::model::{AllowPattern, Trunk, TrunkAuth, TrunkId};
 use super::raw::RawTrunk;
 use super::uri::{parse_host, parse_sip_uri};
@@ -45,16 +46,73 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
                 );
             }
         }
+        let dialling = dial_rules(t, &subj, p);
         if let (true, Some(proxy)) = (id_ok, proxy) {
             out.push(Trunk {
                 id: TrunkId(t.id.clone()),
                 proxy,
                 allow,
                 auth,
+                dialling,
             });
         }
     }
     out
+}
+
+/// `country_code`, `national_prefix`, `international_prefix`: how the trunk reads numbers
+/// written without `+` (see [`super::dial`]). Each is digits only; a national prefix means
+/// nothing without the country it is national to.
+fn dial_rules(t: &RawTrunk, subj: &str, p: &mut Problems) -> DialRules {
+    let mut digits = |field: &str, value: &Option<String>, max: usize| {
+        let v = value.as_deref()?.trim();
+        let v = if field == "country_code" {
+            v.strip_prefix('+').unwrap_or(v)
+        } else {
+            v
+        };
+        if v.is_empty() || v.len() > max || !v.bytes().all(|b| b.is_ascii_digit()) {
+            p.add(
+                subj,
+                field,
+                format!("{field} {value:?} must be 1 to {max} digits", value = v),
+            );
+            return None;
+        }
+        Some(v.to_owned())
+    };
+    let country_code = digits("country_code", &t.country_code, 3);
+    let national_prefix = digits("national_prefix", &t.national_prefix, 4);
+    let international_prefix = digits("international_prefix", &t.international_prefix, 4);
+    // ITU-T E.164 §6: country codes never start with 0.
+    if country_code.as_deref().is_some_and(|c| c.starts_with('0')) {
+        p.add(
+            subj,
+            "country_code",
+            "country_code must not start with 0 (no country code does)".into(),
+        );
+    }
+    if national_prefix.is_some() && t.country_code.is_none() {
+        p.add(
+            subj,
+            "national_prefix",
+            "national_prefix needs country_code: a national number is read as that country's"
+                .into(),
+        );
+    }
+    if national_prefix.is_some() && national_prefix == international_prefix {
+        p.add(
+            subj,
+            "international_prefix",
+            "international_prefix and national_prefix are the same, so no number can be read"
+                .into(),
+        );
+    }
+    DialRules {
+        country_code,
+        national_prefix,
+        international_prefix,
+    }
 }
 
 /// A trunk's proxy as holdline can reach it today: by IP address (no DNS resolver yet), over

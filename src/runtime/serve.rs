@@ -66,6 +66,14 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `--api-listen` obeys the rule `[api] listen` does, before anything is opened.
+    if let Some(addr) = opts.api_listen {
+        let token = file_config.api.token.as_deref();
+        if let Err(why) = crate::config::validate::api_listen_allowed(addr, token) {
+            eprintln!("--api-listen {why} (set [api] token in the configuration file)");
+            return ExitCode::from(2);
+        }
+    }
     // Held until serve returns: the lock is released when the process exits, however it ends.
     let _store_lock = match lock_store(&file_config.store.path) {
         Ok(lock) => lock,

@@ -6,6 +6,7 @@
 mod api_support;
 
 mod cli;
+mod dial_targets;
 mod directory;
 mod live;
 mod openapi;

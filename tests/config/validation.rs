@@ -621,3 +621,84 @@ fn serve_listen_flag_refuses_tls_like_the_file() {
         "is tls:, and SIP over TLS is not available yet; use udp: or tcp:"
     );
 }
+
+#[test]
+fn trunk_number_rules_are_checked() {
+    let got = problems(
+        "[[trunk]]\nid = \"t3\"\nproxy = \"sip:192.0.2.50\"\nallow = [\"+1*\"]\n\
+         country_code = \"01\"\nnational_prefix = \"1x\"\ninternational_prefix = \"\"",
+    );
+    for want in [
+        "trunk \"t3\": country_code must not start with 0 (no country code does)",
+        "trunk \"t3\": national_prefix \"1x\" must be 1 to 4 digits",
+        "trunk \"t3\": international_prefix \"\" must be 1 to 4 digits",
+    ] {
+        assert!(got.iter().any(|l| l == want), "{want:?} among {got:?}");
+    }
+    assert_problem(
+        "[[trunk]]\nid = \"t4\"\nproxy = \"sip:192.0.2.50\"\nnational_prefix = \"0\"",
+        "trunk \"t4\": national_prefix needs country_code: a national number is read as that country's",
+    );
+    let c = parse(
+        "[[trunk]]\nid = \"uk\"\nproxy = \"sip:192.0.2.50\"\n\
+         country_code = \"+44\"\nnational_prefix = \"0\"\ninternational_prefix = \"00\"",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let uk = c.trunks.iter().find(|t| t.id.as_str() == "uk").unwrap();
+    assert_eq!(uk.dialling.country_code.as_deref(), Some("44"));
+    assert_eq!(uk.dialling.international_prefix.as_deref(), Some("00"));
+}
+
+#[test]
+fn sip_target_that_is_a_number_in_disguise_is_refused() {
+    assert_problem(
+        "[[queue]]\nid = \"a\"\non_timeout = { action = \"forward\", to = \"sip:*67+12065550100@partner.example.com\" }",
+        "queue \"a\": on_timeout forwards to sip:*67+12065550100@partner.example.com, which is refused: '*' is a feature code, never passed to a carrier",
+    );
+    assert_problem(
+        "[[queue]]\nid = \"a\"\nno_agents = { action = \"forward\", to = \"sip:12065550100@partner.example.com\" }",
+        "queue \"a\": no_agents forwards to sip:12065550100@partner.example.com, which is refused: 12065550100 has no + and trunk \"carrier\" has no country_code or international_prefix that reads it; write the number as +E.164",
+    );
+}
+
+#[test]
+fn server_header_defaults_to_the_name_without_a_version() {
+    assert_eq!(parse("").unwrap().sip.user_agent, "holdline");
+    let with = |sip: &str| {
+        from_toml_str(
+            &format!("[sip]\nlisten = [\"udp:127.0.0.1:0\"]\n{sip}"),
+            Path::new("/etc/holdline"),
+        )
+    };
+    assert_eq!(with("server_header = \"\"").unwrap().sip.user_agent, "");
+    assert_eq!(with("user_agent = \"pbx\"").unwrap().sip.user_agent, "pbx");
+    for (sip, want) in [
+        (
+            "server_header = \"a\\r\\nRoute: x\"",
+            "[sip]: server_header must be text without control characters (\"\" sends no header)",
+        ),
+        (
+            "server_header = \"a\"\nuser_agent = \"b\"",
+            "[sip]: server_header and user_agent are the same setting; keep server_header only",
+        ),
+        (
+            "user_agent = \"\"",
+            "[sip]: user_agent must be non-empty text without control characters",
+        ),
+    ] {
+        let err = with(sip).unwrap_err().to_string();
+        assert!(err.lines().any(|l| l == want), "{sip}: {err}");
+    }
+}
+
+#[test]
+fn api_listen_rule_is_the_same_for_the_flag_and_the_file() {
+    use holdline::config::validate::api_listen_allowed;
+    let any: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+    assert_eq!(
+        api_listen_allowed(any, None).unwrap_err(),
+        "0.0.0.0:8080 is not a loopback address, so a token is required"
+    );
+    assert!(api_listen_allowed(any, Some("t")).is_ok());
+    assert!(api_listen_allowed("[::1]:0".parse().unwrap(), None).is_ok());
+}

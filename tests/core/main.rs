@@ -6,16 +6,20 @@
 //! - `agent_legs`: agent legs as the UAC (ringing, CANCEL timing, forks, refusals).
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
+//! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
+//! - `server_header`: the Server / User-Agent value, default and configured.
 //! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
 //! - `provisioning`: configuration changes and agent settings applied to the running core.
 //! - `media_timeouts`: hold, resume, the RTP timeout and the greeting's end.
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
 
 mod agent_legs;
+mod dial_strings;
 mod media_timeouts;
 mod provisioning;
 mod queue_scenarios;
 mod refer_reconfigure;
 mod rfc4475;
+mod server_header;
 mod transfers;
 mod uas_scenarios;

@@ -98,7 +98,7 @@ impl Switch {
         {
             Ok(dest) => dest,
             Err(why) => {
-                tracing::warn!(leg = leg.0, target = %refer_to.uri, why, "REFER refused");
+                tracing::warn!(leg = leg.0, target = %refer_to.uri, %why, "REFER refused");
                 return refuse(cx, 403, "Transfer target not allowed");
             }
         };
