@@ -220,3 +220,46 @@ fn an_agent_answer_with_a_multicast_c_is_acked_then_hung_up_and_the_caller_stays
     );
     assert_eq!(h.core.call_count(), 1, "the caller stays");
 }
+
+#[test]
+fn an_agent_reinvite_with_a_multicast_c_gets_488_and_the_bridge_stays() {
+    let config = format!("{CONFIG}\n[[user]]\nid = \"amos\"\ncontacts = [\"sip:amos@{AGENT}\"]\n")
+        .replace("id = \"sales\"\n", "id = \"sales\"\nagents = [\"amos\"]\n");
+    let mut h = Harness::with_config(&config);
+    caller_arrives(&mut h, "c1");
+    let invite = requests_to(&mut h, AGENT).remove(0);
+    assert_eq!(invite.method, Method::Invite);
+    h.send_from(AGENT, &reply(&invite, 200, "amos1"));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Bridge { .. })));
+    h.sent.clear();
+    h.events.clear();
+    let sdp = "v=0\r\no=a 1 2 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 224.0.0.1\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let reinvite = format!(
+        "INVITE sip:holdline@192.0.2.1:5060 SIP/2.0\n\
+         Via: SIP/2.0/UDP {AGENT};branch=z9hG4bKagentre\n\
+         From: <sip:amos@{AGENT}>;tag=amos1\n\
+         To: {}\n\
+         Call-ID: {}\n\
+         CSeq: 2 INVITE\n\
+         Max-Forwards: 70\n\
+         Contact: <sip:amos@{AGENT}>\n\
+         Content-Type: application/sdp\n\
+         Content-Length: {}\n\n{sdp}",
+        invite.headers.get(&HeaderName::From).unwrap(),
+        invite.headers.get(&HeaderName::CallId).unwrap(),
+        sdp.len()
+    );
+    h.send_from(AGENT, &reinvite);
+    let w = warning(&h, 488);
+    assert!(w.starts_with("301 "), "{w:?}");
+    assert!(
+        !h.events.iter().any(|e| matches!(
+            e,
+            Event::LegMediaUpdated { .. } | Event::LegEnded { .. } | Event::Unbridge { .. }
+        )),
+        "{:?}",
+        h.events
+    );
+    assert_eq!(h.core.call_count(), 1);
+}

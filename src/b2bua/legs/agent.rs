@@ -435,10 +435,10 @@ impl Legs {
                                 .push_back(Event::LegMediaUpdated { leg, media });
                             Some(answer)
                         }
+                        // 488 with the §20.43 Warning, as to a caller; the dialog stays.
                         Err(err) => {
-                            let status = err.status_code();
-                            let resp = self.response(&req, status, tag.as_deref());
-                            return self.respond(now, tx, resp);
+                            let tag = tag.unwrap_or_default();
+                            return self.reject_sdp(now, tx, &req, &tag, &err);
                         }
                     },
                     Err(_) if req.body.is_empty() && req.method == Method::Invite => {
