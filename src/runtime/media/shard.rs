@@ -240,6 +240,11 @@ impl Shard {
         let Some(state) = self.calls.get_mut(&party) else {
             return;
         };
+        // RTCP obeys the same bound as RTP: nothing to a peer that never proved its address,
+        // nor after the RTP timeout.
+        if !state.budget.allows() {
+            return;
+        }
         let Some(stream) = self.pacer.stream(state.id) else {
             return;
         };
