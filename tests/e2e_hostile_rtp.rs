@@ -1,7 +1,7 @@
 //! End-to-end attacks on the media plane, played against the real `holdline` binary on
 //! loopback with raw UDP sockets (and SIPp for the real caller and agent):
 //!
-//! - **RTP bleed**: an attacker sprays RTP at every even port of the (small) RTP range, before
+//! - **RTP bleed**: an attacker sprays RTP (and RTCP) at every port of the (small) RTP range, before
 //!   the call and all through it. Strict RTP must give it no packet of anyone's audio, and the
 //!   real caller must hear its music and then the agent, and be heard by the agent, as if the
 //!   spray were not there; `/metrics` counts what was dropped.
@@ -103,7 +103,8 @@ fn voice(payloads: &[Vec<u8>], byte: u8) -> usize {
         .count()
 }
 
-/// The attacker: every 20 ms, one packet to every even port in `first..=last`. Until `aimed`
+/// The attacker: every 20 ms, one packet to every even port in `first..=last` (and an RTCP
+/// report to the odd port above it). Until `aimed`
 /// is set its packets are scattered (a fresh SSRC and sequence number each, as a sweep sends);
 /// from then on each port gets its own well-formed, in-sequence stream. Counts what comes back.
 struct Sprayer {
@@ -144,6 +145,9 @@ impl Sprayer {
                         if socket.send_to(&pkt, ("127.0.0.1", port)).is_ok() {
                             sent.fetch_add(1, Ordering::Relaxed);
                         }
+                        // And an RTCP receiver report at the RTCP port above it.
+                        let rr = [0x80, 201, 0, 1, 0xa7, 0x70, (port >> 8) as u8, port as u8];
+                        let _ = socket.send_to(&rr, ("127.0.0.1", port + 1));
                     }
                     round = round.wrapping_add(1);
                     std::thread::sleep(Duration::from_millis(20));

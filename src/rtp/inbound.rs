@@ -4,9 +4,9 @@
 //!   signalled, or, for a peer behind NAT, from another source once it has sent a run of
 //!   in-sequence packets before the signalled address sent anything. Everything else is
 //!   dropped and counted: a sprayed packet neither steals the stream (RTP bleed) nor keeps
-//!   the call alive. RTCP is accepted from the signalled RTCP address or from the IP address
-//!   RTP is accepted from, and latches there. A new SDP address starts over
-//!   ([`Inbound::signal`]).
+//!   the call alive. RTCP is accepted from the signalled RTCP address, or, when RTP latched
+//!   a NAT source, from that source's IP address, and latches there. A new SDP address
+//!   starts over ([`Inbound::signal`]).
 //! - **Proof of the peer** ([`Received::proved`]): the first accepted packet shows the peer
 //!   is at that address, which lifts the bound on media sent to an unproven peer.
 //! - **RTP timeout**: the time of the last packet (RTP or RTCP: both prove the peer is there),
@@ -185,17 +185,18 @@ impl Inbound {
 
     /// Feeds one datagram received on the RTCP port. Returns the address to latch RTCP onto.
     pub fn on_rtcp(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) -> Option<SocketAddr> {
-        // Strict RTP for RTCP: from the latched RTCP source, the signalled RTCP address, or
-        // (symmetric RTP) the IP address RTP is accepted from; nothing else counts as life.
-        let allowed = match self.rtcp_source {
-            Some(latched) => latched == from,
-            None => {
-                Some(from) == self.rtcp_signalled
-                    || (self.config.symmetric
-                        && self.latch.source().is_some_and(|s| s.ip() == from.ip()))
-            }
-        };
-        if !allowed {
+        // Strict RTP for RTCP: the signalled RTCP address always counts (and wins the latch
+        // back); otherwise the latched RTCP source, or, only when RTP itself had to latch a
+        // NAT source (symmetric RTP), the first RTCP from that source's IP address. A peer
+        // that sends RTP from its SDP address sends RTCP from its SDP RTCP address too.
+        let signalled = Some(from) == self.rtcp_signalled;
+        let nat = self.config.symmetric
+            && self.rtcp_source.is_none()
+            && self
+                .latch
+                .source()
+                .is_some_and(|s| Some(s) != self.latch.signalled() && s.ip() == from.ip());
+        if !(signalled || nat || self.rtcp_source == Some(from)) {
             self.latch.count_foreign();
             return None;
         }
@@ -214,7 +215,7 @@ impl Inbound {
             return None;
         }
         self.last_packet = now;
-        if self.config.symmetric && self.rtcp_source.is_none() {
+        if self.config.symmetric && self.rtcp_source != Some(from) {
             self.rtcp_source = Some(from);
             return Some(from);
         }
@@ -446,6 +447,12 @@ mod tests {
             2,
             "only the caller's packets are in the statistics"
         );
+        // RTCP: the caller sends RTP from its SDP address, so only its SDP RTCP address
+        // counts, not any other port of the same host.
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 1];
+        assert_eq!(i.on_rtcp(Time::ZERO, addr(9), &rr), None);
+        assert_eq!(i.on_rtcp(Time::ZERO, addr(4), &rr), Some(addr(4)));
+        assert_eq!(i.latch_counters().dropped_foreign, 10);
         // A re-INVITE to a new address: evaluated afresh, the new address latches.
         assert!(i.signal(Some(addr(5)), None));
         assert_eq!(
