@@ -103,7 +103,16 @@ pub(crate) async fn receive(
             }
             got = rtcp.recv_from(&mut rtcp_buf) => {
                 let Ok((n, from)) = got else { continue };
-                let latched = shared.lock().on_rtcp(clock.now(), from, &rtcp_buf[..n]);
+                let (latched, dropped) = {
+                    // RTCP comes every few seconds: comparing the count costs nothing.
+                    let mut inbound = shared.lock();
+                    let before = inbound.latch_counters().dropped_foreign;
+                    let latched = inbound.on_rtcp(clock.now(), from, &rtcp_buf[..n]);
+                    (latched, inbound.latch_counters().dropped_foreign != before)
+                };
+                if dropped {
+                    dropped_foreign.fetch_add(1, Ordering::Relaxed);
+                }
                 if latched.is_some() {
                     let _ = shard.send(Command::Latched { party, rtp: None, rtcp: latched });
                 }
