@@ -158,8 +158,9 @@ impl Inbound {
                     return out;
                 }
             }
-        } else if !self.latch.is_source(from) {
-            // An unknown payload type latches nothing; from anywhere else it is dropped.
+        } else if !self.latch.is_source(from) && Some(from) != self.latch.signalled() {
+            // An unknown payload type (comfort noise, say) latches nothing; from the latched
+            // source or the signalled address it counts, from anywhere else it is dropped.
             self.latch.count_foreign();
             out.foreign = true;
             return out;
@@ -426,6 +427,11 @@ mod tests {
         assert_eq!(i.on_rtp(Time::ZERO, addr(1), b"junk"), Received::default());
         let unknown = i.on_rtp(Time::ZERO, addr(2), &rtp(18, 1, 0, &[0; 20]));
         assert!(!unknown.accepted && unknown.foreign);
+        // Comfort noise (RFC 3389) from the signalled address counts: the peer is there.
+        let mut quiet = inbound(true);
+        let cn = quiet.on_rtp(Time::from_millis(1), addr(3), &rtp(13, 1, 0, &[40]));
+        assert!(cn.accepted && cn.proved && cn.latched.is_none());
+        assert!(!quiet.timed_out(Time::from_millis(60_000)));
         // A sprayed packet before the caller's first: dropped, no latch, no proof, no life.
         let spray = i.on_rtp(Time::from_millis(59_000), addr(9), &rtp(0, 7, 0, &[0; 160]));
         assert!(!spray.accepted && spray.foreign && spray.latched.is_none() && !spray.proved);
