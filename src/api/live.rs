@@ -95,6 +95,8 @@ pub struct Counters {
     pub rtp_streams_active: u64,
     /// SIP requests received, by (method, response class such as `2xx`) of our final answer.
     pub sip_requests: BTreeMap<(String, String), u64>,
+    /// RTP and RTCP packets strict RTP dropped: from a source no call latched.
+    pub rtp_dropped_foreign: u64,
 }
 
 /// Everything live at one instant: every queue with activity, every call, the counters.

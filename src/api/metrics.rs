@@ -3,7 +3,8 @@
 //! Exported: calls waiting and the longest wait per queue (gauges); offered, answered,
 //! abandoned, overflowed and timed-out calls per queue (counters); agents by state (gauge, each
 //! agent counted once: do-not-disturb first, else its busiest state in any queue); active RTP
-//! streams; SIP requests by method and the class of our final response (counter).
+//! streams; SIP requests by method and the class of our final response (counter); RTP and
+//! RTCP packets strict RTP dropped for their source (counter).
 //!
 //! What this does not do: keep counters itself. They come from the runtime's
 //! [`super::live::LiveState`] snapshot.
@@ -128,7 +129,24 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
             escape(class)
         );
     }
+    rtp_strict(&mut out, counters);
     out
+}
+
+/// What strict RTP dropped: packets sprayed at our ports (RTP bleed) or from a peer's old
+/// address.
+fn rtp_strict(out: &mut String, counters: &super::live::Counters) {
+    header(
+        out,
+        "holdline_rtp_dropped_foreign_total",
+        "counter",
+        "RTP and RTCP packets dropped because no call latched their source.",
+    );
+    let _ = writeln!(
+        out,
+        "holdline_rtp_dropped_foreign_total {}",
+        counters.rtp_dropped_foreign
+    );
 }
 
 /// Which state wins when an agent is in several queues.

@@ -53,6 +53,9 @@ pub enum Event {
         rtp_port: u16,
         media: Option<NegotiatedMedia>,
     },
+    /// The caller ACKed our 200 (RFC 3261 §13.3.1.4): its SIP address is proven, so the bound
+    /// on media sent to an unproven peer is lifted.
+    CallConfirmed { call: CallHandle },
     /// An offer/answer exchange changed the media (hold, resume, late-offer answer).
     MediaUpdated {
         call: CallHandle,

@@ -127,6 +127,11 @@ pub struct RtpConfig {
     pub timeout: Option<Duration>,
     /// Run the pacer threads at real-time priority (SCHED_FIFO) when the OS lets us.
     pub realtime: bool,
+    /// Strict RTP: in-sequence packets that latch a source other than the SDP address (NAT).
+    pub latch_packets: u16,
+    /// How long a caller's media goes out before its ACK or RTP proves the SDP address is its
+    /// own (reflection); `None`: no bound.
+    pub unproven_media: Option<Duration>,
 }
 
 impl RtpConfig {

@@ -59,6 +59,8 @@ pub struct RawRtp {
     pub symmetric: Option<bool>,
     pub timeout: Option<i64>,
     pub realtime: Option<bool>,
+    pub latch_packets: Option<i64>,
+    pub unproven_media: Option<i64>,
 }
 
 /// `[api]`

@@ -343,13 +343,35 @@ fn rtp(raw: &RawRtp, p: &mut Problems) -> RtpConfig {
         Err(why) => p.add(S, "ports", format!("ports {text:?} {why}")),
     }
     let timeout = in_range(S, "timeout", raw.timeout, 60, 0..=86400, " s", p);
+    let (latch_packets, unproven_media) = rtp_strict(raw, p);
     RtpConfig {
         port_min,
         port_max,
         symmetric: raw.symmetric.unwrap_or(true),
         timeout: (timeout > 0).then(|| seconds(timeout)),
         realtime: raw.realtime.unwrap_or(true),
+        latch_packets,
+        unproven_media,
     }
+}
+
+/// `[rtp] latch_packets` and `unproven_media`: strict RTP and the bound on media toward a
+/// caller that has not proven its address. One packet is no run at all, and more than a
+/// second of in-sequence packets only delays a NAT'd caller's audio; a minute of media to an
+/// unproven address is already a lot to reflect.
+fn rtp_strict(raw: &RawRtp, p: &mut Problems) -> (u16, Option<Duration>) {
+    const S: &str = "[rtp]";
+    let latch = in_range(
+        S,
+        "latch_packets",
+        raw.latch_packets,
+        4,
+        2..=50,
+        " packets",
+        p,
+    );
+    let unproven = in_range(S, "unproven_media", raw.unproven_media, 5, 1..=60, " s", p);
+    (u16::try_from(latch).unwrap_or(4), Some(seconds(unproven)))
 }
 
 /// `20000-30000`: an even first port ≥ 1024 (RFC 3550 §11: RTP on even ports, RTCP on the

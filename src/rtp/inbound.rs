@@ -1,11 +1,14 @@
 //! Per-call receive state: what the caller's RTP and RTCP tell us.
 //!
-//! - **Symmetric RTP** (RFC 4961's idea, as NAT traversal practice "comedia" applies it to
-//!   peers that do not send from the port they advertise): when enabled, the first packet that
-//!   parses and carries the negotiated audio or telephone-event payload type fixes the address
-//!   we send to; packets from other addresses are then ignored, so a stray or spoofed packet
-//!   cannot steal the stream. RTCP latches its own address the same way. A new negotiation
-//!   may re-latch ([`Inbound::reset_latch`]).
+//! - **Strict symmetric RTP** ([`super::latch`]): RTP is accepted from the address the SDP
+//!   signalled, or, for a peer behind NAT, from another source once it has sent a run of
+//!   in-sequence packets before the signalled address sent anything. Everything else is
+//!   dropped and counted: a sprayed packet neither steals the stream (RTP bleed) nor keeps
+//!   the call alive. RTCP is accepted from the signalled RTCP address, or, when RTP latched
+//!   a NAT source, from that source's IP address, and latches there. A new SDP address
+//!   starts over ([`Inbound::signal`]).
+//! - **Proof of the peer** ([`Received::proved`]): the first accepted packet shows the peer
+//!   is at that address, which lifts the bound on media sent to an unproven peer.
 //! - **RTP timeout**: the time of the last packet (RTP or RTCP: both prove the peer is there),
 //!   and a deadline `last + timeout` — none while the negotiated direction says we do not
 //!   receive (`inactive`/`sendonly` on our side), and restarted when receiving starts again.
@@ -22,6 +25,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::dtmf::{DtmfDetector, DtmfPress};
+use super::latch::{Latch, LatchCounters, Verdict};
 use super::packet::{self, Ssrc};
 use super::rtcp::{self, ReportBlock, RtcpPacket};
 use super::stream::samples_in;
@@ -39,13 +43,19 @@ pub struct InboundConfig {
     pub symmetric: bool,
     /// Hang up after this long without media; `None`: never.
     pub timeout: Option<Duration>,
+    /// In-sequence packets that latch a source other than the SDP address (NAT).
+    pub latch_packets: u16,
 }
+
+/// The default of `[rtp] latch_packets`: as many as Asterisk's strict-RTP probation.
+pub const DEFAULT_LATCH_PACKETS: u16 = 4;
 
 impl Default for InboundConfig {
     fn default() -> Self {
         InboundConfig {
             symmetric: true,
             timeout: Some(Duration::from_secs(60)),
+            latch_packets: DEFAULT_LATCH_PACKETS,
         }
     }
 }
@@ -66,6 +76,10 @@ pub struct Received {
     pub accepted: bool,
     /// It latched (symmetric RTP): send there from now on.
     pub latched: Option<SocketAddr>,
+    /// It was dropped for its source (strict RTP): counted.
+    pub foreign: bool,
+    /// The first packet accepted from the peer: it is where the SDP (or the latch) says.
+    pub proved: bool,
     pub dtmf: Option<DtmfPress>,
 }
 
@@ -74,8 +88,10 @@ pub struct Received {
 pub struct Inbound {
     config: InboundConfig,
     expect: Expect,
-    rtp_source: Option<SocketAddr>,
+    latch: Latch,
+    rtcp_signalled: Option<SocketAddr>,
     rtcp_source: Option<SocketAddr>,
+    proven: bool,
     last_packet: Time,
     stats: Option<SourceStats>,
     dtmf: DtmfDetector,
@@ -88,8 +104,10 @@ impl Inbound {
         Inbound {
             config,
             expect,
-            rtp_source: None,
+            latch: Latch::new(config.symmetric.then_some(config.latch_packets)),
+            rtcp_signalled: None,
             rtcp_source: None,
+            proven: false,
             last_packet: now,
             stats: None,
             dtmf: DtmfDetector::new(),
@@ -103,9 +121,23 @@ impl Inbound {
         self.last_packet = now;
     }
 
+    /// The addresses the SDP signalled (`None` keeps the last: a hold with `c=0.0.0.0`). A new
+    /// RTP address starts the latch over. Returns whether it did, so the sender forgets the
+    /// old latch too.
+    pub fn signal(&mut self, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) -> bool {
+        let reset = self.latch.signal(rtp);
+        if rtcp.is_some() {
+            self.rtcp_signalled = rtcp;
+        }
+        if reset {
+            self.rtcp_source = None;
+        }
+        reset
+    }
+
     /// Forgets the latched addresses (the peer moved: a re-INVITE with a new address).
     pub fn reset_latch(&mut self) {
-        self.rtp_source = None;
+        self.latch.reset();
         self.rtcp_source = None;
     }
 
@@ -117,18 +149,23 @@ impl Inbound {
         };
         let is_audio = p.payload_type == self.expect.payload_type;
         let is_dtmf = Some(p.payload_type) == self.expect.dtmf_payload_type;
-        if self.config.symmetric {
-            match self.rtp_source {
-                Some(latched) if latched != from => return out,
-                Some(_) => {}
-                None if is_audio || is_dtmf => {
-                    self.rtp_source = Some(from);
-                    out.latched = Some(from);
+        if is_audio || is_dtmf {
+            match self.latch.on_packet(from, p.ssrc, p.sequence) {
+                Verdict::Accept => {}
+                Verdict::Latched(addr) => out.latched = Some(addr),
+                Verdict::Probation | Verdict::Foreign => {
+                    out.foreign = true;
+                    return out;
                 }
-                // Unknown payload types neither latch nor count before a latch.
-                None => return out,
             }
+        } else if !self.latch.is_source(from) && Some(from) != self.latch.signalled() {
+            // An unknown payload type (comfort noise, say) latches nothing; from the latched
+            // source or the signalled address it counts, from anywhere else it is dropped.
+            self.latch.count_foreign();
+            out.foreign = true;
+            return out;
         }
+        out.proved = !std::mem::replace(&mut self.proven, true);
         out.accepted = true;
         self.last_packet = now;
         let stats = match &mut self.stats {
@@ -149,7 +186,19 @@ impl Inbound {
 
     /// Feeds one datagram received on the RTCP port. Returns the address to latch RTCP onto.
     pub fn on_rtcp(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) -> Option<SocketAddr> {
-        if self.config.symmetric && self.rtcp_source.is_some_and(|s| s != from) {
+        // Strict RTP for RTCP: the signalled RTCP address always counts (and wins the latch
+        // back); otherwise the latched RTCP source, or, only when RTP itself had to latch a
+        // NAT source (symmetric RTP), the first RTCP from that source's IP address. A peer
+        // that sends RTP from its SDP address sends RTCP from its SDP RTCP address too.
+        let signalled = Some(from) == self.rtcp_signalled;
+        let nat = self.config.symmetric
+            && self.rtcp_source.is_none()
+            && self
+                .latch
+                .source()
+                .is_some_and(|s| Some(s) != self.latch.signalled() && s.ip() == from.ip());
+        if !(signalled || nat || self.rtcp_source == Some(from)) {
+            self.latch.count_foreign();
             return None;
         }
         let mut valid = false;
@@ -167,7 +216,7 @@ impl Inbound {
             return None;
         }
         self.last_packet = now;
-        if self.config.symmetric && self.rtcp_source.is_none() {
+        if self.config.symmetric && self.rtcp_source != Some(from) {
             self.rtcp_source = Some(from);
             return Some(from);
         }
@@ -187,7 +236,12 @@ impl Inbound {
     }
 
     pub fn rtp_source(&self) -> Option<SocketAddr> {
-        self.rtp_source
+        self.latch.source()
+    }
+
+    /// What strict RTP dropped and latched so far.
+    pub fn latch_counters(&self) -> LatchCounters {
+        self.latch.counters()
     }
 
     pub fn rtcp_source(&self) -> Option<SocketAddr> {
@@ -354,49 +408,96 @@ mod tests {
         buf
     }
 
+    /// Receive state whose SDP signalled addr(3) for RTP and addr(4) for RTCP.
     fn inbound(symmetric: bool) -> Inbound {
         let config = InboundConfig {
             symmetric,
             timeout: Some(Duration::from_secs(60)),
+            latch_packets: 3,
         };
-        Inbound::new(Time::ZERO, config, PCMU)
+        let mut i = Inbound::new(Time::ZERO, config, PCMU);
+        assert!(i.signal(Some(addr(3)), Some(addr(4))));
+        i
     }
 
     #[test]
-    fn symmetric_rtp_latches_first_valid_source() {
+    fn the_signalled_address_latches_and_a_spray_is_dropped_and_counted() {
         let mut i = inbound(true);
-        // Garbage and an unnegotiated payload type latch nothing.
+        // Garbage is not RTP at all; an unnegotiated payload type from elsewhere is foreign.
         assert_eq!(i.on_rtp(Time::ZERO, addr(1), b"junk"), Received::default());
-        assert!(
-            !i.on_rtp(Time::ZERO, addr(2), &rtp(18, 1, 0, &[0; 20]))
-                .accepted
-        );
+        let unknown = i.on_rtp(Time::ZERO, addr(2), &rtp(18, 1, 0, &[0; 20]));
+        assert!(!unknown.accepted && unknown.foreign);
+        // Comfort noise (RFC 3389) from the signalled address counts: the peer is there.
+        let mut quiet = inbound(true);
+        let cn = quiet.on_rtp(Time::from_millis(1), addr(3), &rtp(13, 1, 0, &[40]));
+        assert!(cn.accepted && cn.proved && cn.latched.is_none());
+        assert!(!quiet.timed_out(Time::from_millis(60_000)));
+        // A sprayed packet before the caller's first: dropped, no latch, no proof, no life.
+        let spray = i.on_rtp(Time::from_millis(59_000), addr(9), &rtp(0, 7, 0, &[0; 160]));
+        assert!(!spray.accepted && spray.foreign && spray.latched.is_none() && !spray.proved);
+        assert!(i.timed_out(Time::from_millis(60_000)));
         let got = i.on_rtp(Time::ZERO, addr(3), &rtp(0, 2, 160, &[0; 160]));
         assert_eq!(got.latched, Some(addr(3)));
-        assert!(got.accepted);
-        // Later packets from elsewhere neither re-latch nor count.
-        let other = i.on_rtp(Time::ZERO, addr(4), &rtp(0, 3, 320, &[0; 160]));
-        assert_eq!(other, Received::default());
+        assert!(got.accepted && got.proved);
+        // Later packets from elsewhere neither re-latch nor count, however well in sequence.
+        for seq in 3..10 {
+            let other = i.on_rtp(Time::ZERO, addr(9), &rtp(0, seq, 320, &[0; 160]));
+            assert!(!other.accepted && other.foreign && other.latched.is_none());
+        }
         let same = i.on_rtp(Time::ZERO, addr(3), &rtp(0, 3, 320, &[0; 160]));
-        assert!(same.accepted && same.latched.is_none());
+        assert!(same.accepted && same.latched.is_none() && !same.proved);
         assert_eq!(i.rtp_source(), Some(addr(3)));
-        i.reset_latch();
+        assert_eq!(i.latch_counters().dropped_foreign, 9);
         assert_eq!(
-            i.on_rtp(Time::ZERO, addr(4), &rtp(101, 4, 480, &[1, 0, 0, 160]))
+            i.counts().0,
+            2,
+            "only the caller's packets are in the statistics"
+        );
+        // RTCP: the caller sends RTP from its SDP address, so only its SDP RTCP address
+        // counts, not any other port of the same host.
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 1];
+        assert_eq!(i.on_rtcp(Time::ZERO, addr(9), &rr), None);
+        assert_eq!(i.on_rtcp(Time::ZERO, addr(4), &rr), Some(addr(4)));
+        assert_eq!(i.latch_counters().dropped_foreign, 10);
+        // A re-INVITE to a new address: evaluated afresh, the new address latches.
+        assert!(i.signal(Some(addr(5)), None));
+        assert_eq!(
+            i.on_rtp(Time::ZERO, addr(5), &rtp(101, 4, 480, &[1, 0, 0, 160]))
                 .latched,
-            Some(addr(4))
+            Some(addr(5))
         );
     }
 
     #[test]
-    fn without_symmetric_nothing_latches_and_every_source_counts() {
+    fn a_nat_source_latches_after_its_probation_run() {
+        let mut i = inbound(true);
+        let nat = addr(40000);
+        for seq in 1..3 {
+            let r = i.on_rtp(Time::ZERO, nat, &rtp(0, seq, 0, &[0; 160]));
+            assert!(!r.accepted && r.foreign);
+        }
+        let r = i.on_rtp(Time::ZERO, nat, &rtp(0, 3, 0, &[0; 160]));
+        assert!(r.accepted && r.proved && r.latched == Some(nat));
+        // RTCP from the NAT'd IP address is accepted and latches; from another IP it is not.
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 1];
+        let foreign = SocketAddr::from(([203, 0, 113, 9], 40001));
+        assert_eq!(i.on_rtcp(Time::ZERO, foreign, &rr), None);
+        assert_eq!(i.on_rtcp(Time::ZERO, addr(40001), &rr), Some(addr(40001)));
+        assert_eq!(i.latch_counters().nat_latches, 1);
+        assert_eq!(i.latch_counters().dropped_foreign, 3);
+    }
+
+    #[test]
+    fn without_symmetric_only_the_signalled_address_counts() {
         let mut i = inbound(false);
+        for seq in 1..10 {
+            assert!(
+                !i.on_rtp(Time::ZERO, addr(9), &rtp(0, seq, 320, &[0; 160]))
+                    .accepted
+            );
+        }
         let got = i.on_rtp(Time::ZERO, addr(3), &rtp(0, 2, 160, &[0; 160]));
-        assert!(got.accepted && got.latched.is_none());
-        assert!(
-            i.on_rtp(Time::ZERO, addr(9), &rtp(0, 3, 320, &[0; 160]))
-                .accepted
-        );
+        assert!(got.accepted);
     }
 
     #[test]

@@ -28,6 +28,8 @@ struct CallMedia {
     queue: QueueId,
     media: Option<NegotiatedMedia>,
     playing: bool,
+    /// The caller ACKed: its media is not bounded as an unproven peer's.
+    confirmed: bool,
 }
 
 /// Media state of every answered caller.
@@ -97,8 +99,17 @@ impl Calls {
                         queue,
                         media,
                         playing: false,
+                        confirmed: false,
                     },
                 );
+            }
+            Event::CallConfirmed { call } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.confirmed = true;
+                    if c.playing {
+                        plane.confirm(call);
+                    }
+                }
             }
             Event::Play { call, what } => return self.play(plane, call, what),
             Event::MediaUpdated { call, media } => {
@@ -183,6 +194,9 @@ impl Calls {
             None => plane.start_call(call, c.rtp_port, c.media.clone(), prompts),
         }
         c.playing = true;
+        if c.confirmed {
+            plane.confirm(call);
+        }
         started
     }
 }

@@ -129,6 +129,8 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             queues: tally.queues.clone(),
             rtp_streams_active: rtp_streams as u64,
             sip_requests: core.answers().clone(),
+            // The media plane's, set by the core task that owns it.
+            rtp_dropped_foreign: 0,
         },
     }
 }

@@ -62,6 +62,9 @@ pub struct MediaPlaneConfig {
     pub max_burst: u32,
     /// Real-time priority (SCHED_FIFO) for the pacer threads, where allowed.
     pub realtime: bool,
+    /// How long a caller's stream sends before its ACK or RTP proves its address; `None`:
+    /// no bound.
+    pub unproven_media: Option<Duration>,
 }
 
 impl Default for MediaPlaneConfig {
@@ -73,6 +76,7 @@ impl Default for MediaPlaneConfig {
             tick: Duration::from_millis(2),
             max_burst: crate::rtp::pacer::DEFAULT_MAX_BURST,
             realtime: false,
+            unproven_media: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -89,8 +93,10 @@ impl MediaPlaneConfig {
             inbound: InboundConfig {
                 symmetric: config.rtp.symmetric,
                 timeout: config.rtp.timeout,
+                latch_packets: config.rtp.latch_packets,
             },
             realtime: config.rtp.realtime,
+            unproven_media: config.rtp.unproven_media,
             ..MediaPlaneConfig::default()
         }
     }

@@ -271,7 +271,9 @@ pub async fn run_provisioned(
             Some(reply) = live_request(&mut live_requests) => {
                 let now = clock.now();
                 let streams = plane.call_count() + plane.leg_count();
-                let _ = reply.send(live::snapshot(&core, now, &tally, streams));
+                let mut snapshot = live::snapshot(&core, now, &tally, streams);
+                snapshot.counters.rtp_dropped_foreign = plane.dropped_foreign();
+                let _ = reply.send(snapshot);
             }
             _ = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");

@@ -335,6 +335,7 @@ async fn metrics_export_queue_gauges_counters_agents_rtp_and_sip() {
         )]),
         rtp_streams_active: 3,
         sip_requests: BTreeMap::from([(("INVITE".to_string(), "2xx".to_string()), 9)]),
+        rtp_dropped_foreign: 42,
     });
     call(
         &a.router,
@@ -358,6 +359,7 @@ async fn metrics_export_queue_gauges_counters_agents_rtp_and_sip() {
         "holdline_agents{state=\"dnd\"} 1",
         "holdline_agents{state=\"offline\"} 0",
         "holdline_rtp_streams_active 3",
+        "holdline_rtp_dropped_foreign_total 42",
         "holdline_sip_requests_total{method=\"INVITE\",class=\"2xx\"} 9",
         "# TYPE holdline_calls_offered_total counter",
     ] {

@@ -12,9 +12,12 @@
 //! - `provisioning`: configuration changes and agent settings applied to the running core.
 //! - `media_timeouts`: hold, resume, the RTP timeout and the greeting's end.
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
+//! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
+//!   that proves a caller to the media plane.
 
 mod agent_legs;
 mod dial_strings;
+mod hostile_media;
 mod media_timeouts;
 mod provisioning;
 mod queue_scenarios;

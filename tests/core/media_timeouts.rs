@@ -89,8 +89,12 @@ fn silent_caller_is_hung_up_after_the_rtp_timeout_but_not_while_on_hold() {
     let config = InboundConfig {
         symmetric: true,
         timeout: Some(Duration::from_secs(60)),
+        ..InboundConfig::default()
     };
-    let mut inbound = Inbound::new(h.now, config, expect(&media_events(&h)[0]));
+    let answered = media_events(&h)[0].clone();
+    let mut inbound = Inbound::new(h.now, config, expect(&answered));
+    // Strict RTP accepts the caller's packets from the address its SDP signalled.
+    inbound.signal(answered.remote, answered.remote_rtcp);
     let mut seq = 0u16;
 
     // Talking for 10 s: no timeout.

@@ -172,13 +172,26 @@ async fn symmetric_rtp_sends_where_the_callers_media_comes_from() {
         prompts(),
     );
     assert!(recv(&sdp_address, Duration::from_secs(2)).await.is_some());
-    nat.send_to(&rtp(0, 1, 0, &[0xff; 160]), ("127.0.0.1", port))
+    // Strict RTP: one packet from elsewhere latches nothing (it could be anyone's); a run of
+    // in-sequence packets while the SDP address stays silent is a peer behind NAT.
+    let sprayer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sprayer
+        .send_to(&rtp(0, 500, 0, &[0xff; 160]), ("127.0.0.1", port))
         .await
         .unwrap();
+    for seq in 1..=4 {
+        nat.send_to(&rtp(0, seq, 0, &[0xff; 160]), ("127.0.0.1", port))
+            .await
+            .unwrap();
+    }
     let got = recv_n(&nat, 5).await;
     for w in got.windows(2) {
         assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
     }
+    assert!(
+        recv(&sprayer, Duration::from_millis(200)).await.is_none(),
+        "nothing goes to a source that did not latch"
+    );
     // A re-INVITE moves the caller to a new address: the old latch is forgotten.
     let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     plane.update_media(
@@ -320,6 +333,63 @@ async fn late_offer_call_waits_for_the_answer_then_plays_alaw_at_30ms() {
     StdSocket::bind(("127.0.0.1", port)).expect("port freed");
 }
 
+/// Packets that arrive on `sock` within `d`.
+async fn count_for(sock: &UdpSocket, d: Duration) -> usize {
+    let end = Instant::now() + d;
+    let mut n = 0;
+    while recv(sock, end.saturating_duration_since(Instant::now()))
+        .await
+        .is_some()
+    {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unproven_caller_gets_a_bounded_burst_and_the_rtp_timeout_stops_sending() {
+    let (mut plane, mut events) = MediaPlane::start(MediaPlaneConfig {
+        unproven_media: Some(Duration::from_millis(400)),
+        ..config(true, Some(Duration::from_millis(1500)))
+    });
+    let victim = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = free_port_pair();
+    let call = CallHandle(11);
+    plane.start_call(
+        call,
+        port,
+        Some(media(
+            victim.local_addr().unwrap(),
+            None,
+            Direction::SendRecv,
+        )),
+        prompts(),
+    );
+    // No ACK and no RTP: 400 ms of media (20 packets at 20 ms), then nothing.
+    let burst = count_for(&victim, Duration::from_millis(1000)).await;
+    assert!(
+        (17..=23).contains(&burst),
+        "{burst} packets to an unproven address"
+    );
+    // The ACK proves the address: the media resumes.
+    plane.confirm(call);
+    assert!(recv(&victim, Duration::from_millis(300)).await.is_some());
+    // Still no RTP from the caller: the timeout fires at 1.5 s and sending stops with it.
+    let event = timeout(Duration::from_secs(3), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event, MediaEvent::RtpTimeout { call });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    while recv(&victim, Duration::from_millis(1)).await.is_some() {}
+    assert_eq!(
+        count_for(&victim, Duration::from_millis(400)).await,
+        0,
+        "media after the RTP timeout"
+    );
+    plane.end_call(call).unwrap().await.unwrap();
+}
+
 /// CPU seconds this process has used (user + system), from /proc/self/stat.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -349,6 +419,8 @@ async fn scale_two_thousand_calls_smoke() {
     let watched: u64 = calls.min(100);
     let (mut plane, _events) = MediaPlane::start(MediaPlaneConfig {
         shards: 0,
+        // Nobody ACKs here: the streams are not bounded as unproven peers'.
+        unproven_media: None,
         ..config(false, None)
     });
     let sink = StdSocket::bind("127.0.0.1:0").unwrap();

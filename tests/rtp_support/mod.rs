@@ -19,6 +19,7 @@ pub fn config(symmetric: bool, rtp_timeout: Option<Duration>) -> MediaPlaneConfi
         inbound: InboundConfig {
             symmetric,
             timeout: rtp_timeout,
+            ..InboundConfig::default()
         },
         shards: 2,
         ..MediaPlaneConfig::default()

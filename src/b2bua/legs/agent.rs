@@ -118,6 +118,9 @@ pub struct Leg {
     pub credentials: Option<Credentials>,
     /// [`Event::LegRinging`] was reported.
     pub ring_reported: bool,
+    /// The agent's 2xx carried no usable answer (§13.2.1), so the leg is hung up unbridged:
+    /// it ends as a refusal (488), not as a call that took place.
+    pub unusable_answer: bool,
 }
 
 impl Legs {
@@ -208,6 +211,7 @@ impl Legs {
                     answered: Vec::new(),
                 }),
                 ring_reported: false,
+                unusable_answer: false,
             },
         );
         self.drain_transactions(now);
@@ -320,6 +324,7 @@ impl Legs {
             // §13.2.1: a 2xx to our offer must carry an acceptable answer; without one there
             // is no session to bridge.
             tracing::info!("agent answered without a usable SDP answer; hanging up");
+            l.unusable_answer = true;
             self.send_leg_bye(now, leg);
             return;
         };
@@ -430,10 +435,10 @@ impl Legs {
                                 .push_back(Event::LegMediaUpdated { leg, media });
                             Some(answer)
                         }
+                        // 488 with the §20.43 Warning, as to a caller; the dialog stays.
                         Err(err) => {
-                            let status = err.status_code();
-                            let resp = self.response(&req, status, tag.as_deref());
-                            return self.respond(now, tx, resp);
+                            let tag = tag.unwrap_or_default();
+                            return self.reject_sdp(now, tx, &req, &tag, &err);
                         }
                     },
                     Err(_) if req.body.is_empty() && req.method == Method::Invite => {
@@ -471,6 +476,12 @@ impl Legs {
         self.agents.invites.retain(|_, h| *h != leg);
         self.agents.byes.retain(|_, h| *h != leg);
         self.ports.release(l.rtp_port);
+        // An answer whose media we refused (RFC 3261 §21.4.26's reason, on our side): to the
+        // queue the agent did not take the call, so it moves on as after a refusal.
+        let outcome = match l.unusable_answer {
+            true => LegOutcome::Refused(488),
+            false => outcome,
+        };
         self.out.media.push_back(Event::LegEnded {
             leg,
             call: l.call,

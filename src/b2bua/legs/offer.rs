@@ -34,6 +34,9 @@ impl Legs {
         if call.state == CallState::Answered {
             call.state = CallState::Confirmed;
             tracing::debug!("ACK received; call confirmed");
+            self.out
+                .media
+                .push_back(Event::CallConfirmed { call: handle });
         }
         let ack_cseq = req.headers.cseq().map(|c| c.seq);
         let Some(pending) = call.media.pending_offer else {

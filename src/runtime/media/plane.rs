@@ -4,6 +4,7 @@
 //! SDP converted into `rtp::session`'s terms here, at the edge).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
@@ -16,6 +17,7 @@ use super::shard::{self, Command, Shard};
 use super::sockets::Sockets;
 use super::{CallPrompts, MediaEvent, MediaPlaneConfig, Party};
 use crate::b2bua::{CallHandle, LegHandle};
+use crate::rtp::budget::SendBudget;
 use crate::rtp::inbound::Inbound;
 use crate::rtp::relay::{RelayBuffer, RelayQueue, Tap};
 use crate::rtp::session::{Media, Sessions, Wiring};
@@ -43,6 +45,8 @@ pub struct MediaPlane {
     sessions: Sessions<CallHandle, LegHandle>,
     events: mpsc::UnboundedSender<MediaEvent>,
     rng: SmallRng,
+    /// RTP and RTCP packets strict RTP dropped for their source, every party together.
+    dropped_foreign: Arc<AtomicU64>,
 }
 
 impl MediaPlane {
@@ -79,6 +83,7 @@ impl MediaPlane {
             sessions: Sessions::new(),
             events,
             rng: SmallRng::from_entropy(),
+            dropped_foreign: Arc::default(),
         };
         (plane, events_rx)
     }
@@ -169,8 +174,17 @@ impl MediaPlane {
             }
         };
         let setup = self.sessions.start(party, media.as_ref().map(media_of));
+        let now = self.clock.now();
+        let mut inbound = Inbound::new(now, self.config.inbound, setup.expect);
+        inbound.signal(setup.target.rtp, setup.target.rtcp);
+        // A caller's address is unproven until its ACK or its RTP; an agent answered the
+        // INVITE we sent to its contact.
+        let budget = match party {
+            Party::Caller(_) => SendBudget::new(now, self.config.unproven_media),
+            Party::Agent(_) => SendBudget::proven(),
+        };
         let shared = Arc::new(CallShared::new(
-            Inbound::new(self.clock.now(), self.config.inbound, setup.expect),
+            inbound,
             // RFC 7022 §4.2: a random CNAME per session, so calls cannot be linked.
             format!("{:016x}@holdline", self.rng.gen::<u64>()),
         ));
@@ -187,6 +201,7 @@ impl MediaPlane {
             sockets: send,
             shared: shared.clone(),
             target: setup.target,
+            budget,
         });
         let receiver = tokio::spawn(receive::receive(
             party,
@@ -195,6 +210,7 @@ impl MediaPlane {
             self.clock,
             self.shards[shard].clone(),
             self.events.clone(),
+            self.dropped_foreign.clone(),
         ));
         self.load[shard] += 1;
         let entry = CallEntry {
@@ -221,7 +237,7 @@ impl MediaPlane {
     }
 
     fn update_party(&mut self, party: Party, media: NegotiatedMedia) {
-        let Some(setup) = self.sessions.update(party, media_of(&media)) else {
+        let Some(mut setup) = self.sessions.update(party, media_of(&media)) else {
             return;
         };
         if let Some(entry) = self.calls.get(&party) {
@@ -231,7 +247,11 @@ impl MediaPlane {
             {
                 let mut inbound = entry.shared.lock();
                 inbound.set_expect(self.clock.now(), setup.expect);
-                if setup.target.reset_latch {
+                // Strict RTP decides whether the latch starts over (a first address after a
+                // late offer too); the shard forgets its latch with it.
+                if inbound.signal(setup.target.rtp, setup.target.rtcp) {
+                    setup.target.reset_latch = true;
+                } else if setup.target.reset_latch {
                     inbound.reset_latch();
                 }
             }
@@ -244,6 +264,19 @@ impl MediaPlane {
             });
         }
         self.wire();
+    }
+
+    /// The caller ACKed our 200: its address is proven, its media is no longer bounded.
+    pub fn confirm(&mut self, call: CallHandle) {
+        let party = Party::Caller(call);
+        if let Some(entry) = self.calls.get(&party) {
+            let _ = self.shards[entry.shard].send(Command::Proven { party });
+        }
+    }
+
+    /// RTP and RTCP packets strict RTP dropped for their source since the start.
+    pub fn dropped_foreign(&self) -> u64 {
+        self.dropped_foreign.load(Ordering::Relaxed)
     }
 
     /// Connects the caller and the agent leg both ways (now, or as soon as both have media).

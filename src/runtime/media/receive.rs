@@ -1,13 +1,15 @@
 //! A party's receive task: drains its RTP and RTCP sockets into the sans-IO
-//! [`Inbound`] (symmetric-RTP latching, statistics, RFC 4733 DTMF), relays what it accepts to a
-//! bridged peer's queue, tells the shard where to send once the source latches, and reports
-//! DTMF and the RTP timeout to the core.
+//! [`Inbound`] (strict symmetric RTP, statistics, RFC 4733 DTMF), relays what it accepts to a
+//! bridged peer's queue, tells the shard where to send once the source latches and when the
+//! peer has proven its address, counts what strict RTP drops, and reports DTMF and the RTP
+//! timeout to the core (and stops the shard sending at that moment).
 //!
 //! The task runs on the tokio runtime (one per party, mostly asleep on its sockets); the
 //! state it shares with the party's shard thread (the receive statistics for RTCP report
 //! blocks) sits behind a mutex in [`CallShared`]. Not here: sending, deciding what is relayed
 //! where (the media plane sets the tap, per `rtp::session`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -63,6 +65,7 @@ pub(crate) async fn receive(
     clock: Clock,
     shard: std::sync::mpsc::Sender<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    dropped_foreign: Arc<AtomicU64>,
 ) {
     let mut buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 2048];
@@ -77,9 +80,17 @@ pub(crate) async fn receive(
             got = rtp.recv_from(&mut buf) => {
                 let Ok((n, from)) = got else { continue };
                 let received = shared.lock().on_rtp(clock.now(), from, &buf[..n]);
+                if received.foreign {
+                    // Only the dropping path pays for the count: one relaxed add.
+                    dropped_foreign.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 if let Some(addr) = received.latched {
                     tracing::debug!(?party, %addr, "symmetric RTP latched");
                     let _ = shard.send(Command::Latched { party, rtp: Some(addr), rtcp: None });
+                }
+                if received.proved {
+                    let _ = shard.send(Command::Proven { party });
                 }
                 if received.accepted {
                     if let Some(tap) = shared.tap().as_ref() {
@@ -92,7 +103,16 @@ pub(crate) async fn receive(
             }
             got = rtcp.recv_from(&mut rtcp_buf) => {
                 let Ok((n, from)) = got else { continue };
-                let latched = shared.lock().on_rtcp(clock.now(), from, &rtcp_buf[..n]);
+                let (latched, dropped) = {
+                    // RTCP comes every few seconds: comparing the count costs nothing.
+                    let mut inbound = shared.lock();
+                    let before = inbound.latch_counters().dropped_foreign;
+                    let latched = inbound.on_rtcp(clock.now(), from, &rtcp_buf[..n]);
+                    (latched, inbound.latch_counters().dropped_foreign != before)
+                };
+                if dropped {
+                    dropped_foreign.fetch_add(1, Ordering::Relaxed);
+                }
                 if latched.is_some() {
                     let _ = shard.send(Command::Latched { party, rtp: None, rtcp: latched });
                 }
@@ -105,6 +125,7 @@ pub(crate) async fn receive(
                 if shared.lock().timed_out(clock.now()) {
                     tracing::info!(?party, "no RTP received: timing out");
                     timed_out = true;
+                    let _ = shard.send(Command::Halt { party });
                     let _ = events.send(MediaEvent::timeout(party));
                 }
             }

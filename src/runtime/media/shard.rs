@@ -23,6 +23,7 @@ use super::receive::CallShared;
 use super::sockets::Sockets;
 use super::timing::Timing;
 use super::Party;
+use crate::rtp::budget::SendBudget;
 use crate::rtp::pacer::{Pacer, StreamId};
 use crate::rtp::relay::RelayBuffer;
 use crate::rtp::rtcp::{self, NtpTime, Report, SenderInfo};
@@ -43,6 +44,8 @@ pub(super) enum Command {
         sockets: Sockets,
         shared: Arc<CallShared>,
         target: Target,
+        /// How long it may send before its peer proves its address.
+        budget: SendBudget,
     },
     /// A new negotiation: format, destination and direction; `buffers` swaps the playlist to
     /// the other G.711 law.
@@ -58,6 +61,10 @@ pub(super) enum Command {
         rtp: Option<SocketAddr>,
         rtcp: Option<SocketAddr>,
     },
+    /// The peer proved its address (its ACK came, or RTP from it was accepted).
+    Proven { party: Party },
+    /// The RTP timeout fired: stop sending now, not when the hang-up completes.
+    Halt { party: Party },
     /// Play the bridged peer's media (`Some`), or the party's own prompts again (`None`),
     /// from the next packet on.
     Play {
@@ -89,6 +96,7 @@ struct CallState {
     packets_at_last_report: u32,
     /// The prompts put aside while the stream plays a bridged peer (resumed where they were).
     parked: Option<Source>,
+    budget: SendBudget,
 }
 
 impl CallState {
@@ -99,6 +107,11 @@ impl CallState {
     fn rtcp_dest(&self) -> Option<SocketAddr> {
         self.latched_rtcp.or(self.sdp.rtcp)
     }
+
+    /// Whether the stream sends: the negotiation allows it and the peer's proof does.
+    fn sending(&self) -> bool {
+        self.sdp.sending && self.budget.allows()
+    }
 }
 
 pub(super) struct Shard {
@@ -106,6 +119,8 @@ pub(super) struct Shard {
     pacer: Pacer<Ctx>,
     calls: HashMap<Party, CallState>,
     reports: BTreeSet<(Time, Party)>,
+    /// When an unproven peer's budget runs out.
+    budgets: BTreeSet<(Time, Party)>,
     rng: SmallRng,
     rtcp_buf: Vec<u8>,
     timing: Timing,
@@ -118,6 +133,7 @@ impl Shard {
             pacer: Pacer::new(max_burst).with_grid(tick),
             calls: HashMap::new(),
             reports: BTreeSet::new(),
+            budgets: BTreeSet::new(),
             rng: SmallRng::from_entropy(),
             rtcp_buf: Vec::with_capacity(128),
             timing: Timing::new(),
@@ -143,6 +159,7 @@ impl Shard {
             let next = [
                 self.pacer.next_deadline(),
                 self.reports.first().map(|r| r.0),
+                self.budgets.first().map(|b| b.0),
             ]
             .into_iter()
             .flatten()
@@ -189,6 +206,21 @@ impl Shard {
                 .record(self.clock.now().saturating_since(now));
         }
         self.timing.report(now, self.calls.len());
+        while let Some(&(at, party)) = self.budgets.first() {
+            if at > now {
+                break;
+            }
+            self.budgets.pop_first();
+            if let Some(state) = self.calls.get_mut(&party) {
+                if state.budget.expire(now) {
+                    tracing::info!(
+                        ?party,
+                        "peer never proved its media address: sending stopped"
+                    );
+                    self.pacer.set_sending(state.id, now, false);
+                }
+            }
+        }
         while let Some(&(at, party)) = self.reports.first() {
             if at > now {
                 break;
@@ -208,6 +240,11 @@ impl Shard {
         let Some(state) = self.calls.get_mut(&party) else {
             return;
         };
+        // RTCP obeys the same bound as RTP: nothing to a peer that never proved its address,
+        // nor after the RTP timeout.
+        if !state.budget.allows() {
+            return;
+        }
         let Some(stream) = self.pacer.stream(state.id) else {
             return;
         };
@@ -245,17 +282,23 @@ impl Shard {
                 sockets,
                 shared,
                 target,
+                budget,
             } => {
                 if let Some(old) = self.calls.remove(&party) {
                     self.pacer.remove(old.id);
+                    self.forget_timers(party, &old);
                 }
                 let ctx = Ctx {
                     rtp: sockets.rtp,
                     dropped: 0,
                 };
-                let id = self.pacer.add(now, stream, ctx, target.rtp, target.sending);
+                let sending = target.sending && budget.allows();
+                let id = self.pacer.add(now, stream, ctx, target.rtp, sending);
                 let next_report = rtcp::next_report(now, &mut self.rng);
                 self.reports.insert((next_report, party));
+                if let Some(at) = budget.deadline() {
+                    self.budgets.insert((at, party));
+                }
                 self.calls.insert(
                     party,
                     CallState {
@@ -268,6 +311,7 @@ impl Shard {
                         next_report,
                         packets_at_last_report: 0,
                         parked: None,
+                        budget,
                     },
                 );
             }
@@ -285,6 +329,7 @@ impl Shard {
                     state.latched_rtcp = None;
                 }
                 state.sdp = target;
+                state.budget.renegotiated();
                 self.pacer.set_format(state.id, format);
                 if let Some((greeting, music)) = buffers {
                     // The prompts are on the stream, or parked while it plays a bridged peer.
@@ -296,7 +341,27 @@ impl Shard {
                     }
                 }
                 self.pacer.set_dest(state.id, now, state.rtp_dest());
-                self.pacer.set_sending(state.id, now, target.sending);
+                self.pacer.set_sending(state.id, now, state.sending());
+            }
+            Command::Proven { party } => {
+                let Some(state) = self.calls.get_mut(&party) else {
+                    return;
+                };
+                if let Some(at) = state.budget.deadline() {
+                    self.budgets.remove(&(at, party));
+                }
+                if state.budget.prove() {
+                    tracing::info!(?party, "peer proved its media address: sending again");
+                }
+                self.pacer.set_sending(state.id, now, state.sending());
+            }
+            Command::Halt { party } => {
+                let Some(state) = self.calls.get_mut(&party) else {
+                    return;
+                };
+                if state.budget.halt() {
+                    self.pacer.set_sending(state.id, now, false);
+                }
             }
             Command::Play { party, relay } => {
                 let Some(state) = self.calls.get_mut(&party) else {
@@ -341,7 +406,7 @@ impl Shard {
                     self.send_report(party, now, true);
                 }
                 if let Some(state) = self.calls.remove(&party) {
-                    self.reports.remove(&(state.next_report, party));
+                    self.forget_timers(party, &state);
                     if let Some((_, ctx)) = self.pacer.remove(state.id) {
                         if ctx.dropped > 0 {
                             tracing::info!(
@@ -354,6 +419,16 @@ impl Shard {
                 }
                 let _ = done.send(());
             }
+        }
+    }
+}
+
+impl Shard {
+    /// Drops a removed party's report and budget deadlines.
+    fn forget_timers(&mut self, party: Party, state: &CallState) {
+        self.reports.remove(&(state.next_report, party));
+        if let Some(at) = state.budget.deadline() {
+            self.budgets.remove(&(at, party));
         }
     }
 }

@@ -190,11 +190,23 @@ fn choose_codec(
     }
 }
 
+/// The stream's IP address, if media may go there: an IP literal (no DNS here) that is not
+/// multicast, broadcast or unspecified (only `0.0.0.0`, the RFC 3264 §8.4 hold, is).
 pub(super) fn ip_of(connection: &Connection, media_index: usize) -> Result<IpAddr, SdpError> {
-    connection.ip().ok_or_else(|| SdpError::UnsupportedAddress {
-        media_index,
-        address: connection.address.clone(),
-    })
+    let ip = connection
+        .ip()
+        .ok_or_else(|| SdpError::UnsupportedAddress {
+            media_index,
+            address: connection.address.clone(),
+        })?;
+    match super::model::unusable_address(ip) {
+        Some(kind) => Err(SdpError::UnusableAddress {
+            media_index,
+            address: ip.to_string(),
+            kind,
+        }),
+        None => Ok(ip),
+    }
 }
 
 /// RTP to the stream's address and port; RTCP per RFC 3605 `a=rtcp`, else port + 1.
@@ -209,7 +221,11 @@ pub(super) fn remote_addresses(
         Some(Rtcp {
             port,
             connection: Some(c),
-        }) => c.ip().map(|rtcp_ip| SocketAddr::new(rtcp_ip, *port)),
+        }) => c
+            .ip()
+            // RTCP goes nowhere rather than to a group or a broadcast address.
+            .filter(|ip| super::model::unusable_address(*ip).is_none() && !ip.is_unspecified())
+            .map(|rtcp_ip| SocketAddr::new(rtcp_ip, *port)),
         Some(Rtcp { port, .. }) => Some(SocketAddr::new(ip, *port)),
         None => m.port.checked_add(1).map(|p| SocketAddr::new(ip, p)),
     };
@@ -368,6 +384,39 @@ mod tests {
         assert_eq!(neg.payload_type, 96);
         assert_eq!(sdp.media[0].formats, ["96"]);
         assert_eq!(sdp.media[0].rtpmap(96).unwrap().encoding, "PCMU");
+    }
+
+    #[test]
+    fn multicast_broadcast_and_unspecified_connections_are_refused_but_hold_is_not() {
+        let with = |c: &str| -> SessionDescription {
+            format!("v=0\r\no=- 1 1 IN IP4 h\r\nc={c}\r\nm=audio 4000 RTP/AVP 0\r\n")
+                .parse()
+                .unwrap()
+        };
+        for c in [
+            "IN IP4 224.0.0.1",
+            "IN IP4 224.0.0.1/127",
+            "IN IP4 255.255.255.255",
+            "IN IP6 ff02::1",
+            "IN IP6 ::",
+        ] {
+            let err = answer(&with(c), &local(), None).unwrap_err();
+            assert!(
+                matches!(err, SdpError::UnusableAddress { media_index: 0, .. }),
+                "{c}: {err:?}"
+            );
+            assert_eq!(err.status_code(), 488);
+            assert_eq!(err.warning_code(), Some(301));
+        }
+        let (_, held) = answer(&with("IN IP4 0.0.0.0"), &local(), None).unwrap();
+        assert!(held.hold && held.remote.is_none());
+        // A unicast stream whose a=rtcp names a group: RTP goes, RTCP does not.
+        let o: SessionDescription = "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 192.0.2.1\r\n\
+            m=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP4 224.0.0.1\r\n"
+            .parse()
+            .unwrap();
+        let (_, neg) = answer(&o, &local(), None).unwrap();
+        assert!(neg.remote.is_some() && neg.remote_rtcp.is_none());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   move only when our description changes (§8), a codec that stays put while allowed (§8.3.3).
 //!
 //! Deliberately not done: SRTP/DTLS/ICE (such streams are rejected with port 0), video,
-//! multicast, rtcp-mux, codecs other than G.711, and DNS for FQDNs in `c=` (refused, sans-IO).
+//! multicast (a multicast, broadcast or unspecified `c=` other than the `0.0.0.0` hold is
+//! refused, offer or answer), rtcp-mux, codecs other than G.711, and DNS for FQDNs in `c=` (refused, sans-IO).
 
 pub mod answer;
 pub mod codec;
@@ -24,8 +25,8 @@ pub mod write;
 pub use answer::{answer, NegotiatedMedia};
 pub use codec::{Codec, CodecPreference, LocalMedia};
 pub use model::{
-    Attribute, Connection, Direction, Fmtp, Line, MediaDescription, Origin, Rtcp, RtpMap,
-    SessionDescription, Timing,
+    unusable_address, Attribute, Connection, Direction, Fmtp, Line, MediaDescription, Origin, Rtcp,
+    RtpMap, SessionDescription, Timing,
 };
 pub use offer::{offer, process_answer};
 pub use session::LocalSession;
@@ -60,6 +61,12 @@ pub enum SdpError {
     MissingConnection { media_index: usize },
     #[error("m= line {media_index}: connection address {address:?} is not an IP address")]
     UnsupportedAddress { media_index: usize, address: String },
+    #[error("m= line {media_index}: connection address {address} is {kind}; media is sent to one unicast address only")]
+    UnusableAddress {
+        media_index: usize,
+        address: String,
+        kind: &'static str,
+    },
 
     #[error("answer has {answered} m= lines for our {offered}")]
     MediaCountMismatch { offered: usize, answered: usize },
@@ -100,7 +107,8 @@ impl SdpError {
     /// The RFC 3261 §20.43 warn-code that goes in the Warning header with a 488, if one fits.
     pub fn warning_code(&self) -> Option<u16> {
         match self {
-            SdpError::UnsupportedAddress { .. } => Some(301),
+            // §20.43: 301 Incompatible network address formats.
+            SdpError::UnsupportedAddress { .. } | SdpError::UnusableAddress { .. } => Some(301),
             SdpError::UnsupportedTransport { .. } => Some(302),
             SdpError::NoAudioStream => Some(304),
             SdpError::NoCommonCodec | SdpError::AnswerNotFromOffer { .. } => Some(305),

@@ -217,9 +217,23 @@ impl Connection {
     }
 
     /// RFC 3264 §8.4 (from RFC 2543): a connection address of `0.0.0.0` puts the stream on
-    /// hold. We read the IPv6 unspecified address the same way: nobody can send to it either.
+    /// hold. Only the IPv4 one: RFC 3264 defines no IPv6 form, and `::` is refused as an
+    /// unusable address ([`unusable_address`]).
     pub fn is_hold_address(&self) -> bool {
-        self.ip().is_some_and(|ip| ip.is_unspecified())
+        self.ip() == Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+}
+
+/// Why media may not go to `ip`, when it may not: a multicast group (holdline speaks unicast
+/// RTP only, and a stream to a group would reach every member: a reflection amplifier), the
+/// IPv4 limited broadcast, or an unspecified address other than the IPv4 hold (RFC 3264 §8.4).
+pub fn unusable_address(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => None,
+        ip if ip.is_multicast() => Some("multicast"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("a broadcast address"),
+        ip if ip.is_unspecified() => Some("unspecified"),
+        _ => None,
     }
 }
 
@@ -369,7 +383,21 @@ mod tests {
         );
         assert_eq!(c("host.example.com").ip(), None);
         assert!(c("0.0.0.0").is_hold_address());
-        assert!(c("::").is_hold_address());
+        assert!(!c("::").is_hold_address());
         assert!(!c("192.0.2.1").is_hold_address());
+    }
+
+    #[test]
+    fn multicast_broadcast_and_unspecified_addresses_are_unusable() {
+        let u = |a: &str| unusable_address(a.parse().unwrap());
+        assert_eq!(u("224.0.0.1"), Some("multicast"));
+        assert_eq!(u("239.255.255.250"), Some("multicast"));
+        assert_eq!(u("ff02::1"), Some("multicast"));
+        assert_eq!(u("255.255.255.255"), Some("a broadcast address"));
+        assert_eq!(u("::"), Some("unspecified"));
+        assert_eq!(u("0.0.0.0"), None, "the IPv4 hold address");
+        assert_eq!(u("192.0.2.1"), None);
+        assert_eq!(u("2001:db8::1"), None);
+        assert_eq!(u("127.0.0.1"), None);
     }
 }
