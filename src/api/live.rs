@@ -95,6 +95,20 @@ pub struct Counters {
     pub rtp_streams_active: u64,
     /// SIP requests received, by (method, response class such as `2xx`) of our final answer.
     pub sip_requests: BTreeMap<(String, String), u64>,
+    /// SIP connections (TCP): open, the cap, refused and closed for time.
+    pub connections: ConnectionCounters,
+}
+
+/// SIP connection counters since start (and the open count and cap now).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionCounters {
+    pub open: u64,
+    pub max: u64,
+    pub opened: u64,
+    pub refused_full: u64,
+    pub refused_per_source: u64,
+    pub closed_message_deadline: u64,
+    pub closed_idle: u64,
 }
 
 /// Everything live at one instant: every queue with activity, every call, the counters.

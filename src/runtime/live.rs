@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::api::live::ConnectionCounters;
 use crate::api::live::{
     ActiveCall, AgentState, Counters, LiveSnapshot, LiveState, QueueCounters, QueueLive,
     SnapshotFuture, WaitingCall,
@@ -129,6 +130,7 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             queues: tally.queues.clone(),
             rtp_streams_active: rtp_streams as u64,
             sip_requests: core.answers().clone(),
+            connections: ConnectionCounters::default(),
         },
     }
 }
@@ -149,5 +151,18 @@ fn agent_state(s: &AgentStatus, serves: bool) -> AgentState {
         Activity::Idle if s.busy_elsewhere => AgentState::OnCall,
         Activity::Idle if !serves => AgentState::OptedOut,
         Activity::Idle => AgentState::Available,
+    }
+}
+
+/// The SIP connection counters, as `/metrics` exports them.
+pub(crate) fn connection_counters(stats: &super::stream::StreamStats) -> ConnectionCounters {
+    ConnectionCounters {
+        open: stats.limits.open,
+        max: stats.max_connections,
+        opened: stats.limits.opened,
+        refused_full: stats.limits.refused_full,
+        refused_per_source: stats.limits.refused_source,
+        closed_message_deadline: stats.closed_deadline,
+        closed_idle: stats.closed_idle,
     }
 }
