@@ -45,7 +45,13 @@ fn metrics(server: &Server) -> String {
 /// The value of one metrics line (name with its labels, as exported).
 fn metric(text: &str, series: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
@@ -57,7 +63,10 @@ fn wait_metrics(server: &Server, within: Duration, what: &str, f: impl Fn(&str) 
         if f(&text) {
             return text;
         }
-        assert!(Instant::now() < end, "{what} not reached in {within:?}:\n{text}");
+        assert!(
+            Instant::now() < end,
+            "{what} not reached in {within:?}:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -121,8 +130,9 @@ impl Flood {
     fn reap(&mut self) {
         let mut byte = [0u8; 1];
         let before = self.held.len();
-        self.held
-            .retain_mut(|s| matches!(s.read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock));
+        self.held.retain_mut(
+            |s| matches!(s.read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock),
+        );
         self.closed_by_server += before - self.held.len();
     }
 }
@@ -158,9 +168,7 @@ fn socket_from_to(source: Ipv4Addr, to: SocketAddr) -> TcpStream {
         .unwrap();
     rt.block_on(async {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket
-            .bind(SocketAddr::new(IpAddr::V4(source), 0))
-            .unwrap();
+        socket.bind(SocketAddr::new(IpAddr::V4(source), 0)).unwrap();
         let stream = tokio::time::timeout(Duration::from_secs(5), socket.connect(to))
             .await
             .expect("connect in time")
@@ -255,7 +263,10 @@ fn idle_tcp_flood_does_not_stop_tcp_or_udp_calls_and_memory_returns() {
     // The flood holds at most the server's per-source caps (1,280) at once here; the total
     // attempted is the 20,000 whatever this process's descriptor limit.
     let total = 20_000;
-    assert!(own > 2_000, "this test needs at least 2,000 descriptors; it has {own}");
+    assert!(
+        own > 2_000,
+        "this test needs at least 2,000 descriptors; it has {own}"
+    );
     let server = Server::start(&config("61000-61199", "max_connections = 4000"));
     let to = sip_addr(&server);
     std::thread::sleep(Duration::from_millis(300));
@@ -273,13 +284,20 @@ fn idle_tcp_flood_does_not_stop_tcp_or_udp_calls_and_memory_returns() {
         f.closed_by_server,
         f.failed
     );
-    assert_eq!(f.held.len(), usize::from(SOURCES) * PER_SOURCE, "64 kept per source");
+    assert_eq!(
+        f.held.len(),
+        usize::from(SOURCES) * PER_SOURCE,
+        "64 kept per source"
+    );
     assert!(f.failed < total / 100, "{} connects failed", f.failed);
     assert_eq!(f.held.len() + f.closed_by_server + f.failed, total);
 
     // With the flood held: a TCP request from another address is answered…
     let status = tcp_options(to, loopback(2));
-    assert!(status.starts_with("SIP/2.0 200"), "TCP OPTIONS got {status:?}");
+    assert!(
+        status.starts_with("SIP/2.0 200"),
+        "TCP OPTIONS got {status:?}"
+    );
     // …and a UDP call gets its answer with an RTP port of the range.
     let (status, port) = udp_call(to, "flood-udp");
     assert_eq!(status, 200, "UDP INVITE during the flood");
@@ -287,10 +305,19 @@ fn idle_tcp_flood_does_not_stop_tcp_or_udp_calls_and_memory_returns() {
     assert!((61000..=61199).contains(&port), "RTP port {port}");
 
     let text = metrics(&server);
-    let refused = metric(&text, "holdline_sip_connections_refused_total{reason=\"max_per_source\"}");
-    assert_eq!(refused as usize, f.closed_by_server, "every refusal counted");
+    let refused = metric(
+        &text,
+        "holdline_sip_connections_refused_total{reason=\"max_per_source\"}",
+    );
     assert_eq!(
-        metric(&text, "holdline_sip_connections_refused_total{reason=\"max_connections\"}"),
+        refused as usize, f.closed_by_server,
+        "every refusal counted"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "holdline_sip_connections_refused_total{reason=\"max_connections\"}"
+        ),
         0
     );
     assert_eq!(metric(&text, "holdline_sip_connections_max"), 4000);
@@ -304,9 +331,12 @@ fn idle_tcp_flood_does_not_stop_tcp_or_udp_calls_and_memory_returns() {
 
     // The flood ends: every connection and what it held goes away.
     drop(f);
-    wait_metrics(&server, Duration::from_secs(10), "no open connections", |t| {
-        metric(t, "holdline_sip_connections_open") == 0
-    });
+    wait_metrics(
+        &server,
+        Duration::from_secs(10),
+        "no open connections",
+        |t| metric(t, "holdline_sip_connections_open") == 0,
+    );
     std::thread::sleep(Duration::from_millis(500));
     let after = rss_kib(server.pid()).expect("server RSS");
     eprintln!("RSS: {baseline} KiB before, {during} KiB during, {after} KiB after the flood");
@@ -390,7 +420,10 @@ fn trickling_connection_is_closed_at_the_message_deadline() {
 
     let text = metrics(&server);
     assert_eq!(
-        metric(&text, "holdline_sip_connections_expired_total{reason=\"message_deadline\"}"),
+        metric(
+            &text,
+            "holdline_sip_connections_expired_total{reason=\"message_deadline\"}"
+        ),
         1
     );
 }
@@ -402,12 +435,13 @@ fn trickling_connection_is_closed_at_the_message_deadline() {
 #[test]
 fn full_connection_table_leaves_descriptors_for_rtp_ports() {
     let own = raise_own_fd_limit();
-    assert!(own > 2_000, "this test needs at least 2,000 descriptors; it has {own}");
-    // 40 RTP ports: the derived cap is 1,024 - 40 - 512 = 472, of which 443 for inbound.
-    let server = Server::start_with_fd_limit(
-        &config("61200-61239", "max_per_source = 100000"),
-        1024,
+    assert!(
+        own > 2_000,
+        "this test needs at least 2,000 descriptors; it has {own}"
     );
+    // 40 RTP ports: the derived cap is 1,024 - 40 - 512 = 472, of which 443 for inbound.
+    let server =
+        Server::start_with_fd_limit(&config("61200-61239", "max_per_source = 100000"), 1024);
     let to = sip_addr(&server);
     let text = metrics(&server);
     assert_eq!(metric(&text, "holdline_sip_connections_max"), 472);
@@ -422,7 +456,12 @@ fn full_connection_table_leaves_descriptors_for_rtp_ports() {
     assert_eq!(f.held.len(), 443, "the inbound share of the derived cap");
     let text = metrics(&server);
     assert_eq!(metric(&text, "holdline_sip_connections_open"), 443);
-    assert!(metric(&text, "holdline_sip_connections_refused_total{reason=\"max_connections\"}") > 0);
+    assert!(
+        metric(
+            &text,
+            "holdline_sip_connections_refused_total{reason=\"max_connections\"}"
+        ) > 0
+    );
 
     let (status, port) = udp_call(to, "full-table-udp");
     assert_eq!(status, 200, "UDP INVITE with the connection table full");

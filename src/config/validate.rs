@@ -19,11 +19,11 @@ use crate::sip::uri::{Host, Uri};
 use crate::sip::Transport;
 
 use super::error::Problem;
+use super::model::ConnectionsConfig;
 use super::model::{
     ApiConfig, Config, Group, GroupId, Listen, MediaConfig, Number, NumberKind, RtpConfig,
     SipConfig, StoreConfig, TlsFiles, User, UserId,
 };
-use super::model::ConnectionsConfig;
 use super::raw::RawConnections;
 use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawUser};
 use super::uri::{parse_host, parse_sip_uri};
@@ -278,11 +278,43 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
 fn connections(raw: &RawConnections, p: &mut Problems) -> ConnectionsConfig {
     const S: &str = "[sip.connections]";
     let max_connections = raw.max_connections.map(|_| {
-        in_range(S, "max_connections", raw.max_connections, 1024, 16..=1_000_000, "", p)
+        in_range(
+            S,
+            "max_connections",
+            raw.max_connections,
+            1024,
+            16..=1_000_000,
+            "",
+            p,
+        )
     });
-    let max_per_source = in_range(S, "max_per_source", raw.max_per_source, 64, 1..=1_000_000, "", p);
-    let message_deadline = in_range(S, "message_deadline", raw.message_deadline, 10, 1..=300, " s", p);
-    let idle_timeout = in_range(S, "idle_timeout", raw.idle_timeout, 600, 10..=86_400, " s", p);
+    let max_per_source = in_range(
+        S,
+        "max_per_source",
+        raw.max_per_source,
+        64,
+        1..=1_000_000,
+        "",
+        p,
+    );
+    let message_deadline = in_range(
+        S,
+        "message_deadline",
+        raw.message_deadline,
+        10,
+        1..=300,
+        " s",
+        p,
+    );
+    let idle_timeout = in_range(
+        S,
+        "idle_timeout",
+        raw.idle_timeout,
+        600,
+        10..=86_400,
+        " s",
+        p,
+    );
     if message_deadline > idle_timeout {
         p.add(
             S,

@@ -364,7 +364,10 @@ mod tests {
     #[test]
     fn derived_cap_leaves_the_rtp_range_and_a_fixed_reserve() {
         // 20,000 descriptors, ports 20000-30000: 20,000 - 10,001 - 512.
-        assert_eq!(derived_max_connections(20_000, 20_000, 30_000), (9_487, true));
+        assert_eq!(
+            derived_max_connections(20_000, 20_000, 30_000),
+            (9_487, true)
+        );
         // Plenty of descriptors: the memory bound.
         assert_eq!(
             derived_max_connections(1 << 20, 20_000, 30_000),

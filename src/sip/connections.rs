@@ -397,7 +397,11 @@ mod tests {
             assert_eq!(p.direction(), Direction::Outbound);
             l.close(p);
         }
-        assert_eq!(l.open_from(ip(9)), 4, "closing outbound leaves the inbound count");
+        assert_eq!(
+            l.open_from(ip(9)),
+            4,
+            "closing outbound leaves the inbound count"
+        );
         for p in flood {
             l.close(p);
         }
@@ -409,16 +413,32 @@ mod tests {
         let mut l = ConnectionLimits::new(settings(1000, 1));
         let _held = l.try_open(at(0), ip(1), Direction::Inbound).unwrap();
         let logs: Vec<bool> = (0..100)
-            .map(|_| l.try_open(at(1), ip(1), Direction::Inbound).unwrap_err().log)
+            .map(|_| {
+                l.try_open(at(1), ip(1), Direction::Inbound)
+                    .unwrap_err()
+                    .log
+            })
             .collect();
         assert_eq!(logs.iter().filter(|l| **l).count(), 1);
         assert!(logs[0]);
         // Another source is logged on its own.
         let _other = l.try_open(at(1), ip(2), Direction::Inbound).unwrap();
-        assert!(l.try_open(at(2), ip(2), Direction::Inbound).unwrap_err().log);
+        assert!(
+            l.try_open(at(2), ip(2), Direction::Inbound)
+                .unwrap_err()
+                .log
+        );
         // Within the window: quiet; after it: logged again.
-        assert!(!l.try_open(at(60), ip(1), Direction::Inbound).unwrap_err().log);
-        assert!(l.try_open(at(61), ip(1), Direction::Inbound).unwrap_err().log);
+        assert!(
+            !l.try_open(at(60), ip(1), Direction::Inbound)
+                .unwrap_err()
+                .log
+        );
+        assert!(
+            l.try_open(at(61), ip(1), Direction::Inbound)
+                .unwrap_err()
+                .log
+        );
         assert_eq!(l.stats().refused_source, 103);
     }
 
@@ -428,7 +448,10 @@ mod tests {
         let mut logged = 0;
         for i in 0..10_000u32 {
             let source = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
-            if l.try_open(at(0), source, Direction::Inbound).unwrap_err().log {
+            if l.try_open(at(0), source, Direction::Inbound)
+                .unwrap_err()
+                .log
+            {
                 logged += 1;
             }
         }
@@ -436,7 +459,11 @@ mod tests {
         assert!(l.logged.len() <= LOGGED_SOURCES);
         // Once the window has passed, the old entries make room again.
         let late = IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9));
-        assert!(l.try_open(at(120), late, Direction::Inbound).unwrap_err().log);
+        assert!(
+            l.try_open(at(120), late, Direction::Inbound)
+                .unwrap_err()
+                .log
+        );
         assert_eq!(l.logged.len(), 1);
     }
 

@@ -68,11 +68,7 @@ impl Server {
         let dir = scratch_dir("server");
         let cfg = dir.join("holdline.toml");
         std::fs::write(&cfg, config).expect("write config");
-        Server::spawn_with(
-            dir,
-            &["--config".as_ref(), cfg.as_os_str()],
-            Some(nofile),
-        )
+        Server::spawn_with(dir, &["--config".as_ref(), cfg.as_os_str()], Some(nofile))
     }
 
     /// The server's process id (for `/proc/PID/status`).

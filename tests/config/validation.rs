@@ -706,7 +706,10 @@ fn api_listen_rule_is_the_same_for_the_flag_and_the_file() {
 #[test]
 fn sip_connection_limits_have_defaults_and_are_range_checked() {
     let c = parse("").unwrap().sip.connections;
-    assert_eq!(c.max_connections, None, "derived from the descriptor limit at start");
+    assert_eq!(
+        c.max_connections, None,
+        "derived from the descriptor limit at start"
+    );
     assert_eq!(c.max_per_source, 64);
     assert_eq!(c.message_deadline, Duration::from_secs(10));
     assert_eq!(c.idle_timeout, Duration::from_secs(600));
