@@ -148,6 +148,7 @@ pub async fn run_provisioned(
         clock,
         connection_settings(&config),
     );
+    tokio::spawn(streams.clone().return_memory_after_floods());
     for listener in listeners.tcp {
         tokio::spawn(streams.clone().accept_loop(listener));
     }

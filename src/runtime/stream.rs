@@ -7,7 +7,8 @@
 //! (never left in the listen backlog), and one whose message does not complete in time, or
 //! that stays silent, is closed when [`StreamDeadlines`] says so. A connection keeps no buffer
 //! while it has no partial message, so idle connections cost little memory, and nothing of it
-//! remains once it is closed (its reader, writer task and the core's writer entry all go).
+//! remains once it is closed (its reader, writer task and the core's writer entry all go);
+//! after a flood the freed heap is given back to the OS ([`Streams::return_memory_after_floods`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +69,13 @@ pub fn derived_max_connections(nofile: u64, rtp_min: u16, rtp_max: u16) -> (usiz
     let cap = left.clamp(DERIVED_CAP_MIN, DERIVED_CAP_MAX);
     (usize::try_from(cap).unwrap_or(usize::MAX), fits)
 }
+
+/// How often the open count is looked at to decide whether to give memory back.
+const TRIM_EVERY: Duration = Duration::from_secs(5);
+
+/// Closed connections (about 8 KiB of heap each) that make giving memory back worth a
+/// `malloc_trim` (a few ms on a large heap): a thousand, some 8 MiB.
+const TRIM_AFTER_CLOSED: usize = 1000;
 
 /// Connection counters the runtime keeps beside the limiter's.
 #[derive(Clone, Copy, Debug, Default)]
@@ -136,6 +144,23 @@ impl Streams {
             max_connections: admission.settings().max_connections as u64,
             closed_deadline: self.closed_deadline.load(Ordering::Relaxed),
             closed_idle: self.closed_idle.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Gives the memory of closed connections back to the OS after a flood: every
+    /// [`TRIM_EVERY`], when at least [`TRIM_AFTER_CLOSED`] fewer connections are open than at
+    /// the peak since the last trim. Runs until the runtime stops.
+    pub async fn return_memory_after_floods(self) {
+        let mut peak = 0usize;
+        loop {
+            super::clock::sleep(TRIM_EVERY).await;
+            let open = lock(&self.admission).open();
+            peak = peak.max(open);
+            if peak - open >= TRIM_AFTER_CLOSED {
+                peak = open;
+                let trimmed = tokio::task::spawn_blocking(super::sys::release_free_memory).await;
+                tracing::debug!(open, ok = trimmed.is_ok(), "connections closed; heap trimmed");
+            }
         }
     }
 
