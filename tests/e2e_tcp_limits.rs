@@ -337,12 +337,19 @@ fn idle_tcp_flood_does_not_stop_tcp_or_udp_calls_and_memory_returns() {
         "no open connections",
         |t| metric(t, "holdline_sip_connections_open") == 0,
     );
-    std::thread::sleep(Duration::from_millis(500));
-    let after = rss_kib(server.pid()).expect("server RSS");
+    // The server gives the freed heap back within its 5 s trim period.
+    let end = Instant::now() + Duration::from_secs(8);
+    let mut after = rss_kib(server.pid()).expect("server RSS");
+    while after > baseline + 4 * 1024 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(250));
+        after = rss_kib(server.pid()).expect("server RSS");
+    }
     eprintln!("RSS: {baseline} KiB before, {during} KiB during, {after} KiB after the flood");
+    // The held flood grows the heap by about 10 MiB (1,280 connections at ~8 KiB); without the
+    // trim it stays. Back within 6 MiB of the baseline means it was given back.
     assert!(
-        after < baseline + 30 * 1024,
-        "RSS {after} KiB after the flood; it was {baseline} KiB before"
+        after < baseline + 6 * 1024,
+        "RSS {after} KiB after the flood; it was {baseline} KiB before and {during} KiB during"
     );
 }
 

@@ -149,17 +149,21 @@ impl Streams {
 
     /// Gives the memory of closed connections back to the OS after a flood: every
     /// [`TRIM_EVERY`], when at least [`TRIM_AFTER_CLOSED`] fewer connections are open than at
-    /// the peak since the last trim. Runs until the runtime stops.
+    /// the peak since the last look. Runs until the runtime stops.
     pub async fn return_memory_after_floods(self) {
-        let mut peak = 0usize;
         loop {
             super::clock::sleep(TRIM_EVERY).await;
-            let open = lock(&self.admission).open();
-            peak = peak.max(open);
-            if peak - open >= TRIM_AFTER_CLOSED {
-                peak = open;
+            let (peak, open) = {
+                let mut admission = lock(&self.admission);
+                (admission.take_peak(), admission.open())
+            };
+            if peak.saturating_sub(open) >= TRIM_AFTER_CLOSED {
                 let trimmed = tokio::task::spawn_blocking(super::sys::release_free_memory).await;
-                tracing::debug!(open, ok = trimmed.is_ok(), "connections closed; heap trimmed");
+                tracing::debug!(
+                    open,
+                    ok = trimmed.is_ok(),
+                    "connections closed; heap trimmed"
+                );
             }
         }
     }

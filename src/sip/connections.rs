@@ -122,6 +122,8 @@ pub struct ConnectionLimits {
     /// When each recently refused source was last logged.
     logged: HashMap<IpAddr, Time>,
     stats: ConnectionStats,
+    /// The most connections open at once since [`ConnectionLimits::take_peak`] last ran.
+    peak: usize,
 }
 
 impl ConnectionLimits {
@@ -132,6 +134,7 @@ impl ConnectionLimits {
             per_source: HashMap::new(),
             logged: HashMap::new(),
             stats: ConnectionStats::default(),
+            peak: 0,
         }
     }
 
@@ -170,6 +173,7 @@ impl ConnectionLimits {
             return Err(Refusal { because, log });
         }
         self.open += 1;
+        self.peak = self.peak.max(self.open);
         self.stats.opened += 1;
         if direction == Direction::Inbound {
             *self.per_source.entry(source).or_insert(0) += 1;
@@ -204,6 +208,12 @@ impl ConnectionLimits {
     /// Sources with at least one inbound connection open.
     pub fn sources(&self) -> usize {
         self.per_source.len()
+    }
+
+    /// The most connections open at once since the last call (or since start), and starts
+    /// over from the count open now: how many have closed since is `peak - open()`.
+    pub fn take_peak(&mut self) -> usize {
+        std::mem::replace(&mut self.peak, self.open)
     }
 
     pub fn stats(&self) -> ConnectionStats {
@@ -377,6 +387,20 @@ mod tests {
         assert_eq!(l.open(), 0);
         assert_eq!(l.open_from(ip(1)), 0);
         assert_eq!(l.sources(), 0, "no per-source state after the last close");
+    }
+
+    #[test]
+    fn the_peak_is_kept_until_taken() {
+        let mut l = ConnectionLimits::new(settings(1000, 1000));
+        let permits: Vec<_> = (0..5)
+            .map(|_| l.try_open(at(0), ip(1), Direction::Inbound).unwrap())
+            .collect();
+        for p in permits {
+            l.close(p);
+        }
+        let _one = l.try_open(at(0), ip(1), Direction::Inbound).unwrap();
+        assert_eq!(l.take_peak(), 5, "a burst between looks is still seen");
+        assert_eq!(l.take_peak(), 1, "starts over from what is open");
     }
 
     #[test]
