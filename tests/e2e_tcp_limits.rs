@@ -463,12 +463,20 @@ fn full_connection_table_leaves_descriptors_for_rtp_ports() {
     assert_eq!(f.held.len(), 443, "the inbound share of the derived cap");
     let text = metrics(&server);
     assert_eq!(metric(&text, "holdline_sip_connections_open"), 443);
-    assert!(
-        metric(
-            &text,
-            "holdline_sip_connections_refused_total{reason=\"max_connections\"}"
-        ) > 0
+    let refused = metric(
+        &text,
+        "holdline_sip_connections_refused_total{reason=\"max_connections\"}",
     );
+    assert_eq!(
+        refused as usize, f.closed_by_server,
+        "every refusal counted"
+    );
+    // Refused from ten addresses, the full table is logged once.
+    let logged = server
+        .log_text()
+        .matches("connection table is full")
+        .count();
+    assert_eq!(logged, 1, "{refused} refusals logged {logged} times");
 
     let (status, port) = udp_call(to, "full-table-udp");
     assert_eq!(status, 200, "UDP INVITE with the connection table full");

@@ -178,18 +178,22 @@ impl Streams {
             }),
             Err(refusal) => {
                 if refusal.log {
-                    let why = match refusal.because {
-                        RefusedBecause::Full => "the connection table is full (max_connections)",
-                        RefusedBecause::SourceFull => {
-                            "the source has max_per_source connections open"
-                        }
-                    };
-                    tracing::warn!(
-                        source = %peer.ip(),
-                        ?direction,
-                        "SIP connection refused: {why}; further refusals of this source are \
-                         counted in /metrics, not logged, for a minute"
-                    );
+                    match refusal.because {
+                        RefusedBecause::Full => tracing::warn!(
+                            source = %peer.ip(),
+                            ?direction,
+                            "SIP connection refused: the connection table is full \
+                             (max_connections); further refusals are counted in /metrics, not \
+                             logged, for a minute"
+                        ),
+                        RefusedBecause::SourceFull => tracing::warn!(
+                            source = %peer.ip(),
+                            ?direction,
+                            "SIP connection refused: the source has max_per_source connections \
+                             open; further refusals of this source are counted in /metrics, not \
+                             logged, for a minute"
+                        ),
+                    }
                 }
                 None
             }

@@ -124,6 +124,8 @@ pub struct ConnectionLimits {
     stats: ConnectionStats,
     /// The most connections open at once since [`ConnectionLimits::take_peak`] last ran.
     peak: usize,
+    /// When a full table was last logged.
+    full_logged: Option<Time>,
 }
 
 impl ConnectionLimits {
@@ -135,6 +137,7 @@ impl ConnectionLimits {
             logged: HashMap::new(),
             stats: ConnectionStats::default(),
             peak: 0,
+            full_logged: None,
         }
     }
 
@@ -169,7 +172,12 @@ impl ConnectionLimits {
                 RefusedBecause::Full => self.stats.refused_full += 1,
                 RefusedBecause::SourceFull => self.stats.refused_source += 1,
             }
-            let log = self.first_in_window(now, source);
+            let log = match because {
+                // A full table is one condition whoever knocks: logged once per window, or a
+                // flood from many addresses would log each of them.
+                RefusedBecause::Full => self.full_first_in_window(now),
+                RefusedBecause::SourceFull => self.first_in_window(now, source),
+            };
             return Err(Refusal { because, log });
         }
         self.open += 1;
@@ -221,6 +229,19 @@ impl ConnectionLimits {
             open: self.open as u64,
             ..self.stats
         }
+    }
+
+    /// True when a full table was not logged within the log window (and remembers it now).
+    fn full_first_in_window(&mut self, now: Time) -> bool {
+        let window = self.settings.log_window;
+        if self
+            .full_logged
+            .is_some_and(|at| now.saturating_since(at) < window)
+        {
+            return false;
+        }
+        self.full_logged = Some(now);
+        true
     }
 
     /// True when `source` was not logged within the log window (and remembers it now).
@@ -468,7 +489,8 @@ mod tests {
 
     #[test]
     fn the_log_memory_is_bounded_under_a_flood_from_many_sources() {
-        let mut l = ConnectionLimits::new(settings(0, 0));
+        // max_per_source 0: every source is over its cap, each refused on its own account.
+        let mut l = ConnectionLimits::new(settings(1000, 0));
         let mut logged = 0;
         for i in 0..10_000u32 {
             let source = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
@@ -489,6 +511,28 @@ mod tests {
                 .log
         );
         assert_eq!(l.logged.len(), 1);
+    }
+
+    #[test]
+    fn a_full_table_is_logged_once_per_window_whatever_the_sources() {
+        let mut l = ConnectionLimits::new(settings(16, 1000));
+        let _held: Vec<_> = (0..15u8)
+            .map(|i| l.try_open(at(0), ip(i), Direction::Inbound).unwrap())
+            .collect();
+        let logged = (0..200u8)
+            .filter(|i| {
+                l.try_open(at(1), ip(*i), Direction::Inbound)
+                    .unwrap_err()
+                    .log
+            })
+            .count();
+        assert_eq!(logged, 1);
+        assert!(
+            l.try_open(at(62), ip(7), Direction::Inbound)
+                .unwrap_err()
+                .log
+        );
+        assert_eq!(l.stats().refused_full, 201);
     }
 
     #[test]
