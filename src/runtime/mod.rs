@@ -425,7 +425,20 @@ fn connection_settings(config: &Config) -> crate::sip::connections::LimitSetting
     };
     let c = &config.sip.connections;
     let max_connections = match (c.max_connections, nofile) {
-        (Some(n), _) => n,
+        (Some(n), Some(nofile)) => {
+            let (room, _) = stream::derived_max_connections(nofile, rtp_min, rtp_max);
+            if n > room {
+                tracing::warn!(
+                    max_connections = n,
+                    room,
+                    nofile,
+                    "max_connections is above what the descriptor limit leaves after the RTP \
+                     ports' reserve: with the connection table full, calls may find no RTP port"
+                );
+            }
+            n
+        }
+        (Some(n), None) => n,
         (None, Some(nofile)) => {
             let (cap, fits) = stream::derived_max_connections(nofile, rtp_min, rtp_max);
             if !fits {
