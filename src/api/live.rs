@@ -97,6 +97,20 @@ pub struct Counters {
     pub sip_requests: BTreeMap<(String, String), u64>,
     /// RTP and RTCP packets strict RTP dropped: from a source no call latched.
     pub rtp_dropped_foreign: u64,
+    /// SIP connections (TCP): open, the cap, refused and closed for time.
+    pub connections: ConnectionCounters,
+}
+
+/// SIP connection counters since start (and the open count and cap now).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionCounters {
+    pub open: u64,
+    pub max: u64,
+    pub opened: u64,
+    pub refused_full: u64,
+    pub refused_per_source: u64,
+    pub closed_message_deadline: u64,
+    pub closed_idle: u64,
 }
 
 /// Everything live at one instant: every queue with activity, every call, the counters.

@@ -4,7 +4,8 @@
 //! abandoned, overflowed and timed-out calls per queue (counters); agents by state (gauge, each
 //! agent counted once: do-not-disturb first, else its busiest state in any queue); active RTP
 //! streams; SIP requests by method and the class of our final response (counter); RTP and
-//! RTCP packets strict RTP dropped for their source (counter).
+//! RTCP packets strict RTP dropped for their source (counter); SIP connections open and
+//! their cap (gauges), refused by cap and closed for time (counters).
 //!
 //! What this does not do: keep counters itself. They come from the runtime's
 //! [`super::live::LiveState`] snapshot.
@@ -130,6 +131,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
         );
     }
     rtp_strict(&mut out, counters);
+    connections(&mut out, &counters.connections);
     out
 }
 
@@ -147,6 +149,62 @@ fn rtp_strict(out: &mut String, counters: &super::live::Counters) {
         "holdline_rtp_dropped_foreign_total {}",
         counters.rtp_dropped_foreign
     );
+}
+
+/// The SIP connection series: open and cap (gauges), admitted, refused by reason and closed
+/// for time by reason (counters).
+fn connections(out: &mut String, c: &super::live::ConnectionCounters) {
+    header(
+        out,
+        "holdline_sip_connections_open",
+        "gauge",
+        "SIP connections (TCP) open, inbound and outbound.",
+    );
+    let _ = writeln!(out, "holdline_sip_connections_open {}", c.open);
+    header(
+        out,
+        "holdline_sip_connections_max",
+        "gauge",
+        "The cap on open SIP connections ([sip.connections] max_connections).",
+    );
+    let _ = writeln!(out, "holdline_sip_connections_max {}", c.max);
+    header(
+        out,
+        "holdline_sip_connections_opened_total",
+        "counter",
+        "SIP connections admitted, inbound and outbound.",
+    );
+    let _ = writeln!(out, "holdline_sip_connections_opened_total {}", c.opened);
+    header(
+        out,
+        "holdline_sip_connections_refused_total",
+        "counter",
+        "SIP connections closed at once because a cap was reached.",
+    );
+    for (reason, n) in [
+        ("max_connections", c.refused_full),
+        ("max_per_source", c.refused_per_source),
+    ] {
+        let _ = writeln!(
+            out,
+            "holdline_sip_connections_refused_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+    header(
+        out,
+        "holdline_sip_connections_expired_total",
+        "counter",
+        "SIP connections closed for time: a message not complete within the deadline, or idle.",
+    );
+    for (reason, n) in [
+        ("message_deadline", c.closed_message_deadline),
+        ("idle_timeout", c.closed_idle),
+    ] {
+        let _ = writeln!(
+            out,
+            "holdline_sip_connections_expired_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
 }
 
 /// Which state wins when an agent is in several queues.

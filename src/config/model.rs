@@ -87,6 +87,22 @@ pub struct SipConfig {
     pub tls: Option<TlsFiles>,
     /// RFC 3261 §17.1.1.1 T1, the round-trip estimate (default 500 ms).
     pub t1: Duration,
+    /// `[sip.connections]`: caps and deadlines of SIP connections.
+    pub connections: ConnectionsConfig,
+}
+
+/// `[sip.connections]`: how many SIP connections may be open, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionsConfig {
+    /// Open connections at most, inbound and outbound. `None`: derived at start from the
+    /// descriptor limit, less a reserve for the RTP ports, the store and the API.
+    pub max_connections: Option<usize>,
+    /// Inbound connections at most from one source address (default 64).
+    pub max_per_source: usize,
+    /// A message must be complete within this time of its first byte (default 10 s).
+    pub message_deadline: Duration,
+    /// A connection that receives nothing for this long is closed (default 600 s).
+    pub idle_timeout: Duration,
 }
 
 /// One listening socket: `udp:0.0.0.0:5060`.

@@ -49,6 +49,8 @@ pub struct RawSip {
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub t1_ms: Option<i64>,
+    #[serde(default)]
+    pub connections: RawConnections,
 }
 
 /// `[rtp]`
@@ -180,4 +182,14 @@ pub struct RawQueue {
 pub struct RawAction {
     pub action: String,
     pub to: Option<String>,
+}
+
+/// `[sip.connections]`: limits on SIP connections (TCP).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([sip.connections])")]
+pub struct RawConnections {
+    pub max_connections: Option<i64>,
+    pub max_per_source: Option<i64>,
+    pub message_deadline: Option<i64>,
+    pub idle_timeout: Option<i64>,
 }

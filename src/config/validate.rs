@@ -19,10 +19,12 @@ use crate::sip::uri::{Host, Uri};
 use crate::sip::Transport;
 
 use super::error::Problem;
+use super::model::ConnectionsConfig;
 use super::model::{
     ApiConfig, Config, Group, GroupId, Listen, MediaConfig, Number, NumberKind, RtpConfig,
     SipConfig, StoreConfig, TlsFiles, User, UserId,
 };
+use super::raw::RawConnections;
 use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawUser};
 use super::uri::{parse_host, parse_sip_uri};
 use super::validate_queue::queues;
@@ -266,6 +268,68 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         user_agent,
         tls: if tls_wanted { tls } else { None },
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
+        connections: connections(&raw.connections, p),
+    }
+}
+
+/// `[sip.connections]`. The idle timeout's default, 600 s, is five times the 120 s at most
+/// between an RFC 5626 §4.4.1 phone's keep-alive pings, so a registered phone's flow survives
+/// a few lost pings; the caps, not the idle timeout, are what bound a flood.
+fn connections(raw: &RawConnections, p: &mut Problems) -> ConnectionsConfig {
+    const S: &str = "[sip.connections]";
+    let max_connections = raw.max_connections.map(|_| {
+        in_range(
+            S,
+            "max_connections",
+            raw.max_connections,
+            1024,
+            16..=1_000_000,
+            "",
+            p,
+        )
+    });
+    let max_per_source = in_range(
+        S,
+        "max_per_source",
+        raw.max_per_source,
+        64,
+        1..=1_000_000,
+        "",
+        p,
+    );
+    let message_deadline = in_range(
+        S,
+        "message_deadline",
+        raw.message_deadline,
+        10,
+        1..=300,
+        " s",
+        p,
+    );
+    let idle_timeout = in_range(
+        S,
+        "idle_timeout",
+        raw.idle_timeout,
+        600,
+        10..=86_400,
+        " s",
+        p,
+    );
+    if message_deadline > idle_timeout {
+        p.add(
+            S,
+            "message_deadline",
+            format!(
+                "message_deadline {message_deadline} s is longer than idle_timeout {idle_timeout} s; \
+                 a message would never meet it"
+            ),
+        );
+    }
+    ConnectionsConfig {
+        max_connections: max_connections.map(|n| usize::try_from(n).unwrap_or(1024)),
+        max_per_source: usize::try_from(max_per_source).unwrap_or(64),
+        message_deadline: seconds(message_deadline),
+        idle_timeout: seconds(idle_timeout),
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::api::live::ConnectionCounters;
 use crate::api::live::{
     ActiveCall, AgentState, Counters, LiveSnapshot, LiveState, QueueCounters, QueueLive,
     SnapshotFuture, WaitingCall,
@@ -131,6 +132,7 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             sip_requests: core.answers().clone(),
             // The media plane's, set by the core task that owns it.
             rtp_dropped_foreign: 0,
+            connections: ConnectionCounters::default(),
         },
     }
 }
@@ -151,5 +153,18 @@ fn agent_state(s: &AgentStatus, serves: bool) -> AgentState {
         Activity::Idle if s.busy_elsewhere => AgentState::OnCall,
         Activity::Idle if !serves => AgentState::OptedOut,
         Activity::Idle => AgentState::Available,
+    }
+}
+
+/// The SIP connection counters, as `/metrics` exports them.
+pub(crate) fn connection_counters(stats: &super::stream::StreamStats) -> ConnectionCounters {
+    ConnectionCounters {
+        open: stats.limits.open,
+        max: stats.max_connections,
+        opened: stats.limits.opened,
+        refused_full: stats.limits.refused_full,
+        refused_per_source: stats.limits.refused_source,
+        closed_message_deadline: stats.closed_deadline,
+        closed_idle: stats.closed_idle,
     }
 }

@@ -14,7 +14,8 @@
 //! # Layout
 //! - [`serve`]: `holdline serve`: the store, the API and the SIP listeners started together.
 //! - [`bind`]: binding listeners, with one shared port for UDP and TCP when the config says 0.
-//! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects.
+//! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects,
+//!   all under the connection caps and deadlines of `[sip.connections]`.
 //! - [`media`]: the media plane's IO (sockets, pacer shards, receive tasks); `calls` turns the
 //!   core's events into its commands. [`ports`]: RTP ports bound as the core reserves them.
 //! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.
@@ -142,7 +143,13 @@ pub async fn run_provisioned(
     for socket in &udp {
         tokio::spawn(udp_reader(socket.clone(), input_tx.clone()));
     }
-    let streams = stream::Streams::new(input_tx.clone(), limits);
+    let streams = stream::Streams::new(
+        input_tx.clone(),
+        limits,
+        clock,
+        connection_settings(&config),
+    );
+    tokio::spawn(streams.clone().return_memory_after_floods());
     for listener in listeners.tcp {
         tokio::spawn(streams.clone().accept_loop(listener));
     }
@@ -270,8 +277,9 @@ pub async fn run_provisioned(
             }
             Some(reply) = live_request(&mut live_requests) => {
                 let now = clock.now();
-                let streams = plane.call_count() + plane.leg_count();
-                let mut snapshot = live::snapshot(&core, now, &tally, streams);
+                let rtp = plane.call_count() + plane.leg_count();
+                let mut snapshot = live::snapshot(&core, now, &tally, rtp);
+                snapshot.counters.connections = live::connection_counters(&streams.stats());
                 snapshot.counters.rtp_dropped_foreign = plane.dropped_foreign();
                 let _ = reply.send(snapshot);
             }
@@ -393,6 +401,70 @@ async fn live_request(rx: &mut Option<live::LiveRequests>) -> Option<live::LiveR
     match rx {
         Some(rx) => rx.0.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// The connection limits from `[sip.connections]`, with `max_connections` derived from the
+/// descriptor limit when not set. Raises `RLIMIT_NOFILE` to its hard limit first, so the cap
+/// is derived from the most descriptors the process may have (and logs what it got).
+fn connection_settings(config: &Config) -> crate::sip::connections::LimitSettings {
+    let (rtp_min, rtp_max) = (config.rtp.port_min, config.rtp.port_max);
+    let nofile = match sys::raise_nofile_limit() {
+        Ok(limit) => {
+            tracing::info!(
+                soft = limit.soft,
+                hard = limit.hard,
+                raised = limit.raised,
+                "descriptor limit (RLIMIT_NOFILE)"
+            );
+            Some(limit.soft)
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot read or raise the descriptor limit (RLIMIT_NOFILE)");
+            None
+        }
+    };
+    let c = &config.sip.connections;
+    let max_connections = match (c.max_connections, nofile) {
+        (Some(n), Some(nofile)) => {
+            let (room, _) = stream::derived_max_connections(nofile, rtp_min, rtp_max);
+            if n > room {
+                tracing::warn!(
+                    max_connections = n,
+                    room,
+                    nofile,
+                    "max_connections is above what the descriptor limit leaves after the RTP \
+                     ports' reserve: with the connection table full, calls may find no RTP port"
+                );
+            }
+            n
+        }
+        (Some(n), None) => n,
+        (None, Some(nofile)) => {
+            let (cap, fits) = stream::derived_max_connections(nofile, rtp_min, rtp_max);
+            if !fits {
+                tracing::warn!(
+                    nofile,
+                    rtp_ports = %format_args!("{rtp_min}-{rtp_max}"),
+                    "the descriptor limit cannot hold the whole RTP range besides SIP \
+                     connections; raise LimitNOFILE or narrow [rtp] ports"
+                );
+            }
+            cap
+        }
+        (None, None) => 1024,
+    };
+    tracing::info!(
+        max_connections,
+        max_per_source = c.max_per_source,
+        "SIP connection caps"
+    );
+    crate::sip::connections::LimitSettings {
+        max_connections,
+        max_per_source: c.max_per_source,
+        message_deadline: c.message_deadline,
+        idle_timeout: c.idle_timeout,
+        log_window: Duration::from_secs(60),
     }
 }
 

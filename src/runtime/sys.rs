@@ -1,4 +1,4 @@
-//! The server's only `unsafe` code: the three OS calls that std and tokio offer no safe form of,
+//! The server's only `unsafe` code: the few OS calls that std and tokio offer no safe form of,
 //! each wrapped in a safe function with the invariant it relies on written at the block.
 //!
 //! - [`register_readable`]: a media socket registered with tokio's reactor for readability
@@ -7,6 +7,11 @@
 //! - [`raise_thread_priority`]: `SCHED_FIFO` for a pacer thread (`sched_setscheduler(2)`).
 //! - [`try_lock_exclusive`]: `flock(2)` on the store's lock file (std's `File::try_lock` is
 //!   newer than the crate's minimum Rust version).
+//! - [`raise_nofile_limit`]: `RLIMIT_NOFILE` raised to its hard limit (`getrlimit(2)`,
+//!   `setrlimit(2)`), so the descriptor budget the connection caps are derived from is the
+//!   largest the process may have.
+//! - [`release_free_memory`]: glibc's `malloc_trim(3)`, so the heap a connection flood grew is
+//!   given back to the OS once the flood's connections have closed.
 //!
 //! Everything else in the server is safe code: `unsafe_code` is denied crate-wide and allowed
 //! here (in the server) alone, so a new `unsafe` block elsewhere fails the build.
@@ -61,3 +66,65 @@ pub(crate) fn try_lock_exclusive(file: &std::fs::File) -> bool {
 pub(crate) fn try_lock_exclusive(_file: &std::fs::File) -> bool {
     true
 }
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the soft limit in force
+/// afterwards (the old one when raising is refused, with the error logged by the caller).
+#[cfg(target_os = "linux")]
+pub(crate) fn raise_nofile_limit() -> io::Result<NofileLimit> {
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into `now`, a live local, only during the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if now.rlim_cur >= now.rlim_max {
+        return Ok(NofileLimit {
+            soft: now.rlim_cur,
+            hard: now.rlim_max,
+            raised: false,
+        });
+    }
+    let raised = libc::rlimit {
+        rlim_cur: now.rlim_max,
+        rlim_max: now.rlim_max,
+    };
+    // SAFETY: setrlimit reads `raised`, a live local, only during the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(NofileLimit {
+        soft: raised.rlim_cur,
+        hard: raised.rlim_max,
+        raised: true,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn raise_nofile_limit() -> io::Result<NofileLimit> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// The descriptor limit after [`raise_nofile_limit`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NofileLimit {
+    pub soft: u64,
+    pub hard: u64,
+    /// The soft limit was lower and is now the hard one.
+    pub raised: bool,
+}
+
+/// Gives free heap memory back to the OS (glibc keeps freed memory in its arenas, so the RSS
+/// of thousands of closed connections would otherwise stay). A no-op without glibc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(crate) fn release_free_memory() {
+    // SAFETY: malloc_trim takes a plain integer and only walks glibc's own arenas under their
+    // locks; it is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn release_free_memory() {}

@@ -9,7 +9,9 @@
 //! - [`sdp`]: SDP parsing and RFC 3264 offer/answer for G.711 + telephone-event.
 //! - [`transaction`]: RFC 3261 §17 + RFC 6026 transaction state machines on virtual time.
 //! - [`transport`]: peers, connections and datagrams to send.
+//! - [`connections`]: connection caps (global, per source) and per-connection deadlines.
 
+pub mod connections;
 pub mod dialog;
 pub mod digest;
 pub mod header;

@@ -62,13 +62,32 @@ impl Server {
         )
     }
 
+    /// [`Server::start`] with the process's descriptor limit (`RLIMIT_NOFILE`, soft and hard)
+    /// set to `nofile` before it runs: a server that must live within a small budget.
+    pub fn start_with_fd_limit(config: &str, nofile: u64) -> Server {
+        let dir = scratch_dir("server");
+        let cfg = dir.join("holdline.toml");
+        std::fs::write(&cfg, config).expect("write config");
+        Server::spawn_with(dir, &["--config".as_ref(), cfg.as_os_str()], Some(nofile))
+    }
+
+    /// The server's process id (for `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn spawn(dir: PathBuf, args: &[&std::ffi::OsStr]) -> Server {
+        Server::spawn_with(dir, args, None)
+    }
+
+    fn spawn_with(dir: PathBuf, args: &[&std::ffi::OsStr], nofile: Option<u64>) -> Server {
         static STARTS: AtomicU32 = AtomicU32::new(0);
         let log = dir.join(format!(
             "holdline{}.log",
             STARTS.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut child = Command::new(holdline_bin())
+        let mut command = Command::new(holdline_bin());
+        command
             .arg("serve")
             .args(args)
             // The API on a free port, so tests run side by side (the default is 8080).
@@ -76,9 +95,11 @@ impl Server {
             .current_dir(&dir)
             .env("RUST_LOG", "holdline=debug")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start holdline");
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        if let Some(n) = nofile {
+            limit_descriptors(&mut command, n);
+        }
+        let mut child = command.spawn().expect("start holdline");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         // A helper thread reads stdout, so a server that never becomes ready costs a timeout,
@@ -166,4 +187,60 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sets `RLIMIT_NOFILE` (soft and hard) to `nofile` in the child before it runs.
+// `pre_exec` is unsafe: the closure runs between fork and exec, where only async-signal-safe
+// calls are allowed; setrlimit(2) is one, and the closure allocates nothing.
+#[allow(unsafe_code)]
+fn limit_descriptors(command: &mut Command, nofile: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: nofile,
+        rlim_max: nofile,
+    };
+    // SAFETY: the closure only calls setrlimit on a copied local and builds an io::Error from
+    // errno, both async-signal-safe; it touches no lock or allocator.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Raises this (test) process's soft `RLIMIT_NOFILE` to its hard limit and returns the limit
+/// now in force: a test that holds thousands of sockets asks for the most it may have.
+// getrlimit/setrlimit have no safe wrapper in std; both only read or write a local struct.
+#[allow(unsafe_code)]
+pub fn raise_own_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into `limit`, a live local, during the call only.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit reads `raised`, a live local, during the call only.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        raised.rlim_cur
+    } else {
+        limit.rlim_cur
+    }
+}
+
+/// The resident set size of process `pid` in KiB (`VmRSS` in `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

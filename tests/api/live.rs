@@ -336,6 +336,7 @@ async fn metrics_export_queue_gauges_counters_agents_rtp_and_sip() {
         rtp_streams_active: 3,
         sip_requests: BTreeMap::from([(("INVITE".to_string(), "2xx".to_string()), 9)]),
         rtp_dropped_foreign: 42,
+        ..Counters::default()
     });
     call(
         &a.router,
@@ -362,6 +363,42 @@ async fn metrics_export_queue_gauges_counters_agents_rtp_and_sip() {
         "holdline_rtp_dropped_foreign_total 42",
         "holdline_sip_requests_total{method=\"INVITE\",class=\"2xx\"} 9",
         "# TYPE holdline_calls_offered_total counter",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_export_sip_connection_caps_refusals_and_expiries() {
+    let a = app();
+    a.live.set_counters(Counters {
+        connections: holdline::api::live::ConnectionCounters {
+            open: 70,
+            max: 9487,
+            opened: 1234,
+            refused_full: 5,
+            refused_per_source: 19936,
+            closed_message_deadline: 2,
+            closed_idle: 7,
+        },
+        ..Counters::default()
+    });
+    let (status, text) = call(&a.router, "GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap().to_owned();
+    for line in [
+        "holdline_sip_connections_open 70",
+        "holdline_sip_connections_max 9487",
+        "holdline_sip_connections_opened_total 1234",
+        "holdline_sip_connections_refused_total{reason=\"max_connections\"} 5",
+        "holdline_sip_connections_refused_total{reason=\"max_per_source\"} 19936",
+        "holdline_sip_connections_expired_total{reason=\"message_deadline\"} 2",
+        "holdline_sip_connections_expired_total{reason=\"idle_timeout\"} 7",
+        "# TYPE holdline_sip_connections_refused_total counter",
+        "# TYPE holdline_sip_connections_open gauge",
     ] {
         assert!(
             text.lines().any(|l| l == line),

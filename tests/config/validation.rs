@@ -702,3 +702,44 @@ fn api_listen_rule_is_the_same_for_the_flag_and_the_file() {
     assert!(api_listen_allowed(any, Some("t")).is_ok());
     assert!(api_listen_allowed("[::1]:0".parse().unwrap(), None).is_ok());
 }
+
+#[test]
+fn sip_connection_limits_have_defaults_and_are_range_checked() {
+    let c = parse("").unwrap().sip.connections;
+    assert_eq!(
+        c.max_connections, None,
+        "derived from the descriptor limit at start"
+    );
+    assert_eq!(c.max_per_source, 64);
+    assert_eq!(c.message_deadline, Duration::from_secs(10));
+    assert_eq!(c.idle_timeout, Duration::from_secs(600));
+    let c = parse(
+        "[sip.connections]\nmax_connections = 500\nmax_per_source = 8\nmessage_deadline = 2\nidle_timeout = 120",
+    )
+    .unwrap()
+    .sip
+    .connections;
+    assert_eq!(c.max_connections, Some(500));
+    assert_eq!(c.max_per_source, 8);
+    assert_eq!(c.message_deadline, Duration::from_secs(2));
+    assert_eq!(c.idle_timeout, Duration::from_secs(120));
+    let got = problems(
+        "[sip.connections]\nmax_connections = 3\nmax_per_source = 0\nmessage_deadline = 0\nidle_timeout = 5",
+    );
+    assert_eq!(
+        got,
+        [
+            "[sip.connections]: max_connections 3 is out of range; it must be 16–1000000",
+            "[sip.connections]: max_per_source 0 is out of range; it must be 1–1000000",
+            "[sip.connections]: message_deadline 0 is out of range; it must be 1–300 s",
+            "[sip.connections]: idle_timeout 5 is out of range; it must be 10–86400 s",
+        ]
+    );
+    assert_problem(
+        "[sip.connections]\nmessage_deadline = 60\nidle_timeout = 30",
+        "[sip.connections]: message_deadline 60 s is longer than idle_timeout 30 s; a message would never meet it",
+    );
+    assert!(problems("[sip.connections]\nmax_conections = 10")
+        .iter()
+        .any(|l| l.contains("max_conections")));
+}
