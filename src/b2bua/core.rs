@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use crate::config::{Config, QueueId, Target};
 use crate::sip::message::Message;
+use crate::sip::method::Method;
 use crate::sip::parse::{parse_datagram, Limits, ParseError};
 use crate::sip::sdp::NegotiatedMedia;
 use crate::sip::transaction;
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
+use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
 use super::legs::{LegHandle, LegOutcome, Legs, RingRequest};
 use super::locations::Locations;
@@ -128,6 +130,8 @@ pub struct Core {
     applied: Applied,
     /// Commands for the media plane, in order.
     media: VecDeque<Event>,
+    /// Per-source limits and bans, in front of everything else.
+    admission: Admission,
 }
 
 impl Core {
@@ -141,6 +145,7 @@ impl Core {
             locations,
             applied: Applied::new(config),
             media: VecDeque::new(),
+            admission: Admission::new(config),
         }
     }
 
@@ -157,8 +162,16 @@ impl Core {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
+        // Admission before the parser, so a banned source or a flood costs one lookup. A
+        // status line starts with the version (RFC 3261 §7.2); anything else is a request or
+        // garbage, and counts as a request.
+        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+        let request = !bytes[start..].starts_with(b"SIP/");
+        if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
+            return;
+        }
         let parsed = parse_datagram(bytes, self.legs.limits());
-        self.handle_parsed(now, from, local, parsed);
+        self.dispatch(now, from, local, parsed);
     }
 
     /// A stream transport framed a message (or failed to) on a connection.
@@ -169,14 +182,40 @@ impl Core {
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
     ) {
+        let request = !matches!(parsed, Ok(Message::Response(_)));
+        if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
+            return;
+        }
+        self.dispatch(now, from, local, parsed);
+    }
+
+    /// An admitted message to the legs; a source that asked for a call over its quota of
+    /// unconfirmed calls is banned.
+    fn dispatch(
+        &mut self,
+        now: Time,
+        from: Peer,
+        local: SocketAddr,
+        parsed: Result<Message, ParseError>,
+    ) {
+        let quota = match &parsed {
+            Ok(Message::Request(r)) if r.method == Method::Invite => {
+                self.admission.unconfirmed_quota(from.addr.ip())
+            }
+            _ => u32::MAX,
+        };
         let directory = &self.settings.directory;
         self.legs
-            .handle_message(now, from, local, parsed, directory);
+            .handle_message(now, from, local, parsed, directory, quota);
+        while let Some(source) = self.legs.poll_over_quota() {
+            self.admission.over_quota(now, source);
+        }
         self.settle(now);
     }
 
     /// Drives timers due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.admission.expire(now);
         self.legs.handle_timeout(now);
         let (switch, mut cx) = self.parts(now);
         switch.handle_timeout(&mut cx);
@@ -312,6 +351,7 @@ impl Core {
     /// rebuilt: calls, legs, rings, forwards and REFERs carry on as they were.
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
+        self.admission.reconfigure(config);
         let engine = self.switch.engine_mut();
         // Agents first, so a new queue's members are known online or not. A removed user is
         // never rung again; the engine keeps the record, offline.
@@ -357,5 +397,25 @@ impl Core {
     /// Every caller dialog in progress.
     pub fn calls_view(&self, now: Time) -> Vec<CallView> {
         self.switch.calls_view(now, &self.legs)
+    }
+
+    /// The sources banned at `now` (admission control).
+    pub fn bans(&self, now: Time) -> Vec<BanView> {
+        self.admission.bans(now)
+    }
+
+    /// Lifts the ban on `addr`; whether there was one in force.
+    pub fn lift_ban(&mut self, now: Time, addr: std::net::IpAddr) -> bool {
+        self.admission.lift(now, addr)
+    }
+
+    /// Bans `addr` for `[limits] ban` (an admin, or a later part that spots abuse).
+    pub fn ban(&mut self, now: Time, addr: std::net::IpAddr, reason: BanReason) {
+        self.admission.ban(now, addr, reason);
+    }
+
+    /// Admission control's counters (bans, dropped datagrams).
+    pub fn admission_stats(&self) -> AdmissionStats {
+        self.admission.stats()
     }
 }

@@ -17,10 +17,12 @@
 //! - [`raw`]: the serde model of the file. [`validate`], `validate_queue`, `validate_trunk`: the checks.
 //! - [`targets`]: forward targets and the forwarding-loop check.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
+//! - [`limits`]: `[limits]`, per-source admission control.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod directory;
 pub mod error;
+pub mod limits;
 pub mod model;
 mod queue_spec;
 pub mod raw;
@@ -34,6 +36,7 @@ use std::path::Path;
 
 pub use directory::ServiceDirectory;
 pub use error::{ConfigError, Problem, SyntaxError};
+pub use limits::{ClassLimits, LimitsConfig};
 pub use model::*;
 
 /// The configuration `holdline serve` runs without `--config`.
