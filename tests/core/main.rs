@@ -2,6 +2,7 @@
 //! the testkit's harness: one test binary for every scenario, so the suite links the crate
 //! once for all of them.
 //!
+//! - `admission`: per-source limits and bans in front of the legs.
 //! - `uas_scenarios`: callers' dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, OPTIONS).
 //! - `agent_legs`: agent legs as the UAC (ringing, CANCEL timing, forks, refusals).
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
@@ -11,6 +12,7 @@
 //! - `media_timeouts`: hold, resume, the RTP timeout and the greeting's end.
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
 
+mod admission;
 mod agent_legs;
 mod media_timeouts;
 mod provisioning;
