@@ -3,7 +3,8 @@
 //! Exported: calls waiting and the longest wait per queue (gauges); offered, answered,
 //! abandoned, overflowed and timed-out calls per queue (counters); agents by state (gauge, each
 //! agent counted once: do-not-disturb first, else its busiest state in any queue); active RTP
-//! streams; SIP requests by method and the class of our final response (counter).
+//! streams; SIP requests by method and the class of our final response (counter); admission
+//! control's bans in force (gauge), bans and dropped datagrams (counters).
 //!
 //! What this does not do: keep counters itself. They come from the runtime's
 //! [`super::live::LiveState`] snapshot.
@@ -128,7 +129,36 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
             escape(class)
         );
     }
+    admission(&mut out, &counters.admission);
     out
+}
+
+/// Admission control: bans in force, bans since start, datagrams dropped.
+fn admission(out: &mut String, c: &super::live::AdmissionCounters) {
+    let series = [
+        (
+            "holdline_bans_active",
+            "gauge",
+            "Source addresses banned now by admission control.",
+            c.bans_active,
+        ),
+        (
+            "holdline_bans_total",
+            "counter",
+            "Source addresses banned since start.",
+            c.bans_total,
+        ),
+        (
+            "holdline_admission_dropped_total",
+            "counter",
+            "Datagrams dropped by admission control (banned sources, requests over a rate).",
+            c.dropped_total,
+        ),
+    ];
+    for (name, kind, help, v) in series {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {v}");
+    }
 }
 
 /// Which state wins when an agent is in several queues.

@@ -157,6 +157,8 @@ pub struct Admission {
     overflow: Bucket,
     next_sweep: Time,
     next_expiry: Time,
+    /// Sources banned since the last [`Admission::poll_banned`].
+    banned: Vec<IpAddr>,
     stats: AdmissionStats,
 }
 
@@ -170,6 +172,7 @@ impl Admission {
             overflow: Bucket::full(&config.limits.source, Time::ZERO),
             next_sweep: Time::ZERO,
             next_expiry: Time::ZERO,
+            banned: Vec::new(),
             stats: AdmissionStats::default(),
         }
     }
@@ -278,6 +281,12 @@ impl Admission {
         );
         // A banned source starts over when its ban ends.
         self.sources.remove(&addr);
+        self.banned.push(addr);
+    }
+
+    /// A source banned since the last call (the core stops answering it).
+    pub fn poll_banned(&mut self) -> Option<IpAddr> {
+        self.banned.pop()
     }
 
     /// Lifts the ban on `addr`; whether there was one in force.

@@ -168,7 +168,7 @@ impl Core {
         let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
         let request = !bytes[start..].starts_with(b"SIP/");
         if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
-            return;
+            return self.silence_banned(now);
         }
         let parsed = parse_datagram(bytes, self.legs.limits());
         self.dispatch(now, from, local, parsed);
@@ -184,7 +184,7 @@ impl Core {
     ) {
         let request = !matches!(parsed, Ok(Message::Response(_)));
         if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
-            return;
+            return self.silence_banned(now);
         }
         self.dispatch(now, from, local, parsed);
     }
@@ -210,7 +210,22 @@ impl Core {
         while let Some(source) = self.legs.poll_over_quota() {
             self.admission.over_quota(now, source);
         }
+        self.silence_banned(now);
         self.settle(now);
+    }
+
+    /// Sources banned by the last input get nothing more from us: retransmissions to them
+    /// stop and their calls not ACKed yet end (their places in the queues are free at once).
+    /// (A dropped datagram costs nothing more unless it led to a ban.)
+    fn silence_banned(&mut self, now: Time) {
+        let mut banned = false;
+        while let Some(source) = self.admission.poll_banned() {
+            self.legs.silence_source(source);
+            banned = true;
+        }
+        if banned {
+            self.settle(now);
+        }
     }
 
     /// Drives timers due at `now`.
@@ -412,6 +427,7 @@ impl Core {
     /// Bans `addr` for `[limits] ban` (an admin, or a later part that spots abuse).
     pub fn ban(&mut self, now: Time, addr: std::net::IpAddr, reason: BanReason) {
         self.admission.ban(now, addr, reason);
+        self.silence_banned(now);
     }
 
     /// Admission control's counters (bans, dropped datagrams).

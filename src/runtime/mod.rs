@@ -268,10 +268,10 @@ pub async fn run_provisioned(
             prefs = prefs_changed(&mut prefs_rx) => {
                 core.set_agent_settings(clock.now(), &agent_settings(&prefs));
             }
-            Some(reply) = live_request(&mut live_requests) => {
+            Some(request) = live_request(&mut live_requests) => {
                 let now = clock.now();
                 let streams = plane.call_count() + plane.leg_count();
-                let _ = reply.send(live::snapshot(&core, now, &tally, streams));
+                live::answer(request, &mut core, now, &tally, streams);
             }
             _ = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");

@@ -1,8 +1,8 @@
 //! Admission control through the whole core on virtual time: a flood from one source is
 //! banned and then dropped without an answer, bans end and are lifted, a trunk's source keeps
 //! going at a rate that bans anyone else, a source holding too many calls without ACK is
-//! refused and banned while another caller gets in, and a call never ACKed frees its queue
-//! slot at 64·T1.
+//! refused and banned (its unconfirmed calls dropped) while another caller gets in, a call
+//! never ACKed frees its queue slot at 64·T1, and a 4xx is not resent for ever.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -148,12 +148,21 @@ fn unacked_calls_beyond_the_quota_are_refused_the_source_banned_and_others_get_i
         };
         assert_eq!(statuses, expected, "INVITE #{n}");
     }
-    assert_eq!(h.core.call_count(), 5);
     let bans = h.core.bans(h.now);
     assert_eq!(bans[0].reason, BanReason::Unconfirmed);
-    // A caller from elsewhere is answered (not 486: the queue is far from full).
+    // Banned: its five calls that never ACKed end at once (their places are free) and
+    // nothing more is sent to it, not even the retransmissions of our 200s and the 503.
+    assert_eq!(h.core.call_count(), 0);
+    let sales = holdline::config::QueueId("sales".into());
+    let waiting = |h: &Harness| h.core.engine().queue_status(h.now, &sales).map(|s| s.waiting.len());
+    assert_eq!(waiting(&h), Some(0));
+    h.take();
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.take(), Vec::<Message>::new());
+    // A caller from elsewhere is answered (not 486).
     caller_arrives(&mut h, "legit");
-    assert_eq!(h.core.call_count(), 6);
+    assert_eq!(h.core.call_count(), 1);
+    assert_eq!(waiting(&h), Some(1));
 }
 
 #[test]

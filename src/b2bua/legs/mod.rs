@@ -267,6 +267,24 @@ impl Legs {
         self.unconfirmed.get(&addr).copied().unwrap_or(0)
     }
 
+    /// A source was banned: nothing more is sent to it (retransmissions of our answers stop)
+    /// and its calls not ACKed yet end at once, without BYE, freeing their places in the
+    /// queues. Calls from it that were ACKed go on (their media, their BYE).
+    pub fn silence_source(&mut self, addr: IpAddr) {
+        let stopped = self.tx.silence(addr);
+        let calls: Vec<CallHandle> = self
+            .callers
+            .calls
+            .values()
+            .filter(|c| c.unconfirmed_from == Some(addr))
+            .map(|c| c.handle)
+            .collect();
+        tracing::info!(%addr, transactions = stopped, calls = calls.len(), "banned source silenced");
+        for handle in calls {
+            self.finish(handle, EndReason::ServerHungUp);
+        }
+    }
+
     /// A source that asked for a call over its unconfirmed quota (the call was refused).
     pub fn poll_over_quota(&mut self) -> Option<IpAddr> {
         self.over_quota.pop()
