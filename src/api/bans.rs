@@ -23,11 +23,7 @@ pub(super) async fn lift(
     Path(addr): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let ip: IpAddr = addr.trim_matches(['[', ']']).parse().map_err(|_| {
-        ApiError::field(
-            format!("ban {addr:?}"),
-            "addr",
-            format!("{addr:?} is not an IP address"),
-        )
+        ApiError::field("ban", "addr", format!("{addr:?} is not an IP address"))
     })?;
     if s.live().lift_ban(ip).await {
         Ok(StatusCode::NO_CONTENT)

@@ -125,16 +125,20 @@ pub(super) fn limits(raw: &RawLimits, p: &mut Problems) -> LimitsConfig {
         16..=10_000_000,
         " addresses",
     );
-    if source.burst < source.request_rate.min(1000) {
-        p.add(
-            S,
-            "burst",
-            format!(
-                "burst {} is smaller than request_rate {}: a source could not send one \
-                 second's worth of requests at once",
-                source.burst, source.request_rate
-            ),
-        );
+    // A bucket smaller than a second's worth would refuse a source that keeps to its rate
+    // but sends in bursts (a phone's INVITE, PRACK and ACK arrive together).
+    for (class, prefix) in [(&source, ""), (&trunk, "trunk_")] {
+        if class.burst < class.request_rate {
+            p.add(
+                S,
+                &format!("{prefix}burst"),
+                format!(
+                    "{prefix}burst {} is smaller than {prefix}request_rate {}: it must hold at \
+                     least one second's worth of requests",
+                    class.burst, class.request_rate
+                ),
+            );
+        }
     }
     LimitsConfig {
         source,

@@ -335,6 +335,7 @@ async fn metrics_export_queue_gauges_counters_agents_rtp_and_sip() {
         )]),
         rtp_streams_active: 3,
         sip_requests: BTreeMap::from([(("INVITE".to_string(), "2xx".to_string()), 9)]),
+        ..Counters::default()
     });
     call(
         &a.router,
