@@ -185,7 +185,11 @@ fn fifty_unacked_invites_from_one_source_do_not_keep_a_caller_out() {
         "u1",
         &["-s", NUMBER, "-m", "1", "-d", "500"],
     );
-    assert_sipp_ok(&run, &server, "a caller while the unACKed calls hold their places");
+    assert_sipp_ok(
+        &run,
+        &server,
+        "a caller while the unACKed calls hold their places",
+    );
 }
 
 #[test]
@@ -270,7 +274,9 @@ fn an_invite_flood_is_banned_within_two_seconds_and_the_ban_is_listed_counted_an
     flood.send(&options(&flood, 2)).unwrap();
     let answer = responses(&flood, Duration::from_millis(1000));
     assert!(
-        answer.iter().any(|(s, c)| *s == 200 && c.starts_with("opt-2@")),
+        answer
+            .iter()
+            .any(|(s, c)| *s == 200 && c.starts_with("opt-2@")),
         "{answer:?}"
     );
 }

@@ -22,9 +22,10 @@ pub(super) async fn lift(
     State(s): State<ApiState>,
     Path(addr): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let ip: IpAddr = addr.trim_matches(['[', ']']).parse().map_err(|_| {
-        ApiError::field("ban", "addr", format!("{addr:?} is not an IP address"))
-    })?;
+    let ip: IpAddr = addr
+        .trim_matches(['[', ']'])
+        .parse()
+        .map_err(|_| ApiError::field("ban", "addr", format!("{addr:?} is not an IP address")))?;
     if s.live().lift_ban(ip).await {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -142,7 +142,13 @@ pub fn run_bans(cmd: Option<&BansCmd>, args: &ApiArgs) -> Result<String, ClientE
     }
     Ok(table(
         &value,
-        &["addr", "reason", "banned_secs", "expires_in_secs", "dropped"],
+        &[
+            "addr",
+            "reason",
+            "banned_secs",
+            "expires_in_secs",
+            "dropped",
+        ],
     ))
 }
 

@@ -468,7 +468,10 @@ mod tests {
         let mut a = Admission::new(&c);
         let src = ip("192.0.2.1");
         for i in 0..1000 {
-            assert_eq!(a.admit(Time::from_millis(i * 100), src, true), Verdict::Pass);
+            assert_eq!(
+                a.admit(Time::from_millis(i * 100), src, true),
+                Verdict::Pass
+            );
         }
         assert_eq!(a.stats().bans_total, 0);
     }
@@ -503,7 +506,10 @@ mod tests {
         assert_eq!(a.source_count(), 16);
         assert_eq!(a.stats().bans_total, 0);
         // A second later every entry has refilled: the sweep makes room.
-        assert_eq!(a.admit(Time::from_millis(1100), addr(200), true), Verdict::Pass);
+        assert_eq!(
+            a.admit(Time::from_millis(1100), addr(200), true),
+            Verdict::Pass
+        );
         assert_eq!(a.source_count(), 1);
     }
 }

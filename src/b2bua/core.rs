@@ -24,7 +24,7 @@ use crate::time::Time;
 
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
-use super::legs::{LegHandle, LegOutcome, Legs, RingRequest};
+use super::legs::{Inbound, LegHandle, LegOutcome, Legs, RingRequest};
 use super::locations::Locations;
 use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
@@ -165,7 +165,10 @@ impl Core {
         // Admission before the parser, so a banned source or a flood costs one lookup. A
         // status line starts with the version (RFC 3261 §7.2); anything else is a request or
         // garbage, and counts as a request.
-        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
         let request = !bytes[start..].starts_with(b"SIP/");
         if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
             return self.silence_banned(now);
@@ -204,9 +207,11 @@ impl Core {
             }
             _ => u32::MAX,
         };
-        let directory = &self.settings.directory;
-        self.legs
-            .handle_message(now, from, local, parsed, directory, quota);
+        let inbound = Inbound {
+            directory: &self.settings.directory,
+            unconfirmed_quota: quota,
+        };
+        self.legs.handle_message(now, from, local, parsed, inbound);
         while let Some(source) = self.legs.poll_over_quota() {
             self.admission.over_quota(now, source);
         }

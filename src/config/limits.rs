@@ -85,7 +85,13 @@ pub(super) fn limits(raw: &RawLimits, p: &mut Problems) -> LimitsConfig {
             1..=1_000_000,
             " requests a second",
         ),
-        burst: num("burst", raw.burst, DEFAULT_BURST, 1..=1_000_000, " requests"),
+        burst: num(
+            "burst",
+            raw.burst,
+            DEFAULT_BURST,
+            1..=1_000_000,
+            " requests",
+        ),
         unconfirmed: num(
             "unconfirmed_per_source",
             raw.unconfirmed_per_source,

@@ -46,8 +46,14 @@ fn every_key_is_read() {
     )
     .expect("valid");
     let l = config.limits;
-    assert_eq!((l.source.request_rate, l.source.burst, l.source.unconfirmed), (5, 10, 2));
-    assert_eq!((l.trunk.request_rate, l.trunk.burst, l.trunk.unconfirmed), (50, 100, 30));
+    assert_eq!(
+        (l.source.request_rate, l.source.burst, l.source.unconfirmed),
+        (5, 10, 2)
+    );
+    assert_eq!(
+        (l.trunk.request_rate, l.trunk.burst, l.trunk.unconfirmed),
+        (50, 100, 30)
+    );
     assert_eq!(l.ban, Duration::from_secs(600));
     assert_eq!(l.max_sources, 1000);
 }

@@ -48,8 +48,13 @@ fn options(from: &str, n: usize) -> String {
 
 /// An INVITE to the sales queue from `from`, never ACKed by the tests that use it.
 fn invite_from(from: &str, n: usize) -> String {
-    invite("+14255550100", &format!("flood-{n}"), &format!("z9hG4bKfl{n}"), Some(SDP_PCMU))
-        .replace("198.51.100.7:5062", from)
+    invite(
+        "+14255550100",
+        &format!("flood-{n}"),
+        &format!("z9hG4bKfl{n}"),
+        Some(SDP_PCMU),
+    )
+    .replace("198.51.100.7:5062", from)
 }
 
 /// Sends `text` from `from` and returns the statuses of what came back.
@@ -66,7 +71,10 @@ fn a_flood_from_one_source_is_banned_then_dropped_silently() {
     for n in 0..20 {
         assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, n)), vec![200]);
     }
-    assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, 20)), Vec::<u16>::new());
+    assert_eq!(
+        answers(&mut h, ATTACKER, &options(ATTACKER, 20)),
+        Vec::<u16>::new()
+    );
     let bans = h.core.bans(h.now);
     assert_eq!(bans.len(), 1);
     assert_eq!(bans[0].addr, ip(ATTACKER));
@@ -74,8 +82,14 @@ fn a_flood_from_one_source_is_banned_then_dropped_silently() {
     // Banned: requests of any kind, even at a trickle, get nothing, and nothing is parsed.
     h.advance(Duration::from_secs(5));
     for n in 21..40 {
-        assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, n)), Vec::<u16>::new());
-        assert_eq!(answers(&mut h, ATTACKER, &invite_from(ATTACKER, n)), Vec::<u16>::new());
+        assert_eq!(
+            answers(&mut h, ATTACKER, &options(ATTACKER, n)),
+            Vec::<u16>::new()
+        );
+        assert_eq!(
+            answers(&mut h, ATTACKER, &invite_from(ATTACKER, n)),
+            Vec::<u16>::new()
+        );
     }
     assert_eq!(h.core.call_count(), 0);
     let stats = h.core.admission_stats();
@@ -83,7 +97,14 @@ fn a_flood_from_one_source_is_banned_then_dropped_silently() {
     assert_eq!(stats.dropped_total, 1 + 38);
     assert_eq!(h.core.bans(h.now)[0].dropped, 38);
     // Another source is not touched.
-    assert_eq!(answers(&mut h, "198.51.100.7:5062", &options("198.51.100.7:5062", 1)), vec![200]);
+    assert_eq!(
+        answers(
+            &mut h,
+            "198.51.100.7:5062",
+            &options("198.51.100.7:5062", 1)
+        ),
+        vec![200]
+    );
     caller_arrives(&mut h, "legit");
     assert_eq!(h.core.call_count(), 1);
 }
@@ -96,11 +117,17 @@ fn a_ban_expires_after_its_time() {
     }
     assert!(!h.core.bans(h.now).is_empty());
     h.advance(Duration::from_secs(29));
-    assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, 100)), Vec::<u16>::new());
+    assert_eq!(
+        answers(&mut h, ATTACKER, &options(ATTACKER, 100)),
+        Vec::<u16>::new()
+    );
     h.advance(Duration::from_secs(1));
     assert!(h.core.bans(h.now).is_empty());
     // A fresh bucket: answered again.
-    assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, 101)), vec![200]);
+    assert_eq!(
+        answers(&mut h, ATTACKER, &options(ATTACKER, 101)),
+        vec![200]
+    );
 }
 
 #[test]
@@ -115,9 +142,15 @@ fn a_trunk_is_not_banned_at_a_rate_that_bans_an_unknown_source() {
         trunk += answers(&mut h, TRUNK, &options(TRUNK, n)).len();
     }
     assert_eq!(trunk, 100, "every request from the trunk answered");
-    assert!(unknown < 30, "the unknown source was cut off after its burst: {unknown}");
+    assert!(
+        unknown < 30,
+        "the unknown source was cut off after its burst: {unknown}"
+    );
     let bans = h.core.bans(h.now);
-    assert_eq!(bans.iter().map(|b| b.addr).collect::<Vec<_>>(), vec![ip(ATTACKER)]);
+    assert_eq!(
+        bans.iter().map(|b| b.addr).collect::<Vec<_>>(),
+        vec![ip(ATTACKER)]
+    );
 }
 
 #[test]
@@ -128,7 +161,10 @@ fn lifting_a_ban_admits_the_source_at_once() {
     }
     assert!(h.core.lift_ban(h.now, ip(ATTACKER)));
     assert!(h.core.bans(h.now).is_empty());
-    assert!(!h.core.lift_ban(h.now, ip(ATTACKER)), "nothing left to lift");
+    assert!(
+        !h.core.lift_ban(h.now, ip(ATTACKER)),
+        "nothing left to lift"
+    );
     assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, 50)), vec![200]);
 }
 
@@ -154,7 +190,12 @@ fn unacked_calls_beyond_the_quota_are_refused_the_source_banned_and_others_get_i
     // nothing more is sent to it, not even the retransmissions of our 200s and the 503.
     assert_eq!(h.core.call_count(), 0);
     let sales = holdline::config::QueueId("sales".into());
-    let waiting = |h: &Harness| h.core.engine().queue_status(h.now, &sales).map(|s| s.waiting.len());
+    let waiting = |h: &Harness| {
+        h.core
+            .engine()
+            .queue_status(h.now, &sales)
+            .map(|s| s.waiting.len())
+    };
     assert_eq!(waiting(&h), Some(0));
     h.take();
     h.advance(Duration::from_secs(40));
@@ -178,15 +219,35 @@ fn a_caller_that_acks_is_not_held_to_the_unconfirmed_quota() {
 #[test]
 fn a_call_never_acked_ends_and_frees_its_slot_at_64_t1() {
     let mut h = Harness::new();
-    h.send(&invite("+14255550100", "noack", "z9hG4bKnoack", Some(SDP_PCMU)));
+    h.send(&invite(
+        "+14255550100",
+        "noack",
+        "z9hG4bKnoack",
+        Some(SDP_PCMU),
+    ));
     assert_eq!(h.core.call_count(), 1);
-    assert_eq!(h.core.engine().queue_status(h.now, &holdline::config::QueueId("sales".into())).map(|s| s.waiting.len()), Some(1));
+    assert_eq!(
+        h.core
+            .engine()
+            .queue_status(h.now, &holdline::config::QueueId("sales".into()))
+            .map(|s| s.waiting.len()),
+        Some(1)
+    );
     h.advance(Duration::from_millis(32_100));
     // BYE sent, and the call is gone at once: it does not wait the BYE's own 64·T1.
-    assert!(h.take().iter().any(|m| matches!(m, Message::Request(r) if r.method == Method::Bye)));
+    assert!(h
+        .take()
+        .iter()
+        .any(|m| matches!(m, Message::Request(r) if r.method == Method::Bye)));
     assert_eq!(h.core.call_count(), 0);
     assert_eq!(h.core.ports_in_use(), 0);
-    assert_eq!(h.core.engine().queue_status(h.now, &holdline::config::QueueId("sales".into())).map(|s| s.waiting.len()), Some(0));
+    assert_eq!(
+        h.core
+            .engine()
+            .queue_status(h.now, &holdline::config::QueueId("sales".into()))
+            .map(|s| s.waiting.len()),
+        Some(0)
+    );
     assert!(h.events.iter().any(|e| matches!(
         e,
         Event::CallEnded {

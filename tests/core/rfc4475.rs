@@ -101,7 +101,9 @@ fn every_torture_message_gets_the_rfc_response_and_the_server_keeps_answering() 
     let mut failures = Vec::new();
     // The "normal call" after each message is never ACKed: from one source, more of them than
     // admission control's default quota of unconfirmed calls.
-    let mut h = Harness::with_config(&format!("{CONFIG}\n[limits]\nunconfirmed_per_source = 1000\n"));
+    let mut h = Harness::with_config(&format!(
+        "{CONFIG}\n[limits]\nunconfirmed_per_source = 1000\n"
+    ));
     for (name, expected) in EXPECTED {
         let bytes = std::fs::read(dir.join(format!("{name}.dat"))).expect("read message");
         h.take();

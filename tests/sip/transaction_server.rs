@@ -43,10 +43,7 @@ fn server_invite_retransmits_non_2xx_on_timer_g_until_ack() {
     let busy = response_for(&req, 486, Some("q1"));
     l.respond(ms(0), tx, busy.clone()).unwrap();
     assert_eq!(drain_transmits(&mut l), 1);
-    assert_eq!(
-        run_until(&mut l, ms(12_000)),
-        vec![500, 1500, 3500, 7500]
-    );
+    assert_eq!(run_until(&mut l, ms(12_000)), vec![500, 1500, 3500, 7500]);
     // A retransmitted INVITE in Completed gets the final again.
     l.handle_request(ms(12_100), invite("z9hG4bKs2"), phone())
         .unwrap();

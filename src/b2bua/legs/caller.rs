@@ -13,10 +13,9 @@ use crate::sip::transport::Peer;
 use crate::time::Time;
 
 use super::call::{Call, CallHandle, CallMedia, CallState, Caller, PendingOffer, Ringing};
-use super::{DialogRef, LegEvent, Legs};
+use super::{DialogRef, Inbound, LegEvent, Legs};
 use crate::b2bua::core::{EndReason, Event};
 use crate::b2bua::{precheck, reply};
-use crate::config::ServiceDirectory;
 use crate::sip::dialog::Dialog;
 
 impl Legs {
@@ -28,8 +27,7 @@ impl Legs {
         req: Request,
         from: Peer,
         local: SocketAddr,
-        directory: &ServiceDirectory,
-        quota: u32,
+        inbound: Inbound<'_>,
     ) {
         if let Err(rej) = precheck::check(&req) {
             let mut resp = self.response(&req, rej.status, None);
@@ -39,7 +37,7 @@ impl Legs {
             return self.respond(now, tx, resp);
         }
         let Some(to_tag) = req.headers.to().and_then(|t| t.tag().map(str::to_owned)) else {
-            return self.on_out_of_dialog(now, tx, req, from, local, directory, quota);
+            return self.on_out_of_dialog(now, tx, req, from, local, inbound);
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         let handle = match self.dialogs.get(&(call_id, to_tag)) {
@@ -75,11 +73,10 @@ impl Legs {
         req: Request,
         from: Peer,
         local: SocketAddr,
-        directory: &ServiceDirectory,
-        quota: u32,
+        inbound: Inbound<'_>,
     ) {
         match req.method {
-            Method::Invite => self.on_invite(now, tx, req, from, local, directory, quota),
+            Method::Invite => self.on_invite(now, tx, req, from, local, inbound),
             Method::Options => self.on_options(now, tx, &req),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
             _ => self.respond_status(now, tx, &req, 481),
@@ -108,8 +105,7 @@ impl Legs {
         req: Request,
         from: Peer,
         local: SocketAddr,
-        directory: &ServiceDirectory,
-        quota: u32,
+        inbound: Inbound<'_>,
     ) {
         let tag = self.new_tag();
         if self.draining {
@@ -121,6 +117,7 @@ impl Legs {
         // (and is banned by the core); the one final answer (RFC 3261 §21.5.4) closes this
         // transaction.
         let source = from.addr.ip();
+        let quota = inbound.unconfirmed_quota;
         if self.unconfirmed_from(source) >= quota {
             tracing::info!(%source, quota, "too many unconfirmed calls from one source");
             self.over_quota.push(source);
@@ -128,7 +125,7 @@ impl Legs {
             return self.respond(now, tx, resp);
         }
         // Every number that reaches no queue gets the same 404, so scanners learn nothing.
-        let Some(queue) = directory.lookup(&req.uri).cloned() else {
+        let Some(queue) = inbound.directory.lookup(&req.uri).cloned() else {
             let resp = self.response(&req, 404, Some(&tag));
             return self.respond(now, tx, resp);
         };

@@ -83,6 +83,16 @@ pub(crate) enum LegEvent {
     },
 }
 
+/// What the core says about an inbound message besides the message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inbound<'a> {
+    /// Which service a new INVITE reaches.
+    pub directory: &'a ServiceDirectory,
+    /// Admission control: how many calls from the message's source may be ringing or
+    /// answered but not ACKed at once.
+    pub unconfirmed_quota: u32,
+}
+
 /// Whose dialog a (Call-ID, our tag) pair names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DialogRef {
@@ -201,20 +211,16 @@ impl Legs {
     }
 
     /// A message from the network: a request or response, or what failed to parse.
-    /// `directory` says which service a new INVITE reaches.
     pub fn handle_message(
         &mut self,
         now: Time,
         from: Peer,
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
-        directory: &ServiceDirectory,
-        quota: u32,
+        inbound: Inbound<'_>,
     ) {
         match parsed {
-            Ok(Message::Request(req)) => {
-                self.handle_request(now, from, local, req, directory, quota)
-            }
+            Ok(Message::Request(req)) => self.handle_request(now, from, local, req, inbound),
             Ok(Message::Response(resp)) => self.handle_response(now, resp),
             Err(err) => self.reject_unparsable(from, &err),
         }
@@ -367,12 +373,11 @@ impl Legs {
         from: Peer,
         local: SocketAddr,
         req: Request,
-        directory: &ServiceDirectory,
-        quota: u32,
+        inbound: Inbound<'_>,
     ) {
         match self.tx.handle_request(now, req, from) {
             Ok(RequestOutcome::New { tx, req }) => {
-                self.on_request(now, tx, req, from, local, directory, quota)
+                self.on_request(now, tx, req, from, local, inbound)
             }
             Ok(RequestOutcome::Cancel { tx, invite, req }) => self.on_cancel(now, tx, invite, &req),
             Ok(RequestOutcome::Ack { req, .. }) => self.on_ack(now, &req),
