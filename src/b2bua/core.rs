@@ -132,6 +132,8 @@ pub struct Core {
     media: VecDeque<Event>,
     /// Per-source limits and bans, in front of everything else.
     admission: Admission,
+    /// Off only in benchmarks that measure admission control's own cost.
+    admission_on: bool,
 }
 
 impl Core {
@@ -146,6 +148,7 @@ impl Core {
             applied: Applied::new(config),
             media: VecDeque::new(),
             admission: Admission::new(config),
+            admission_on: true,
         }
     }
 
@@ -153,6 +156,13 @@ impl Core {
     /// binds them as it hands them out).
     pub fn with_ports(mut self, ports: Box<dyn MediaPorts>) -> Core {
         self.legs.set_ports(ports);
+        self
+    }
+
+    /// Runs without admission control: every datagram passes, no source is limited or
+    /// banned. For benchmarks that measure what admission control costs, never for a server.
+    pub fn without_admission(mut self) -> Core {
+        self.admission_on = false;
         self
     }
 
@@ -170,7 +180,8 @@ impl Core {
             .position(|b| !b.is_ascii_whitespace())
             .unwrap_or(0);
         let request = !bytes[start..].starts_with(b"SIP/");
-        if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
+        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
+        {
             return self.silence_banned(now);
         }
         let parsed = parse_datagram(bytes, self.legs.limits());
@@ -186,7 +197,8 @@ impl Core {
         parsed: Result<Message, ParseError>,
     ) {
         let request = !matches!(parsed, Ok(Message::Response(_)));
-        if self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop {
+        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
+        {
             return self.silence_banned(now);
         }
         self.dispatch(now, from, local, parsed);
@@ -202,7 +214,7 @@ impl Core {
         parsed: Result<Message, ParseError>,
     ) {
         let quota = match &parsed {
-            Ok(Message::Request(r)) if r.method == Method::Invite => {
+            Ok(Message::Request(r)) if self.admission_on && r.method == Method::Invite => {
                 self.admission.unconfirmed_quota(from.addr.ip())
             }
             _ => u32::MAX,
