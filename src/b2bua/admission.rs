@@ -247,7 +247,8 @@ impl Admission {
     /// source is banned, unless it is a trunk.
     pub fn over_quota(&mut self, now: Time, addr: IpAddr) {
         if self.class_of_known(&addr) == Class::Trunk {
-            tracing::warn!(%addr, "trunk over its quota of unconfirmed calls; call refused");
+            // Not logged per call at warn: a trunk at its quota may stay there for a while.
+            tracing::debug!(%addr, "trunk over its quota of unconfirmed calls; call refused");
             return;
         }
         self.ban(now, addr, BanReason::Unconfirmed);
