@@ -2,7 +2,8 @@
 //! banned and then dropped without an answer, bans end and are lifted, a trunk's source keeps
 //! going at a rate that bans anyone else, a source holding too many calls without ACK is
 //! refused and banned (its unconfirmed calls dropped) while another caller gets in, a call
-//! never ACKed frees its queue slot at 64·T1, and a 4xx is not resent for ever.
+//! never ACKed frees its queue slot at 64·T1, a 4xx is not resent for ever, responses are
+//! not counted, and a flood over TCP is banned like one over UDP.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -271,4 +272,47 @@ fn a_final_error_to_a_source_that_never_acks_is_resent_at_most_four_times() {
     h.advance(Duration::from_secs(20));
     assert_eq!(h.statuses(), Vec::<u16>::new());
     assert_eq!(h.core.transaction_count(), 0);
+}
+
+#[test]
+fn responses_are_not_rate_limited() {
+    let mut h = Harness::with_config(&limits(""));
+    // 200 stray responses at once from one source, ten times its burst: they match nothing of
+    // ours and are dropped by the transaction layer, but they are no reason to ban anyone.
+    for n in 0..200 {
+        let stray = format!(
+            "SIP/2.0 200 OK\n\
+             Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKstray{n}\n\
+             From: <sip:x@192.0.2.1>;tag=a{n}\n\
+             To: <sip:y@203.0.113.9>;tag=b{n}\n\
+             Call-ID: stray-{n}\n\
+             CSeq: 1 OPTIONS\n\
+             Content-Length: 0\n\n"
+        );
+        assert_eq!(answers(&mut h, ATTACKER, &stray), Vec::<u16>::new());
+    }
+    assert!(h.core.bans(h.now).is_empty());
+    assert_eq!(answers(&mut h, ATTACKER, &options(ATTACKER, 1)), vec![200]);
+}
+
+#[test]
+fn a_flood_over_tcp_is_banned_like_one_over_udp() {
+    use holdline::sip::parse::{parse_datagram, Limits};
+    use holdline::sip::transport::{ConnId, Peer, Transport};
+    let mut h = Harness::with_config(&limits(""));
+    let peer = Peer {
+        transport: Transport::Tcp,
+        addr: ATTACKER.parse().unwrap(),
+        conn: Some(ConnId(1)),
+    };
+    let mut answered = 0;
+    for n in 0..40 {
+        let text = options(ATTACKER, n).replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+        let parsed = parse_datagram(&crlf(&text), &Limits::default());
+        h.core.handle_parsed(h.now, peer, h.local, parsed);
+        h.collect();
+        answered += h.statuses().len();
+    }
+    assert_eq!(answered, 20, "the burst, then nothing");
+    assert_eq!(h.core.bans(h.now)[0].addr, ip(ATTACKER));
 }
