@@ -39,6 +39,8 @@ queues=$(( (callers + 199) / 200 ))
 python3 - "$agents" "$queues" "$agent_port" "$realtime" >"$out/agents.toml" <<'EOF'
 import sys
 agents, queues, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+# Every call comes from 127.0.0.1: lift admission control's per-source limits.
+print('[limits]\nrequest_rate = 1000000\nburst = 1000000\nunconfirmed_per_source = 100000\n')
 print('[sip]\nlisten = ["udp:127.0.0.1:0"]\n[rtp]\nports = "20000-29999"\ntimeout = 0\n'
       f'realtime = {sys.argv[4]}\n[store]\npath = ":memory:"\n')
 for i in range(agents):

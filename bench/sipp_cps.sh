@@ -17,6 +17,9 @@ dir=$(mktemp -d)
 queues=$(( rate * (hold + 1000) / 1000 / 150 + 1 ))
 {
   printf '[sip]\nlisten = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]\n[rtp]\nports = "20000-60000"\n'
+  # SIPp places every call from 127.0.0.1: one source at a carrier's rate, which admission
+  # control's per-source defaults would ban.
+  printf '[limits]\nrequest_rate = 1000000\nburst = 1000000\nunconfirmed_per_source = 100000\n'
   for i in $(seq 0 $((queues - 1))); do
     n=$(printf '+1425556%04d' "$i")
     printf '[[number]]\ne164 = "%s"\nkind = "service-toll"\n' "$n"

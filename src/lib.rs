@@ -23,7 +23,8 @@
 //!   dialog, callers' and agents'; knows no queues), `switch` (the queue engine, rings,
 //!   forwards and transfers in flight, call timers), `settings` (what the configuration says,
 //!   swapped whole), `locations` (a user's contacts), `provisioning` (configuration and agents'
-//!   settings applied to new calls); [`b2bua::Core`] routes between them.
+//!   settings applied to new calls), `admission` (per-source limits and bans, in front of the
+//!   rest); [`b2bua::Core`] routes between them.
 //! - [`sip`]: RFC 3261 mechanics (messages, SDP, transactions, and [`sip::dialog`], the one §12
 //!   dialog type). Sans-IO.
 //! - [`rtp`]: RTP/RTCP packets, DTMF, outgoing streams and pacing, receive state, the bridge

@@ -99,6 +99,18 @@ pub enum ApiCommand {
     /// Agent self-service: dnd | opt-in | opt-out | get.
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// Sources banned by admission control; `bans lift ADDR` lifts one.
+    Bans {
+        #[command(subcommand)]
+        cmd: Option<BansCmd>,
+    },
+}
+
+/// `holdline bans …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum BansCmd {
+    /// Lift the ban on ADDR (an IP address).
+    Lift { addr: String },
 }
 
 /// Runs an API subcommand; returns what to print on stdout.
@@ -109,7 +121,35 @@ pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
         ApiCommand::User(c) => run_object(Kind::User, c, args),
         ApiCommand::Group(c) => run_object(Kind::Group, c, args),
         ApiCommand::Agent(c) => run_agent(c, args),
+        ApiCommand::Bans { cmd } => run_bans(cmd.as_ref(), args),
     }
+}
+
+/// `holdline bans` (a table of the bans in force) and `holdline bans lift ADDR`.
+pub fn run_bans(cmd: Option<&BansCmd>, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    if let Some(BansCmd::Lift { addr }) = cmd {
+        client.call("DELETE", &format!("/api/v1/bans/{}", segment(addr)), None)?;
+        return Ok(if args.json {
+            "null".into()
+        } else {
+            format!("lifted the ban on {addr}")
+        });
+    }
+    let value = client.call("GET", "/api/v1/bans", None)?;
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    Ok(table(
+        &value,
+        &[
+            "addr",
+            "reason",
+            "banned_secs",
+            "expires_in_secs",
+            "dropped",
+        ],
+    ))
 }
 
 impl ClientError {

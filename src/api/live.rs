@@ -99,6 +99,8 @@ pub struct Counters {
     pub rtp_dropped_foreign: u64,
     /// SIP connections (TCP): open, the cap, refused and closed for time.
     pub connections: ConnectionCounters,
+    /// Admission control's counters.
+    pub admission: AdmissionCounters,
 }
 
 /// SIP connection counters since start (and the open count and cap now).
@@ -113,12 +115,40 @@ pub struct ConnectionCounters {
     pub closed_idle: u64,
 }
 
+/// Admission control's counters for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AdmissionCounters {
+    /// Sources banned now.
+    pub bans_active: u64,
+    /// Bans since start.
+    pub bans_total: u64,
+    /// Datagrams dropped by admission control (banned sources, requests over a rate).
+    pub dropped_total: u64,
+}
+
+/// A source banned by admission control, as `GET /api/v1/bans` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BanInfo {
+    /// The source IP address.
+    pub addr: String,
+    /// `request-rate`, `unconfirmed-calls`, `auth-failures` or `admin`.
+    pub reason: String,
+    /// How long ago it was banned.
+    pub banned_secs: u64,
+    /// How long the ban still lasts.
+    pub expires_in_secs: u64,
+    /// Datagrams dropped from it since.
+    pub dropped: u64,
+}
+
 /// Everything live at one instant: every queue with activity, every call, the counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiveSnapshot {
     pub queues: BTreeMap<String, QueueLive>,
     pub calls: Vec<ActiveCall>,
     pub counters: Counters,
+    /// Sources banned by admission control, by address.
+    pub bans: Vec<BanInfo>,
 }
 
 impl LiveSnapshot {
@@ -136,7 +166,17 @@ pub type SnapshotFuture = Pin<Box<dyn Future<Output = LiveSnapshot> + Send + 'st
 /// taken only when someone looks (a scrape or a status request), never on the call path.
 pub trait LiveState: Send + Sync + 'static {
     fn snapshot(&self) -> SnapshotFuture;
+
+    /// Lifts admission control's ban on `addr`; resolves to whether there was one. A live
+    /// state without admission control has none to lift.
+    fn lift_ban(&self, addr: std::net::IpAddr) -> LiftFuture {
+        let _ = addr;
+        Box::pin(std::future::ready(false))
+    }
 }
+
+/// A ban being lifted: the runtime answers from the task that owns admission control.
+pub type LiftFuture = Pin<Box<dyn Future<Output = bool> + Send + 'static>>;
 
 /// A [`LiveState`] holding whatever was set last.
 #[derive(Default)]
@@ -157,6 +197,10 @@ impl MemoryLive {
         self.lock().counters = counters;
     }
 
+    pub fn set_bans(&self, bans: Vec<BanInfo>) {
+        self.lock().bans = bans;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, LiveSnapshot> {
         // A panic while holding the lock cannot leave these plain values half-written.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -167,5 +211,13 @@ impl LiveState for MemoryLive {
     fn snapshot(&self) -> SnapshotFuture {
         let snapshot = self.lock().clone();
         Box::pin(std::future::ready(snapshot))
+    }
+
+    fn lift_ban(&self, addr: std::net::IpAddr) -> LiftFuture {
+        let addr = addr.to_string();
+        let mut live = self.lock();
+        let before = live.bans.len();
+        live.bans.retain(|b| b.addr != addr);
+        Box::pin(std::future::ready(live.bans.len() < before))
     }
 }

@@ -5,7 +5,8 @@
 //! agent counted once: do-not-disturb first, else its busiest state in any queue); active RTP
 //! streams; SIP requests by method and the class of our final response (counter); RTP and
 //! RTCP packets strict RTP dropped for their source (counter); SIP connections open and
-//! their cap (gauges), refused by cap and closed for time (counters).
+//! their cap (gauges), refused by cap and closed for time (counters); admission control's
+//! bans in force (gauge), bans and dropped datagrams (counters).
 //!
 //! What this does not do: keep counters itself. They come from the runtime's
 //! [`super::live::LiveState`] snapshot.
@@ -132,6 +133,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
     }
     rtp_strict(&mut out, counters);
     connections(&mut out, &counters.connections);
+    admission(&mut out, &counters.admission);
     out
 }
 
@@ -204,6 +206,34 @@ fn connections(out: &mut String, c: &super::live::ConnectionCounters) {
             out,
             "holdline_sip_connections_expired_total{{reason=\"{reason}\"}} {n}"
         );
+    }
+}
+
+/// Admission control: bans in force, bans since start, datagrams dropped.
+fn admission(out: &mut String, c: &super::live::AdmissionCounters) {
+    let series = [
+        (
+            "holdline_bans_active",
+            "gauge",
+            "Source addresses banned now by admission control.",
+            c.bans_active,
+        ),
+        (
+            "holdline_bans_total",
+            "counter",
+            "Source addresses banned since start.",
+            c.bans_total,
+        ),
+        (
+            "holdline_admission_dropped_total",
+            "counter",
+            "Datagrams dropped by admission control (banned sources, requests over a rate).",
+            c.dropped_total,
+        ),
+    ];
+    for (name, kind, help, v) in series {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {v}");
     }
 }
 

@@ -25,8 +25,10 @@
 //! - [`routes`]: the route table and the handlers. [`openapi`]: the document.
 //! - [`provision`]: file + store → validated [`crate::config::Config`]. [`spec`]: bodies, views.
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
+//! - `bans`: admission control's bans (list, lift), answered by the runtime.
 //! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
 
+mod bans;
 pub mod boot;
 pub mod cli;
 pub mod client;

@@ -135,7 +135,7 @@ fn responses(op: Op) -> Value {
                 json!({ "description": "Created", "content": { "application/json": {} } }),
             );
         }
-        Op::Delete(_) => {
+        Op::Delete(_) | Op::LiftBan => {
             r.insert("204".into(), json!({ "description": "Removed" }));
         }
         Op::EventFeed => {
@@ -168,6 +168,7 @@ fn responses(op: Op) -> Value {
             | Op::Dnd
             | Op::OptIn
             | Op::OptOut
+            | Op::LiftBan
     ) {
         r.insert("404".into(), error("No such object", "Error"));
     }
@@ -182,6 +183,9 @@ fn responses(op: Op) -> Value {
                 "Error",
             ),
         );
+    }
+    if op == Op::LiftBan {
+        r.insert("422".into(), error("Not an IP address", "ValidationError"));
     }
     if matches!(op, Op::Events | Op::EventFeed) {
         r.insert(

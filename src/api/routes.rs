@@ -79,6 +79,8 @@ pub enum Op {
     OptOut,
     OpenApi,
     Metrics,
+    Bans,
+    LiftBan,
 }
 
 /// One route.
@@ -192,6 +194,21 @@ const OTHERS: [Route; 9] = [
         op: Op::OpenApi,
     },
 ];
+/// Admission control's bans (see `super::bans`).
+const BANS: [Route; 2] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/bans",
+        summary: "Sources banned by admission control (reason, time left, datagrams dropped)",
+        op: Op::Bans,
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/v1/bans/{addr}",
+        summary: "Lift the ban on a source address",
+        op: Op::LiftBan,
+    },
+];
 const METRICS: Route = Route {
     verb: Verb::Get,
     path: "/metrics",
@@ -206,6 +223,7 @@ pub fn all() -> Vec<Route> {
         v.extend(group);
     }
     v.extend(OTHERS);
+    v.extend(BANS);
     v.push(METRICS);
     v
 }
@@ -306,6 +324,8 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         }),
         Op::OpenApi => on(f, || async { Json(super::openapi::document()) }),
         Op::Metrics => on(f, metrics),
+        Op::Bans => on(f, super::bans::list),
+        Op::LiftBan => on(f, super::bans::lift),
     }
 }
 

@@ -15,14 +15,16 @@ use std::time::Duration;
 
 use crate::config::{Config, QueueId, Target};
 use crate::sip::message::Message;
+use crate::sip::method::Method;
 use crate::sip::parse::{parse_datagram, Limits, ParseError};
 use crate::sip::sdp::NegotiatedMedia;
 use crate::sip::transaction;
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
+use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
-use super::legs::{LegHandle, LegOutcome, Legs, RingRequest};
+use super::legs::{Inbound, LegHandle, LegOutcome, Legs, RingRequest};
 use super::locations::Locations;
 use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
@@ -131,6 +133,10 @@ pub struct Core {
     applied: Applied,
     /// Commands for the media plane, in order.
     media: VecDeque<Event>,
+    /// Per-source limits and bans, in front of everything else.
+    admission: Admission,
+    /// Off only in benchmarks that measure admission control's own cost.
+    admission_on: bool,
 }
 
 impl Core {
@@ -144,6 +150,8 @@ impl Core {
             locations,
             applied: Applied::new(config),
             media: VecDeque::new(),
+            admission: Admission::new(config),
+            admission_on: true,
         }
     }
 
@@ -154,14 +162,33 @@ impl Core {
         self
     }
 
+    /// Runs without admission control: every datagram passes, no source is limited or
+    /// banned. For benchmarks that measure what admission control costs, never for a server.
+    pub fn without_admission(mut self) -> Core {
+        self.admission_on = false;
+        self
+    }
+
     /// A UDP datagram arrived from `from` on the socket bound to `local`.
     pub fn handle_datagram(&mut self, now: Time, from: Peer, local: SocketAddr, bytes: &[u8]) {
         // RFC 5626 §4.4.1 keepalives and stray whitespace are not messages.
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
+        // Admission before the parser, so a banned source or a flood costs one lookup. A
+        // status line starts with the version (RFC 3261 §7.2); anything else is a request or
+        // garbage, and counts as a request.
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        let request = !bytes[start..].starts_with(b"SIP/");
+        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
+        {
+            return self.silence_banned(now);
+        }
         let parsed = parse_datagram(bytes, self.legs.limits());
-        self.handle_parsed(now, from, local, parsed);
+        self.dispatch(now, from, local, parsed);
     }
 
     /// A stream transport framed a message (or failed to) on a connection.
@@ -172,14 +199,58 @@ impl Core {
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
     ) {
-        let directory = &self.settings.directory;
-        self.legs
-            .handle_message(now, from, local, parsed, directory);
+        let request = !matches!(parsed, Ok(Message::Response(_)));
+        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
+        {
+            return self.silence_banned(now);
+        }
+        self.dispatch(now, from, local, parsed);
+    }
+
+    /// An admitted message to the legs; a source that asked for a call over its quota of
+    /// unconfirmed calls is banned.
+    fn dispatch(
+        &mut self,
+        now: Time,
+        from: Peer,
+        local: SocketAddr,
+        parsed: Result<Message, ParseError>,
+    ) {
+        let quota = match &parsed {
+            Ok(Message::Request(r)) if self.admission_on && r.method == Method::Invite => {
+                self.admission.unconfirmed_quota(from.addr.ip())
+            }
+            _ => u32::MAX,
+        };
+        let inbound = Inbound {
+            directory: &self.settings.directory,
+            unconfirmed_quota: quota,
+        };
+        self.legs.handle_message(now, from, local, parsed, inbound);
+        while let Some(source) = self.legs.poll_over_quota() {
+            self.admission.over_quota(now, source);
+        }
+        self.silence_banned(now);
         self.settle(now);
+    }
+
+    /// Sources banned by the last input get nothing more from us: retransmissions to them
+    /// stop and their calls not ACKed yet end (their places in the queues are free at once).
+    /// (A dropped datagram costs nothing more unless it led to a ban.)
+    fn silence_banned(&mut self, now: Time) {
+        let mut banned = false;
+        while let Some(source) = self.admission.poll_banned() {
+            self.legs.silence_source(source);
+            banned = true;
+        }
+        if banned {
+            self.settle(now);
+        }
     }
 
     /// Drives timers due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.admission.expire(now);
         self.legs.handle_timeout(now);
         let (switch, mut cx) = self.parts(now);
         switch.handle_timeout(&mut cx);
@@ -315,6 +386,7 @@ impl Core {
     /// rebuilt: calls, legs, rings, forwards and REFERs carry on as they were.
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
+        self.admission.reconfigure(config);
         let engine = self.switch.engine_mut();
         // Agents first, so a new queue's members are known online or not. A removed user is
         // never rung again; the engine keeps the record, offline.
@@ -360,5 +432,26 @@ impl Core {
     /// Every caller dialog in progress.
     pub fn calls_view(&self, now: Time) -> Vec<CallView> {
         self.switch.calls_view(now, &self.legs)
+    }
+
+    /// The sources banned at `now` (admission control).
+    pub fn bans(&self, now: Time) -> Vec<BanView> {
+        self.admission.bans(now)
+    }
+
+    /// Lifts the ban on `addr`; whether there was one in force.
+    pub fn lift_ban(&mut self, now: Time, addr: std::net::IpAddr) -> bool {
+        self.admission.lift(now, addr)
+    }
+
+    /// Bans `addr` for `[limits] ban` (an admin, or a later part that spots abuse).
+    pub fn ban(&mut self, now: Time, addr: std::net::IpAddr, reason: BanReason) {
+        self.admission.ban(now, addr, reason);
+        self.silence_banned(now);
+    }
+
+    /// Admission control's counters (bans, dropped datagrams).
+    pub fn admission_stats(&self) -> AdmissionStats {
+        self.admission.stats()
     }
 }

@@ -13,6 +13,8 @@
 //!
 //! # Layout
 //! - [`core`]: [`Core`], a thin router between the parts below; its inputs and outputs.
+//! - [`admission`]: per-source request rates, unconfirmed-call quotas and bans, in front of
+//!   the legs.
 //! - `legs`: every SIP dialog (callers' and agents') and its transactions; takes commands,
 //!   reports events, knows no queues. [`legs::call`]: one caller dialog's state.
 //! - `switch`: the queue engine, rings, forwards and transfers in flight, call timers.
@@ -25,6 +27,7 @@
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
 
+pub mod admission;
 pub mod core;
 pub mod legs;
 mod locations;

@@ -18,11 +18,13 @@
 //! - [`targets`]: forward targets and the forwarding-loop check.
 //! - [`dial`]: dial strings of external targets, normalised and checked against the trunks.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
+//! - [`limits`]: `[limits]`, per-source admission control.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
 pub mod directory;
 pub mod error;
+pub mod limits;
 pub mod model;
 mod queue_spec;
 pub mod raw;
@@ -36,6 +38,7 @@ use std::path::Path;
 
 pub use directory::ServiceDirectory;
 pub use error::{ConfigError, Problem, SyntaxError};
+pub use limits::{ClassLimits, LimitsConfig};
 pub use model::*;
 
 /// The configuration `holdline serve` runs without `--config`.

@@ -65,6 +65,8 @@ pub struct Config {
     pub api: ApiConfig,
     pub store: StoreConfig,
     pub media: MediaConfig,
+    /// `[limits]`: per-source admission control.
+    pub limits: super::limits::LimitsConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,

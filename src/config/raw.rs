@@ -25,6 +25,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub media: RawMedia,
     #[serde(default)]
+    pub limits: super::limits::RawLimits,
+    #[serde(default)]
     pub number: Vec<RawNumber>,
     #[serde(default)]
     pub user: Vec<RawUser>,

@@ -64,6 +64,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         p.add("[store]", "path", "path is empty".into());
     }
     let media = media(&raw.media, &mut p);
+    let limits = super::limits::limits(&raw.limits, &mut p);
     let numbers = numbers(&raw, &mut p);
     let users = users(&raw.user, &numbers, &mut p);
     let groups = groups(&raw.group, &users, &mut p);
@@ -80,6 +81,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         api,
         store,
         media,
+        limits,
         numbers,
         users,
         groups,

@@ -7,13 +7,14 @@
 //! path never pays for the API.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::live::ConnectionCounters;
 use crate::api::live::{
-    ActiveCall, AgentState, Counters, LiveSnapshot, LiveState, QueueCounters, QueueLive,
-    SnapshotFuture, WaitingCall,
+    ActiveCall, AdmissionCounters, AgentState, BanInfo, Counters, LiftFuture, LiveSnapshot,
+    LiveState, QueueCounters, QueueLive, SnapshotFuture, WaitingCall,
 };
 use crate::b2bua::Core;
 use crate::queue::event::{EventKind, QueueEvent};
@@ -24,8 +25,12 @@ use crate::time::Time;
 /// How many snapshot requests may wait for the core task.
 const PENDING: usize = 64;
 
-/// A request for a snapshot: where to send it.
-pub(crate) type LiveRequest = oneshot::Sender<LiveSnapshot>;
+/// What the API asks of the core task: a snapshot, or a ban lifted (each with where to send
+/// the answer).
+pub(crate) enum LiveRequest {
+    Snapshot(oneshot::Sender<LiveSnapshot>),
+    LiftBan(IpAddr, oneshot::Sender<bool>),
+}
 
 /// The API's handle on the core task's live state.
 pub struct RuntimeLive {
@@ -49,11 +54,48 @@ impl LiveState for RuntimeLive {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             // The core task has stopped (shutting down): nothing is live any more.
-            if requests.send(reply).await.is_err() {
+            if requests.send(LiveRequest::Snapshot(reply)).await.is_err() {
                 return LiveSnapshot::default();
             }
             answer.await.unwrap_or_default()
         })
+    }
+
+    fn lift_ban(&self, addr: IpAddr) -> LiftFuture {
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            if requests
+                .send(LiveRequest::LiftBan(addr, reply))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+            answer.await.unwrap_or(false)
+        })
+    }
+}
+
+/// Answers one of the API's requests on the core task.
+pub(crate) fn answer(
+    request: LiveRequest,
+    core: &mut Core,
+    now: Time,
+    tally: &Tally,
+    rtp_streams: usize,
+    runtime_counters: impl FnOnce(&mut Counters),
+) {
+    match request {
+        LiveRequest::Snapshot(reply) => {
+            let mut live = snapshot(core, now, tally, rtp_streams);
+            // The media plane's and the transport's counters: the core task owns those.
+            runtime_counters(&mut live.counters);
+            let _ = reply.send(live);
+        }
+        LiveRequest::LiftBan(addr, reply) => {
+            let _ = reply.send(core.lift_ban(now, addr));
+        }
     }
 }
 
@@ -123,6 +165,18 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             duration_secs: now.saturating_since(c.started).as_secs(),
         })
         .collect();
+    let bans: Vec<BanInfo> = core
+        .bans(now)
+        .into_iter()
+        .map(|b| BanInfo {
+            addr: b.addr.to_string(),
+            reason: b.reason.as_str().to_owned(),
+            banned_secs: now.saturating_since(b.since).as_secs(),
+            expires_in_secs: b.until.saturating_since(now).as_secs(),
+            dropped: b.dropped,
+        })
+        .collect();
+    let stats = core.admission_stats();
     LiveSnapshot {
         queues,
         calls,
@@ -130,10 +184,16 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             queues: tally.queues.clone(),
             rtp_streams_active: rtp_streams as u64,
             sip_requests: core.answers().clone(),
-            // The media plane's, set by the core task that owns it.
+            // The media plane's and the transport's: filled in by `answer`.
             rtp_dropped_foreign: 0,
             connections: ConnectionCounters::default(),
+            admission: AdmissionCounters {
+                bans_active: bans.len() as u64,
+                bans_total: stats.bans_total,
+                dropped_total: stats.dropped_total,
+            },
         },
+        bans,
     }
 }
 

@@ -275,13 +275,15 @@ pub async fn run_provisioned(
             prefs = prefs_changed(&mut prefs_rx) => {
                 core.set_agent_settings(clock.now(), &agent_settings(&prefs));
             }
-            Some(reply) = live_request(&mut live_requests) => {
+            Some(request) = live_request(&mut live_requests) => {
                 let now = clock.now();
                 let rtp = plane.call_count() + plane.leg_count();
-                let mut snapshot = live::snapshot(&core, now, &tally, rtp);
-                snapshot.counters.connections = live::connection_counters(&streams.stats());
-                snapshot.counters.rtp_dropped_foreign = plane.dropped_foreign();
-                let _ = reply.send(snapshot);
+                let connections = live::connection_counters(&streams.stats());
+                let dropped_foreign = plane.dropped_foreign();
+                live::answer(request, &mut core, now, &tally, rtp, |counters| {
+                    counters.connections = connections;
+                    counters.rtp_dropped_foreign = dropped_foreign;
+                });
             }
             _ = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(calls = core.call_count(), "shutting down: no new calls, hanging up");

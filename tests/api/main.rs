@@ -1,10 +1,11 @@
 //! The admin API and the CLI, one test binary: every route and validation error through the
-//! router, the directory, live state, the OpenAPI document against the router, and the CLI
+//! router, the directory, live state, bans, the OpenAPI document against the router, and the CLI
 //! against an API on loopback.
 
 #[path = "../api_support/mod.rs"]
 mod api_support;
 
+mod bans;
 mod cli;
 mod dial_targets;
 mod directory;

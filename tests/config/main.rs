@@ -1,8 +1,9 @@
 //! The configuration, one test binary: validation errors that name the field and why, the
-//! directory of numbers and users, strict RTP's keys, and property tests.
+//! directory of numbers and users, strict RTP's keys, `[limits]`, and property tests.
 
 mod dial_props;
 mod directory;
+mod limits;
 mod props;
 mod strict_rtp;
 mod validation;

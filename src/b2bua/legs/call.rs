@@ -8,7 +8,7 @@
 //!            (gone, 487/480)        Ending (our BYE) ──► (gone)
 //! ```
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::config::QueueId;
 use crate::sip::dialog::Dialog;
@@ -97,6 +97,9 @@ pub struct Call {
     pub media: CallMedia,
     pub caller: Caller,
     pub span: tracing::Span,
+    /// The address the INVITE came from, while the call counts against its unconfirmed
+    /// quota (ringing or answered, not ACKed yet): see [`super::Legs::unconfirmed_from`].
+    pub unconfirmed_from: Option<IpAddr>,
     /// When the INVITE arrived.
     pub started: Time,
 }

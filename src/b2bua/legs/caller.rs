@@ -13,10 +13,9 @@ use crate::sip::transport::Peer;
 use crate::time::Time;
 
 use super::call::{Call, CallHandle, CallMedia, CallState, Caller, PendingOffer, Ringing};
-use super::{DialogRef, LegEvent, Legs};
+use super::{DialogRef, Inbound, LegEvent, Legs};
 use crate::b2bua::core::{EndReason, Event};
 use crate::b2bua::{precheck, reply};
-use crate::config::ServiceDirectory;
 use crate::sip::dialog::Dialog;
 
 impl Legs {
@@ -28,7 +27,7 @@ impl Legs {
         req: Request,
         from: Peer,
         local: SocketAddr,
-        directory: &ServiceDirectory,
+        inbound: Inbound<'_>,
     ) {
         if let Err(rej) = precheck::check(&req) {
             let mut resp = self.response(&req, rej.status, None);
@@ -38,7 +37,7 @@ impl Legs {
             return self.respond(now, tx, resp);
         }
         let Some(to_tag) = req.headers.to().and_then(|t| t.tag().map(str::to_owned)) else {
-            return self.on_out_of_dialog(now, tx, req, from, local, directory);
+            return self.on_out_of_dialog(now, tx, req, from, local, inbound);
         };
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         let handle = match self.dialogs.get(&(call_id, to_tag)) {
@@ -74,10 +73,10 @@ impl Legs {
         req: Request,
         from: Peer,
         local: SocketAddr,
-        directory: &ServiceDirectory,
+        inbound: Inbound<'_>,
     ) {
         match req.method {
-            Method::Invite => self.on_invite(now, tx, req, from, local, directory),
+            Method::Invite => self.on_invite(now, tx, req, from, local, inbound),
             Method::Options => self.on_options(now, tx, &req),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
             _ => self.respond_status(now, tx, &req, 481),
@@ -106,7 +105,7 @@ impl Legs {
         req: Request,
         from: Peer,
         local: SocketAddr,
-        directory: &ServiceDirectory,
+        inbound: Inbound<'_>,
     ) {
         let tag = self.new_tag();
         if self.draining {
@@ -114,8 +113,19 @@ impl Legs {
             resp.headers.push(HeaderName::RetryAfter, "30");
             return self.respond(now, tx, resp);
         }
+        // Admission control: a source holding its quota of calls not ACKed yet gets no more
+        // (and is banned by the core); the one final answer (RFC 3261 §21.5.4) closes this
+        // transaction.
+        let source = from.addr.ip();
+        let quota = inbound.unconfirmed_quota;
+        if self.unconfirmed_from(source) >= quota {
+            tracing::info!(%source, quota, "too many unconfirmed calls from one source");
+            self.over_quota.push(source);
+            let resp = self.response(&req, 503, Some(&tag));
+            return self.respond(now, tx, resp);
+        }
         // Every number that reaches no queue gets the same 404, so scanners learn nothing.
-        let Some(queue) = directory.lookup(&req.uri).cloned() else {
+        let Some(queue) = inbound.directory.lookup(&req.uri).cloned() else {
             let resp = self.response(&req, 404, Some(&tag));
             return self.respond(now, tx, resp);
         };
@@ -196,8 +206,10 @@ impl Legs {
             },
             caller,
             span: span.clone(),
+            unconfirmed_from: Some(source),
             started: now,
         };
+        *self.unconfirmed.entry(source).or_insert(0) += 1;
         self.callers.calls.insert(handle, call);
         // The switch decides: answer (greeting, music, agents), or 486 / forward / 480 before
         // answering.
@@ -402,6 +414,7 @@ impl Legs {
 
     /// Forgets a call: its dialog, timers and RTP port; tells the media plane.
     pub(super) fn finish(&mut self, handle: CallHandle, reason: EndReason) {
+        self.settle_unconfirmed(handle);
         let Some(call) = self.callers.calls.remove(&handle) else {
             return;
         };

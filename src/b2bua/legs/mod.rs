@@ -83,6 +83,16 @@ pub(crate) enum LegEvent {
     },
 }
 
+/// What the core says about an inbound message besides the message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inbound<'a> {
+    /// Which service a new INVITE reaches.
+    pub directory: &'a ServiceDirectory,
+    /// Admission control: how many calls from the message's source may be ringing or
+    /// answered but not ACKed at once.
+    pub unconfirmed_quota: u32,
+}
+
 /// Whose dialog a (Call-ID, our tag) pair names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DialogRef {
@@ -159,6 +169,12 @@ pub(crate) struct Legs {
     next_handle: u64,
     out: Outbox,
     draining: bool,
+    /// Calls ringing or answered but not ACKed, by the address their INVITE came from
+    /// (admission control's quota; entries at zero are removed).
+    unconfirmed: HashMap<IpAddr, u32>,
+    /// Sources that asked for a call over their unconfirmed quota since the last
+    /// [`Legs::poll_over_quota`].
+    over_quota: Vec<IpAddr>,
 }
 
 impl Legs {
@@ -181,6 +197,8 @@ impl Legs {
             next_handle: 1,
             out: Outbox::default(),
             draining: false,
+            unconfirmed: HashMap::new(),
+            over_quota: Vec::new(),
         }
     }
 
@@ -193,17 +211,16 @@ impl Legs {
     }
 
     /// A message from the network: a request or response, or what failed to parse.
-    /// `directory` says which service a new INVITE reaches.
     pub fn handle_message(
         &mut self,
         now: Time,
         from: Peer,
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
-        directory: &ServiceDirectory,
+        inbound: Inbound<'_>,
     ) {
         match parsed {
-            Ok(Message::Request(req)) => self.handle_request(now, from, local, req, directory),
+            Ok(Message::Request(req)) => self.handle_request(now, from, local, req, inbound),
             Ok(Message::Response(resp)) => self.handle_response(now, resp),
             Err(err) => self.reject_unparsable(from, &err),
         }
@@ -249,6 +266,56 @@ impl Legs {
 
     pub fn call_count(&self) -> usize {
         self.callers.calls.len()
+    }
+
+    /// Calls from `addr` ringing or answered but not ACKed yet.
+    pub fn unconfirmed_from(&self, addr: IpAddr) -> u32 {
+        self.unconfirmed.get(&addr).copied().unwrap_or(0)
+    }
+
+    /// A source was banned: nothing more is sent to it (retransmissions of our answers stop)
+    /// and its calls not ACKed yet end at once, without BYE, freeing their places in the
+    /// queues. Calls from it that were ACKed go on (their media, their BYE).
+    pub fn silence_source(&mut self, addr: IpAddr) {
+        let stopped = self.tx.silence(addr);
+        let calls: Vec<CallHandle> = self
+            .callers
+            .calls
+            .values()
+            .filter(|c| c.unconfirmed_from == Some(addr))
+            .map(|c| c.handle)
+            .collect();
+        tracing::info!(%addr, transactions = stopped, calls = calls.len(), "banned source silenced");
+        for handle in calls {
+            self.finish(handle, EndReason::ServerHungUp);
+        }
+    }
+
+    /// A source that asked for a call over its unconfirmed quota (the call was refused).
+    pub fn poll_over_quota(&mut self) -> Option<IpAddr> {
+        self.over_quota.pop()
+    }
+
+    /// `call` no longer counts against its source's unconfirmed quota (ACKed, or gone).
+    fn settle_unconfirmed(&mut self, call: CallHandle) {
+        let Some(addr) = self
+            .callers
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.unconfirmed_from.take())
+        else {
+            return;
+        };
+        self.release_unconfirmed(addr);
+    }
+
+    fn release_unconfirmed(&mut self, addr: IpAddr) {
+        if let Some(n) = self.unconfirmed.get_mut(&addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.unconfirmed.remove(&addr);
+            }
+        }
     }
 
     pub fn leg_count(&self) -> usize {
@@ -306,11 +373,11 @@ impl Legs {
         from: Peer,
         local: SocketAddr,
         req: Request,
-        directory: &ServiceDirectory,
+        inbound: Inbound<'_>,
     ) {
         match self.tx.handle_request(now, req, from) {
             Ok(RequestOutcome::New { tx, req }) => {
-                self.on_request(now, tx, req, from, local, directory)
+                self.on_request(now, tx, req, from, local, inbound)
             }
             Ok(RequestOutcome::Cancel { tx, invite, req }) => self.on_cancel(now, tx, invite, &req),
             Ok(RequestOutcome::Ack { req, .. }) => self.on_ack(now, &req),
@@ -387,6 +454,10 @@ impl Legs {
                     if let Some(&DialogRef::Caller(handle)) = self.dialogs.get(&dialog) {
                         tracing::info!("no ACK for our 200 OK; hanging up");
                         self.send_bye(now, handle, 408, "no ACK received");
+                        // The BYE goes on by itself; the call (its queue slot, its port)
+                        // ends now rather than when a caller that never ACKed fails to
+                        // answer the BYE too, 64·T1 later.
+                        self.finish(handle, EndReason::Timeout);
                     }
                 }
                 TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {

@@ -37,6 +37,14 @@ impl Legs {
             self.out
                 .media
                 .push_back(Event::CallConfirmed { call: handle });
+            if let Some(addr) = call.unconfirmed_from.take() {
+                if let Some(n) = self.unconfirmed.get_mut(&addr) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.unconfirmed.remove(&addr);
+                    }
+                }
+            }
         }
         let ack_cseq = req.headers.cseq().map(|c| c.seq);
         let Some(pending) = call.media.pending_offer else {

@@ -426,6 +426,37 @@ impl TransactionLayer {
         Ok(())
     }
 
+    /// Stops every retransmission to `ip` (a source the TU no longer answers, e.g. one banned
+    /// for abuse): server transactions answering it end at once without another transmission
+    /// or event for the TU, and 2xx responses awaiting its ACK are no longer resent. Our own
+    /// requests to it go on. Returns how many stopped. A linear scan: the TU calls this rarely.
+    pub fn silence(&mut self, ip: std::net::IpAddr) -> usize {
+        let servers: Vec<ServerTxId> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| e.tx.dest.addr.ip() == ip)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut stopped = 0;
+        for id in servers {
+            if self.terminate(TxId::Server(id)).is_ok() {
+                stopped += 1;
+            }
+        }
+        let pending: Vec<(u64, Uas2xxKey)> = self
+            .pending_2xx
+            .iter()
+            .filter(|(_, p)| p.dest().addr.ip() == ip)
+            .map(|(id, p)| (*id, p.key.clone()))
+            .collect();
+        for (id, key) in pending {
+            self.pending_2xx.remove(&id);
+            self.pending_2xx_index.remove(&key);
+            stopped += 1;
+        }
+        stopped
+    }
+
     /// The runtime failed to send to `peer` (connection refused or reset, ICMP unreachable):
     /// every transaction talking to it is told [`TransactionEvent::TransportError`] and ends.
     /// A stream peer is matched with its connection id, so one dead connection fails only the

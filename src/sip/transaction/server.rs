@@ -17,6 +17,13 @@ use crate::time::Time;
 use super::timer::{Timer, TimerConfig, TimerTable};
 use super::{Outputs, ServerTxId, TransactionError, TransactionEvent, TxId};
 
+/// How many times Timer G resends a non-2xx final response to an INVITE over UDP. RFC 3261
+/// §17.2.1 retransmits until Timer H (about ten times in 64·T1); a peer that never ACKs (a
+/// scanner, a forged source) would draw all of them. After these, the final is resent only
+/// when the INVITE is (a peer that lost it retransmits the INVITE), so nothing is amplified;
+/// Timer H still ends the transaction.
+pub const FINAL_RETRANSMITS: u32 = 4;
+
 /// The state of a server transaction.
 ///
 /// INVITE (§17.2.1, Figure 7 as amended by RFC 6026 Figure 5):
@@ -28,7 +35,8 @@ use super::{Outputs, ServerTxId, TransactionError, TransactionEvent, TxId};
 ///     |300-699 \2xx from TU: send
 ///     v         v
 ///   Completed  Accepted --INVITE: absorb; ACK: to TU; 2xx from TU: send
-///     |  INVITE: resend final; Timer G (UDP): resend, G = min(2G, T2)
+///     |  INVITE: resend final; Timer G (UDP): resend, G = min(2G, T2), at most
+///     |  FINAL_RETRANSMITS times
 ///     |  Timer H: TU timeout --> Terminated            Timer L --> Terminated
 ///     |ACK
 ///     v
@@ -76,6 +84,8 @@ pub(crate) struct ServerTx {
     last_response: Option<Vec<u8>>,
     /// The current Timer G interval.
     interval: Duration,
+    /// Timer G resends so far ([`FINAL_RETRANSMITS`] at most).
+    resent: u32,
 }
 
 impl ServerTx {
@@ -92,6 +102,7 @@ impl ServerTx {
             dest,
             last_response: None,
             interval: Duration::ZERO,
+            resent: 0,
         }
     }
 
@@ -192,8 +203,11 @@ impl ServerTx {
                 if let Some(bytes) = &self.last_response {
                     out.send(self.dest, bytes.clone());
                 }
-                self.interval = cfg.backoff(self.interval, true);
-                self.timers.set(Timer::G, now + self.interval);
+                self.resent += 1;
+                if self.resent < FINAL_RETRANSMITS {
+                    self.interval = cfg.backoff(self.interval, true);
+                    self.timers.set(Timer::G, now + self.interval);
+                }
             }
             (Timer::H, ServerState::Completed) => {
                 // §17.2.1: no ACK; inform the TU (the dialog, if any, is dead).

@@ -96,6 +96,11 @@ impl Pending2xx {
         }
     }
 
+    /// Where the 2xx is resent.
+    pub fn dest(&self) -> Peer {
+        self.dest
+    }
+
     /// The TU sent the 2xx again (e.g. with a new body): retransmit the new bytes from now on.
     pub fn replace(&mut self, bytes: Vec<u8>) {
         self.bytes = bytes;
