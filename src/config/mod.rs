@@ -19,6 +19,7 @@
 //! - [`dial`]: dial strings of external targets, normalised and checked against the trunks.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`limits`]: `[limits]`, per-source admission control.
+//! - [`registrar`]: `[registrar]`, REGISTER and digest authentication.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
@@ -28,6 +29,7 @@ pub mod limits;
 pub mod model;
 mod queue_spec;
 pub mod raw;
+pub mod registrar;
 pub mod targets;
 pub mod uri;
 pub mod validate;

@@ -229,7 +229,10 @@ pub async fn run_provisioned(
                         core.handle_parsed(now, peer, local, *parsed);
                     }
                     Input::Connected { conn, writer } => { writers.insert(conn, writer); }
-                    Input::Closed { conn } => { writers.remove(&conn); }
+                    Input::Closed { conn } => {
+                        writers.remove(&conn);
+                        core.connection_closed(now, conn);
+                    }
                     Input::Unreachable { peer } => core.handle_transport_error(now, peer),
                     Input::Reconfigure { generation, config, prompts } => {
                         core.reconfigure(now, &config);
