@@ -5,7 +5,7 @@
 //!
 //! A scanner learns nothing: every REGISTER without valid credentials (unknown user, user
 //! without a password, wrong password, wrong domain) gets the same 401 with the same realm and
-//! a nonce that depends only on the time. Only after the credentials check out does anything
+//! a nonce that depends only on the time and how many were issued. Only after the credentials check out does anything
 //! depend on who the user is.
 //!
 //! NAT (RFC 3581, RFC 5626 §5): a binding is always reached at the address, port and transport
@@ -491,7 +491,7 @@ impl Registrar {
     }
 
     /// The 401 every REGISTER without valid credentials gets.
-    fn challenge(&self, now: Time, stale: bool) -> Answer {
+    fn challenge(&mut self, now: Time, stale: bool) -> Answer {
         let mut a = Answer::status(401);
         for c in self.verifier.challenges(now, &self.config.realm, stale) {
             a.headers.push((HeaderName::WwwAuthenticate, c));

@@ -138,6 +138,9 @@ pub struct Verifier {
     /// Highest `nc` seen per nonce, and the nonces in the order first seen (for the bound).
     counts: HashMap<String, u32>,
     order: VecDeque<String>,
+    /// Makes each challenge's nonce unique: two phones challenged in the same millisecond
+    /// must not share a nonce, or the second one's `nc=1` would look like a replay.
+    issued: u32,
 }
 
 impl Verifier {
@@ -147,6 +150,7 @@ impl Verifier {
             lifetime,
             counts: HashMap::new(),
             order: VecDeque::new(),
+            issued: 0,
         }
     }
 
@@ -160,19 +164,22 @@ impl Verifier {
         self.lifetime = lifetime;
     }
 
-    /// A fresh nonce for `realm` at `now`: 16 hex digits of milliseconds, then the first 16
-    /// bytes of HMAC-SHA256(secret, time ":" realm) in hex.
-    pub fn nonce(&self, now: Time, realm: &str) -> String {
+    /// A fresh nonce for `realm` at `now`: 16 hex digits of milliseconds and 8 of a serial
+    /// number, then the first 16 bytes of HMAC-SHA256(secret, time serial ":" realm) in hex.
+    pub fn nonce(&mut self, now: Time, realm: &str) -> String {
         let ms = u64::try_from(now.since_epoch().as_millis()).unwrap_or(u64::MAX);
-        format!("{ms:016x}{}", self.mac(ms, realm))
+        self.issued = self.issued.wrapping_add(1);
+        let stamp = format!("{ms:016x}{:08x}", self.issued);
+        let mac = self.mac(&stamp, realm);
+        format!("{stamp}{mac}")
     }
 
-    fn mac(&self, ms: u64, realm: &str) -> String {
-        hex(&hmac_sha256(&self.secret, format!("{ms:016x}:{realm}").as_bytes())[..16])
+    fn mac(&self, stamp: &str, realm: &str) -> String {
+        hex(&hmac_sha256(&self.secret, format!("{stamp}:{realm}").as_bytes())[..16])
     }
 
     /// The `WWW-Authenticate` values for `realm`, one per offered algorithm, SHA-256 first.
-    pub fn challenges(&self, now: Time, realm: &str, stale: bool) -> Vec<String> {
+    pub fn challenges(&mut self, now: Time, realm: &str, stale: bool) -> Vec<String> {
         let nonce = self.nonce(now, realm);
         OFFERED
             .iter()
@@ -240,12 +247,12 @@ impl Verifier {
 
     /// When `nonce` was issued, if it is ours for `realm`.
     fn issued(&self, nonce: &str, realm: &str) -> Option<Time> {
-        if nonce.len() != 48 || !nonce.is_ascii() {
+        if nonce.len() != 56 || !nonce.is_ascii() {
             return None;
         }
-        let (time, mac) = nonce.split_at(16);
-        let ms = u64::from_str_radix(time, 16).ok()?;
-        constant_time_eq(self.mac(ms, realm).as_bytes(), mac.as_bytes())
+        let (stamp, mac) = nonce.split_at(24);
+        let ms = u64::from_str_radix(&stamp[..16], 16).ok()?;
+        constant_time_eq(self.mac(stamp, realm).as_bytes(), mac.as_bytes())
             .then(|| Time::from_millis(ms))
     }
 
@@ -292,7 +299,13 @@ mod tests {
 
     const REALM: &str = "example.com";
 
-    fn answer(v: &Verifier, now: Time, alg: usize, password: &str, cnonce: &str) -> Credentials {
+    fn answer(
+        v: &mut Verifier,
+        now: Time,
+        alg: usize,
+        password: &str,
+        cnonce: &str,
+    ) -> Credentials {
         let ch = Challenge::parse(&v.challenges(now, REALM, false)[alg]).unwrap();
         let req = Request {
             method: "REGISTER",
@@ -313,17 +326,16 @@ mod tests {
     #[test]
     fn both_algorithms_verify_and_a_wrong_password_fails() {
         let mut v = Verifier::new(b"secret", Duration::from_secs(300));
+        let now = Time::from_millis(5000);
         for (i, alg) in OFFERED.iter().enumerate() {
-            // Both challenges carry one nonce: a fresh one per algorithm, so nc 1 is new.
-            let now = Time::from_millis(5000 + 1000 * i as u64);
             let good = ha1(*alg, "amos", REALM, "pw");
-            let c = answer(&v, now, i, "pw", "c1");
+            let c = answer(&mut v, now, i, "pw", "c1");
             assert_eq!(c.algorithm, *alg);
             assert_eq!(
                 v.verify(now, REALM, "REGISTER", &c, Some(&good)),
                 Verdict::Ok
             );
-            let bad = answer(&v, now, i, "nope", "c2");
+            let bad = answer(&mut v, now, i, "nope", "c2");
             assert!(matches!(
                 v.verify(now, REALM, "REGISTER", &bad, Some(&good)),
                 Verdict::Fail(_)
@@ -335,7 +347,7 @@ mod tests {
     fn old_or_foreign_nonce_is_stale_and_a_replayed_count_fails() {
         let mut v = Verifier::new(b"secret", Duration::from_secs(300));
         let good = ha1(Algorithm::Sha256, "amos", REALM, "pw");
-        let c = answer(&v, Time::ZERO, 0, "pw", "c1");
+        let c = answer(&mut v, Time::ZERO, 0, "pw", "c1");
         assert_eq!(
             v.verify(Time::ZERO, REALM, "REGISTER", &c, Some(&good)),
             Verdict::Ok
@@ -351,13 +363,13 @@ mod tests {
         );
         // Another server's nonce (or ours before the secret changed): stale with the right
         // password, a failure with a wrong one.
-        let other = Verifier::new(b"other secret", Duration::from_secs(300));
-        let foreign = answer(&other, Time::ZERO, 0, "pw", "c1");
+        let mut other = Verifier::new(b"other secret", Duration::from_secs(300));
+        let foreign = answer(&mut other, Time::ZERO, 0, "pw", "c1");
         assert_eq!(
             v.verify(Time::ZERO, REALM, "REGISTER", &foreign, Some(&good)),
             Verdict::Stale
         );
-        let wrong = answer(&other, Time::ZERO, 0, "nope", "c1");
+        let wrong = answer(&mut other, Time::ZERO, 0, "nope", "c1");
         assert_eq!(
             v.verify(Time::ZERO, REALM, "REGISTER", &wrong, Some(&good)),
             Verdict::Fail("wrong response")
