@@ -26,6 +26,7 @@ mod agents;
 mod bodies;
 mod file;
 mod merge;
+mod registrar;
 
 use std::sync::Arc;
 

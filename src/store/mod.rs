@@ -17,9 +17,11 @@
 //! - this file: [`Store`], opening, pragmas, migrations, [`StoreError`].
 //! - [`objects`]: provisioned objects ([`Kind`], [`Origin`], [`ObjectRow`]), agent state, meta.
 //! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]).
+//! - [`registrations`]: registered bindings ([`StoredBinding`]), kept across restarts.
 
 pub mod events;
 pub mod objects;
+pub mod registrations;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,7 @@ use thiserror::Error;
 
 pub use events::{EventFilter, QueueEvent};
 pub use objects::{AgentPrefs, Kind, ObjectRow, Origin};
+pub use registrations::StoredBinding;
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -70,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_time ON events (at_ms);",
     // 2: how long the call had waited in the queue when the event happened.
     "ALTER TABLE events ADD COLUMN waited_ms INTEGER;",
+    // 3: registered bindings (the registrar's), so they survive a restart.
+    "CREATE TABLE registrations (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                                 body TEXT NOT NULL, PRIMARY KEY (user_id, seq));",
 ];
 
 /// The schema version this build writes.
