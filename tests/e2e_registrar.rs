@@ -1,0 +1,189 @@
+//! End-to-end registrar: the real `holdline` binary on loopback, a phone played by a plain UDP
+//! socket. It registers with digest authentication (challenge, answer), the server is killed
+//! (SIGKILL) and started again on the same store, and a queue call then rings the phone at the
+//! address its REGISTER came from; a binding that expired while the server was down is not rung.
+#![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use holdline::sip::digest::{authorization, Challenge, Request as DigestRequest};
+use holdline::sip::header::HeaderName;
+use holdline::sip::message::{Message, Request, Response};
+use holdline::sip::parse::{parse_datagram, Limits};
+use holdline::sip::Method;
+use holdline_testkit::{ConfigToml, QueueToml, Server};
+
+const NUMBER: &str = "+14255550100";
+
+fn config() -> String {
+    ConfigToml::loopback("27000-27999")
+        .number(NUMBER, "service-toll")
+        .raw(
+            "[registrar]\nmin_expires = 1\ndefault_expires = 600\n\
+             [[user]]\nid = \"amos\"\npassword = \"s3cret\"\n\
+             [[user]]\nid = \"bea\"\npassword = \"b3a\"\n",
+        )
+        .queue(
+            QueueToml::new("sales")
+                .numbers(&[NUMBER])
+                .agents(&["amos", "bea"]),
+        )
+        .to_string()
+}
+
+fn socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s
+}
+
+/// The next message on `s` matching `want` within `limit`.
+fn recv(s: &UdpSocket, limit: Duration, want: impl Fn(&Message) -> bool) -> Option<Message> {
+    let end = Instant::now() + limit;
+    let mut buf = [0u8; 65536];
+    while Instant::now() < end {
+        let Ok(n) = s.recv(&mut buf) else { continue };
+        if let Ok(m) = parse_datagram(&buf[..n], &Limits::default()) {
+            if want(&m) {
+                return Some(m);
+            }
+        }
+    }
+    None
+}
+
+fn register_text(user: &str, phone: &UdpSocket, cseq: u32, expires: u32, auth: &str) -> String {
+    let me = phone.local_addr().unwrap();
+    format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKreg{cseq}{user};rport\r\n\
+         From: <sip:{user}@127.0.0.1>;tag=r{cseq}\r\n\
+         To: <sip:{user}@127.0.0.1>\r\n\
+         Call-ID: reg-{user}@test\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{user}@10.1.2.3:5060>\r\n\
+         Expires: {expires}\r\n\
+         {auth}Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+fn response(s: &UdpSocket) -> Response {
+    match recv(s, Duration::from_secs(5), |m| {
+        matches!(m, Message::Response(_))
+    }) {
+        Some(Message::Response(r)) => r,
+        _ => panic!("no response to REGISTER"),
+    }
+}
+
+/// Registers `user` from `phone` for `expires` seconds, answering the challenge.
+fn register(server: &Server, phone: &UdpSocket, user: &str, password: &str, expires: u32) {
+    let to = format!("127.0.0.1:{}", server.port);
+    phone
+        .send_to(register_text(user, phone, 1, expires, "").as_bytes(), &to)
+        .unwrap();
+    let challenge = response(phone);
+    assert_eq!(challenge.status, 401);
+    let ch = Challenge::pick(
+        challenge.headers.get_all(&HeaderName::WwwAuthenticate),
+        None,
+    )
+    .expect("a challenge we can answer");
+    let req = DigestRequest {
+        method: "REGISTER",
+        uri: "sip:127.0.0.1",
+        body: b"",
+    };
+    let auth = authorization(&ch, user, password, req, "c0ffee").unwrap();
+    phone
+        .send_to(
+            register_text(
+                user,
+                phone,
+                2,
+                expires,
+                &format!("Authorization: {auth}\r\n"),
+            )
+            .as_bytes(),
+            &to,
+        )
+        .unwrap();
+    let ok = response(phone);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let contact = ok.headers.get(&HeaderName::Contact).unwrap_or_default();
+    assert!(contact.contains(&format!("expires={expires}")), "{contact}");
+}
+
+/// A caller's INVITE to the queue's number.
+fn call(server: &Server, caller: &UdpSocket) {
+    let me = caller.local_addr().unwrap();
+    let sdp = format!(
+        "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        me.port() + 2
+    );
+    let text = format!(
+        "INVITE sip:{NUMBER}@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKcall1;rport\r\n\
+         From: <sip:caller@127.0.0.1>;tag=c1\r\n\
+         To: <sip:{NUMBER}@127.0.0.1>\r\n\
+         Call-ID: call-1@test\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:caller@{me}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    caller
+        .send_to(text.as_bytes(), format!("127.0.0.1:{}", server.port))
+        .unwrap();
+}
+
+fn invite_on(s: &UdpSocket, limit: Duration) -> Option<Request> {
+    match recv(
+        s,
+        limit,
+        |m| matches!(m, Message::Request(r) if r.method == Method::Invite),
+    ) {
+        Some(Message::Request(r)) => Some(r),
+        _ => None,
+    }
+}
+
+#[test]
+fn bindings_survive_sigkill_and_an_expired_one_is_not_rung() {
+    let server = Server::start(&config());
+    let amos = socket();
+    let bea = socket();
+    register(&server, &amos, "amos", "s3cret", 600);
+    register(&server, &bea, "bea", "b3a", 2);
+    // The writer stores bindings off the call path; give it a moment, then kill.
+    std::thread::sleep(Duration::from_millis(500));
+    let dir = server.dir.clone();
+    server.kill();
+    // bea's binding expires while the server is down.
+    std::thread::sleep(Duration::from_millis(2500));
+    let server = Server::restart_in(&dir);
+    let caller = socket();
+    call(&server, &caller);
+    let invite = invite_on(&amos, Duration::from_secs(10)).expect("amos's phone is rung");
+    // NAT: the Contact said 10.1.2.3, the INVITE came to the REGISTER's source.
+    assert_eq!(invite.uri.to_string(), "sip:amos@10.1.2.3:5060");
+    assert!(
+        invite_on(&bea, Duration::from_secs(2)).is_none(),
+        "bea's expired binding is not rung"
+    );
+    // A REGISTER from a source the server never saw is still challenged, not refused.
+    let stranger = socket();
+    stranger
+        .send_to(
+            register_text("nobody", &stranger, 1, 60, "").as_bytes(),
+            format!("127.0.0.1:{}", server.port),
+        )
+        .unwrap();
+    assert_eq!(response(&stranger).status, 401);
+}
