@@ -37,6 +37,7 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod provision;
+mod registrations;
 pub mod routes;
 pub mod spec;
 

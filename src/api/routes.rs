@@ -81,6 +81,8 @@ pub enum Op {
     Metrics,
     Bans,
     LiftBan,
+    Registrations,
+    RemoveRegistration,
 }
 
 /// One route.
@@ -209,6 +211,21 @@ const BANS: [Route; 2] = [
         op: Op::LiftBan,
     },
 ];
+/// The registrar's bindings (see `super::registrations`).
+const REGISTRATIONS: [Route; 2] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/users/{id}/registrations",
+        summary: "A user's registered bindings (contact, source, transport, user agent, time left)",
+        op: Op::Registrations,
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/v1/users/{id}/registrations/{n}",
+        summary: "Remove a user's registered binding (by its place in the list)",
+        op: Op::RemoveRegistration,
+    },
+];
 const METRICS: Route = Route {
     verb: Verb::Get,
     path: "/metrics",
@@ -224,6 +241,7 @@ pub fn all() -> Vec<Route> {
     }
     v.extend(OTHERS);
     v.extend(BANS);
+    v.extend(REGISTRATIONS);
     v.push(METRICS);
     v
 }
@@ -326,6 +344,8 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::Metrics => on(f, metrics),
         Op::Bans => on(f, super::bans::list),
         Op::LiftBan => on(f, super::bans::lift),
+        Op::Registrations => on(f, super::registrations::list),
+        Op::RemoveRegistration => on(f, super::registrations::remove),
     }
 }
 

@@ -12,3 +12,4 @@ mod directory;
 mod live;
 mod openapi;
 mod queues;
+mod registrations;
