@@ -7,6 +7,7 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
+use holdline::api::client::Client;
 use holdline::sip::digest::{authorization, Challenge, Request as DigestRequest};
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::{Message, Request, Response};
@@ -15,9 +16,11 @@ use holdline::sip::Method;
 use holdline_testkit::{ConfigToml, QueueToml, Server};
 
 const NUMBER: &str = "+14255550100";
+const TOKEN: &str = "registrar-test-token";
 
 fn config() -> String {
     ConfigToml::loopback("27000-27999")
+        .api_token(TOKEN)
         .number(NUMBER, "service-toll")
         .raw(
             "[registrar]\nmin_expires = 1\ndefault_expires = 600\n\
@@ -168,6 +171,28 @@ fn bindings_survive_sigkill_and_an_expired_one_is_not_rung() {
     // bea's binding expires while the server is down.
     std::thread::sleep(Duration::from_millis(2500));
     let server = Server::restart_in(&dir);
+    // The API lists the restored binding (bea's expired one is gone), and /metrics counts it.
+    let api = Client::new(server.api.clone(), Some(TOKEN.to_owned()));
+    let list = api
+        .request("GET", "/api/v1/users/amos/registrations", None)
+        .unwrap();
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.body[0]["source"],
+        amos.local_addr().unwrap().to_string()
+    );
+    assert_eq!(list.body[0]["transport"], "udp");
+    assert_eq!(list.body.as_array().map(Vec::len), Some(1), "{}", list.body);
+    let bea_list = api
+        .request("GET", "/api/v1/users/bea/registrations", None)
+        .unwrap();
+    assert_eq!(bea_list.body, serde_json::json!([]));
+    let metrics = api.request("GET", "/metrics", None).unwrap();
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.lines().any(|l| l == "holdline_registered_bindings 1"),
+        "{text}"
+    );
     let caller = socket();
     call(&server, &caller);
     let invite = invite_on(&amos, Duration::from_secs(10)).expect("amos's phone is rung");
