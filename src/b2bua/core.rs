@@ -152,8 +152,10 @@ impl Core {
         // Until the runtime gives the stored secret, nonces are keyed from the seed (which the
         // runtime draws from the OS).
         let secret = settings.seed.to_le_bytes();
+        let mut registrar = Registrar::new(config, &secret);
+        registrar.set_boot(settings.seed);
         Core {
-            registrar: Registrar::new(config, &secret),
+            registrar,
             registration_changes: Default::default(),
             settings: Arc::new(Settings::new(config)),
             legs: Legs::new(config, settings),

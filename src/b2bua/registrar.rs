@@ -139,6 +139,11 @@ impl Registrar {
         self.verifier.set_secret(secret);
     }
 
+    /// Names this run of the server, so nonces from before a restart are not taken as fresh.
+    pub fn set_boot(&mut self, boot: u64) {
+        self.verifier.set_boot(boot);
+    }
+
     /// Takes new accounts and settings; returns the users whose bindings were dropped because
     /// they no longer have a password (or no longer exist).
     pub fn reconfigure(&mut self, config: &Config) -> Vec<UserId> {

@@ -1,13 +1,15 @@
 //! Digest authentication as a server: issuing challenges and checking the answers (RFC 7616,
 //! RFC 8760, RFC 3261 §22.4), for the registrar.
 //!
-//! Nonces are bound to the server and need no table: a nonce is the time it was issued and an
-//! HMAC-SHA256 over that time and the realm with a secret only the server knows (RFC 7616
-//! §5.4). A nonce whose MAC is right but whose time is past the lifetime is answered
-//! `stale=true` (the credentials were right, only the nonce is old, RFC 7616 §3.3), and so is
-//! a right answer to a nonce that is not ours (a restart with another secret): only a wrong
-//! response is a failure. Replays are caught by the nonce count (`nc`, RFC 7616 §3.4): the highest
-//! count seen per nonce is kept in a bounded table, and a count not above it fails.
+//! Nonces are bound to the server and need no table: a nonce is the time it was issued, a
+//! serial number and an HMAC-SHA256 over both, the realm and the server's run with a secret
+//! only the server knows (RFC 7616 §5.4). A nonce whose MAC is right but whose time is past the
+//! lifetime is answered `stale=true` (the credentials were right, only the nonce is old, RFC
+//! 7616 §3.3), and so is a right answer to a nonce that is not ours (another secret, or one
+//! from before a restart, whose counts are gone): only a wrong response is a failure. Replays
+//! are caught by the nonce count (`nc`, RFC 7616 §3.4): the highest count seen per nonce is kept
+//! in a bounded table, a count not above it fails, and a nonce whose count was dropped from the
+//! table is stale, never new.
 //!
 //! Only HA1 values are kept (`H(username:realm:password)`), one per algorithm; nothing here
 //! logs a password or an Authorization header. Pure: time comes in as [`Time`].
@@ -141,6 +143,12 @@ pub struct Verifier {
     /// Makes each challenge's nonce unique: two phones challenged in the same millisecond
     /// must not share a nonce, or the second one's `nc=1` would look like a replay.
     issued: u32,
+    /// The highest serial among nonces whose counts were dropped to keep the table bounded:
+    /// such a nonce (or an older one never used) is answered `stale=true`, never taken as new.
+    forgotten_upto: Option<u32>,
+    /// This process's run, in every MAC: the secret outlives a restart, the counts do not, so
+    /// a nonce from before the restart must not verify as fresh (its counts are gone).
+    boot: u64,
 }
 
 impl Verifier {
@@ -151,7 +159,14 @@ impl Verifier {
             counts: HashMap::new(),
             order: VecDeque::new(),
             issued: 0,
+            forgotten_upto: None,
+            boot: 0,
         }
+    }
+
+    /// Names this run of the server (the runtime draws it at random at start).
+    pub fn set_boot(&mut self, boot: u64) {
+        self.boot = boot;
     }
 
     pub fn set_secret(&mut self, secret: &[u8]) {
@@ -175,7 +190,8 @@ impl Verifier {
     }
 
     fn mac(&self, stamp: &str, realm: &str) -> String {
-        hex(&hmac_sha256(&self.secret, format!("{stamp}:{realm}").as_bytes())[..16])
+        let data = format!("{:016x}{stamp}:{realm}", self.boot);
+        hex(&hmac_sha256(&self.secret, data.as_bytes())[..16])
     }
 
     /// The `WWW-Authenticate` values for `realm`, one per offered algorithm, SHA-256 first.
@@ -214,12 +230,15 @@ impl Verifier {
         let (Some("auth"), Some(nc), Some(cnonce)) = (c.qop.as_deref(), c.nc, &c.cnonce) else {
             return Verdict::Fail("no qop=auth with nc and cnonce");
         };
-        let Some(ha1) = ha1 else {
-            return Verdict::Fail("unknown user or no password");
-        };
+        // An unknown user is checked against a made-up HA1, so the time taken does not tell.
+        let known = ha1.is_some();
+        let ha1 = ha1.unwrap_or("00000000000000000000000000000000");
         let h = |s: &str| c.algorithm.hash(s.as_bytes());
         let ha2 = h(&format!("{method}:{}", c.uri));
         let want = h(&format!("{ha1}:{}:{:08x}:{cnonce}:auth:{ha2}", c.nonce, nc));
+        if !known {
+            return Verdict::Fail("unknown user or no password");
+        }
         if !constant_time_eq(want.as_bytes(), c.response.as_bytes()) {
             return Verdict::Fail("wrong response");
         }
@@ -232,12 +251,14 @@ impl Verifier {
         if !fresh {
             return Verdict::Stale;
         }
+        let forgotten = self.forgotten(&c.nonce);
         match self.counts.get_mut(&c.nonce) {
             Some(last) if nc <= *last => Verdict::Fail("nonce count replayed"),
             Some(last) => {
                 *last = nc;
                 Verdict::Ok
             }
+            None if forgotten => Verdict::Stale,
             None => {
                 self.remember(c.nonce.clone(), nc);
                 Verdict::Ok
@@ -256,10 +277,25 @@ impl Verifier {
             .then(|| Time::from_millis(ms))
     }
 
+    /// The serial number of one of our nonces.
+    fn serial(nonce: &str) -> Option<u32> {
+        u32::from_str_radix(nonce.get(16..24)?, 16).ok()
+    }
+
+    /// Whether `nonce`'s count may have been dropped to keep the table bounded.
+    fn forgotten(&self, nonce: &str) -> bool {
+        match (self.forgotten_upto, Verifier::serial(nonce)) {
+            (Some(upto), Some(serial)) => serial <= upto,
+            _ => false,
+        }
+    }
+
     fn remember(&mut self, nonce: String, nc: u32) {
         while self.order.len() >= MAX_TRACKED_NONCES {
             if let Some(old) = self.order.pop_front() {
                 self.counts.remove(&old);
+                let serial = Verifier::serial(&old).unwrap_or(u32::MAX);
+                self.forgotten_upto = Some(self.forgotten_upto.map_or(serial, |u| u.max(serial)));
             }
         }
         self.order.push_back(nonce.clone());
@@ -376,6 +412,46 @@ mod tests {
         );
         v.expire(late, REALM);
         assert_eq!(v.tracked(), 0);
+    }
+
+    #[test]
+    fn a_nonce_from_another_run_is_stale_and_a_forgotten_count_is_never_new() {
+        let mut before = Verifier::new(b"secret", Duration::from_secs(300));
+        before.set_boot(1);
+        let good = ha1(Algorithm::Sha256, "amos", REALM, "pw");
+        let c = answer(&mut before, Time::ZERO, 0, "pw", "c1");
+        assert_eq!(
+            before.verify(Time::ZERO, REALM, "REGISTER", &c, Some(&good)),
+            Verdict::Ok
+        );
+        // Restarted: same secret, another run. The captured answer is not accepted.
+        let mut after = Verifier::new(b"secret", Duration::from_secs(300));
+        after.set_boot(2);
+        assert_eq!(
+            after.verify(Time::ZERO, REALM, "REGISTER", &c, Some(&good)),
+            Verdict::Stale
+        );
+
+        // Fill the count table past its bound: the first nonce's count is dropped, and its
+        // replay is stale, not fresh.
+        let mut v = Verifier::new(b"secret", Duration::from_secs(300));
+        let first = answer(&mut v, Time::ZERO, 0, "pw", "c1");
+        assert_eq!(
+            v.verify(Time::ZERO, REALM, "REGISTER", &first, Some(&good)),
+            Verdict::Ok
+        );
+        for _ in 0..MAX_TRACKED_NONCES {
+            let c = answer(&mut v, Time::ZERO, 0, "pw", "c1");
+            assert_eq!(
+                v.verify(Time::ZERO, REALM, "REGISTER", &c, Some(&good)),
+                Verdict::Ok
+            );
+        }
+        assert_eq!(v.tracked(), MAX_TRACKED_NONCES);
+        assert_eq!(
+            v.verify(Time::ZERO, REALM, "REGISTER", &first, Some(&good)),
+            Verdict::Stale
+        );
     }
 
     #[test]
