@@ -212,3 +212,115 @@ fn bindings_survive_sigkill_and_an_expired_one_is_not_rung() {
         .unwrap();
     assert_eq!(response(&stranger).status, 401);
 }
+
+/// Reads from `s` until `buf` holds a whole message with `marker` (a response or a request) or
+/// `limit` passes; returns that message's text.
+fn read_tcp(
+    s: &mut std::net::TcpStream,
+    buf: &mut Vec<u8>,
+    marker: &str,
+    limit: Duration,
+) -> String {
+    use std::io::Read;
+    let end = Instant::now() + limit;
+    let mut chunk = [0u8; 8192];
+    loop {
+        let text = String::from_utf8_lossy(buf).into_owned();
+        if let Some(start) = text.find(marker) {
+            if let Some(head_end) = text[start..].find("\r\n\r\n") {
+                let head = &text[start..start + head_end];
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let total = start + head_end + 4 + len;
+                if text.len() >= total {
+                    let msg = text[start..total].to_owned();
+                    buf.drain(..total);
+                    return msg;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < end,
+            "no {marker:?} on the connection: {text:?}"
+        );
+        if let Ok(n) = s.read(&mut chunk) {
+            if n == 0 {
+                panic!("connection closed while waiting for {marker:?}");
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+#[test]
+fn over_tcp_the_call_comes_on_the_register_connection_and_closing_it_unregisters() {
+    use std::io::Write;
+    let server = Server::start(&config());
+    let mut phone = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let me = phone.local_addr().unwrap();
+    let text = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/TCP {me};branch=z9hG4bKtcp{cseq};rport\r\n\
+             From: <sip:amos@127.0.0.1>;tag=t{cseq}\r\n\
+             To: <sip:amos@127.0.0.1>\r\n\
+             Call-ID: reg-tcp@test\r\n\
+             CSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:amos@10.1.2.3:5060;transport=tcp>\r\n\
+             Expires: 600\r\n\
+             {auth}Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let mut buf = Vec::new();
+    phone.write_all(text(1, "").as_bytes()).unwrap();
+    let challenge = read_tcp(&mut phone, &mut buf, "SIP/2.0 401", Duration::from_secs(5));
+    let Ok(Message::Response(challenge)) = parse_datagram(challenge.as_bytes(), &Limits::default())
+    else {
+        panic!("unparsable 401")
+    };
+    let ch = Challenge::pick(
+        challenge.headers.get_all(&HeaderName::WwwAuthenticate),
+        None,
+    )
+    .expect("a challenge");
+    let req = DigestRequest {
+        method: "REGISTER",
+        uri: "sip:127.0.0.1",
+        body: b"",
+    };
+    let auth = authorization(&ch, "amos", "s3cret", req, "c0ffee").unwrap();
+    phone
+        .write_all(text(2, &format!("Authorization: {auth}\r\n")).as_bytes())
+        .unwrap();
+    read_tcp(&mut phone, &mut buf, "SIP/2.0 200", Duration::from_secs(5));
+
+    let caller = socket();
+    call(&server, &caller);
+    let invite = read_tcp(&mut phone, &mut buf, "INVITE ", Duration::from_secs(10));
+    assert!(
+        invite.starts_with("INVITE sip:amos@10.1.2.3:5060;transport=tcp SIP/2.0"),
+        "{invite}"
+    );
+
+    // The phone's connection goes away: its binding goes with it.
+    drop(phone);
+    let api = Client::new(server.api.clone(), Some(TOKEN.to_owned()));
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let list = api
+            .request("GET", "/api/v1/users/amos/registrations", None)
+            .unwrap();
+        if list.body == serde_json::json!([]) {
+            break;
+        }
+        assert!(Instant::now() < end, "still registered: {}", list.body);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
