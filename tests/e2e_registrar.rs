@@ -19,7 +19,7 @@ const NUMBER: &str = "+14255550100";
 const TOKEN: &str = "registrar-test-token";
 
 fn config() -> String {
-    ConfigToml::loopback("27000-27999")
+    ConfigToml::loopback("19000-19999")
         .api_token(TOKEN)
         .number(NUMBER, "service-toll")
         .raw(
@@ -166,6 +166,12 @@ fn bindings_survive_sigkill_and_an_expired_one_is_not_rung() {
     register(&server, &bea, "bea", "b3a", 2);
     // The writer stores bindings off the call path; give it a moment, then kill.
     std::thread::sleep(Duration::from_millis(500));
+    // The log (at debug level) names no password and no Authorization header.
+    let log = server.log_text();
+    assert!(log.contains("registration updated"), "the log is read");
+    for secret in ["s3cret", "b3a", "Digest username", "response="] {
+        assert!(!log.contains(secret), "the log shows {secret:?}");
+    }
     let dir = server.dir.clone();
     server.kill();
     // bea's binding expires while the server is down.

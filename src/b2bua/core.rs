@@ -573,6 +573,10 @@ impl Core {
         if self.registrar.restore(now, user, bindings) {
             self.sync_registered(now, user);
             self.registration_changes.remove(user);
+        } else {
+            // A user who can no longer register (or whose bindings all expired): the store
+            // forgets them too.
+            self.registration_changes.insert(user.clone());
         }
     }
 
