@@ -724,3 +724,50 @@ fn time_is_virtual_and_the_nonce_secret_is_injected() {
     assert_eq!(pick(&ra, "SHA-256").nonce, pick(&rb, "SHA-256").nonce);
     assert_eq!(a.now, Time::ZERO);
 }
+
+#[test]
+fn hostile_registers_get_an_answer_and_never_panic() {
+    let mut h = harness("");
+    let ch = pick(&send(&mut h, PHONE, &Reg::new(1)), "SHA-256");
+    let good = authorization(&ch, "SHA-256", "amos", "s3cret", "sip:example.com", 1);
+    let hostile: Vec<(String, &str)> = vec![
+        ("Digest".into(), "<sip:amos@10.0.0.5>"),
+        (
+            "Digest username=\"amos\", nc=zzzzzzzz".into(),
+            "<sip:amos@10.0.0.5>",
+        ),
+        ("Basic YW1vczpzM2NyZXQ=".into(), "<sip:amos@10.0.0.5>"),
+        (
+            good.replace("algorithm=SHA-256", "algorithm=SHA-512-256-sess"),
+            "<sip:amos@10.0.0.5>",
+        ),
+        (good.replace(&ch.nonce, "00"), "<sip:amos@10.0.0.5>"),
+        (
+            good.replace(&ch.nonce, &"f".repeat(56)),
+            "<sip:amos@10.0.0.5>",
+        ),
+        (
+            good.replace("nc=00000001", "nc=ffffffff"),
+            "<sip:amos@10.0.0.5>",
+        ),
+        (
+            good.clone(),
+            "<sip:amos@10.0.0.5>;expires=18446744073709551616",
+        ),
+        (good.clone(), "<sip:amos@10.0.0.5>;reg-id=-1;+sip.instance"),
+        (good.clone(), "*, <sip:amos@10.0.0.5>"),
+    ];
+    for (i, (auth, contact)) in hostile.into_iter().enumerate() {
+        let mut r = Reg::new(10 + i as u32);
+        r.auth = Some(auth);
+        r.contact = contact.to_owned();
+        r.expires = Some("not a number");
+        h.send_from(PHONE, &r.text("UDP"));
+        let status = h.statuses().last().copied();
+        assert!(status.is_some_and(|s| s >= 200), "case {i}: {status:?}");
+    }
+    // The server still registers a phone that behaves.
+    let mut ok = Reg::new(100);
+    ok.call_id = "fresh";
+    assert_eq!(register(&mut h, PHONE2, &ok, "MD5").status, 200);
+}
