@@ -383,6 +383,7 @@ async fn metrics_export_sip_connection_caps_refusals_and_expiries() {
             refused_per_source: 19936,
             closed_message_deadline: 2,
             closed_idle: 7,
+            ..Default::default()
         },
         ..Counters::default()
     });
