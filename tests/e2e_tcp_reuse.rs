@@ -30,6 +30,11 @@ struct Seen {
     closed: Vec<(usize, Instant)>,
 }
 
+/// The phone's record, readable even after a thread panicked holding it.
+fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// An agent's phone on TCP: answers every INVITE (180, then 200 with an SDP answer pointing at
 /// `rtp`), and BYE, CANCEL and OPTIONS with 200; never closes a connection itself.
 struct TcpPhone {
@@ -50,7 +55,7 @@ impl TcpPhone {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let index = {
-                    let mut seen = s.lock().unwrap();
+                    let mut seen = lock(&s);
                     seen.accepted += 1;
                     seen.accepted - 1
                 };
@@ -81,8 +86,7 @@ fn serve(mut stream: TcpStream, index: usize, port: u16, rtp_port: u16, seen: Ar
             } else {
                 first.split(' ').next().unwrap_or_default().to_owned()
             };
-            seen.lock()
-                .unwrap()
+            lock(&seen)
                 .messages
                 .push((index, what.clone(), Instant::now()));
             let answers: Vec<String> = match what.as_str() {
@@ -101,7 +105,7 @@ fn serve(mut stream: TcpStream, index: usize, port: u16, rtp_port: u16, seen: Ar
         }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => {
-                seen.lock().unwrap().closed.push((index, Instant::now()));
+                lock(&seen).closed.push((index, Instant::now()));
                 return;
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -112,7 +116,10 @@ fn serve(mut stream: TcpStream, index: usize, port: u16, rtp_port: u16, seen: Ar
 /// A complete message at the start of `buf` (keep-alive CRLFs skipped): the header length, the
 /// body length and the bytes it takes.
 fn frame(buf: &[u8]) -> Option<(usize, usize, usize)> {
-    let skip = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+    let skip = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
     let rest = &buf[skip..];
     let end = rest.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&rest[..end]);
@@ -189,7 +196,13 @@ fn metrics(server: &Server) -> String {
 
 fn metric(text: &str, series: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
@@ -233,7 +246,7 @@ fn calls_to_a_tcp_agent_share_one_connection_closed_when_idle() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let byes = {
-            let seen = phone.seen.lock().unwrap();
+            let seen = lock(&phone.seen);
             seen.messages.iter().filter(|(_, m, _)| m == "BYE").count()
         };
         if byes >= CALLS || Instant::now() > deadline {
@@ -242,7 +255,7 @@ fn calls_to_a_tcp_agent_share_one_connection_closed_when_idle() {
         std::thread::sleep(Duration::from_millis(50));
     }
     {
-        let seen = phone.seen.lock().unwrap();
+        let seen = lock(&phone.seen);
         let count = |method: &str| seen.messages.iter().filter(|(_, m, _)| m == method).count();
         assert_eq!(
             (count("INVITE"), count("ACK"), count("BYE")),
@@ -262,7 +275,10 @@ fn calls_to_a_tcp_agent_share_one_connection_closed_when_idle() {
         assert!(seen.closed.is_empty(), "still open right after the calls");
     }
     let text = metrics(&server);
-    assert_eq!(metric(&text, "holdline_sip_connections_outbound_opened_total"), 1);
+    assert_eq!(
+        metric(&text, "holdline_sip_connections_outbound_opened_total"),
+        1
+    );
     assert_eq!(metric(&text, "holdline_sip_connections_outbound_open"), 1);
     assert!(
         metric(&text, "holdline_sip_connections_reused_total") >= (3 * CALLS - 1) as u64,
@@ -270,17 +286,14 @@ fn calls_to_a_tcp_agent_share_one_connection_closed_when_idle() {
     );
 
     // Idle: holdline closes its connection after the timeout, not before.
-    let last = phone
-        .seen
-        .lock()
-        .unwrap()
+    let last = lock(&phone.seen)
         .messages
         .last()
         .map(|(_, _, at)| *at)
         .unwrap();
     let deadline = last + IDLE + Duration::from_secs(5);
     let closed = loop {
-        if let Some((_, at)) = phone.seen.lock().unwrap().closed.first().copied() {
+        if let Some((_, at)) = lock(&phone.seen).closed.first().copied() {
             break at;
         }
         assert!(

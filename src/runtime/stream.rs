@@ -217,10 +217,12 @@ impl Streams {
                 Ok((stream, from)) => match self.admit(from, Direction::Inbound) {
                     Some(place) => {
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(
-                            self.clone()
-                                .serve_with(stream, from, Direction::Inbound, place),
-                        );
+                        tokio::spawn(self.clone().serve_with(
+                            stream,
+                            from,
+                            Direction::Inbound,
+                            place,
+                        ));
                     }
                     // Over a cap: closed now, so it neither waits in the backlog nor holds a
                     // descriptor (RFC 3261 §18.3 leaves closing connections to the server).

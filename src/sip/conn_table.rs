@@ -91,8 +91,10 @@ struct Entry {
 pub struct ConnectionTable {
     idle_timeout: Duration,
     conns: HashMap<ConnId, Entry>,
-    /// The connection messages to a destination go on: ours first, else the peer's.
+    /// The connection we opened to each destination.
     by_dest: HashMap<Dest, ConnId>,
+    /// A connection a peer opened from each address (RFC 5923 alias), used while we have none.
+    aliases: HashMap<Dest, ConnId>,
     /// Connections we opened (the only ones closed for idleness), scanned for the next timeout:
     /// one per agent or trunk, so few.
     outbound: HashSet<ConnId>,
@@ -108,6 +110,7 @@ impl ConnectionTable {
             idle_timeout,
             conns: HashMap::new(),
             by_dest: HashMap::new(),
+            aliases: HashMap::new(),
             outbound: HashSet::new(),
             connecting: HashMap::new(),
             stats: ReuseStats::default(),
@@ -126,7 +129,8 @@ impl ConnectionTable {
             return Route::Refused(Refusal::TlsNotServed);
         }
         let dest = (to.transport, to.addr);
-        if let Some(conn) = self.by_dest.get(&dest).copied() {
+        let open = self.by_dest.get(&dest).or_else(|| self.aliases.get(&dest));
+        if let Some(conn) = open.copied() {
             self.touch(now, conn);
             self.stats.reused += 1;
             return Route::Send(conn, bytes);
@@ -178,7 +182,7 @@ impl ConnectionTable {
             Direction::Inbound => {
                 // RFC 5923 §4: an alias, used only while no connection of ours serves the
                 // address.
-                self.by_dest.entry(dest).or_insert(conn);
+                self.aliases.entry(dest).or_insert(conn);
                 Vec::new()
             }
         }
@@ -188,7 +192,11 @@ impl ConnectionTable {
     /// to be reported unreachable.
     pub fn connect_failed(&mut self, transport: Transport, addr: SocketAddr) -> Vec<Peer> {
         let mut peers: Vec<Peer> = Vec::new();
-        for (peer, _) in self.connecting.remove(&(transport, addr)).unwrap_or_default() {
+        for (peer, _) in self
+            .connecting
+            .remove(&(transport, addr))
+            .unwrap_or_default()
+        {
             if !peers.contains(&peer) {
                 peers.push(peer);
             }
@@ -208,17 +216,11 @@ impl ConnectionTable {
             return;
         };
         self.outbound.remove(&conn);
-        if self.by_dest.get(&entry.dest) == Some(&conn) {
-            self.by_dest.remove(&entry.dest);
-            // Another open connection to the same address (the peer's) takes over.
-            let next = self
-                .conns
-                .iter()
-                .filter(|(_, e)| e.dest == entry.dest && !e.closing)
-                .map(|(c, e)| (e.direction == Direction::Inbound, *c))
-                .min();
-            if let Some((_, c)) = next {
-                self.by_dest.insert(entry.dest, c);
+        // No scan for another connection to take over: a flood of closing inbound connections
+        // costs constant time each. The next message opens one if needed.
+        for map in [&mut self.by_dest, &mut self.aliases] {
+            if map.get(&entry.dest) == Some(&conn) {
+                map.remove(&entry.dest);
             }
         }
     }
@@ -312,7 +314,13 @@ mod tests {
             t.route(at(0), tcp(5062), msg("INVITE")),
             Route::Connect(Transport::Tcp, addr(5062))
         );
-        let flushed = t.opened(at(0), ConnId(1), Transport::Tcp, addr(5062), Direction::Outbound);
+        let flushed = t.opened(
+            at(0),
+            ConnId(1),
+            Transport::Tcp,
+            addr(5062),
+            Direction::Outbound,
+        );
         assert_eq!(flushed, vec![msg("INVITE")]);
         for m in ["ACK", "BYE", "CANCEL", "OPTIONS"] {
             assert_eq!(
@@ -338,7 +346,13 @@ mod tests {
         ));
         assert_eq!(t.route(at(0), tcp(5062), msg("INVITE 2")), Route::Queued);
         assert_eq!(t.route(at(0), tcp(5062), msg("CANCEL 1")), Route::Queued);
-        let flushed = t.opened(at(1), ConnId(9), Transport::Tcp, addr(5062), Direction::Outbound);
+        let flushed = t.opened(
+            at(1),
+            ConnId(9),
+            Transport::Tcp,
+            addr(5062),
+            Direction::Outbound,
+        );
         assert_eq!(
             flushed,
             vec![msg("INVITE 1"), msg("INVITE 2"), msg("CANCEL 1")],
@@ -374,25 +388,55 @@ mod tests {
     fn a_named_open_connection_is_used_whatever_the_address() {
         let mut t = ConnectionTable::new(IDLE);
         // A phone registered from 40000 over its own connection 4 (the registrar's flow).
-        t.opened(at(0), ConnId(4), Transport::Tcp, addr(40000), Direction::Inbound);
+        t.opened(
+            at(0),
+            ConnId(4),
+            Transport::Tcp,
+            addr(40000),
+            Direction::Inbound,
+        );
         let to = Peer {
             conn: Some(ConnId(4)),
             ..tcp(5062)
         };
-        assert_eq!(t.route(at(1), to, msg("INVITE")), Route::Send(ConnId(4), msg("INVITE")));
+        assert_eq!(
+            t.route(at(1), to, msg("INVITE")),
+            Route::Send(ConnId(4), msg("INVITE"))
+        );
         assert_eq!(t.stats().reused, 0, "its own connection, not a reuse");
     }
 
     #[test]
     fn a_peer_connection_from_the_destination_serves_as_an_alias_until_ours_exists() {
         let mut t = ConnectionTable::new(IDLE);
-        t.opened(at(0), ConnId(2), Transport::Tcp, addr(5062), Direction::Inbound);
-        assert_eq!(t.route(at(1), tcp(5062), msg("BYE")), Route::Send(ConnId(2), msg("BYE")));
+        t.opened(
+            at(0),
+            ConnId(2),
+            Transport::Tcp,
+            addr(5062),
+            Direction::Inbound,
+        );
+        assert_eq!(
+            t.route(at(1), tcp(5062), msg("BYE")),
+            Route::Send(ConnId(2), msg("BYE"))
+        );
         // Ours is preferred once open; when ours closes, the peer's serves again.
-        t.opened(at(2), ConnId(5), Transport::Tcp, addr(5062), Direction::Outbound);
-        assert_eq!(t.route(at(3), tcp(5062), msg("BYE")), Route::Send(ConnId(5), msg("BYE")));
+        t.opened(
+            at(2),
+            ConnId(5),
+            Transport::Tcp,
+            addr(5062),
+            Direction::Outbound,
+        );
+        assert_eq!(
+            t.route(at(3), tcp(5062), msg("BYE")),
+            Route::Send(ConnId(5), msg("BYE"))
+        );
         t.closed(ConnId(5));
-        assert_eq!(t.route(at(4), tcp(5062), msg("BYE")), Route::Send(ConnId(2), msg("BYE")));
+        assert_eq!(
+            t.route(at(4), tcp(5062), msg("BYE")),
+            Route::Send(ConnId(2), msg("BYE"))
+        );
         // Inbound connections are never closed for idleness here.
         assert_eq!(t.poll_timeout(), None);
         assert!(t.expire(at(10_000)).is_empty());
@@ -402,7 +446,13 @@ mod tests {
     fn an_idle_connection_we_opened_is_closed_after_the_timeout_either_way() {
         let mut t = ConnectionTable::new(IDLE);
         t.route(at(0), tcp(5062), msg("INVITE"));
-        t.opened(at(0), ConnId(1), Transport::Tcp, addr(5062), Direction::Outbound);
+        t.opened(
+            at(0),
+            ConnId(1),
+            Transport::Tcp,
+            addr(5062),
+            Direction::Outbound,
+        );
         assert_eq!(t.poll_timeout(), Some(at(40)));
         // A response received at 10 s and a request sent at 30 s each restart the clock.
         t.received(at(10), ConnId(1));
@@ -436,11 +486,27 @@ mod tests {
     fn a_closed_connection_is_forgotten() {
         let mut t = ConnectionTable::new(IDLE);
         t.route(at(0), tcp(5062), msg("INVITE"));
-        t.opened(at(0), ConnId(1), Transport::Tcp, addr(5062), Direction::Outbound);
+        t.opened(
+            at(0),
+            ConnId(1),
+            Transport::Tcp,
+            addr(5062),
+            Direction::Outbound,
+        );
         t.closed(ConnId(1));
         assert_eq!(t.stats().outbound_open, 0);
         assert_eq!(t.poll_timeout(), None);
         assert!(t.conns.is_empty() && t.by_dest.is_empty() && t.outbound.is_empty());
+        // An inbound connection's alias goes with it too.
+        t.opened(
+            at(2),
+            ConnId(2),
+            Transport::Tcp,
+            addr(40000),
+            Direction::Inbound,
+        );
+        t.closed(ConnId(2));
+        assert!(t.conns.is_empty() && t.aliases.is_empty());
         let named = Peer {
             conn: Some(ConnId(1)),
             ..tcp(5062)
@@ -459,7 +525,13 @@ mod tests {
         let mut t = ConnectionTable::new(IDLE);
         // Even with a plain connection open to the same address.
         t.route(at(0), tcp(5061), msg("INVITE"));
-        t.opened(at(0), ConnId(1), Transport::Tcp, addr(5061), Direction::Outbound);
+        t.opened(
+            at(0),
+            ConnId(1),
+            Transport::Tcp,
+            addr(5061),
+            Direction::Outbound,
+        );
         let tls = Peer {
             transport: Transport::Tls,
             ..tcp(5061)

@@ -763,14 +763,18 @@ fn tls_contacts_and_forward_targets_are_refused_with_the_reason() {
     // Plain TCP and UDP contacts stay accepted.
     let c = parse("[[user]]\nid = \"dee\"\ncontacts = [\"sip:dee@192.0.2.8:5062;transport=tcp\"]")
         .unwrap();
-    assert!(c.users.iter().any(|u| u.id.as_str() == "dee" && u.contacts.len() == 1));
+    assert!(c
+        .users
+        .iter()
+        .any(|u| u.id.as_str() == "dee" && u.contacts.len() == 1));
     let got = problems(
         "[[queue]]\nid = \"q\"\nname = \"Q\"\nnumbers = [\"+14255550100\"]\nagents = [\"bea\"]\n\
          on_timeout = { action = \"forward\", to = \"sips:partner.example.com\" }",
     );
     assert!(
-        got.iter().any(|l| l.contains("\"sips:partner.example.com\" asks for TLS")
-            && l.contains("TLS is not served yet")),
+        got.iter()
+            .any(|l| l.contains("\"sips:partner.example.com\" asks for TLS")
+                && l.contains("TLS is not served yet")),
         "{got:?}"
     );
 }
