@@ -15,7 +15,9 @@
 //! - [`serve`]: `holdline serve`: the store, the API and the SIP listeners started together.
 //! - [`bind`]: binding listeners, with one shared port for UDP and TCP when the config says 0.
 //! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects,
-//!   all under the connection caps and deadlines of `[sip.connections]`.
+//!   all under the connection caps and deadlines of `[sip.connections]`. Which connection a
+//!   message goes on (and when one we opened is closed) is the connection table's decision
+//!   ([`crate::sip::conn_table`]), kept by the core task.
 //! - [`media`]: the media plane's IO (sockets, pacer shards, receive tasks); `calls` turns the
 //!   core's events into its commands. [`ports`]: RTP ports bound as the core reserves them.
 //! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.

@@ -1,6 +1,7 @@
 //! TCP connections (RFC 3261 §18): a reader that frames messages by Content-Length
-//! ([`parse_stream`]), a writer task per connection, and outbound connections for requests or
-//! responses whose connection has gone.
+//! ([`parse_stream`]), a writer task per connection, and the outbound connections the core
+//! task's [`crate::sip::conn_table::ConnectionTable`] decides to open (one per destination; it
+//! also decides when one we opened is closed for idleness, carried out through [`Link::close`]).
 //!
 //! Every connection holds a place from [`ConnectionLimits`] (the global and per-source caps)
 //! for exactly as long as it is open: an accepted connection over a cap is closed at once
