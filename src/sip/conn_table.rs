@@ -80,7 +80,6 @@ type Dest = (Transport, SocketAddr);
 #[derive(Debug)]
 struct Entry {
     dest: Dest,
-    direction: Direction,
     last_activity: Time,
     /// Told to close (idle); no message is routed to it any more.
     closing: bool,
@@ -163,7 +162,6 @@ impl ConnectionTable {
             conn,
             Entry {
                 dest,
-                direction,
                 last_activity: now,
                 closing: false,
             },
