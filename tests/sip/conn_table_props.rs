@@ -122,7 +122,7 @@ proptest! {
                     }
                 }
                 Op::Advance(s) => {
-                    now = now + Duration::from_secs(u64::from(s));
+                    now += Duration::from_secs(u64::from(s));
                     if let Some(at) = t.poll_timeout() {
                         prop_assert!(at > Time::ZERO);
                     }
