@@ -2,7 +2,8 @@
 //! RFC 5923). The phone is a small TCP UAS in this file, so the test sees exactly which
 //! connection each message arrives on: every INVITE, ACK and BYE of several calls comes on one
 //! connection holdline opened, and holdline closes it once it has been idle for
-//! `[sip.connections] outbound_idle_timeout`. SIPp is the caller, over UDP. The server has its
+//! `[sip.connections] outbound_idle_timeout`; and a phone that cannot be connected to fails its
+//! INVITE at once, so the queue moves on. SIPp is the caller, over UDP. The server has its
 //! own ephemeral ports and its own RTP range, so the test runs beside the others.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
@@ -313,5 +314,66 @@ fn calls_to_a_tcp_agent_share_one_connection_closed_when_idle() {
     assert_eq!(
         metric(&text, "holdline_sip_connections_outbound_idle_closed_total"),
         1
+    );
+}
+
+#[test]
+fn an_unreachable_tcp_agent_fails_at_once_and_the_next_one_rings() {
+    // amos's phone is not listening: the port was bound and let go.
+    let gone = TcpListener::bind("127.0.0.1:0").unwrap();
+    let amos = gone.local_addr().unwrap().port();
+    drop(gone);
+    let bea = TcpPhone::start();
+    let contact = |id: &str, port: u16| {
+        format!(
+            "[[user]]\nid = \"{id}\"\ncontacts = [\"sip:{id}@127.0.0.1:{port};transport=tcp\"]\n"
+        )
+    };
+    let config = ConfigToml::loopback("15100-15199")
+        .api_token(TOKEN)
+        .number(NUMBER, "service-toll")
+        .raw(&contact("amos", amos))
+        .raw(&contact("bea", bea.port))
+        .queue(
+            QueueToml::new("sales")
+                .name("UK Sales")
+                .numbers(&[NUMBER])
+                .agents(&["amos", "bea"])
+                .raw("routing = \"serial\""),
+        )
+        .to_string();
+    let server = Server::start(&config);
+
+    let started = Instant::now();
+    let caller = run_sipp_port(
+        server.port,
+        "uac_basic.xml",
+        "u1",
+        &["-s", NUMBER, "-m", "1", "-d", "500"],
+    );
+    assert_sipp_ok(&caller, &server, "caller");
+    // The refused connect ends amos's INVITE at once (not after the 30 s alert time), so bea
+    // rings and answers well within it.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the call took {:?}",
+        started.elapsed()
+    );
+    let seen = lock(&bea.seen);
+    assert_eq!(
+        seen.messages
+            .iter()
+            .filter(|(_, m, _)| m == "INVITE")
+            .count(),
+        1,
+        "bea rang once: {:?}",
+        seen.messages
+    );
+    drop(seen);
+    let text = metrics(&server);
+    assert_eq!(
+        metric(&text, "holdline_sip_connections_outbound_opened_total"),
+        2,
+        "one connect tried for each agent"
     );
 }
