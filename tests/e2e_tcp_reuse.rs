@@ -305,6 +305,7 @@ fn calls_to_a_tcp_agent_share_one_connection_closed_when_idle() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let after = closed.duration_since(last);
+    eprintln!("holdline closed its idle connection {after:?} after the last message");
     assert!(
         after >= IDLE - Duration::from_millis(300) && after <= IDLE + Duration::from_secs(3),
         "closed {after:?} after the last message; the idle timeout is {IDLE:?}"
