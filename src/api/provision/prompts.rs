@@ -56,7 +56,7 @@ pub fn check_upload(
     // The label carries no extension: the format is told by the content, as it will be when
     // the stored file (named by its id) is played.
     let label = "upload";
-    let info = probe_bytes(label, &bytes).map_err(|e| refuse(audio_problem(&e)))?;
+    let info = probe_bytes(label, &bytes).map_err(|e| refuse(audio_problem(&e, None)))?;
     let format = match info.container.split_whitespace().next().unwrap_or("") {
         "wave" => "wav",
         "mp3" => "mp3",
@@ -70,7 +70,8 @@ pub fn check_upload(
     let opts = DecodeOptions {
         max_duration: config.media.max_prompt,
     };
-    let prompt = decode_prompt(label, &bytes, &opts).map_err(|e| refuse(audio_problem(&e)))?;
+    let prompt = decode_prompt(label, &bytes, &opts)
+        .map_err(|e| refuse(audio_problem(&e, info.sample_rate)))?;
     let digest = Sha256::digest(&bytes);
     let id: String = digest
         .iter()
@@ -100,9 +101,26 @@ pub fn too_large(bytes: u64, limit: u64) -> ApiError {
     ))
 }
 
-/// What was wrong with the audio, in words an admin acts on (the decoder's own reason kept).
-fn audio_problem(e: &AudioError) -> String {
+/// What was wrong with the audio, in words an admin acts on (the decoder's own reason kept;
+/// where decoding stopped, in seconds when the sample rate is known).
+fn audio_problem(e: &AudioError, rate: Option<u32>) -> String {
     match e {
+        AudioError::Truncated {
+            decoded, expected, ..
+        } => {
+            let at = match rate.filter(|&r| r > 0) {
+                Some(r) => format!(
+                    " at {:.3} s of {:.3} s",
+                    *decoded as f64 / f64::from(r),
+                    *expected as f64 / f64::from(r)
+                ),
+                None => String::new(),
+            };
+            format!(
+                "corrupt or truncated audio: decoding stops{at} ({decoded} of {expected} \
+                 sample frames)"
+            )
+        }
         AudioError::Unsupported { reason, .. } => {
             format!("not an audio file holdline plays (WAV, MP3 or WMA): {reason}")
         }
