@@ -579,3 +579,145 @@ fn a_config_file_naming_a_prompt_checks_that_it_was_uploaded() {
         Some(dir.path().join("state/prompts").join(id).as_path())
     );
 }
+
+/// The API with a prompt directory served on 127.0.0.1:0 in a background runtime.
+fn server() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = FileSource {
+        text: format!("{FILE}\n[media]\ndir = \"prompts\"\n"),
+        label: "holdline.toml".into(),
+        base_dir: dir.path().to_owned(),
+    };
+    let (prov, _) = Provisioning::open(Store::open_in_memory().unwrap(), file).unwrap();
+    let state = ApiState::new(
+        prov,
+        Arc::new(MemoryLive::default()),
+        Some(TOKEN.to_owned()),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            holdline::api::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    (addr, dir)
+}
+
+#[test]
+fn cli_uploads_lists_gets_and_removes_a_prompt() {
+    use holdline::api::cli::{run_object, run_prompt, ApiArgs, ObjectCmd, PromptCmd};
+    use holdline::store::Kind;
+
+    let (addr, _dir) = server();
+    let args = |json: bool| ApiArgs {
+        api: Some(addr.clone()),
+        token: Some(TOKEN.to_owned()),
+        json,
+    };
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("welcome message.wav");
+    std::fs::write(&file, sine_wav(8_000, 1.0, 440.0)).unwrap();
+
+    let out = run_prompt(
+        &PromptCmd::Upload {
+            file: file.clone(),
+            name: None,
+        },
+        &args(true),
+    )
+    .unwrap();
+    let uploaded: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(uploaded["name"], "welcome message.wav");
+    assert_eq!(uploaded["duration_ms"], 1_000);
+    let id = uploaded["id"].as_str().unwrap().to_owned();
+
+    let table = run_prompt(&PromptCmd::List, &args(false)).unwrap();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[0], id, "{table}");
+    assert!(row.contains(&"wav") && row.contains(&"1000"), "{table}");
+
+    // A queue names it; get shows the use, and remove is refused naming the queue.
+    run_object(
+        Kind::Queue,
+        &ObjectCmd::New {
+            id: "sales".into(),
+            fields: vec![
+                "numbers=+14255550101".into(),
+                "agents=bea".into(),
+                format!("greeting=prompt:{id}"),
+            ],
+        },
+        &args(false),
+    )
+    .unwrap();
+    let got = run_prompt(&PromptCmd::Get { id: id.clone() }, &args(false)).unwrap();
+    assert!(
+        got.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["used_by", "sales", "(greeting)"]),
+        "{got}"
+    );
+    let refused = run_prompt(&PromptCmd::Remove { id: id.clone() }, &args(false)).unwrap_err();
+    assert!(
+        refused.to_string().contains("used by queue sales"),
+        "{refused}"
+    );
+    assert_eq!(refused.exit_code(), 1);
+
+    run_object(
+        Kind::Queue,
+        &ObjectCmd::Remove { id: "sales".into() },
+        &args(false),
+    )
+    .unwrap();
+    let removed = run_prompt(&PromptCmd::Remove { id: id.clone() }, &args(false)).unwrap();
+    assert_eq!(removed, format!("removed prompt {id}"));
+    let gone = run_prompt(&PromptCmd::Get { id }, &args(false)).unwrap_err();
+    assert!(gone.to_string().contains("does not exist"), "{gone}");
+
+    // A file that is not audio: the server's reason, as the user sees it.
+    let notes = work.path().join("notes.txt");
+    std::fs::write(&notes, "not audio").unwrap();
+    let err = run_prompt(
+        &PromptCmd::Upload {
+            file: notes,
+            name: Some("notes".into()),
+        },
+        &args(false),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("validation failed"), "{err}");
+    assert!(
+        err.contains("not an audio file holdline plays (WAV, MP3 or WMA)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_upload_forms() {
+    let app = app();
+    let (_, doc) = call(&app.router, "GET", "/api/v1/openapi.json", None).await;
+    let upload = &doc["paths"]["/api/v1/prompts"]["post"];
+    let forms: Vec<&str> = upload["requestBody"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        forms.contains(&"multipart/form-data") && forms.contains(&"audio/*"),
+        "{forms:?}"
+    );
+    assert!(upload["responses"]["201"].is_object() && upload["responses"]["413"].is_object());
+    let audio = &doc["paths"]["/api/v1/prompts/{id}/audio"]["get"]["responses"]["200"];
+    assert!(audio["content"]["audio/wav"].is_object(), "{audio}");
+}
