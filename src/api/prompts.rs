@@ -42,7 +42,11 @@ async fn upload(
     query: Query<UploadQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let config = s.prov().config();
+    // The lock may be held by a change decoding a prompt: wait for it off the async worker.
+    let s2 = s.clone();
+    let config = tokio::task::spawn_blocking(move || s2.prov().config())
+        .await
+        .map_err(|e| ApiError::Internal(format!("the request did not complete: {e}")))?;
     let limit = config.media.max_upload_bytes;
     let (parts, body) = request.into_parts();
     let multipart = parts

@@ -432,7 +432,7 @@ async fn queues_name_uploaded_prompts_and_a_used_prompt_cannot_be_removed() {
     assert_eq!(status, StatusCode::CONFLICT);
     let error = body["error"].as_str().unwrap();
     assert!(error.contains("sales (greeting)"), "{error}");
-    assert_eq!(app.stored_files(), [id.clone()]);
+    assert_eq!(app.stored_files(), std::slice::from_ref(&id));
 
     let (status, _) = call(
         &app.router,
