@@ -160,7 +160,11 @@ pub fn run_prompt(cmd: &PromptCmd, args: &ApiArgs) -> Result<String, ClientError
                     .unwrap_or_else(|| "upload".into())
             });
             // The server tells the format by the content; the type only says "a file".
-            let path = format!("/api/v1/prompts?name={}", segment(&name));
+            // In a query `+` means a space, so it is encoded too.
+            let path = format!(
+                "/api/v1/prompts?name={}",
+                segment(&name).replace('+', "%2B")
+            );
             let v = client.call_bytes("POST", &path, "application/octet-stream", &bytes)?;
             if !args.json {
                 return Ok(format!(

@@ -582,9 +582,14 @@ fn a_config_file_naming_a_prompt_checks_that_it_was_uploaded() {
 
 /// The API with a prompt directory served on 127.0.0.1:0 in a background runtime.
 fn server() -> (String, tempfile::TempDir) {
+    server_with("")
+}
+
+/// [`server`] with `media` lines in `[media]`.
+fn server_with(media: &str) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let file = FileSource {
-        text: format!("{FILE}\n[media]\ndir = \"prompts\"\n"),
+        text: format!("{FILE}\n[media]\ndir = \"prompts\"\n{media}\n"),
         label: "holdline.toml".into(),
         base_dir: dir.path().to_owned(),
     };
@@ -624,7 +629,7 @@ fn cli_uploads_lists_gets_and_removes_a_prompt() {
         json,
     };
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("welcome message.wav");
+    let file = work.path().join("welcome+message.wav");
     std::fs::write(&file, sine_wav(8_000, 1.0, 440.0)).unwrap();
 
     let out = run_prompt(
@@ -636,7 +641,7 @@ fn cli_uploads_lists_gets_and_removes_a_prompt() {
     )
     .unwrap();
     let uploaded: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(uploaded["name"], "welcome message.wav");
+    assert_eq!(uploaded["name"], "welcome+message.wav");
     assert_eq!(uploaded["duration_ms"], 1_000);
     let id = uploaded["id"].as_str().unwrap().to_owned();
 
@@ -720,4 +725,34 @@ async fn the_openapi_document_describes_the_upload_forms() {
     assert!(upload["responses"]["201"].is_object() && upload["responses"]["413"].is_object());
     let audio = &doc["paths"]["/api/v1/prompts/{id}/audio"]["get"]["responses"]["200"];
     assert!(audio["content"]["audio/wav"].is_object(), "{audio}");
+}
+
+#[test]
+fn cli_upload_over_the_size_limit_is_refused_by_the_server_with_the_limit() {
+    use holdline::api::cli::{run_prompt, ApiArgs, PromptCmd};
+
+    let (addr, dir) = server_with("max_upload_mb = 1");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("big.wav");
+    // 3 MB: the server answers 413 from the declared length, before the body is read.
+    std::fs::write(&file, sine_wav(48_000, 32.0, 440.0)).unwrap();
+    let args = ApiArgs {
+        api: Some(addr),
+        token: Some(TOKEN.to_owned()),
+        json: false,
+    };
+    let err = run_prompt(&PromptCmd::Upload { file, name: None }, &args)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("larger than the 1 MB limit ([media] max_upload_mb)"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("prompts").exists()
+            || std::fs::read_dir(dir.path().join("prompts"))
+                .unwrap()
+                .count()
+                == 0
+    );
 }
