@@ -37,13 +37,16 @@ pub struct CheckedPrompt {
 
 /// Checks an upload against `config`'s limits: not empty, not over `[media] max_upload_mb`,
 /// a WAV, MP3 or WMA file that decodes in full within `[media] max_prompt_seconds`. The error
-/// is a 422 naming the problem (413 for the size). Decoding is the slow part: call this
-/// without holding the provisioning lock.
+/// is a 422 naming the problem (413 for the size; 409 when there is nowhere to store it).
+/// Decoding is the slow part: call this without holding the provisioning lock.
 pub fn check_upload(
     name: &str,
     bytes: Vec<u8>,
     config: &Config,
 ) -> Result<CheckedPrompt, ApiError> {
+    if config.media.prompt_dir.is_none() {
+        return Err(no_prompt_dir());
+    }
     let subject = format!("prompt {name:?}");
     let refuse = |message: String| ApiError::field(subject.clone(), "file", message);
     if bytes.is_empty() {
@@ -143,13 +146,11 @@ pub fn playable_wav(prompt: &Prompt) -> Vec<u8> {
 impl Provisioning {
     /// Where uploads go; refused with the reason when there is no prompt directory.
     fn prompt_dir(&self) -> Result<PathBuf, ApiError> {
-        self.config.media.prompt_dir.clone().ok_or_else(|| {
-            ApiError::Conflict(
-                "prompt uploads are off: the store is kept in memory and [media] dir is not \
-                 set, so an upload would not outlive the server"
-                    .into(),
-            )
-        })
+        self.config
+            .media
+            .prompt_dir
+            .clone()
+            .ok_or_else(no_prompt_dir)
     }
 
     /// Stores a checked upload: the file first (temporary name, flushed, renamed), then its
@@ -297,6 +298,15 @@ impl Provisioning {
     }
 }
 
+/// 409: the store is in memory and no `[media] dir` is set.
+fn no_prompt_dir() -> ApiError {
+    ApiError::Conflict(
+        "prompt uploads are off: the store is kept in memory and [media] dir is not set, so an \
+         upload would not outlive the server"
+            .into(),
+    )
+}
+
 fn prompt_not_found(id: &str) -> ApiError {
     ApiError::NotFound {
         what: format!("prompt {id:?}"),
@@ -309,11 +319,15 @@ fn write_atomically(dir: &Path, path: &Path, id: &str, bytes: &[u8]) -> std::io:
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{id}.part"));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        // A full disk must not leave a partial file behind either.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     // The rename is durable once the directory is; not every platform can open a directory.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
