@@ -93,7 +93,8 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-/// The one file part of a multipart/form-data body: its file name (or field name) and bytes.
+/// The one file part (a part with a file name) of a multipart/form-data body: its file name
+/// and bytes. Plain form fields are skipped.
 async fn file_part(request: Request, s: &ApiState) -> Result<(String, Bytes), ApiError> {
     let bad = |why: String| ApiError::field("prompt", "file", why);
     let mut form = Multipart::from_request(request, s).await.map_err(|e| {

@@ -294,6 +294,10 @@ async fn corrupt_and_non_audio_uploads_are_refused_with_the_reason() {
     let why = problem(&text);
     assert!(why.contains("not an audio file"), "{why}");
 
+    let long_name = "n".repeat(201);
+    let named = upload_raw(&app, &long_name, sine_wav(8_000, 0.5, 440.0)).await;
+    assert!(problem(&named).contains("name must be 1 to 200 characters"));
+
     let empty = upload_raw(&app, "empty.wav", Vec::new()).await;
     assert!(problem(&empty).contains("empty"));
 

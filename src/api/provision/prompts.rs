@@ -26,6 +26,9 @@ use crate::store::PromptRow;
 
 use super::Provisioning;
 
+/// The longest prompt name kept (a file name, shown in lists).
+const MAX_NAME_CHARS: usize = 200;
+
 /// An upload that passed every check, ready to be stored.
 #[derive(Clone, Debug)]
 pub struct CheckedPrompt {
@@ -46,6 +49,13 @@ pub fn check_upload(
 ) -> Result<CheckedPrompt, ApiError> {
     if config.media.prompt_dir.is_none() {
         return Err(no_prompt_dir());
+    }
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::field(
+            "prompt",
+            "name",
+            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
     }
     let subject = format!("prompt {name:?}");
     let refuse = |message: String| ApiError::field(subject.clone(), "file", message);
