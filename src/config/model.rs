@@ -107,6 +107,9 @@ pub struct ConnectionsConfig {
     pub message_deadline: Duration,
     /// A connection that receives nothing for this long is closed (default 600 s).
     pub idle_timeout: Duration,
+    /// A connection holdline opened is closed when nothing went either way for this long
+    /// (default 240 s).
+    pub outbound_idle_timeout: Duration,
 }
 
 /// One listening socket: `udp:0.0.0.0:5060`.
@@ -184,6 +187,11 @@ pub struct StoreConfig {
 pub struct MediaConfig {
     /// Longer greeting / music files are refused when loaded.
     pub max_prompt: Duration,
+    /// Where uploaded prompts are stored (`[media] dir`, else `prompts/` beside the store);
+    /// `None`: the store is in memory and no directory is set, so uploads are refused.
+    pub prompt_dir: Option<PathBuf>,
+    /// Largest prompt upload accepted, in bytes (`[media] max_upload_mb`).
+    pub max_upload_bytes: u64,
 }
 
 /// `[[number]]`

@@ -90,6 +90,9 @@ pub struct RawStore {
 #[serde(deny_unknown_fields, expecting = "a table ([media])")]
 pub struct RawMedia {
     pub max_prompt_seconds: Option<i64>,
+    /// Where uploaded prompts are stored.
+    pub dir: Option<String>,
+    pub max_upload_mb: Option<i64>,
 }
 
 /// `[[number]]`
@@ -196,4 +199,5 @@ pub struct RawConnections {
     pub max_per_source: Option<i64>,
     pub message_deadline: Option<i64>,
     pub idle_timeout: Option<i64>,
+    pub outbound_idle_timeout: Option<i64>,
 }

@@ -24,9 +24,10 @@ use super::model::{
     ApiConfig, Config, Group, GroupId, Listen, MediaConfig, Number, NumberKind, RtpConfig,
     SipConfig, StoreConfig, TlsFiles, User, UserId,
 };
+use super::prompt_ref::prompt_dir;
 use super::raw::RawConnections;
 use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawUser};
-use super::uri::{parse_host, parse_sip_uri};
+use super::uri::{parse_host, parse_sip_uri, refuse_tls};
 use super::validate_queue::queues;
 use super::validate_trunk::trunks;
 
@@ -64,6 +65,15 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         p.add("[store]", "path", "path is empty".into());
     }
     let media = media(&raw.media, &mut p);
+    let media = MediaConfig {
+        prompt_dir: prompt_dir(
+            raw.media.dir.as_deref(),
+            raw.store.path.as_deref(),
+            base_dir,
+        ),
+        max_upload_bytes: upload_limit(&raw.media, &mut p),
+        ..media
+    };
     let limits = super::limits::limits(&raw.limits, &mut p);
     let registrar = super::registrar::registrar(&raw.registrar, &sip, &mut p);
     let numbers = numbers(&raw, &mut p);
@@ -272,14 +282,14 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         user_agent,
         tls: if tls_wanted { tls } else { None },
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
-        connections: connections(&raw.connections, p),
+        connections: connections(&raw.connections, t1, p),
     }
 }
 
 /// `[sip.connections]`. The idle timeout's default, 600 s, is five times the 120 s at most
 /// between an RFC 5626 §4.4.1 phone's keep-alive pings, so a registered phone's flow survives
 /// a few lost pings; the caps, not the idle timeout, are what bound a flood.
-fn connections(raw: &RawConnections, p: &mut Problems) -> ConnectionsConfig {
+fn connections(raw: &RawConnections, t1_ms: i64, p: &mut Problems) -> ConnectionsConfig {
     const S: &str = "[sip.connections]";
     let max_connections = raw.max_connections.map(|_| {
         in_range(
@@ -334,7 +344,40 @@ fn connections(raw: &RawConnections, p: &mut Problems) -> ConnectionsConfig {
         max_per_source: usize::try_from(max_per_source).unwrap_or(64),
         message_deadline: seconds(message_deadline),
         idle_timeout: seconds(idle_timeout),
+        outbound_idle_timeout: outbound_idle_timeout(raw, t1_ms, p),
     }
+}
+
+/// `[sip.connections] outbound_idle_timeout`: when a connection holdline opened (to an agent
+/// or a trunk) is closed for idleness. The default, 240 s, outlasts the longest silence a
+/// transaction leaves on it: an INVITE rings up to the longest agent alert time (180 s) with
+/// nothing on the wire after its 180, and its CANCEL's 487 comes within a transaction's
+/// 64×T1 (32 s). It may not be shorter than 64×T1 (RFC 3261 §17.1.1.2 Timer B), or a
+/// transaction could lose its connection before its answer.
+fn outbound_idle_timeout(raw: &RawConnections, t1_ms: i64, p: &mut Problems) -> Duration {
+    const S: &str = "[sip.connections]";
+    let secs = in_range(
+        S,
+        "outbound_idle_timeout",
+        raw.outbound_idle_timeout,
+        240,
+        1..=86_400,
+        " s",
+        p,
+    );
+    let transaction_ms = 64 * t1_ms;
+    if secs * 1000 < transaction_ms {
+        p.add(
+            S,
+            "outbound_idle_timeout",
+            format!(
+                "outbound_idle_timeout {secs} s is shorter than a transaction (64 x t1_ms = {} s); \
+                 a request could lose its connection before its answer",
+                transaction_ms as f64 / 1000.0
+            ),
+        );
+    }
+    seconds(secs)
 }
 
 /// `[sip] server_header` (or its older name `user_agent`): the Server / User-Agent value.
@@ -514,7 +557,31 @@ fn media(raw: &RawMedia, p: &mut Problems) -> MediaConfig {
     );
     MediaConfig {
         max_prompt: seconds(s),
+        prompt_dir: None,
+        max_upload_bytes: 0,
     }
+}
+
+/// `[media] max_upload_mb` (1–512, default 20) in bytes, and `[media] dir` not empty.
+fn upload_limit(raw: &RawMedia, p: &mut Problems) -> u64 {
+    if raw.dir.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        p.add(
+            "[media]",
+            "dir",
+            "dir is empty; remove it or give a directory".into(),
+        );
+    }
+    // 512 MB is the most the decoder reads at all (audio::media::MAX_FILE_BYTES).
+    let mb = in_range(
+        "[media]",
+        "max_upload_mb",
+        raw.max_upload_mb,
+        20,
+        1..=512,
+        " MB",
+        p,
+    );
+    u64::try_from(mb).unwrap_or(20) * 1024 * 1024
 }
 
 fn numbers(raw: &RawConfig, p: &mut Problems) -> Vec<Number> {
@@ -573,7 +640,7 @@ fn users(raw: &[RawUser], numbers: &[Number], p: &mut Problems) -> Vec<User> {
         }
         let mut contacts = Vec::new();
         for c in &u.contacts {
-            match parse_sip_uri(c) {
+            match parse_sip_uri(c).and_then(|uri| refuse_tls(&uri).map(|()| uri)) {
                 Ok(uri) => contacts.push(Uri::Sip(uri)),
                 Err(why) => p.add(&subj, "contacts", format!("contact {c:?} {why}")),
             }

@@ -17,10 +17,12 @@
 //! - this file: [`Store`], opening, pragmas, migrations, [`StoreError`].
 //! - [`objects`]: provisioned objects ([`Kind`], [`Origin`], [`ObjectRow`]), agent state, meta.
 //! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]).
+//! - [`prompts`]: uploaded prompts' metadata ([`PromptRow`]).
 //! - [`registrations`]: registered bindings ([`StoredBinding`]), kept across restarts.
 
 pub mod events;
 pub mod objects;
+pub mod prompts;
 pub mod registrations;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use thiserror::Error;
 
 pub use events::{EventFilter, QueueEvent};
 pub use objects::{AgentPrefs, Kind, ObjectRow, Origin};
+pub use prompts::PromptRow;
 pub use registrations::StoredBinding;
 
 /// Why a store operation failed.
@@ -73,7 +76,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_time ON events (at_ms);",
     // 2: how long the call had waited in the queue when the event happened.
     "ALTER TABLE events ADD COLUMN waited_ms INTEGER;",
-    // 3: registered bindings (the registrar's), so they survive a restart.
+    // 3: uploaded prompts' metadata (the audio is a file in the prompt directory).
+    "CREATE TABLE prompts (id TEXT PRIMARY KEY, meta TEXT NOT NULL);",
+    // 4: registered bindings (the registrar's), so they survive a restart.
     "CREATE TABLE registrations (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
                                  body TEXT NOT NULL, PRIMARY KEY (user_id, seq));",
 ];

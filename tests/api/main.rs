@@ -11,5 +11,6 @@ mod dial_targets;
 mod directory;
 mod live;
 mod openapi;
+mod prompts;
 mod queues;
 mod registrations;
