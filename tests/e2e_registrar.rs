@@ -1,7 +1,10 @@
-//! End-to-end registrar: the real `holdline` binary on loopback, a phone played by a plain UDP
-//! socket. It registers with digest authentication (challenge, answer), the server is killed
-//! (SIGKILL) and started again on the same store, and a queue call then rings the phone at the
-//! address its REGISTER came from; a binding that expired while the server was down is not rung.
+//! End-to-end registrar: the real `holdline` binary on loopback, phones played by plain UDP
+//! sockets and a TCP stream. A phone registers with digest authentication (challenge,
+//! answer); the server is killed (SIGKILL) and started again on the same store, and a queue
+//! call then rings the phone at the address its REGISTER came from, while a binding that expired
+//! meanwhile is not rung. Over TCP the call comes on the REGISTER's connection, and closing it
+//! unregisters. Wrong passwords ban their source (listed, counted, logged once) while another
+//! source still registers. The log never shows a password or an Authorization header.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 use std::net::UdpSocket;
@@ -329,4 +332,83 @@ fn over_tcp_the_call_comes_on_the_register_connection_and_closing_it_unregisters
         assert!(Instant::now() < end, "still registered: {}", list.body);
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn wrong_passwords_ban_the_source_while_another_source_still_registers() {
+    let server = Server::start(&config().replace(
+        "[registrar]\n",
+        "[registrar]\nauth_failures = 3\nauth_ban = 600\n",
+    ));
+    let to = format!("127.0.0.1:{}", server.port);
+    let guesser = socket();
+    for cseq in 1..=3 {
+        guesser
+            .send_to(
+                register_text("amos", &guesser, cseq * 2 - 1, 600, "").as_bytes(),
+                &to,
+            )
+            .unwrap();
+        let challenge = response(&guesser);
+        let ch = Challenge::pick(
+            challenge.headers.get_all(&HeaderName::WwwAuthenticate),
+            None,
+        )
+        .unwrap();
+        let req = DigestRequest {
+            method: "REGISTER",
+            uri: "sip:127.0.0.1",
+            body: b"",
+        };
+        let auth = authorization(&ch, "amos", "guess", req, "c0ffee").unwrap();
+        let text = register_text(
+            "amos",
+            &guesser,
+            cseq * 2,
+            600,
+            &format!("Authorization: {auth}\r\n"),
+        );
+        guesser.send_to(text.as_bytes(), &to).unwrap();
+        assert_eq!(response(&guesser).status, 401, "wrong password {cseq}");
+    }
+    // Banned: not even a challenge any more.
+    guesser
+        .send_to(register_text("amos", &guesser, 9, 600, "").as_bytes(), &to)
+        .unwrap();
+    assert!(
+        recv(&guesser, Duration::from_secs(1), |m| matches!(
+            m,
+            Message::Response(_)
+        ))
+        .is_none(),
+        "a banned source gets no answer"
+    );
+    // Another source (another loopback address) registers with the right password.
+    let phone = UdpSocket::bind("127.0.0.2:0").unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    register(&server, &phone, "amos", "s3cret", 600);
+    // The ban is listed with its reason, and counted.
+    let api = Client::new(server.api.clone(), Some(TOKEN.to_owned()));
+    let bans = api.request("GET", "/api/v1/bans", None).unwrap();
+    assert_eq!(bans.body.as_array().map(Vec::len), Some(1), "{}", bans.body);
+    assert_eq!(bans.body[0]["addr"], "127.0.0.1");
+    assert_eq!(bans.body[0]["reason"], "auth-failures");
+    let metrics = api.request("GET", "/metrics", None).unwrap();
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    for line in [
+        "holdline_auth_failures_total 3",
+        "holdline_auth_failure_bans_total 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    assert_eq!(
+        server
+            .log_text()
+            .matches("source banned; its datagrams are dropped")
+            .count(),
+        1,
+        "the ban is logged once"
+    );
 }
