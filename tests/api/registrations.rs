@@ -1,6 +1,7 @@
 //! The registrar's bindings through the API, from a fake live state: listing a user's
 //! bindings, removing one (204, then 404), an unknown user (404), a binding number that is no
-//! number (422), and the registrar's gauges and counters in /metrics.
+//! number (422), the registrar's gauges and counters in /metrics, and `holdline user
+//! registrations` against the API on loopback.
 
 use crate::api_support::{app, call};
 use axum::http::StatusCode;
@@ -100,4 +101,77 @@ async fn metrics_show_registered_users_bindings_and_auth_failures() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
     }
+}
+
+/// The API on 127.0.0.1:0 over `live`, in a background runtime; returns its address.
+fn server(live: std::sync::Arc<holdline::api::MemoryLive>) -> String {
+    use holdline::api::{serve, ApiState, Provisioning};
+    use holdline::store::Store;
+    let (mut prov, _) = Provisioning::open(
+        Store::open_in_memory().unwrap(),
+        crate::api_support::file_source(),
+    )
+    .unwrap();
+    prov.set_check_files(false);
+    let state = ApiState::new(prov, live, Some(crate::api_support::TOKEN.to_owned()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    addr
+}
+
+#[test]
+fn cli_lists_numbered_bindings_and_removes_one() {
+    use holdline::api::cli::{run_registrations, ApiArgs};
+    let live = std::sync::Arc::new(holdline::api::MemoryLive::default());
+    live.set_registrations(
+        "amos",
+        vec![
+            binding("<sip:amos@10.0.0.5:5060>"),
+            binding("<sip:amos@10.0.0.6:5060>"),
+        ],
+    );
+    let addr = server(live);
+    let args = |json| ApiArgs {
+        api: Some(addr.clone()),
+        token: Some(crate::api_support::TOKEN.to_owned()),
+        json,
+    };
+    let table = run_registrations("amos", None, &args(false)).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("N  CONTACT"), "{table}");
+    assert!(
+        lines[1].starts_with("0  <sip:amos@10.0.0.5:5060>"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("1  <sip:amos@10.0.0.6:5060>"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("203.0.113.9:40000") && lines[1].contains("udp"),
+        "{table}"
+    );
+    assert_eq!(
+        run_registrations("amos", Some(0), &args(false)).unwrap(),
+        "removed registration 0 of amos"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run_registrations("amos", None, &args(true)).unwrap()).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(1));
+    assert_eq!(json[0]["contact"], "<sip:amos@10.0.0.6:5060>");
+    let err = run_registrations("nobody", None, &args(false)).unwrap_err();
+    assert_eq!(err.exit_code(), 1, "{err}");
 }
