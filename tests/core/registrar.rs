@@ -771,3 +771,45 @@ fn hostile_registers_get_an_answer_and_never_panic() {
     ok.call_id = "fresh";
     assert_eq!(register(&mut h, PHONE2, &ok, "MD5").status, 200);
 }
+
+#[test]
+fn bindings_restored_into_a_new_core_are_rung_and_expired_ones_are_not() {
+    let mut before = harness("");
+    let mut long = Reg::new(1);
+    long.expires = Some("3600");
+    register(&mut before, PHONE, &long, "SHA-256");
+    let mut short = Reg::new(1);
+    short.user = "amos";
+    short.call_id = "reg-short";
+    short.contact = "<sip:amos@10.0.0.9:5060>".into();
+    short.expires = Some("60");
+    register(&mut before, PHONE2, &short, "SHA-256");
+    let amos = holdline::config::UserId("amos".into());
+    let kept = before.core.registrations(before.now, &amos);
+    assert_eq!(kept.len(), 2);
+
+    // A new core (a restart), 10 minutes later on the same time line: the 60 s binding has
+    // expired, the other is restored and rung at its REGISTER's source.
+    let mut after = harness("");
+    after.advance(Duration::from_secs(600));
+    assert!(!online(&after, "amos"));
+    after.core.restore_registrations(after.now, &amos, kept);
+    assert!(online(&after, "amos"));
+    let list = after.core.registrations(after.now, &amos);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].contact.uri.to_string(), "sip:amos@10.0.0.5:5060");
+    let invites = ring(&mut after, "q3");
+    assert_eq!(invites.len(), 1, "{invites:?}");
+    assert_eq!(invites[0].0.addr.to_string(), PHONE);
+    // Restored bindings are not written back as changes; a user who cannot register is.
+    assert_eq!(after.core.poll_registration_change(), None);
+    after.core.restore_registrations(
+        after.now,
+        &holdline::config::UserId("bea".into()),
+        Vec::new(),
+    );
+    assert_eq!(
+        after.core.poll_registration_change(),
+        Some(holdline::config::UserId("bea".into()))
+    );
+}
