@@ -813,3 +813,26 @@ fn bindings_restored_into_a_new_core_are_rung_and_expired_ones_are_not() {
         Some(holdline::config::UserId("bea".into()))
     );
 }
+
+#[test]
+fn a_user_cannot_register_someone_elses_address_of_record() {
+    let mut h = harness("");
+    let ch = pick(&send(&mut h, PHONE, &Reg::new(1)), "SHA-256");
+    // amos's valid credentials, bea's address of record in To.
+    let mut r = Reg::new(2);
+    r.auth = Some(authorization(
+        &ch,
+        "SHA-256",
+        "amos",
+        "s3cret",
+        "sip:example.com",
+        1,
+    ));
+    let text = r
+        .text("UDP")
+        .replace("To: <sip:amos@example.com>", "To: <sip:bea@example.com>");
+    h.send_from(PHONE, &text);
+    assert_eq!(response_to(&mut h, PHONE).status, 403);
+    assert!(!online(&h, "bea"));
+    assert!(!online(&h, "amos"));
+}
