@@ -6,13 +6,28 @@
 //! while they have either. The queue engine never sees a contact: it says "ring agent X", the
 //! b2bua asks [`Locations::contacts`], and the engine hears only online / offline.
 //!
-//! What this does not do: registrations, expiry or reachability checks (OPTIONS); a contact
+//! Registered bindings join the static contacts ([`Locations::set_registered`], from the
+//! registrar): a user is online while they have either. A registered contact is rung at the
+//! address (and over the connection) its REGISTER came from, with its Path as Route.
+//!
+//! What this does not do: expiry (the registrar's) or reachability checks (OPTIONS); a contact
 //! that does not answer shows up as a ring that fails.
 
 use std::collections::HashMap;
 
 use crate::config::{Config, UserId};
+use crate::sip::transport::Peer;
 use crate::sip::uri::Uri;
+
+/// Somewhere to ring a user: a static contact (`dest` from its URI) or a registered binding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RingTarget {
+    pub uri: Uri,
+    /// Where to send (a binding's source); `None`: from the URI.
+    pub dest: Option<Peer>,
+    /// Route header values (a binding's Path, RFC 3327).
+    pub route: Vec<String>,
+}
 
 /// Every configured user's contacts.
 #[derive(Clone, Debug, Default)]
@@ -20,6 +35,8 @@ pub(crate) struct Locations {
     static_contacts: HashMap<UserId, Vec<Uri>>,
     /// The users in configuration order, so what the engine hears is in a reproducible order.
     users: Vec<UserId>,
+    /// Registered bindings, from the registrar; users without any are absent.
+    registered: HashMap<UserId, Vec<RingTarget>>,
 }
 
 impl Locations {
@@ -31,7 +48,32 @@ impl Locations {
                 .map(|u| (u.id.clone(), u.contacts.clone()))
                 .collect(),
             users: config.users.iter().map(|u| u.id.clone()).collect(),
+            registered: HashMap::new(),
         }
+    }
+
+    /// Every place to ring `user`: static contacts, then registered bindings.
+    pub fn ring_targets(&self, user: &UserId) -> Vec<RingTarget> {
+        let statics = self.contacts(user).iter().map(|uri| RingTarget {
+            uri: uri.clone(),
+            dest: None,
+            route: Vec::new(),
+        });
+        let registered = self.registered.get(user).into_iter().flatten().cloned();
+        statics.chain(registered).collect()
+    }
+
+    /// The registrar's bindings of `user` now; returns whether `user` went online or offline
+    /// by it.
+    pub fn set_registered(&mut self, user: &UserId, targets: Vec<RingTarget>) -> Option<bool> {
+        let was = self.is_online(user);
+        if targets.is_empty() {
+            self.registered.remove(user);
+        } else {
+            self.registered.insert(user.clone(), targets);
+        }
+        let now = self.is_online(user);
+        (was != now && self.users.contains(user)).then_some(now)
     }
 
     /// Where to ring `user` (fork to each); empty for an unknown user or one with nowhere known.
@@ -42,9 +84,9 @@ impl Locations {
             .unwrap_or_default()
     }
 
-    /// Whether `user` has somewhere to ring.
+    /// Whether `user` has somewhere to ring: a static contact or a registered binding.
     pub fn is_online(&self, user: &UserId) -> bool {
-        !self.contacts(user).is_empty()
+        !self.contacts(user).is_empty() || self.registered.contains_key(user)
     }
 
     /// Every configured user and whether they are online, in configuration order: what a
@@ -57,7 +99,15 @@ impl Locations {
     /// user who is new or whose online state changed, then every removed user (offline: never
     /// rung again).
     pub fn reconfigure(&mut self, config: &Config) -> Vec<(UserId, bool)> {
-        let old = std::mem::replace(self, Locations::new(config));
+        let mut old = std::mem::replace(self, Locations::new(config));
+        // Bindings outlive a configuration change; the registrar drops those of users who
+        // can no longer register ([`Locations::set_registered`]).
+        self.registered = old
+            .registered
+            .drain()
+            .filter(|(u, _)| self.static_contacts.contains_key(u))
+            .collect();
+        old.registered = self.registered.clone();
         let known = |u: &UserId| old.static_contacts.contains_key(u);
         let mut changes: Vec<(UserId, bool)> = self
             .users()

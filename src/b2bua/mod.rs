@@ -23,6 +23,7 @@
 //! - `locations`: the one place that turns a user into contacts (and online / offline).
 //! - `provisioning`: agent settings and configuration changes applied to the engine; what the
 //!   admin API reads.
+//! - [`registrar`]: REGISTER with digest authentication; bindings become locations.
 //! - [`precheck`]: the §8.2 checks every request passes first.
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
@@ -34,6 +35,7 @@ mod locations;
 pub mod ports;
 pub mod precheck;
 mod provisioning;
+pub mod registrar;
 pub mod reply;
 mod settings;
 mod switch;

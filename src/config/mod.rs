@@ -20,6 +20,7 @@
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`limits`]: `[limits]`, per-source admission control.
 //! - [`prompt_ref`]: `prompt:ID`, an uploaded prompt named from a queue, and where prompts live.
+//! - [`registrar`]: `[registrar]`, REGISTER and digest authentication.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
@@ -30,6 +31,7 @@ pub mod model;
 pub mod prompt_ref;
 mod queue_spec;
 pub mod raw;
+pub mod registrar;
 pub mod targets;
 pub mod uri;
 pub mod validate;

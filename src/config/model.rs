@@ -67,6 +67,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// `[limits]`: per-source admission control.
     pub limits: super::limits::LimitsConfig,
+    /// `[registrar]`: REGISTER with digest authentication for users with a password.
+    pub registrar: super::registrar::RegistrarConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,

@@ -15,6 +15,7 @@
 //!   trunk's digest challenge.
 //! - `offer`: offer/answer inside a caller's dialog (ACK with the answer, re-INVITE, UPDATE).
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
+//! - `register`: REGISTER handed to the registrar and its answer sent back.
 
 mod agent;
 mod auth;
@@ -22,6 +23,7 @@ pub mod call;
 mod caller;
 mod offer;
 mod refer;
+mod register;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -47,6 +49,7 @@ use super::core::{CoreSettings, EndReason, Event};
 use super::ports::{MediaPorts, PortPool};
 
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
+pub(crate) use self::register::PendingRegister;
 
 /// What a leg reports to the switch. (What the media plane must know of a dialog, that a
 /// caller was answered or an agent's media changed, goes out as an [`Event`] at once, in the
@@ -154,6 +157,8 @@ struct Outbox {
     media: VecDeque<Event>,
     /// Final responses we sent, by (method, class `2xx` …).
     answers: std::collections::BTreeMap<(String, String), u64>,
+    /// REGISTERs for the registrar, in order.
+    registers: VecDeque<register::PendingRegister>,
 }
 
 /// Every SIP dialog of the server (see the module doc).
