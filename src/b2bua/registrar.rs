@@ -296,6 +296,13 @@ impl Registrar {
         let Some(creds) = creds else {
             return self.challenge(now, false);
         };
+        // RFC 7616 §3.7: the client picks among the algorithms offered. An answer with one we
+        // do not offer (the operator took it out of `algorithms`) is challenged again, not
+        // counted as a wrong password: it guessed nothing.
+        if !self.config.algorithms.contains(&creds.algorithm) {
+            tracing::info!(algorithm = ?creds.algorithm, "digest answer with an algorithm not offered");
+            return self.challenge(now, false);
+        }
         let account = self.accounts.get(&creds.username).cloned();
         let ha1 = account.as_ref().map(|a| match creds.algorithm {
             Algorithm::Sha256 => a.ha1_sha256.as_str(),
@@ -498,7 +505,11 @@ impl Registrar {
     /// The 401 every REGISTER without valid credentials gets.
     fn challenge(&mut self, now: Time, stale: bool) -> Answer {
         let mut a = Answer::status(401);
-        for c in self.verifier.challenges(now, &self.config.realm, stale) {
+        let algorithms = &self.config.algorithms;
+        for c in self
+            .verifier
+            .challenges(now, &self.config.realm, stale, algorithms)
+        {
             a.headers.push((HeaderName::WwwAuthenticate, c));
         }
         a

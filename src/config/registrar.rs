@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::model::SipConfig;
+use crate::sip::digest::server::OFFERED;
+use crate::sip::digest::Algorithm;
 use super::validate::{in_range, Problems};
 
 /// `[registrar]` as the file gives it.
@@ -21,6 +23,7 @@ pub struct RawRegistrar {
     pub auth_failures: Option<i64>,
     pub auth_failure_window: Option<i64>,
     pub auth_ban: Option<i64>,
+    pub algorithms: Option<Vec<String>>,
 }
 
 /// `[registrar]`, validated.
@@ -44,6 +47,9 @@ pub struct RegistrarConfig {
     pub auth_failure_window: Duration,
     /// How long such a source is banned.
     pub auth_ban: Duration,
+    /// The digest algorithms challenges offer, one WWW-Authenticate each, in this order
+    /// (default SHA-256 then MD5); an answer with another algorithm is challenged again.
+    pub algorithms: Vec<Algorithm>,
 }
 
 /// Checks `[registrar]`; every value out of range is a problem naming its field.
@@ -125,6 +131,7 @@ pub(super) fn registrar(raw: &RawRegistrar, sip: &SipConfig, p: &mut Problems) -
             .or_else(|| sip.public_host.clone())
             .unwrap_or_else(|| "holdline".to_owned()),
     };
+    let algorithms = algorithms(raw.algorithms.as_deref(), p);
     RegistrarConfig {
         realm,
         min_expires,
@@ -135,14 +142,59 @@ pub(super) fn registrar(raw: &RawRegistrar, sip: &SipConfig, p: &mut Problems) -
         auth_failures: u32::try_from(auth_failures).unwrap_or(10),
         auth_failure_window,
         auth_ban,
+        algorithms,
     }
+}
+
+/// `algorithms`: a non-empty list of "SHA-256" and "MD5", each at most once, most preferred
+/// first. Some phones (and SIPp 3.6) answer only the first WWW-Authenticate header, not the
+/// first they support as RFC 8760 §2.4 asks, and fail on SHA-256; for them an operator puts
+/// "MD5" first or alone.
+fn algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
+    const S: &str = "[registrar]";
+    let Some(raw) = raw else {
+        return OFFERED.to_vec();
+    };
+    let mut out = Vec::new();
+    for name in raw {
+        let alg = match name.to_ascii_uppercase().as_str() {
+            "SHA-256" => Algorithm::Sha256,
+            "MD5" => Algorithm::Md5,
+            _ => {
+                p.add(
+                    S,
+                    "algorithms",
+                    format!("algorithm {name:?} is not one of \"SHA-256\", \"MD5\""),
+                );
+                continue;
+            }
+        };
+        if out.contains(&alg) {
+            p.add(S, "algorithms", format!("algorithm {name:?} is listed twice"));
+            continue;
+        }
+        out.push(alg);
+    }
+    if raw.is_empty() {
+        p.add(
+            S,
+            "algorithms",
+            "algorithms is empty: no REGISTER could authenticate".to_owned(),
+        );
+    }
+    if out.is_empty() {
+        return OFFERED.to_vec();
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
+    use super::OFFERED;
     use crate::config::from_toml_str;
+    use crate::sip::digest::Algorithm;
 
     #[test]
     fn defaults_and_realm_from_the_first_domain() {
@@ -166,6 +218,33 @@ mod tests {
             ),
             (10, 60, 600)
         );
+        assert_eq!(r.algorithms, OFFERED.to_vec());
+    }
+
+    #[test]
+    fn algorithms_keep_their_order_and_bad_lists_name_the_field() {
+        let c = from_toml_str(
+            "[registrar]\nalgorithms = [\"md5\", \"SHA-256\"]\n",
+            Path::new(""),
+        )
+        .unwrap();
+        assert_eq!(
+            c.registrar.algorithms,
+            vec![Algorithm::Md5, Algorithm::Sha256]
+        );
+        for (list, want) in [
+            ("[]", "algorithms is empty"),
+            ("[\"SHA-512-256\"]", "algorithm \"SHA-512-256\" is not one of"),
+            ("[\"MD5\", \"md5\"]", "algorithm \"md5\" is listed twice"),
+        ] {
+            let e = from_toml_str(
+                &format!("[registrar]\nalgorithms = {list}\n"),
+                Path::new(""),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("[registrar]") && e.contains(want), "{want} missing in {e}");
+        }
     }
 
     #[test]
