@@ -836,3 +836,60 @@ fn a_user_cannot_register_someone_elses_address_of_record() {
     assert!(!online(&h, "bea"));
     assert!(!online(&h, "amos"));
 }
+
+#[test]
+fn algorithms_md5_only_offers_one_challenge_and_a_sha256_answer_is_challenged_again() {
+    let mut h = harness("[registrar]\nalgorithms = [\"MD5\"]\nauth_failures = 2\n");
+    let first = send(&mut h, PHONE, &Reg::new(1));
+    assert_eq!(first.status, 401);
+    let ch = challenges(&first);
+    assert_eq!(ch.len(), 1, "one challenge, MD5 only");
+    assert_eq!(ch[0].algorithm, holdline::sip::digest::Algorithm::Md5);
+    // A SHA-256 answer with the right password, to the same nonce, twice (the ban limit): a
+    // new 401 each time, neither counted as a failure, no binding.
+    let sha_like = Challenge {
+        algorithm: holdline::sip::digest::Algorithm::Sha256,
+        ..ch[0].clone()
+    };
+    for (i, cseq) in [2u32, 3].into_iter().enumerate() {
+        let mut answer = Reg::new(cseq);
+        answer.auth = Some(authorization(
+            &sha_like,
+            "SHA-256",
+            "amos",
+            "s3cret",
+            "sip:example.com",
+            1 + i as u32,
+        ));
+        let again = send(&mut h, PHONE, &answer);
+        assert_eq!(again.status, 401, "SHA-256 answer {cseq}");
+        assert_eq!(challenges(&again).len(), 1);
+    }
+    let (_, _, stats) = h.core.registrar_stats();
+    assert_eq!(stats.auth_failures_total, 0);
+    assert!(h.core.bans(h.now).is_empty());
+    assert!(!online(&h, "amos"));
+    // MD5 registers.
+    let ok = register(&mut h, PHONE, &Reg::new(4), "MD5");
+    assert_eq!(ok.status, 200);
+    assert!(online(&h, "amos"));
+}
+
+#[test]
+fn algorithms_md5_first_puts_its_challenge_first() {
+    let mut h = harness("[registrar]\nalgorithms = [\"MD5\", \"SHA-256\"]\n");
+    let first = send(&mut h, PHONE, &Reg::new(1));
+    let algs: Vec<_> = challenges(&first).iter().map(|c| c.algorithm).collect();
+    assert_eq!(
+        algs,
+        [
+            holdline::sip::digest::Algorithm::Md5,
+            holdline::sip::digest::Algorithm::Sha256
+        ]
+    );
+    // Both still register.
+    assert_eq!(
+        register(&mut h, PHONE, &Reg::new(1), "SHA-256").status,
+        200
+    );
+}
