@@ -28,6 +28,15 @@ pub fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), Trans
         .headers
         .top_via()
         .ok_or(TransactionError::MissingHeader { name: "Via" })?;
+    // Leave the header text untouched when there is nothing to add.
+    if stamp_via(&mut via, source) {
+        replace_top_via(&mut req.headers, &via);
+    }
+    Ok(())
+}
+
+/// [`stamp_received`] on a Via alone; whether it changed.
+fn stamp_via(via: &mut Via, source: SocketAddr) -> bool {
     let source_ip = source.ip().to_canonical();
     let same_host = match &via.host {
         Host::V4(a) => IpAddr::V4(*a) == source_ip,
@@ -43,11 +52,17 @@ pub fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), Trans
     if rport == Some(None) {
         via.params.set("rport", Some(&source.port().to_string()));
     }
-    // Leave the header text untouched when there is nothing to add.
-    if add_received {
-        replace_top_via(&mut req.headers, &via);
-    }
-    Ok(())
+    add_received
+}
+
+/// Where the response to a request whose top Via was never stamped goes: a stateless answer
+/// to a request that failed to parse. The Via is read as [`stamp_received`] would have left
+/// it, so a bare `rport` sends it back to the packet's source address and port (RFC 3581 §4),
+/// and a sent-by that is not the source gets the source address (§18.2.1).
+pub fn unstamped_response_destination(top_via: &Via, arrived_on: Peer) -> Peer {
+    let mut via = top_via.clone();
+    stamp_via(&mut via, arrived_on.addr);
+    response_destination(&via, arrived_on)
 }
 
 /// Where the responses to a request go (§18.2.2): back on the connection it arrived on for a
@@ -70,8 +85,9 @@ pub fn response_destination(top_via: &Via, arrived_on: Peer) -> Peer {
         .unwrap_or(arrived_on.addr.ip());
     let port = match top_via.rport() {
         Some(Some(p)) => p,
-        // A bare rport nobody filled in still asks for the source port (RFC 3581 §4).
-        Some(None) => arrived_on.addr.port(),
+        // A bare rport nobody filled in still asks for the source (RFC 3581 §4): its address
+        // as well as its port, never the sent-by host at the source's port.
+        Some(None) => return Peer::udp(arrived_on.addr),
         None => top_via.port.unwrap_or(DEFAULT_PORT),
     };
     Peer::udp(SocketAddr::new(ip, port))
@@ -185,6 +201,27 @@ mod tests {
         let via = Via::parse("SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx").unwrap();
         let dest = response_destination(&via, Peer::udp(addr("192.0.2.10:7000")));
         assert_eq!(dest, Peer::udp(addr("192.0.2.10:5060")));
+    }
+
+    #[test]
+    fn unstamped_bare_rport_goes_to_the_source_address_and_port() {
+        // RFC 3581 §4: the sent-by (10.0.0.5) is where the phone thinks it is, behind NAT.
+        let via = Via::parse("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKx").unwrap();
+        let source = addr("203.0.113.9:40000");
+        assert_eq!(
+            response_destination(&via, Peer::udp(source)),
+            Peer::udp(source)
+        );
+        assert_eq!(
+            unstamped_response_destination(&via, Peer::udp(source)),
+            Peer::udp(source)
+        );
+        // Without rport: the source address at the sent-by port (§18.2.1, §18.2.2).
+        let via = Via::parse("SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKx").unwrap();
+        assert_eq!(
+            unstamped_response_destination(&via, Peer::udp(source)),
+            Peer::udp(addr("203.0.113.9:5070"))
+        );
     }
 
     #[test]
