@@ -206,9 +206,9 @@ fn a_sipp_agent_registers_over_udp_and_takes_the_queue_call_on_its_binding() {
     assert_sipp_ok(&agent, &server, "registered agent takes the call");
     assert_eq!(invites_received(&agent), 1, "{}", agent.output);
     assert!(
-        agent
-            .output
-            .contains(&format!("INVITE sip:amos@127.0.0.1:{port};transport=UDP SIP/2.0")),
+        agent.output.contains(&format!(
+            "INVITE sip:amos@127.0.0.1:{port};transport=UDP SIP/2.0"
+        )),
         "the INVITE is addressed to the registered Contact: {}",
         agent.output
     );
@@ -260,7 +260,18 @@ fn wrong_passwords_get_401_until_the_source_is_refused_while_another_source_regi
         server.port,
         "uac_register.xml",
         "u1",
-        &["-i", "127.0.0.2", "-s", "amos", "-au", "amos", "-ap", "s3cret", "-m", "1"],
+        &[
+            "-i",
+            "127.0.0.2",
+            "-s",
+            "amos",
+            "-au",
+            "amos",
+            "-ap",
+            "s3cret",
+            "-m",
+            "1",
+        ],
     );
     assert_sipp_ok(&other, &server, "another source registers");
     let list = registered(&server, "amos").expect("amos registered from 127.0.0.2");
@@ -288,7 +299,11 @@ fn sipp_cannot_answer_the_default_sha256_first_challenge() {
         "u1",
         &["-s", "amos", "-au", "amos", "-ap", "s3cret", "-m", "1"],
     );
-    assert_ne!(run.code, Some(0), "SIPp registered on the default challenges");
+    assert_ne!(
+        run.code,
+        Some(0),
+        "SIPp registered on the default challenges"
+    );
     assert!(
         run.output.contains("authentication must use MD5"),
         "{}",

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::model::SipConfig;
+use super::validate::{in_range, Problems};
 use crate::sip::digest::server::OFFERED;
 use crate::sip::digest::Algorithm;
-use super::validate::{in_range, Problems};
 
 /// `[registrar]` as the file gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -170,7 +170,11 @@ fn algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
             }
         };
         if out.contains(&alg) {
-            p.add(S, "algorithms", format!("algorithm {name:?} is listed twice"));
+            p.add(
+                S,
+                "algorithms",
+                format!("algorithm {name:?} is listed twice"),
+            );
             continue;
         }
         out.push(alg);
@@ -234,7 +238,10 @@ mod tests {
         );
         for (list, want) in [
             ("[]", "algorithms is empty"),
-            ("[\"SHA-512-256\"]", "algorithm \"SHA-512-256\" is not one of"),
+            (
+                "[\"SHA-512-256\"]",
+                "algorithm \"SHA-512-256\" is not one of",
+            ),
             ("[\"MD5\", \"md5\"]", "algorithm \"md5\" is listed twice"),
         ] {
             let e = from_toml_str(
@@ -243,7 +250,10 @@ mod tests {
             )
             .unwrap_err()
             .to_string();
-            assert!(e.contains("[registrar]") && e.contains(want), "{want} missing in {e}");
+            assert!(
+                e.contains("[registrar]") && e.contains(want),
+                "{want} missing in {e}"
+            );
         }
     }
 

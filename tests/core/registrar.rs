@@ -888,8 +888,5 @@ fn algorithms_md5_first_puts_its_challenge_first() {
         ]
     );
     // Both still register.
-    assert_eq!(
-        register(&mut h, PHONE, &Reg::new(1), "SHA-256").status,
-        200
-    );
+    assert_eq!(register(&mut h, PHONE, &Reg::new(1), "SHA-256").status, 200);
 }
