@@ -35,7 +35,7 @@ const TOKEN: &str = "registrar-sipp-token";
 /// passwords (no static contacts: they are reached only where they registered); `registrar`
 /// is the `[registrar]` table's body.
 fn server(registrar: &str) -> Server {
-    let config = ConfigToml::loopback("32000-32999")
+    let config = ConfigToml::loopback("15200-15299")
         .api_token(TOKEN)
         .number(NUMBER, "service-toll")
         .raw(&format!(
