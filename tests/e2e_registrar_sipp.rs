@@ -8,7 +8,8 @@
 //! holdline's default SHA-256-first challenge (RFC 8760 §2.4 asks a client for the first it
 //! supports; SIPp does not look further). The servers here offer MD5 only, with
 //! `[registrar] algorithms = ["MD5"]`, the setting for such phones; one test pins down that
-//! SIPp does fail on the default, so the setting stays needed until SIPp learns otherwise.
+//! SIPp does fail on the default, so the setting stays needed until SIPp learns otherwise, and
+//! another that offering MD5 first (SHA-256 second) is enough.
 //!
 //! The agent is one SIPp process: `uac_agent_register.xml` registers, and the queue's INVITE
 //! (a Call-ID that scenario never used) runs the out-of-call scenario
@@ -316,4 +317,23 @@ fn sipp_cannot_answer_the_default_sha256_first_challenge() {
             .body,
         serde_json::json!([])
     );
+}
+
+#[test]
+fn sipp_registers_when_md5_is_offered_first() {
+    // The other way out for such phones: keep SHA-256 for those that pick, MD5 first.
+    let server = server("algorithms = [\"MD5\", \"SHA-256\"]");
+    let run = run_sipp_port(
+        server.port,
+        "uac_register.xml",
+        "u1",
+        &["-s", "amos", "-au", "amos", "-ap", "s3cret", "-m", "1"],
+    );
+    assert_sipp_ok(
+        &run,
+        &server,
+        "SIPp answers the MD5 challenge offered first",
+    );
+    let list = registered(&server, "amos").expect("amos registered");
+    assert_eq!(list[0]["transport"], "udp", "{list}");
 }
