@@ -28,6 +28,7 @@ use super::legs::{Inbound, LegHandle, LegOutcome, Legs, RingRequest};
 use super::locations::Locations;
 use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
+use super::reachability::{Due, Prober};
 use super::settings::Settings;
 use super::switch::{Ctx, Switch};
 use crate::queue::types::{AgentId, CallId as QueueCallId};
@@ -137,6 +138,8 @@ pub struct Core {
     admission: Admission,
     /// Off only in benchmarks that measure admission control's own cost.
     admission_on: bool,
+    /// When each static contact is probed with OPTIONS next.
+    prober: Prober,
 }
 
 impl Core {
@@ -152,6 +155,7 @@ impl Core {
             media: VecDeque::new(),
             admission: Admission::new(config),
             admission_on: true,
+            prober: Prober::new(Time::ZERO, config),
         }
     }
 
@@ -252,9 +256,47 @@ impl Core {
     pub fn handle_timeout(&mut self, now: Time) {
         self.admission.expire(now);
         self.legs.handle_timeout(now);
+        self.run_probes(now);
         let (switch, mut cx) = self.parts(now);
         switch.handle_timeout(&mut cx);
         self.settle(now);
+    }
+
+    /// Sends the OPTIONS probes due at `now` (RFC 3261 §11) and takes the unanswered ones
+    /// past their deadline as unreachable. A contact with an agent leg to it (ringing, in a
+    /// call with us) is not probed: its INVITE dialog already says it is there, and a phone
+    /// busy with a call should not be disturbed.
+    fn run_probes(&mut self, now: Time) {
+        for due in self.prober.due(now) {
+            match due {
+                Due::Probe(contact) if self.legs.has_leg_to(&contact) => {}
+                Due::Probe(contact) => {
+                    if self.legs.send_probe(now, &contact) {
+                        self.prober.sent(now, &contact);
+                    }
+                }
+                Due::Expired(contact) => self.contact_probed(now, &contact, false),
+            }
+        }
+    }
+
+    /// The probes' outcomes the legs have seen.
+    fn take_probe_results(&mut self, now: Time) {
+        while let Some((contact, reachable)) = self.legs.poll_probe_result() {
+            self.prober.resolved(&contact);
+            self.contact_probed(now, &contact, reachable);
+        }
+    }
+
+    /// What a probe found out about `contact`: the engine hears of every agent it brings
+    /// online or takes offline.
+    fn contact_probed(&mut self, now: Time, contact: &crate::sip::uri::Uri, reachable: bool) {
+        for (user, online) in self.locations.set_reachable(contact, reachable) {
+            tracing::info!(user = %user, online, "agent reachability changed");
+            self.switch
+                .engine_mut()
+                .set_agent_online(now, &AgentId::from(&user), online);
+        }
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
@@ -286,8 +328,12 @@ impl Core {
 
     /// The earliest time [`Core::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.legs.poll_timeout(), self.switch.poll_timeout()]
-            .into_iter()
+        [
+            self.legs.poll_timeout(),
+            self.switch.poll_timeout(),
+            self.prober.poll_timeout(),
+        ]
+        .into_iter()
             .flatten()
             .min()
     }
@@ -352,6 +398,7 @@ impl Core {
     /// Brings everything to rest after an input: the legs' events go to the switch, whose
     /// commands may start new transactions and so new events, until nothing moves.
     fn settle(&mut self, now: Time) {
+        self.take_probe_results(now);
         let (switch, mut cx) = self.parts(now);
         loop {
             cx.legs.drain_transactions(now);
@@ -393,6 +440,7 @@ impl Core {
         for (user, online) in self.locations.reconfigure(config) {
             engine.set_agent_online(now, &AgentId::from(&user), online);
         }
+        self.prober.reconfigure(now, config);
         self.applied.reconfigure(now, config, engine);
         self.settle(now);
     }

@@ -6,13 +6,18 @@
 //! while they have either. The queue engine never sees a contact: it says "ring agent X", the
 //! b2bua asks [`Locations::contacts`], and the engine hears only online / offline.
 //!
-//! What this does not do: registrations, expiry or reachability checks (OPTIONS); a contact
-//! that does not answer shows up as a ring that fails.
+//! Static contacts are probed with OPTIONS (`super::reachability`): one known not to answer
+//! is not rung, and a user whose every contact is unreachable is offline until a probe is
+//! answered again.
+//!
+//! What this does not do: registrations or their expiry.
 
 use std::collections::HashMap;
 
 use crate::config::{Config, UserId};
 use crate::sip::uri::Uri;
+
+use super::reachability::Reachability;
 
 /// Every configured user's contacts.
 #[derive(Clone, Debug, Default)]
@@ -20,6 +25,8 @@ pub(crate) struct Locations {
     static_contacts: HashMap<UserId, Vec<Uri>>,
     /// The users in configuration order, so what the engine hears is in a reproducible order.
     users: Vec<UserId>,
+    /// Which static contacts answer their probes.
+    reachability: Reachability,
 }
 
 impl Locations {
@@ -31,20 +38,49 @@ impl Locations {
                 .map(|u| (u.id.clone(), u.contacts.clone()))
                 .collect(),
             users: config.users.iter().map(|u| u.id.clone()).collect(),
+            reachability: Reachability::default(),
         }
     }
 
-    /// Where to ring `user` (fork to each); empty for an unknown user or one with nowhere known.
-    pub fn contacts(&self, user: &UserId) -> &[Uri] {
+    /// Where to ring `user` (fork to each): the contacts not known to be unreachable; empty
+    /// for an unknown user or one with nowhere known.
+    pub fn contacts(&self, user: &UserId) -> Vec<Uri> {
+        self.reachable(user).cloned().collect()
+    }
+
+    fn reachable<'a>(&'a self, user: &UserId) -> impl Iterator<Item = &'a Uri> + 'a {
         self.static_contacts
             .get(user)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .filter(|c| self.reachability.is_reachable(c))
     }
 
     /// Whether `user` has somewhere to ring.
     pub fn is_online(&self, user: &UserId) -> bool {
-        !self.contacts(user).is_empty()
+        self.reachable(user).next().is_some()
+    }
+
+    /// A probe of `contact` was answered (`reachable`) or not. Returns the users whose online
+    /// state this changed, in configuration order, with their new state.
+    pub fn set_reachable(&mut self, contact: &Uri, reachable: bool) -> Vec<(UserId, bool)> {
+        let owners: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|u| self.static_contacts.get(*u).is_some_and(|c| c.contains(contact)))
+            .cloned()
+            .collect();
+        let before: Vec<bool> = owners.iter().map(|u| self.is_online(u)).collect();
+        if !self.reachability.set(contact, reachable) {
+            return Vec::new();
+        }
+        tracing::info!(%contact, reachable, "static contact reachability changed");
+        owners
+            .into_iter()
+            .zip(before)
+            .filter(|(u, was)| self.is_online(u) != *was)
+            .map(|(u, was)| (u, !was))
+            .collect()
     }
 
     /// Every configured user and whether they are online, in configuration order: what a
@@ -58,6 +94,16 @@ impl Locations {
     /// rung again).
     pub fn reconfigure(&mut self, config: &Config) -> Vec<(UserId, bool)> {
         let old = std::mem::replace(self, Locations::new(config));
+        // What the probes found stays known for the contacts still configured.
+        let mut reachability = old.reachability.clone();
+        let configured: std::collections::HashSet<String> = self
+            .static_contacts
+            .values()
+            .flatten()
+            .map(Uri::to_string)
+            .collect();
+        reachability.retain(|c| configured.contains(c));
+        self.reachability = reachability;
         let known = |u: &UserId| old.static_contacts.contains_key(u);
         let mut changes: Vec<(UserId, bool)> = self
             .users()

@@ -21,6 +21,7 @@
 //! - `settings`: what the configuration says (directory, queue signalling, dial plan), one
 //!   immutable value swapped whole on reconfigure.
 //! - `locations`: the one place that turns a user into contacts (and online / offline).
+//! - `reachability`: OPTIONS probes of static contacts, when they are due and what they found.
 //! - `provisioning`: agent settings and configuration changes applied to the engine; what the
 //!   admin API reads.
 //! - [`precheck`]: the §8.2 checks every request passes first.
@@ -34,6 +35,7 @@ mod locations;
 pub mod ports;
 pub mod precheck;
 mod provisioning;
+mod reachability;
 pub mod reply;
 mod settings;
 mod switch;

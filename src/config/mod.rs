@@ -19,6 +19,7 @@
 //! - [`dial`]: dial strings of external targets, normalised and checked against the trunks.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`limits`]: `[limits]`, per-source admission control.
+//! - [`probe`]: `[probe]`, OPTIONS probing of static contacts.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
@@ -26,6 +27,7 @@ pub mod directory;
 pub mod error;
 pub mod limits;
 pub mod model;
+pub mod probe;
 mod queue_spec;
 pub mod raw;
 pub mod targets;

@@ -67,6 +67,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// `[limits]`: per-source admission control.
     pub limits: super::limits::LimitsConfig,
+    /// `[probe]`: OPTIONS probing of static contacts.
+    pub probe: super::probe::ProbeConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,

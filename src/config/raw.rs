@@ -27,6 +27,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: super::limits::RawLimits,
     #[serde(default)]
+    pub probe: super::probe::RawProbe,
+    #[serde(default)]
     pub number: Vec<RawNumber>,
     #[serde(default)]
     pub user: Vec<RawUser>,

@@ -65,6 +65,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     }
     let media = media(&raw.media, &mut p);
     let limits = super::limits::limits(&raw.limits, &mut p);
+    let probe = super::probe::probe(&raw.probe, &mut p);
     let numbers = numbers(&raw, &mut p);
     let users = users(&raw.user, &numbers, &mut p);
     let groups = groups(&raw.group, &users, &mut p);
@@ -82,6 +83,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         store,
         media,
         limits,
+        probe,
         numbers,
         users,
         groups,

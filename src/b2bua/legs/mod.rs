@@ -15,12 +15,14 @@
 //!   trunk's digest challenge.
 //! - `offer`: offer/answer inside a caller's dialog (ACK with the answer, re-INVITE, UPDATE).
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
+//! - `probe`: OPTIONS probes of static contacts (RFC 3261 §11).
 
 mod agent;
 mod auth;
 pub mod call;
 mod caller;
 mod offer;
+mod probe;
 mod refer;
 
 use std::collections::{HashMap, VecDeque};
@@ -175,6 +177,8 @@ pub(crate) struct Legs {
     /// Sources that asked for a call over their unconfirmed quota since the last
     /// [`Legs::poll_over_quota`].
     over_quota: Vec<IpAddr>,
+    /// OPTIONS probes of static contacts in flight, and their outcomes.
+    probes: probe::Probes,
 }
 
 impl Legs {
@@ -199,6 +203,7 @@ impl Legs {
             draining: false,
             unconfirmed: HashMap::new(),
             over_quota: Vec::new(),
+            probes: probe::Probes::default(),
         }
     }
 
@@ -397,6 +402,9 @@ impl Legs {
         if let Some(&leg) = self.agents.invites.get(&tx) {
             return self.on_leg_response(now, leg, resp);
         }
+        if self.on_probe_response(tx, &resp) {
+            return;
+        }
         if resp.is_provisional() {
             return;
         }
@@ -476,6 +484,7 @@ impl Legs {
 
     /// A client transaction of ours got no final response (Timer B / F, or the transport).
     fn client_failed(&mut self, id: ClientTxId) {
+        self.on_probe_failed(id);
         if let Some(handle) = self.callers.byes.remove(&id) {
             self.finish(handle, EndReason::Timeout);
         }
