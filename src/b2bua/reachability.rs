@@ -6,8 +6,9 @@
 //!   unreachable is offline. A contact not probed yet counts as reachable: a fresh start
 //!   rings as before probing existed.
 //! - [`Prober`]: one timer per static contact, every `[probe] interval`, staggered so that
-//!   a thousand contacts are not probed in the same millisecond (contact *i* of *n* first at
-//!   `interval · i / n`), and a deadline per probe (`[probe] timeout`). Sans-IO: the core
+//!   a thousand contacts are not probed in the same millisecond (contact *i* of *n*, counted
+//!   from 1, first at `interval · i / n`: the first round ends one interval after start), and
+//!   a deadline per probe (`[probe] timeout`). Sans-IO: the core
 //!   asks what is due at `now`, sends the OPTIONS through the legs and reports the outcome.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -118,7 +119,7 @@ impl Prober {
             if self.contacts.contains_key(&key) {
                 continue;
             }
-            let at = now + interval * i as u32 / n.max(1);
+            let at = now + interval * (i as u32 + 1) / n.max(1);
             self.timers.insert((at, Timer::Send, key.clone()));
             self.contacts.insert(
                 key,
@@ -234,7 +235,7 @@ mod tests {
         let at: Vec<u128> = sends.iter().map(|(t, _)| *t).collect();
         assert_eq!(
             at,
-            [0, 7_500, 15_000, 22_500, 30_000, 37_500, 45_000, 52_500, 60_000]
+            [7_500, 15_000, 22_500, 30_000, 37_500, 45_000, 52_500, 60_000]
         );
         assert_eq!(sends[0].1, sends[4].1);
     }
@@ -242,15 +243,18 @@ mod tests {
     #[test]
     fn an_unanswered_probe_expires_after_the_timeout_and_an_answer_cancels_it() {
         let mut p = Prober::new(Time::ZERO, &config(&users(1)));
-        let Due::Probe(uri) = p.due(Time::ZERO).remove(0) else {
+        let t = Time::from_millis;
+        assert_eq!(p.poll_timeout(), Some(t(30_000)));
+        let Due::Probe(uri) = p.due(t(30_000)).remove(0) else {
             panic!("a probe first");
         };
-        p.sent(Time::ZERO, &uri);
-        assert_eq!(p.poll_timeout(), Some(Time::from_millis(5_000)));
-        assert_eq!(p.due(Time::from_millis(5_000)), [Due::Expired(uri.clone())]);
-        p.sent(Time::from_millis(30_000), &uri);
+        p.sent(t(30_000), &uri);
+        assert_eq!(p.poll_timeout(), Some(t(35_000)));
+        assert_eq!(p.due(t(35_000)), [Due::Expired(uri.clone())]);
+        assert_eq!(p.due(t(60_000)), [Due::Probe(uri.clone())]);
+        p.sent(t(60_000), &uri);
         p.resolved(&uri);
-        assert_eq!(p.poll_timeout(), Some(Time::from_millis(30_000)));
+        assert_eq!(p.poll_timeout(), Some(t(90_000)));
     }
 
     #[test]
