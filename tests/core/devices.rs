@@ -312,3 +312,40 @@ fn a_device_in_a_call_with_us_is_not_probed() {
     assert_eq!(peers.iter().filter(|p| **p == SOFT).count(), 2, "{probes:?}");
     assert!(online(&h, "amos"));
 }
+
+/// Runs the core for `d`, answering each OPTIONS to `peer` with `status` (others unanswered).
+fn answer_probes_with(h: &mut Harness, d: Duration, peer: &str, status: u16) {
+    let end = h.now + d;
+    loop {
+        for (to, m) in sent_by_peer(h) {
+            if let Message::Request(r) = m {
+                if r.method == Method::Options && to == peer {
+                    h.send_from(&to, &reply(&r, status, "probe"));
+                }
+            }
+        }
+        match h.core.poll_timeout() {
+            Some(at) if at <= end => {
+                h.now = h.now.max(at);
+                h.core.handle_timeout(h.now);
+                h.collect();
+            }
+            _ => break,
+        }
+    }
+    h.now = end;
+}
+
+#[test]
+fn any_final_answer_but_408_proves_the_device_is_there() {
+    // A phone that refuses OPTIONS (405, 404, 486 …) still answered: it is there.
+    for status in [404, 405, 486, 503] {
+        let mut h = Harness::with_config(&config("interval = 9\ntimeout = 2"));
+        answer_probes_with(&mut h, Duration::from_secs(12), BEA, status);
+        assert!(online(&h, "bea"), "{status} counts as an answer");
+    }
+    // 408 comes from something between us and the phone that did not reach it.
+    let mut h = Harness::with_config(&config("interval = 9\ntimeout = 2"));
+    answer_probes_with(&mut h, Duration::from_secs(12), BEA, 408);
+    assert!(!online(&h, "bea"), "408 does not");
+}
