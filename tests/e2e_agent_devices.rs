@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use holdline_testkit::{
-    assert_sipp_ok, eventually, free_port, run_sipp_port, AgentPhone, ConfigToml, QueueToml,
-    Server,
+    assert_sipp_ok, eventually, free_port, run_sipp_port, AgentPhone, ConfigToml, QueueToml, Server,
 };
 
 const NUMBER: &str = "+14255550100";
@@ -113,7 +112,12 @@ fn phone(socket: UdpSocket, answers_options: bool, until: Instant) -> Received {
 fn response(req: &str, status: &str) -> String {
     let mut out = format!("SIP/2.0 {status}\r\n");
     for line in req.split("\r\n").skip(1) {
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match name.as_str() {
             "via" | "v" | "from" | "f" | "call-id" | "i" | "cseq" => {
                 out.push_str(line);

@@ -334,8 +334,8 @@ impl Core {
             self.prober.poll_timeout(),
         ]
         .into_iter()
-            .flatten()
-            .min()
+        .flatten()
+        .min()
     }
 
     /// Active calls (for status and leak tests).

@@ -67,7 +67,11 @@ impl Locations {
         let owners: Vec<UserId> = self
             .users
             .iter()
-            .filter(|u| self.static_contacts.get(*u).is_some_and(|c| c.contains(contact)))
+            .filter(|u| {
+                self.static_contacts
+                    .get(*u)
+                    .is_some_and(|c| c.contains(contact))
+            })
             .cloned()
             .collect();
         let before: Vec<bool> = owners.iter().map(|u| self.is_online(u)).collect();

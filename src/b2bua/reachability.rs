@@ -215,7 +215,12 @@ mod tests {
 
     fn users(n: usize) -> String {
         (0..n)
-            .map(|i| format!("[[user]]\nid = \"u{i}\"\ncontacts = [\"sip:u{i}@192.0.2.{}\"]\n", i + 1))
+            .map(|i| {
+                format!(
+                    "[[user]]\nid = \"u{i}\"\ncontacts = [\"sip:u{i}@192.0.2.{}\"]\n",
+                    i + 1
+                )
+            })
             .collect()
     }
 
@@ -259,7 +264,10 @@ mod tests {
 
     #[test]
     fn interval_zero_probes_nothing() {
-        let p = Prober::new(Time::ZERO, &config(&format!("[probe]\ninterval = 0\n{}", users(3))));
+        let p = Prober::new(
+            Time::ZERO,
+            &config(&format!("[probe]\ninterval = 0\n{}", users(3))),
+        );
         assert_eq!(p.poll_timeout(), None);
     }
 

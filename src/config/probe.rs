@@ -94,8 +94,8 @@ mod tests {
         let c = crate::config::from_toml_str("", Path::new("")).expect("config");
         assert_eq!(c.probe.interval, Some(Duration::from_secs(30)));
         assert_eq!(c.probe.timeout, Duration::from_secs(5));
-        let off = crate::config::from_toml_str("[probe]\ninterval = 0\n", Path::new(""))
-            .expect("config");
+        let off =
+            crate::config::from_toml_str("[probe]\ninterval = 0\n", Path::new("")).expect("config");
         assert_eq!(off.probe.interval, None);
     }
 

@@ -494,7 +494,10 @@ mod tests {
         s.apply(&[queue(Some(true))]).unwrap();
         let p = s.agent_prefs().unwrap();
         assert!(!p.is_opted_out("amos", "sales"));
-        assert!(p.is_opted_out("amos", "support"), "other queues keep theirs");
+        assert!(
+            p.is_opted_out("amos", "support"),
+            "other queues keep theirs"
+        );
         // The same through the file sync (config as code).
         s.set_opt_out("bea", "sales", true).unwrap();
         let file = |allow: bool| {

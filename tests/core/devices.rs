@@ -143,7 +143,11 @@ fn a_caller_hanging_up_cancels_every_device_without_the_reason() {
     for peer in [DESK, SOFT, BEA] {
         let cancel = requests(&sent, peer, Method::Cancel);
         assert_eq!(cancel.len(), 1, "{peer} stops ringing");
-        assert_eq!(reason(&cancel[0]), None, "{peer}: a missed call, not one taken");
+        assert_eq!(
+            reason(&cancel[0]),
+            None,
+            "{peer}: a missed call, not one taken"
+        );
     }
 }
 
@@ -189,7 +193,10 @@ fn probes_go_to_each_static_contact_at_the_interval_staggered() {
         ]
     };
     let want: Vec<(u64, String)> = [0, 9_000, 18_000].into_iter().flat_map(expect).collect();
-    assert_eq!(probes, want, "three contacts, a third of the interval apart");
+    assert_eq!(
+        probes, want,
+        "three contacts, a third of the interval apart"
+    );
     assert!(online(&h, "amos") && online(&h, "bea"));
 }
 
@@ -277,7 +284,12 @@ fn a_caller_waiting_for_an_offline_agent_is_offered_when_it_comes_back() {
     // One INVITE (and its retransmissions, one Call-ID) to the desk phone, nothing else.
     let mut rung: Vec<(String, String)> = invites
         .iter()
-        .map(|(p, r)| (p.clone(), r.headers.get(&HeaderName::CallId).unwrap().to_owned()))
+        .map(|(p, r)| {
+            (
+                p.clone(),
+                r.headers.get(&HeaderName::CallId).unwrap().to_owned(),
+            )
+        })
         .collect();
     rung.dedup();
     assert_eq!(rung.len(), 1, "{rung:?}");
@@ -309,7 +321,11 @@ fn a_device_in_a_call_with_us_is_not_probed() {
     let probes = run_probes(&mut h, Duration::from_secs(20), &[SOFT, BEA]);
     let peers: Vec<&str> = probes.iter().map(|(_, p)| p.as_str()).collect();
     assert!(!peers.contains(&DESK), "{probes:?}");
-    assert_eq!(peers.iter().filter(|p| **p == SOFT).count(), 2, "{probes:?}");
+    assert_eq!(
+        peers.iter().filter(|p| **p == SOFT).count(),
+        2,
+        "{probes:?}"
+    );
     assert!(online(&h, "amos"));
 }
 

@@ -136,9 +136,7 @@ pub const COMPLETED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsew
 fn leg_cancel(leg: &Leg) -> Request {
     let mut cancel = build_cancel(&leg.invite);
     if leg.completed_elsewhere {
-        cancel
-            .headers
-            .push(HeaderName::Reason, COMPLETED_ELSEWHERE);
+        cancel.headers.push(HeaderName::Reason, COMPLETED_ELSEWHERE);
     }
     cancel
 }
