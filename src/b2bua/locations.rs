@@ -64,6 +64,10 @@ impl Locations {
     /// A probe of `contact` was answered (`reachable`) or not. Returns the users whose online
     /// state this changed, in configuration order, with their new state.
     pub fn set_reachable(&mut self, contact: &Uri, reachable: bool) -> Vec<(UserId, bool)> {
+        // Most outcomes repeat what is known: those cost one lookup, not a pass over the users.
+        if self.reachability.is_reachable(contact) == reachable {
+            return Vec::new();
+        }
         let owners: Vec<UserId> = self
             .users
             .iter()

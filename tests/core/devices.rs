@@ -365,3 +365,38 @@ fn any_final_answer_but_408_proves_the_device_is_there() {
     answer_probes_with(&mut h, Duration::from_secs(12), BEA, 408);
     assert!(!online(&h, "bea"), "408 does not");
 }
+
+#[test]
+fn what_probes_found_survives_a_reconfiguration_and_a_new_contact_counts_as_reachable() {
+    let mut h = Harness::with_config(&config("interval = 9\ntimeout = 2"));
+    // bea's phone is unreachable (a 408 ends the probe's transaction: no retransmissions).
+    answer_probes_with(&mut h, Duration::from_secs(12), BEA, 408);
+    assert!(!online(&h, "bea"));
+    // Another queue setting changes: bea's silent phone is still known silent.
+    let changed =
+        config("interval = 9\ntimeout = 2").replace("agents = [", "max_calls = 10\nagents = [");
+    let now = h.now;
+    h.core.reconfigure(
+        now,
+        &holdline::config::from_toml_str(&changed, std::path::Path::new(".")).unwrap(),
+    );
+    assert!(!online(&h, "bea"), "still offline after a reconfiguration");
+    // bea gets a new phone: not probed yet, so it counts as reachable and she is online.
+    let new_phone = changed.replace(
+        &format!("contacts = [\"sip:bea@{BEA}\"]"),
+        "contacts = [\"sip:bea@198.51.100.31:5070\"]",
+    );
+    h.core.reconfigure(
+        now,
+        &holdline::config::from_toml_str(&new_phone, std::path::Path::new(".")).unwrap(),
+    );
+    assert!(online(&h, "bea"), "a new contact counts as reachable");
+    // And it is probed within one interval, its old one never again.
+    let probes = run_probes(&mut h, Duration::from_secs(9), &[DESK, SOFT]);
+    let peers: Vec<&str> = probes.iter().map(|(_, p)| p.as_str()).collect();
+    assert!(
+        probes.contains(&(21_000, "198.51.100.31:5070".to_string())),
+        "one interval after the change: {probes:?}"
+    );
+    assert!(!peers.contains(&BEA), "{probes:?}");
+}
