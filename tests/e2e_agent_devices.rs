@@ -11,11 +11,13 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use holdline::api::client::Client;
 use holdline_testkit::{
     assert_sipp_ok, eventually, free_port, run_sipp_port, AgentPhone, ConfigToml, QueueToml, Server,
 };
 
 const NUMBER: &str = "+14255550100";
+const TOKEN: &str = "e2e-agent-devices-token";
 
 #[test]
 fn the_device_that_loses_the_fork_is_cancelled_as_completed_elsewhere() {
@@ -151,7 +153,8 @@ fn a_contact_that_does_not_answer_options_is_not_rung_while_another_agent_is() {
                 .agents(&["amos", "bea"])
                 .set("routing", "\"attendant\""),
         )
-        .raw("[probe]\ninterval = 1\ntimeout = 1\n");
+        .raw("[probe]\ninterval = 1\ntimeout = 1\n")
+        .api_token(TOKEN);
     let until = Instant::now() + Duration::from_secs(20);
     let ghost_got = phone(ghost, false, until);
     let bea_got = phone(bea, true, until);
@@ -170,6 +173,32 @@ fn a_contact_that_does_not_answer_options_is_not_rung_while_another_agent_is() {
         server.log_text()
     );
     assert!(ghost_got.lock().unwrap().iter().any(|m| m == "OPTIONS"));
+    // The queue engine has amos offline and bea available.
+    let api = Client::new(server.api.clone(), Some(TOKEN.to_owned()));
+    let status = api
+        .request("GET", "/api/v1/queues/sales/status", None)
+        .expect("queue status");
+    assert_eq!(status.status, 200);
+    let states: Vec<(String, String)> = status.body["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap_or("").to_owned(),
+                a["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("amos".into(), "offline".into()),
+            ("bea".into(), "available".into())
+        ],
+        "{}",
+        status.body
+    );
 
     // The queue answers the caller at once (music on hold); the caller hangs up after 3 s.
     let caller = run_sipp_port(
