@@ -155,6 +155,7 @@ impl Core {
             media: VecDeque::new(),
             admission: Admission::new(config),
             admission_on: true,
+            // The runtime's clock starts at Time::ZERO as the core is built (tests likewise).
             prober: Prober::new(Time::ZERO, config),
         }
     }

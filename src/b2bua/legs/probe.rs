@@ -1,8 +1,8 @@
 //! OPTIONS probes of static contacts (RFC 3261 §11): the request, sent as a non-INVITE client
 //! transaction (§17.1.2), and what its outcome says about the contact.
 //!
-//! When to probe and what an outcome changes is decided elsewhere (`b2bua::probe`,
-//! `b2bua::reachability`); this only sends the OPTIONS and reports, once per probe, whether a
+//! When to probe and what an outcome changes is decided elsewhere (`b2bua::reachability`,
+//! `b2bua::locations`); this only sends the OPTIONS and reports, once per probe, whether a
 //! device answered. Any final response but 408 proves a device at the contact (a phone that
 //! answers 404 or 405 to OPTIONS still rings for an INVITE); 408, Timer F and a transport error
 //! do not (a 408 comes from something in between that did not reach the device).
