@@ -309,6 +309,8 @@ impl Core {
 
     /// Stops taking calls and hangs up every call (graceful shutdown, SIGTERM).
     pub fn shutdown(&mut self, now: Time) {
+        // No new probes while draining (those in flight end by themselves, by Timer F at most).
+        self.prober = Prober::default();
         self.legs.shutdown(now);
         self.settle(now);
     }

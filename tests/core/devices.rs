@@ -400,3 +400,16 @@ fn what_probes_found_survives_a_reconfiguration_and_a_new_contact_counts_as_reac
     );
     assert!(!peers.contains(&BEA), "{probes:?}");
 }
+
+#[test]
+fn shutdown_stops_the_probes() {
+    let mut h = Harness::with_config(&config("interval = 9\ntimeout = 2"));
+    run_probes(&mut h, Duration::from_secs(4), &[DESK]);
+    h.shutdown();
+    h.sent.clear();
+    let probes = run_probes(&mut h, Duration::from_secs(60), &[DESK, SOFT, BEA]);
+    // The desk phone's probe was answered and the others were not due yet: nothing more.
+    assert!(probes.is_empty(), "{probes:?}");
+    assert_eq!(h.core.transaction_count(), 0);
+    assert_eq!(h.core.poll_timeout(), None);
+}
