@@ -216,10 +216,8 @@ mod tests {
     fn users(n: usize) -> String {
         (0..n)
             .map(|i| {
-                format!(
-                    "[[user]]\nid = \"u{i}\"\ncontacts = [\"sip:u{i}@192.0.2.{}\"]\n",
-                    i + 1
-                )
+                let (a, b) = (i / 250, i % 250 + 1);
+                format!("[[user]]\nid = \"u{i}\"\ncontacts = [\"sip:u{i}@10.0.{a}.{b}\"]\n")
             })
             .collect()
     }
@@ -260,6 +258,19 @@ mod tests {
         p.sent(t(60_000), &uri);
         p.resolved(&uri);
         assert_eq!(p.poll_timeout(), Some(t(90_000)));
+    }
+
+    #[test]
+    fn a_thousand_contacts_are_never_probed_in_the_same_millisecond() {
+        let mut p = Prober::new(Time::ZERO, &config(&users(1000)));
+        let mut at = Vec::new();
+        while let Some(t) = p.poll_timeout().filter(|t| *t <= Time::from_millis(60_000)) {
+            at.extend(p.due(t).iter().map(|_| t.since_epoch().as_millis()));
+        }
+        assert_eq!(at.len(), 2000, "each contact twice in two intervals");
+        let gaps: Vec<u128> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(gaps.iter().min(), Some(&30), "30 s / 1000 contacts apart");
+        assert_eq!(gaps.iter().max(), Some(&30));
     }
 
     #[test]
