@@ -113,6 +113,16 @@ pub struct ConnectionCounters {
     pub refused_per_source: u64,
     pub closed_message_deadline: u64,
     pub closed_idle: u64,
+    /// Connections holdline opened that are open now.
+    pub outbound_open: u64,
+    /// Connections holdline decided to open (one per destination at a time).
+    pub outbound_opened: u64,
+    /// Messages sent on an open connection to their destination instead of a new one.
+    pub reused: u64,
+    /// Connections holdline opened and closed for idleness (`outbound_idle_timeout`).
+    pub closed_outbound_idle: u64,
+    /// Messages not sent because their destination asks for TLS.
+    pub refused_tls: u64,
 }
 
 /// Admission control's counters for `/metrics`.

@@ -133,6 +133,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
     }
     rtp_strict(&mut out, counters);
     connections(&mut out, &counters.connections);
+    connection_reuse(&mut out, &counters.connections);
     admission(&mut out, &counters.admission);
     out
 }
@@ -206,6 +207,47 @@ fn connections(out: &mut String, c: &super::live::ConnectionCounters) {
             out,
             "holdline_sip_connections_expired_total{{reason=\"{reason}\"}} {n}"
         );
+    }
+}
+
+/// Connection reuse (RFC 3261 §18, RFC 5923): connections holdline opened (open, opened,
+/// closed idle), messages that reused an open connection, and messages refused for TLS.
+fn connection_reuse(out: &mut String, c: &super::live::ConnectionCounters) {
+    let series = [
+        (
+            "holdline_sip_connections_outbound_open",
+            "gauge",
+            "SIP connections holdline opened (to agents, trunks, or for responses) open now.",
+            c.outbound_open,
+        ),
+        (
+            "holdline_sip_connections_outbound_opened_total",
+            "counter",
+            "SIP connections holdline opened: one per destination at a time.",
+            c.outbound_opened,
+        ),
+        (
+            "holdline_sip_connections_reused_total",
+            "counter",
+            "SIP messages sent on an open connection to their destination instead of a new one.",
+            c.reused,
+        ),
+        (
+            "holdline_sip_connections_outbound_idle_closed_total",
+            "counter",
+            "SIP connections holdline opened and closed after outbound_idle_timeout without a message.",
+            c.closed_outbound_idle,
+        ),
+        (
+            "holdline_sip_messages_refused_tls_total",
+            "counter",
+            "SIP messages not sent because their destination asks for TLS, which is not served yet.",
+            c.refused_tls,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
     }
 }
 

@@ -107,6 +107,9 @@ pub struct ConnectionsConfig {
     pub message_deadline: Duration,
     /// A connection that receives nothing for this long is closed (default 600 s).
     pub idle_timeout: Duration,
+    /// A connection holdline opened is closed when nothing went either way for this long
+    /// (default 240 s).
+    pub outbound_idle_timeout: Duration,
 }
 
 /// One listening socket: `udp:0.0.0.0:5060`.

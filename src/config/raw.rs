@@ -196,4 +196,5 @@ pub struct RawConnections {
     pub max_per_source: Option<i64>,
     pub message_deadline: Option<i64>,
     pub idle_timeout: Option<i64>,
+    pub outbound_idle_timeout: Option<i64>,
 }

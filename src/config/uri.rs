@@ -56,6 +56,24 @@ pub fn parse_sip_uri(text: &str) -> Result<SipUri, String> {
     })
 }
 
+/// Refuses a URI that asks for TLS (`sips:`, or `transport=tls`): holdline does not serve TLS
+/// yet, and a `sips:` URI must be reached over TLS on every hop (RFC 3261 §26.2.2), so sending
+/// to it over plain TCP or UDP would expose what its owner asked to protect.
+pub fn refuse_tls(uri: &SipUri) -> Result<(), String> {
+    let tls = uri.scheme == Scheme::Sips
+        || uri
+            .params
+            .value("transport")
+            .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+    if tls {
+        return Err(
+            "asks for TLS (sips: or transport=tls), and TLS is not served yet; use sip: with transport=tcp or transport=udp"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Parses `host[:port]` where host is a domain name, an IPv4 address or `[IPv6]`.
 pub fn parse_hostport(text: &str) -> Result<(Host, Option<u16>), String> {
     let (host_text, port_text) = if let Some(rest) = text.strip_prefix('[') {

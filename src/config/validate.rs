@@ -26,7 +26,7 @@ use super::model::{
 };
 use super::raw::RawConnections;
 use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawUser};
-use super::uri::{parse_host, parse_sip_uri};
+use super::uri::{parse_host, parse_sip_uri, refuse_tls};
 use super::validate_queue::queues;
 use super::validate_trunk::trunks;
 
@@ -272,14 +272,14 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         user_agent,
         tls: if tls_wanted { tls } else { None },
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
-        connections: connections(&raw.connections, p),
+        connections: connections(&raw.connections, t1, p),
     }
 }
 
 /// `[sip.connections]`. The idle timeout's default, 600 s, is five times the 120 s at most
 /// between an RFC 5626 §4.4.1 phone's keep-alive pings, so a registered phone's flow survives
 /// a few lost pings; the caps, not the idle timeout, are what bound a flood.
-fn connections(raw: &RawConnections, p: &mut Problems) -> ConnectionsConfig {
+fn connections(raw: &RawConnections, t1_ms: i64, p: &mut Problems) -> ConnectionsConfig {
     const S: &str = "[sip.connections]";
     let max_connections = raw.max_connections.map(|_| {
         in_range(
@@ -334,7 +334,40 @@ fn connections(raw: &RawConnections, p: &mut Problems) -> ConnectionsConfig {
         max_per_source: usize::try_from(max_per_source).unwrap_or(64),
         message_deadline: seconds(message_deadline),
         idle_timeout: seconds(idle_timeout),
+        outbound_idle_timeout: outbound_idle_timeout(raw, t1_ms, p),
     }
+}
+
+/// `[sip.connections] outbound_idle_timeout`: when a connection holdline opened (to an agent
+/// or a trunk) is closed for idleness. The default, 240 s, outlasts the longest silence a
+/// transaction leaves on it: an INVITE rings up to the longest agent alert time (180 s) with
+/// nothing on the wire after its 180, and its CANCEL's 487 comes within a transaction's
+/// 64×T1 (32 s). It may not be shorter than 64×T1 (RFC 3261 §17.1.1.2 Timer B), or a
+/// transaction could lose its connection before its answer.
+fn outbound_idle_timeout(raw: &RawConnections, t1_ms: i64, p: &mut Problems) -> Duration {
+    const S: &str = "[sip.connections]";
+    let secs = in_range(
+        S,
+        "outbound_idle_timeout",
+        raw.outbound_idle_timeout,
+        240,
+        1..=86_400,
+        " s",
+        p,
+    );
+    let transaction_ms = 64 * t1_ms;
+    if secs * 1000 < transaction_ms {
+        p.add(
+            S,
+            "outbound_idle_timeout",
+            format!(
+                "outbound_idle_timeout {secs} s is shorter than a transaction (64 x t1_ms = {} s); \
+                 a request could lose its connection before its answer",
+                transaction_ms as f64 / 1000.0
+            ),
+        );
+    }
+    seconds(secs)
 }
 
 /// `[sip] server_header` (or its older name `user_agent`): the Server / User-Agent value.
@@ -573,7 +606,7 @@ fn users(raw: &[RawUser], numbers: &[Number], p: &mut Problems) -> Vec<User> {
         }
         let mut contacts = Vec::new();
         for c in &u.contacts {
-            match parse_sip_uri(c) {
+            match parse_sip_uri(c).and_then(|uri| refuse_tls(&uri).map(|()| uri)) {
                 Ok(uri) => contacts.push(Uri::Sip(uri)),
                 Err(why) => p.add(&subj, "contacts", format!("contact {c:?} {why}")),
             }

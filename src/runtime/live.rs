@@ -226,5 +226,18 @@ pub(crate) fn connection_counters(stats: &super::stream::StreamStats) -> Connect
         refused_per_source: stats.limits.refused_source,
         closed_message_deadline: stats.closed_deadline,
         closed_idle: stats.closed_idle,
+        ..ConnectionCounters::default()
     }
+}
+
+/// The connection table's counters, added to the connection counters `/metrics` exports.
+pub(crate) fn reuse_counters(
+    counters: &mut ConnectionCounters,
+    stats: &crate::sip::conn_table::ReuseStats,
+) {
+    counters.outbound_open = stats.outbound_open;
+    counters.outbound_opened = stats.outbound_opened;
+    counters.reused = stats.reused;
+    counters.closed_outbound_idle = stats.closed_idle;
+    counters.refused_tls = stats.refused_tls;
 }

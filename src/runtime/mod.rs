@@ -15,7 +15,9 @@
 //! - [`serve`]: `holdline serve`: the store, the API and the SIP listeners started together.
 //! - [`bind`]: binding listeners, with one shared port for UDP and TCP when the config says 0.
 //! - [`stream`]: TCP connections: framing reads, a writer per connection, outbound connects,
-//!   all under the connection caps and deadlines of `[sip.connections]`.
+//!   all under the connection caps and deadlines of `[sip.connections]`. Which connection a
+//!   message goes on (and when one we opened is closed) is the connection table's decision
+//!   ([`crate::sip::conn_table`]), kept by the core task.
 //! - [`media`]: the media plane's IO (sockets, pacer shards, receive tasks); `calls` turns the
 //!   core's events into its commands. [`ports`]: RTP ports bound as the core reserves them.
 //! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.
@@ -48,6 +50,8 @@ use crate::api::{ApiState, Published};
 use crate::audio::Prompt;
 use crate::b2bua::{AgentSettings, Core, CoreSettings};
 use crate::config::Config;
+use crate::sip::conn_table::{ConnectionTable, Route};
+use crate::sip::connections::Direction;
 use crate::sip::message::Message;
 use crate::sip::parse::{Limits, ParseError};
 use crate::sip::transport::{ConnId, Peer, Transmit, Transport};
@@ -73,14 +77,19 @@ pub(crate) enum Input {
     },
     Connected {
         conn: ConnId,
-        writer: mpsc::Sender<Vec<u8>>,
+        link: stream::Link,
+        transport: Transport,
+        /// The address we connected to, or the one the peer connected from.
+        remote: SocketAddr,
+        direction: Direction,
+    },
+    /// Connecting to `addr` for the connection table failed.
+    ConnectFailed {
+        transport: Transport,
+        addr: SocketAddr,
     },
     Closed {
         conn: ConnId,
-    },
-    /// A message to `peer` could not be delivered.
-    Unreachable {
-        peer: Peer,
     },
     /// A new effective configuration, with the prompts it brought, decoded.
     Reconfigure {
@@ -154,7 +163,8 @@ pub async fn run_provisioned(
         tokio::spawn(streams.clone().accept_loop(listener));
     }
 
-    let mut writers: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut links: HashMap<ConnId, stream::Link> = HashMap::new();
+    let mut table = ConnectionTable::new(config.sip.connections.outbound_idle_timeout);
     let (mut plane, mut media_events) = media::MediaPlane::start_on(media_config, clock);
     let mut calls = calls::Calls::new(&config, prompts, stash);
     let mut tally = live::Tally::default();
@@ -189,7 +199,15 @@ pub async fn run_provisioned(
         // core the greetings that started (timing their end may already have more to send).
         loop {
             while let Some(t) = core.poll_transmit() {
-                transmit(&udp, &writers, &streams, t).await;
+                let mut out = Outbound {
+                    udp: &udp,
+                    links: &mut links,
+                    table: &mut table,
+                    streams: &streams,
+                };
+                if let Some(peer) = out.transmit(clock.now(), t).await {
+                    core.handle_transport_error(clock.now(), peer);
+                }
             }
             let mut started = Vec::new();
             while let Some(e) = core.poll_event() {
@@ -216,6 +234,7 @@ pub async fn run_provisioned(
         let wake = core
             .poll_timeout()
             .unwrap_or_else(|| clock.now() + Duration::from_secs(3600));
+        let wake = table.poll_timeout().map_or(wake, |t| wake.min(t));
         let wake = deadline.map_or(wake, |d| wake.min(d));
         tokio::select! {
             input = inputs.recv() => {
@@ -226,11 +245,29 @@ pub async fn run_provisioned(
                         core.handle_datagram(now, Peer::udp(from), local, &bytes);
                     }
                     Input::Frame { peer, local, parsed } => {
+                        if let Some(conn) = peer.conn {
+                            table.received(now, conn);
+                        }
                         core.handle_parsed(now, peer, local, *parsed);
                     }
-                    Input::Connected { conn, writer } => { writers.insert(conn, writer); }
-                    Input::Closed { conn } => { writers.remove(&conn); }
-                    Input::Unreachable { peer } => core.handle_transport_error(now, peer),
+                    Input::Connected { conn, link, transport, remote, direction } => {
+                        // What waited for this connection goes first, in order.
+                        for bytes in table.opened(now, conn, transport, remote, direction) {
+                            if link.writer.try_send(bytes).is_err() {
+                                tracing::debug!(%remote, "a message waiting for a connection was dropped");
+                            }
+                        }
+                        links.insert(conn, link);
+                    }
+                    Input::ConnectFailed { transport, addr } => {
+                        for peer in table.connect_failed(transport, addr) {
+                            core.handle_transport_error(now, peer);
+                        }
+                    }
+                    Input::Closed { conn } => {
+                        links.remove(&conn);
+                        table.closed(conn);
+                    }
                     Input::Reconfigure { generation, config, prompts } => {
                         core.reconfigure(now, &config);
                         calls.reconfigure(&config, prompts);
@@ -246,6 +283,11 @@ pub async fn run_provisioned(
                 if deadline.is_some_and(|d| now >= d) {
                     tracing::warn!(calls = core.call_count(), "shutdown grace period over; exiting");
                     break 'run;
+                }
+                for conn in table.expire(now) {
+                    if let Some(link) = links.get(&conn) {
+                        link.close.notify_one();
+                    }
                 }
                 core.handle_timeout(now);
             }
@@ -278,7 +320,8 @@ pub async fn run_provisioned(
             Some(request) = live_request(&mut live_requests) => {
                 let now = clock.now();
                 let rtp = plane.call_count() + plane.leg_count();
-                let connections = live::connection_counters(&streams.stats());
+                let mut connections = live::connection_counters(&streams.stats());
+                live::reuse_counters(&mut connections, &table.stats());
                 let dropped_foreign = plane.dropped_foreign();
                 live::answer(request, &mut core, now, &tally, rtp, |counters| {
                     counters.connections = connections;
@@ -501,36 +544,82 @@ async fn udp_reader(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
     }
 }
 
-async fn transmit(
-    udp: &[Arc<UdpSocket>],
-    writers: &HashMap<ConnId, mpsc::Sender<Vec<u8>>>,
-    streams: &stream::Streams,
-    t: Transmit,
-) {
-    match t.to.transport {
-        Transport::Udp => {
-            let socket = udp
-                .iter()
-                .find(|s| {
-                    s.local_addr()
-                        .is_ok_and(|a| a.is_ipv4() == t.to.addr.is_ipv4())
-                })
-                .or_else(|| udp.first());
-            if let Some(socket) = socket {
-                if let Err(err) = socket.send_to(&t.bytes, t.to.addr).await {
-                    tracing::debug!(%err, to = %t.to.addr, "udp send failed");
+/// Where the core's messages go: UDP sockets, and stream connections as the connection table
+/// decides.
+struct Outbound<'a> {
+    udp: &'a [Arc<UdpSocket>],
+    links: &'a mut HashMap<ConnId, stream::Link>,
+    table: &'a mut ConnectionTable,
+    streams: &'a stream::Streams,
+}
+
+impl Outbound<'_> {
+    /// Sends `t`, or returns its peer when it cannot be sent (the core is told).
+    async fn transmit(&mut self, now: Time, t: Transmit) -> Option<Peer> {
+        match t.to.transport {
+            Transport::Udp => {
+                send_udp(self.udp, t).await;
+                None
+            }
+            Transport::Tcp | Transport::Tls => self.send_stream(now, t),
+        }
+    }
+
+    /// One connection per destination (RFC 3261 §18, RFC 5923): responses on the connection
+    /// their request came on (§18.2.2), requests on an open connection to their destination,
+    /// and a new connection only when there is none (what else is sent meanwhile waits for it).
+    fn send_stream(&mut self, now: Time, t: Transmit) -> Option<Peer> {
+        let to = t.to;
+        let mut bytes = t.bytes;
+        // A second pass only when the chosen connection turned out to be gone.
+        for _ in 0..2 {
+            match self.table.route(now, to, bytes) {
+                Route::Send(conn, b) => {
+                    let Some(link) = self.links.get(&conn) else {
+                        self.table.closed(conn);
+                        bytes = b;
+                        continue;
+                    };
+                    match link.writer.try_send(b) {
+                        Ok(()) => return None,
+                        Err(mpsc::error::TrySendError::Closed(b)) => {
+                            // Closing; its Closed input is on its way. Forget it now.
+                            self.links.remove(&conn);
+                            self.table.closed(conn);
+                            bytes = b;
+                        }
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::debug!(to = %to.addr, "peer is not reading; message dropped");
+                            return Some(to);
+                        }
+                    }
+                }
+                Route::Connect(transport, addr) => {
+                    self.streams.connect(transport, addr);
+                    return None;
+                }
+                Route::Queued => return None,
+                Route::Refused(why) => {
+                    tracing::warn!(to = %to.addr, transport = %to.transport, ?why, "SIP message not sent");
+                    return Some(to);
                 }
             }
         }
-        Transport::Tcp | Transport::Tls => {
-            // §18.2.2: responses go back on the connection the request came on; if it is gone,
-            // open a new one to the same address.
-            if let Some(w) = t.to.conn.and_then(|c| writers.get(&c)) {
-                if w.try_send(t.bytes.clone()).is_ok() {
-                    return;
-                }
-            }
-            streams.connect_and_send(t.to, t.bytes);
+        Some(to)
+    }
+}
+
+async fn send_udp(udp: &[Arc<UdpSocket>], t: Transmit) {
+    let socket = udp
+        .iter()
+        .find(|s| {
+            s.local_addr()
+                .is_ok_and(|a| a.is_ipv4() == t.to.addr.is_ipv4())
+        })
+        .or_else(|| udp.first());
+    if let Some(socket) = socket {
+        if let Err(err) = socket.send_to(&t.bytes, t.to.addr).await {
+            tracing::debug!(%err, to = %t.to.addr, "udp send failed");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! TCP connections (RFC 3261 §18): a reader that frames messages by Content-Length
-//! ([`parse_stream`]), a writer task per connection, and outbound connections for requests or
-//! responses whose connection has gone.
+//! ([`parse_stream`]), a writer task per connection, and the outbound connections the core
+//! task's [`crate::sip::conn_table::ConnectionTable`] decides to open (one per destination; it
+//! also decides when one we opened is closed for idleness, carried out through [`Link::close`]).
 //!
 //! Every connection holds a place from [`ConnectionLimits`] (the global and per-source caps)
 //! for exactly as long as it is open: an accepted connection over a cap is closed at once
@@ -18,7 +19,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::sip::connections::{
     ConnectionLimits, ConnectionStats, Direction, Expiry, LimitSettings, Permit, RefusedBecause,
@@ -36,6 +37,9 @@ const REFUSAL_LOG_WINDOW: Duration = Duration::from_secs(60);
 /// How long a closed connection's writer may take to flush what it was given; a peer that
 /// does not read does not keep the writer task (and the socket) alive.
 const WRITER_GRACE: Duration = Duration::from_secs(1);
+
+/// How long an outbound connect may take before the messages waiting for it are given up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most bytes read at once; a read buffer exists only while a message is incomplete.
 const READ_CHUNK: usize = 4096;
@@ -86,6 +90,13 @@ pub struct StreamStats {
     pub closed_deadline: u64,
     /// Closed because nothing was received for the idle timeout.
     pub closed_idle: u64,
+}
+
+/// What the core task holds of one open connection: its writer, and the signal that closes it.
+pub(crate) struct Link {
+    pub writer: mpsc::Sender<Vec<u8>>,
+    /// Notified when the connection table closes the connection for idleness.
+    pub close: Arc<Notify>,
 }
 
 /// Shared state of the stream transport.
@@ -207,7 +218,12 @@ impl Streams {
                 Ok((stream, from)) => match self.admit(from, Direction::Inbound) {
                     Some(place) => {
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(self.clone().serve_with(stream, from, None, place));
+                        tokio::spawn(self.clone().serve_with(
+                            stream,
+                            from,
+                            Direction::Inbound,
+                            place,
+                        ));
                     }
                     // Over a cap: closed now, so it neither waits in the backlog nor holds a
                     // descriptor (RFC 3261 §18.3 leaves closing connections to the server).
@@ -228,27 +244,34 @@ impl Streams {
         }
     }
 
-    /// Opens a connection to `to.addr`, sends `bytes` and then serves it like an accepted one;
-    /// tells the core when the peer cannot be reached.
-    pub fn connect_and_send(&self, to: Peer, bytes: Vec<u8>) {
+    /// Opens a connection to `addr` for the connection table ([`crate::sip::conn_table`]),
+    /// then serves it like an accepted one. The core task learns the outcome from
+    /// [`Input::Connected`] (and sends what waited for it) or [`Input::ConnectFailed`].
+    pub fn connect(&self, transport: Transport, addr: SocketAddr) {
         let this = self.clone();
-        let addr = to.addr;
         tokio::spawn(async move {
             // Our own connections count against the global cap (they use descriptors too) but
             // never against the peer's per-source count.
             let Some(place) = this.admit(addr, Direction::Outbound) else {
-                let _ = this.inputs.send(Input::Unreachable { peer: to }).await;
+                let _ = this
+                    .inputs
+                    .send(Input::ConnectFailed { transport, addr })
+                    .await;
                 return;
             };
-            match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    this.serve_with(stream, addr, Some(bytes), place).await;
+                    this.serve_with(stream, addr, Direction::Outbound, place)
+                        .await;
                 }
                 _ => {
                     drop(place);
-                    tracing::debug!(%addr, "tcp connect failed; message dropped");
-                    let _ = this.inputs.send(Input::Unreachable { peer: to }).await;
+                    tracing::debug!(%addr, "tcp connect failed; messages waiting for it dropped");
+                    let _ = this
+                        .inputs
+                        .send(Input::ConnectFailed { transport, addr })
+                        .await;
                 }
             }
         });
@@ -258,7 +281,7 @@ impl Streams {
         self,
         stream: TcpStream,
         from: SocketAddr,
-        first: Option<Vec<u8>>,
+        direction: Direction,
         place: Place,
     ) {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
@@ -268,9 +291,7 @@ impl Streams {
         };
         let (mut reader, mut writer) = stream.into_split();
         let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(256);
-        if let Some(bytes) = first {
-            let _ = wtx.try_send(bytes);
-        }
+        let close = Arc::new(Notify::new());
         let mut write_task = tokio::spawn(async move {
             while let Some(bytes) = wrx.recv().await {
                 if writer.write_all(&bytes).await.is_err() {
@@ -282,7 +303,13 @@ impl Streams {
             .inputs
             .send(Input::Connected {
                 conn,
-                writer: wtx.clone(),
+                link: Link {
+                    writer: wtx.clone(),
+                    close: close.clone(),
+                },
+                transport: Transport::Tcp,
+                remote: from,
+                direction,
             })
             .await
             .is_err()
@@ -313,6 +340,11 @@ impl Streams {
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%from, ?expiry, "closing a SIP connection for time");
+                    break 'read;
+                }
+                // The connection table's decision: one we opened has been idle either way.
+                _ = close.notified() => {
+                    tracing::debug!(%from, "closing an idle SIP connection we opened");
                     break 'read;
                 }
             };

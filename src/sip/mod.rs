@@ -10,7 +10,9 @@
 //! - [`transaction`]: RFC 3261 §17 + RFC 6026 transaction state machines on virtual time.
 //! - [`transport`]: peers, connections and datagrams to send.
 //! - [`connections`]: connection caps (global, per source) and per-connection deadlines.
+//! - [`conn_table`]: which connection a stream message goes on; reuse and idle close.
 
+pub mod conn_table;
 pub mod connections;
 pub mod dialog;
 pub mod digest;

@@ -305,3 +305,22 @@ async fn user_and_group_shape_errors_name_the_field() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_tls_contact_is_refused_with_the_reason() {
+    let a = app();
+    for contact in ["sips:cy@192.0.2.7", "sip:cy@192.0.2.7:5061;transport=tls"] {
+        let body = json!({ "id": "cy", "contacts": [contact] });
+        let (status, resp) = call(&a.router, "POST", "/api/v1/users", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {resp}");
+        let ps = problems(&resp);
+        assert!(
+            ps.iter()
+                .any(|(f, m)| f == "contacts" && m.contains("TLS is not served yet")),
+            "{body}: {ps:?}"
+        );
+    }
+    // Not stored: the user does not exist.
+    let (status, _) = call(&a.router, "GET", "/api/v1/users/cy", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

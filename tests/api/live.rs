@@ -383,6 +383,7 @@ async fn metrics_export_sip_connection_caps_refusals_and_expiries() {
             refused_per_source: 19936,
             closed_message_deadline: 2,
             closed_idle: 7,
+            ..Default::default()
         },
         ..Counters::default()
     });
@@ -509,4 +510,34 @@ async fn turning_allow_opt_out_off_and_on_again_leaves_every_agent_opted_in() {
         temp,
         json!({ "queue": "temp", "opted_in": true, "allow_opt_out": true })
     );
+}
+
+#[tokio::test]
+async fn metrics_export_connection_reuse() {
+    let a = app();
+    a.live.set_counters(Counters {
+        connections: holdline::api::live::ConnectionCounters {
+            outbound_open: 3,
+            outbound_opened: 11,
+            reused: 4711,
+            closed_outbound_idle: 8,
+            refused_tls: 2,
+            ..Default::default()
+        },
+        ..Counters::default()
+    });
+    let (status, text) = call(&a.router, "GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap().to_owned();
+    for line in [
+        "# TYPE holdline_sip_connections_outbound_open gauge",
+        "holdline_sip_connections_outbound_open 3",
+        "# TYPE holdline_sip_connections_outbound_opened_total counter",
+        "holdline_sip_connections_outbound_opened_total 11",
+        "holdline_sip_connections_reused_total 4711",
+        "holdline_sip_connections_outbound_idle_closed_total 8",
+        "holdline_sip_messages_refused_tls_total 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
 }

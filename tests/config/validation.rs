@@ -743,3 +743,65 @@ fn sip_connection_limits_have_defaults_and_are_range_checked() {
         .iter()
         .any(|l| l.contains("max_conections")));
 }
+
+#[test]
+fn tls_contacts_and_forward_targets_are_refused_with_the_reason() {
+    // Sending to them over plain TCP or UDP would expose what they ask to protect.
+    for contact in [
+        "sips:dee@192.0.2.8",
+        "sip:dee@192.0.2.8:5061;transport=tls",
+        "sip:dee@192.0.2.8:5061;transport=TLS",
+    ] {
+        assert_problem(
+            &format!("[[user]]\nid = \"dee\"\ncontacts = [\"{contact}\"]"),
+            &format!(
+                "user \"dee\": contact {contact:?} asks for TLS (sips: or transport=tls), and TLS \
+                 is not served yet; use sip: with transport=tcp or transport=udp"
+            ),
+        );
+    }
+    // Plain TCP and UDP contacts stay accepted.
+    let c = parse("[[user]]\nid = \"dee\"\ncontacts = [\"sip:dee@192.0.2.8:5062;transport=tcp\"]")
+        .unwrap();
+    assert!(c
+        .users
+        .iter()
+        .any(|u| u.id.as_str() == "dee" && u.contacts.len() == 1));
+    let got = problems(
+        "[[queue]]\nid = \"q\"\nname = \"Q\"\nnumbers = [\"+14255550100\"]\nagents = [\"bea\"]\n\
+         on_timeout = { action = \"forward\", to = \"sips:partner.example.com\" }",
+    );
+    assert!(
+        got.iter()
+            .any(|l| l.contains("\"sips:partner.example.com\" asks for TLS")
+                && l.contains("TLS is not served yet")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn outbound_idle_timeout_has_a_default_and_outlasts_a_transaction() {
+    let c = parse("").unwrap().sip.connections;
+    assert_eq!(c.outbound_idle_timeout, Duration::from_secs(240));
+    let c = parse("[sip.connections]\noutbound_idle_timeout = 60")
+        .unwrap()
+        .sip
+        .connections;
+    assert_eq!(c.outbound_idle_timeout, Duration::from_secs(60));
+    // Shorter than 64 x T1 (32 s with the default T1): refused with the reason.
+    assert_problem(
+        "[sip.connections]\noutbound_idle_timeout = 20",
+        "[sip.connections]: outbound_idle_timeout 20 s is shorter than a transaction \
+         (64 x t1_ms = 32 s); a request could lose its connection before its answer",
+    );
+    // With a shorter T1 a shorter timeout is fine.
+    let c = parse("[sip]\nt1_ms = 100\n[sip.connections]\noutbound_idle_timeout = 7")
+        .unwrap()
+        .sip
+        .connections;
+    assert_eq!(c.outbound_idle_timeout, Duration::from_secs(7));
+    assert_problem(
+        "[sip.connections]\noutbound_idle_timeout = 0",
+        "[sip.connections]: outbound_idle_timeout 0 is out of range; it must be 1–86400 s",
+    );
+}
