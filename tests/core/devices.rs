@@ -413,3 +413,40 @@ fn shutdown_stops_the_probes() {
     assert_eq!(h.core.transaction_count(), 0);
     assert_eq!(h.core.poll_timeout(), None);
 }
+
+#[test]
+fn a_forward_to_a_user_cancels_their_other_devices_as_completed_elsewhere() {
+    // bea's queue forwards to amos after 15 s; amos has two devices.
+    let toml = config("interval = 0")
+        .replace("agents = [\"amos\", \"bea\"]", "agents = [\"bea\"]")
+        .replace(
+            "routing = \"attendant\"",
+            "routing = \"attendant\"\nmax_wait = 15\non_timeout = { action = \"forward\", to = \"user:amos\" }",
+        );
+    let mut h = Harness::with_config(&toml);
+    caller_arrives(&mut h, "c1");
+    let sent = sent_by_peer(&mut h);
+    let bea = requests(&sent, BEA, Method::Invite);
+    h.send_from(BEA, &reply(&bea[0], 180, "bea1"));
+    h.sent.clear();
+    h.advance(Duration::from_millis(15_100));
+    let sent = sent_by_peer(&mut h);
+    let bea_cancel = requests(&sent, BEA, Method::Cancel);
+    assert_eq!(bea_cancel.len(), 1, "bea's ring ends with the wait");
+    assert_eq!(reason(&bea_cancel[0]), None, "a call bea missed");
+    let desk = requests(&sent, DESK, Method::Invite);
+    let soft = requests(&sent, SOFT, Method::Invite);
+    assert_eq!(
+        (desk.len(), soft.len()),
+        (1, 1),
+        "amos rung on both devices"
+    );
+    h.send_from(DESK, &reply(&desk[0], 180, "desk1"));
+    h.send_from(SOFT, &reply(&soft[0], 180, "soft1"));
+    h.sent.clear();
+    h.send_from(SOFT, &reply(&soft[0], 200, "soft1"));
+    let sent = sent_by_peer(&mut h);
+    let cancel = requests(&sent, DESK, Method::Cancel);
+    assert_eq!(cancel.len(), 1);
+    assert_eq!(reason(&cancel[0]), Some(ELSEWHERE));
+}
