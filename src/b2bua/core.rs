@@ -281,9 +281,14 @@ impl Core {
         }
     }
 
-    /// The probes' outcomes the legs have seen.
+    /// The probes' outcomes the legs have seen (and INVITEs that got no response at all).
     fn take_probe_results(&mut self, now: Time) {
         while let Some((contact, reachable)) = self.legs.poll_probe_result() {
+            // A silent INVITE counts only for a contact that is probed: without probes
+            // nothing would ever mark it reachable again.
+            if !self.prober.watches(&contact) {
+                continue;
+            }
             self.prober.resolved(&contact);
             self.contact_probed(now, &contact, reachable);
         }
@@ -401,7 +406,19 @@ impl Core {
     /// Brings everything to rest after an input: the legs' events go to the switch, whose
     /// commands may start new transactions and so new events, until nothing moves.
     fn settle(&mut self, now: Time) {
-        self.take_probe_results(now);
+        // What the legs learnt of the contacts (probe outcomes, silent INVITEs) may take
+        // agents offline or bring them back, which moves the engine again.
+        loop {
+            self.take_probe_results(now);
+            self.settle_calls(now);
+            if !self.legs.has_probe_results() {
+                break;
+            }
+        }
+    }
+
+    /// [`Core::settle`] for the calls: legs ⇄ switch until nothing moves.
+    fn settle_calls(&mut self, now: Time) {
         let (switch, mut cx) = self.parts(now);
         loop {
             cx.legs.drain_transactions(now);

@@ -78,6 +78,10 @@ impl Locations {
             })
             .cloned()
             .collect();
+        if owners.is_empty() {
+            // Not a static contact (any more): nothing to remember.
+            return Vec::new();
+        }
         let before: Vec<bool> = owners.iter().map(|u| self.is_online(u)).collect();
         if !self.reachability.set(contact, reachable) {
             return Vec::new();

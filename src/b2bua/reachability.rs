@@ -131,6 +131,11 @@ impl Prober {
         }
     }
 
+    /// Whether `contact` is a static contact being probed.
+    pub fn watches(&self, contact: &Uri) -> bool {
+        self.interval.is_some() && self.contacts.contains_key(&contact.to_string())
+    }
+
     /// When [`Prober::due`] must run next.
     pub fn poll_timeout(&self) -> Option<Time> {
         self.timers.first().map(|(at, _, _)| *at)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::{Message, Request};
+use holdline::sip::transport::Peer;
 use holdline::sip::Method;
 use holdline_testkit::harness::*;
 
@@ -449,4 +450,37 @@ fn a_forward_to_a_user_cancels_their_other_devices_as_completed_elsewhere() {
     let cancel = requests(&sent, DESK, Method::Cancel);
     assert_eq!(cancel.len(), 1);
     assert_eq!(reason(&cancel[0]), Some(ELSEWHERE));
+}
+
+#[test]
+fn an_invite_the_transport_cannot_deliver_marks_the_contact_unreachable_until_a_probe_answers() {
+    let mut h = Harness::with_config(&config("interval = 9\ntimeout = 2"));
+    caller_arrives(&mut h, "c1");
+    let sent = sent_by_peer(&mut h);
+    assert_eq!(requests(&sent, BEA, Method::Invite).len(), 1);
+    // bea's phone is gone: the transport reports it (a refused TCP connection, say).
+    let now = h.now;
+    h.core
+        .handle_transport_error(now, Peer::udp(BEA.parse().unwrap()));
+    h.collect();
+    assert!(
+        !online(&h, "bea"),
+        "not rung again before a probe is answered"
+    );
+    // Her probe at 9 s is answered: she is back.
+    let probes = run_probes(&mut h, Duration::from_secs(10), &[DESK, SOFT, BEA]);
+    assert!(probes.contains(&(9_000, BEA.to_string())), "{probes:?}");
+    assert!(online(&h, "bea"));
+}
+
+#[test]
+fn without_probes_a_silent_invite_changes_nothing() {
+    let mut h = Harness::with_config(&config("interval = 0"));
+    caller_arrives(&mut h, "c1");
+    h.sent.clear();
+    let now = h.now;
+    h.core
+        .handle_transport_error(now, Peer::udp(BEA.parse().unwrap()));
+    h.collect();
+    assert!(online(&h, "bea"), "nothing would bring her back");
 }

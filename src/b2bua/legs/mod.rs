@@ -509,6 +509,9 @@ impl Legs {
             } else {
                 LegOutcome::NoResponse
             };
+            if outcome == LegOutcome::NoResponse {
+                self.device_silent(leg);
+            }
             self.finish_leg(leg, outcome);
         }
     }

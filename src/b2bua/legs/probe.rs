@@ -1,6 +1,8 @@
 //! OPTIONS probes of static contacts (RFC 3261 §11): the request, sent as a non-INVITE client
 //! transaction (§17.1.2), and what its outcome says about the contact.
 //!
+//! An INVITE that got no response at all is reported the same way as an unanswered probe.
+//!
 //! When to probe and what an outcome changes is decided elsewhere (`b2bua::reachability`,
 //! `b2bua::locations`); this only sends the OPTIONS and reports, once per probe, whether a
 //! device answered. Any final response but 408 proves a device at the contact (a phone that
@@ -74,6 +76,11 @@ impl Legs {
         self.probes.results.pop_front()
     }
 
+    /// Whether outcomes wait for [`Legs::poll_probe_result`].
+    pub fn has_probe_results(&self) -> bool {
+        !self.probes.results.is_empty()
+    }
+
     /// Whether an agent leg (ringing, answered, ending) runs to `contact`: its device is busy
     /// with us, and its INVITE says more about it than a probe would.
     pub fn has_leg_to(&self, contact: &Uri) -> bool {
@@ -92,6 +99,15 @@ impl Legs {
             self.probes.results.push_back((contact, resp.status != 408));
         }
         true
+    }
+
+    /// An INVITE to `leg`'s contact got no response at all (Timer B, or the transport
+    /// failed: a refused TCP connection): that says as much as an unanswered probe, so it is
+    /// reported like one and the contact is not rung again until a probe is answered.
+    pub(super) fn device_silent(&mut self, leg: super::LegHandle) {
+        if let Some(l) = self.agents.legs.get(&leg) {
+            self.probes.results.push_back((l.invite.uri.clone(), false));
+        }
     }
 
     /// A probe's transaction gave up (Timer F, transport error): no device answered.
