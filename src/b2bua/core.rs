@@ -460,6 +460,13 @@ impl Core {
         for (user, online) in self.locations.reconfigure(config) {
             engine.set_agent_online(now, &AgentId::from(&user), online);
         }
+        if config.probe.interval.is_none() {
+            // Probing turned off: no probe would ever find a silent contact again, so every
+            // static contact counts as reachable, as without probes.
+            for (user, online) in self.locations.forget_reachability() {
+                engine.set_agent_online(now, &AgentId::from(&user), online);
+            }
+        }
         self.prober.reconfigure(now, config);
         self.applied.reconfigure(now, config, engine);
         self.settle(now);

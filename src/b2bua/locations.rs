@@ -101,6 +101,23 @@ impl Locations {
         self.users.iter().map(|u| (u, self.is_online(u)))
     }
 
+    /// Forgets what probes found (every contact counts as reachable again); returns the
+    /// users this brings online, in configuration order.
+    pub fn forget_reachability(&mut self) -> Vec<(UserId, bool)> {
+        let offline: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|u| !self.is_online(u))
+            .cloned()
+            .collect();
+        self.reachability = Reachability::default();
+        offline
+            .into_iter()
+            .filter(|u| self.is_online(u))
+            .map(|u| (u, true))
+            .collect()
+    }
+
     /// Takes `config`'s static contacts and returns what the engine must hear, in order: every
     /// user who is new or whose online state changed, then every removed user (offline: never
     /// rung again).

@@ -484,3 +484,25 @@ fn without_probes_a_silent_invite_changes_nothing() {
     h.collect();
     assert!(online(&h, "bea"), "nothing would bring her back");
 }
+
+#[test]
+fn turning_probes_off_makes_every_contact_reachable_again() {
+    let mut h = Harness::with_config(&config("interval = 9\ntimeout = 2"));
+    run_probes(&mut h, Duration::from_secs(12), &[DESK, SOFT]);
+    assert!(!online(&h, "bea"));
+    let off = holdline::config::from_toml_str(&config("interval = 0"), std::path::Path::new("."))
+        .unwrap();
+    let now = h.now;
+    h.core.reconfigure(now, &off);
+    assert!(
+        online(&h, "bea"),
+        "nothing would ever probe her phone again"
+    );
+    assert!(online(&h, "amos"));
+    h.sent.clear();
+    let probes = run_probes(&mut h, Duration::from_secs(60), &[]);
+    assert!(
+        probes.iter().all(|(at, _)| *at < 12_000 + 32_000),
+        "{probes:?}"
+    );
+}
