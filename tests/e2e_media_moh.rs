@@ -305,3 +305,60 @@ fn sighup_reloads_a_replaced_greeting_and_keeps_it_when_the_new_file_is_bad() {
         server.log_text()
     );
 }
+
+#[test]
+fn caller_hears_a_greeting_uploaded_through_the_api() {
+    const TOKEN: &str = "e2e-prompt-upload-token";
+    let dir = scratch_dir("upload");
+    let (greeting_file, _) = make_audio(&dir, "mp3");
+    let server = Server::start(
+        &ConfigToml::loopback("30000-39999")
+            .api_token(TOKEN)
+            .number("+14255550100", "service-toll")
+            .to_string(),
+    );
+    let client = holdline::api::client::Client::new(server.api.clone(), Some(TOKEN.to_owned()));
+    let bytes = std::fs::read(&greeting_file).unwrap();
+    let uploaded = client
+        .call_bytes(
+            "POST",
+            "/api/v1/prompts?name=welcome.mp3",
+            "audio/mpeg",
+            &bytes,
+        )
+        .unwrap_or_else(|e| panic!("upload refused: {e}\n{}", server.log_text()));
+    let id = uploaded["id"].as_str().expect("an id").to_owned();
+    assert_eq!(uploaded["format"], "mp3");
+    // Stored beside the store file, byte for byte.
+    assert_eq!(
+        std::fs::read(server.dir.join("prompts").join(&id)).unwrap(),
+        bytes
+    );
+    let queue = serde_json::json!({
+        "id": "sales",
+        "numbers": ["+14255550100"],
+        "greeting": format!("prompt:{id}"),
+    });
+    client
+        .call("POST", "/api/v1/queues", Some(&queue))
+        .unwrap_or_else(|e| panic!("queue refused: {e}\n{}", server.log_text()));
+
+    let packets = call_and_record(&server, 0, 3000);
+    let greeting = decoded(&greeting_file);
+    let want = greeting.samples(holdline::audio::Law::Ulaw);
+    let heard: Vec<u8> = packets
+        .iter()
+        .flat_map(|p| p.payload.iter().copied())
+        .collect();
+    assert!(
+        heard.len() > want.len(),
+        "only {} samples heard:\n{}",
+        heard.len(),
+        server.log_text()
+    );
+    assert_eq!(
+        &heard[..want.len()],
+        &want[..],
+        "the uploaded greeting comes first, as decoded"
+    );
+}

@@ -1,5 +1,5 @@
 //! The API subcommands of `holdline`: `queue|number|user|group new|set|get|remove` (and
-//! `queue status`), `agent dnd|opt-in|opt-out|get`, over [`super::client::Client`], printing
+//! `queue status`), `agent dnd|opt-in|opt-out|get`, `prompt upload|list|get|remove`, over [`super::client::Client`], printing
 //! tables by default and the API's JSON with `--json`.
 //!
 //! Field values follow the config file: `holdline queue new sales name="UK Sales"
@@ -99,6 +99,9 @@ pub enum ApiCommand {
     /// Agent self-service: dnd | opt-in | opt-out | get.
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// Uploaded prompts: upload | list | get | remove.
+    #[command(subcommand)]
+    Prompt(PromptCmd),
     /// Sources banned by admission control; `bans lift ADDR` lifts one.
     Bans {
         #[command(subcommand)]
@@ -122,6 +125,101 @@ pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
         ApiCommand::Group(c) => run_object(Kind::Group, c, args),
         ApiCommand::Agent(c) => run_agent(c, args),
         ApiCommand::Bans { cmd } => run_bans(cmd.as_ref(), args),
+        ApiCommand::Prompt(c) => run_prompt(c, args),
+    }
+}
+
+/// `holdline prompt …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum PromptCmd {
+    /// Upload a WAV, MP3 or WMA file; prints the id a queue names as prompt:ID.
+    Upload {
+        file: std::path::PathBuf,
+        /// The prompt's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List uploaded prompts.
+    List,
+    /// Show a prompt's metadata and the queues using it.
+    Get { id: String },
+    /// Remove a prompt no queue uses.
+    Remove { id: String },
+}
+
+/// Runs a prompt command; returns what to print.
+pub fn run_prompt(cmd: &PromptCmd, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    let value = match cmd {
+        PromptCmd::Upload { file, name } => {
+            let bytes = std::fs::read(file)
+                .map_err(|e| ClientError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let name = name.clone().unwrap_or_else(|| {
+                file.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "upload".into())
+            });
+            // The server tells the format by the content; the type only says "a file".
+            // In a query `+` means a space, so it is encoded too.
+            let path = format!(
+                "/api/v1/prompts?name={}",
+                segment(&name).replace('+', "%2B")
+            );
+            let v = client.call_bytes("POST", &path, "application/octet-stream", &bytes)?;
+            if !args.json {
+                return Ok(format!(
+                    "uploaded {name} as {}\n{}",
+                    v["reference"].as_str().unwrap_or(""),
+                    record(&v)
+                ));
+            }
+            v
+        }
+        PromptCmd::List => {
+            let v = client.call("GET", "/api/v1/prompts", None)?;
+            if !args.json {
+                let mut v = v;
+                if let Some(rows) = v.as_array_mut() {
+                    rows.iter_mut().for_each(users_as_text);
+                }
+                return Ok(table(
+                    &v,
+                    &["id", "name", "format", "duration_ms", "size", "used_by"],
+                ));
+            }
+            v
+        }
+        PromptCmd::Get { id } => {
+            let mut v = client.call("GET", &format!("/api/v1/prompts/{}", segment(id)), None)?;
+            if !args.json {
+                users_as_text(&mut v);
+                return Ok(record(&v));
+            }
+            v
+        }
+        PromptCmd::Remove { id } => {
+            client.call("DELETE", &format!("/api/v1/prompts/{}", segment(id)), None)?;
+            return Ok(if args.json {
+                "null".into()
+            } else {
+                format!("removed prompt {id}")
+            });
+        }
+    };
+    Ok(pretty(&value))
+}
+
+/// A prompt's `used_by` as `queue (field)` texts, for tables.
+fn users_as_text(prompt: &mut Value) {
+    if let Some(users) = prompt.get_mut("used_by").and_then(Value::as_array_mut) {
+        for u in users.iter_mut() {
+            let text = format!(
+                "{} ({})",
+                u["queue"].as_str().unwrap_or(""),
+                u["field"].as_str().unwrap_or("")
+            );
+            *u = Value::String(text);
+        }
     }
 }
 

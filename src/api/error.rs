@@ -4,7 +4,8 @@
 //! `"problems": [{"subject", "field", "message"}]`, the same [`Problem`]s `check-config` prints,
 //! so a client shows exactly what the file's author would see. Status codes: 400 for a body that
 //! is not JSON, 401 without the right bearer token, 404 for an unknown object, 409 for an object
-//! the config file owns or an id already taken, 422 for anything that fails validation.
+//! the config file owns or an id already taken (or a prompt a queue uses), 413 for an upload
+//! over its size limit, 422 for anything that fails validation.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,9 @@ pub enum ApiError {
     /// The change would make the configuration invalid; every problem found.
     #[error("the change is not valid: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<Problem>),
+    /// The request body is over a configured size limit (413).
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug on our side (a change's thread panicked); logged, answered 500.
@@ -67,6 +71,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ReadOnly { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

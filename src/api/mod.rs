@@ -26,6 +26,7 @@
 //! - [`provision`]: file + store → validated [`crate::config::Config`]. [`spec`]: bodies, views.
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
 //! - `bans`: admission control's bans (list, lift), answered by the runtime.
+//! - `prompts`: uploaded prompts (upload, list, get, download, delete) over HTTP.
 //! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
 
 mod bans;
@@ -36,6 +37,7 @@ pub mod error;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+mod prompts;
 pub mod provision;
 pub mod routes;
 pub mod spec;

@@ -44,6 +44,7 @@ pub fn document() -> Value {
                   "description": "Replay logged events after this sequence number (or send Last-Event-ID)" },
             ]);
         }
+        prompt_operation(route.op, &mut op);
         entry[route.verb.as_str().to_ascii_lowercase()] = op;
     }
     json!({
@@ -198,4 +199,52 @@ fn responses(op: Op) -> Value {
         r.insert("422".into(), error("Validation failed", "ValidationError"));
     }
     Value::Object(r)
+}
+
+/// The prompt routes' bodies and answers: an audio upload in, a WAV out.
+fn prompt_operation(op: Op, doc: &mut Value) {
+    match op {
+        Op::UploadPrompt => {
+            let file = json!({ "type": "string", "format": "binary" });
+            doc["parameters"] = json!([{
+                "name": "name", "in": "query", "required": false, "schema": { "type": "string" },
+                "description": "The prompt's name for a raw upload (default: the multipart file name)",
+            }]);
+            doc["requestBody"] = json!({ "required": true, "content": {
+                "audio/*": { "schema": file },
+                "application/octet-stream": { "schema": file },
+                "multipart/form-data": { "schema": {
+                    "type": "object", "properties": { "file": file }, "required": ["file"],
+                }},
+            }});
+            if let Some(r) = doc["responses"].as_object_mut() {
+                r.remove("200");
+                r.insert(
+                    "201".into(),
+                    json!({ "description": "Stored; the prompt's metadata and its prompt:ID reference",
+                            "content": { "application/json": {} } }),
+                );
+            }
+            doc["responses"]["413"] = error("Larger than [media] max_upload_mb", "Error");
+            doc["responses"]["409"] = error("No prompt directory (store in memory)", "Error");
+            doc["responses"]["422"] = error(
+                "Not WAV, MP3 or WMA, corrupt, or longer than [media] max_prompt_seconds",
+                "ValidationError",
+            );
+        }
+        Op::PromptAudio => {
+            doc["responses"]["200"] = json!({ "description": "8 kHz mono 16-bit PCM WAV", "content": { "audio/wav": {} } });
+            doc["responses"]["404"] = error("No such prompt", "Error");
+        }
+        Op::Prompt => doc["responses"]["404"] = error("No such prompt", "Error"),
+        Op::DeletePrompt => {
+            doc["responses"] = json!({
+                "204": { "description": "Removed" },
+                "401": error("Missing or wrong bearer token", "Error"),
+                "404": error("No such prompt", "Error"),
+                "409": error("A queue uses the prompt (the queues are named)", "Error"),
+            });
+        }
+        _ => {}
+    }
 }

@@ -20,12 +20,13 @@
 //!
 //! Here: the provisioning state and its changes. Beside it: `file` (the configuration file),
 //! `merge` (the merged configuration a change is checked against), `bodies` (ids and bodies
-//! as the API takes them), `agents` (agents' own settings).
+//! as the API takes them), `agents` (agents' own settings), `prompts` (uploaded prompts).
 
 mod agents;
 mod bodies;
 mod file;
 mod merge;
+mod prompts;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ use super::spec::{group_view, id_field, merge_patch, number_view, queue_view, us
 use bodies::{canonical_id, drop_output_fields, identify, not_found, subject};
 pub use file::{FileSource, EMBEDDED_LABEL};
 use merge::{check, declared_objects, undecodable_prompts};
+pub use prompts::{check_upload, playable_wav, too_large, CheckedPrompt};
 
 /// Why provisioning could not start.
 #[derive(Debug, Error)]
@@ -85,6 +87,8 @@ pub struct Provisioning {
     prefs_tx: watch::Sender<Arc<AgentPrefs>>,
     /// Check that greeting / music files exist (off in tests that have none).
     check_files: bool,
+    /// Stamps uploaded prompts (Unix ms); the runtime sets its clock.
+    wall_clock: fn() -> i64,
 }
 
 /// Drops the opt-outs of every queue that does not allow opting out: a store written before
@@ -150,6 +154,7 @@ impl Provisioning {
             published_tx,
             prefs_tx,
             check_files: true,
+            wall_clock: || 0,
         };
         Ok((p, report))
     }
@@ -329,6 +334,10 @@ impl Provisioning {
             std::slice::from_ref(&change),
             self.check_files,
         )?;
+        let unknown = self.unknown_prompts(&self.config, &config)?;
+        if !unknown.is_empty() {
+            return Err(ApiError::Invalid(unknown));
+        }
         if self.check_files {
             let bad = undecodable_prompts(&self.config, &config);
             if !bad.is_empty() {
@@ -353,7 +362,7 @@ impl Provisioning {
         match kind {
             Kind::Queue => c
                 .queue(&QueueId(id.to_owned()))
-                .map(|q| queue_view(q, origin)),
+                .map(|q| self.with_prompt_refs(queue_view(q, origin))),
             Kind::User => c.user(&UserId(id.to_owned())).map(|u| user_view(u, origin)),
             Kind::Group => c
                 .group(&GroupId(id.to_owned()))

@@ -81,6 +81,11 @@ pub enum Op {
     Metrics,
     Bans,
     LiftBan,
+    Prompts,
+    UploadPrompt,
+    Prompt,
+    PromptAudio,
+    DeletePrompt,
 }
 
 /// One route.
@@ -209,6 +214,40 @@ const BANS: [Route; 2] = [
         op: Op::LiftBan,
     },
 ];
+/// Uploaded prompts (see `super::prompts`).
+const PROMPTS: [Route; 5] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/prompts",
+        summary: "List uploaded prompts",
+        op: Op::Prompts,
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/v1/prompts",
+        summary: "Upload a prompt (WAV, MP3 or WMA; raw body with ?name=, or multipart/form-data \
+                  with one file part); a queue names it as prompt:ID",
+        op: Op::UploadPrompt,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/prompts/{id}",
+        summary: "A prompt's metadata and the queues using it",
+        op: Op::Prompt,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/prompts/{id}/audio",
+        summary: "A prompt as holdline plays it (8 kHz mono 16-bit WAV)",
+        op: Op::PromptAudio,
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/v1/prompts/{id}",
+        summary: "Remove a prompt (409 while a queue uses it)",
+        op: Op::DeletePrompt,
+    },
+];
 const METRICS: Route = Route {
     verb: Verb::Get,
     path: "/metrics",
@@ -224,6 +263,7 @@ pub fn all() -> Vec<Route> {
     }
     v.extend(OTHERS);
     v.extend(BANS);
+    v.extend(PROMPTS);
     v.push(METRICS);
     v
 }
@@ -326,6 +366,11 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::Metrics => on(f, metrics),
         Op::Bans => on(f, super::bans::list),
         Op::LiftBan => on(f, super::bans::lift),
+        Op::Prompts => on(f, super::prompts::list),
+        Op::UploadPrompt => super::prompts::upload_route(f),
+        Op::Prompt => on(f, super::prompts::get),
+        Op::PromptAudio => on(f, super::prompts::audio),
+        Op::DeletePrompt => on(f, super::prompts::delete),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Write 8 kHz mono G.711 WAV files (WAVE_FORMAT_MULAW 7 / WAVE_FORMAT_ALAW 6).
+//! Write 8 kHz mono G.711 WAV files (WAVE_FORMAT_MULAW 7 / WAVE_FORMAT_ALAW 6), and 8 kHz
+//! mono 16-bit PCM ones (a prompt as the admin API serves it).
 //!
 //! hound cannot write G.711, so the RIFF header is ours. Layout per the Microsoft RIFF/WAVE
 //! "Multimedia Programming Interface and Data Specifications 1.0" and its 1994 update for
@@ -49,6 +50,30 @@ pub fn g711_wav(law: Law, data: &[u8]) -> Vec<u8> {
     w.extend_from_slice(data);
     if pad == 1 {
         w.push(0);
+    }
+    w
+}
+
+/// A complete 8 kHz mono 16-bit PCM WAV (WAVE_FORMAT_PCM 1) holding `samples`: what the admin
+/// API serves as a prompt's audio, readable by any player.
+pub fn pcm16_wav(samples: &[i16]) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut w = Vec::with_capacity(44 + samples.len() * 2);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVE");
+    w.extend_from_slice(b"fmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // channels
+    w.extend_from_slice(&TARGET_RATE.to_le_bytes());
+    w.extend_from_slice(&(TARGET_RATE * 2).to_le_bytes()); // bytes per second
+    w.extend_from_slice(&2u16.to_le_bytes()); // block align
+    w.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        w.extend_from_slice(&s.to_le_bytes());
     }
     w
 }

@@ -20,6 +20,7 @@
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`limits`]: `[limits]`, per-source admission control.
 //! - [`probe`]: `[probe]`, OPTIONS probing of static contacts.
+//! - [`prompt_ref`]: `prompt:ID`, an uploaded prompt named from a queue, and where prompts live.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod limits;
 pub mod model;
 pub mod probe;
+pub mod prompt_ref;
 mod queue_spec;
 pub mod raw;
 pub mod targets;
@@ -92,6 +94,7 @@ pub fn check_config(path: &Path) -> Result<String, ConfigError> {
 /// key, and the directory the store lives in.
 pub fn missing_files(config: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
+    let mut unknown_prompts = Vec::new();
     let mut need = |subject: String, field: &str, path: &Path, what: &str| {
         if !path.is_file() {
             out.push(Problem {
@@ -110,6 +113,19 @@ pub fn missing_files(config: &Config) -> Vec<Problem> {
     }
     for q in &config.queues {
         for (field, path) in q.prompt_files() {
+            if let Some(id) = prompt_ref::prompt_id_of(config.media.prompt_dir.as_deref(), path) {
+                if !path.is_file() {
+                    unknown_prompts.push(Problem {
+                        subject: format!("queue {:?}", q.id.as_str()),
+                        field: field.to_owned(),
+                        message: format!(
+                            "{field} \"prompt:{id}\": no uploaded prompt has this id \
+                             (upload one with POST /api/v1/prompts or holdline prompt upload)"
+                        ),
+                    });
+                }
+                continue;
+            }
             need(
                 format!("queue {:?}", q.id.as_str()),
                 field,
@@ -131,6 +147,7 @@ pub fn missing_files(config: &Config) -> Vec<Problem> {
             });
         }
     }
+    out.extend(unknown_prompts);
     out
 }
 

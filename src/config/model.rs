@@ -187,6 +187,11 @@ pub struct StoreConfig {
 pub struct MediaConfig {
     /// Longer greeting / music files are refused when loaded.
     pub max_prompt: Duration,
+    /// Where uploaded prompts are stored (`[media] dir`, else `prompts/` beside the store);
+    /// `None`: the store is in memory and no directory is set, so uploads are refused.
+    pub prompt_dir: Option<PathBuf>,
+    /// Largest prompt upload accepted, in bytes (`[media] max_upload_mb`).
+    pub max_upload_bytes: u64,
 }
 
 /// `[[number]]`

@@ -90,6 +90,9 @@ pub struct RawStore {
 #[serde(deny_unknown_fields, expecting = "a table ([media])")]
 pub struct RawMedia {
     pub max_prompt_seconds: Option<i64>,
+    /// Where uploaded prompts are stored.
+    pub dir: Option<String>,
+    pub max_upload_mb: Option<i64>,
 }
 
 /// `[[number]]`

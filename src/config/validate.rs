@@ -24,6 +24,7 @@ use super::model::{
     ApiConfig, Config, Group, GroupId, Listen, MediaConfig, Number, NumberKind, RtpConfig,
     SipConfig, StoreConfig, TlsFiles, User, UserId,
 };
+use super::prompt_ref::prompt_dir;
 use super::raw::RawConnections;
 use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawUser};
 use super::uri::{parse_host, parse_sip_uri, refuse_tls};
@@ -64,6 +65,15 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         p.add("[store]", "path", "path is empty".into());
     }
     let media = media(&raw.media, &mut p);
+    let media = MediaConfig {
+        prompt_dir: prompt_dir(
+            raw.media.dir.as_deref(),
+            raw.store.path.as_deref(),
+            base_dir,
+        ),
+        max_upload_bytes: upload_limit(&raw.media, &mut p),
+        ..media
+    };
     let limits = super::limits::limits(&raw.limits, &mut p);
     let probe = super::probe::probe(&raw.probe, &mut p);
     let numbers = numbers(&raw, &mut p);
@@ -547,7 +557,31 @@ fn media(raw: &RawMedia, p: &mut Problems) -> MediaConfig {
     );
     MediaConfig {
         max_prompt: seconds(s),
+        prompt_dir: None,
+        max_upload_bytes: 0,
     }
+}
+
+/// `[media] max_upload_mb` (1–512, default 20) in bytes, and `[media] dir` not empty.
+fn upload_limit(raw: &RawMedia, p: &mut Problems) -> u64 {
+    if raw.dir.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        p.add(
+            "[media]",
+            "dir",
+            "dir is empty; remove it or give a directory".into(),
+        );
+    }
+    // 512 MB is the most the decoder reads at all (audio::media::MAX_FILE_BYTES).
+    let mb = in_range(
+        "[media]",
+        "max_upload_mb",
+        raw.max_upload_mb,
+        20,
+        1..=512,
+        " MB",
+        p,
+    );
+    u64::try_from(mb).unwrap_or(20) * 1024 * 1024
 }
 
 fn numbers(raw: &RawConfig, p: &mut Problems) -> Vec<Number> {

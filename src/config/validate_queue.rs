@@ -15,10 +15,11 @@ use super::model::{
     Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, MAX_AGENTS_PER_QUEUE,
     MAX_QUEUE_NAME_CHARS,
 };
+use super::prompt_ref::{prompt_dir, resolve_media};
 use super::raw::{RawAction, RawConfig, RawQueue};
 use super::targets::{forwarding_loops, parse_target, Edge, Known};
 use super::uri::parse_sip_uri;
-use super::validate::{check_id, in_range, resolve, seconds, subject, Problems};
+use super::validate::{check_id, in_range, seconds, subject, Problems};
 
 const SERVICE_KINDS: &str = "(with kind service-toll or service-toll-free)";
 
@@ -58,6 +59,11 @@ pub(crate) fn queues(
         own_addresses: &own_addresses,
     };
 
+    let prompts = prompt_dir(
+        raw.media.dir.as_deref(),
+        raw.store.path.as_deref(),
+        base_dir,
+    );
     let mut seen = HashSet::new();
     let mut number_owner: HashMap<E164, String> = HashMap::new();
     let mut address_owner: HashMap<(String, String), String> = HashMap::new();
@@ -69,7 +75,7 @@ pub(crate) fn queues(
         let addresses = queue_addresses(q, &subj, sip, &mut address_owner, p);
         let (agents, groups_listed, members) = queue_agents(q, &subj, users, groups, p);
         let name = queue_name(q, &subj, p);
-        let (greeting, music_on_hold) = queue_media(q, &subj, base_dir, p);
+        let (greeting, music_on_hold) = queue_media(q, &subj, base_dir, prompts.as_deref(), p);
         let (routing, offer) = queue_routing(q, &subj, p);
         let agent_alert_time = in_range(
             &subj,
@@ -124,13 +130,20 @@ pub(crate) fn queues(
     out
 }
 
-/// (greeting, music_on_hold), paths resolved against the config file's directory.
+/// (greeting, music_on_hold), paths resolved against the config file's directory, and
+/// `prompt:ID` to the uploaded prompt's file in `prompts`.
 fn queue_media(
     q: &RawQueue,
     subj: &str,
     base_dir: &Path,
+    prompts: Option<&Path>,
     p: &mut Problems,
 ) -> (Option<PathBuf>, Music) {
+    let resolved = |field: &str, value: &str, p: &mut Problems| {
+        resolve_media(value, base_dir, prompts)
+            .map_err(|why| p.add(subj, field, format!("{field} {why}")))
+            .ok()
+    };
     let greeting = match q.greeting.as_deref() {
         Some("") => {
             p.add(
@@ -140,7 +153,8 @@ fn queue_media(
             );
             None
         }
-        g => g.map(|g| resolve(base_dir, g)),
+        Some(g) => resolved("greeting", g, p),
+        None => None,
     };
     let music = match q.music_on_hold.as_deref() {
         None | Some("default") => Music::Default,
@@ -149,7 +163,7 @@ fn queue_media(
             p.add(subj, "music_on_hold", why.into());
             Music::Default
         }
-        Some(path) => Music::File(resolve(base_dir, path)),
+        Some(path) => resolved("music_on_hold", path, p).map_or(Music::Default, Music::File),
     };
     (greeting, music)
 }

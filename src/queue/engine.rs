@@ -181,7 +181,9 @@ impl<T: Clone + fmt::Display> Engine<T> {
         match phase {
             Phase::Connected { agent, since } => self.complete(now, call, agent, since),
             Phase::Greeting | Phase::Waiting => {
-                self.detach(now, call);
+                // The rings still going are withdrawn because the caller left: logged as the
+                // caller's abandon, never as the agents' misses.
+                self.detach_ending_rings(now, call, RingOutcome::CallerLeft);
                 self.emit(now, call, None, EventKind::Abandon);
                 self.calls.remove(&call);
             }

@@ -233,6 +233,12 @@ impl<T: Clone + fmt::Display> Engine<T> {
     /// Takes a call out of its queue's line: cancels its rings and its timers. The call itself
     /// stays in the call table for the caller to finish.
     pub(crate) fn detach(&mut self, now: Time, id: CallId) {
+        self.detach_ending_rings(now, id, RingOutcome::Canceled);
+    }
+
+    /// [`Self::detach`], ending the call's rings with `outcome` (the caller hanging up
+    /// withdraws them: [`RingOutcome::CallerLeft`]).
+    pub(crate) fn detach_ending_rings(&mut self, now: Time, id: CallId, outcome: RingOutcome) {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -247,7 +253,7 @@ impl<T: Clone + fmt::Display> Engine<T> {
         let seq = c.seq;
         self.cancel_next_round(id);
         for agent in rings {
-            self.end_ring(now, id, agent, RingOutcome::Canceled);
+            self.end_ring(now, id, agent, outcome);
         }
         if let Some(q) = self.queues.get_mut(&queue) {
             if q.line.get(&seq) == Some(&id) {
@@ -275,7 +281,10 @@ impl<T: Clone + fmt::Display> Engine<T> {
         if self.agents[agent].activity == Activity::Ringing(id) {
             self.agents[agent].activity = Activity::Idle;
         }
-        if matches!(outcome, RingOutcome::Canceled | RingOutcome::NoAnswer) {
+        if matches!(
+            outcome,
+            RingOutcome::Canceled | RingOutcome::NoAnswer | RingOutcome::CallerLeft
+        ) {
             self.actions.push_back(Action::CancelRing {
                 call: id,
                 agent: self.agents[agent].id.clone(),

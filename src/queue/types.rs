@@ -134,9 +134,12 @@ pub enum RingOutcome {
     NoAnswer,
     /// No response or a transport failure reaching the agent (408, 503, Timer B).
     Unreachable,
-    /// The engine stopped the ring (another agent answered, the caller hung up, the call timed
-    /// out or moved, or the agent became unavailable).
+    /// The engine stopped the ring (another agent answered, the call timed out or moved, or the
+    /// agent became unavailable).
     Canceled,
+    /// The caller hung up while the agent's phone rang: the ring is withdrawn. That is the
+    /// caller's abandon, not the agent's miss, so it is told apart from [`RingOutcome::Canceled`].
+    CallerLeft,
 }
 
 /// Why the engine hangs up (or refuses) a caller.

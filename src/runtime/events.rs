@@ -81,6 +81,10 @@ pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
         EventKind::Enter { position } => (kind::OFFERED, Some(format!("position {position}"))),
         EventKind::Answer => (kind::CALLER_ANSWERED, None),
         EventKind::Ring => (kind::AGENT_RINGING, None),
+        // The caller leaving withdraws the ring: the caller's abandon, not the agent's miss.
+        EventKind::RingEnd {
+            outcome: RingOutcome::CallerLeft,
+        } => (kind::AGENT_RING_WITHDRAWN, Some("caller-abandoned".into())),
         EventKind::RingEnd { outcome } => (kind::AGENT_MISSED, Some(ring_outcome(*outcome))),
         EventKind::Connect => (kind::ANSWERED, None),
         EventKind::Abandon => (kind::ABANDONED, None),
@@ -117,6 +121,7 @@ fn ring_outcome(o: RingOutcome) -> String {
         RingOutcome::NoAnswer => "no-answer".into(),
         RingOutcome::Unreachable => "unreachable".into(),
         RingOutcome::Canceled => "canceled".into(),
+        RingOutcome::CallerLeft => "caller-abandoned".into(),
     }
 }
 
@@ -209,5 +214,29 @@ mod tests {
             ("abc@host", Some("amos"))
         );
         assert_eq!(r.waited_ms, Some(1_200));
+    }
+
+    #[test]
+    fn a_ring_withdrawn_by_the_caller_hanging_up_is_not_the_agents_miss() {
+        let clock = Clock::with_unix_epoch(Duration::from_secs(1_700_000_000));
+        let logged = LoggedEvent {
+            event: crate::queue::event::QueueEvent {
+                at: Time::from_millis(4_000),
+                call: CallId(7),
+                queue: QueueId("sales".into()),
+                agent: Some(AgentId::from("amos")),
+                waited: Duration::from_millis(4_000),
+                kind: EventKind::RingEnd {
+                    outcome: RingOutcome::CallerLeft,
+                },
+            },
+            call_id: "abc@host".into(),
+        };
+        let r = record(&logged, &clock);
+        assert_eq!(
+            (r.kind.as_str(), r.detail.as_deref()),
+            ("agent-ring-withdrawn", Some("caller-abandoned"))
+        );
+        assert_eq!(r.agent.as_deref(), Some("amos"));
     }
 }

@@ -92,6 +92,11 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Uploaded prompts are stamped with the wall clock, which only the runtime reads.
+    booted
+        .state
+        .prov()
+        .set_wall_clock(super::clock::wall_now_ms);
     let sync = &booted.sync;
     tracing::info!(
         written = sync.written,

@@ -31,6 +31,10 @@ pub mod kind {
     /// An offer to an agent ended unanswered (`detail`: declined, busy, no-answer,
     /// unreachable or canceled).
     pub const AGENT_MISSED: &str = "agent-missed";
+    /// An offer to an agent was withdrawn because the caller hung up while it rang
+    /// (`detail`: `caller-abandoned`). The call's own `abandoned` event follows; this ring is
+    /// not the agent's miss. (Older logs recorded it as `agent-missed`, `canceled`.)
+    pub const AGENT_RING_WITHDRAWN: &str = "agent-ring-withdrawn";
     /// holdline answered the caller (greeting or music follows).
     pub const CALLER_ANSWERED: &str = "caller-answered";
     /// Nobody could take the queue's calls: `no_agents` ran.

@@ -17,9 +17,11 @@
 //! - this file: [`Store`], opening, pragmas, migrations, [`StoreError`].
 //! - [`objects`]: provisioned objects ([`Kind`], [`Origin`], [`ObjectRow`]), agent state, meta.
 //! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]).
+//! - [`prompts`]: uploaded prompts' metadata ([`PromptRow`]).
 
 pub mod events;
 pub mod objects;
+pub mod prompts;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,7 @@ use thiserror::Error;
 
 pub use events::{EventFilter, QueueEvent};
 pub use objects::{AgentPrefs, Kind, ObjectRow, Origin};
+pub use prompts::PromptRow;
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -70,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_time ON events (at_ms);",
     // 2: how long the call had waited in the queue when the event happened.
     "ALTER TABLE events ADD COLUMN waited_ms INTEGER;",
+    // 3: uploaded prompts' metadata (the audio is a file in the prompt directory).
+    "CREATE TABLE prompts (id TEXT PRIMARY KEY, meta TEXT NOT NULL);",
 ];
 
 /// The schema version this build writes.

@@ -11,4 +11,5 @@ mod dial_targets;
 mod directory;
 mod live;
 mod openapi;
+mod prompts;
 mod queues;

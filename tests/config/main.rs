@@ -4,6 +4,7 @@
 mod dial_props;
 mod directory;
 mod limits;
+mod prompt_refs;
 mod props;
 mod strict_rtp;
 mod validation;

@@ -2,6 +2,7 @@
 //! the testkit's harness: one test binary for every scenario, so the suite links the crate
 //! once for all of them.
 //!
+//! - `abandon_log`: a caller hanging up during a ring is logged as an abandon, not a miss.
 //! - `admission`: per-source limits and bans in front of the legs.
 //! - `uas_scenarios`: callers' dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, OPTIONS).
 //! - `agent_legs`: agent legs as the UAC (ringing, CANCEL timing, forks, refusals).
@@ -18,6 +19,7 @@
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
 
+mod abandon_log;
 mod admission;
 mod agent_legs;
 mod devices;

@@ -93,6 +93,54 @@ fn abandon_and_transfer_are_terminal_events() {
 }
 
 #[test]
+fn caller_hanging_up_while_agents_ring_withdraws_the_rings_as_an_abandon() {
+    let mut h = Harness::new([queue("sales", Routing::Attendant, &["a", "b"])]);
+    let call = h.arrive("sales");
+    h.advance(2);
+    h.decline(call, "a");
+    h.advance(3);
+    h.take();
+    h.hang_up(call);
+    // b's ring was still going: it is withdrawn because the caller left, not b's miss; a's
+    // earlier decline stays a decline.
+    let ends: Vec<(Option<String>, RingOutcome)> = h
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::RingEnd { outcome } => {
+                Some((e.agent.as_ref().map(|a| a.as_str().to_owned()), outcome))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (
+                Some("a".to_owned()),
+                RingOutcome::Declined(DeclineReason::Declined)
+            ),
+            (Some("b".to_owned()), RingOutcome::CallerLeft),
+        ]
+    );
+    assert_eq!(h.terminal(call), [&EventKind::Abandon]);
+    // The withdrawn ring is still canceled toward b's phone.
+    let canceled: Vec<String> = h
+        .take()
+        .into_iter()
+        .filter_map(|a| match a {
+            holdline::queue::Action::CancelRing { agent, .. } => Some(agent.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(canceled, ["b"]);
+    assert_eq!(
+        h.engine.agent_status(&ag("b")).unwrap().activity,
+        Activity::Idle
+    );
+}
+
+#[test]
 fn every_call_ends_in_exactly_one_terminal_event() {
     let mut h = Harness::new([QueueSpec {
         max_calls: 2,
