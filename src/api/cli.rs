@@ -90,9 +90,9 @@ pub enum ApiCommand {
     /// Phone numbers: new | set | get | remove.
     #[command(subcommand)]
     Number(ObjectCmd),
-    /// Users: new | set | get | remove.
+    /// Users: new | set | get | remove | registrations.
     #[command(subcommand)]
-    User(ObjectCmd),
+    User(UserCmd),
     /// Groups: new | set | get | remove.
     #[command(subcommand)]
     Group(ObjectCmd),
@@ -109,6 +109,19 @@ pub enum ApiCommand {
     },
 }
 
+/// `holdline user …`: the object commands, and the user's registered bindings.
+#[derive(Subcommand, Clone, Debug)]
+pub enum UserCmd {
+    #[command(flatten)]
+    Object(ObjectCmd),
+    /// The user's registered bindings; `--remove N` removes binding N (0 is the first).
+    Registrations {
+        id: String,
+        #[arg(long)]
+        remove: Option<usize>,
+    },
+}
+
 /// `holdline bans …`
 #[derive(Subcommand, Clone, Debug)]
 pub enum BansCmd {
@@ -121,7 +134,10 @@ pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
     match cmd {
         ApiCommand::Queue(c) => run_object(Kind::Queue, c, args),
         ApiCommand::Number(c) => run_object(Kind::Number, c, args),
-        ApiCommand::User(c) => run_object(Kind::User, c, args),
+        ApiCommand::User(UserCmd::Object(c)) => run_object(Kind::User, c, args),
+        ApiCommand::User(UserCmd::Registrations { id, remove }) => {
+            run_registrations(id, *remove, args)
+        }
         ApiCommand::Group(c) => run_object(Kind::Group, c, args),
         ApiCommand::Agent(c) => run_agent(c, args),
         ApiCommand::Bans { cmd } => run_bans(cmd.as_ref(), args),
@@ -221,6 +237,53 @@ fn users_as_text(prompt: &mut Value) {
             *u = Value::String(text);
         }
     }
+}
+
+/// `holdline user registrations ID` (a table of the user's bindings, numbered) and
+/// `… --remove N`.
+pub fn run_registrations(
+    id: &str,
+    remove: Option<usize>,
+    args: &ApiArgs,
+) -> Result<String, ClientError> {
+    let client = args.client();
+    let path = format!("/api/v1/users/{}/registrations", segment(id));
+    if let Some(n) = remove {
+        client.call("DELETE", &format!("{path}/{n}"), None)?;
+        return Ok(if args.json {
+            "null".into()
+        } else {
+            format!("removed registration {n} of {id}")
+        });
+    }
+    let value = client.call("GET", &path, None)?;
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    let numbered: Vec<serde_json::Value> = value
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut r = r.clone();
+                    r["n"] = serde_json::json!(i);
+                    r
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(table(
+        &serde_json::Value::Array(numbered),
+        &[
+            "n",
+            "contact",
+            "source",
+            "transport",
+            "user_agent",
+            "expires_in_secs",
+        ],
+    ))
 }
 
 /// `holdline bans` (a table of the bans in force) and `holdline bans lift ADDR`.

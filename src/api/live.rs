@@ -101,7 +101,48 @@ pub struct Counters {
     pub connections: ConnectionCounters,
     /// Admission control's counters.
     pub admission: AdmissionCounters,
+    /// The registrar's gauges and counters.
+    pub registrar: RegistrarCounters,
 }
+
+/// The registrar's gauges and counters for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RegistrarCounters {
+    /// Users with at least one registered binding now.
+    pub users: u64,
+    /// Registered bindings now.
+    pub bindings: u64,
+    /// REGISTERs accepted since start.
+    pub registrations_total: u64,
+    /// Failed authentications since start.
+    pub auth_failures_total: u64,
+    /// Sources banned for failed authentications since start.
+    pub auth_bans_total: u64,
+}
+
+/// One registered binding, as `GET /api/v1/users/{id}/registrations` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RegistrationInfo {
+    /// The Contact as registered.
+    pub contact: String,
+    /// Where the REGISTER came from (where calls to it go).
+    pub source: String,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// RFC 5626 `+sip.instance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// RFC 3327 Path of the REGISTER.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    pub expires_in_secs: u64,
+}
+
+/// A user's bindings on their way from the core task.
+pub type RegistrationsFuture =
+    Pin<Box<dyn Future<Output = Vec<RegistrationInfo>> + Send + 'static>>;
 
 /// SIP connection counters since start (and the open count and cap now).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -183,6 +224,19 @@ pub trait LiveState: Send + Sync + 'static {
         let _ = addr;
         Box::pin(std::future::ready(false))
     }
+
+    /// The registered bindings of `user`, in order. A live state without a registrar has none.
+    fn registrations(&self, user: String) -> RegistrationsFuture {
+        let _ = user;
+        Box::pin(std::future::ready(Vec::new()))
+    }
+
+    /// Removes binding `index` (in [`LiveState::registrations`] order) of `user`; resolves to
+    /// whether there was one.
+    fn remove_registration(&self, user: String, index: usize) -> LiftFuture {
+        let _ = (user, index);
+        Box::pin(std::future::ready(false))
+    }
 }
 
 /// A ban being lifted: the runtime answers from the task that owns admission control.
@@ -192,6 +246,7 @@ pub type LiftFuture = Pin<Box<dyn Future<Output = bool> + Send + 'static>>;
 #[derive(Default)]
 pub struct MemoryLive {
     inner: Mutex<LiveSnapshot>,
+    registrations: Mutex<BTreeMap<String, Vec<RegistrationInfo>>>,
 }
 
 impl MemoryLive {
@@ -209,6 +264,13 @@ impl MemoryLive {
 
     pub fn set_bans(&self, bans: Vec<BanInfo>) {
         self.lock().bans = bans;
+    }
+
+    pub fn set_registrations(&self, user: &str, list: Vec<RegistrationInfo>) {
+        self.registrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user.to_owned(), list);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LiveSnapshot> {
@@ -229,5 +291,23 @@ impl LiveState for MemoryLive {
         let before = live.bans.len();
         live.bans.retain(|b| b.addr != addr);
         Box::pin(std::future::ready(live.bans.len() < before))
+    }
+
+    fn registrations(&self, user: String) -> RegistrationsFuture {
+        let regs = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        let list = regs.get(&user).cloned().unwrap_or_default();
+        Box::pin(std::future::ready(list))
+    }
+
+    fn remove_registration(&self, user: String, index: usize) -> LiftFuture {
+        let mut regs = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        let removed = match regs.get_mut(&user) {
+            Some(list) if index < list.len() => {
+                list.remove(index);
+                true
+            }
+            _ => false,
+        };
+        Box::pin(std::future::ready(removed))
     }
 }

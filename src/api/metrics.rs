@@ -6,7 +6,9 @@
 //! streams; SIP requests by method and the class of our final response (counter); RTP and
 //! RTCP packets strict RTP dropped for their source (counter); SIP connections open and
 //! their cap (gauges), refused by cap and closed for time (counters); admission control's
-//! bans in force (gauge), bans and dropped datagrams (counters).
+//! bans in force (gauge), bans and dropped datagrams (counters); users and bindings
+//! registered (gauges), registrations, failed authentications and the bans they led to
+//! (counters).
 //!
 //! What this does not do: keep counters itself. They come from the runtime's
 //! [`super::live::LiveState`] snapshot.
@@ -135,6 +137,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
     connections(&mut out, &counters.connections);
     connection_reuse(&mut out, &counters.connections);
     admission(&mut out, &counters.admission);
+    registrar(&mut out, &counters.registrar);
     out
 }
 
@@ -271,6 +274,47 @@ fn admission(out: &mut String, c: &super::live::AdmissionCounters) {
             "counter",
             "Datagrams dropped by admission control (banned sources, requests over a rate).",
             c.dropped_total,
+        ),
+    ];
+    for (name, kind, help, v) in series {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {v}");
+    }
+}
+
+/// The registrar: users and bindings registered now, registrations and failed
+/// authentications since start, and the bans those failures led to.
+fn registrar(out: &mut String, c: &super::live::RegistrarCounters) {
+    let series = [
+        (
+            "holdline_registered_users",
+            "gauge",
+            "Users with at least one registered binding.",
+            c.users,
+        ),
+        (
+            "holdline_registered_bindings",
+            "gauge",
+            "Registered bindings (contacts) of all users.",
+            c.bindings,
+        ),
+        (
+            "holdline_registrations_total",
+            "counter",
+            "REGISTER requests accepted since start.",
+            c.registrations_total,
+        ),
+        (
+            "holdline_auth_failures_total",
+            "counter",
+            "Failed digest authentications since start.",
+            c.auth_failures_total,
+        ),
+        (
+            "holdline_auth_failure_bans_total",
+            "counter",
+            "Source addresses banned for failed authentications since start.",
+            c.auth_bans_total,
         ),
     ];
     for (name, kind, help, v) in series {

@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod openapi;
 mod prompts;
 pub mod provision;
+mod registrations;
 pub mod routes;
 pub mod spec;
 

@@ -136,7 +136,7 @@ fn responses(op: Op) -> Value {
                 json!({ "description": "Created", "content": { "application/json": {} } }),
             );
         }
-        Op::Delete(_) | Op::LiftBan => {
+        Op::Delete(_) | Op::LiftBan | Op::RemoveRegistration => {
             r.insert("204".into(), json!({ "description": "Removed" }));
         }
         Op::EventFeed => {
@@ -170,6 +170,8 @@ fn responses(op: Op) -> Value {
             | Op::OptIn
             | Op::OptOut
             | Op::LiftBan
+            | Op::Registrations
+            | Op::RemoveRegistration
     ) {
         r.insert("404".into(), error("No such object", "Error"));
     }

@@ -27,6 +27,7 @@ mod bodies;
 mod file;
 mod merge;
 mod prompts;
+mod registrar;
 
 use std::sync::Arc;
 

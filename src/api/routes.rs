@@ -86,6 +86,8 @@ pub enum Op {
     Prompt,
     PromptAudio,
     DeletePrompt,
+    Registrations,
+    RemoveRegistration,
 }
 
 /// One route.
@@ -248,6 +250,21 @@ const PROMPTS: [Route; 5] = [
         op: Op::DeletePrompt,
     },
 ];
+/// The registrar's bindings (see `super::registrations`).
+const REGISTRATIONS: [Route; 2] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/users/{id}/registrations",
+        summary: "A user's registered bindings (contact, source, transport, user agent, time left)",
+        op: Op::Registrations,
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/v1/users/{id}/registrations/{n}",
+        summary: "Remove a user's registered binding (by its place in the list)",
+        op: Op::RemoveRegistration,
+    },
+];
 const METRICS: Route = Route {
     verb: Verb::Get,
     path: "/metrics",
@@ -264,6 +281,7 @@ pub fn all() -> Vec<Route> {
     v.extend(OTHERS);
     v.extend(BANS);
     v.extend(PROMPTS);
+    v.extend(REGISTRATIONS);
     v.push(METRICS);
     v
 }
@@ -371,6 +389,8 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::Prompt => on(f, super::prompts::get),
         Op::PromptAudio => on(f, super::prompts::audio),
         Op::DeletePrompt => on(f, super::prompts::delete),
+        Op::Registrations => on(f, super::registrations::list),
+        Op::RemoveRegistration => on(f, super::registrations::remove),
     }
 }
 

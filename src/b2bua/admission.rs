@@ -257,7 +257,13 @@ impl Admission {
     /// Bans `addr` for `[limits] ban` from `now` (a ban in force is extended, keeping its
     /// reason). Logged once per ban.
     pub fn ban(&mut self, now: Time, addr: IpAddr, reason: BanReason) {
-        let until = now + self.limits.ban;
+        self.ban_for(now, addr, reason, self.limits.ban);
+    }
+
+    /// Bans `addr` for `period` from `now` (the registrar's `auth_ban`); otherwise as
+    /// [`Admission::ban`].
+    pub fn ban_for(&mut self, now: Time, addr: IpAddr, reason: BanReason, period: Duration) {
+        let until = now + period;
         if let Some(ban) = self.bans.get_mut(&addr) {
             if ban.until > now {
                 ban.until = ban.until.max(until);
@@ -267,7 +273,7 @@ impl Admission {
         tracing::warn!(
             %addr,
             reason = reason.as_str(),
-            seconds = self.limits.ban.as_secs(),
+            seconds = period.as_secs(),
             "source banned; its datagrams are dropped"
         );
         self.stats.bans_total += 1;

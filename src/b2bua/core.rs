@@ -25,10 +25,11 @@ use crate::time::Time;
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
 use super::legs::{Inbound, LegHandle, LegOutcome, Legs, RingRequest};
-use super::locations::Locations;
+use super::locations::{Locations, RingTarget};
 use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
 use super::reachability::{Due, Prober};
+use super::registrar::{Binding, Registrar, RegistrarStats};
 use super::settings::Settings;
 use super::switch::{Ctx, Switch};
 use crate::queue::types::{AgentId, CallId as QueueCallId};
@@ -140,13 +141,25 @@ pub struct Core {
     admission_on: bool,
     /// When each static contact is probed with OPTIONS next.
     prober: Prober,
+    /// REGISTER and digest authentication for users with a password.
+    registrar: Registrar,
+    /// Users whose bindings changed since [`Core::poll_registration_change`] (the runtime
+    /// stores them).
+    registration_changes: std::collections::BTreeSet<crate::config::UserId>,
 }
 
 impl Core {
     pub fn new(config: &Config, settings: CoreSettings) -> Core {
         let refer_timeout = settings.transactions.timers.t1 * 64;
         let locations = Locations::new(config);
+        // Until the runtime gives the stored secret, nonces are keyed from the seed (which the
+        // runtime draws from the OS).
+        let secret = settings.seed.to_le_bytes();
+        let mut registrar = Registrar::new(config, &secret);
+        registrar.set_boot(settings.seed);
         Core {
+            registrar,
+            registration_changes: Default::default(),
             settings: Arc::new(Settings::new(config)),
             legs: Legs::new(config, settings),
             switch: Switch::new(config, &locations, refer_timeout),
@@ -232,6 +245,9 @@ impl Core {
             unconfirmed_quota: quota,
         };
         self.legs.handle_message(now, from, local, parsed, inbound);
+        while let Some(reg) = self.legs.poll_register() {
+            self.on_register(now, reg);
+        }
         while let Some(source) = self.legs.poll_over_quota() {
             self.admission.over_quota(now, source);
         }
@@ -256,6 +272,9 @@ impl Core {
     /// Drives timers due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.admission.expire(now);
+        for user in self.registrar.expire(now) {
+            self.sync_registered(now, &user);
+        }
         self.legs.handle_timeout(now);
         self.run_probes(now);
         let (switch, mut cx) = self.parts(now);
@@ -340,6 +359,7 @@ impl Core {
             self.legs.poll_timeout(),
             self.switch.poll_timeout(),
             self.prober.poll_timeout(),
+            self.registrar.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -454,6 +474,7 @@ impl Core {
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
         self.admission.reconfigure(config);
+        let dropped = self.registrar.reconfigure(config);
         let engine = self.switch.engine_mut();
         // Agents first, so a new queue's members are known online or not. A removed user is
         // never rung again; the engine keeps the record, offline.
@@ -469,6 +490,9 @@ impl Core {
         }
         self.prober.reconfigure(now, config);
         self.applied.reconfigure(now, config, engine);
+        for user in dropped {
+            self.sync_registered(now, &user);
+        }
         self.settle(now);
     }
 
@@ -528,5 +552,114 @@ impl Core {
     /// Admission control's counters (bans, dropped datagrams).
     pub fn admission_stats(&self) -> AdmissionStats {
         self.admission.stats()
+    }
+}
+
+/// The registrar's side of the core: REGISTER, bindings into locations, flows that closed.
+impl Core {
+    /// Keys the registrar's nonces with `secret` (the runtime keeps one in the store, so
+    /// nonces stay good across a restart; tests inject their own).
+    pub fn set_registrar_secret(&mut self, secret: &[u8]) {
+        self.registrar.set_secret(secret);
+    }
+
+    fn on_register(&mut self, now: Time, reg: crate::b2bua::legs::PendingRegister) {
+        let answer = self.registrar.handle(now, &reg.req, reg.from);
+        self.legs
+            .answer_register(now, reg.tx, &reg.req, answer.status, answer.headers);
+        if let Some(addr) = answer.authenticated {
+            if self.admission_on {
+                self.admission.mark_authenticated(now, addr);
+            }
+        }
+        if let Some((addr, period)) = answer.ban {
+            self.admission
+                .ban_for(now, addr, BanReason::AuthFailures, period);
+            self.silence_banned(now);
+        }
+        if let Some(user) = answer.changed {
+            self.sync_registered(now, &user);
+        }
+    }
+
+    /// Tells locations (and through them the engine) where `user` is registered now.
+    fn sync_registered(&mut self, now: Time, user: &crate::config::UserId) {
+        let targets = self
+            .registrar
+            .bindings(user, now)
+            .into_iter()
+            .map(|b| RingTarget {
+                uri: b.contact.uri.clone(),
+                dest: Some(b.source),
+                route: b.path.clone(),
+            })
+            .collect();
+        self.registration_changes.insert(user.clone());
+        if let Some(online) = self.locations.set_registered(user, targets) {
+            tracing::info!(user = %user, online, "agent presence from registrations");
+            self.switch
+                .engine_mut()
+                .set_agent_online(now, &AgentId::from(user), online);
+            self.settle(now);
+        }
+    }
+
+    /// A stream connection closed (the runtime's `Closed`): bindings registered over it are
+    /// dropped, as nothing can reach them any more (RFC 5626 §5.3).
+    pub fn connection_closed(&mut self, now: Time, conn: crate::sip::transport::ConnId) {
+        for user in self.registrar.flow_closed(conn) {
+            self.sync_registered(now, &user);
+        }
+    }
+
+    /// The live bindings of `user`, in order (the admin API's registrations).
+    pub fn registrations(&self, now: Time, user: &crate::config::UserId) -> Vec<Binding> {
+        self.registrar
+            .bindings(user, now)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Removes binding `index` of `user` (the admin API); whether there was one.
+    pub fn remove_registration(
+        &mut self,
+        now: Time,
+        user: &crate::config::UserId,
+        index: usize,
+    ) -> bool {
+        let removed = self.registrar.remove(now, user, index);
+        if removed {
+            self.sync_registered(now, user);
+        }
+        removed
+    }
+
+    /// Puts back bindings stored before a restart (expired ones are left out).
+    pub fn restore_registrations(
+        &mut self,
+        now: Time,
+        user: &crate::config::UserId,
+        bindings: Vec<Binding>,
+    ) {
+        if self.registrar.restore(now, user, bindings) {
+            self.sync_registered(now, user);
+            self.registration_changes.remove(user);
+        } else {
+            // A user who can no longer register (or whose bindings all expired): the store
+            // forgets them too.
+            self.registration_changes.insert(user.clone());
+        }
+    }
+
+    /// A user whose bindings changed since the last call, for the store.
+    pub fn poll_registration_change(&mut self) -> Option<crate::config::UserId> {
+        self.registration_changes.pop_first()
+    }
+
+    /// Users registered and bindings in all (gauges), and the registrar's counters.
+    pub fn registrar_stats(&self) -> (usize, usize, RegistrarStats) {
+        let (users, bindings) = self.registrar.counts();
+        (users, bindings, self.registrar.stats())
     }
 }

@@ -6,18 +6,33 @@
 //! while they have either. The queue engine never sees a contact: it says "ring agent X", the
 //! b2bua asks [`Locations::contacts`], and the engine hears only online / offline.
 //!
-//! Static contacts are probed with OPTIONS (`super::reachability`): one known not to answer
-//! is not rung, and a user whose every contact is unreachable is offline until a probe is
-//! answered again.
+//! Registered bindings join the static contacts ([`Locations::set_registered`], from the
+//! registrar): a user is online while they have either. A registered contact is rung at the
+//! address (and over the connection) its REGISTER came from, with its Path as Route.
 //!
-//! What this does not do: registrations or their expiry.
+//! Static contacts are probed with OPTIONS (`super::reachability`): one known not to answer
+//! is not rung, and a user whose every static contact is unreachable and who has no
+//! registered binding is offline until a probe is answered again.
+//!
+//! What this does not do: expiry (the registrar's).
 
 use std::collections::HashMap;
 
 use crate::config::{Config, UserId};
+use crate::sip::transport::Peer;
 use crate::sip::uri::Uri;
 
 use super::reachability::Reachability;
+
+/// Somewhere to ring a user: a static contact (`dest` from its URI) or a registered binding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RingTarget {
+    pub uri: Uri,
+    /// Where to send (a binding's source); `None`: from the URI.
+    pub dest: Option<Peer>,
+    /// Route header values (a binding's Path, RFC 3327).
+    pub route: Vec<String>,
+}
 
 /// Every configured user's contacts.
 #[derive(Clone, Debug, Default)]
@@ -25,6 +40,8 @@ pub(crate) struct Locations {
     static_contacts: HashMap<UserId, Vec<Uri>>,
     /// The users in configuration order, so what the engine hears is in a reproducible order.
     users: Vec<UserId>,
+    /// Registered bindings, from the registrar; users without any are absent.
+    registered: HashMap<UserId, Vec<RingTarget>>,
     /// Which static contacts answer their probes.
     reachability: Reachability,
 }
@@ -38,12 +55,37 @@ impl Locations {
                 .map(|u| (u.id.clone(), u.contacts.clone()))
                 .collect(),
             users: config.users.iter().map(|u| u.id.clone()).collect(),
+            registered: HashMap::new(),
             reachability: Reachability::default(),
         }
     }
 
-    /// Where to ring `user` (fork to each): the contacts not known to be unreachable; empty
-    /// for an unknown user or one with nowhere known.
+    /// Every place to ring `user`: static contacts, then registered bindings.
+    pub fn ring_targets(&self, user: &UserId) -> Vec<RingTarget> {
+        let statics = self.contacts(user).into_iter().map(|uri| RingTarget {
+            uri,
+            dest: None,
+            route: Vec::new(),
+        });
+        let registered = self.registered.get(user).into_iter().flatten().cloned();
+        statics.chain(registered).collect()
+    }
+
+    /// The registrar's bindings of `user` now; returns whether `user` went online or offline
+    /// by it.
+    pub fn set_registered(&mut self, user: &UserId, targets: Vec<RingTarget>) -> Option<bool> {
+        let was = self.is_online(user);
+        if targets.is_empty() {
+            self.registered.remove(user);
+        } else {
+            self.registered.insert(user.clone(), targets);
+        }
+        let now = self.is_online(user);
+        (was != now && self.users.contains(user)).then_some(now)
+    }
+
+    /// The static contacts where to ring `user` (fork to each): those not known to be
+    /// unreachable; empty for an unknown user or one with none.
     pub fn contacts(&self, user: &UserId) -> Vec<Uri> {
         self.reachable(user).cloned().collect()
     }
@@ -56,13 +98,14 @@ impl Locations {
             .filter(|c| self.reachability.is_reachable(c))
     }
 
-    /// Whether `user` has somewhere to ring.
+    /// Whether `user` has somewhere to ring: a reachable static contact or a registered
+    /// binding.
     pub fn is_online(&self, user: &UserId) -> bool {
-        self.reachable(user).next().is_some()
+        self.reachable(user).next().is_some() || self.registered.contains_key(user)
     }
 
-    /// A probe of `contact` was answered (`reachable`) or not. Returns the users whose online
-    /// state this changed, in configuration order, with their new state.
+    /// A probe of static `contact` was answered (`reachable`) or not. Returns the users whose
+    /// online state this changed, in configuration order, with their new state.
     pub fn set_reachable(&mut self, contact: &Uri, reachable: bool) -> Vec<(UserId, bool)> {
         // Most outcomes repeat what is known: those cost one lookup, not a pass over the users.
         if self.reachability.is_reachable(contact) == reachable {
@@ -95,14 +138,8 @@ impl Locations {
             .collect()
     }
 
-    /// Every configured user and whether they are online, in configuration order: what a
-    /// new engine starts with.
-    pub fn users(&self) -> impl Iterator<Item = (&UserId, bool)> + '_ {
-        self.users.iter().map(|u| (u, self.is_online(u)))
-    }
-
-    /// Forgets what probes found (every contact counts as reachable again); returns the
-    /// users this brings online, in configuration order.
+    /// Forgets what probes found (every static contact counts as reachable again); returns
+    /// the users this brings online, in configuration order.
     pub fn forget_reachability(&mut self) -> Vec<(UserId, bool)> {
         let offline: Vec<UserId> = self
             .users
@@ -118,12 +155,26 @@ impl Locations {
             .collect()
     }
 
+    /// Every configured user and whether they are online, in configuration order: what a
+    /// new engine starts with.
+    pub fn users(&self) -> impl Iterator<Item = (&UserId, bool)> + '_ {
+        self.users.iter().map(|u| (u, self.is_online(u)))
+    }
+
     /// Takes `config`'s static contacts and returns what the engine must hear, in order: every
     /// user who is new or whose online state changed, then every removed user (offline: never
     /// rung again).
     pub fn reconfigure(&mut self, config: &Config) -> Vec<(UserId, bool)> {
-        let old = std::mem::replace(self, Locations::new(config));
-        // What the probes found stays known for the contacts still configured.
+        let mut old = std::mem::replace(self, Locations::new(config));
+        // Bindings outlive a configuration change; the registrar drops those of users who
+        // can no longer register ([`Locations::set_registered`]).
+        self.registered = old
+            .registered
+            .drain()
+            .filter(|(u, _)| self.static_contacts.contains_key(u))
+            .collect();
+        old.registered = self.registered.clone();
+        // What the probes found stays known for the static contacts still configured.
         let mut reachability = old.reachability.clone();
         let configured: std::collections::HashSet<String> = self
             .static_contacts

@@ -24,6 +24,7 @@
 //! - `reachability`: OPTIONS probes of static contacts, when they are due and what they found.
 //! - `provisioning`: agent settings and configuration changes applied to the engine; what the
 //!   admin API reads.
+//! - [`registrar`]: REGISTER with digest authentication; bindings become locations.
 //! - [`precheck`]: the §8.2 checks every request passes first.
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
@@ -36,6 +37,7 @@ pub mod ports;
 pub mod precheck;
 mod provisioning;
 mod reachability;
+pub mod registrar;
 pub mod reply;
 mod settings;
 mod switch;

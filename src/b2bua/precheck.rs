@@ -55,9 +55,11 @@ fn check_method(method: &Method) -> Result<(), Rejection> {
         | Method::Info
         // In dialogs only: an agent's blind transfer (RFC 3515) and its NOTIFYs.
         | Method::Refer
-        | Method::Notify => Ok(()),
+        | Method::Notify
+        // The registrar (RFC 3261 §10.3).
+        | Method::Register => Ok(()),
         Method::Extension(_) => Err(Rejection::new(501).with(HeaderName::Allow, ALLOW)),
-        // REGISTER waits for the agents' registrar; SUBSCRIBE, MESSAGE, PRACK, PUBLISH are
+        // SUBSCRIBE, MESSAGE, PRACK, PUBLISH are
         // standard methods a queue does not serve as a UAS.
         _ => Err(Rejection::new(405).with(HeaderName::Allow, ALLOW)),
     }
@@ -72,13 +74,24 @@ fn check_uri_scheme(uri: &Uri) -> Result<(), Rejection> {
 }
 
 /// §8.2.2.3: option tags in `Require` that we do not support get 420 listing them in
-/// `Unsupported`. We support none yet, so every tag is unsupported.
+/// `Unsupported`. Only the registrar supports any (see [`registrar_supports`]).
 fn check_require(req: &Request) -> Result<(), Rejection> {
-    let unsupported: Vec<&str> = req.headers.list(&HeaderName::Require).collect();
+    let unsupported: Vec<&str> = req
+        .headers
+        .list(&HeaderName::Require)
+        .filter(|tag| !registrar_supports(req, tag))
+        .collect();
     if unsupported.is_empty() {
         return Ok(());
     }
     Err(Rejection::new(420).with(HeaderName::Unsupported, unsupported.join(", ")))
+}
+
+/// The option tags the registrar supports in a REGISTER: `path` (RFC 3327, which a proxy
+/// adding Path may require) and `outbound` (RFC 5626).
+fn registrar_supports(req: &Request, tag: &str) -> bool {
+    req.method == Method::Register
+        && (tag.eq_ignore_ascii_case("path") || tag.eq_ignore_ascii_case("outbound"))
 }
 
 /// §8.2.3: a body whose type (or encoding) we do not understand gets 415 with Accept.

@@ -6,7 +6,7 @@ use crate::sip::header::HeaderName;
 use crate::sip::message::Response;
 
 /// Methods holdline implements as a UAS; also the `Allow` value (§20.5).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY, REGISTER";
 /// Bodies we understand (§20.1): SDP only. Multipart INVITE bodies are not accepted yet.
 pub const ACCEPT: &str = "application/sdp";
 /// Option tags we support (§20.37). None yet: the header is still sent (empty) because trunks

@@ -21,6 +21,7 @@
 //! - [`limits`]: `[limits]`, per-source admission control.
 //! - [`probe`]: `[probe]`, OPTIONS probing of static contacts.
 //! - [`prompt_ref`]: `prompt:ID`, an uploaded prompt named from a queue, and where prompts live.
+//! - [`registrar`]: `[registrar]`, REGISTER and digest authentication.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
@@ -32,6 +33,7 @@ pub mod probe;
 pub mod prompt_ref;
 mod queue_spec;
 pub mod raw;
+pub mod registrar;
 pub mod targets;
 pub mod uri;
 pub mod validate;

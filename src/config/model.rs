@@ -69,6 +69,8 @@ pub struct Config {
     pub limits: super::limits::LimitsConfig,
     /// `[probe]`: OPTIONS probing of static contacts.
     pub probe: super::probe::ProbeConfig,
+    /// `[registrar]`: REGISTER with digest authentication for users with a password.
+    pub registrar: super::registrar::RegistrarConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,

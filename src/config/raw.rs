@@ -28,6 +28,7 @@ pub struct RawConfig {
     pub limits: super::limits::RawLimits,
     #[serde(default)]
     pub probe: super::probe::RawProbe,
+    pub registrar: super::registrar::RawRegistrar,
     #[serde(default)]
     pub number: Vec<RawNumber>,
     #[serde(default)]

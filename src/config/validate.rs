@@ -76,6 +76,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     };
     let limits = super::limits::limits(&raw.limits, &mut p);
     let probe = super::probe::probe(&raw.probe, &mut p);
+    let registrar = super::registrar::registrar(&raw.registrar, &sip, &mut p);
     let numbers = numbers(&raw, &mut p);
     let users = users(&raw.user, &numbers, &mut p);
     let groups = groups(&raw.group, &users, &mut p);
@@ -94,6 +95,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         media,
         limits,
         probe,
+        registrar,
         numbers,
         users,
         groups,

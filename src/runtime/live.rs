@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::api::live::ConnectionCounters;
 use crate::api::live::{
     ActiveCall, AdmissionCounters, AgentState, BanInfo, Counters, LiftFuture, LiveSnapshot,
-    LiveState, QueueCounters, QueueLive, SnapshotFuture, WaitingCall,
+    LiveState, QueueCounters, QueueLive, RegistrarCounters, RegistrationInfo, RegistrationsFuture,
+    SnapshotFuture, WaitingCall,
 };
 use crate::b2bua::Core;
 use crate::queue::event::{EventKind, QueueEvent};
@@ -30,6 +31,8 @@ const PENDING: usize = 64;
 pub(crate) enum LiveRequest {
     Snapshot(oneshot::Sender<LiveSnapshot>),
     LiftBan(IpAddr, oneshot::Sender<bool>),
+    Registrations(String, oneshot::Sender<Vec<RegistrationInfo>>),
+    RemoveRegistration(String, usize, oneshot::Sender<bool>),
 }
 
 /// The API's handle on the core task's live state.
@@ -75,6 +78,36 @@ impl LiveState for RuntimeLive {
             answer.await.unwrap_or(false)
         })
     }
+
+    fn registrations(&self, user: String) -> RegistrationsFuture {
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            if requests
+                .send(LiveRequest::Registrations(user, reply))
+                .await
+                .is_err()
+            {
+                return Vec::new();
+            }
+            answer.await.unwrap_or_default()
+        })
+    }
+
+    fn remove_registration(&self, user: String, index: usize) -> LiftFuture {
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            if requests
+                .send(LiveRequest::RemoveRegistration(user, index, reply))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+            answer.await.unwrap_or(false)
+        })
+    }
 }
 
 /// Answers one of the API's requests on the core task.
@@ -95,6 +128,13 @@ pub(crate) fn answer(
         }
         LiveRequest::LiftBan(addr, reply) => {
             let _ = reply.send(core.lift_ban(now, addr));
+        }
+        LiveRequest::Registrations(user, reply) => {
+            let _ = reply.send(registrations(core, now, user));
+        }
+        LiveRequest::RemoveRegistration(user, index, reply) => {
+            let user = crate::config::UserId(user);
+            let _ = reply.send(core.remove_registration(now, &user, index));
         }
     }
 }
@@ -192,9 +232,38 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
                 bans_total: stats.bans_total,
                 dropped_total: stats.dropped_total,
             },
+            registrar: registrar_counters(core),
         },
         bans,
     }
+}
+
+/// The registrar's gauges and counters.
+fn registrar_counters(core: &Core) -> RegistrarCounters {
+    let (users, bindings, stats) = core.registrar_stats();
+    RegistrarCounters {
+        users: users as u64,
+        bindings: bindings as u64,
+        registrations_total: stats.registrations_total,
+        auth_failures_total: stats.auth_failures_total,
+        auth_bans_total: stats.auth_bans_total,
+    }
+}
+
+/// `user`'s registered bindings as the API lists them.
+fn registrations(core: &Core, now: Time, user: String) -> Vec<RegistrationInfo> {
+    core.registrations(now, &crate::config::UserId(user))
+        .into_iter()
+        .map(|b| RegistrationInfo {
+            contact: b.contact.to_string(),
+            source: b.source.addr.to_string(),
+            transport: b.source.transport.as_via_str().to_ascii_lowercase(),
+            user_agent: b.user_agent,
+            instance: b.instance,
+            path: b.path,
+            expires_in_secs: b.expires.saturating_since(now).as_secs(),
+        })
+        .collect()
 }
 
 /// An agent's state as the API shows it. `serves`: the agent takes this queue's calls at all

@@ -21,6 +21,7 @@
 //! - [`media`]: the media plane's IO (sockets, pacer shards, receive tasks); `calls` turns the
 //!   core's events into its commands. [`ports`]: RTP ports bound as the core reserves them.
 //! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.
+//! - `registrations`: registered bindings restored from and written to the store.
 //! - [`clock`]: the one epoch, and the only clock reads and sleeps in the crate.
 //! - `sys`: the server's only `unsafe` code (OS calls std and tokio do not wrap).
 //! - this file: the core task.
@@ -33,6 +34,7 @@ pub mod live;
 pub mod media;
 pub mod ports;
 pub mod prompts;
+mod registrations;
 pub mod serve;
 pub mod stream;
 mod sys;
@@ -174,6 +176,7 @@ pub async fn run_provisioned(
     let mut live_requests = None;
     let mut prefs_rx: Option<watch::Receiver<Arc<AgentPrefs>>> = None;
     let mut event_log = None;
+    let mut registration_log = None;
     if let Some(p) = provisioned {
         let mut rx = p.api.subscribe_agent_prefs();
         let prefs = rx.borrow_and_update().clone();
@@ -187,6 +190,8 @@ pub async fn run_provisioned(
         ));
         p.api.report_applied(p.generation);
         event_log = Some(events::start(p.api.clone(), config.store.keep_events));
+        registrations::restore(&mut core, &p.api, &clock);
+        registration_log = Some(registrations::start(p.api.clone()));
         live_requests = Some(p.live);
         prefs_rx = Some(rx);
         api = Some(p.api);
@@ -227,6 +232,11 @@ pub async fn run_provisioned(
                 let _ = log.send(events::record(&logged, &clock));
             }
         }
+        store_registrations(
+            &mut core,
+            &clock,
+            registration_log.as_ref().map(|(tx, _)| tx),
+        );
         if deadline.is_some() && core.is_idle() {
             tracing::info!("all calls ended; exiting");
             break 'run;
@@ -267,6 +277,8 @@ pub async fn run_provisioned(
                     Input::Closed { conn } => {
                         links.remove(&conn);
                         table.closed(conn);
+                        // Bindings registered over it can no longer be reached (RFC 5626 §5.3).
+                        core.connection_closed(now, conn);
                     }
                     Input::Reconfigure { generation, config, prompts } => {
                         core.reconfigure(now, &config);
@@ -346,7 +358,31 @@ pub async fn run_provisioned(
         drop(log);
         let _ = writer.await;
     }
+    store_registrations(
+        &mut core,
+        &clock,
+        registration_log.as_ref().map(|(tx, _)| tx),
+    );
+    if let Some((log, writer)) = registration_log {
+        drop(log);
+        let _ = writer.await;
+    }
     Ok(())
+}
+
+/// Hands the users whose bindings changed to the registration writer (without a store, the
+/// changes are only forgotten).
+fn store_registrations(
+    core: &mut Core,
+    clock: &clock::Clock,
+    log: Option<&mpsc::UnboundedSender<registrations::Change>>,
+) {
+    let now = clock.now();
+    while let Some(user) = core.poll_registration_change() {
+        if let Some(log) = log {
+            let _ = log.send(registrations::change(core, clock, now, user));
+        }
+    }
 }
 
 /// Follows the store's effective configuration: decodes the prompts a new one names (on a

@@ -1,10 +1,12 @@
 //! Digest authentication as a client: answering a trunk's 401 / 407 challenge (RFC 3261
 //! §22.2–22.4, RFC 7616 §3.4, RFC 8760 §2).
 //!
-//! holdline only ever answers challenges; it does not challenge (agents do not register yet).
+//! The registrar's side (issuing challenges and checking answers) is [`server`].
 //! Supported: MD5, SHA-256 and SHA-512-256, each also as `-sess`; `qop=auth` and `auth-int`,
 //! and no qop at all (RFC 2069, which many SIP trunks still send); `userhash` (RFC 7616
 //! §3.4.4). Pure: the caller supplies the client nonce.
+
+pub mod server;
 
 use std::fmt::Write as _;
 

@@ -33,6 +33,8 @@ pub enum HeaderName {
     MaxForwards,
     MinExpires,
     MinSe,
+    /// RFC 3327.
+    Path,
     PAssertedIdentity,
     PPreferredIdentity,
     Privacy,
@@ -86,6 +88,7 @@ const KNOWN: &[(&str, Option<&str>, HeaderName)] = &[
     ("Max-Forwards", None, HeaderName::MaxForwards),
     ("Min-Expires", None, HeaderName::MinExpires),
     ("Min-SE", None, HeaderName::MinSe),
+    ("Path", None, HeaderName::Path),
     ("P-Asserted-Identity", None, HeaderName::PAssertedIdentity),
     ("P-Preferred-Identity", None, HeaderName::PPreferredIdentity),
     ("Privacy", None, HeaderName::Privacy),

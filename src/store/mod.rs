@@ -18,10 +18,12 @@
 //! - [`objects`]: provisioned objects ([`Kind`], [`Origin`], [`ObjectRow`]), agent state, meta.
 //! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]).
 //! - [`prompts`]: uploaded prompts' metadata ([`PromptRow`]).
+//! - [`registrations`]: registered bindings ([`StoredBinding`]), kept across restarts.
 
 pub mod events;
 pub mod objects;
 pub mod prompts;
+pub mod registrations;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,7 @@ use thiserror::Error;
 pub use events::{EventFilter, QueueEvent};
 pub use objects::{AgentPrefs, Kind, ObjectRow, Origin};
 pub use prompts::PromptRow;
+pub use registrations::StoredBinding;
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -75,6 +78,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE events ADD COLUMN waited_ms INTEGER;",
     // 3: uploaded prompts' metadata (the audio is a file in the prompt directory).
     "CREATE TABLE prompts (id TEXT PRIMARY KEY, meta TEXT NOT NULL);",
+    // 4: registered bindings (the registrar's), so they survive a restart.
+    "CREATE TABLE registrations (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                                 body TEXT NOT NULL, PRIMARY KEY (user_id, seq));",
 ];
 
 /// The schema version this build writes.

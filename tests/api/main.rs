@@ -13,3 +13,4 @@ mod live;
 mod openapi;
 mod prompts;
 mod queues;
+mod registrations;

@@ -44,6 +44,7 @@ fn ring(h: &mut Harness, call: CallHandle) -> (LegHandle, Request) {
                 caller: Some(parse_uri("sip:alice@198.51.100.7").unwrap()),
                 dialled: Some(parse_uri("sip:+14255550100@192.0.2.1;user=phone").unwrap()),
                 auth: None,
+                route: Vec::new(),
             },
         )
         .expect("leg started");

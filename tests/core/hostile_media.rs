@@ -187,6 +187,7 @@ fn an_agent_answer_with_a_multicast_c_is_acked_then_hung_up_and_the_caller_stays
                 caller: None,
                 dialled: None,
                 auth: None,
+                route: Vec::new(),
             },
         )
         .expect("leg started");

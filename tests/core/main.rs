@@ -15,6 +15,8 @@
 //! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
 //! - `provisioning`: configuration changes and agent settings applied to the running core.
 //! - `media_timeouts`: hold, resume, the RTP timeout and the greeting's end.
+//! - `registrar`: REGISTER, digest authentication, bindings as agents' locations, the
+//!   auth-failure ban.
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
@@ -29,6 +31,7 @@ mod media_timeouts;
 mod provisioning;
 mod queue_scenarios;
 mod refer_reconfigure;
+mod registrar;
 mod rfc4475;
 mod server_header;
 mod transfers;

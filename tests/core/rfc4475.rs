@@ -16,11 +16,11 @@ const EXPECTED: &[(&str, Option<u16>)] = &[
     ("wsinv", Some(481)),   // To tag of a dialog we never had (§12.2.2).
     ("intmeth", Some(501)), // extension method (§8.2.1)
     ("esc01", Some(404)),   // a valid INVITE for a user that is no queue
-    ("escnull", Some(405)), // REGISTER: holdline is no registrar yet
+    ("escnull", Some(401)), // REGISTER: the registrar challenges
     ("esc02", Some(501)),   // RE%47IST%45R is an extension method, not REGISTER
     ("lwsdisp", Some(200)), // OPTIONS
     ("longreq", Some(404)), // valid INVITE to a non-queue user
-    ("dblreq", Some(405)),  // REGISTER; trailing octets discarded
+    ("dblreq", Some(401)),  // REGISTER (challenged); trailing octets discarded
     ("semiuri", Some(200)), // OPTIONS
     ("transports", Some(200)),
     ("mpart01", Some(405)), // MESSAGE is not served
@@ -52,17 +52,17 @@ const EXPECTED: &[(&str, Option<u16>)] = &[
     ("insuf", Some(400)),
     ("unkscm", Some(416)),
     ("novelsc", Some(416)), // im: is not a scheme holdline serves
-    ("unksm2", Some(405)),  // valid REGISTER; unknown schemes in headers are fine
+    ("unksm2", Some(401)),  // valid REGISTER (challenged); unknown schemes in headers are fine
     ("bext01", Some(420)),
     ("invut", Some(415)),
-    ("regaut01", Some(405)), // a registrar would challenge (401); holdline is none yet
+    ("regaut01", Some(401)), // credentials for a nonce of another server: challenged again
     ("multi01", Some(400)),
     ("mcl01", Some(400)),
     ("bcast", None),
     ("zeromf", Some(200)), // Max-Forwards 0 only stops proxies; a UAS processes it
-    ("cparam01", Some(405)),
-    ("cparam02", Some(405)),
-    ("regescrt", Some(405)),
+    ("cparam01", Some(401)), // REGISTER: challenged
+    ("cparam02", Some(401)), // REGISTER: challenged
+    ("regescrt", Some(401)), // REGISTER: challenged
     ("sdp01", Some(406)),
     ("inv2543", Some(404)), // valid RFC 2543 INVITE for a user that is no queue
 ];

@@ -52,6 +52,8 @@ pub struct RingRequest {
     /// Credentials for answering a 401 / 407 challenge: a trunk's `auth`. Agents' phones are
     /// never sent credentials.
     pub auth: Option<TrunkAuth>,
+    /// Route header values, in order (a registered binding's Path, RFC 3327 §5.3).
+    pub route: Vec<String>,
 }
 
 /// Why an agent leg did not connect, or ended.
@@ -165,6 +167,9 @@ impl Legs {
         let mut invite = Request::new(Method::Invite, ring.target.clone());
         let h = &mut invite.headers;
         h.push(HeaderName::Via, via);
+        for route in &ring.route {
+            h.push(HeaderName::Route, route.clone());
+        }
         h.push(HeaderName::MaxForwards, "70");
         h.push(HeaderName::From, from.to_string());
         h.push(

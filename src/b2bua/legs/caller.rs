@@ -78,6 +78,7 @@ impl Legs {
         match req.method {
             Method::Invite => self.on_invite(now, tx, req, from, local, inbound),
             Method::Options => self.on_options(now, tx, &req),
+            Method::Register => self.on_register(tx, req, from),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
             _ => self.respond_status(now, tx, &req, 481),
         }

@@ -16,6 +16,7 @@
 //! - `offer`: offer/answer inside a caller's dialog (ACK with the answer, re-INVITE, UPDATE).
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
 //! - `probe`: OPTIONS probes of static contacts (RFC 3261 §11).
+//! - `register`: REGISTER handed to the registrar and its answer sent back.
 
 mod agent;
 mod auth;
@@ -24,6 +25,7 @@ mod caller;
 mod offer;
 mod probe;
 mod refer;
+mod register;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +51,7 @@ use super::core::{CoreSettings, EndReason, Event};
 use super::ports::{MediaPorts, PortPool};
 
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
+pub(crate) use self::register::PendingRegister;
 
 /// What a leg reports to the switch. (What the media plane must know of a dialog, that a
 /// caller was answered or an agent's media changed, goes out as an [`Event`] at once, in the
@@ -156,6 +159,8 @@ struct Outbox {
     media: VecDeque<Event>,
     /// Final responses we sent, by (method, class `2xx` …).
     answers: std::collections::BTreeMap<(String, String), u64>,
+    /// REGISTERs for the registrar, in order.
+    registers: VecDeque<register::PendingRegister>,
 }
 
 /// Every SIP dialog of the server (see the module doc).

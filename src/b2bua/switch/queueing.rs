@@ -146,16 +146,17 @@ impl Switch {
         let caller = call.uri;
         let dialled = call.dialled;
         let mut legs = Vec::new();
-        let contacts = cx.locations.contacts(&UserId::from(&agent));
-        for target in contacts {
+        // Static contacts and registered bindings (at their REGISTER's source, with Path).
+        for target in cx.locations.ring_targets(&UserId::from(&agent)) {
             let ring = RingRequest {
                 call: handle,
-                target,
-                dest: None,
+                target: target.uri,
+                dest: target.dest,
                 display_name: display.clone(),
                 caller: caller.clone(),
                 dialled: Some(dialled.clone()),
                 auth: None,
+                route: target.route,
             };
             if let Some(leg) = cx.legs.ring_agent(now, ring) {
                 self.rings.owner.insert(leg, (qcall, agent.clone()));

@@ -145,6 +145,7 @@ impl Switch {
                 caller: caller.clone(),
                 dialled: Some(dialled.clone()),
                 auth: target.auth,
+                route: Vec::new(),
             };
             if let Some(leg) = cx.legs.ring_agent(now, ring) {
                 self.transfers.legs.insert(
