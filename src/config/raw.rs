@@ -28,6 +28,7 @@ pub struct RawConfig {
     pub limits: super::limits::RawLimits,
     #[serde(default)]
     pub probe: super::probe::RawProbe,
+    #[serde(default)]
     pub registrar: super::registrar::RawRegistrar,
     #[serde(default)]
     pub number: Vec<RawNumber>,
