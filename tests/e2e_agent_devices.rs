@@ -33,9 +33,8 @@ fn the_device_that_loses_the_fork_is_cancelled_as_completed_elsewhere() {
                 .name("UK Sales")
                 .numbers(&[NUMBER])
                 .agents(&["amos"]),
-        )
-        // SIPp phones take one call each: no OPTIONS to them in this test.
-        .raw("[probe]\ninterval = 0\n");
+        );
+    // SIPp phones take one call each: the loopback base sends them no OPTIONS.
     let server = Server::start(&config.to_string());
     let losing = AgentPhone::start("uas_agent_cancelled_elsewhere.xml", desk, 30, &[]);
     let (answering, _rtp) =
@@ -153,7 +152,7 @@ fn a_contact_that_does_not_answer_options_is_not_rung_while_another_agent_is() {
                 .agents(&["amos", "bea"])
                 .set("routing", "\"attendant\""),
         )
-        .raw("[probe]\ninterval = 1\ntimeout = 1\n")
+        .probe(1, 1)
         .api_token(TOKEN);
     let until = Instant::now() + Duration::from_secs(20);
     let ghost_got = phone(ghost, false, until);
