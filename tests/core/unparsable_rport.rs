@@ -3,6 +3,7 @@
 //! `rport` must still send the answer to the packet's source address and port (RFC 3581 §4),
 //! not to the sent-by host (a phone's private address behind NAT) at the source's port.
 
+use holdline::sip::header::HeaderName;
 use holdline::sip::message::Message;
 use holdline_testkit::harness::*;
 
@@ -13,29 +14,35 @@ listen = ["udp:192.0.2.1:5060"]
 ports = "20000-29999"
 "#;
 
-/// An INVITE with an unparsable CSeq (a 400 the parser can still address) and `via`.
+/// An INVITE with an unparsable Max-Forwards (a 400 the parser can still address, whose
+/// copied headers parse again) and `via`.
 fn bad_invite(via: &str) -> String {
     format!(
         "INVITE sip:+14255550100@192.0.2.1 SIP/2.0\n\
          Via: {via}\n\
          From: <sip:phone@example.com>;tag=p1\n\
          To: <sip:+14255550100@192.0.2.1>\n\
-         Call-ID: bad-cseq@test\n\
-         CSeq: not-a-number INVITE\n\
-         Max-Forwards: 70\n\
+         Call-ID: bad-max-forwards@test\n\
+         CSeq: 1 INVITE\n\
+         Max-Forwards: seventy\n\
          Content-Length: 0\n\n"
     )
 }
 
-/// The one response the core sent, and where to.
-fn only_response(h: &mut Harness) -> (String, u16) {
+/// The one response the core sent: where to, its status and its top Via.
+fn only_response(h: &mut Harness) -> (String, u16, String) {
     let sent: Vec<_> = h.sent.drain(..).collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
     let (to, msg) = &sent[0];
     let Message::Response(r) = msg else {
         panic!("not a response: {msg:?}")
     };
-    (to.addr.to_string(), r.status)
+    let via = r
+        .headers
+        .get(&HeaderName::Via)
+        .unwrap_or_default()
+        .to_owned();
+    (to.addr.to_string(), r.status, via)
 }
 
 #[test]
@@ -45,7 +52,16 @@ fn a_bare_rport_sends_the_400_to_the_source_address_and_port() {
         "203.0.113.9:40000",
         &bad_invite("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKbad1"),
     );
-    assert_eq!(only_response(&mut h), ("203.0.113.9:40000".to_owned(), 400));
+    // The response's Via says so too: received and the filled rport (RFC 3581 §4).
+    assert_eq!(
+        only_response(&mut h),
+        (
+            "203.0.113.9:40000".to_owned(),
+            400,
+            "SIP/2.0/UDP 10.0.0.5:5060;rport=40000;branch=z9hG4bKbad1;received=203.0.113.9"
+                .to_owned()
+        )
+    );
 }
 
 #[test]
@@ -57,5 +73,12 @@ fn without_rport_the_400_goes_to_the_source_address_at_the_sent_by_port() {
         "203.0.113.9:40000",
         &bad_invite("SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKbad2"),
     );
-    assert_eq!(only_response(&mut h), ("203.0.113.9:5070".to_owned(), 400));
+    assert_eq!(
+        only_response(&mut h),
+        (
+            "203.0.113.9:5070".to_owned(),
+            400,
+            "SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKbad2;received=203.0.113.9".to_owned()
+        )
+    );
 }

@@ -441,9 +441,10 @@ impl Legs {
         // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's
         // source to answer to: the symmetric response of RFC 3581 §4. A parsed one was never
         // stamped with received / rport (the request never reached the transaction layer):
-        // read it as if it had been, so a bare rport answers the source, not the sent-by host.
-        let to = match headers.top_via() {
-            Some(via) => transaction::unstamped_response_destination(&via, from),
+        // stamp the response's copy (§18.2.1, RFC 3581 §4), so a bare rport answers the
+        // source, not the sent-by host at the source's port.
+        let to = match transaction::stamp_top_via(&mut resp.headers, from.addr) {
+            Some(via) => transaction::response_destination(&via, from),
             None => from,
         };
         self.out.transmits.push_back(Transmit {

@@ -24,15 +24,20 @@ const DEFAULT_PORT: u16 = 5060;
 /// domain name always differs, §18.2.1), or whenever `rport` is present (RFC 3581 §4), and fills
 /// a bare `;rport` with the source port.
 pub fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), TransactionError> {
-    let mut via = req
-        .headers
-        .top_via()
-        .ok_or(TransactionError::MissingHeader { name: "Via" })?;
+    stamp_top_via(&mut req.headers, source)
+        .map(drop)
+        .ok_or(TransactionError::MissingHeader { name: "Via" })
+}
+
+/// [`stamp_received`] on any header list (a stateless response's copy of an unparsable
+/// request's Vias, say); the stamped top Via, `None` when there is none that parses.
+pub fn stamp_top_via(headers: &mut Headers, source: SocketAddr) -> Option<Via> {
+    let mut via = headers.top_via()?;
     // Leave the header text untouched when there is nothing to add.
     if stamp_via(&mut via, source) {
-        replace_top_via(&mut req.headers, &via);
+        replace_top_via(headers, &via);
     }
-    Ok(())
+    Some(via)
 }
 
 /// [`stamp_received`] on a Via alone; whether it changed.
@@ -53,16 +58,6 @@ fn stamp_via(via: &mut Via, source: SocketAddr) -> bool {
         via.params.set("rport", Some(&source.port().to_string()));
     }
     add_received
-}
-
-/// Where the response to a request whose top Via was never stamped goes: a stateless answer
-/// to a request that failed to parse. The Via is read as [`stamp_received`] would have left
-/// it, so a bare `rport` sends it back to the packet's source address and port (RFC 3581 §4),
-/// and a sent-by that is not the source gets the source address (§18.2.1).
-pub fn unstamped_response_destination(top_via: &Via, arrived_on: Peer) -> Peer {
-    let mut via = top_via.clone();
-    stamp_via(&mut via, arrived_on.addr);
-    response_destination(&via, arrived_on)
 }
 
 /// Where the responses to a request go (§18.2.2): back on the connection it arrived on for a
@@ -212,14 +207,27 @@ mod tests {
             response_destination(&via, Peer::udp(source)),
             Peer::udp(source)
         );
+        // Stamped in a response's own headers (a stateless 400): the same place.
+        let mut headers = Headers::default();
+        headers.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKx",
+        );
+        let stamped = stamp_top_via(&mut headers, source).unwrap();
         assert_eq!(
-            unstamped_response_destination(&via, Peer::udp(source)),
+            headers.get(&HeaderName::Via),
+            Some("SIP/2.0/UDP 10.0.0.5:5060;rport=40000;branch=z9hG4bKx;received=203.0.113.9")
+        );
+        assert_eq!(
+            response_destination(&stamped, Peer::udp(source)),
             Peer::udp(source)
         );
         // Without rport: the source address at the sent-by port (§18.2.1, §18.2.2).
-        let via = Via::parse("SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKx").unwrap();
+        let mut headers = Headers::default();
+        headers.push(HeaderName::Via, "SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKx");
+        let stamped = stamp_top_via(&mut headers, source).unwrap();
         assert_eq!(
-            unstamped_response_destination(&via, Peer::udp(source)),
+            response_destination(&stamped, Peer::udp(source)),
             Peer::udp(addr("203.0.113.9:5070"))
         );
     }
