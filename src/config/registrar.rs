@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::model::SipConfig;
-use crate::sip::digest::Algorithm;
 use super::validate::{in_range, Problems};
+use crate::sip::digest::Algorithm;
 
 /// `[registrar]` as the file gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -163,7 +163,9 @@ fn digest_algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm>
                 p.add(
                     S,
                     FIELD,
-                    format!("digest_algorithms has {name:?}: only \"SHA-256\" and \"MD5\" are offered"),
+                    format!(
+                        "digest_algorithms has {name:?}: only \"SHA-256\" and \"MD5\" are offered"
+                    ),
                 );
                 continue;
             }
@@ -234,7 +236,10 @@ mod tests {
         for (list, why) in [
             ("[]", "digest_algorithms is empty"),
             ("[\"SHA-1\"]", "digest_algorithms has \"SHA-1\""),
-            ("[\"MD5\", \"md5\"]", "digest_algorithms names \"md5\" twice"),
+            (
+                "[\"MD5\", \"md5\"]",
+                "digest_algorithms names \"md5\" twice",
+            ),
         ] {
             let e = from_toml_str(
                 &format!("[registrar]\ndigest_algorithms = {list}\n"),
