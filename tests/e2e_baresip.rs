@@ -64,8 +64,14 @@ impl Drop for Phone {
 }
 
 /// Writes baresip's `config` and `accounts` into `dir` and starts it, registering
-/// `alice@DOMAIN` through the server at `server_port`.
-fn start_baresip(dir: &Path, server_port: u16, source_wav: &Path, dumps: &Path) -> Phone {
+/// `alice@DOMAIN` through the server at `server_port` over `transport` (`udp`, `tcp`).
+fn start_baresip(
+    dir: &Path,
+    server_port: u16,
+    transport: &str,
+    source_wav: &Path,
+    dumps: &Path,
+) -> Phone {
     // aufile is a source only in baresip 1.0: the player writes nowhere (/dev/null is not
     // opened as a device); what baresip decodes is dumped by the sndfile filter instead.
     let config = format!(
@@ -81,7 +87,7 @@ fn start_baresip(dir: &Path, server_port: u16, source_wav: &Path, dumps: &Path) 
          auplay_srate 8000\n\
          ausrc_channels 1\n\
          auplay_channels 1\n\
-         rtp_ports 15300-15399\n\
+         rtp_ports {rtp_ports}\n\
          snd_path {}\n\
          module_path /usr/lib/baresip/modules\n\
          module g711.so\n\
@@ -90,14 +96,15 @@ fn start_baresip(dir: &Path, server_port: u16, source_wav: &Path, dumps: &Path) 
          module_app account.so\n\
          module_app menu.so\n",
         source_wav.display(),
-        dumps.display()
+        dumps.display(),
+        rtp_ports = rtp_ports(transport).1,
     );
     std::fs::write(dir.join("config"), config).expect("write baresip config");
     // The domain is a name the resolver does not know: the outbound proxy takes every request
     // to the server.
     let account = format!(
         "<sip:alice@{DOMAIN}>;auth_pass={PASSWORD};answermode=auto;regint=60;\
-         outbound=\"sip:127.0.0.1:{server_port}\"\n"
+         outbound=\"sip:127.0.0.1:{server_port};transport={transport}\"\n"
     );
     std::fs::write(dir.join("accounts"), account).expect("write baresip accounts");
     let out = std::fs::File::create(dir.join("baresip.out")).expect("baresip output file");
@@ -118,8 +125,18 @@ fn start_baresip(dir: &Path, server_port: u16, source_wav: &Path, dumps: &Path) 
     }
 }
 
-fn config() -> String {
-    ConfigToml::loopback("15200-15299")
+/// RTP ports for holdline and for baresip, apart for each transport's test so the two can run
+/// side by side.
+fn rtp_ports(transport: &str) -> (&'static str, &'static str) {
+    if transport == "tcp" {
+        ("15250-15299", "15350-15399")
+    } else {
+        ("15200-15249", "15300-15349")
+    }
+}
+
+fn config(transport: &str) -> String {
+    ConfigToml::loopback(rtp_ports(transport).0)
         .api_token(TOKEN)
         .number(NUMBER, "service-toll")
         .raw(&format!(
@@ -298,7 +315,18 @@ fn blocks_of(blocks: &[&[i16]], hz: f64) -> usize {
 }
 
 #[test]
-fn baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
+fn over_udp_baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
+    registers_answers_and_talks("udp");
+}
+
+#[test]
+fn over_tcp_baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
+    registers_answers_and_talks("tcp");
+}
+
+/// baresip registers over `transport`, answers a queue call (rung over the REGISTER's flow),
+/// both sides hear each other, and it unregisters when told to quit.
+fn registers_answers_and_talks(transport: &str) {
     if let Some(why) = baresip_missing() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -307,7 +335,7 @@ fn baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
         eprintln!("e2e_baresip: {why}; skipped (tests/run.sh installs it)");
         return;
     }
-    let server = Server::start(&config());
+    let server = Server::start(&config(transport));
     let dir = scratch_dir("baresip");
     let dumps = dir.join("dumps");
     std::fs::create_dir_all(&dumps).unwrap();
@@ -331,7 +359,7 @@ fn baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
         "vol",
         "0.5",
     ]);
-    let phone = start_baresip(&dir, server.port, &source, &dumps);
+    let phone = start_baresip(&dir, server.port, transport, &source, &dumps);
 
     // Registered: the API lists alice's binding, made by baresip.
     let api = Client::new(server.api.clone(), Some(TOKEN.to_owned()));
@@ -348,7 +376,7 @@ fn baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
             server.log_text()
         )
     });
-    assert_eq!(binding["transport"], "udp", "{binding}");
+    assert_eq!(binding["transport"], transport, "{binding}");
     assert!(
         binding["user_agent"]
             .as_str()
@@ -433,5 +461,22 @@ fn baresip_registers_answers_a_queue_call_and_audio_flows_both_ways() {
     );
     assert_eq!(own_blocks, 0, "baresip heard its own tone");
 
+    // Told to quit (SIGTERM), baresip unregisters (Expires: 0) and the binding is gone.
+    let killed = Command::new("kill")
+        .args(["-TERM", &phone.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let gone = eventually(Duration::from_secs(5), || {
+        let list = api
+            .request("GET", "/api/v1/users/alice/registrations", None)
+            .ok()?;
+        (list.body == serde_json::json!([])).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "alice is still registered after baresip quit; its output:\n{}",
+        phone.output()
+    );
     drop(phone);
 }
