@@ -330,7 +330,7 @@ fn registers_answers_and_talks(transport: &str) {
     if let Some(why) = baresip_missing() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{why}: tests/run.sh installs it (apt-get install baresip)"
+            "{why}: tests/run.sh installs it (apt-get install baresip-core)"
         );
         eprintln!("e2e_baresip: {why}; skipped (tests/run.sh installs it)");
         return;
