@@ -6,6 +6,8 @@
 //! - `admission`: per-source limits and bans in front of the legs.
 //! - `uas_scenarios`: callers' dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, OPTIONS).
 //! - `agent_legs`: agent legs as the UAC (ringing, CANCEL timing, forks, refusals).
+//! - `devices`: an agent's devices: forking with the CANCEL Reason, OPTIONS probes of static
+//!   contacts.
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
@@ -22,6 +24,7 @@
 mod abandon_log;
 mod admission;
 mod agent_legs;
+mod devices;
 mod dial_strings;
 mod hostile_media;
 mod media_timeouts;

@@ -889,3 +889,33 @@ fn md5_only_offers_one_challenge_and_refuses_a_sha256_answer() {
     assert_eq!(ch[0].algorithm, holdline::sip::digest::Algorithm::Md5);
     assert_eq!(h.core.registrar_stats().2.auth_failures_total, 1);
 }
+
+#[test]
+fn a_registered_agent_whose_static_contact_is_silent_stays_online_and_rings_at_the_binding() {
+    const DESK: &str = "198.51.100.40:5070";
+    let text = config("[probe]\ninterval = 9\ntimeout = 2").replace(
+        "password = \"s3cret\"\n",
+        &format!("password = \"s3cret\"\ncontacts = [\"sip:amos@{DESK}\"]\n"),
+    );
+    let mut h = Harness::with_config(&text);
+    h.core.set_registrar_secret(b"test secret");
+    register(&mut h, PHONE, &Reg::new(1), "SHA-256");
+    // The desk phone's probe at 9 s goes unanswered: it is unreachable from 11 s.
+    h.advance(Duration::from_secs(12));
+    let probed = h.sent.iter().any(|(p, m)| {
+        p.addr.to_string() == DESK
+            && matches!(m, Message::Request(r) if r.method == Method::Options)
+    });
+    assert!(probed, "the static contact is probed");
+    assert!(
+        online(&h, "amos"),
+        "the registered softphone keeps amos online"
+    );
+    let invites = ring(&mut h, "q1");
+    let to: Vec<String> = invites.iter().map(|(p, _)| p.addr.to_string()).collect();
+    assert_eq!(
+        to,
+        [PHONE.to_string()],
+        "rung at the binding, not the silent desk phone"
+    );
+}

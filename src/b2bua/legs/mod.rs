@@ -15,6 +15,7 @@
 //!   trunk's digest challenge.
 //! - `offer`: offer/answer inside a caller's dialog (ACK with the answer, re-INVITE, UPDATE).
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
+//! - `probe`: OPTIONS probes of static contacts (RFC 3261 §11).
 //! - `register`: REGISTER handed to the registrar and its answer sent back.
 
 mod agent;
@@ -22,6 +23,7 @@ mod auth;
 pub mod call;
 mod caller;
 mod offer;
+mod probe;
 mod refer;
 mod register;
 
@@ -180,6 +182,8 @@ pub(crate) struct Legs {
     /// Sources that asked for a call over their unconfirmed quota since the last
     /// [`Legs::poll_over_quota`].
     over_quota: Vec<IpAddr>,
+    /// OPTIONS probes of static contacts in flight, and their outcomes.
+    probes: probe::Probes,
 }
 
 impl Legs {
@@ -204,6 +208,7 @@ impl Legs {
             draining: false,
             unconfirmed: HashMap::new(),
             over_quota: Vec::new(),
+            probes: probe::Probes::default(),
         }
     }
 
@@ -402,6 +407,9 @@ impl Legs {
         if let Some(&leg) = self.agents.invites.get(&tx) {
             return self.on_leg_response(now, leg, resp);
         }
+        if self.on_probe_response(tx, &resp) {
+            return;
+        }
         if resp.is_provisional() {
             return;
         }
@@ -481,6 +489,7 @@ impl Legs {
 
     /// A client transaction of ours got no final response (Timer B / F, or the transport).
     fn client_failed(&mut self, id: ClientTxId) {
+        self.on_probe_failed(id);
         if let Some(handle) = self.callers.byes.remove(&id) {
             self.finish(handle, EndReason::Timeout);
         }
@@ -505,6 +514,9 @@ impl Legs {
             } else {
                 LegOutcome::NoResponse
             };
+            if outcome == LegOutcome::NoResponse {
+                self.device_silent(leg);
+            }
             self.finish_leg(leg, outcome);
         }
     }
