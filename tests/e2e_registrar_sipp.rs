@@ -7,7 +7,7 @@
 //! SIPp 3.6 answers only the first WWW-Authenticate header and knows MD5 alone, so it fails on
 //! holdline's default SHA-256-first challenge (RFC 8760 §2.4 asks a client for the first it
 //! supports; SIPp does not look further). The servers here offer MD5 only, with
-//! `[registrar] algorithms = ["MD5"]`, the setting for such phones; one test pins down that
+//! `[registrar] digest_algorithms = ["MD5"]`, the setting for such phones; one test pins down that
 //! SIPp does fail on the default, so the setting stays needed until SIPp learns otherwise, and
 //! another that offering MD5 first (SHA-256 second) is enough.
 //!
@@ -195,7 +195,7 @@ fn invites_received(run: &SippRun) -> usize {
 
 #[test]
 fn a_sipp_agent_registers_over_udp_and_takes_the_queue_call_on_its_binding() {
-    let server = server("algorithms = [\"MD5\"]");
+    let server = server("digest_algorithms = [\"MD5\"]");
     let port = free_port();
     let agent = RegisteringAgent::start(&server, "u1", "amos", "s3cret", port, port);
     let list = registered(&server, "amos").expect("amos registers");
@@ -217,7 +217,7 @@ fn a_sipp_agent_registers_over_udp_and_takes_the_queue_call_on_its_binding() {
 
 #[test]
 fn over_tcp_the_sipp_agent_gets_the_call_on_its_register_connection() {
-    let server = server("algorithms = [\"MD5\"]");
+    let server = server("digest_algorithms = [\"MD5\"]");
     // The Contact names a port nobody listens on: only the REGISTER's connection can deliver.
     let closed = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -248,7 +248,7 @@ fn over_tcp_the_sipp_agent_gets_the_call_on_its_register_connection() {
 
 #[test]
 fn wrong_passwords_get_401_until_the_source_is_refused_while_another_source_registers() {
-    let server = server("algorithms = [\"MD5\"]\nauth_failures = 3\nauth_ban = 600");
+    let server = server("digest_algorithms = [\"MD5\"]\nauth_failures = 3\nauth_ban = 600");
     let guesser = run_sipp_port(
         server.port,
         "uac_register_wrong_password.xml",
@@ -291,7 +291,7 @@ fn wrong_passwords_get_401_until_the_source_is_refused_while_another_source_regi
 
 #[test]
 fn sipp_cannot_answer_the_default_sha256_first_challenge() {
-    // Pins down why the other tests set `algorithms = ["MD5"]`: SIPp takes the first
+    // Pins down why the other tests set `digest_algorithms = ["MD5"]`: SIPp takes the first
     // challenge, SHA-256, and gives up. If this starts to pass, SIPp learned to pick.
     let server = server("");
     let run = run_sipp_port(
@@ -322,7 +322,7 @@ fn sipp_cannot_answer_the_default_sha256_first_challenge() {
 #[test]
 fn sipp_registers_when_md5_is_offered_first() {
     // The other way out for such phones: keep SHA-256 for those that pick, MD5 first.
-    let server = server("algorithms = [\"MD5\", \"SHA-256\"]");
+    let server = server("digest_algorithms = [\"MD5\", \"SHA-256\"]");
     let run = run_sipp_port(
         server.port,
         "uac_register.xml",

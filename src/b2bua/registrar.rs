@@ -296,12 +296,15 @@ impl Registrar {
         let Some(creds) = creds else {
             return self.challenge(now, false);
         };
-        // RFC 7616 §3.7: the client picks among the algorithms offered. An answer with one we
-        // do not offer (the operator took it out of `algorithms`) is challenged again, not
-        // counted as a wrong password: it guessed nothing.
-        if !self.config.algorithms.contains(&creds.algorithm) {
-            tracing::info!(algorithm = ?creds.algorithm, "digest answer with an algorithm not offered");
-            return self.challenge(now, false);
+        // Only an offered algorithm is taken (RFC 8760 §2.4: the client picks among the
+        // challenges it got): a configuration that offers MD5 alone accepts no SHA-256 answer.
+        if !self.config.digest_algorithms.contains(&creds.algorithm) {
+            return self.failed(
+                now,
+                from.addr.ip(),
+                &creds.username,
+                "digest algorithm not offered",
+            );
         }
         let account = self.accounts.get(&creds.username).cloned();
         let ha1 = account.as_ref().map(|a| match creds.algorithm {
@@ -505,10 +508,10 @@ impl Registrar {
     /// The 401 every REGISTER without valid credentials gets.
     fn challenge(&mut self, now: Time, stale: bool) -> Answer {
         let mut a = Answer::status(401);
-        let algorithms = &self.config.algorithms;
+        let offered = &self.config.digest_algorithms;
         for c in self
             .verifier
-            .challenges(now, &self.config.realm, stale, algorithms)
+            .challenges_for(now, &self.config.realm, stale, offered)
         {
             a.headers.push((HeaderName::WwwAuthenticate, c));
         }

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::model::SipConfig;
 use super::validate::{in_range, Problems};
-use crate::sip::digest::server::OFFERED;
 use crate::sip::digest::Algorithm;
 
 /// `[registrar]` as the file gives it.
@@ -23,7 +22,7 @@ pub struct RawRegistrar {
     pub auth_failures: Option<i64>,
     pub auth_failure_window: Option<i64>,
     pub auth_ban: Option<i64>,
-    pub algorithms: Option<Vec<String>>,
+    pub digest_algorithms: Option<Vec<String>>,
 }
 
 /// `[registrar]`, validated.
@@ -47,9 +46,9 @@ pub struct RegistrarConfig {
     pub auth_failure_window: Duration,
     /// How long such a source is banned.
     pub auth_ban: Duration,
-    /// The digest algorithms challenges offer, one WWW-Authenticate each, in this order
-    /// (default SHA-256 then MD5); an answer with another algorithm is challenged again.
-    pub algorithms: Vec<Algorithm>,
+    /// The algorithms the 401 offers, one WWW-Authenticate each, in this order (RFC 8760 §2.4:
+    /// most preferred first); an answer with another algorithm is refused.
+    pub digest_algorithms: Vec<Algorithm>,
 }
 
 /// Checks `[registrar]`; every value out of range is a problem naming its field.
@@ -131,7 +130,7 @@ pub(super) fn registrar(raw: &RawRegistrar, sip: &SipConfig, p: &mut Problems) -
             .or_else(|| sip.public_host.clone())
             .unwrap_or_else(|| "holdline".to_owned()),
     };
-    let algorithms = algorithms(raw.algorithms.as_deref(), p);
+    let digest_algorithms = digest_algorithms(raw.digest_algorithms.as_deref(), p);
     RegistrarConfig {
         realm,
         min_expires,
@@ -142,19 +141,19 @@ pub(super) fn registrar(raw: &RawRegistrar, sip: &SipConfig, p: &mut Problems) -
         auth_failures: u32::try_from(auth_failures).unwrap_or(10),
         auth_failure_window,
         auth_ban,
-        algorithms,
+        digest_algorithms,
     }
 }
 
-/// `algorithms`: a non-empty list of "SHA-256" and "MD5", each at most once, most preferred
-/// first. Some phones (and SIPp 3.6) answer only the first WWW-Authenticate header, not the
-/// first they support as RFC 8760 §2.4 asks, and fail on SHA-256; for them an operator puts
-/// "MD5" first or alone.
-fn algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
+/// `digest_algorithms`: `"SHA-256"` and `"MD5"` (names as in RFC 8760 §2.3 and RFC 7616 §3.3),
+/// each once, at least one. Default both, SHA-256 first. A list with MD5 alone is for phones
+/// whose SIP stack gives up on the first challenge it cannot answer instead of picking the one
+/// it can (baresip 1.0 with libre before 2.0 fails the REGISTER on a SHA-256 challenge).
+fn digest_algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
     const S: &str = "[registrar]";
-    let Some(raw) = raw else {
-        return OFFERED.to_vec();
-    };
+    const FIELD: &str = "digest_algorithms";
+    let default = vec![Algorithm::Sha256, Algorithm::Md5];
+    let Some(raw) = raw else { return default };
     let mut out = Vec::new();
     for name in raw {
         let alg = match name.to_ascii_uppercase().as_str() {
@@ -163,18 +162,16 @@ fn algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
             _ => {
                 p.add(
                     S,
-                    "algorithms",
-                    format!("algorithm {name:?} is not one of \"SHA-256\", \"MD5\""),
+                    FIELD,
+                    format!(
+                        "digest_algorithms has {name:?}: only \"SHA-256\" and \"MD5\" are offered"
+                    ),
                 );
                 continue;
             }
         };
         if out.contains(&alg) {
-            p.add(
-                S,
-                "algorithms",
-                format!("algorithm {name:?} is listed twice"),
-            );
+            p.add(S, FIELD, format!("digest_algorithms names {name:?} twice"));
             continue;
         }
         out.push(alg);
@@ -182,12 +179,12 @@ fn algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
     if raw.is_empty() {
         p.add(
             S,
-            "algorithms",
-            "algorithms is empty: no REGISTER could authenticate".to_owned(),
+            FIELD,
+            "digest_algorithms is empty: no phone could authenticate".to_owned(),
         );
     }
     if out.is_empty() {
-        return OFFERED.to_vec();
+        return default;
     }
     out
 }
@@ -196,7 +193,6 @@ fn algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
 mod tests {
     use std::path::Path;
 
-    use super::OFFERED;
     use crate::config::from_toml_str;
     use crate::sip::digest::Algorithm;
 
@@ -222,38 +218,36 @@ mod tests {
             ),
             (10, 60, 600)
         );
-        assert_eq!(r.algorithms, OFFERED.to_vec());
+        assert_eq!(
+            r.digest_algorithms,
+            [Algorithm::Sha256, Algorithm::Md5],
+            "SHA-256 first by default"
+        );
     }
 
     #[test]
-    fn algorithms_keep_their_order_and_bad_lists_name_the_field() {
+    fn digest_algorithms_are_read_in_order_and_bad_lists_name_the_field() {
         let c = from_toml_str(
-            "[registrar]\nalgorithms = [\"md5\", \"SHA-256\"]\n",
+            "[registrar]\ndigest_algorithms = [\"md5\"]\n",
             Path::new(""),
         )
         .unwrap();
-        assert_eq!(
-            c.registrar.algorithms,
-            vec![Algorithm::Md5, Algorithm::Sha256]
-        );
-        for (list, want) in [
-            ("[]", "algorithms is empty"),
+        assert_eq!(c.registrar.digest_algorithms, [Algorithm::Md5]);
+        for (list, why) in [
+            ("[]", "digest_algorithms is empty"),
+            ("[\"SHA-1\"]", "digest_algorithms has \"SHA-1\""),
             (
-                "[\"SHA-512-256\"]",
-                "algorithm \"SHA-512-256\" is not one of",
+                "[\"MD5\", \"md5\"]",
+                "digest_algorithms names \"md5\" twice",
             ),
-            ("[\"MD5\", \"md5\"]", "algorithm \"md5\" is listed twice"),
         ] {
             let e = from_toml_str(
-                &format!("[registrar]\nalgorithms = {list}\n"),
+                &format!("[registrar]\ndigest_algorithms = {list}\n"),
                 Path::new(""),
             )
             .unwrap_err()
             .to_string();
-            assert!(
-                e.contains("[registrar]") && e.contains(want),
-                "{want} missing in {e}"
-            );
+            assert!(e.contains(why), "{list}: {why} missing in {e}");
         }
     }
 

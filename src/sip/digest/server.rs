@@ -194,10 +194,14 @@ impl Verifier {
         hex(&hmac_sha256(&self.secret, data.as_bytes())[..16])
     }
 
-    /// The `WWW-Authenticate` values for `realm`, one per algorithm of `algorithms`, in its
-    /// order (the operator's preference, SHA-256 first by default: RFC 8760 §2.4), all with the
-    /// same nonce.
-    pub fn challenges(
+    /// The `WWW-Authenticate` values for `realm`, one per offered algorithm, SHA-256 first.
+    pub fn challenges(&mut self, now: Time, realm: &str, stale: bool) -> Vec<String> {
+        self.challenges_for(now, realm, stale, &OFFERED)
+    }
+
+    /// [`Verifier::challenges`] offering `algorithms`, in that order (the registrar's
+    /// `digest_algorithms`), all with the same nonce.
+    pub fn challenges_for(
         &mut self,
         now: Time,
         realm: &str,
@@ -350,7 +354,7 @@ mod tests {
         password: &str,
         cnonce: &str,
     ) -> Credentials {
-        let ch = Challenge::parse(&v.challenges(now, REALM, false, &OFFERED)[alg]).unwrap();
+        let ch = Challenge::parse(&v.challenges(now, REALM, false)[alg]).unwrap();
         let req = Request {
             method: "REGISTER",
             uri: "sip:example.com",
