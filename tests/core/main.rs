@@ -20,6 +20,7 @@
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
+//! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
 
 mod abandon_log;
 mod admission;
@@ -36,3 +37,4 @@ mod rfc4475;
 mod server_header;
 mod transfers;
 mod uas_scenarios;
+mod unparsable_rport;

@@ -891,6 +891,22 @@ fn md5_only_offers_one_challenge_and_refuses_a_sha256_answer() {
 }
 
 #[test]
+fn digest_algorithms_md5_first_puts_its_challenge_first() {
+    let mut h = harness("[registrar]\ndigest_algorithms = [\"MD5\", \"SHA-256\"]\n");
+    let first = send(&mut h, PHONE, &Reg::new(1));
+    let algs: Vec<_> = challenges(&first).iter().map(|c| c.algorithm).collect();
+    assert_eq!(
+        algs,
+        [
+            holdline::sip::digest::Algorithm::Md5,
+            holdline::sip::digest::Algorithm::Sha256
+        ]
+    );
+    // Both still register.
+    assert_eq!(register(&mut h, PHONE, &Reg::new(1), "SHA-256").status, 200);
+}
+
+#[test]
 fn a_registered_agent_whose_static_contact_is_silent_stays_online_and_rings_at_the_binding() {
     const DESK: &str = "198.51.100.40:5070";
     let text = config("[probe]\ninterval = 9\ntimeout = 2").replace(

@@ -39,8 +39,7 @@ use crate::sip::header::HeaderName;
 use crate::sip::message::{Message, Request, Response};
 use crate::sip::parse::ParseError;
 use crate::sip::transaction::{
-    self, response_destination, ClientTxId, RequestOutcome, ServerTxId, TransactionEvent,
-    TransactionLayer, TxId,
+    self, ClientTxId, RequestOutcome, ServerTxId, TransactionEvent, TransactionLayer, TxId,
 };
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::sip::uri::{Host, Uri};
@@ -440,9 +439,12 @@ impl Legs {
         resp.reason = format!("{} ({})", resp.reason, sanitize_reason(&err.to_string()));
         self.add_server_header(&mut resp);
         // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's
-        // source to answer to: the symmetric response of RFC 3581 §4.
-        let to = match headers.top_via() {
-            Some(via) => response_destination(&via, from),
+        // source to answer to: the symmetric response of RFC 3581 §4. A parsed one was never
+        // stamped with received / rport (the request never reached the transaction layer):
+        // stamp the response's copy (§18.2.1, RFC 3581 §4), so a bare rport answers the
+        // source, not the sent-by host at the source's port.
+        let to = match transaction::stamp_top_via(&mut resp.headers, from.addr) {
+            Some(via) => transaction::response_destination(&via, from),
             None => from,
         };
         self.out.transmits.push_back(Transmit {
