@@ -41,6 +41,8 @@ import sys
 agents, queues, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 # Every call comes from 127.0.0.1: lift admission control's per-source limits.
 print('[limits]\nrequest_rate = 1000000\nburst = 1000000\nunconfirmed_per_source = 100000\n')
+# One SIPp stands for every agent's phone and takes only INVITEs: no OPTIONS probes.
+print('[probe]\ninterval = 0\n')
 print('[sip]\nlisten = ["udp:127.0.0.1:0"]\n[rtp]\nports = "20000-29999"\ntimeout = 0\n'
       f'realtime = {sys.argv[4]}\n[store]\npath = ":memory:"\n')
 for i in range(agents):

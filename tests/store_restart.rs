@@ -97,6 +97,33 @@ fn provisioned_objects_and_agent_settings_survive_a_restart() {
 }
 
 #[test]
+fn a_queue_that_stopped_allowing_opt_outs_keeps_everyone_opted_in_after_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("holdline.db");
+    let file = |allow: bool| format!("{FILE}allow_opt_out = {allow}\n");
+    {
+        let mut p = open(&db, dir.path(), &file(true));
+        p.set_opt_out("amos", "demo", true).unwrap();
+        assert!(p.agent_prefs().is_opted_out("amos", "demo"));
+    }
+    // The file turns it off, then on again, each with a restart.
+    drop(open(&db, dir.path(), &file(false)));
+    let p = open(&db, dir.path(), &file(true));
+    assert!(!p.agent_prefs().is_opted_out("amos", "demo"));
+    drop(p);
+    // An opt-out left in a store written before the rule (the queue's row unchanged since)
+    // is dropped at start-up too.
+    drop(open(&db, dir.path(), &file(false)));
+    Store::open(&db)
+        .unwrap()
+        .set_opt_out("amos", "demo", true)
+        .unwrap();
+    drop(open(&db, dir.path(), &file(false)));
+    let p = open(&db, dir.path(), &file(true));
+    assert!(!p.agent_prefs().is_opted_out("amos", "demo"));
+}
+
+#[test]
 fn file_objects_follow_the_file_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("holdline.db");

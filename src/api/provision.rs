@@ -92,6 +92,19 @@ pub struct Provisioning {
     wall_clock: fn() -> i64,
 }
 
+/// Drops the opt-outs of every queue that does not allow opting out: a store written before
+/// turning `allow_opt_out` off cleared them (see `store::objects`) may still hold some, and
+/// they must not come back if it is turned on again.
+fn sweep_opt_outs(store: &mut Store, config: &Config) -> Result<(), StoreError> {
+    for q in config.queues.iter().filter(|q| !q.allow_opt_out) {
+        let dropped = store.clear_opt_outs(q.id.as_str())?;
+        if dropped > 0 {
+            tracing::info!(queue = %q.id, dropped, "opt-outs of a queue that allows none dropped");
+        }
+    }
+    Ok(())
+}
+
 impl Provisioning {
     /// Applies the file's objects to `store` and builds the effective configuration. Nothing
     /// is written unless the file, together with the objects created through the API, is valid.
@@ -126,6 +139,7 @@ impl Provisioning {
             },
         })?;
         store.apply(&changes)?;
+        sweep_opt_outs(&mut store, &config)?;
         let config = Arc::new(config);
         let (config_tx, _) = watch::channel(config.clone());
         let (published_tx, _) = watch::channel(Published {

@@ -28,6 +28,7 @@ use super::legs::{Inbound, LegHandle, LegOutcome, Legs, RingRequest};
 use super::locations::{Locations, RingTarget};
 use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
+use super::reachability::{Due, Prober};
 use super::registrar::{Binding, Registrar, RegistrarStats};
 use super::settings::Settings;
 use super::switch::{Ctx, Switch};
@@ -138,6 +139,8 @@ pub struct Core {
     admission: Admission,
     /// Off only in benchmarks that measure admission control's own cost.
     admission_on: bool,
+    /// When each static contact is probed with OPTIONS next.
+    prober: Prober,
     /// REGISTER and digest authentication for users with a password.
     registrar: Registrar,
     /// Users whose bindings changed since [`Core::poll_registration_change`] (the runtime
@@ -165,6 +168,8 @@ impl Core {
             media: VecDeque::new(),
             admission: Admission::new(config),
             admission_on: true,
+            // The runtime's clock starts at Time::ZERO as the core is built (tests likewise).
+            prober: Prober::new(Time::ZERO, config),
         }
     }
 
@@ -271,9 +276,52 @@ impl Core {
             self.sync_registered(now, &user);
         }
         self.legs.handle_timeout(now);
+        self.run_probes(now);
         let (switch, mut cx) = self.parts(now);
         switch.handle_timeout(&mut cx);
         self.settle(now);
+    }
+
+    /// Sends the OPTIONS probes due at `now` (RFC 3261 §11) and takes the unanswered ones
+    /// past their deadline as unreachable. A contact with an agent leg to it (ringing, in a
+    /// call with us) is not probed: its INVITE dialog already says it is there, and a phone
+    /// busy with a call should not be disturbed.
+    fn run_probes(&mut self, now: Time) {
+        for due in self.prober.due(now) {
+            match due {
+                Due::Probe(contact) if self.legs.has_leg_to(&contact) => {}
+                Due::Probe(contact) => {
+                    if self.legs.send_probe(now, &contact) {
+                        self.prober.sent(now, &contact);
+                    }
+                }
+                Due::Expired(contact) => self.contact_probed(now, &contact, false),
+            }
+        }
+    }
+
+    /// The probes' outcomes the legs have seen (and INVITEs that got no response at all).
+    fn take_probe_results(&mut self, now: Time) {
+        while let Some((contact, reachable)) = self.legs.poll_probe_result() {
+            // A silent INVITE counts only for a contact that is probed: without probes
+            // nothing would ever mark it reachable again.
+            if !self.prober.watches(&contact) {
+                continue;
+            }
+            self.prober.resolved(&contact);
+            self.contact_probed(now, &contact, reachable);
+        }
+    }
+
+    /// What a probe found out about `contact`: the engine hears of every agent it brings
+    /// online or takes offline.
+    fn contact_probed(&mut self, now: Time, contact: &crate::sip::uri::Uri, reachable: bool) {
+        for (user, online) in self.locations.set_reachable(contact, reachable) {
+            tracing::info!(user = %user, online, "agent reachability changed");
+            self.switch
+                .engine_mut()
+                .set_agent_online(now, &AgentId::from(&user), online);
+        }
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
@@ -285,6 +333,8 @@ impl Core {
 
     /// Stops taking calls and hangs up every call (graceful shutdown, SIGTERM).
     pub fn shutdown(&mut self, now: Time) {
+        // No new probes while draining (those in flight end by themselves, by Timer F at most).
+        self.prober = Prober::default();
         self.legs.shutdown(now);
         self.settle(now);
     }
@@ -308,6 +358,7 @@ impl Core {
         [
             self.legs.poll_timeout(),
             self.switch.poll_timeout(),
+            self.prober.poll_timeout(),
             self.registrar.poll_timeout(),
         ]
         .into_iter()
@@ -375,6 +426,19 @@ impl Core {
     /// Brings everything to rest after an input: the legs' events go to the switch, whose
     /// commands may start new transactions and so new events, until nothing moves.
     fn settle(&mut self, now: Time) {
+        // What the legs learnt of the contacts (probe outcomes, silent INVITEs) may take
+        // agents offline or bring them back, which moves the engine again.
+        loop {
+            self.take_probe_results(now);
+            self.settle_calls(now);
+            if !self.legs.has_probe_results() {
+                break;
+            }
+        }
+    }
+
+    /// [`Core::settle`] for the calls: legs ⇄ switch until nothing moves.
+    fn settle_calls(&mut self, now: Time) {
         let (switch, mut cx) = self.parts(now);
         loop {
             cx.legs.drain_transactions(now);
@@ -417,6 +481,14 @@ impl Core {
         for (user, online) in self.locations.reconfigure(config) {
             engine.set_agent_online(now, &AgentId::from(&user), online);
         }
+        if config.probe.interval.is_none() {
+            // Probing turned off: no probe would ever find a silent contact again, so every
+            // static contact counts as reachable, as without probes.
+            for (user, online) in self.locations.forget_reachability() {
+                engine.set_agent_online(now, &AgentId::from(&user), online);
+            }
+        }
+        self.prober.reconfigure(now, config);
         self.applied.reconfigure(now, config, engine);
         for user in dropped {
             self.sync_registered(now, &user);

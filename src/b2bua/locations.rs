@@ -10,14 +10,19 @@
 //! registrar): a user is online while they have either. A registered contact is rung at the
 //! address (and over the connection) its REGISTER came from, with its Path as Route.
 //!
-//! What this does not do: expiry (the registrar's) or reachability checks (OPTIONS); a contact
-//! that does not answer shows up as a ring that fails.
+//! Static contacts are probed with OPTIONS (`super::reachability`): one known not to answer
+//! is not rung, and a user whose every static contact is unreachable and who has no
+//! registered binding is offline until a probe is answered again.
+//!
+//! What this does not do: expiry (the registrar's).
 
 use std::collections::HashMap;
 
 use crate::config::{Config, UserId};
 use crate::sip::transport::Peer;
 use crate::sip::uri::Uri;
+
+use super::reachability::Reachability;
 
 /// Somewhere to ring a user: a static contact (`dest` from its URI) or a registered binding.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +42,8 @@ pub(crate) struct Locations {
     users: Vec<UserId>,
     /// Registered bindings, from the registrar; users without any are absent.
     registered: HashMap<UserId, Vec<RingTarget>>,
+    /// Which static contacts answer their probes.
+    reachability: Reachability,
 }
 
 impl Locations {
@@ -49,13 +56,14 @@ impl Locations {
                 .collect(),
             users: config.users.iter().map(|u| u.id.clone()).collect(),
             registered: HashMap::new(),
+            reachability: Reachability::default(),
         }
     }
 
     /// Every place to ring `user`: static contacts, then registered bindings.
     pub fn ring_targets(&self, user: &UserId) -> Vec<RingTarget> {
-        let statics = self.contacts(user).iter().map(|uri| RingTarget {
-            uri: uri.clone(),
+        let statics = self.contacts(user).into_iter().map(|uri| RingTarget {
+            uri,
             dest: None,
             route: Vec::new(),
         });
@@ -76,17 +84,75 @@ impl Locations {
         (was != now && self.users.contains(user)).then_some(now)
     }
 
-    /// Where to ring `user` (fork to each); empty for an unknown user or one with nowhere known.
-    pub fn contacts(&self, user: &UserId) -> &[Uri] {
-        self.static_contacts
-            .get(user)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+    /// The static contacts where to ring `user` (fork to each): those not known to be
+    /// unreachable; empty for an unknown user or one with none.
+    pub fn contacts(&self, user: &UserId) -> Vec<Uri> {
+        self.reachable(user).cloned().collect()
     }
 
-    /// Whether `user` has somewhere to ring: a static contact or a registered binding.
+    fn reachable<'a>(&'a self, user: &UserId) -> impl Iterator<Item = &'a Uri> + 'a {
+        self.static_contacts
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter(|c| self.reachability.is_reachable(c))
+    }
+
+    /// Whether `user` has somewhere to ring: a reachable static contact or a registered
+    /// binding.
     pub fn is_online(&self, user: &UserId) -> bool {
-        !self.contacts(user).is_empty() || self.registered.contains_key(user)
+        self.reachable(user).next().is_some() || self.registered.contains_key(user)
+    }
+
+    /// A probe of static `contact` was answered (`reachable`) or not. Returns the users whose
+    /// online state this changed, in configuration order, with their new state.
+    pub fn set_reachable(&mut self, contact: &Uri, reachable: bool) -> Vec<(UserId, bool)> {
+        // Most outcomes repeat what is known: those cost one lookup, not a pass over the users.
+        if self.reachability.is_reachable(contact) == reachable {
+            return Vec::new();
+        }
+        let owners: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|u| {
+                self.static_contacts
+                    .get(*u)
+                    .is_some_and(|c| c.contains(contact))
+            })
+            .cloned()
+            .collect();
+        if owners.is_empty() {
+            // Not a static contact (any more): nothing to remember.
+            return Vec::new();
+        }
+        let before: Vec<bool> = owners.iter().map(|u| self.is_online(u)).collect();
+        if !self.reachability.set(contact, reachable) {
+            return Vec::new();
+        }
+        tracing::info!(%contact, reachable, "static contact reachability changed");
+        owners
+            .into_iter()
+            .zip(before)
+            .filter(|(u, was)| self.is_online(u) != *was)
+            .map(|(u, was)| (u, !was))
+            .collect()
+    }
+
+    /// Forgets what probes found (every static contact counts as reachable again); returns
+    /// the users this brings online, in configuration order.
+    pub fn forget_reachability(&mut self) -> Vec<(UserId, bool)> {
+        let offline: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|u| !self.is_online(u))
+            .cloned()
+            .collect();
+        self.reachability = Reachability::default();
+        offline
+            .into_iter()
+            .filter(|u| self.is_online(u))
+            .map(|u| (u, true))
+            .collect()
     }
 
     /// Every configured user and whether they are online, in configuration order: what a
@@ -108,6 +174,16 @@ impl Locations {
             .filter(|(u, _)| self.static_contacts.contains_key(u))
             .collect();
         old.registered = self.registered.clone();
+        // What the probes found stays known for the static contacts still configured.
+        let mut reachability = old.reachability.clone();
+        let configured: std::collections::HashSet<String> = self
+            .static_contacts
+            .values()
+            .flatten()
+            .map(Uri::to_string)
+            .collect();
+        reachability.retain(|c| configured.contains(c));
+        self.reachability = reachability;
         let known = |u: &UserId| old.static_contacts.contains_key(u);
         let mut changes: Vec<(UserId, bool)> = self
             .users()

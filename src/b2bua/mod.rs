@@ -21,6 +21,7 @@
 //! - `settings`: what the configuration says (directory, queue signalling, dial plan), one
 //!   immutable value swapped whole on reconfigure.
 //! - `locations`: the one place that turns a user into contacts (and online / offline).
+//! - `reachability`: OPTIONS probes of static contacts, when they are due and what they found.
 //! - `provisioning`: agent settings and configuration changes applied to the engine; what the
 //!   admin API reads.
 //! - [`registrar`]: REGISTER with digest authentication; bindings become locations.
@@ -35,6 +36,7 @@ mod locations;
 pub mod ports;
 pub mod precheck;
 mod provisioning;
+mod reachability;
 pub mod registrar;
 pub mod reply;
 mod settings;

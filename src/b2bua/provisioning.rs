@@ -83,6 +83,13 @@ impl Applied {
                 let _ = engine.remove_queue(now, &q.id);
             }
         }
+        // A queue that no longer allows opting out opts every agent in again, for good (the
+        // store drops those opt-outs too): turning it back on must not revive them.
+        self.settings.opted_out.retain(|(_, queue)| {
+            config
+                .queue(&QueueId(queue.clone()))
+                .is_none_or(|q| q.allow_opt_out)
+        });
         self.apply_settings(now, engine);
     }
 

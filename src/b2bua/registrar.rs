@@ -318,6 +318,16 @@ impl Registrar {
         let Some(creds) = creds else {
             return self.challenge(now, false);
         };
+        // Only an offered algorithm is taken (RFC 8760 §2.4: the client picks among the
+        // challenges it got): a configuration that offers MD5 alone accepts no SHA-256 answer.
+        if !self.config.digest_algorithms.contains(&creds.algorithm) {
+            return self.failed(
+                now,
+                from.addr.ip(),
+                &creds.username,
+                "digest algorithm not offered",
+            );
+        }
         let account = self.accounts.get(&creds.username).cloned();
         let ha1 = account.as_ref().map(|a| match creds.algorithm {
             Algorithm::Sha256 => a.ha1_sha256.as_str(),
@@ -525,7 +535,11 @@ impl Registrar {
     /// The 401 every REGISTER without valid credentials gets.
     fn challenge(&mut self, now: Time, stale: bool) -> Answer {
         let mut a = Answer::status(401);
-        for c in self.verifier.challenges(now, &self.config.realm, stale) {
+        let offered = &self.config.digest_algorithms;
+        for c in self
+            .verifier
+            .challenges_for(now, &self.config.realm, stale, offered)
+        {
             a.headers.push((HeaderName::WwwAuthenticate, c));
         }
         a

@@ -19,6 +19,7 @@
 //! - [`dial`]: dial strings of external targets, normalised and checked against the trunks.
 //! - [`directory`]: [`ServiceDirectory`], Request-URI → queue.
 //! - [`limits`]: `[limits]`, per-source admission control.
+//! - [`probe`]: `[probe]`, OPTIONS probing of static contacts.
 //! - [`prompt_ref`]: `prompt:ID`, an uploaded prompt named from a queue, and where prompts live.
 //! - [`registrar`]: `[registrar]`, REGISTER and digest authentication.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
@@ -28,6 +29,7 @@ pub mod directory;
 pub mod error;
 pub mod limits;
 pub mod model;
+pub mod probe;
 pub mod prompt_ref;
 mod queue_spec;
 pub mod raw;

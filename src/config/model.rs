@@ -67,6 +67,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// `[limits]`: per-source admission control.
     pub limits: super::limits::LimitsConfig,
+    /// `[probe]`: OPTIONS probing of static contacts.
+    pub probe: super::probe::ProbeConfig,
     /// `[registrar]`: REGISTER with digest authentication for users with a password.
     pub registrar: super::registrar::RegistrarConfig,
     pub numbers: Vec<Number>,

@@ -27,6 +27,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: super::limits::RawLimits,
     #[serde(default)]
+    pub probe: super::probe::RawProbe,
+    #[serde(default)]
     pub registrar: super::registrar::RawRegistrar,
     #[serde(default)]
     pub number: Vec<RawNumber>,

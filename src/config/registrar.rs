@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::model::SipConfig;
 use super::validate::{in_range, Problems};
+use crate::sip::digest::Algorithm;
 
 /// `[registrar]` as the file gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +22,7 @@ pub struct RawRegistrar {
     pub auth_failures: Option<i64>,
     pub auth_failure_window: Option<i64>,
     pub auth_ban: Option<i64>,
+    pub digest_algorithms: Option<Vec<String>>,
 }
 
 /// `[registrar]`, validated.
@@ -44,6 +46,9 @@ pub struct RegistrarConfig {
     pub auth_failure_window: Duration,
     /// How long such a source is banned.
     pub auth_ban: Duration,
+    /// The algorithms the 401 offers, one WWW-Authenticate each, in this order (RFC 8760 §2.4:
+    /// most preferred first); an answer with another algorithm is refused.
+    pub digest_algorithms: Vec<Algorithm>,
 }
 
 /// Checks `[registrar]`; every value out of range is a problem naming its field.
@@ -125,6 +130,7 @@ pub(super) fn registrar(raw: &RawRegistrar, sip: &SipConfig, p: &mut Problems) -
             .or_else(|| sip.public_host.clone())
             .unwrap_or_else(|| "holdline".to_owned()),
     };
+    let digest_algorithms = digest_algorithms(raw.digest_algorithms.as_deref(), p);
     RegistrarConfig {
         realm,
         min_expires,
@@ -135,7 +141,52 @@ pub(super) fn registrar(raw: &RawRegistrar, sip: &SipConfig, p: &mut Problems) -
         auth_failures: u32::try_from(auth_failures).unwrap_or(10),
         auth_failure_window,
         auth_ban,
+        digest_algorithms,
     }
+}
+
+/// `digest_algorithms`: `"SHA-256"` and `"MD5"` (names as in RFC 8760 §2.3 and RFC 7616 §3.3),
+/// each once, at least one. Default both, SHA-256 first. A list with MD5 alone is for phones
+/// whose SIP stack gives up on the first challenge it cannot answer instead of picking the one
+/// it can (baresip 1.0 with libre before 2.0 fails the REGISTER on a SHA-256 challenge).
+fn digest_algorithms(raw: Option<&[String]>, p: &mut Problems) -> Vec<Algorithm> {
+    const S: &str = "[registrar]";
+    const FIELD: &str = "digest_algorithms";
+    let default = vec![Algorithm::Sha256, Algorithm::Md5];
+    let Some(raw) = raw else { return default };
+    let mut out = Vec::new();
+    for name in raw {
+        let alg = match name.to_ascii_uppercase().as_str() {
+            "SHA-256" => Algorithm::Sha256,
+            "MD5" => Algorithm::Md5,
+            _ => {
+                p.add(
+                    S,
+                    FIELD,
+                    format!(
+                        "digest_algorithms has {name:?}: only \"SHA-256\" and \"MD5\" are offered"
+                    ),
+                );
+                continue;
+            }
+        };
+        if out.contains(&alg) {
+            p.add(S, FIELD, format!("digest_algorithms names {name:?} twice"));
+            continue;
+        }
+        out.push(alg);
+    }
+    if raw.is_empty() {
+        p.add(
+            S,
+            FIELD,
+            "digest_algorithms is empty: no phone could authenticate".to_owned(),
+        );
+    }
+    if out.is_empty() {
+        return default;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -143,6 +194,7 @@ mod tests {
     use std::path::Path;
 
     use crate::config::from_toml_str;
+    use crate::sip::digest::Algorithm;
 
     #[test]
     fn defaults_and_realm_from_the_first_domain() {
@@ -166,6 +218,37 @@ mod tests {
             ),
             (10, 60, 600)
         );
+        assert_eq!(
+            r.digest_algorithms,
+            [Algorithm::Sha256, Algorithm::Md5],
+            "SHA-256 first by default"
+        );
+    }
+
+    #[test]
+    fn digest_algorithms_are_read_in_order_and_bad_lists_name_the_field() {
+        let c = from_toml_str(
+            "[registrar]\ndigest_algorithms = [\"md5\"]\n",
+            Path::new(""),
+        )
+        .unwrap();
+        assert_eq!(c.registrar.digest_algorithms, [Algorithm::Md5]);
+        for (list, why) in [
+            ("[]", "digest_algorithms is empty"),
+            ("[\"SHA-1\"]", "digest_algorithms has \"SHA-1\""),
+            (
+                "[\"MD5\", \"md5\"]",
+                "digest_algorithms names \"md5\" twice",
+            ),
+        ] {
+            let e = from_toml_str(
+                &format!("[registrar]\ndigest_algorithms = {list}\n"),
+                Path::new(""),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(why), "{list}: {why} missing in {e}");
+        }
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         ..media
     };
     let limits = super::limits::limits(&raw.limits, &mut p);
+    let probe = super::probe::probe(&raw.probe, &mut p);
     let registrar = super::registrar::registrar(&raw.registrar, &sip, &mut p);
     let numbers = numbers(&raw, &mut p);
     let users = users(&raw.user, &numbers, &mut p);
@@ -93,6 +94,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         store,
         media,
         limits,
+        probe,
         registrar,
         numbers,
         users,

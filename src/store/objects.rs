@@ -248,6 +248,14 @@ impl Store {
         Ok(())
     }
 
+    /// Opts every agent of `queue` in again (its `allow_opt_out` is off); how many opt-outs
+    /// were dropped.
+    pub fn clear_opt_outs(&mut self, queue: &str) -> Result<usize, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM agent_opt_out WHERE queue_id = ?1", [queue])?)
+    }
+
     /// Opts `user` out of `queue` (`out = true`) or back in.
     pub fn set_opt_out(&mut self, user: &str, queue: &str, out: bool) -> Result<(), StoreError> {
         let tx = self.conn_mut().transaction()?;
@@ -301,6 +309,13 @@ impl Store {
     }
 }
 
+/// A stored queue's `allow_opt_out`, as the file's shape gives it (absent: the default, true).
+fn allows_opt_out(body: &Value) -> bool {
+    body.get("allow_opt_out")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
 fn decode(kind: Kind, id: String, origin: &str, body: &str) -> Result<ObjectRow, StoreError> {
     let body = serde_json::from_str(body).map_err(|source| StoreError::Corrupt {
         kind: kind.as_str(),
@@ -327,6 +342,11 @@ fn write(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), StoreErr
                 &sql,
                 params![row.id, row.origin.as_str(), row.body.to_string()],
             )?;
+            if row.kind == Kind::Queue && !allows_opt_out(&row.body) {
+                // A queue that does not allow opting out opts every agent in again, for good:
+                // turning allow_opt_out on later must not bring the old opt-outs back.
+                tx.execute("DELETE FROM agent_opt_out WHERE queue_id = ?1", [&row.id])?;
+            }
         }
         Change::Delete { kind, id } => {
             let sql = format!("DELETE FROM {} WHERE id = ?1", kind.table());
@@ -452,6 +472,49 @@ mod tests {
         );
         // A second sync of the same file changes nothing.
         assert_eq!(s.sync_file(&declared).unwrap(), SyncReport::default());
+    }
+
+    #[test]
+    fn turning_allow_opt_out_off_opts_everyone_in_for_good() {
+        let mut s = Store::open_in_memory().unwrap();
+        let queue = |allow: Option<bool>| {
+            let body = match allow {
+                Some(a) => json!({ "id": "sales", "allow_opt_out": a }),
+                None => json!({ "id": "sales" }),
+            };
+            Change::Put(row(Kind::Queue, "sales", Origin::Api, body))
+        };
+        s.apply(&[queue(Some(true))]).unwrap();
+        s.set_opt_out("amos", "sales", true).unwrap();
+        s.set_opt_out("amos", "support", true).unwrap();
+        // Another change that keeps opting out allowed keeps the opt-out.
+        s.apply(&[queue(None)]).unwrap();
+        assert!(s.agent_prefs().unwrap().is_opted_out("amos", "sales"));
+        s.apply(&[queue(Some(false))]).unwrap();
+        s.apply(&[queue(Some(true))]).unwrap();
+        let p = s.agent_prefs().unwrap();
+        assert!(!p.is_opted_out("amos", "sales"));
+        assert!(
+            p.is_opted_out("amos", "support"),
+            "other queues keep theirs"
+        );
+        // The same through the file sync (config as code).
+        s.set_opt_out("bea", "sales", true).unwrap();
+        let file = |allow: bool| {
+            row(
+                Kind::Queue,
+                "sales",
+                Origin::File,
+                json!({ "id": "sales", "allow_opt_out": allow }),
+            )
+        };
+        s.sync_file(&[file(false)]).unwrap();
+        s.sync_file(&[file(true)]).unwrap();
+        assert!(!s.agent_prefs().unwrap().is_opted_out("bea", "sales"));
+        // And the sweep for a store written before this rule.
+        s.set_opt_out("cy", "sales", true).unwrap();
+        assert_eq!(s.clear_opt_outs("sales").unwrap(), 1);
+        assert!(!s.agent_prefs().unwrap().is_opted_out("cy", "sales"));
     }
 
     #[test]

@@ -164,3 +164,62 @@ pub fn snr_db(ours: &[i16], reference: &[i16], max_lag: isize) -> f64 {
     let noise: f64 = pairs.iter().map(|(a, b)| (b - gain * a).powi(2)).sum();
     10.0 * (signal / noise.max(1e-9)).log10()
 }
+
+/// The share of `samples`' energy at `hz` (Goertzel at `rate` samples per second): about 1 for
+/// a pure tone at `hz`, about 0 for silence-free audio far from it. A block with no energy has
+/// share 0.
+pub fn tone_share(samples: &[i16], rate: u32, hz: f64) -> f64 {
+    let n = samples.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    let mut energy = 0.0;
+    for &x in samples {
+        let x = f64::from(x);
+        energy += x * x;
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    if energy <= 0.0 {
+        return 0.0;
+    }
+    // |X(hz)|² for a sine of amplitude A over n samples is (A·n/2)²; its energy is A²·n/2.
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    2.0 * power / (n as f64 * energy)
+}
+
+/// Root mean square of `samples`.
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / samples.len() as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tone_tests {
+    use super::*;
+
+    fn sine(hz: f64, n: usize) -> Vec<i16> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / 8000.0;
+                (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_tone_has_its_own_share_and_not_anothers() {
+        let s = sine(400.0, 800);
+        assert!(tone_share(&s, 8000, 400.0) > 0.95);
+        assert!(tone_share(&s, 8000, 1000.0) < 0.01);
+        assert_eq!(tone_share(&[0; 800], 8000, 400.0), 0.0);
+        assert!((rms(&s) - 8000.0 / 2f64.sqrt()).abs() < 50.0);
+    }
+}

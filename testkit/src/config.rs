@@ -27,6 +27,8 @@ pub struct ConfigToml {
     base: Base,
     /// `[api] token`, on a loopback base.
     token: Option<String>,
+    /// `[probe]` on a loopback base: `None` is `interval = 0` (see [`ConfigToml::probe`]).
+    probe: Option<(u32, u32)>,
     /// The tables after the base, in the order they were added.
     parts: Vec<String>,
 }
@@ -69,8 +71,17 @@ impl ConfigToml {
         ConfigToml {
             base,
             token: None,
+            probe: None,
             parts: Vec::new(),
         }
+    }
+
+    /// OPTIONS probing of static contacts every `interval` seconds, each waiting `timeout`
+    /// (on a loopback base). Without it a loopback server probes nothing: a SIPp phone plays
+    /// one scripted call, and an OPTIONS arriving in a long test would fail its scenario.
+    pub fn probe(mut self, interval: u32, timeout: u32) -> ConfigToml {
+        self.probe = Some((interval, timeout));
+        self
     }
 
     /// `[api] token` (on a loopback base; on virtual time there is no API).
@@ -132,6 +143,12 @@ impl fmt::Display for ConfigToml {
                     writeln!(f, "token = {}", quote(token))?;
                 }
                 writeln!(f, "\n[store]\npath = \"holdline.db\"")?;
+                match self.probe {
+                    Some((interval, timeout)) => {
+                        writeln!(f, "\n[probe]\ninterval = {interval}\ntimeout = {timeout}")?
+                    }
+                    None => writeln!(f, "\n[probe]\ninterval = 0")?,
+                }
             }
             Base::VirtualTime => {
                 writeln!(f, "[sip]\nlisten = [\"udp:192.0.2.1:5060\"]")?;

@@ -464,6 +464,55 @@ async fn malformed_event_query_is_422() {
 }
 
 #[tokio::test]
+async fn turning_allow_opt_out_off_and_on_again_leaves_every_agent_opted_in() {
+    let a = app();
+    let mut prefs = a.state.subscribe_agent_prefs();
+    let (status, _) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "temp", "agents": ["bea"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    call(
+        &a.router,
+        "POST",
+        "/api/v1/agents/bea/queues/temp/opt-out",
+        None,
+    )
+    .await;
+    assert!(prefs.borrow_and_update().is_opted_out("bea", "temp"));
+    for allow in [false, true] {
+        let (status, q) = call(
+            &a.router,
+            "PATCH",
+            "/api/v1/queues/temp",
+            Some(json!({ "allow_opt_out": allow })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        assert_eq!(q["allow_opt_out"], allow);
+    }
+    assert!(
+        !prefs.borrow_and_update().is_opted_out("bea", "temp"),
+        "the runtime hears that bea is opted in again"
+    );
+    let (_, bea) = call(&a.router, "GET", "/api/v1/agents/bea", None).await;
+    let temp = bea["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "temp")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        temp,
+        json!({ "queue": "temp", "opted_in": true, "allow_opt_out": true })
+    );
+}
+
+#[tokio::test]
 async fn metrics_export_connection_reuse() {
     let a = app();
     a.live.set_counters(Counters {

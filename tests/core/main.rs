@@ -6,6 +6,8 @@
 //! - `admission`: per-source limits and bans in front of the legs.
 //! - `uas_scenarios`: callers' dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, OPTIONS).
 //! - `agent_legs`: agent legs as the UAC (ringing, CANCEL timing, forks, refusals).
+//! - `devices`: an agent's devices: forking with the CANCEL Reason, OPTIONS probes of static
+//!   contacts.
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
@@ -18,10 +20,12 @@
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
+//! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
 
 mod abandon_log;
 mod admission;
 mod agent_legs;
+mod devices;
 mod dial_strings;
 mod hostile_media;
 mod media_timeouts;
@@ -33,3 +37,4 @@ mod rfc4475;
 mod server_header;
 mod transfers;
 mod uas_scenarios;
+mod unparsable_rport;

@@ -890,3 +890,102 @@ fn a_refresh_moves_expiry_later_and_other_bindings_still_expire_on_time() {
     assert_eq!(h.core.registrar_stats().1, 0);
     assert_eq!(h.core.poll_timeout().filter(|t| *t <= h.now), None);
 }
+
+/// `digest_algorithms = ["MD5"]`, for phones whose SIP stack gives up on a SHA-256 challenge
+/// (baresip 1.0): the 401 and the stale 401 offer MD5 alone, an MD5 answer registers, and a
+/// SHA-256 answer to that nonce is refused as a failed authentication (not offered).
+#[test]
+fn md5_only_offers_one_challenge_and_refuses_a_sha256_answer() {
+    let mut h = harness("[registrar]\ndigest_algorithms = [\"MD5\"]\nnonce_lifetime = 60\n");
+    let first = send(&mut h, PHONE, &Reg::new(1));
+    assert_eq!(first.status, 401);
+    let ch = challenges(&first);
+    assert_eq!(ch.len(), 1, "one challenge");
+    assert_eq!(ch[0].algorithm, holdline::sip::digest::Algorithm::Md5);
+
+    // SHA-256 computed over the MD5 challenge's own nonce: right password, wrong algorithm.
+    let mut sha = Reg::new(2);
+    sha.auth = Some(authorization(
+        &ch[0],
+        "SHA-256",
+        "amos",
+        "s3cret",
+        "sip:example.com",
+        1,
+    ));
+    let refused = send(&mut h, PHONE, &sha);
+    assert_eq!(refused.status, 401);
+    assert_eq!(challenges(&refused).len(), 1);
+    assert_eq!(h.core.registrar_stats().2.auth_failures_total, 1);
+    assert!(!online(&h, "amos"));
+
+    let ok = register(&mut h, PHONE, &Reg::new(3), "MD5");
+    assert_eq!(ok.status, 200);
+    assert!(online(&h, "amos"));
+
+    // A nonce past its lifetime: the stale 401 offers MD5 alone too.
+    let old = ch[0].clone();
+    h.advance(Duration::from_secs(120));
+    let mut late = Reg::new(5);
+    late.auth = Some(authorization(
+        &old,
+        "MD5",
+        "amos",
+        "s3cret",
+        "sip:example.com",
+        2,
+    ));
+    let stale = send(&mut h, PHONE, &late);
+    assert_eq!(stale.status, 401);
+    let ch = challenges(&stale);
+    assert_eq!(ch.len(), 1);
+    assert!(ch[0].stale);
+    assert_eq!(ch[0].algorithm, holdline::sip::digest::Algorithm::Md5);
+    assert_eq!(h.core.registrar_stats().2.auth_failures_total, 1);
+}
+
+#[test]
+fn digest_algorithms_md5_first_puts_its_challenge_first() {
+    let mut h = harness("[registrar]\ndigest_algorithms = [\"MD5\", \"SHA-256\"]\n");
+    let first = send(&mut h, PHONE, &Reg::new(1));
+    let algs: Vec<_> = challenges(&first).iter().map(|c| c.algorithm).collect();
+    assert_eq!(
+        algs,
+        [
+            holdline::sip::digest::Algorithm::Md5,
+            holdline::sip::digest::Algorithm::Sha256
+        ]
+    );
+    // Both still register.
+    assert_eq!(register(&mut h, PHONE, &Reg::new(1), "SHA-256").status, 200);
+}
+
+#[test]
+fn a_registered_agent_whose_static_contact_is_silent_stays_online_and_rings_at_the_binding() {
+    const DESK: &str = "198.51.100.40:5070";
+    let text = config("[probe]\ninterval = 9\ntimeout = 2").replace(
+        "password = \"s3cret\"\n",
+        &format!("password = \"s3cret\"\ncontacts = [\"sip:amos@{DESK}\"]\n"),
+    );
+    let mut h = Harness::with_config(&text);
+    h.core.set_registrar_secret(b"test secret");
+    register(&mut h, PHONE, &Reg::new(1), "SHA-256");
+    // The desk phone's probe at 9 s goes unanswered: it is unreachable from 11 s.
+    h.advance(Duration::from_secs(12));
+    let probed = h.sent.iter().any(|(p, m)| {
+        p.addr.to_string() == DESK
+            && matches!(m, Message::Request(r) if r.method == Method::Options)
+    });
+    assert!(probed, "the static contact is probed");
+    assert!(
+        online(&h, "amos"),
+        "the registered softphone keeps amos online"
+    );
+    let invites = ring(&mut h, "q1");
+    let to: Vec<String> = invites.iter().map(|(p, _)| p.addr.to_string()).collect();
+    assert_eq!(
+        to,
+        [PHONE.to_string()],
+        "rung at the binding, not the silent desk phone"
+    );
+}

@@ -64,8 +64,12 @@ fn agent_addr(i: usize) -> SocketAddr {
 /// `sales` forwards after 15 s (to the trunk, by REFER when the caller's side takes it);
 /// `support` answers after 2 s and forwards to the first agent after 30 s.
 pub fn config_toml(agents: usize, k: &Knobs) -> String {
-    let mut t =
-        String::from("[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\n[rtp]\nports = \"20000-29999\"\n");
+    // No OPTIONS probes: the scripted phones play call flows only, and the leak counters
+    // count every transaction (a probe's included).
+    let mut t = String::from(
+        "[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\n[rtp]\nports = \"20000-29999\"\n\
+         [probe]\ninterval = 0\n",
+    );
     for n in SERVICE {
         t += &format!("[[number]]\ne164 = \"{n}\"\nkind = \"service-toll\"\n");
     }

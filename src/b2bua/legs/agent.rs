@@ -123,6 +123,24 @@ pub struct Leg {
     /// The agent's 2xx carried no usable answer (§13.2.1), so the leg is hung up unbridged:
     /// it ends as a refusal (488), not as a call that took place.
     pub unusable_answer: bool,
+    /// Our CANCEL says the call was answered on another device (RFC 3326 §2).
+    pub completed_elsewhere: bool,
+}
+
+/// RFC 3326 §2 (and RFC 3261 §9.1's use of it for forks): the Reason of a CANCEL sent because
+/// another branch answered. Phones show no missed call for it.
+pub const COMPLETED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
+
+/// The CANCEL for `leg`'s INVITE (§9.1), with the Reason that says why when it was answered
+/// elsewhere. Other causes (the caller hung up, the alert time ran out, the queue withdrew the
+/// offer) carry no Reason: to the agent those are calls they missed, and RFC 3326 defines no
+/// SIP cause for them that a phone would show otherwise.
+fn leg_cancel(leg: &Leg) -> Request {
+    let mut cancel = build_cancel(&leg.invite);
+    if leg.completed_elsewhere {
+        cancel.headers.push(HeaderName::Reason, COMPLETED_ELSEWHERE);
+    }
+    cancel
 }
 
 impl Legs {
@@ -217,10 +235,21 @@ impl Legs {
                 }),
                 ring_reported: false,
                 unusable_answer: false,
+                completed_elsewhere: false,
             },
         );
         self.drain_transactions(now);
         Some(handle)
+    }
+
+    /// Stops ringing a device because the call was answered on another one (another contact
+    /// of the same agent, another agent of the queue, another contact of a forward): the
+    /// CANCEL carries `Reason: SIP;cause=200` (RFC 3326 §2) so the phone shows no missed call.
+    pub fn cancel_leg_completed_elsewhere(&mut self, now: Time, leg: LegHandle) {
+        if let Some(l) = self.agents.legs.get_mut(&leg) {
+            l.completed_elsewhere = true;
+        }
+        self.cancel_leg(now, leg);
     }
 
     /// Stops ringing an agent (§9.1): CANCEL now if it has rung, else as soon as it does.
@@ -233,7 +262,7 @@ impl Legs {
             LegState::Calling => l.state = LegState::Cancelling { cancel_sent: false },
             LegState::Ringing => {
                 l.state = LegState::Cancelling { cancel_sent: true };
-                let cancel = build_cancel(&l.invite);
+                let cancel = leg_cancel(l);
                 let dest = l.dest;
                 if let Err(err) = self.tx.send_request(now, cancel, dest) {
                     tracing::debug!(%err, "could not send CANCEL");
@@ -266,7 +295,7 @@ impl Legs {
                 LegState::Cancelling { cancel_sent: false } => {
                     // §9.1: the CANCEL waited for this provisional response.
                     l.state = LegState::Cancelling { cancel_sent: true };
-                    let cancel = build_cancel(&l.invite);
+                    let cancel = leg_cancel(l);
                     let dest = l.dest;
                     let _ = self.tx.send_request(now, cancel, dest);
                 }

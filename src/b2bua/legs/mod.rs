@@ -15,6 +15,7 @@
 //!   trunk's digest challenge.
 //! - `offer`: offer/answer inside a caller's dialog (ACK with the answer, re-INVITE, UPDATE).
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
+//! - `probe`: OPTIONS probes of static contacts (RFC 3261 §11).
 //! - `register`: REGISTER handed to the registrar and its answer sent back.
 
 mod agent;
@@ -22,6 +23,7 @@ mod auth;
 pub mod call;
 mod caller;
 mod offer;
+mod probe;
 mod refer;
 mod register;
 
@@ -37,8 +39,7 @@ use crate::sip::header::HeaderName;
 use crate::sip::message::{Message, Request, Response};
 use crate::sip::parse::ParseError;
 use crate::sip::transaction::{
-    self, response_destination, ClientTxId, RequestOutcome, ServerTxId, TransactionEvent,
-    TransactionLayer, TxId,
+    self, ClientTxId, RequestOutcome, ServerTxId, TransactionEvent, TransactionLayer, TxId,
 };
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::sip::uri::{Host, Uri};
@@ -180,6 +181,8 @@ pub(crate) struct Legs {
     /// Sources that asked for a call over their unconfirmed quota since the last
     /// [`Legs::poll_over_quota`].
     over_quota: Vec<IpAddr>,
+    /// OPTIONS probes of static contacts in flight, and their outcomes.
+    probes: probe::Probes,
 }
 
 impl Legs {
@@ -204,6 +207,7 @@ impl Legs {
             draining: false,
             unconfirmed: HashMap::new(),
             over_quota: Vec::new(),
+            probes: probe::Probes::default(),
         }
     }
 
@@ -402,6 +406,9 @@ impl Legs {
         if let Some(&leg) = self.agents.invites.get(&tx) {
             return self.on_leg_response(now, leg, resp);
         }
+        if self.on_probe_response(tx, &resp) {
+            return;
+        }
         if resp.is_provisional() {
             return;
         }
@@ -432,9 +439,12 @@ impl Legs {
         resp.reason = format!("{} ({})", resp.reason, sanitize_reason(&err.to_string()));
         self.add_server_header(&mut resp);
         // A Via too broken to parse (RFC 4475 badinv01, badvers) leaves only the packet's
-        // source to answer to: the symmetric response of RFC 3581 §4.
-        let to = match headers.top_via() {
-            Some(via) => response_destination(&via, from),
+        // source to answer to: the symmetric response of RFC 3581 §4. A parsed one was never
+        // stamped with received / rport (the request never reached the transaction layer):
+        // stamp the response's copy (§18.2.1, RFC 3581 §4), so a bare rport answers the
+        // source, not the sent-by host at the source's port.
+        let to = match transaction::stamp_top_via(&mut resp.headers, from.addr) {
+            Some(via) => transaction::response_destination(&via, from),
             None => from,
         };
         self.out.transmits.push_back(Transmit {
@@ -481,6 +491,7 @@ impl Legs {
 
     /// A client transaction of ours got no final response (Timer B / F, or the transport).
     fn client_failed(&mut self, id: ClientTxId) {
+        self.on_probe_failed(id);
         if let Some(handle) = self.callers.byes.remove(&id) {
             self.finish(handle, EndReason::Timeout);
         }
@@ -505,6 +516,9 @@ impl Legs {
             } else {
                 LegOutcome::NoResponse
             };
+            if outcome == LegOutcome::NoResponse {
+                self.device_silent(leg);
+            }
             self.finish_leg(leg, outcome);
         }
     }

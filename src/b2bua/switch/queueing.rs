@@ -40,8 +40,12 @@ impl Switch {
         let qcall = action.call();
         if let Action::CancelRing { agent, .. } = action {
             // Also for a caller already gone: its agents must stop ringing.
+            let elsewhere = self.answered_elsewhere(qcall);
             for leg in self.rings.legs.remove(&(qcall, agent)).unwrap_or_default() {
-                cx.legs.cancel_leg(now, leg);
+                match elsewhere {
+                    true => cx.legs.cancel_leg_completed_elsewhere(now, leg),
+                    false => cx.legs.cancel_leg(now, leg),
+                }
             }
             return;
         }
@@ -177,7 +181,7 @@ impl Switch {
         };
         for other in self.rings.legs.remove(&key).unwrap_or_default() {
             if other != leg {
-                cx.legs.cancel_leg(now, other);
+                cx.legs.cancel_leg_completed_elsewhere(now, other);
             }
         }
         // An agent took a call that still rings out its answer delay: answer it now, so the
@@ -189,6 +193,19 @@ impl Switch {
         }
         self.rings.bridged.insert(leg, handle);
         cx.emit(Event::Bridge { call: handle, leg });
+    }
+
+    /// Whether an agent took `qcall` (answered, or bridged already): the engine's
+    /// `CancelRing` for the other agents then comes from that answer (it follows the `Bridge`),
+    /// and their phones are told the call was completed elsewhere (RFC 3326 §2).
+    fn answered_elsewhere(&self, qcall: QueueCallId) -> bool {
+        if self.rings.answered.keys().any(|(c, _)| *c == qcall) {
+            return true;
+        }
+        let Some(handle) = self.seats.calls.get(&qcall) else {
+            return false;
+        };
+        self.rings.bridged.values().any(|c| c == handle)
     }
 
     /// `Forward` to a target outside the engine. Before answering, an external target gets a

@@ -325,7 +325,7 @@ impl Switch {
         let Some(fwd) = self.transfers.legs.remove(&leg) else {
             return;
         };
-        self.cancel_forward_legs(cx, fwd.call);
+        self.cancel_forward_legs(cx, fwd.call, true);
         if !cx.legs.has_call(fwd.call) {
             cx.legs.cancel_leg(now, leg);
             return;
@@ -366,11 +366,12 @@ impl Switch {
     /// The caller is gone: its forward legs stop ringing, a REFER to it is moot.
     pub(crate) fn cancel_forwards(&mut self, cx: &mut Ctx, handle: CallHandle) {
         self.end_referral(handle);
-        self.cancel_forward_legs(cx, handle);
+        self.cancel_forward_legs(cx, handle, false);
     }
 
-    /// Stops every forward leg still ringing for `handle`.
-    fn cancel_forward_legs(&mut self, cx: &mut Ctx, handle: CallHandle) {
+    /// Stops every forward leg still ringing for `handle`; `elsewhere`: because one of them
+    /// answered (their CANCELs say so, RFC 3326 §2).
+    fn cancel_forward_legs(&mut self, cx: &mut Ctx, handle: CallHandle, elsewhere: bool) {
         let now = cx.now;
         let legs: Vec<LegHandle> = self
             .transfers
@@ -381,7 +382,10 @@ impl Switch {
             .collect();
         for leg in legs {
             self.transfers.legs.remove(&leg);
-            cx.legs.cancel_leg(now, leg);
+            match elsewhere {
+                true => cx.legs.cancel_leg_completed_elsewhere(now, leg),
+                false => cx.legs.cancel_leg(now, leg),
+            }
         }
     }
 

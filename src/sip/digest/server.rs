@@ -196,8 +196,20 @@ impl Verifier {
 
     /// The `WWW-Authenticate` values for `realm`, one per offered algorithm, SHA-256 first.
     pub fn challenges(&mut self, now: Time, realm: &str, stale: bool) -> Vec<String> {
+        self.challenges_for(now, realm, stale, &OFFERED)
+    }
+
+    /// [`Verifier::challenges`] offering `algorithms`, in that order (the registrar's
+    /// `digest_algorithms`), all with the same nonce.
+    pub fn challenges_for(
+        &mut self,
+        now: Time,
+        realm: &str,
+        stale: bool,
+        algorithms: &[Algorithm],
+    ) -> Vec<String> {
         let nonce = self.nonce(now, realm);
-        OFFERED
+        algorithms
             .iter()
             .map(|alg| {
                 format!(

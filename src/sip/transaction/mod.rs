@@ -42,7 +42,7 @@ pub use layer::TransactionLayer;
 pub use server::{response_for, response_from_headers, ServerState};
 pub use timer::{Timer, TimerConfig, TimerTable};
 pub use uas_2xx::Uas2xxKey;
-pub use via_route::{response_destination, stamp_received};
+pub use via_route::{response_destination, stamp_received, stamp_top_via};
 
 /// A client transaction, unique for the layer's lifetime (ids are never reused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -24,10 +24,24 @@ const DEFAULT_PORT: u16 = 5060;
 /// domain name always differs, §18.2.1), or whenever `rport` is present (RFC 3581 §4), and fills
 /// a bare `;rport` with the source port.
 pub fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), TransactionError> {
-    let mut via = req
-        .headers
-        .top_via()
-        .ok_or(TransactionError::MissingHeader { name: "Via" })?;
+    stamp_top_via(&mut req.headers, source)
+        .map(drop)
+        .ok_or(TransactionError::MissingHeader { name: "Via" })
+}
+
+/// [`stamp_received`] on any header list (a stateless response's copy of an unparsable
+/// request's Vias, say); the stamped top Via, `None` when there is none that parses.
+pub fn stamp_top_via(headers: &mut Headers, source: SocketAddr) -> Option<Via> {
+    let mut via = headers.top_via()?;
+    // Leave the header text untouched when there is nothing to add.
+    if stamp_via(&mut via, source) {
+        replace_top_via(headers, &via);
+    }
+    Some(via)
+}
+
+/// [`stamp_received`] on a Via alone; whether it changed.
+fn stamp_via(via: &mut Via, source: SocketAddr) -> bool {
     let source_ip = source.ip().to_canonical();
     let same_host = match &via.host {
         Host::V4(a) => IpAddr::V4(*a) == source_ip,
@@ -43,11 +57,7 @@ pub fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), Trans
     if rport == Some(None) {
         via.params.set("rport", Some(&source.port().to_string()));
     }
-    // Leave the header text untouched when there is nothing to add.
-    if add_received {
-        replace_top_via(&mut req.headers, &via);
-    }
-    Ok(())
+    add_received
 }
 
 /// Where the responses to a request go (§18.2.2): back on the connection it arrived on for a
@@ -70,8 +80,9 @@ pub fn response_destination(top_via: &Via, arrived_on: Peer) -> Peer {
         .unwrap_or(arrived_on.addr.ip());
     let port = match top_via.rport() {
         Some(Some(p)) => p,
-        // A bare rport nobody filled in still asks for the source port (RFC 3581 §4).
-        Some(None) => arrived_on.addr.port(),
+        // A bare rport nobody filled in still asks for the source (RFC 3581 §4): its address
+        // as well as its port, never the sent-by host at the source's port.
+        Some(None) => return Peer::udp(arrived_on.addr),
         None => top_via.port.unwrap_or(DEFAULT_PORT),
     };
     Peer::udp(SocketAddr::new(ip, port))
@@ -185,6 +196,40 @@ mod tests {
         let via = Via::parse("SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx").unwrap();
         let dest = response_destination(&via, Peer::udp(addr("192.0.2.10:7000")));
         assert_eq!(dest, Peer::udp(addr("192.0.2.10:5060")));
+    }
+
+    #[test]
+    fn unstamped_bare_rport_goes_to_the_source_address_and_port() {
+        // RFC 3581 §4: the sent-by (10.0.0.5) is where the phone thinks it is, behind NAT.
+        let via = Via::parse("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKx").unwrap();
+        let source = addr("203.0.113.9:40000");
+        assert_eq!(
+            response_destination(&via, Peer::udp(source)),
+            Peer::udp(source)
+        );
+        // Stamped in a response's own headers (a stateless 400): the same place.
+        let mut headers = Headers::default();
+        headers.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKx",
+        );
+        let stamped = stamp_top_via(&mut headers, source).unwrap();
+        assert_eq!(
+            headers.get(&HeaderName::Via),
+            Some("SIP/2.0/UDP 10.0.0.5:5060;rport=40000;branch=z9hG4bKx;received=203.0.113.9")
+        );
+        assert_eq!(
+            response_destination(&stamped, Peer::udp(source)),
+            Peer::udp(source)
+        );
+        // Without rport: the source address at the sent-by port (§18.2.1, §18.2.2).
+        let mut headers = Headers::default();
+        headers.push(HeaderName::Via, "SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKx");
+        let stamped = stamp_top_via(&mut headers, source).unwrap();
+        assert_eq!(
+            response_destination(&stamped, Peer::udp(source)),
+            Peer::udp(addr("203.0.113.9:5070"))
+        );
     }
 
     #[test]

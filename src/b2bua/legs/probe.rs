@@ -1,0 +1,119 @@
+//! OPTIONS probes of static contacts (RFC 3261 §11): the request, sent as a non-INVITE client
+//! transaction (§17.1.2), and what its outcome says about the contact.
+//!
+//! An INVITE that got no response at all is reported the same way as an unanswered probe.
+//!
+//! When to probe and what an outcome changes is decided elsewhere (`b2bua::reachability`,
+//! `b2bua::locations`); this only sends the OPTIONS and reports, once per probe, whether a
+//! device answered. Any final response but 408 proves a device at the contact (a phone that
+//! answers 404 or 405 to OPTIONS still rings for an INVITE); 408, Timer F and a transport error
+//! do not (a 408 comes from something in between that did not reach the device).
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::sip::header::HeaderName;
+use crate::sip::message::{Request, Response};
+use crate::sip::method::Method;
+use crate::sip::transaction::ClientTxId;
+use crate::sip::typed::NameAddr;
+use crate::sip::uri::Uri;
+use crate::time::Time;
+
+use super::{peer_of, Legs};
+
+/// Probes in flight and their outcomes not yet polled.
+#[derive(Debug, Default)]
+pub(super) struct Probes {
+    in_flight: HashMap<ClientTxId, Uri>,
+    /// (contact, whether a device answered), in the order they came.
+    results: VecDeque<(Uri, bool)>,
+}
+
+impl Legs {
+    /// Sends an OPTIONS to `contact`. `false` when it cannot be sent (a host name that needs
+    /// DNS, or the transaction layer refused it): nothing will be reported for it.
+    pub fn send_probe(&mut self, now: Time, contact: &Uri) -> bool {
+        let Some(dest) = peer_of(contact) else {
+            return false;
+        };
+        let local = self.listener(dest.transport);
+        let (host, _) = self.advertised(dest.transport, local, None);
+        let via = self.new_via(&dest, local);
+        let tag = self.new_tag();
+        let call_id = format!("{:016x}@{host}", self.rng_u64());
+        let mut from = match crate::sip::parse::parse_uri(&format!("sip:holdline@{host}")) {
+            Ok(uri) => NameAddr::new(uri),
+            Err(_) => return false,
+        };
+        from.params.set("tag", Some(&tag));
+        let mut req = Request::new(Method::Options, contact.clone());
+        let h = &mut req.headers;
+        h.push(HeaderName::Via, via);
+        h.push(HeaderName::MaxForwards, "70");
+        h.push(HeaderName::From, from.to_string());
+        h.push(HeaderName::To, NameAddr::new(contact.clone()).to_string());
+        h.push(HeaderName::CallId, call_id);
+        h.push(HeaderName::CSeq, "1 OPTIONS");
+        h.push(HeaderName::Accept, "application/sdp");
+        if !self.endpoint.user_agent.is_empty() {
+            h.push(HeaderName::UserAgent, self.endpoint.user_agent.clone());
+        }
+        match self.tx.send_request(now, req, dest) {
+            Ok(id) => {
+                self.probes.in_flight.insert(id, contact.clone());
+                self.drain_transactions(now);
+                true
+            }
+            Err(err) => {
+                tracing::debug!(%err, "could not send OPTIONS to a contact");
+                false
+            }
+        }
+    }
+
+    /// The next probe outcome: the contact and whether a device answered.
+    pub fn poll_probe_result(&mut self) -> Option<(Uri, bool)> {
+        self.probes.results.pop_front()
+    }
+
+    /// Whether outcomes wait for [`Legs::poll_probe_result`].
+    pub fn has_probe_results(&self) -> bool {
+        !self.probes.results.is_empty()
+    }
+
+    /// Whether an agent leg (ringing, answered, ending) runs to `contact`: its device is busy
+    /// with us, and its INVITE says more about it than a probe would.
+    pub fn has_leg_to(&self, contact: &Uri) -> bool {
+        self.agents.legs.values().any(|l| &l.invite.uri == contact)
+    }
+
+    /// A response on a client transaction: `true` when it was a probe's (a final one ends it).
+    pub(super) fn on_probe_response(&mut self, tx: ClientTxId, resp: &Response) -> bool {
+        if !self.probes.in_flight.contains_key(&tx) {
+            return false;
+        }
+        if resp.is_provisional() {
+            return true;
+        }
+        if let Some(contact) = self.probes.in_flight.remove(&tx) {
+            self.probes.results.push_back((contact, resp.status != 408));
+        }
+        true
+    }
+
+    /// An INVITE to `leg`'s contact got no response at all (Timer B, or the transport
+    /// failed: a refused TCP connection): that says as much as an unanswered probe, so it is
+    /// reported like one and the contact is not rung again until a probe is answered.
+    pub(super) fn device_silent(&mut self, leg: super::LegHandle) {
+        if let Some(l) = self.agents.legs.get(&leg) {
+            self.probes.results.push_back((l.invite.uri.clone(), false));
+        }
+    }
+
+    /// A probe's transaction gave up (Timer F, transport error): no device answered.
+    pub(super) fn on_probe_failed(&mut self, tx: ClientTxId) {
+        if let Some(contact) = self.probes.in_flight.remove(&tx) {
+            self.probes.results.push_back((contact, false));
+        }
+    }
+}
