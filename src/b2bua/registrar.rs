@@ -115,6 +115,11 @@ pub struct Registrar {
     accounts: HashMap<String, Account>,
     verifier: Verifier,
     bindings: HashMap<UserId, Vec<Binding>>,
+    /// No binding expires before this: a lower bound, kept by every insert and refresh and made
+    /// exact by each expiry scan. The core asks for its timeout after every input and fires
+    /// timers for every transaction; scanning 10,000 bindings each time cost more than the
+    /// REGISTER itself (see BENCHMARKS.md, registrar).
+    next_expiry: Option<Time>,
     failures: HashMap<IpAddr, Failures>,
     stats: RegistrarStats,
 }
@@ -128,6 +133,7 @@ impl Registrar {
             accounts: HashMap::new(),
             verifier: Verifier::new(secret, config.registrar.nonce_lifetime),
             bindings: HashMap::new(),
+            next_expiry: None,
             failures: HashMap::new(),
             stats: RegistrarStats::default(),
         };
@@ -226,6 +232,8 @@ impl Registrar {
         if live.is_empty() {
             return false;
         }
+        let earliest = live.iter().map(|b| b.expires).min();
+        self.note_expiry(earliest);
         self.bindings.insert(user.clone(), live);
         true
     }
@@ -246,12 +254,16 @@ impl Registrar {
         true
     }
 
-    /// When the next binding expires.
+    /// When the next binding expires, or earlier (a refresh moves a binding's expiry later
+    /// without a scan; waking early only makes [`Registrar::expire`] find the exact time).
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.bindings
-            .values()
-            .flat_map(|b| b.iter().map(|b| b.expires))
-            .min()
+        self.next_expiry
+    }
+
+    fn note_expiry(&mut self, at: Option<Time>) {
+        if let Some(at) = at {
+            self.next_expiry = Some(self.next_expiry.map_or(at, |t| t.min(at)));
+        }
     }
 
     /// Drops bindings expired at `now`; returns the users whose bindings changed.
@@ -260,7 +272,17 @@ impl Registrar {
         let window = self.config.auth_failure_window;
         self.failures
             .retain(|_, f| now.saturating_since(f.since) < window);
-        self.drop_where(|b| b.expires <= now)
+        if self.next_expiry.is_none_or(|t| t > now) {
+            // Nothing can have expired: no scan (this runs for every transaction timer).
+            return Vec::new();
+        }
+        let changed = self.drop_where(|b| b.expires <= now);
+        self.next_expiry = self
+            .bindings
+            .values()
+            .flat_map(|b| b.iter().map(|b| b.expires))
+            .min();
+        changed
     }
 
     /// A connection closed: the bindings that came on it can no longer be reached (RFC 5626
@@ -404,6 +426,7 @@ impl Registrar {
             .headers
             .get(&HeaderName::UserAgent)
             .map(|v| v.chars().take(128).collect());
+        let mut earliest = None;
         let list = self.bindings.entry(user.clone()).or_default();
         list.retain(|b| b.expires > now);
         for (mut contact, secs) in wanted {
@@ -434,6 +457,7 @@ impl Registrar {
                 b.call_id = call_id.clone();
                 b.cseq = cseq;
                 b.expires = now + Duration::from_secs(secs);
+                earliest = Some(earliest.map_or(b.expires, |e: Time| e.min(b.expires)));
                 b.source = from;
                 b.path = path.clone();
                 b.user_agent = user_agent.clone();
@@ -450,13 +474,15 @@ impl Registrar {
                     list.remove(oldest);
                 }
             }
+            let at = now + Duration::from_secs(secs);
+            earliest = Some(earliest.map_or(at, |e: Time| e.min(at)));
             list.push(Binding {
                 contact,
                 instance,
                 reg_id,
                 call_id: call_id.clone(),
                 cseq,
-                expires: now + Duration::from_secs(secs),
+                expires: at,
                 source: from,
                 path: path.clone(),
                 user_agent: user_agent.clone(),
@@ -466,6 +492,7 @@ impl Registrar {
         if list.is_empty() {
             self.bindings.remove(user);
         }
+        self.note_expiry(earliest);
         if changed {
             tracing::info!(user = %user, source = %from.addr, "registration updated");
         }

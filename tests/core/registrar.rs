@@ -837,6 +837,60 @@ fn a_user_cannot_register_someone_elses_address_of_record() {
     assert!(!online(&h, "amos"));
 }
 
+/// The registrar's timeout is a lower bound kept without scanning the bindings (a refresh
+/// moves an expiry later without one): a refreshed binding must still live to its new end,
+/// and the others must still end on time.
+#[test]
+fn a_refresh_moves_expiry_later_and_other_bindings_still_expire_on_time() {
+    let mut h = harness("[[user]]\nid = \"cy\"\npassword = \"s3cret\"\n");
+    let reg = |user: &'static str, cseq: u32| {
+        let mut r = Reg::new(cseq);
+        r.user = user;
+        r.call_id = if user == "amos" { "reg-a" } else { "reg-c" };
+        r.contact = format!("<sip:{user}@10.0.0.5:5060>");
+        r.expires = Some("120");
+        r
+    };
+    assert_eq!(
+        register(&mut h, PHONE, &reg("amos", 1), "SHA-256").status,
+        200
+    );
+    h.advance(Duration::from_secs(10));
+    assert_eq!(
+        register(&mut h, PHONE2, &reg("cy", 1), "SHA-256").status,
+        200
+    );
+    h.advance(Duration::from_secs(50));
+    // amos refreshes at 60 s: his binding now ends at 180 s, cy's still at 130 s.
+    assert_eq!(
+        register(&mut h, PHONE, &reg("amos", 3), "SHA-256").status,
+        200
+    );
+    // The old end of amos's binding (120 s) passes: nothing expires.
+    h.advance(Duration::from_secs(65));
+    assert!(online(&h, "amos"));
+    assert_eq!(h.core.registrar_stats().1, 2);
+    // cy's ends at 130 s.
+    h.advance(Duration::from_secs(6));
+    assert_eq!(
+        h.core.registrar_stats().1,
+        1,
+        "cy's binding expired at 130 s"
+    );
+    assert!(online(&h, "amos"));
+    assert_eq!(
+        h.core.poll_timeout(),
+        Some(Time::ZERO + Duration::from_secs(180))
+    );
+    h.advance(Duration::from_secs(50));
+    assert!(
+        !online(&h, "amos"),
+        "amos's refreshed binding ended at 180 s"
+    );
+    assert_eq!(h.core.registrar_stats().1, 0);
+    assert_eq!(h.core.poll_timeout().filter(|t| *t <= h.now), None);
+}
+
 /// `digest_algorithms = ["MD5"]`, for phones whose SIP stack gives up on a SHA-256 challenge
 /// (baresip 1.0): the 401 and the stale 401 offer MD5 alone, an MD5 answer registers, and a
 /// SHA-256 answer to that nonce is refused as a failed authentication (not offered).
