@@ -1,14 +1,13 @@
 //! Where a user is rung: the one place that turns a user into contacts, and tells the queue
 //! engine whether an agent is online.
 //!
-//! Today the contacts are the static ones of `[[user]] contacts` (phones that do not
-//! register); registered bindings join them when the registrar lands, and then a user is online
-//! while they have either. The queue engine never sees a contact: it says "ring agent X", the
-//! b2bua asks [`Locations::contacts`], and the engine hears only online / offline.
+//! The queue engine never sees a contact: it says "ring agent X", the b2bua asks this module
+//! where, and the engine hears only online / offline.
 //!
-//! Registered bindings join the static contacts ([`Locations::set_registered`], from the
-//! registrar): a user is online while they have either. A registered contact is rung at the
-//! address (and over the connection) its REGISTER came from, with its Path as Route.
+//! Registered bindings ([`Locations::set_registered`], from the registrar) join the static
+//! contacts of `[[user]] contacts` (phones that do not register): a user is online while they
+//! have either. A registered contact is rung at the address (and over the connection) its
+//! REGISTER came from, with its Path as Route.
 //!
 //! Static contacts are probed with OPTIONS (`super::reachability`): one known not to answer
 //! is not rung, and a user whose every static contact is unreachable and who has no
