@@ -201,9 +201,8 @@ impl Core {
             .position(|b| !b.is_ascii_whitespace())
             .unwrap_or(0);
         let request = !bytes[start..].starts_with(b"SIP/");
-        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
-        {
-            return self.silence_banned(now);
+        if !self.admit(now, from, request) {
+            return;
         }
         let parsed = parse_datagram(bytes, self.legs.limits());
         self.dispatch(now, from, local, parsed);
@@ -218,11 +217,21 @@ impl Core {
         parsed: Result<Message, ParseError>,
     ) {
         let request = !matches!(parsed, Ok(Message::Response(_)));
-        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
-        {
-            return self.silence_banned(now);
+        if !self.admit(now, from, request) {
+            return;
         }
         self.dispatch(now, from, local, parsed);
+    }
+
+    /// Admission control's word on a message from `from`: false when it is dropped (a banned
+    /// source, a request over its rate), and then a source banned by it is silenced.
+    fn admit(&mut self, now: Time, from: Peer, request: bool) -> bool {
+        if self.admission_on && self.admission.admit(now, from.addr.ip(), request) == Verdict::Drop
+        {
+            self.silence_banned(now);
+            return false;
+        }
+        true
     }
 
     /// An admitted message to the legs; a source that asked for a call over its quota of

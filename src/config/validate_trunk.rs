@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::number::{E164Error, E164, MIN_DIGITS};
-use crate::sip::uri::{Host, Scheme, SipUri};
+use crate::sip::uri::{Host, SipUri};
 
 use super::dial::DialRules;
 use super::model::{AllowPattern, Trunk, TrunkAuth, TrunkId};
@@ -118,12 +118,7 @@ fn dial_rules(t: &RawTrunk, subj: &str, p: &mut Problems) -> DialRules {
 /// A trunk's proxy as holdline can reach it today: by IP address (no DNS resolver yet), over
 /// UDP or TCP (no TLS yet). Anything else would pass the check and fail every forward.
 fn servable_proxy(uri: SipUri) -> Result<SipUri, String> {
-    let tls = uri.scheme == Scheme::Sips
-        || uri
-            .params
-            .value("transport")
-            .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
-    if tls {
+    if super::uri::asks_for_tls(&uri) {
         return Err("asks for TLS, and SIP over TLS to trunks is not available yet; use transport=udp or transport=tcp".into());
     }
     if let Host::Name(name) = &uri.host {
