@@ -11,7 +11,6 @@
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use holdline::api::client::Client;
 use holdline_testkit::{
-    assert_sipp_ok, eventually, holdline_bin, run_sipp, ConfigToml, QueueToml, Server,
+    assert_sipp_ok, eventually, holdline_bin, metric_value, run_sipp, ConfigToml, QueueToml, Server,
 };
 use serde_json::Value;
 
@@ -131,18 +130,13 @@ fn bans(server: &Server) -> Vec<Value> {
 
 /// The value of an unlabelled metric in `/metrics` (plain HTTP: the body is text).
 fn metric(server: &Server, name: &str) -> u64 {
-    let mut stream = std::net::TcpStream::connect(&server.api).expect("connect to the API");
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+    let text = server.metrics(Some(TOKEN));
+    metric_value(&text, name).unwrap_or_else(|| {
+        panic!(
+            "no {name} in /metrics:
+{text}"
+        )
+    })
 }
 
 #[test]

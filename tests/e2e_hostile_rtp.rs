@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use holdline::api::client::Client;
 use holdline_testkit::{
-    assert_sipp_ok, free_port, run_sipp_port, AgentPhone, ConfigToml, QueueToml, Server,
+    assert_sipp_ok, free_port, metric_value, run_sipp_port, AgentPhone, ConfigToml, QueueToml,
+    Server,
 };
 
 const NUMBER: &str = "+14255550100";
@@ -193,15 +193,13 @@ impl Sprayer {
 
 /// The `/metrics` line `name value`, as a number.
 fn metric(server: &Server, name: &str) -> u64 {
-    let client = Client::new(server.api.clone(), server.token.clone());
-    let reply = client
-        .request("GET", "/metrics", None)
-        .expect("GET /metrics");
-    let text = reply.body.as_str().unwrap_or_default().to_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+    let text = server.metrics(None);
+    metric_value(&text, name).unwrap_or_else(|| {
+        panic!(
+            "no {name} in /metrics:
+{text}"
+        )
+    })
 }
 
 #[test]

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use holdline::api::client::Client;
 use holdline_testkit::{
-    assert_sipp_ok, eventually, free_port, run_sipp_port, scenario, scratch_dir, sipp_path,
-    ConfigToml, QueueToml, Server, SippRun,
+    assert_sipp_ok, eventually, free_port, metric_value, run_sipp_port, scenario, scratch_dir,
+    sipp_path, ConfigToml, QueueToml, Server, SippRun,
 };
 
 const NUMBER: &str = "+14255550100";
@@ -58,10 +58,7 @@ fn api(server: &Server) -> Client {
 
 /// The value of the unlabelled metric `name` in /metrics.
 fn metric(server: &Server, name: &str) -> Option<u64> {
-    let metrics = api(server).request("GET", "/metrics", None).ok()?;
-    let text = metrics.body.as_str().unwrap_or_default().to_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    metric_value(&server.metrics(Some(TOKEN)), name)
 }
 
 /// `user`'s bindings as the API lists them, once there are any (within 10 s).

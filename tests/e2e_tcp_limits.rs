@@ -9,7 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use holdline_testkit::{raise_own_fd_limit, rss_kib, ConfigToml, QueueToml, Server};
+use holdline_testkit::{metric_value, raise_own_fd_limit, rss_kib, ConfigToml, QueueToml, Server};
 
 const NUMBER: &str = "+14255550100";
 const TOKEN: &str = "tcp-limits-token";
@@ -27,32 +27,18 @@ fn sip_addr(server: &Server) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], server.port))
 }
 
-/// `GET /metrics` from the admin API.
 fn metrics(server: &Server) -> String {
-    let mut s = TcpStream::connect(&server.api).expect("connect to the API");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n",
-        server.api
-    )
-    .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
+    server.metrics(Some(TOKEN))
 }
 
 /// The value of one metrics line (name with its labels, as exported).
 fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    metric_value(text, series).unwrap_or_else(|| {
+        panic!(
+            "no {series} in
+{text}"
+        )
+    })
 }
 
 /// Waits until `f` holds on the server's metrics, or panics after `within`.

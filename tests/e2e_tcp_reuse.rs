@@ -12,7 +12,9 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use holdline_testkit::{assert_sipp_ok, run_sipp_port, ConfigToml, QueueToml, Server};
+use holdline_testkit::{
+    assert_sipp_ok, metric_value, run_sipp_port, ConfigToml, QueueToml, Server,
+};
 
 const NUMBER: &str = "+14255550100";
 const TOKEN: &str = "tcp-reuse-token";
@@ -180,31 +182,17 @@ fn response(request: &str, status: &str, port: u16, rtp_port: Option<u16>) -> St
     out
 }
 
-/// `GET /metrics` from the admin API.
 fn metrics(server: &Server) -> String {
-    let mut s = TcpStream::connect(&server.api).expect("connect to the API");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n",
-        server.api
-    )
-    .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
+    server.metrics(Some(TOKEN))
 }
 
 fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    metric_value(text, series).unwrap_or_else(|| {
+        panic!(
+            "no {series} in
+{text}"
+        )
+    })
 }
 
 #[test]

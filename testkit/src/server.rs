@@ -154,6 +154,24 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// `GET /metrics` from the admin API (the whole HTTP response; the series are its lines),
+    /// with `token`, or the token the server printed when `None`.
+    pub fn metrics(&self, token: Option<&str>) -> String {
+        use std::io::{Read, Write};
+        let token = token.or(self.token.as_deref()).unwrap_or_default();
+        let mut s = std::net::TcpStream::connect(&self.api).expect("connect to the API");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+            self.api
+        )
+        .unwrap();
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -243,4 +261,16 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The value of one series in `/metrics` text: its name with its labels, as exported
+/// (`holdline_bans_total`, `holdline_sip_connections_refused_total{reason="max_per_source"}`).
+pub fn metric_value(text: &str, series: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
