@@ -71,6 +71,8 @@ pub struct Config {
     pub probe: super::probe::ProbeConfig,
     /// `[registrar]`: REGISTER with digest authentication for users with a password.
     pub registrar: super::registrar::RegistrarConfig,
+    /// `[features]`: feature codes, user-to-user ringing, extensions.
+    pub features: super::features::FeaturesConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,

@@ -84,10 +84,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let queues = queues(
         &raw, base_dir, &sip, &numbers, &users, &groups, &trunks, &mut p,
     );
+    let features = super::features::features(&raw, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
     Ok(Config {
+        features,
         sip,
         rtp,
         api,
