@@ -227,6 +227,11 @@ impl Registrar {
         gone
     }
 
+    /// Whether any user can authenticate (has a password).
+    pub fn has_accounts(&self) -> bool {
+        !self.accounts.is_empty()
+    }
+
     pub fn stats(&self) -> RegistrarStats {
         self.stats
     }

@@ -266,6 +266,7 @@ mod tests {
             id = "amos"
             contacts = ["sip:amos@127.0.0.1:5070"]
             numbers = ["+14255550177"]
+            extension = "201"
             [[trunk]]
             id = "carrier"
             proxy = "sip:127.0.0.1:5090"
@@ -298,6 +299,11 @@ mod tests {
         );
         assert_eq!(
             resolve("tel:+1-425-555-0177"),
+            Ok(Destination::User(UserId("amos".into())))
+        );
+        // A phone's transfer button with the user's extension.
+        assert_eq!(
+            resolve("sip:201@pbx.example.com"),
             Ok(Destination::User(UserId("amos".into())))
         );
         let Ok(Destination::External { target, trunk }) = resolve("tel:+14255550999") else {

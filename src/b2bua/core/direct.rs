@@ -1,8 +1,10 @@
 //! The core's side of INVITEs that reach no service: a user calling another user, or a
 //! feature code dialled from an agent's phone. Both need the caller to be a user, so both are
 //! challenged first (RFC 3261 §22.2: 407 with Proxy-Authenticate, the registrar's nonces,
-//! algorithms, replay checks and failure limit). Anything else gets the same 404 as an unknown
-//! number, unchallenged.
+//! algorithms, replay checks and failure limit). So is every other INVITE for no service when
+//! any user has a password, so that the answer does not tell a user id or extension from a
+//! number nobody has; it gets 404 once the credentials check out. Without such users, 404 at
+//! once, as before.
 //!
 //! A feature code changes the agent's own settings the way the admin API does: the core
 //! applies it at once (the engine hears it) and hands an [`AgentRequest`] to the runtime, which
@@ -48,9 +50,13 @@ impl Core {
     }
 
     fn on_direct_invite(&mut self, now: Time, invite: PendingInvite) {
-        let Some(target) = self.direct_target(&invite) else {
+        let target = self.direct_target(&invite);
+        // Where users can authenticate, every INVITE for no service is challenged first, so
+        // a scanner cannot tell a user id or extension from a number nobody has (the 404
+        // comes only after valid credentials). Where none can, there is nothing to hide.
+        if target.is_none() && !self.registrar.has_accounts() {
             return self.legs.refuse_invite(now, invite, 404, Vec::new());
-        };
+        }
         let user = match self
             .registrar
             .authenticate_invite(now, &invite.req, invite.from)
@@ -73,8 +79,9 @@ impl Core {
                 .mark_authenticated(now, invite.from.addr.ip());
         }
         match target {
-            DirectTarget::Feature(code) => self.feature_code(now, invite, &user, code),
-            DirectTarget::User(callee) => self.call_user(now, invite, &user, &callee),
+            Some(DirectTarget::Feature(code)) => self.feature_code(now, invite, &user, code),
+            Some(DirectTarget::User(callee)) => self.call_user(now, invite, &user, &callee),
+            None => self.legs.refuse_invite(now, invite, 404, Vec::new()),
         }
     }
 
