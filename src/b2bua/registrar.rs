@@ -417,7 +417,9 @@ impl Registrar {
         let account = match (verdict, account) {
             (Verdict::Ok, Some(a)) => a,
             (Verdict::Stale, _) => return Err(self.challenge(now, true, kind)),
-            (Verdict::Fail(why), _) => return Err(self.failed(now, ip, &creds.username, why, kind)),
+            (Verdict::Fail(why), _) => {
+                return Err(self.failed(now, ip, &creds.username, why, kind))
+            }
             // verify fails without an HA1; kept for completeness.
             (Verdict::Ok, None) => {
                 return Err(self.failed(now, ip, &creds.username, "unknown user", kind))

@@ -114,7 +114,9 @@ pub(super) fn features(raw: &RawConfig, p: &mut Problems) -> FeaturesConfig {
         let well_formed = code.len() >= 2
             && code.len() <= 16
             && code.starts_with(['*', '#'])
-            && code.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
         if !well_formed {
             p.add(
                 S,

@@ -214,7 +214,11 @@ fn normalized(resp: &Response) -> String {
         text = text.replace(&Challenge::parse(c).unwrap().nonce, "NONCE");
     }
     text.split("\r\n")
-        .filter(|l| !["Via:", "From:", "To:", "Call-ID:", "CSeq:"].iter().any(|h| l.starts_with(h)))
+        .filter(|l| {
+            !["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+                .iter()
+                .any(|h| l.starts_with(h))
+        })
         .collect::<Vec<_>>()
         .join("\r\n")
 }
@@ -286,7 +290,10 @@ fn wrong_passwords_and_unknown_users_get_the_same_407_as_a_first_invite() {
     let bare = final_of(&responses_to(&mut h, AMOS));
     let ch = challenge(&bare, Algorithm::Sha256);
     let auth = authorization(&ch, "SHA-256", "amos", "s3cret", "sip:bea@else.test");
-    h.send_from(AMOS, &at_else(invite_from_amos("bea", "s9", 2, Some(&auth))));
+    h.send_from(
+        AMOS,
+        &at_else(invite_from_amos("bea", "s9", 2, Some(&auth))),
+    );
     answers.push(normalized(&final_of(&responses_to(&mut h, AMOS))));
 
     assert!(answers[0].starts_with("SIP/2.0 407"), "{}", answers[0]);
@@ -295,7 +302,9 @@ fn wrong_passwords_and_unknown_users_get_the_same_407_as_a_first_invite() {
         assert_eq!(&answers[0], a);
     }
     // Nobody rang and every wrong credential counted as a failure.
-    assert!(requests(&mut h).iter().all(|(_, r)| r.method != Method::Invite));
+    assert!(requests(&mut h)
+        .iter()
+        .all(|(_, r)| r.method != Method::Invite));
     assert_eq!(h.core.registrar_stats().2.auth_failures_total, 7);
 }
 
@@ -313,10 +322,7 @@ fn feature_codes_set_dnd_sign_in_and_out_and_opt_out_by_queue_extension() {
             on: true
         }]
     );
-    assert!(h
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::Play { .. })));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Play { .. })));
     let to_tag = to_tag(&final_of(&resps));
     h.send_from(
         AMOS,
@@ -332,9 +338,15 @@ fn feature_codes_set_dnd_sign_in_and_out_and_opt_out_by_queue_extension() {
         ),
     );
     h.advance(Duration::from_millis(900));
-    assert!(requests(&mut h).is_empty(), "the prompt plays about a second");
+    assert!(
+        requests(&mut h).is_empty(),
+        "the prompt plays about a second"
+    );
     h.advance(Duration::from_millis(200));
-    let bye: Vec<Method> = requests(&mut h).into_iter().map(|(_, r)| r.method).collect();
+    let bye: Vec<Method> = requests(&mut h)
+        .into_iter()
+        .map(|(_, r)| r.method)
+        .collect();
     assert_eq!(bye, [Method::Bye]);
 
     // *79: off again.
@@ -388,7 +400,11 @@ fn a_user_call_rings_all_devices_bridges_the_first_answer_and_cancels_the_other(
         .into_iter()
         .filter(|(_, r)| r.method == Method::Invite)
         .collect();
-    assert_eq!(invites.len(), 2, "both of Bea's phones ring (by extension 202)");
+    assert_eq!(
+        invites.len(),
+        2,
+        "both of Bea's phones ring (by extension 202)"
+    );
     let (dev1, inv1) = &invites[0];
     assert_eq!(dev1, BEA1);
     // Both phones ring (a CANCEL waits for a provisional response, RFC 3261 §9.1).
@@ -403,7 +419,10 @@ fn a_user_call_rings_all_devices_bridges_the_first_answer_and_cancels_the_other(
         Message::Response(r) if p.addr.to_string() == AMOS && r.status == 200 => Some(r),
         _ => None,
     });
-    assert!(ok.is_some(), "the caller is answered once the callee answers");
+    assert!(
+        ok.is_some(),
+        "the caller is answered once the callee answers"
+    );
     let cancel = sent
         .iter()
         .find_map(|(p, m)| match m {
@@ -412,8 +431,15 @@ fn a_user_call_rings_all_devices_bridges_the_first_answer_and_cancels_the_other(
         })
         .expect("the other phone is cancelled");
     assert_eq!(cancel.0, BEA2);
-    let reason = cancel.1.headers.get(&HeaderName::Reason).unwrap_or_default();
-    assert!(reason.contains("cause=200") && reason.contains("Call completed elsewhere"), "{reason}");
+    let reason = cancel
+        .1
+        .headers
+        .get(&HeaderName::Reason)
+        .unwrap_or_default();
+    assert!(
+        reason.contains("cause=200") && reason.contains("Call completed elsewhere"),
+        "{reason}"
+    );
     assert!(h.events.iter().any(|e| matches!(e, Event::Bridge { .. })));
     assert!(status(&h, "bea").busy_elsewhere && status(&h, "amos").busy_elsewhere);
 }
@@ -506,7 +532,10 @@ fn dnd_offline_and_unanswered_callees_get_480_and_408() {
         .iter()
         .all(|(_, r)| r.method != Method::Invite));
     // An unknown target, once authenticated, is 404; a scanner never gets that far.
-    assert_eq!(final_of(&dial(&mut h, "nobody", "o4", "s3cret")).status, 404);
+    assert_eq!(
+        final_of(&dial(&mut h, "nobody", "o4", "s3cret")).status,
+        404
+    );
     h.send_from(SCANNER, &invite_from_amos("nobody", "o5", 1, None));
     assert_eq!(final_of(&responses_to(&mut h, SCANNER)).status, 407);
 }

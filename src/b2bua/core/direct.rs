@@ -26,8 +26,15 @@ use super::Core;
 /// API's `PUT /api/v1/agents/{id}/dnd` and `POST …/opt-out` do).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentRequest {
-    Dnd { user: UserId, on: bool },
-    OptOut { user: UserId, queue: QueueId, out: bool },
+    Dnd {
+        user: UserId,
+        on: bool,
+    },
+    OptOut {
+        user: UserId,
+        queue: QueueId,
+        out: bool,
+    },
 }
 
 /// What an INVITE for no service is for.

@@ -269,7 +269,11 @@ impl Switch {
     fn busy(&mut self, cx: &mut Ctx, user: &UserId, on: bool) {
         let n = self.direct.on_call.entry(user.clone()).or_insert(0);
         let before = *n;
-        *n = if on { n.saturating_add(1) } else { n.saturating_sub(1) };
+        *n = if on {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
         let after = *n;
         if after == 0 {
             self.direct.on_call.remove(user);
@@ -277,9 +281,9 @@ impl Switch {
         if (before == 0) != (after == 0) {
             tracing::info!(user = %user, busy = after > 0, "agent busy with a call outside the queues");
             let agent = AgentId::from(user);
-            if let Err(err) = self
-                .engine
-                .set_agent_state(cx.now, &agent, AgentChange::Busy(after > 0))
+            if let Err(err) =
+                self.engine
+                    .set_agent_state(cx.now, &agent, AgentChange::Busy(after > 0))
             {
                 tracing::debug!(%err, "busy state of an agent the engine does not know");
             }
