@@ -18,21 +18,19 @@ pub(crate) fn start(api: ApiState) -> (mpsc::UnboundedSender<AgentRequest>, Join
             let api = api.clone();
             let done = tokio::task::spawn_blocking(move || {
                 let mut prov = api.prov();
-                match &request {
+                let stored = match &request {
                     AgentRequest::Dnd { user, on } => prov.set_dnd(user.as_str(), *on).map(drop),
                     AgentRequest::OptOut { user, queue, out } => prov
                         .set_opt_out(user.as_str(), queue.as_str(), *out)
                         .map(drop),
-                }
-                .map_err(|e| (request, e))
-            })
-            .await;
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err((request, err))) => {
+                };
+                if let Err(err) = stored {
                     tracing::warn!(?request, %err, "could not store a feature code's change");
                 }
-                Err(err) => tracing::warn!(%err, "the feature code writer failed"),
+            })
+            .await;
+            if let Err(err) = done {
+                tracing::warn!(%err, "the feature code writer failed");
             }
         }
     });
