@@ -1,8 +1,8 @@
 //! End-to-end feature codes and calls between users, with SIPp as the phones against the real
 //! `holdline` binary on loopback:
 //! - an agent's phone dials `*78` with digest credentials (407, then 200, a confirmation and
-//!   BYE): the next queue call does not ring the agent, and the DND outlives a SIGKILL and a
-//!   restart (the store has it); `*79` and the agent's phone rings again; `*41` (sign out of
+//!   BYE): the event log has it, the next queue call does not ring the agent, and the DND
+//!   outlives a SIGKILL and a restart (the store has it); `*79` and the agent's phone rings again; `*41` (sign out of
 //!   every queue that allows it) and it rings no more;
 //! - one user's SIPp phone calls another's (a static contact, SIPp as UAS) by id: challenged,
 //!   then rung, answered, bridged and hung up.
@@ -138,6 +138,23 @@ fn dnd_and_sign_out_by_feature_code_stop_queue_offers_and_dnd_survives_a_restart
         .is_some(),
         "{}",
         agent(&server)
+    );
+    // The event log has the change, for the agent's queue, named by the code.
+    let logged = eventually(Duration::from_secs(5), || {
+        let events = Client::new(server.api.clone(), Some(TOKEN.to_owned()))
+            .request("GET", "/api/v1/events?queue=sales", None)
+            .ok()?
+            .body;
+        events
+            .as_array()?
+            .iter()
+            .find(|e| e["kind"] == "agent-dnd-on")
+            .cloned()
+    })
+    .expect("an agent-dnd-on event");
+    assert_eq!(
+        (logged["agent"].as_str(), logged["detail"].as_str()),
+        (Some("amos"), Some("*78"))
     );
     let dir = server.dir.clone();
     server.kill();

@@ -24,7 +24,7 @@ use crate::sip::transaction;
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
-pub use self::direct::AgentRequest;
+pub use self::direct::{AgentRequest, SettingChange};
 
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;

@@ -240,7 +240,11 @@ pub async fn run_provisioned(
             &clock,
             registration_log.as_ref().map(|(tx, _)| tx),
         );
-        store_agent_requests(&mut core, agent_request_log.as_ref().map(|(tx, _)| tx));
+        store_agent_requests(
+            &mut core,
+            &clock,
+            agent_request_log.as_ref().map(|(tx, _)| tx),
+        );
         if deadline.is_some() && core.is_idle() {
             tracing::info!("all calls ended; exiting");
             break 'run;
@@ -371,7 +375,11 @@ pub async fn run_provisioned(
         drop(log);
         let _ = writer.await;
     }
-    store_agent_requests(&mut core, agent_request_log.as_ref().map(|(tx, _)| tx));
+    store_agent_requests(
+        &mut core,
+        &clock,
+        agent_request_log.as_ref().map(|(tx, _)| tx),
+    );
     if let Some((log, writer)) = agent_request_log {
         drop(log);
         let _ = writer.await;
@@ -383,11 +391,12 @@ pub async fn run_provisioned(
 /// they live in the core until it stops).
 fn store_agent_requests(
     core: &mut Core,
-    log: Option<&mpsc::UnboundedSender<crate::b2bua::AgentRequest>>,
+    clock: &clock::Clock,
+    log: Option<&mpsc::UnboundedSender<agent_requests::Request>>,
 ) {
     while let Some(request) = core.poll_agent_request() {
         if let Some(log) = log {
-            let _ = log.send(request);
+            let _ = log.send((request, clock.unix_ms(clock.now())));
         }
     }
 }

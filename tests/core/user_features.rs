@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use holdline::b2bua::{AgentRequest, Event};
+use holdline::b2bua::{AgentRequest, Event, SettingChange};
 use holdline::config::{QueueId, UserId};
 use holdline::queue::types::AgentId;
 use holdline::sip::digest::{Algorithm, Challenge};
@@ -202,8 +202,14 @@ fn requests(h: &mut Harness) -> Vec<(String, Request)> {
         .collect()
 }
 
-fn agent_requests(h: &mut Harness) -> Vec<AgentRequest> {
-    std::iter::from_fn(|| h.core.poll_agent_request()).collect()
+/// The settings changes feature codes asked the store for (all Amos's).
+fn agent_requests(h: &mut Harness) -> Vec<SettingChange> {
+    std::iter::from_fn(|| h.core.poll_agent_request())
+        .map(|r: AgentRequest| {
+            assert_eq!(r.user, UserId("amos".into()));
+            r.change
+        })
+        .collect()
 }
 
 /// The 407 with what echoes the request (Via, From, To, Call-ID, CSeq) left out and nonces
@@ -315,11 +321,16 @@ fn feature_codes_set_dnd_sign_in_and_out_and_opt_out_by_queue_extension() {
     let resps = dial(&mut h, "*78", "f1", "s3cret");
     assert_eq!(final_of(&resps).status, 200);
     assert!(status(&h, "amos").dnd);
+    let stored: Vec<AgentRequest> = std::iter::from_fn(|| h.core.poll_agent_request()).collect();
     assert_eq!(
-        agent_requests(&mut h),
-        [AgentRequest::Dnd {
+        stored,
+        [AgentRequest {
             user: UserId("amos".into()),
-            on: true
+            change: SettingChange::Dnd(true),
+            // Logged for every queue Amos is an agent of, named by the code's call.
+            queues: vec![QueueId("sales".into()), QueueId("support".into())],
+            code: "*78".into(),
+            call_id: "f1".into(),
         }]
     );
     assert!(h.events.iter().any(|e| matches!(e, Event::Play { .. })));
@@ -353,21 +364,14 @@ fn feature_codes_set_dnd_sign_in_and_out_and_opt_out_by_queue_extension() {
     h.advance(Duration::from_secs(5));
     assert_eq!(final_of(&dial(&mut h, "*79", "f2", "s3cret")).status, 200);
     assert!(!status(&h, "amos").dnd);
-    assert_eq!(
-        agent_requests(&mut h),
-        [AgentRequest::Dnd {
-            user: UserId("amos".into()),
-            on: false
-        }]
-    );
+    assert_eq!(agent_requests(&mut h), [SettingChange::Dnd(false)]);
 
     // *41: out of every queue that allows it (sales), not support.
     assert_eq!(final_of(&dial(&mut h, "*41", "f3", "s3cret")).status, 200);
     assert_eq!(status(&h, "amos").opted_out, [QueueId("sales".into())]);
     assert_eq!(
         agent_requests(&mut h),
-        [AgentRequest::OptOut {
-            user: UserId("amos".into()),
+        [SettingChange::OptOut {
             queue: QueueId("sales".into()),
             out: true
         }]

@@ -23,18 +23,24 @@ use crate::time::Time;
 use super::Core;
 
 /// An agent's own setting changed by a feature code, for the runtime to store (as the admin
-/// API's `PUT /api/v1/agents/{id}/dnd` and `POST …/opt-out` do).
+/// API's `PUT /api/v1/agents/{id}/dnd` and `POST …/opt-out` do) and to log.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AgentRequest {
-    Dnd {
-        user: UserId,
-        on: bool,
-    },
-    OptOut {
-        user: UserId,
-        queue: QueueId,
-        out: bool,
-    },
+pub struct AgentRequest {
+    pub user: UserId,
+    pub change: SettingChange,
+    /// The queues it concerns, for the event log: the one opted out of or into; for DND,
+    /// every queue the user is an agent of.
+    pub queues: Vec<QueueId>,
+    /// The code dialled and the SIP Call-ID of its INVITE (the event log names both).
+    pub code: String,
+    pub call_id: String,
+}
+
+/// What a feature code changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingChange {
+    Dnd(bool),
+    OptOut { queue: QueueId, out: bool },
 }
 
 /// What an INVITE for no service is for.
@@ -129,10 +135,7 @@ impl Core {
                     true => settings.dnd.insert(id.clone()),
                     false => settings.dnd.remove(&id),
                 };
-                requests.push(AgentRequest::Dnd {
-                    user: user.clone(),
-                    on: *on,
-                });
+                requests.push(SettingChange::Dnd(*on));
                 200
             }
             // Signing out opts out of every queue that allows it; a queue that does not is
@@ -146,8 +149,7 @@ impl Core {
                         false => settings.opted_out.insert(key),
                     };
                     if changed {
-                        requests.push(AgentRequest::OptOut {
-                            user: user.clone(),
+                        requests.push(SettingChange::OptOut {
                             queue: q.clone(),
                             out: !sign_in,
                         });
@@ -164,8 +166,7 @@ impl Core {
                     true => settings.opted_out.insert(key),
                     false => settings.opted_out.remove(&key),
                 };
-                requests.push(AgentRequest::OptOut {
-                    user: user.clone(),
+                requests.push(SettingChange::OptOut {
                     queue: q.clone(),
                     out,
                 });
@@ -177,11 +178,31 @@ impl Core {
             return self.legs.refuse_invite(now, invite, status, Vec::new());
         }
         tracing::info!(user = %user, ?code, "feature code");
-        let label = QueueId(format!("feature:{dialled}", dialled = dialled(&invite)));
+        let member_of: Vec<QueueId> = config
+            .queues
+            .iter()
+            .filter(|q| q.members.contains(user))
+            .map(|q| q.id.clone())
+            .collect();
+        let code_text = dialled(&invite);
+        let call_id = invite.req.headers.call_id().unwrap_or_default().to_owned();
+        let label = QueueId(format!("feature:{code_text}"));
         let Some(call) = self.legs.open_direct(now, invite, label) else {
             return;
         };
-        self.agent_requests.extend(requests);
+        for change in requests {
+            let queues = match &change {
+                SettingChange::Dnd(_) => member_of.clone(),
+                SettingChange::OptOut { queue, .. } => vec![queue.clone()],
+            };
+            self.agent_requests.push_back(AgentRequest {
+                user: user.clone(),
+                change,
+                queues,
+                code: code_text.clone(),
+                call_id: call_id.clone(),
+            });
+        }
         self.set_agent_settings(now, &settings);
         let (switch, mut cx) = self.parts(now);
         switch.feature_call(&mut cx, call);
