@@ -7,8 +7,9 @@
 //! - one user's SIPp phone calls another's (a static contact, SIPp as UAS) by id: challenged,
 //!   then rung, answered, bridged and hung up.
 //!
-//! The agent's phone in the first test is a plain UDP socket that notes every INVITE and
-//! answers 486, so the test sees exactly which calls rang it. SIPp answers only the first
+//! The agent's phone in the first test is a plain UDP socket that registers (digest MD5, the
+//! response computed here), notes every INVITE and answers 486, so the test sees exactly which
+//! calls rang it; the binding is stored and comes back after the restart. SIPp answers only the first
 //! challenge and knows MD5 alone, so the servers offer MD5 only (`[registrar]
 //! digest_algorithms`, see `e2e_registrar_sipp.rs`).
 #![allow(clippy::disallowed_methods)] // Real processes in real time: waiting is the point.
@@ -18,9 +19,11 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use holdline::api::client::Client;
+use holdline::sip::digest::Challenge;
 use holdline_testkit::{
     assert_sipp_ok, eventually, run_sipp, AgentPhone, ConfigToml, QueueToml, Server,
 };
+use md5::{Digest as _, Md5};
 use serde_json::Value;
 
 const NUMBER: &str = "+14255550100";
@@ -83,6 +86,60 @@ fn queue_call(server: &Server, hold_ms: u32) {
     assert_sipp_ok(&run, server, "a caller on the queue");
 }
 
+/// Registers Amos's `phone` (a plain UDP socket) with digest MD5: REGISTER, 401, REGISTER with
+/// the answer (RFC 7616 §3.4.1, computed here), 200.
+fn register(phone: &UdpSocket, server: &Server) {
+    let to = format!("127.0.0.1:{}", server.port);
+    let local = phone.local_addr().unwrap();
+    let request = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bKreg{cseq};rport\r\n\
+             From: <sip:amos@127.0.0.1>;tag=reg1\r\n\
+             To: <sip:amos@127.0.0.1>\r\n\
+             Call-ID: reg-amos\r\n\
+             CSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:amos@{local}>\r\n\
+             Expires: 600\r\n\
+             {auth}Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let answer = |text: &str| -> String {
+        phone.send_to(text.as_bytes(), &to).unwrap();
+        phone
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 8192];
+        let (n, _) = phone.recv_from(&mut buf).expect("an answer to REGISTER");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = answer(&request(1, ""));
+    assert!(first.starts_with("SIP/2.0 401"), "{first}");
+    let line = first
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate:"))
+        .expect("a challenge");
+    let ch = Challenge::parse(line.trim_start_matches("WWW-Authenticate:")).unwrap();
+    let md5 = |s: String| {
+        Md5::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let ha1 = md5(format!("amos:{}:s3cret", ch.realm));
+    let ha2 = md5("REGISTER:sip:127.0.0.1".to_owned());
+    let response = md5(format!("{ha1}:{}:00000001:c0ffee:auth:{ha2}", ch.nonce));
+    let auth = format!(
+        "Authorization: Digest username=\"amos\", realm=\"{}\", nonce=\"{}\", \
+         uri=\"sip:127.0.0.1\", response=\"{response}\", algorithm=MD5, qop=auth, \
+         nc=00000001, cnonce=\"c0ffee\"\r\n",
+        ch.realm, ch.nonce
+    );
+    let ok = answer(&request(2, &auth));
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+}
+
 /// Reads the phone's socket for `within`: the Call-IDs of the INVITEs that came (each
 /// answered 486 Busy Here, so no INVITE is retransmitted).
 fn invites(phone: &UdpSocket, within: Duration) -> HashSet<String> {
@@ -124,10 +181,9 @@ fn invites(phone: &UdpSocket, within: Duration) -> HashSet<String> {
 #[test]
 fn dnd_and_sign_out_by_feature_code_stop_queue_offers_and_dnd_survives_a_restart() {
     let phone = UdpSocket::bind("127.0.0.1:0").expect("bind the phone");
-    let port = phone.local_addr().unwrap().port();
-    let server = Server::start(&config(&format!(
-        "[[user]]\nid = \"amos\"\npassword = \"s3cret\"\ncontacts = [\"sip:amos@127.0.0.1:{port}\"]\n"
-    )));
+    let server = Server::start(&config("[[user]]\nid = \"amos\"\npassword = \"s3cret\"\n"));
+    // The agent's phone registers (it has no static contact): queue calls ring it there.
+    register(&phone, &server);
 
     // *78: do not disturb, stored (the API shows it), kept across SIGKILL and a restart.
     dial_code(&server, "*78");
