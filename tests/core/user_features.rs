@@ -43,6 +43,7 @@ kind = "user"
 id = "amos"
 password = "s3cret"
 extension = "201"
+contacts = ["sip:amos@203.0.113.9:40000"]
 [[user]]
 id = "bea"
 password = "b3a"
@@ -542,4 +543,86 @@ fn dnd_offline_and_unanswered_callees_get_480_and_408() {
     );
     h.send_from(SCANNER, &invite_from_amos("nobody", "o5", 1, None));
     assert_eq!(final_of(&responses_to(&mut h, SCANNER)).status, 407);
+}
+
+/// A request from Bea's first phone inside the leg `invite` opened (our From is its To).
+fn from_bea(invite: &Request, method: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "{method} {} SIP/2.0\n\
+         Via: SIP/2.0/UDP {BEA1};branch=z9hG4bKbea{method}{cseq}\n\
+         From: {};tag=bea1\n\
+         To: {}\n\
+         Call-ID: {}\n\
+         CSeq: {cseq} {method}\n\
+         Max-Forwards: 70\n\
+         Contact: <sip:bea@{BEA1}>\n\
+         {extra}Content-Length: 0\n\n",
+        invite
+            .headers
+            .get(&HeaderName::Contact)
+            .unwrap()
+            .trim_matches(['<', '>']),
+        invite.headers.get(&HeaderName::To).unwrap(),
+        invite.headers.get(&HeaderName::From).unwrap(),
+        invite.headers.call_id().unwrap(),
+    )
+}
+
+#[test]
+fn a_transfer_to_a_users_extension_rings_them_and_keeps_them_busy_until_it_ends() {
+    let mut h = harness();
+    caller_arrives(&mut h, "t1");
+    let offers: Vec<(String, Request)> = requests(&mut h)
+        .into_iter()
+        .filter(|(_, r)| r.method == Method::Invite)
+        .collect();
+    let (_, to_bea) = offers
+        .iter()
+        .find(|(p, _)| p == BEA1)
+        .cloned()
+        .expect("the queue call rings Bea's first phone");
+    h.send_from(BEA1, &reply(&to_bea, 200, "bea1"));
+    h.advance(Duration::from_millis(10));
+    h.sent.clear();
+    // Bea's transfer button with Amos's extension.
+    h.send_from(
+        BEA1,
+        &from_bea(&to_bea, "REFER", 2, "Refer-To: <sip:201@example.com>\n"),
+    );
+    let to_amos: Vec<Request> = requests(&mut h)
+        .into_iter()
+        .filter(|(p, r)| p == AMOS && r.method == Method::Invite)
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(to_amos.len(), 1, "the transfer rings Amos by his extension");
+    assert!(
+        !status(&h, "amos").busy_elsewhere,
+        "not busy while it only rings"
+    );
+    h.send_from(AMOS, &reply(&to_amos[0], 200, "amos-t"));
+    assert!(
+        status(&h, "amos").busy_elsewhere,
+        "busy on the transferred call"
+    );
+    // Amos hangs up: free again.
+    let bye = format!(
+        "BYE {} SIP/2.0\n\
+         Via: SIP/2.0/UDP {AMOS};branch=z9hG4bKamosbye;rport\n\
+         From: {};tag=amos-t\n\
+         To: {}\n\
+         Call-ID: {}\n\
+         CSeq: 9 BYE\n\
+         Max-Forwards: 70\n\
+         Content-Length: 0\n\n",
+        to_amos[0]
+            .headers
+            .get(&HeaderName::Contact)
+            .unwrap()
+            .trim_matches(['<', '>']),
+        to_amos[0].headers.get(&HeaderName::To).unwrap(),
+        to_amos[0].headers.get(&HeaderName::From).unwrap(),
+        to_amos[0].headers.call_id().unwrap(),
+    );
+    h.send_from(AMOS, &bye);
+    assert!(!status(&h, "amos").busy_elsewhere);
 }
