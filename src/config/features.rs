@@ -152,9 +152,19 @@ pub(super) fn features(raw: &RawConfig, p: &mut Problems) -> FeaturesConfig {
     let mut user_extensions = BTreeMap::new();
     for (i, u) in raw.user.iter().enumerate() {
         let subj = subject("user", &u.id, i);
-        if let Some(ext) = extension(&subj, u.extension.as_deref(), &mut owner, p) {
-            user_extensions.insert(ext, UserId(u.id.clone()));
+        let Some(ext) = extension(&subj, u.extension.as_deref(), &mut owner, p) else {
+            continue;
+        };
+        // `sip:201@…` names a user by id first: another user's extension must not be an id.
+        if raw.user.iter().any(|o| o.id == ext && o.id != u.id) {
+            p.add(
+                &subj,
+                "extension",
+                format!("extension {ext:?} is the id of another user"),
+            );
+            continue;
         }
+        user_extensions.insert(ext, UserId(u.id.clone()));
     }
     let mut queue_extensions = BTreeMap::new();
     for (i, q) in raw.queue.iter().enumerate() {
@@ -260,6 +270,11 @@ mod tests {
         ));
         assert!(
             e.contains("queue \"sales\"") && e.contains("extension") && e.contains("user \"amos\""),
+            "{e}"
+        );
+        let e = problems("[[user]]\nid = \"201\"\n[[user]]\nid = \"bea\"\nextension = \"201\"\n");
+        assert!(
+            e.contains("user \"bea\"") && e.contains("id of another user"),
             "{e}"
         );
         let e = problems("[[queue]]\nid = \"sales\"\nextension = \"7a\"\n");
