@@ -81,7 +81,7 @@ impl Answer {
 /// Counters for `/metrics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegistrarStats {
-    /// REGISTERs whose credentials failed.
+    /// REGISTERs and users' INVITEs whose credentials failed.
     pub auth_failures_total: u64,
     /// Sources banned for failing too often.
     pub auth_bans_total: u64,
@@ -106,8 +106,8 @@ struct Failures {
     count: u32,
 }
 
-/// Who challenges: the registrar (401, RFC 3261 §22.2's UAS) or, for INVITEs from users,
-/// holdline as their proxy (407 with Proxy-Authenticate, §22.3).
+/// Who challenges: the registrar (401, RFC 3261 §22.2, user to user) or, for INVITEs from
+/// users, holdline as their proxy (407 with Proxy-Authenticate, §22.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Challenge {
     Registrar,
@@ -367,7 +367,7 @@ impl Registrar {
     }
 
     /// Who sent an INVITE that needs a user (a feature code, a call to a user): RFC 3261
-    /// §22.2, the proxy's 407 with the same nonces, algorithms, replay checks and failure
+    /// §22.3, the proxy's 407 with the same nonces, algorithms, replay checks and failure
     /// limit as REGISTER's 401. `Err` is the answer to send (the challenge, a ban).
     pub fn authenticate_invite(
         &mut self,
@@ -380,8 +380,9 @@ impl Registrar {
         Ok(account.id)
     }
 
-    /// Steps 1–4 of §10.3 (and of §22.2 for a proxy): the credentials in `req` for our realm,
-    /// checked against the account they name. Every failure gets the same challenge.
+    /// Steps 1–4 of §10.3 (and §22.3 for holdline as the users' proxy): the credentials in
+    /// `req` for our realm, checked against the account they name. Every failure gets the same
+    /// challenge.
     fn authenticate(
         &mut self,
         now: Time,

@@ -1,5 +1,5 @@
 //! Agents' own phones on virtual time: INVITEs from users challenged with 407 (RFC 3261
-//! §22.2), feature codes (DND, sign in / out, opt out of one queue by its extension), users
+//! §22.3), feature codes (DND, sign in / out, opt out of one queue by its extension), users
 //! calling users (every device rung, the loser cancelled), and an agent busy for queue offers
 //! while on such a call.
 //!

@@ -1,6 +1,6 @@
 //! The core's side of INVITEs that reach no service: a user calling another user, or a
 //! feature code dialled from an agent's phone. Both need the caller to be a user, so both are
-//! challenged first (RFC 3261 §22.2: 407 with Proxy-Authenticate, the registrar's nonces,
+//! challenged first (RFC 3261 §22.3: 407 with Proxy-Authenticate, the registrar's nonces,
 //! algorithms, replay checks and failure limit). So is every other INVITE for no service when
 //! any user has a password, so that the answer does not tell a user id or extension from a
 //! number nobody has; it gets 404 once the credentials check out. Without such users, 404 at

@@ -1,5 +1,5 @@
 //! INVITEs that reach no service: the core decides what they are (a user calling another
-//! user, a feature code, or nothing: 404) after authenticating the caller (RFC 3261 §22.2).
+//! user, a feature code, or nothing: 404) after authenticating the caller (RFC 3261 §22.3).
 //! The legs keep the transaction and the To tag meanwhile, so whatever the answer is, it goes
 //! through the server transaction (retransmissions absorbed, §17.2.1).
 
