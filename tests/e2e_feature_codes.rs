@@ -1,16 +1,17 @@
 //! End-to-end feature codes and calls between users, with SIPp as the phones against the real
 //! `holdline` binary on loopback:
-//! - an agent's phone dials `*78` with digest credentials (407, then 200, a confirmation and
-//!   BYE): the event log has it, the next queue call does not ring the agent, and the DND
-//!   outlives a SIGKILL and a restart (the store has it); `*79` and the agent's phone rings again; `*41` (sign out of
-//!   every queue that allows it) and it rings no more;
-//! - one user's SIPp phone calls another's (a static contact, SIPp as UAS) by id: challenged,
-//!   then rung, answered, bridged and hung up.
+//! - an agent's phone registers; a phone of the agent dials `*78` with digest credentials
+//!   (407, then 200, a confirmation and BYE): the event log has it, the next queue call does
+//!   not ring the agent, and the DND outlives a SIGKILL and a restart (the store has it);
+//!   `*79` and the agent's phone rings again; `*41` (sign out of every queue that allows it)
+//!   and it rings no more, across another SIGKILL and restart;
+//! - one user's SIPp phone calls another's (a static contact, SIPp as UAS) by extension:
+//!   challenged, then rung, answered, bridged and hung up.
 //!
-//! The agent's phone in the first test is a plain UDP socket that registers (digest MD5, the
-//! response computed here), notes every INVITE and answers 486, so the test sees exactly which
-//! calls rang it; the binding is stored and comes back after the restart. SIPp answers only the first
-//! challenge and knows MD5 alone, so the servers offer MD5 only (`[registrar]
+//! The agent's registered phone is a plain UDP socket that registers (digest MD5, the response
+//! computed here), notes every INVITE and answers 486, so the test sees exactly which calls
+//! rang it; its binding is stored and comes back after each restart. SIPp answers only the
+//! first challenge and knows MD5 alone, so the servers offer MD5 only (`[registrar]
 //! digest_algorithms`, see `e2e_registrar_sipp.rs`).
 #![allow(clippy::disallowed_methods)] // Real processes in real time: waiting is the point.
 
@@ -179,7 +180,7 @@ fn invites(phone: &UdpSocket, within: Duration) -> HashSet<String> {
 }
 
 #[test]
-fn dnd_and_sign_out_by_feature_code_stop_queue_offers_and_dnd_survives_a_restart() {
+fn dnd_and_sign_out_by_feature_code_stop_queue_offers_and_survive_restarts() {
     let phone = UdpSocket::bind("127.0.0.1:0").expect("bind the phone");
     let server = Server::start(&config("[[user]]\nid = \"amos\"\npassword = \"s3cret\"\n"));
     // The agent's phone registers (it has no static contact): queue calls ring it there.
@@ -255,6 +256,15 @@ fn dnd_and_sign_out_by_feature_code_stop_queue_offers_and_dnd_survives_a_restart
         .is_some(),
         "{}",
         agent(&server)
+    );
+    // The opt-out is stored too: it outlives another SIGKILL and restart.
+    let dir = server.dir.clone();
+    server.kill();
+    let server = Server::restart_in(&dir);
+    assert_eq!(
+        opted_in(&server),
+        Some(false),
+        "the opt-out survives a restart"
     );
     let before = invites(&phone, Duration::from_millis(200));
     queue_call(&server, 1500);
