@@ -41,6 +41,7 @@ e164 = "+14255550123"
 kind = "user"
 [[user]]
 id = "amos"
+name = "Amos Marble"
 password = "s3cret"
 extension = "201"
 contacts = ["sip:amos@203.0.113.9:40000"]
@@ -249,7 +250,12 @@ fn an_invite_to_a_user_is_challenged_with_407_then_rings_every_device() {
 
     let ch = challenge(&first, Algorithm::Md5);
     let auth = authorization(&ch, "MD5", "amos", "s3cret", "sip:bea@example.com");
-    h.send_from(AMOS, &invite_from_amos("bea", "c1", 2, Some(&auth)));
+    // The From claims someone else: holdline shows Bea the user who authenticated.
+    let claim = invite_from_amos("bea", "c1", 2, Some(&auth)).replace(
+        "\"Amos\" <sip:amos@example.com>",
+        "\"The Boss\" <sip:boss@example.com>",
+    );
+    h.send_from(AMOS, &claim);
     let sent = std::mem::take(&mut h.sent);
     let to_phone: Vec<u16> = sent
         .iter()
@@ -268,6 +274,24 @@ fn an_invite_to_a_user_is_challenged_with_407_then_rings_every_device() {
         })
         .collect();
     assert_eq!(invited, [BEA1, BEA2]);
+    // Bea's phone is shown who authenticated (name, and asserted identity), whatever the
+    // From header of the INVITE said.
+    let to_bea = sent
+        .iter()
+        .find_map(|(_, m)| match m {
+            Message::Request(r) if r.method == Method::Invite => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    assert!(to_bea
+        .headers
+        .get(&HeaderName::From)
+        .unwrap()
+        .starts_with("\"Amos Marble\""));
+    assert_eq!(
+        to_bea.headers.get(&HeaderName::PAssertedIdentity),
+        Some("<sip:amos@example.com>")
+    );
     // The INVITE authenticated its source like a REGISTER (admission's user class).
     assert!(status(&h, "amos").busy_elsewhere, "the caller is on a call");
 }
@@ -536,6 +560,8 @@ fn dnd_offline_and_unanswered_callees_get_480_and_408() {
     assert!(requests(&mut h)
         .iter()
         .all(|(_, r)| r.method != Method::Invite));
+    // Calling oneself: busy with this very call (486).
+    assert_eq!(final_of(&dial(&mut h, "amos", "o6", "s3cret")).status, 486);
     // An unknown target, once authenticated, is 404; a scanner never gets that far.
     assert_eq!(
         final_of(&dial(&mut h, "nobody", "o4", "s3cret")).status,

@@ -209,12 +209,13 @@ impl Core {
     }
 
     /// `caller` calls `callee`: DND or nowhere to ring is 480 (RFC 3261 §21.4.18), on a call
-    /// already 486 (§21.4.24); else every device of the callee rings.
+    /// already (a call to oneself included: this very one) 486 (§21.4.24); else every device
+    /// of the callee rings.
     fn call_user(&mut self, now: Time, invite: PendingInvite, caller: &UserId, callee: &UserId) {
         let dnd = self.applied.settings.dnd.contains(callee.as_str());
         let status = if dnd || self.locations.ring_targets(callee).is_empty() {
             Some(480)
-        } else if self.switch.user_busy(callee) {
+        } else if caller == callee || self.switch.user_busy(callee) {
             Some(486)
         } else {
             None
@@ -223,13 +224,32 @@ impl Core {
             tracing::info!(caller = %caller, callee = %callee, status, "user call refused");
             return self.legs.refuse_invite(now, invite, status, Vec::new());
         }
+        // The callee is shown who authenticated, not what the From header claims: holdline
+        // asserts it (P-Asserted-Identity, RFC 3325), so it must be what it checked.
+        let name = self
+            .applied
+            .config
+            .user(caller)
+            .map_or_else(|| caller.as_str().to_owned(), |u| u.name.clone());
+        let host = invite
+            .req
+            .uri
+            .as_sip()
+            .map(|s| s.host.to_string())
+            .unwrap_or_default();
+        let identity = crate::sip::parse::parse_uri(&format!("sip:{caller}@{host}")).ok();
         let label = QueueId(format!("user:{callee}"));
         let Some(call) = self.legs.open_direct(now, invite, label) else {
             return;
         };
         let ring_time = self.applied.config.features.ring_time;
         let (switch, mut cx) = self.parts(now);
-        switch.call_user(&mut cx, call, caller, callee, ring_time);
+        let who = super::super::switch::Caller {
+            user: caller,
+            name,
+            uri: identity,
+        };
+        switch.call_user(&mut cx, call, who, callee, ring_time);
     }
 }
 

@@ -31,6 +31,14 @@ use super::{CallTimer, Ctx, Switch};
 /// How long the confirmation of a feature code plays before holdline hangs up.
 pub(crate) const FEATURE_PROMPT: Duration = Duration::from_secs(1);
 
+/// Who places a user call, as the callee's phone is shown: the authenticated user's name and
+/// `sip:ID@domain`.
+pub(crate) struct Caller<'a> {
+    pub user: &'a UserId,
+    pub name: String,
+    pub uri: Option<crate::sip::uri::Uri>,
+}
+
 /// One user's call to another.
 #[derive(Debug)]
 struct UserCall {
@@ -95,28 +103,24 @@ impl Switch {
         &mut self,
         cx: &mut Ctx,
         call: CallHandle,
-        caller: &UserId,
+        caller: Caller<'_>,
         callee: &UserId,
         ring_time: Duration,
     ) {
         let now = cx.now;
-        self.busy(cx, caller, true);
-        self.direct.busy_calls.insert(call, caller.clone());
+        self.busy(cx, caller.user, true);
+        self.direct.busy_calls.insert(call, caller.user.clone());
         let Some(identity) = cx.legs.caller(call) else {
             return;
         };
-        let display = identity
-            .display
-            .clone()
-            .unwrap_or_else(|| caller.as_str().to_owned());
         let mut ringing = Vec::new();
         for target in cx.locations.ring_targets(callee) {
             let ring = RingRequest {
                 call,
                 target: target.uri,
                 dest: target.dest,
-                display_name: display.clone(),
-                caller: identity.uri.clone(),
+                display_name: caller.name.clone(),
+                caller: caller.uri.clone(),
                 dialled: Some(identity.dialled.clone()),
                 auth: None,
                 route: target.route,
@@ -131,7 +135,7 @@ impl Switch {
             tracing::info!(callee = %callee, "no device of the user could be rung");
             return cx.legs.hang_up(now, call, 480, "user not reachable");
         }
-        tracing::info!(caller = %caller, callee = %callee, devices = ringing.len(), "user calls user");
+        tracing::info!(caller = %caller.user, callee = %callee, devices = ringing.len(), "user calls user");
         cx.legs.send_ringing(now, call);
         self.direct.calls.insert(
             call,

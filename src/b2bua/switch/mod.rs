@@ -32,6 +32,7 @@ use super::locations::Locations;
 use super::provisioning::LoggedEvent;
 use super::settings::Settings;
 
+pub(crate) use self::direct::Caller;
 use self::queueing::Rings;
 use self::transfer::Transfers;
 
