@@ -4,7 +4,9 @@
 //! Feature codes are the star codes PBXs have taught phone users for decades (`*78` do not
 //! disturb, `*79` off again). A code must start with `*` or `#`, so it can never be mistaken
 //! for a number or a user id, and no code may be a prefix of another: `*45` takes the queue's
-//! extension after it, so `*4` or `*451` beside it would make a dial string ambiguous.
+//! extension after it, so `*4` or `*451` beside it would make a dial string ambiguous. Besides
+//! the toggle (`*45<ext>`), `*46<ext>` opts out and `*47<ext>` back in whatever the state was:
+//! the confirmation sounds the same either way, so an agent who is not sure dials those.
 //!
 //! Extensions (`[[queue]] extension`, `[[user]] extension`) are short digit strings: a queue's
 //! names it in `*45<ext>`; a user's is dialled to call them (`sip:201@pbx`). Both share one
@@ -31,6 +33,8 @@ pub struct RawFeatures {
     pub sign_in: Option<String>,
     pub sign_out: Option<String>,
     pub queue_toggle: Option<String>,
+    pub queue_out: Option<String>,
+    pub queue_in: Option<String>,
     pub ring_time: Option<i64>,
 }
 
@@ -47,6 +51,10 @@ pub struct FeaturesConfig {
     pub sign_out: String,
     /// Followed by a queue's extension: opt out of that queue, or back in (`*45`).
     pub queue_toggle: String,
+    /// Followed by a queue's extension: opt out of that queue (`*46`), whatever it was.
+    pub queue_out: String,
+    /// Followed by a queue's extension: back into that queue (`*47`), whatever it was.
+    pub queue_in: String,
     /// How long a call from one user to another rings before it gets 408 (15–180 s).
     pub ring_time: Duration,
     /// `[[queue]] extension` → queue.
@@ -67,9 +75,12 @@ pub enum FeatureCode {
     Dnd(bool),
     /// `true`: sign in (opt back in everywhere).
     SignIn(bool),
-    /// `*45<ext>`: toggle the opt-out of the queue with this extension (`None`: no queue has
-    /// it).
-    QueueToggle(Option<QueueId>),
+    /// `*45<ext>`, `*46<ext>`, `*47<ext>`: the opt-out of the queue with this extension
+    /// (`queue` `None`: no queue has it): toggled (`out` `None`), set or cleared.
+    Queue {
+        queue: Option<QueueId>,
+        out: Option<bool>,
+    },
 }
 
 impl FeaturesConfig {
@@ -84,13 +95,21 @@ impl FeaturesConfig {
         if let Some((_, code)) = fixed.into_iter().find(|(c, _)| c.as_str() == dialled) {
             return Some(code);
         }
-        let ext = dialled.strip_prefix(self.queue_toggle.as_str())?;
-        if ext.is_empty() || !ext.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(FeatureCode::QueueToggle(
-            self.queue_extensions.get(ext).cloned(),
-        ))
+        let per_queue = [
+            (&self.queue_toggle, None),
+            (&self.queue_out, Some(true)),
+            (&self.queue_in, Some(false)),
+        ];
+        per_queue.into_iter().find_map(|(prefix, out)| {
+            let ext = dialled.strip_prefix(prefix.as_str())?;
+            if ext.is_empty() || !ext.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(FeatureCode::Queue {
+                queue: self.queue_extensions.get(ext).cloned(),
+                out,
+            })
+        })
     }
 }
 
@@ -107,6 +126,8 @@ pub(super) fn features(raw: &RawConfig, p: &mut Problems) -> FeaturesConfig {
         ("sign_in", &f.sign_in, "*40"),
         ("sign_out", &f.sign_out, "*41"),
         ("queue_toggle", &f.queue_toggle, "*45"),
+        ("queue_out", &f.queue_out, "*46"),
+        ("queue_in", &f.queue_in, "*47"),
     ];
     let mut checked: Vec<(&str, String)> = Vec::new();
     for (field, value, default) in codes {
@@ -180,6 +201,8 @@ pub(super) fn features(raw: &RawConfig, p: &mut Problems) -> FeaturesConfig {
         sign_in: code(2),
         sign_out: code(3),
         queue_toggle: code(4),
+        queue_out: code(5),
+        queue_in: code(6),
         ring_time: seconds(ring_time),
         queue_extensions,
         user_extensions,
@@ -244,7 +267,10 @@ mod tests {
         assert_eq!(f.ring_time, Duration::from_secs(30));
         assert_eq!(f.code("*78"), Some(FeatureCode::Dnd(true)));
         assert_eq!(f.code("*41"), Some(FeatureCode::SignIn(false)));
-        assert_eq!(f.code("*457"), Some(FeatureCode::QueueToggle(None)));
+        let queue = |out| Some(FeatureCode::Queue { queue: None, out });
+        assert_eq!(f.code("*457"), queue(None));
+        assert_eq!(f.code("*467"), queue(Some(true)));
+        assert_eq!(f.code("*477"), queue(Some(false)));
         assert_eq!(f.code("*45"), None);
         assert_eq!(f.code("*45x"), None);
         assert_eq!(f.code("78"), None);
@@ -286,7 +312,10 @@ mod tests {
         .expect("config");
         assert_eq!(
             c.features.code("*457"),
-            Some(FeatureCode::QueueToggle(Some(QueueId("sales".into()))))
+            Some(FeatureCode::Queue {
+                queue: Some(QueueId("sales".into())),
+                out: None
+            })
         );
         assert_eq!(
             c.features.user_extensions.get("201"),

@@ -413,6 +413,26 @@ fn feature_codes_set_dnd_sign_in_and_out_and_opt_out_by_queue_extension() {
     assert!(status(&h, "amos").opted_out.is_empty());
     assert_eq!(agent_requests(&mut h).len(), 2);
 
+    // *467 opts out whatever the state (again: confirmed, nothing to store); *477 back in.
+    assert_eq!(final_of(&dial(&mut h, "*467", "f9", "s3cret")).status, 200);
+    assert_eq!(final_of(&dial(&mut h, "*467", "f10", "s3cret")).status, 200);
+    assert_eq!(status(&h, "amos").opted_out, [QueueId("sales".into())]);
+    assert_eq!(final_of(&dial(&mut h, "*477", "f11", "s3cret")).status, 200);
+    assert!(status(&h, "amos").opted_out.is_empty());
+    assert_eq!(
+        agent_requests(&mut h),
+        [
+            SettingChange::OptOut {
+                queue: QueueId("sales".into()),
+                out: true
+            },
+            SettingChange::OptOut {
+                queue: QueueId("sales".into()),
+                out: false
+            }
+        ]
+    );
+
     // *458: support does not allow opting out (403); *459: no queue has extension 9 (404).
     assert_eq!(final_of(&dial(&mut h, "*458", "f7", "s3cret")).status, 403);
     assert!(status(&h, "amos").opted_out.is_empty());

@@ -157,19 +157,26 @@ impl Core {
                 }
                 200
             }
-            FeatureCode::QueueToggle(None) => 404,
-            FeatureCode::QueueToggle(Some(q)) if !opt_out_queues.contains(q) => 403,
-            FeatureCode::QueueToggle(Some(q)) => {
+            FeatureCode::Queue { queue: None, .. } => 404,
+            FeatureCode::Queue { queue: Some(q), .. } if !opt_out_queues.contains(q) => 403,
+            FeatureCode::Queue {
+                queue: Some(q),
+                out,
+            } => {
                 let key = (id.clone(), q.as_str().to_owned());
-                let out = !settings.opted_out.contains(&key);
-                match out {
+                // A toggle flips what is; the explicit codes set it (a repeat changes nothing
+                // and is confirmed all the same).
+                let out = out.unwrap_or(!settings.opted_out.contains(&key));
+                let changed = match out {
                     true => settings.opted_out.insert(key),
                     false => settings.opted_out.remove(&key),
                 };
-                requests.push(SettingChange::OptOut {
-                    queue: q.clone(),
-                    out,
-                });
+                if changed {
+                    requests.push(SettingChange::OptOut {
+                        queue: q.clone(),
+                        out,
+                    });
+                }
                 200
             }
         };
