@@ -57,7 +57,9 @@ fn tone_mp3(dir: &Path) -> PathBuf {
     let path = dir.join("welcome.mp3");
     let ok = Command::new("ffmpeg")
         .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={TONE_HZ}:duration=1.2:sample_rate=44100"))
+        .arg(format!(
+            "sine=frequency={TONE_HZ}:duration=1.2:sample_rate=44100"
+        ))
         .args(["-ac", "2", "-b:a", "128k"])
         .arg(&path)
         .status()
@@ -102,7 +104,13 @@ fn call_and_record(server: &Server, number: &str, hold_ms: u64) -> Vec<i16> {
         }
     }
     let run = caller.join().expect("sipp thread");
-    assert_eq!(run.code, Some(0), "sipp: {}\n{}", run.output, server.log_text());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "sipp: {}\n{}",
+        run.output,
+        server.log_text()
+    );
     samples
 }
 
@@ -133,14 +141,20 @@ fn admin_uploads_a_greeting_creates_a_queue_and_the_caller_hears_it() {
     // Uploaded on the queue form itself; the form comes back with the prompt to pick.
     b.choose_file("#file", &mp3);
     b.click("#upload");
-    b.wait_for("#greeting option[value^='prompt:']", Duration::from_secs(20));
+    b.wait_for(
+        "#greeting option[value^='prompt:']",
+        Duration::from_secs(20),
+    );
     let reference = b.script(
         "var o = document.querySelector(\"#greeting option[value^='prompt:']\"); \
          o.selected = true; return o.value;",
         serde_json::json!([]),
     );
     let reference = reference.as_str().expect("a prompt reference").to_owned();
-    assert!(b.find("audio[src$='/audio']").is_some(), "a play button for the prompt");
+    assert!(
+        b.find("audio[src$='/audio']").is_some(),
+        "a play button for the prompt"
+    );
     b.type_into("#id", "sales");
     b.type_into("#name", "Sales");
     b.type_into("#numbers", "+14255550140");
@@ -173,11 +187,7 @@ fn admin_uploads_a_greeting_creates_a_queue_and_the_caller_hears_it() {
 
 #[test]
 fn a_refused_value_is_shown_next_to_its_field() {
-    let server = Server::start(
-        &ConfigToml::loopback(RTP)
-            .api_token(TOKEN)
-            .to_string(),
-    );
+    let server = Server::start(&ConfigToml::loopback(RTP).api_token(TOKEN).to_string());
     let b = Browser::start(1100, 800);
     sign_in_admin(&b, &server);
     b.goto(&format!("{}/admin/queues/new", base(&server)));
@@ -380,7 +390,11 @@ fn a_signed_out_browser_and_a_forged_cross_site_post_are_refused() {
         assert!(b.url().ends_with("/sign-in"), "{page} → {}", b.url());
     }
     b.goto(&format!("{}/api/v1/queues", base(&server)));
-    assert!(b.text("body").contains("bearer token"), "{}", b.text("body"));
+    assert!(
+        b.text("body").contains("bearer token"),
+        "{}",
+        b.text("body")
+    );
 
     // Signed in, then lured to another site whose page posts to the console.
     sign_in_admin(&b, &server);

@@ -40,7 +40,7 @@ use tower::ServiceExt;
 use crate::time::Time;
 
 use super::ApiState;
-use session::{Role, Session, SignInLimit, Sessions};
+use session::{Role, Session, Sessions, SignInLimit};
 
 /// The session cookie's name.
 const COOKIE: &str = "hl_session";
@@ -83,7 +83,10 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/", get(pages::home))
         .route("/sign-in", get(pages::sign_in_page).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
-        .route("/assets/console.css", get(|| async { asset(CSS, "text/css") }))
+        .route(
+            "/assets/console.css",
+            get(|| async { asset(CSS, "text/css") }),
+        )
         .route(
             "/assets/wallboard.js",
             get(|| async { asset(WALLBOARD_JS, "text/javascript") }),
@@ -195,9 +198,7 @@ impl Console {
     /// One JSON request to the API; the status and the JSON body (null when none).
     pub(crate) async fn api(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
         let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        let response = self
-            .api_raw(method, path, "application/json", body)
-            .await;
+        let response = self.api_raw(method, path, "application/json", body).await;
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
             .await
@@ -323,7 +324,11 @@ fn page(t: &impl Template) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "console page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed to render").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page failed to render",
+            )
+                .into_response()
         }
     }
 }
@@ -360,7 +365,10 @@ mod tests {
     #[test]
     fn cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; hl_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; hl_session=abc; b=2"),
+        );
         assert_eq!(cookie(&h, COOKIE).as_deref(), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
     }

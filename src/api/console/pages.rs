@@ -57,13 +57,17 @@ fn guard(c: &Console, headers: &HeaderMap, form_csrf: &str) -> Result<Session, R
         header(header::REFERER),
         header(header::HOST),
     ) {
-        return Err(refused("the request did not come from this console (Origin)"));
+        return Err(refused(
+            "the request did not come from this console (Origin)",
+        ));
     }
     let Some((_, s)) = c.session(headers) else {
         return Err(refused("sign in first"));
     };
     if !csrf_ok(&s, form_csrf) {
-        return Err(refused("the form's CSRF token is missing or wrong; reload the page"));
+        return Err(refused(
+            "the form's CSRF token is missing or wrong; reload the page",
+        ));
     }
     Ok(s)
 }
@@ -179,7 +183,11 @@ pub(crate) async fn sign_in(State(c): State<Console>, request: Request) -> Respo
         );
     };
     c.sign_in_succeeded(from);
-    let to = if role == Role::Admin { "/admin" } else { "/agent" };
+    let to = if role == Role::Admin {
+        "/admin"
+    } else {
+        "/agent"
+    };
     let cookie = c.start_session(role, &parts.headers);
     let mut r = see_other(to);
     if let Ok(v) = cookie.parse() {
@@ -206,7 +214,11 @@ async fn agent_password_ok(c: &Console, user: &str, password: &str) -> bool {
     .unwrap_or(false)
 }
 
-pub(crate) async fn sign_out(State(c): State<Console>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn sign_out(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
     if let Err(r) = guard(&c, &headers, form.text("csrf")) {
         return r;
@@ -347,7 +359,11 @@ async fn queue_names(c: &Console) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-pub(crate) async fn agent_dnd(State(c): State<Console>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn agent_dnd(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
     let s = match guard(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
@@ -389,7 +405,11 @@ pub(crate) async fn agent_opt(
     let reply = c
         .api(
             Method::POST,
-            &format!("/api/v1/agents/{}/queues/{}/{action}", seg(&id), seg(&queue)),
+            &format!(
+                "/api/v1/agents/{}/queues/{}/{action}",
+                seg(&id),
+                seg(&queue)
+            ),
             None,
         )
         .await;
@@ -455,10 +475,7 @@ pub(crate) async fn admin_queues(State(c): State<Console>, headers: HeaderMap) -
             numbers: join(&q["numbers"]),
             waiting: status["calls_waiting"].as_u64().unwrap_or(0),
             longest_wait: status["longest_wait_secs"].as_u64().unwrap_or(0),
-            available: agents
-                .iter()
-                .filter(|a| a["state"] == "available")
-                .count(),
+            available: agents.iter().filter(|a| a["state"] == "available").count(),
             agents: agents.len(),
             origin: str_of(&q["origin"]),
             id,
@@ -589,12 +606,20 @@ fn queue_fields(view: &Value, prompts: &[PromptRow], creating: bool) -> Vec<Fiel
     }
     let mut fields = Vec::new();
     if creating {
-        fields.push(text("id", "Id", "letters, digits, - and _; cannot change later"));
+        fields.push(text(
+            "id",
+            "Id",
+            "letters, digits, - and _; cannot change later",
+        ));
     }
     fields.extend([
         text("name", "Name", "up to 64 characters; shown to agents"),
         text("numbers", "Service numbers", "E.164, separated by commas"),
-        text("addresses", "SIP addresses", "sip:sales@example.com, separated by commas"),
+        text(
+            "addresses",
+            "SIP addresses",
+            "sip:sales@example.com, separated by commas",
+        ),
         select(
             "greeting",
             "Greeting",
@@ -634,9 +659,17 @@ fn queue_fields(view: &Value, prompts: &[PromptRow], creating: bool) -> Vec<Fiel
             },
             ..text("allow_opt_out", "Agents may opt out", "")
         },
-        number("agent_alert_time", "Agent alert time (s)", "15–180, default 30"),
+        number(
+            "agent_alert_time",
+            "Agent alert time (s)",
+            "15–180, default 30",
+        ),
         number("wrap_up", "Wrap-up (s)", "pause after an agent's call"),
-        number("answer_delay_ms", "Answer delay (ms)", "ring before answering, 0–30000"),
+        number(
+            "answer_delay_ms",
+            "Answer delay (ms)",
+            "ring before answering, 0–30000",
+        ),
         number("max_calls", "Max calls", "0–200, default 50"),
         select(
             "on_overflow",
@@ -645,8 +678,16 @@ fn queue_fields(view: &Value, prompts: &[PromptRow], creating: bool) -> Vec<Fiel
             plain(&["busy", "forward"]),
             "",
         ),
-        text("on_overflow_to", "Overflow forwards to", "queue:ID, user:ID, +E164, sip:…"),
-        number("max_wait", "Max wait (s)", "0–2700 in steps of 15, default 1200"),
+        text(
+            "on_overflow_to",
+            "Overflow forwards to",
+            "queue:ID, user:ID, +E164, sip:…",
+        ),
+        number(
+            "max_wait",
+            "Max wait (s)",
+            "0–2700 in steps of 15, default 1200",
+        ),
         select(
             "on_timeout",
             "On timeout",
@@ -682,7 +723,14 @@ fn queue_body(form: &Form, creating: bool) -> (Value, Vec<(String, String)>) {
             body.insert(name.to_owned(), Value::Null);
         }
     };
-    for name in ["id", "name", "greeting", "music_on_hold", "routing", "offer"] {
+    for name in [
+        "id",
+        "name",
+        "greeting",
+        "music_on_hold",
+        "routing",
+        "offer",
+    ] {
         if name == "id" && !creating {
             continue;
         }
@@ -746,7 +794,10 @@ fn place_errors(fields: &mut [Field], problems: Vec<(String, String)>) -> Vec<St
     let mut rest = Vec::new();
     for (field, message) in problems {
         let base = field.split(['.', '[']).next().unwrap_or("");
-        match fields.iter_mut().find(|f| !base.is_empty() && f.name == base) {
+        match fields
+            .iter_mut()
+            .find(|f| !base.is_empty() && f.name == base)
+        {
             Some(f) => {
                 if !f.error.is_empty() {
                     f.error.push_str("; ");
@@ -809,7 +860,11 @@ pub(crate) async fn edit_queue_page(
         .api(Method::GET, &format!("/api/v1/queues/{}", seg(&id)), None)
         .await;
     if !reply.ok() {
-        return (reply.status, format!("queue {id:?}: {}", reply.body["error"])).into_response();
+        return (
+            reply.status,
+            format!("queue {id:?}: {}", reply.body["error"]),
+        )
+            .into_response();
     }
     let prompts = prompt_rows(&c).await;
     page(&QueueFormPage {
@@ -833,7 +888,11 @@ fn read_only_reason(view: &Value) -> String {
     }
 }
 
-pub(crate) async fn create_queue(State(c): State<Console>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn create_queue(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
     let s = match guard_admin(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
@@ -841,7 +900,9 @@ pub(crate) async fn create_queue(State(c): State<Console>, headers: HeaderMap, b
     };
     let (json_body, local) = queue_body(&form, true);
     if local.is_empty() {
-        let reply = c.api(Method::POST, "/api/v1/queues", Some(&json_body)).await;
+        let reply = c
+            .api(Method::POST, "/api/v1/queues", Some(&json_body))
+            .await;
         if reply.ok() {
             return see_other("/admin");
         }
@@ -863,7 +924,11 @@ pub(crate) async fn update_queue(
     };
     if form.text("delete") == "yes" {
         let reply = c
-            .api(Method::DELETE, &format!("/api/v1/queues/{}", seg(&id)), None)
+            .api(
+                Method::DELETE,
+                &format!("/api/v1/queues/{}", seg(&id)),
+                None,
+            )
             .await;
         if reply.ok() {
             return see_other("/admin");
@@ -886,7 +951,15 @@ pub(crate) async fn update_queue(
         return queue_form_with_errors(&c, &s, Some(id), &form, reply.problems(), reply.status)
             .await;
     }
-    queue_form_with_errors(&c, &s, Some(id), &form, local, StatusCode::UNPROCESSABLE_ENTITY).await
+    queue_form_with_errors(
+        &c,
+        &s,
+        Some(id),
+        &form,
+        local,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 async fn queue_form_with_errors(
@@ -1253,7 +1326,9 @@ pub(crate) async fn events_page(
     let mut path = "/api/v1/events?limit=500".to_owned();
     if !q.queue.is_empty() {
         path.push('&');
-        path.push_str(&serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default());
+        path.push_str(
+            &serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default(),
+        );
     }
     let reply = c.api(Method::GET, &path, None).await;
     let error = if reply.ok() {
@@ -1376,7 +1451,11 @@ pub(crate) async fn wallboard_status(
     }
     let Query(q) = query.unwrap_or_default();
     let ids: Vec<String> = if q.queue.is_empty() {
-        queue_names(&c).await.into_iter().map(|(id, _)| id).collect()
+        queue_names(&c)
+            .await
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
     } else {
         vec![q.queue]
     };
@@ -1414,7 +1493,9 @@ pub(crate) async fn wallboard_feed(
     let mut path = "/api/v1/events/feed".to_owned();
     if !q.queue.is_empty() {
         path.push('?');
-        path.push_str(&serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default());
+        path.push_str(
+            &serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default(),
+        );
     }
     c.api_raw(Method::GET, &path, "application/json", Body::empty())
         .await
@@ -1450,7 +1531,10 @@ mod tests {
         assert_eq!(body["numbers"], json!(["+14255550100", "+14255550101"]));
         assert_eq!(body["agents"], json!(["alice"]));
         assert_eq!(body["max_calls"], 7);
-        assert_eq!(body["on_overflow"], json!({ "action": "forward", "to": "queue:x" }));
+        assert_eq!(
+            body["on_overflow"],
+            json!({ "action": "forward", "to": "queue:x" })
+        );
         assert_eq!(body["on_timeout"], json!({ "action": "disconnect" }));
         assert_eq!(body["allow_opt_out"], false);
         assert!(body.get("no_agents").is_none(), "empty: the default");
@@ -1481,7 +1565,14 @@ mod tests {
                 ("".into(), "the queue as a whole".into()),
             ],
         );
-        let err = |name: &str| fields.iter().find(|f| f.name == name).unwrap().error.clone();
+        let err = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap()
+                .error
+                .clone()
+        };
         assert_eq!(err("max_calls"), "max_calls must be 0 to 200");
         assert_eq!(err("on_overflow"), "bad target");
         assert_eq!(err("name"), "");

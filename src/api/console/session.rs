@@ -61,7 +61,10 @@ pub struct Sessions {
 impl Sessions {
     /// Starts a session for `role` under `id` with `csrf` (both random, drawn by the caller).
     pub fn create(&mut self, id: String, csrf: String, role: Role, now: Time) {
-        self.sweep(now);
+        // Expired sessions go when room is needed (and when their id is next used).
+        if self.by_id.len() >= MAX_SESSIONS {
+            self.sweep(now);
+        }
         if self.by_id.len() >= MAX_SESSIONS {
             if let Some(oldest) = self
                 .by_id
@@ -116,7 +119,8 @@ impl Sessions {
 }
 
 fn alive(s: &Session, now: Time) -> bool {
-    now.saturating_since(s.last_used) < SESSION_IDLE && now.saturating_since(s.created) < SESSION_MAX
+    now.saturating_since(s.last_used) < SESSION_IDLE
+        && now.saturating_since(s.created) < SESSION_MAX
 }
 
 /// Whether a form's CSRF token is the session's (compared in constant time).
@@ -243,7 +247,10 @@ mod tests {
         let mut now = 0;
         while now + 60 < SESSION_MAX.as_secs() {
             now += 60;
-            assert!(s.touch("b", t(now)).is_some(), "busy session alive at {now}s");
+            assert!(
+                s.touch("b", t(now)).is_some(),
+                "busy session alive at {now}s"
+            );
         }
         assert!(s.touch("b", t(SESSION_MAX.as_secs())).is_none());
     }
@@ -252,7 +259,10 @@ mod tests {
     fn sign_out_and_unknown_ids_give_no_session() {
         let mut s = Sessions::default();
         s.create("id".into(), "tok".into(), Role::Agent("alice".into()), t(0));
-        assert_eq!(s.touch("id", t(1)).unwrap().role, Role::Agent("alice".into()));
+        assert_eq!(
+            s.touch("id", t(1)).unwrap().role,
+            Role::Agent("alice".into())
+        );
         assert!(s.touch("other", t(1)).is_none());
         s.remove("id");
         assert!(s.touch("id", t(2)).is_none());
@@ -262,10 +272,26 @@ mod tests {
     fn sessions_are_capped() {
         let mut s = Sessions::default();
         for i in 0..MAX_SESSIONS + 10 {
-            s.create(format!("{i}"), "c".into(), Role::Admin, t(i as u64 / 100));
+            s.create(
+                format!("{i}"),
+                "c".into(),
+                Role::Admin,
+                Time::from_millis(i as u64),
+            );
         }
         assert_eq!(s.len(), MAX_SESSIONS);
-        assert!(s.touch("0", t(200)).is_none(), "the oldest went first");
+        let later = t(60);
+        assert!(s.touch("0", later).is_none(), "the oldest went first");
+        assert!(s.touch("9", later).is_none());
+        assert!(s.touch("10", later).is_some());
+        // Once they have expired, they all make room at once.
+        s.create(
+            "x".into(),
+            "c".into(),
+            Role::Admin,
+            t(SESSION_IDLE.as_secs() + 120),
+        );
+        assert_eq!(s.len(), 1, "expired sessions swept when room was needed");
     }
 
     #[test]
@@ -293,7 +319,11 @@ mod tests {
             host
         ));
         assert!(same_origin(None, Some("http://127.0.0.1:8080/admin"), host));
-        assert!(!same_origin(None, Some("http://127.0.0.1:8081/admin"), host));
+        assert!(!same_origin(
+            None,
+            Some("http://127.0.0.1:8081/admin"),
+            host
+        ));
         assert!(same_origin(None, None, host));
         assert!(!same_origin(Some("http://127.0.0.1:8080"), None, None));
     }
