@@ -34,7 +34,7 @@ mod bans;
 pub mod boot;
 pub mod cli;
 pub mod client;
-mod console;
+pub mod console;
 pub mod error;
 pub mod live;
 pub mod metrics;

@@ -534,3 +534,34 @@ async fn assets_are_served_from_the_binary() {
         "nothing from elsewhere"
     );
 }
+
+#[tokio::test]
+async fn admin_signs_in_with_the_admin_password() {
+    use std::sync::Arc;
+
+    use holdline::api::{ApiState, FileSource, MemoryLive, Provisioning};
+    use holdline::store::Store;
+
+    let phc = holdline::api::console::hash_password("pa55-w0rd").unwrap();
+    let file = FileSource {
+        text: format!("[api]\nlisten = \"127.0.0.1:0\"\nadmin_password_hash = \"{phc}\"\n"),
+        label: "/etc/holdline/holdline.toml".to_owned(),
+        base_dir: "/etc/holdline".into(),
+    };
+    let (prov, _) = Provisioning::open(Store::open_in_memory().unwrap(), file).unwrap();
+    let state = ApiState::new(
+        prov,
+        Arc::new(MemoryLive::default()),
+        Some(TOKEN.to_owned()),
+    );
+    let router = holdline::api::router(state);
+    let (wrong, _) = sign_in(&router, "", "pa55-w0rD", "192.0.2.80").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let (ok, id) = sign_in(&router, "", "pa55-w0rd", "192.0.2.80").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.headers[header::LOCATION], "/admin");
+    assert!(id.is_some());
+    // The token still works beside the password.
+    let (ok, _) = sign_in(&router, "", TOKEN, "192.0.2.81").await;
+    assert_eq!(ok.headers[header::LOCATION], "/admin");
+}

@@ -253,6 +253,28 @@ impl Console {
     }
 }
 
+/// An argon2id PHC string of `password` with a fresh random salt: what `[api]
+/// admin_password_hash` takes (`holdline admin-password` prints it).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+/// Whether `password` is the one `phc` (an argon2 PHC string) was made from. A string that does
+/// not parse matches nothing (the configuration's validation already refused it).
+pub fn password_matches(phc: &str, password: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    argon2::PasswordHash::new(phc.trim()).is_ok_and(|hash| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Plain maps updated in single steps: a panic elsewhere leaves them usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -380,6 +402,16 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_password_matches_its_own_hash_only() {
+        let phc = hash_password("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(password_matches(&phc, "correct horse"));
+        assert!(!password_matches(&phc, "correct horsE"));
+        assert!(!password_matches("not a hash", "correct horse"));
+        assert_ne!(phc, hash_password("correct horse").unwrap(), "salted");
     }
 
     #[test]

@@ -39,43 +39,63 @@ impl Chrome {
     }
 }
 
+/// Why a request is not served: it goes to sign in first, or it is refused (403).
+pub(crate) enum Denied {
+    SignIn,
+    Refused(&'static str),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::SignIn => see_other("/sign-in"),
+            Denied::Refused(why) => refused(why),
+        }
+    }
+}
+
 /// A page only admins see: the session, or a redirect to sign in (an agent gets 403).
-fn admin(c: &Console, headers: &HeaderMap) -> Result<Session, Response> {
+fn admin(c: &Console, headers: &HeaderMap) -> Result<Session, Denied> {
     match c.session(headers) {
         Some((_, s)) if s.role == Role::Admin => Ok(s),
-        Some(_) => Err(refused("this page is for admins")),
-        None => Err(see_other("/sign-in")),
+        Some(_) => Err(Denied::Refused("this page is for admins")),
+        None => Err(Denied::SignIn),
     }
 }
 
 /// A state-changing request: a live session, a form token that matches it, and an Origin /
 /// Referer naming this host. Anything else is refused (403) and changes nothing.
-fn guard(c: &Console, headers: &HeaderMap, form_csrf: &str) -> Result<Session, Response> {
-    let header = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
-    if !same_origin(
-        header(header::ORIGIN),
-        header(header::REFERER),
-        header(header::HOST),
-    ) {
-        return Err(refused(
+fn guard(c: &Console, headers: &HeaderMap, form_csrf: &str) -> Result<Session, Denied> {
+    if !from_console(headers) {
+        return Err(Denied::Refused(
             "the request did not come from this console (Origin)",
         ));
     }
     let Some((_, s)) = c.session(headers) else {
-        return Err(refused("sign in first"));
+        return Err(Denied::Refused("sign in first"));
     };
     if !csrf_ok(&s, form_csrf) {
-        return Err(refused(
+        return Err(Denied::Refused(
             "the form's CSRF token is missing or wrong; reload the page",
         ));
     }
     Ok(s)
 }
 
-fn guard_admin(c: &Console, headers: &HeaderMap, form_csrf: &str) -> Result<Session, Response> {
+/// Whether the request's Origin (or Referer) names the host it was sent to.
+fn from_console(headers: &HeaderMap) -> bool {
+    let header = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    same_origin(
+        header(header::ORIGIN),
+        header(header::REFERER),
+        header(header::HOST),
+    )
+}
+
+fn guard_admin(c: &Console, headers: &HeaderMap, form_csrf: &str) -> Result<Session, Denied> {
     let s = guard(c, headers, form_csrf)?;
     if s.role != Role::Admin {
-        return Err(refused("this action is for admins"));
+        return Err(Denied::Refused("this action is for admins"));
     }
     Ok(s)
 }
@@ -128,46 +148,38 @@ pub(crate) async fn sign_in_page() -> Response {
 pub(crate) async fn sign_in(State(c): State<Console>, request: Request) -> Response {
     let from = source(&request);
     let (parts, body) = request.into_parts();
-    let header = |h: header::HeaderName| parts.headers.get(h).and_then(|v| v.to_str().ok());
     // No session yet, so no CSRF token: the origin check keeps other sites from signing a
     // browser in to an account of theirs (login CSRF).
-    if !same_origin(
-        header(header::ORIGIN),
-        header(header::REFERER),
-        header(header::HOST),
-    ) {
+    if !from_console(&parts.headers) {
         return refused("the request did not come from this console (Origin)");
     }
-    let failed = |c: &Console, status: StatusCode, error: &str| {
+    let failed = |status: StatusCode, error: &str| {
         let mut r = page(&SignInPage {
             error: error.to_owned(),
         });
         *r.status_mut() = status;
-        let _ = c;
         r
     };
     if c.sign_in_refused(from) {
         return failed(
-            &c,
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed sign-ins from your address; try again in a few minutes",
         );
     }
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return failed(&c, StatusCode::BAD_REQUEST, "the form is too large");
+        return failed(StatusCode::BAD_REQUEST, "the form is too large");
     };
     let form = Form::parse(&bytes);
     let user = form.text("user");
     let secret = form.get("secret").unwrap_or("");
     let role = if user.is_empty() {
-        // An admin: the API token. Without one configured the API is open and so is this.
-        match c.token() {
-            Some(token) if super::super::constant_time_eq(secret.as_bytes(), token.as_bytes()) => {
-                Some(Role::Admin)
-            }
-            None => Some(Role::Admin),
-            Some(_) => None,
-        }
+        // An admin: the API token or `[api] admin_password_hash`. Without a token the API is
+        // open (only on loopback, and `holdline serve` always has one), and so is this.
+        let token_ok = match c.token() {
+            Some(token) => super::super::constant_time_eq(secret.as_bytes(), token.as_bytes()),
+            None => true,
+        };
+        (token_ok || admin_password_ok(&c, secret).await).then_some(Role::Admin)
     } else {
         agent_password_ok(&c, user, secret)
             .await
@@ -176,7 +188,6 @@ pub(crate) async fn sign_in(State(c): State<Console>, request: Request) -> Respo
     let Some(role) = role else {
         c.sign_in_failed(from);
         return failed(
-            &c,
             StatusCode::UNAUTHORIZED,
             "wrong credentials (admins: leave the user empty and give the API token; agents: \
              your user id and SIP password)",
@@ -194,6 +205,23 @@ pub(crate) async fn sign_in(State(c): State<Console>, request: Request) -> Respo
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
+}
+
+/// Whether `password` is the configured admin password (argon2 is slow by design: off the
+/// async workers).
+async fn admin_password_ok(c: &Console, password: &str) -> bool {
+    let s = c.state().clone();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let config = s.prov().config();
+        config
+            .api
+            .admin_password_hash
+            .as_deref()
+            .is_some_and(|phc| super::password_matches(phc, &password))
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Whether `user` exists, has a SIP password, and it is `password` (constant time).
@@ -221,7 +249,7 @@ pub(crate) async fn sign_out(
 ) -> Response {
     let form = Form::parse(&body);
     if let Err(r) = guard(&c, &headers, form.text("csrf")) {
-        return r;
+        return r.into_response();
     }
     if let Some((id, _)) = c.session(&headers) {
         c.end_session(&id);
@@ -246,8 +274,12 @@ struct AgentPage {
     dnd: bool,
     queues: Vec<AgentQueue>,
     registrations: Vec<Registration>,
+    recent: Vec<EventRow>,
     error: String,
 }
+
+/// How many of an agent's latest calls their page lists.
+const RECENT_CALLS: usize = 10;
 
 struct AgentQueue {
     id: String,
@@ -337,11 +369,24 @@ async fn render_agent(c: &Console, s: &Session, id: &str, error: String) -> Resp
                 .collect()
         })
         .unwrap_or_default();
+    // Their latest answered and missed offers, from the event log (the API's newest events).
+    let log = c.api(Method::GET, "/api/v1/events?limit=1000", None).await;
+    let recent = log
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .filter(|e| e["agent"] == id && (e["kind"] == "answered" || e["kind"] == "agent-missed"))
+        .take(RECENT_CALLS)
+        .map(event_row)
+        .collect();
     page(&AgentPage {
         chrome: Chrome::new("My settings", s),
         dnd: agent.body["dnd"].as_bool().unwrap_or(false),
         queues,
         registrations: registrations(&regs.body),
+        recent,
         error,
     })
 }
@@ -367,7 +412,7 @@ pub(crate) async fn agent_dnd(
     let form = Form::parse(&body);
     let s = match guard(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     // The agent is who signed in, never a field of the form.
     let Some(id) = agent_of(&s) else {
@@ -393,7 +438,7 @@ pub(crate) async fn agent_opt(
     let form = Form::parse(&body);
     let s = match guard(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(id) = agent_of(&s) else {
         return refused("this action is for agents");
@@ -455,7 +500,7 @@ struct QueueRow {
 pub(crate) async fn admin_queues(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let list = c.api(Method::GET, "/api/v1/queues", None).await;
     let mut queues = Vec::new();
@@ -834,7 +879,7 @@ fn refill(fields: &mut [Field], form: &Form) {
 pub(crate) async fn new_queue_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let prompts = prompt_rows(&c).await;
     page(&QueueFormPage {
@@ -854,7 +899,7 @@ pub(crate) async fn edit_queue_page(
 ) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reply = c
         .api(Method::GET, &format!("/api/v1/queues/{}", seg(&id)), None)
@@ -896,7 +941,7 @@ pub(crate) async fn create_queue(
     let form = Form::parse(&body);
     let s = match guard_admin(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (json_body, local) = queue_body(&form, true);
     if local.is_empty() {
@@ -920,7 +965,7 @@ pub(crate) async fn update_queue(
     let form = Form::parse(&body);
     let s = match guard_admin(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if form.text("delete") == "yes" {
         let reply = c
@@ -1047,7 +1092,7 @@ struct PromptsPage {
 pub(crate) async fn prompts_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     page(&PromptsPage {
         chrome: Chrome::new("Prompts", &s),
@@ -1063,6 +1108,15 @@ pub(crate) async fn upload_prompt(
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
+    // The CSRF token is inside the body: before reading a large body, the request must at
+    // least come from this console with an admin's session.
+    if !from_console(&headers) {
+        return refused("the request did not come from this console (Origin)");
+    }
+    match c.session(&headers) {
+        Some((_, s)) if s.role == Role::Admin => {}
+        _ => return refused("sign in as an admin first"),
+    }
     let mut csrf = String::new();
     let mut file: Option<(String, Bytes)> = None;
     let mut back = String::new();
@@ -1087,7 +1141,7 @@ pub(crate) async fn upload_prompt(
     }
     let s = match guard_admin(&c, &headers, csrf.trim()) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let error = match file {
         Some((name, bytes)) if !bytes.is_empty() => {
@@ -1145,7 +1199,7 @@ pub(crate) async fn prompt_audio(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = admin(&c, &headers) {
-        return r;
+        return r.into_response();
     }
     c.api_raw(
         Method::GET,
@@ -1176,7 +1230,7 @@ struct NumberRow {
 pub(crate) async fn numbers_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let list = c.api(Method::GET, "/api/v1/numbers", None).await;
     let numbers = list
@@ -1225,7 +1279,7 @@ struct GroupRow {
 pub(crate) async fn users_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let list = c.api(Method::GET, "/api/v1/users", None).await;
     let mut users = Vec::new();
@@ -1320,7 +1374,7 @@ pub(crate) async fn events_page(
 ) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Query(q) = query.unwrap_or_default();
     let mut path = "/api/v1/events?limit=500".to_owned();
@@ -1350,18 +1404,7 @@ pub(crate) async fn events_page(
         .rev()
         .filter(|e| q.kind.is_empty() || e["kind"] == q.kind.as_str())
         .filter(|e| q.agent.is_empty() || e["agent"] == q.agent.as_str())
-        .map(|e| EventRow {
-            at: utc(e["at_ms"].as_i64().unwrap_or(0)),
-            queue: str_of(&e["queue"]),
-            call_id: str_of(&e["call_id"]),
-            agent: str_of(&e["agent"]),
-            kind: str_of(&e["kind"]),
-            detail: str_of(&e["detail"]),
-            waited: e["waited_ms"]
-                .as_i64()
-                .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
-                .unwrap_or_default(),
-        })
+        .map(event_row)
         .collect();
     page(&EventsPage {
         chrome: Chrome::new("Event log", &s),
@@ -1372,6 +1415,21 @@ pub(crate) async fn events_page(
         events,
         error,
     })
+}
+
+fn event_row(e: &Value) -> EventRow {
+    EventRow {
+        at: utc(e["at_ms"].as_i64().unwrap_or(0)),
+        queue: str_of(&e["queue"]),
+        call_id: str_of(&e["call_id"]),
+        agent: str_of(&e["agent"]),
+        kind: str_of(&e["kind"]),
+        detail: str_of(&e["detail"]),
+        waited: e["waited_ms"]
+            .as_i64()
+            .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+            .unwrap_or_default(),
+    }
 }
 
 /// Unix ms as `YYYY-MM-DD HH:MM:SS` UTC (the civil-from-days algorithm, H. Hinnant).
@@ -1410,7 +1468,7 @@ struct WallboardPage {
 pub(crate) async fn wallboard_all(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     page(&WallboardPage {
         chrome: Chrome::new("Wallboard", &s),
@@ -1425,7 +1483,7 @@ pub(crate) async fn wallboard_one(
 ) -> Response {
     let s = match admin(&c, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     page(&WallboardPage {
         chrome: Chrome::new(format!("Wallboard: {id}"), &s),
@@ -1447,7 +1505,7 @@ pub(crate) async fn wallboard_status(
     query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     if let Err(r) = admin(&c, &headers) {
-        return r;
+        return r.into_response();
     }
     let Query(q) = query.unwrap_or_default();
     let ids: Vec<String> = if q.queue.is_empty() {
@@ -1487,7 +1545,7 @@ pub(crate) async fn wallboard_feed(
     query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     if let Err(r) = admin(&c, &headers) {
-        return r;
+        return r.into_response();
     }
     let Query(q) = query.unwrap_or_default();
     let mut path = "/api/v1/events/feed".to_owned();
