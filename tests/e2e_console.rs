@@ -2,8 +2,8 @@
 //! WebDriver by `chromium-driver`) against the real `holdline serve` on loopback, with SIPp as
 //! the callers and the agents' phones.
 //!
-//! What is checked: an admin signs in, uploads an MP3 greeting on the queue form, creates a
-//! queue with a number and an agent, and a call to that number hears the uploaded tone first
+//! What is checked: an admin signs in, adds a number and a user on their pages, uploads an MP3
+//! greeting on the queue form, creates a queue with that number and agent, and a call to that number hears the uploaded tone first
 //! (on the wire); a value the validator refuses is shown next to its field; an agent signs in,
 //! opts out, and the next call rings the other agent only; the wallboard shows a waiting caller
 //! within 2 s of the INVITE and drops it within 2 s of the hang-up; a signed-out browser and a
@@ -127,15 +127,21 @@ fn admin_uploads_a_greeting_creates_a_queue_and_the_caller_hears_it() {
     let dir = scratch_dir("console-upload");
     let mp3 = tone_mp3(&dir);
     let ann = free_port();
-    let server = Server::start(
-        &ConfigToml::loopback(RTP)
-            .api_token(TOKEN)
-            .number("+14255550140", "service-toll")
-            .user("ann", &format!("127.0.0.1:{ann}"))
-            .to_string(),
-    );
+    let server = Server::start(&ConfigToml::loopback(RTP).api_token(TOKEN).to_string());
     let b = Browser::start(1100, 620);
     sign_in_admin(&b, &server);
+    // The number and the agent are made on their pages too.
+    b.goto(&format!("{}/admin/numbers", base(&server)));
+    b.type_into("#e164", "+14255550140");
+    b.set_value("kind", "service-toll");
+    b.click("#add-number");
+    b.wait_for("tr[id='number-+14255550140']", Duration::from_secs(10));
+    b.goto(&format!("{}/admin/users", base(&server)));
+    b.type_into("#user-id", "ann");
+    b.type_into("#user-contacts", &format!("sip:ann@127.0.0.1:{ann}"));
+    b.click("#add-user");
+    b.wait_for("#users form input[value='ann']", Duration::from_secs(10));
+    b.goto(&format!("{}/admin", base(&server)));
     b.click("#new-queue");
     b.wait_for("#queue-form", Duration::from_secs(5));
     // Uploaded on the queue form itself; the form comes back with the prompt to pick.

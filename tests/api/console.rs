@@ -565,3 +565,96 @@ async fn admin_signs_in_with_the_admin_password() {
     let (ok, _) = sign_in(&router, "", TOKEN, "192.0.2.81").await;
     assert_eq!(ok.headers[header::LOCATION], "/admin");
 }
+
+#[tokio::test]
+async fn numbers_users_and_groups_are_added_and_removed_through_the_api_routes() {
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.90").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/numbers",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.90",
+    )
+    .await;
+    let t = csrf(&page.body);
+    let post = |path: &'static str, form: String| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                path,
+                Some(&id),
+                Some(&form),
+                Some(ORIGIN),
+                "192.0.2.90",
+            )
+            .await
+        }
+    };
+    let r = post(
+        "/admin/objects/numbers",
+        format!("csrf={t}&e164=%2B14255550177&kind=service-toll"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (status, n) = call(&a.router, "GET", "/api/v1/numbers/+14255550177", None).await;
+    assert_eq!(status, StatusCode::OK, "{n}");
+    // The API's refusal comes back on the page.
+    let r = post(
+        "/admin/objects/numbers",
+        format!("csrf={t}&e164=123&kind=service-toll"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"object-error\""), "{}", r.body);
+    let r = post(
+        "/admin/objects/users",
+        format!("csrf={t}&id=eve&password=pw&contacts=sip%3Aeve%40192.0.2.9"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, eve) = call(&a.router, "GET", "/api/v1/users/eve", None).await;
+    assert_eq!(eve["has_password"], true, "{eve}");
+    assert_eq!(eve["contacts"], json!(["sip:eve@192.0.2.9"]));
+    let r = post(
+        "/admin/objects/groups",
+        format!("csrf={t}&id=night&members=eve%2C+bea"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, night) = call(&a.router, "GET", "/api/v1/groups/night", None).await;
+    assert_eq!(night["members"], json!(["eve", "bea"]));
+    for (kind, id) in [
+        ("groups", "night"),
+        ("users", "eve"),
+        ("numbers", "%2B14255550177"),
+    ] {
+        let r = post(
+            match kind {
+                "groups" => "/admin/objects/groups",
+                "users" => "/admin/objects/users",
+                _ => "/admin/objects/numbers",
+            },
+            format!("csrf={t}&op=remove&id={id}"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{kind}: {}", r.body);
+    }
+    let (status, _) = call(&a.router, "GET", "/api/v1/users/eve", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A file object cannot be removed: the API's 409 is shown.
+    let r = post(
+        "/admin/objects/users",
+        format!("csrf={t}&op=remove&id=amos"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("read-only"), "{}", r.body);
+}

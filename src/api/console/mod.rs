@@ -109,6 +109,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         )
         .route("/admin/prompts/{id}/audio", get(pages::prompt_audio))
         .route("/admin/numbers", get(pages::numbers_page))
+        .route("/admin/objects/{kind}", post(pages::change_object))
         .route("/admin/users", get(pages::users_page))
         .route("/admin/events", get(pages::events_page))
         .route("/wallboard", get(pages::wallboard_all))

@@ -1218,6 +1218,7 @@ pub(crate) async fn prompt_audio(
 struct NumbersPage {
     chrome: Chrome,
     numbers: Vec<NumberRow>,
+    error: String,
 }
 
 struct NumberRow {
@@ -1232,6 +1233,10 @@ pub(crate) async fn numbers_page(State(c): State<Console>, headers: HeaderMap) -
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    render_numbers(&c, &s, String::new()).await
+}
+
+async fn render_numbers(c: &Console, s: &Session, error: String) -> Response {
     let list = c.api(Method::GET, "/api/v1/numbers", None).await;
     let numbers = list
         .body
@@ -1246,8 +1251,9 @@ pub(crate) async fn numbers_page(State(c): State<Console>, headers: HeaderMap) -
         })
         .collect();
     page(&NumbersPage {
-        chrome: Chrome::new("Numbers", &s),
+        chrome: Chrome::new("Numbers", s),
         numbers,
+        error,
     })
 }
 
@@ -1257,6 +1263,7 @@ struct UsersPage {
     chrome: Chrome,
     users: Vec<UserRow>,
     groups: Vec<GroupRow>,
+    error: String,
 }
 
 struct UserRow {
@@ -1281,6 +1288,10 @@ pub(crate) async fn users_page(State(c): State<Console>, headers: HeaderMap) -> 
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    render_users(&c, &s, String::new()).await
+}
+
+async fn render_users(c: &Console, s: &Session, error: String) -> Response {
     let list = c.api(Method::GET, "/api/v1/users", None).await;
     let mut users = Vec::new();
     for u in list.body.as_array().into_iter().flatten() {
@@ -1329,10 +1340,92 @@ pub(crate) async fn users_page(State(c): State<Console>, headers: HeaderMap) -> 
         })
         .collect();
     page(&UsersPage {
-        chrome: Chrome::new("Users and groups", &s),
+        chrome: Chrome::new("Users and groups", s),
         users,
         groups,
+        error,
     })
+}
+
+/// Creates or removes a number, user or group (`kind` is the API's collection) from the
+/// inventory pages' forms, through the API's routes; back to the page, or the page with the
+/// API's reason.
+pub(crate) async fn change_object(
+    State(c): State<Console>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    let s = match guard_admin(&c, &headers, form.text("csrf")) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let list = |name: &str| -> Vec<String> {
+        form.text(name)
+            .split([',', ' ', '\n', '\r', '\t'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let (kind, back) = match kind.as_str() {
+        "numbers" => ("numbers", "/admin/numbers"),
+        "users" => ("users", "/admin/users"),
+        "groups" => ("groups", "/admin/users"),
+        _ => return (StatusCode::NOT_FOUND, "no such kind").into_response(),
+    };
+    let reply = if form.text("op") == "remove" {
+        let id = form.text("id");
+        c.api(Method::DELETE, &format!("/api/v1/{kind}/{}", seg(id)), None)
+            .await
+    } else {
+        let mut body = Map::new();
+        let mut put = |k: &str, v: Value| {
+            body.insert(k.to_owned(), v);
+        };
+        match kind {
+            "numbers" => {
+                put("e164", json!(form.text("e164")));
+                put("kind", json!(form.text("kind")));
+            }
+            "users" => {
+                put("id", json!(form.text("id")));
+                for k in ["name", "password"] {
+                    if !form.text(k).is_empty() {
+                        put(k, json!(form.text(k)));
+                    }
+                }
+                put("contacts", json!(list("contacts")));
+                put("numbers", json!(list("numbers")));
+            }
+            _ => {
+                put("id", json!(form.text("id")));
+                put("members", json!(list("members")));
+            }
+        }
+        c.api(
+            Method::POST,
+            &format!("/api/v1/{kind}"),
+            Some(&Value::Object(body)),
+        )
+        .await
+    };
+    if reply.ok() {
+        return see_other(back);
+    }
+    let error = reply
+        .problems()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut r = if back == "/admin/numbers" {
+        render_numbers(&c, &s, error).await
+    } else {
+        render_users(&c, &s, error).await
+    };
+    *r.status_mut() = reply.status;
+    r
 }
 
 #[derive(Template)]
