@@ -658,3 +658,134 @@ async fn numbers_users_and_groups_are_added_and_removed_through_the_api_routes()
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.body.contains("read-only"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_event_log_page_filters_by_queue_kind_agent_and_day() {
+    let a = app();
+    let event = |at_ms: i64, kind: &str, agent: Option<&str>, call: &str| {
+        let e: holdline::store::QueueEvent = serde_json::from_value(json!({
+            "at_ms": at_ms, "queue": "demo", "call_id": call, "kind": kind, "agent": agent,
+        }))
+        .unwrap();
+        a.state.record_event(&e).unwrap();
+    };
+    // 2026-12-06 12:00 and 2026-12-07 12:00 UTC.
+    event(1_796_558_400_000, "offered", None, "call-old");
+    event(1_796_644_800_000, "answered", Some("amos"), "call-new");
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.95").await;
+    let id = id.unwrap();
+    let get = |q: &'static str| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(&router, "GET", q, Some(&id), None, None, "192.0.2.95")
+                .await
+                .body
+        }
+    };
+    let all = get("/admin/events").await;
+    assert!(
+        all.contains("call-old") && all.contains("call-new"),
+        "{all}"
+    );
+    assert!(all.contains("2026-12-07 12:00:00"), "{all}");
+    let day = get("/admin/events?since=2026-12-07&until=2026-12-07").await;
+    assert!(
+        !day.contains("call-old") && day.contains("call-new"),
+        "{day}"
+    );
+    let before = get("/admin/events?until=2026-12-06").await;
+    assert!(
+        before.contains("call-old") && !before.contains("call-new"),
+        "{before}"
+    );
+    let kind = get("/admin/events?kind=offered").await;
+    assert!(
+        kind.contains("call-old") && !kind.contains("call-new"),
+        "{kind}"
+    );
+    let agent = get("/admin/events?agent=amos").await;
+    assert!(
+        !agent.contains("call-old") && agent.contains("call-new"),
+        "{agent}"
+    );
+    let bad = get("/admin/events?since=soon").await;
+    assert!(bad.contains("is not a date"), "{bad}");
+}
+
+#[tokio::test]
+async fn editing_a_queue_changes_only_what_was_changed() {
+    let a = app();
+    let (status, body) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({
+            "id": "ed", "name": "Edit Me", "agents": ["amos"], "max_calls": 7, "max_wait": 60,
+            "on_timeout": { "action": "forward", "to": "queue:demo" },
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.96").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/ed",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.96",
+    )
+    .await;
+    assert!(
+        page.body
+            .contains("id=\"max_calls\" name=\"max_calls\" value=\"7\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"queue:demo\""), "{}", page.body);
+    // The form as the page shows it, with max_calls changed.
+    let form = format!(
+        "csrf={}&name=Edit+Me&numbers=&addresses=&greeting=&music_on_hold=default&routing=attendant\
+         &offer=head&agents=amos&groups=&allow_opt_out=on&agent_alert_time=30&wrap_up=0\
+         &answer_delay_ms=0&max_calls=9&on_overflow=busy&on_overflow_to=&max_wait=60\
+         &on_timeout=forward&on_timeout_to=queue%3Ademo&no_agents=queue&no_agents_to=",
+        csrf(&page.body)
+    );
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues/ed",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.96",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/ed", None).await;
+    assert_eq!(q["max_calls"], 9);
+    assert_eq!(q["name"], "Edit Me");
+    assert_eq!(q["max_wait"], 60);
+    assert_eq!(
+        q["on_timeout"],
+        json!({ "action": "forward", "to": "queue:demo" })
+    );
+    // Emptied: back to the default.
+    let form = form.replace("max_wait=60", "max_wait=");
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues/ed",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.96",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/ed", None).await;
+    assert_eq!(q["max_wait"], 1200, "{q}");
+}

@@ -1435,6 +1435,8 @@ struct EventsPage {
     queue: String,
     kind: String,
     agent: String,
+    since: String,
+    until: String,
     queues: Vec<(String, String)>,
     events: Vec<EventRow>,
     error: String,
@@ -1458,6 +1460,12 @@ pub(crate) struct EventsQuery {
     kind: String,
     #[serde(default)]
     agent: String,
+    /// From this day on (UTC, `YYYY-MM-DD`).
+    #[serde(default)]
+    since: String,
+    /// Up to and including this day (UTC).
+    #[serde(default)]
+    until: String,
 }
 
 pub(crate) async fn events_page(
@@ -1470,15 +1478,28 @@ pub(crate) async fn events_page(
         Err(r) => return r.into_response(),
     };
     let Query(q) = query.unwrap_or_default();
-    let mut path = "/api/v1/events?limit=500".to_owned();
+    let mut params = vec![("limit", "500".to_owned())];
     if !q.queue.is_empty() {
-        path.push('&');
-        path.push_str(
-            &serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default(),
-        );
+        params.push(("queue", q.queue.clone()));
     }
+    let mut bad_dates = Vec::new();
+    for (name, text, extra_day) in [("since", &q.since, 0), ("until", &q.until, 1)] {
+        if text.trim().is_empty() {
+            continue;
+        }
+        match day_start_ms(text.trim()) {
+            Some(ms) => params.push((name, (ms + extra_day * 86_400_000).to_string())),
+            None => bad_dates.push(format!("{name} {text:?} is not a date (YYYY-MM-DD)")),
+        }
+    }
+    let path = format!(
+        "/api/v1/events?{}",
+        serde_urlencoded::to_string(&params).unwrap_or_default()
+    );
     let reply = c.api(Method::GET, &path, None).await;
-    let error = if reply.ok() {
+    let error = if !bad_dates.is_empty() {
+        bad_dates.join("; ")
+    } else if reply.ok() {
         String::new()
     } else {
         reply
@@ -1505,6 +1526,8 @@ pub(crate) async fn events_page(
         queue: q.queue,
         kind: q.kind,
         agent: q.agent,
+        since: q.since,
+        until: q.until,
         events,
         error,
     })
@@ -1523,6 +1546,25 @@ fn event_row(e: &Value) -> EventRow {
             .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
             .unwrap_or_default(),
     }
+}
+
+/// Unix ms at 00:00 UTC of a `YYYY-MM-DD` day (days-from-civil, H. Hinnant); `None` when it is
+/// not such a date.
+pub(crate) fn day_start_ms(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
 }
 
 /// Unix ms as `YYYY-MM-DD HH:MM:SS` UTC (the civil-from-days algorithm, H. Hinnant).
@@ -1661,6 +1703,18 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(utc(1_796_687_999_000), "2026-12-07 23:59:59");
+    }
+
+    #[test]
+    fn days_become_unix_ms() {
+        assert_eq!(day_start_ms("1970-01-01"), Some(0));
+        assert_eq!(day_start_ms("2000-02-29"), Some(951_782_400_000));
+        assert_eq!(
+            utc(day_start_ms("2026-12-07").unwrap()),
+            "2026-12-07 00:00:00"
+        );
+        assert_eq!(day_start_ms("2026-13-01"), None);
+        assert_eq!(day_start_ms("yesterday"), None);
     }
 
     #[test]
