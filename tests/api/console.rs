@@ -789,3 +789,72 @@ async fn editing_a_queue_changes_only_what_was_changed() {
     let (_, q) = call(&a.router, "GET", "/api/v1/queues/ed", None).await;
     assert_eq!(q["max_wait"], 1200, "{q}");
 }
+
+#[tokio::test]
+async fn the_wallboard_reads_queue_status_and_the_live_feed_behind_the_session() {
+    let a = app();
+    a.live.set_queue(
+        "demo",
+        holdline::api::live::QueueLive {
+            waiting: vec![holdline::api::live::WaitingCall {
+                call_id: "c1".into(),
+                caller: "sip:caller@example.com".into(),
+                position: 1,
+                waiting_secs: 42,
+            }],
+            ..Default::default()
+        },
+    );
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.97").await;
+    let id = id.unwrap();
+    let all = send(
+        &a.router,
+        "GET",
+        "/wallboard-data/status",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.97",
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK);
+    let boards: serde_json::Value = serde_json::from_str(&all.body).unwrap();
+    assert_eq!(boards[0]["queue"], "demo", "{boards}");
+    assert_eq!(boards[0]["calls_waiting"], 1);
+    assert_eq!(boards[0]["longest_wait_secs"], 42);
+    let page = send(
+        &a.router,
+        "GET",
+        "/wallboard/demo",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.97",
+    )
+    .await;
+    assert!(page.body.contains("data-queue=\"demo\""), "{}", page.body);
+    assert!(page.body.contains("/assets/wallboard.js"), "{}", page.body);
+    // The feed: headers only (the stream stays open).
+    let mut req = Request::builder()
+        .uri("/wallboard-data/feed?queue=demo")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, format!("hl_session={id}"))
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo("192.0.2.97:1".parse::<SocketAddr>().unwrap()));
+    let resp = a.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let none = send(
+        &a.router,
+        "GET",
+        "/wallboard-data/feed",
+        None,
+        None,
+        None,
+        "192.0.2.97",
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::SEE_OTHER, "signed out: to sign in");
+}
