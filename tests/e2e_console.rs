@@ -6,7 +6,8 @@
 //! greeting on the queue form, creates a queue with that number and agent, and a call to that number hears the uploaded tone first
 //! (on the wire); a value the validator refuses is shown next to its field; an agent signs in,
 //! opts out, and the next call rings the other agent only; the wallboard shows a waiting caller
-//! within 2 s of the INVITE and drops it within 2 s of the hang-up; a signed-out browser and a
+//! within 2 s of the INVITE and drops it within 2 s of the hang-up, and the queue list's count
+//! follows without a reload; a signed-out browser and a
 //! forged cross-site form are refused. The tests write the README's screenshots
 //! (docs/screenshots/).
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
@@ -355,6 +356,25 @@ no_agents = { action = "queue" }
         "wallboard: waiting caller shown {shown_after:?} after the INVITE, dropped {:?} after \
          the hang-up",
         gone.unwrap_or_default()
+    );
+
+    // The queue list's counts follow the feed too, without a reload.
+    b.goto(&format!("{}/admin", base(&server)));
+    assert_eq!(b.text("#row-sales .waiting"), "0");
+    let caller = std::thread::spawn(move || {
+        run_sipp_port(
+            port,
+            "uac_basic.xml",
+            "u1",
+            &["-s", "+14255550142", "-m", "1", "-d", "3000"],
+        )
+    });
+    let listed = b.wait_text("#row-sales .waiting", "1", Duration::from_secs(3));
+    let run = caller.join().expect("sipp thread");
+    assert_sipp_ok(&run, &server, "the second caller");
+    assert!(
+        listed.is_some(),
+        "the queue list shows the waiting caller without a reload"
     );
 }
 

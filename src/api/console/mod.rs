@@ -17,8 +17,8 @@
 //!
 //! Pages are askama templates (`templates/console/` at the crate root, askama's default
 //! place; checked at compile time); the stylesheet and the
-//! wallboard's script (`assets/`) are embedded with `include_bytes!`. Forms work without
-//! JavaScript; only the wallboard's live updates use it.
+//! scripts (`assets/`) are embedded with `include_bytes!`. Forms work without JavaScript; only
+//! the live updates of the wallboard and of the queue list's counts use it.
 
 mod pages;
 pub mod session;
@@ -49,6 +49,7 @@ const UPLOAD_BODY_MAX: usize = 256 * 1024 * 1024;
 
 const CSS: &[u8] = include_bytes!("assets/console.css");
 const WALLBOARD_JS: &[u8] = include_bytes!("assets/wallboard.js");
+const QUEUES_JS: &[u8] = include_bytes!("assets/queues.js");
 
 /// The console's state: the API it calls, sessions and the sign-in limit.
 #[derive(Clone)]
@@ -90,6 +91,10 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route(
             "/assets/wallboard.js",
             get(|| async { asset(WALLBOARD_JS, "text/javascript") }),
+        )
+        .route(
+            "/assets/queues.js",
+            get(|| async { asset(QUEUES_JS, "text/javascript") }),
         )
         .route("/agent", get(pages::agent_page))
         .route("/agent/dnd", post(pages::agent_dnd))
