@@ -189,8 +189,8 @@ pub(crate) async fn sign_in(State(c): State<Console>, request: Request) -> Respo
         c.sign_in_failed(from);
         return failed(
             StatusCode::UNAUTHORIZED,
-            "wrong credentials (admins: leave the user empty and give the API token; agents: \
-             your user id and SIP password)",
+            "wrong credentials (admins: leave the user empty and give the API token or the \
+             admin password; agents: your user id and SIP password)",
         );
     };
     c.sign_in_succeeded(from);
