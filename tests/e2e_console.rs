@@ -443,3 +443,40 @@ fn a_signed_out_browser_and_a_forged_cross_site_post_are_refused() {
     b.goto(&format!("{}/admin", base(&server)));
     assert!(b.url().ends_with("/sign-in"), "{}", b.url());
 }
+
+#[test]
+fn admin_password_prints_a_hash_the_console_accepts() {
+    use std::process::Stdio;
+
+    let run = |input: &str| {
+        let mut child = Command::new(holdline_testkit::holdline_bin())
+            .arg("admin-password")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run holdline admin-password");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("s3cret pass\n");
+    assert!(out.status.success(), "{out:?}");
+    let phc = String::from_utf8(out.stdout).unwrap();
+    let phc = phc.trim();
+    assert!(phc.starts_with("$argon2id$"), "{phc}");
+    assert!(holdline::api::console::password_matches(phc, "s3cret pass"));
+    assert!(!holdline::api::console::password_matches(
+        phc,
+        "s3cret pass\n"
+    ));
+    // A configuration with it validates; an empty password is refused.
+    let config = format!("[api]\nadmin_password_hash = \"{phc}\"\n");
+    holdline::config::from_toml_str(&config, Path::new("/etc/holdline")).expect("valid");
+    let empty = run("\n");
+    assert_eq!(empty.status.code(), Some(2), "{empty:?}");
+}
