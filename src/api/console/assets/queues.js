@@ -26,6 +26,7 @@
   var feed = new EventSource("/wallboard-data/feed");
   ["message", "offered", "answered", "abandoned", "overflowed", "timed-out", "forwarded",
     "agent-ringing", "agent-missed", "agent-ring-withdrawn", "caller-answered", "no-agents",
-    "rejected", "disconnected"].forEach(function (k) { feed.addEventListener(k, refresh); });
+    "rejected", "disconnected", "agent-dnd-on", "agent-dnd-off", "agent-opted-out",
+    "agent-opted-in"].forEach(function (k) { feed.addEventListener(k, refresh); });
   setInterval(refresh, 5000);
 })();

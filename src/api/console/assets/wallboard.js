@@ -1,7 +1,7 @@
 // holdline wallboard: draws /wallboard-data/status and redraws it whenever the live event feed
 // (Server-Sent Events, /wallboard-data/feed) reports something. EventSource reconnects by
 // itself; the board also redraws every few seconds, for changes that log no event (an agent's
-// DND, a registration). Longest waits tick locally between redraws.
+// DND set through the API, a registration). Longest waits tick locally between redraws.
 (function () {
   "use strict";
   var board = document.getElementById("board");
@@ -97,7 +97,8 @@
   var feed = new EventSource("/wallboard-data/feed" + q);
   var kinds = ["message", "offered", "answered", "abandoned", "overflowed", "timed-out",
     "forwarded", "agent-ringing", "agent-missed", "agent-ring-withdrawn", "caller-answered",
-    "no-agents", "rejected", "disconnected"];
+    "no-agents", "rejected", "disconnected", "agent-dnd-on", "agent-dnd-off", "agent-opted-out",
+    "agent-opted-in"];
   kinds.forEach(function (k) { feed.addEventListener(k, refresh); });
   feed.addEventListener("open", refresh);
   refresh();
