@@ -79,6 +79,7 @@ pub struct RawRtp {
 pub struct RawApi {
     pub listen: Option<String>,
     pub token: Option<String>,
+    pub admin_password_hash: Option<String>,
 }
 
 /// `[store]`
