@@ -433,13 +433,16 @@ fn class_limits(limits: &LimitsConfig, class: Class) -> &ClassLimits {
     }
 }
 
-/// The IP addresses of every trunk's proxy (validated as IP addresses).
+/// The IP addresses of every trunk's SBCs (validated as IP addresses).
 fn trunk_addresses(config: &Config) -> HashSet<IpAddr> {
     config
         .trunks
         .iter()
-        .filter_map(|t| {
-            super::legs::peer_of(&crate::sip::uri::Uri::Sip(t.proxy.clone())).map(|p| p.addr.ip())
+        // Every SBC of the trunk is the trunk, not only the first one.
+        .flat_map(|t| {
+            t.sbcs.iter().filter_map(|s| {
+                super::legs::peer_of(&crate::sip::uri::Uri::Sip(s.uri.clone())).map(|p| p.addr.ip())
+            })
         })
         .collect()
 }

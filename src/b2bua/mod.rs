@@ -41,6 +41,7 @@ pub mod registrar;
 pub mod reply;
 mod settings;
 mod switch;
+mod trunk;
 
 pub use self::core::{AgentRequest, Core, CoreSettings, EndReason, Event, Playback, SettingChange};
 pub use self::legs::call::CallHandle;

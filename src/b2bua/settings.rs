@@ -187,6 +187,11 @@ impl DialPlan {
         })
     }
 
+    /// The trunks, in config order: what an external forward fails over to.
+    pub fn trunks(&self) -> &[Trunk] {
+        &self.trunks
+    }
+
     /// The user `uri` names: by id (`sip:bea@…`), extension (`sip:201@…`) or one of the
     /// user's numbers.
     pub fn user_of(&self, uri: &Uri) -> Option<UserId> {

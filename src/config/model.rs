@@ -262,8 +262,14 @@ pub struct Group {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trunk {
     pub id: TrunkId,
-    /// Where requests are sent (`sip:sbc.carrier.example:5061;transport=tls`).
+    /// Where requests are sent (`sip:sbc.carrier.example:5061;transport=tls`): the first of
+    /// `sbcs` by priority (the `proxy` key, or the `sbcs` entry with the lowest priority).
     pub proxy: SipUri,
+    /// Every SBC of the trunk (at least one; `proxy` alone is one SBC), in config order.
+    pub sbcs: Vec<Sbc>,
+    /// How long an INVITE through this trunk waits for a provisional response before the
+    /// next SBC (or trunk) is tried. Shorter than Timer B.
+    pub first_response_timeout: std::time::Duration,
     /// Which external targets may be reached through this trunk (toll-fraud control).
     pub allow: Vec<AllowPattern>,
     pub auth: Option<TrunkAuth>,
@@ -276,6 +282,15 @@ impl Trunk {
     pub fn allows(&self, target: &ExternalTarget) -> bool {
         self.allow.iter().any(|p| p.matches(target))
     }
+}
+
+/// One SBC address of a trunk: tried in `priority` order (lowest first), by `weight` within
+/// a priority (RFC 2782's selection, see `b2bua::trunk`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sbc {
+    pub uri: SipUri,
+    pub priority: u16,
+    pub weight: u16,
 }
 
 /// Digest credentials holdline answers a trunk's 401/407 challenge with.

@@ -137,13 +137,32 @@ pub struct RawGroup {
 #[serde(deny_unknown_fields, expecting = "a table ([[trunk]])")]
 pub struct RawTrunk {
     pub id: String,
-    pub proxy: String,
+    /// One SBC; `sbcs` lists several (checked in `validate_trunk`: one of the two).
+    #[serde(default)]
+    pub proxy: Option<String>,
+    #[serde(default)]
+    pub sbcs: Vec<RawSbc>,
+    /// Seconds (decimals allowed) an INVITE may wait for a provisional response before the
+    /// next SBC is tried.
+    pub first_response_timeout: Option<f64>,
     #[serde(default)]
     pub allow: Vec<String>,
     pub auth: Option<RawTrunkAuth>,
     pub country_code: Option<String>,
     pub national_prefix: Option<String>,
     pub international_prefix: Option<String>,
+}
+
+/// `sbcs = [{ uri = "sip:192.0.2.10:5060", priority = 1, weight = 50 }, …]` of a trunk.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table such as { uri = \"sip:192.0.2.10:5060\", priority = 1, weight = 50 }"
+)]
+pub struct RawSbc {
+    pub uri: String,
+    pub priority: Option<i64>,
+    pub weight: Option<i64>,
 }
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.

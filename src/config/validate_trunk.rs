@@ -2,12 +2,13 @@
 //! toll-fraud policy: what may be dialled through the trunk) and the digest credentials.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::number::{E164Error, E164, MIN_DIGITS};
 use crate::sip::uri::{Host, SipUri};
 
 use super::dial::DialRules;
-use super::model::{AllowPattern, Trunk, TrunkAuth, TrunkId};
+use super::model::{AllowPattern, Sbc, Trunk, TrunkAuth, TrunkId};
 use super::raw::RawTrunk;
 use super::uri::{parse_host, parse_sip_uri};
 use super::validate::{check_id, subject, Problems};
@@ -18,13 +19,8 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
     for (i, t) in raw.iter().enumerate() {
         let subj = subject("trunk", &t.id, i);
         let id_ok = check_id(&subj, &t.id, "trunk", &mut seen, p);
-        let proxy = match parse_sip_uri(&t.proxy).and_then(servable_proxy) {
-            Ok(u) => Some(u),
-            Err(why) => {
-                p.add(&subj, "proxy", format!("proxy {:?} {why}", t.proxy));
-                None
-            }
-        };
+        let sbcs = sbcs(t, &subj, p);
+        let first_response_timeout = first_response_timeout(t, &subj, p);
         let mut allow = Vec::new();
         for a in &t.allow {
             match parse_allow(a) {
@@ -47,10 +43,15 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
             }
         }
         let dialling = dial_rules(t, &subj, p);
-        if let (true, Some(proxy)) = (id_ok, proxy) {
+        if let (true, Some(sbcs)) = (id_ok, sbcs) {
+            let Some(first) = sbcs.iter().min_by_key(|s| s.priority) else {
+                continue;
+            };
             out.push(Trunk {
                 id: TrunkId(t.id.clone()),
-                proxy,
+                proxy: first.uri.clone(),
+                sbcs,
+                first_response_timeout,
                 allow,
                 auth,
                 dialling,
@@ -58,6 +59,118 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
         }
     }
     out
+}
+
+/// Default of `first_response_timeout`: a carrier's SBC answers 100 Trying within
+/// milliseconds; 2 s without one means it is not there.
+pub const DEFAULT_FIRST_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The upper bound of `first_response_timeout`: Timer B (64·T1 with the default T1, RFC 3261
+/// §17.1.1.2) ends the INVITE transaction anyway, so a longer wait would never fire.
+const MAX_FIRST_RESPONSE_TIMEOUT_SECS: f64 = 32.0;
+
+/// `proxy` (one SBC) or `sbcs` (several, with priority and weight): exactly one of them.
+/// `None` when nothing usable is left (each problem is reported).
+fn sbcs(t: &RawTrunk, subj: &str, p: &mut Problems) -> Option<Vec<Sbc>> {
+    match (&t.proxy, t.sbcs.is_empty()) {
+        (Some(_), false) => {
+            p.add(
+                subj,
+                "sbcs",
+                "give either proxy (one SBC) or sbcs (several), not both".into(),
+            );
+            return None;
+        }
+        (None, true) => {
+            p.add(
+                subj,
+                "proxy",
+                "a trunk needs proxy (one SBC's sip: URI) or sbcs (several)".into(),
+            );
+            return None;
+        }
+        (Some(proxy), true) => {
+            return match parse_sip_uri(proxy).and_then(servable_proxy) {
+                Ok(uri) => Some(vec![Sbc {
+                    uri,
+                    priority: 1,
+                    weight: 1,
+                }]),
+                Err(why) => {
+                    p.add(subj, "proxy", format!("proxy {proxy:?} {why}"));
+                    None
+                }
+            };
+        }
+        (None, false) => {}
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut seen = HashSet::new();
+    for (i, raw) in t.sbcs.iter().enumerate() {
+        let field = format!("sbcs[{i}]");
+        let uri = match parse_sip_uri(&raw.uri).and_then(servable_proxy) {
+            Ok(u) => Some(u),
+            Err(why) => {
+                p.add(subj, &field, format!("{field} uri {:?} {why}", raw.uri));
+                None
+            }
+        };
+        // RFC 2782: priority and weight are 16-bit numbers.
+        let mut number = |name: &str, value: Option<i64>| -> Option<u16> {
+            let v = value.unwrap_or(1);
+            match u16::try_from(v) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    p.add(
+                        subj,
+                        &format!("{field}.{name}"),
+                        format!("{field} {name} {v} must be 0 to 65535 (RFC 2782)"),
+                    );
+                    None
+                }
+            }
+        };
+        let priority = number("priority", raw.priority);
+        let weight = number("weight", raw.weight);
+        match (uri, priority, weight) {
+            (Some(uri), Some(priority), Some(weight)) => {
+                if !seen.insert(uri.to_string()) {
+                    p.add(
+                        subj,
+                        &field,
+                        format!("{field} uri {:?} is listed twice", raw.uri),
+                    );
+                    ok = false;
+                }
+                out.push(Sbc {
+                    uri,
+                    priority,
+                    weight,
+                })
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn first_response_timeout(t: &RawTrunk, subj: &str, p: &mut Problems) -> Duration {
+    let Some(secs) = t.first_response_timeout else {
+        return DEFAULT_FIRST_RESPONSE_TIMEOUT;
+    };
+    if !(secs.is_finite() && secs >= 0.1 && secs < MAX_FIRST_RESPONSE_TIMEOUT_SECS) {
+        p.add(
+            subj,
+            "first_response_timeout",
+            format!(
+                "first_response_timeout {secs} must be at least 0.1 and under \
+                 {MAX_FIRST_RESPONSE_TIMEOUT_SECS} seconds (Timer B ends the INVITE then)"
+            ),
+        );
+        return DEFAULT_FIRST_RESPONSE_TIMEOUT;
+    }
+    Duration::from_secs_f64(secs)
 }
 
 /// `country_code`, `national_prefix`, `international_prefix`: how the trunk reads numbers

@@ -539,6 +539,19 @@ impl Legs {
         format!("{:016x}", self.rng.gen::<u64>())
     }
 
+    /// A draw of the core's seeded RNG, for choices outside the legs (an SBC's turn).
+    pub fn random_u32(&mut self) -> u32 {
+        self.rng.gen()
+    }
+
+    /// Whether `leg` is still waiting for its first response (no provisional yet).
+    pub fn leg_unanswered_yet(&self, leg: super::LegHandle) -> bool {
+        self.agents
+            .legs
+            .get(&leg)
+            .is_some_and(|l| matches!(l.state, LegState::Calling))
+    }
+
     fn rng_u32(&mut self) -> u32 {
         self.rng.gen()
     }

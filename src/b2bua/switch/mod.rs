@@ -75,6 +75,8 @@ enum CallTimer {
     FeatureDone,
     /// A user's call to a user rang out unanswered.
     UserNoAnswer,
+    /// An external forward's SBC sent no provisional response in time: the next one.
+    FirstResponse,
 }
 
 /// The engine's calls and ours, both ways, and where each caller sits.
@@ -186,6 +188,7 @@ impl Switch {
                 CallTimer::GreetingEnd => self.greeting_finished(cx.now, call),
                 CallTimer::FeatureDone => self.feature_done(cx, call),
                 CallTimer::UserNoAnswer => self.user_no_answer(cx, call),
+                CallTimer::FirstResponse => self.first_response_timed_out(cx, call),
             }
         }
     }

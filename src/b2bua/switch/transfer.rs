@@ -30,12 +30,13 @@
 //! Not here: attended transfer (`Refer-To` with a `Replaces` header: 501), auto attendants
 //! (there are none yet: 480).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::b2bua::core::Event;
 use crate::b2bua::legs::call::CallHandle;
 use crate::b2bua::legs::{LegHandle, LegOutcome, RingRequest};
 use crate::b2bua::settings::Destination;
+use crate::b2bua::trunk::{self, Attempt};
 use crate::config::QueueId;
 use crate::sip::header::HeaderName;
 use crate::sip::message::Request;
@@ -61,6 +62,20 @@ pub(crate) struct Transfers {
     pub referrers: HashSet<LegHandle>,
     /// Callers we sent a REFER to, and where: the fallback if their side cannot do it.
     pub referred: HashMap<CallHandle, Destination>,
+    /// External forwards and the SBCs / trunks left to try (`b2bua::trunk`).
+    pub failover: HashMap<CallHandle, Failover>,
+}
+
+/// An external forward in flight: one attempt at a time, the rest in order.
+#[derive(Debug)]
+pub(crate) struct Failover {
+    rest: VecDeque<Attempt>,
+    referrer: Option<LegHandle>,
+    display: String,
+    caller: Option<Uri>,
+    dialled: Uri,
+    /// The leg of the attempt in flight.
+    current: Option<LegHandle>,
 }
 
 impl Switch {
@@ -136,7 +151,32 @@ impl Switch {
         let display = call.display.unwrap_or_else(|| "Transfer".to_owned());
         let (caller, dialled) = (call.uri, call.dialled);
         let mut placed = false;
-        for target in cx.settings.dial_plan.ring_targets(&dest, cx.locations) {
+        if let Destination::External { target, trunk } = &dest {
+            // One SBC at a time, the next when it fails (RFC 3263 §4.3, `b2bua::trunk`).
+            let legs = &mut *cx.legs;
+            let rest = trunk::attempts(cx.settings.dial_plan.trunks(), target, trunk, || {
+                legs.random_u32()
+            });
+            let failover = Failover {
+                rest,
+                referrer,
+                display: display.clone(),
+                caller: caller.clone(),
+                dialled: dialled.clone(),
+                current: None,
+            };
+            self.transfers.failover.insert(handle, failover);
+            placed = self.next_attempt(cx, handle);
+            if !placed {
+                self.transfers.failover.remove(&handle);
+            }
+        }
+        let external = matches!(dest, Destination::External { .. });
+        let ring_targets = match external {
+            true => Vec::new(),
+            false => cx.settings.dial_plan.ring_targets(&dest, cx.locations),
+        };
+        for target in ring_targets {
             let ring = RingRequest {
                 call: handle,
                 target: target.uri,
@@ -169,6 +209,103 @@ impl Switch {
             cx.legs
                 .hang_up(now, handle, 480, "forward target not reachable");
         }
+    }
+
+    /// Rings the next attempt of `handle`'s external forward; `false` when none is left that
+    /// could be sent. The first-response timer runs only while another attempt is left: the
+    /// last one may take until Timer B.
+    fn next_attempt(&mut self, cx: &mut Ctx, handle: CallHandle) -> bool {
+        let now = cx.now;
+        while let Some(f) = self.transfers.failover.get_mut(&handle) {
+            let Some(attempt) = f.rest.pop_front() else {
+                f.current = None;
+                return false;
+            };
+            let ring = RingRequest {
+                call: handle,
+                target: attempt.uri.clone(),
+                dest: Some(attempt.dest),
+                display_name: f.display.clone(),
+                caller: f.caller.clone(),
+                dialled: Some(f.dialled.clone()),
+                auth: attempt.auth.clone(),
+                route: Vec::new(),
+            };
+            let referrer = f.referrer;
+            let more = !f.rest.is_empty();
+            let Some(leg) = cx.legs.ring_agent(now, ring) else {
+                tracing::info!(trunk = %attempt.trunk, sbc = %attempt.dest.addr, "could not send the forward to this SBC; trying the next");
+                continue;
+            };
+            tracing::info!(trunk = %attempt.trunk, sbc = %attempt.dest.addr, target = %attempt.uri, "forward sent through trunk");
+            if let Some(f) = self.transfers.failover.get_mut(&handle) {
+                f.current = Some(leg);
+            }
+            self.transfers.legs.insert(
+                leg,
+                ForwardLeg {
+                    call: handle,
+                    referrer,
+                },
+            );
+            self.clear_first_response_timer(handle);
+            if more {
+                let deadline = now + attempt.first_response_timeout;
+                self.timers
+                    .insert((deadline, handle, CallTimer::FirstResponse));
+            }
+            return true;
+        }
+        false
+    }
+
+    fn clear_first_response_timer(&mut self, handle: CallHandle) {
+        self.timers
+            .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::FirstResponse));
+    }
+
+    /// An external forward's attempt had no provisional response within its trunk's
+    /// `first_response_timeout`: it is abandoned (CANCEL once it answers at all, RFC 3261
+    /// §9.1; BYE if it answers 2xx) and the next SBC is tried.
+    pub(crate) fn first_response_timed_out(&mut self, cx: &mut Ctx, handle: CallHandle) {
+        let now = cx.now;
+        let Some(f) = self.transfers.failover.get(&handle) else {
+            return;
+        };
+        let Some(leg) = f.current else {
+            return;
+        };
+        if f.rest.is_empty() || !cx.legs.leg_unanswered_yet(leg) {
+            return;
+        }
+        tracing::info!(
+            leg = leg.0,
+            "no provisional response from the SBC in time; trying the next"
+        );
+        let referrer = f.referrer;
+        self.transfers.legs.remove(&leg);
+        cx.legs.cancel_leg(now, leg);
+        if !self.next_attempt(cx, handle) {
+            self.external_forward_failed(cx, handle, referrer, 408, "Request Timeout");
+        }
+    }
+
+    /// Every attempt of an external forward failed: the caller is released.
+    fn external_forward_failed(
+        &mut self,
+        cx: &mut Ctx,
+        handle: CallHandle,
+        referrer: Option<LegHandle>,
+        status: u16,
+        reason: &str,
+    ) {
+        self.transfers.failover.remove(&handle);
+        self.clear_first_response_timer(handle);
+        if let Some(agent) = referrer {
+            self.finish_referral(cx, agent, status, reason);
+        }
+        cx.legs
+            .hang_up(cx.now, handle, 480, "forward target did not answer");
     }
 
     /// A queue's forward of an answered caller to an external target: REFER to its side when
@@ -328,6 +465,8 @@ impl Switch {
         let Some(fwd) = self.transfers.legs.remove(&leg) else {
             return;
         };
+        self.transfers.failover.remove(&fwd.call);
+        self.clear_first_response_timer(fwd.call);
         self.cancel_forward_legs(cx, fwd.call, true);
         if !cx.legs.has_call(fwd.call) {
             cx.legs.cancel_leg(now, leg);
@@ -350,6 +489,21 @@ impl Switch {
         let Some(fwd) = self.transfers.legs.remove(&leg) else {
             return;
         };
+        if let Some(f) = self.transfers.failover.get_mut(&fwd.call) {
+            if f.current == Some(leg) {
+                f.current = None;
+                // RFC 3263 §4.3: this SBC failed (503, 408, timeout, transport error); the
+                // next one, or the next trunk, is tried. Any other answer is the far end's.
+                if trunk::fails_over(outcome) && cx.legs.has_call(fwd.call) {
+                    tracing::info!(?outcome, "forward failed at this SBC; trying the next");
+                    if self.next_attempt(cx, fwd.call) {
+                        return;
+                    }
+                }
+                self.transfers.failover.remove(&fwd.call);
+                self.clear_first_response_timer(fwd.call);
+            }
+        }
         let still_ringing = self.transfers.legs.values().any(|f| f.call == fwd.call);
         if still_ringing {
             return;
@@ -369,6 +523,8 @@ impl Switch {
     /// The caller is gone: its forward legs stop ringing, a REFER to it is moot.
     pub(crate) fn cancel_forwards(&mut self, cx: &mut Ctx, handle: CallHandle) {
         self.end_referral(handle);
+        self.transfers.failover.remove(&handle);
+        self.clear_first_response_timer(handle);
         self.cancel_forward_legs(cx, handle, false);
     }
 
