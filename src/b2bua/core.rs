@@ -34,6 +34,9 @@ use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
 use super::reachability::{Due, Prober};
 use super::registrar::{Binding, Registrar, RegistrarStats};
+use super::sbc_health::{
+    Change as SbcChange, Due as SbcDue, Health as SbcHealth, SbcState, SbcView,
+};
 use super::settings::Settings;
 use super::switch::{Ctx, Switch};
 use crate::queue::types::{AgentId, CallId as QueueCallId};
@@ -152,6 +155,9 @@ pub struct Core {
     registration_changes: std::collections::BTreeSet<crate::config::UserId>,
     /// Agents' settings changed by feature codes, for the runtime to store.
     agent_requests: VecDeque<AgentRequest>,
+    /// Trunk SBCs' health from OPTIONS (`sbc_health`), and its changes for the event log.
+    sbc_health: SbcHealth,
+    sbc_changes: VecDeque<SbcChange>,
 }
 
 impl Core {
@@ -177,6 +183,12 @@ impl Core {
             admission_on: true,
             // The runtime's clock starts at Time::ZERO as the core is built (tests likewise).
             prober: Prober::new(Time::ZERO, config),
+            sbc_health: {
+                let mut h = SbcHealth::default();
+                h.reconfigure(Time::ZERO, config);
+                h
+            },
+            sbc_changes: VecDeque::new(),
         }
     }
 
@@ -294,6 +306,7 @@ impl Core {
         }
         self.legs.handle_timeout(now);
         self.run_probes(now);
+        self.run_sbc_probes(now);
         let (switch, mut cx) = self.parts(now);
         switch.handle_timeout(&mut cx);
         self.settle(now);
@@ -315,6 +328,56 @@ impl Core {
                 Due::Expired(contact) => self.contact_probed(now, &contact, false),
             }
         }
+    }
+
+    /// The OPTIONS to trunks' SBCs due at `now`, and the unanswered ones past their deadline.
+    fn run_sbc_probes(&mut self, now: Time) {
+        for due in self.sbc_health.due(now) {
+            match due {
+                SbcDue::Probe(sbc) => {
+                    if self.legs.send_sbc_probe(now, &sbc) {
+                        self.sbc_health.sent(now, &sbc);
+                    }
+                }
+                SbcDue::Expired(sbc) => self.sbc_probed(now, &sbc, None, None),
+            }
+        }
+    }
+
+    fn take_sbc_probe_results(&mut self, now: Time) {
+        while let Some(p) = self.legs.poll_sbc_probe() {
+            self.sbc_probed(now, &p.sbc, p.status, p.retry_after);
+        }
+    }
+
+    fn sbc_probed(
+        &mut self,
+        now: Time,
+        sbc: &crate::sip::uri::Uri,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    ) {
+        for change in self.sbc_health.outcome(now, sbc, status, retry_after) {
+            match change.state {
+                SbcState::Down => {
+                    tracing::warn!(trunk = %change.trunk, sbc = %change.uri, "trunk SBC down")
+                }
+                _ => {
+                    tracing::info!(trunk = %change.trunk, sbc = %change.uri, state = change.state.as_str(), "trunk SBC state changed")
+                }
+            }
+            self.sbc_changes.push_back(change);
+        }
+    }
+
+    /// Every health-checked SBC of every trunk: state, round-trip time, Retry-After.
+    pub fn trunk_health(&self, now: Time) -> Vec<SbcView> {
+        self.sbc_health.view(now)
+    }
+
+    /// The next SBC state change (down, up), for the event log.
+    pub fn poll_sbc_change(&mut self) -> Option<SbcChange> {
+        self.sbc_changes.pop_front()
     }
 
     /// The probes' outcomes the legs have seen (and INVITEs that got no response at all).
@@ -352,6 +415,7 @@ impl Core {
     pub fn shutdown(&mut self, now: Time) {
         // No new probes while draining (those in flight end by themselves, by Timer F at most).
         self.prober = Prober::default();
+        self.sbc_health = SbcHealth::default();
         self.legs.shutdown(now);
         self.settle(now);
     }
@@ -376,6 +440,7 @@ impl Core {
             self.legs.poll_timeout(),
             self.switch.poll_timeout(),
             self.prober.poll_timeout(),
+            self.sbc_health.poll_timeout(),
             self.registrar.poll_timeout(),
         ]
         .into_iter()
@@ -447,6 +512,7 @@ impl Core {
         // agents offline or bring them back, which moves the engine again.
         loop {
             self.take_probe_results(now);
+            self.take_sbc_probe_results(now);
             self.settle_calls(now);
             if !self.legs.has_probe_results() {
                 break;
@@ -481,6 +547,7 @@ impl Core {
             settings: &self.settings,
             locations: &self.locations,
             media: &mut self.media,
+            health: &self.sbc_health,
         };
         (&mut self.switch, cx)
     }
@@ -506,6 +573,7 @@ impl Core {
             }
         }
         self.prober.reconfigure(now, config);
+        self.sbc_health.reconfigure(now, config);
         self.applied.reconfigure(now, config, engine);
         for user in dropped {
             self.sync_registered(now, &user);

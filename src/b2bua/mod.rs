@@ -39,6 +39,7 @@ mod provisioning;
 mod reachability;
 pub mod registrar;
 pub mod reply;
+pub mod sbc_health;
 mod settings;
 mod switch;
 mod trunk;

@@ -29,6 +29,8 @@ use super::legs::{peer_of, LegOutcome};
 #[derive(Clone, Debug)]
 pub(crate) struct Attempt {
     pub trunk: TrunkId,
+    /// The SBC as configured (health is kept by it).
+    pub sbc: SipUri,
     pub uri: Uri,
     pub dest: Peer,
     pub auth: Option<TrunkAuth>,
@@ -117,6 +119,7 @@ pub(crate) fn attempts(
             };
             out.push_back(Attempt {
                 trunk: trunk.id.clone(),
+                sbc: sbc.clone(),
                 uri,
                 dest,
                 auth: trunk.auth.clone(),

@@ -270,6 +270,8 @@ pub struct Trunk {
     /// How long an INVITE through this trunk waits for a provisional response before the
     /// next SBC (or trunk) is tried. Shorter than Timer B.
     pub first_response_timeout: std::time::Duration,
+    /// OPTIONS health checks of every SBC (`None`: off).
+    pub health: Option<TrunkHealth>,
     /// Which external targets may be reached through this trunk (toll-fraud control).
     pub allow: Vec<AllowPattern>,
     pub auth: Option<TrunkAuth>,
@@ -291,6 +293,15 @@ pub struct Sbc {
     pub uri: SipUri,
     pub priority: u16,
     pub weight: u16,
+}
+
+/// A trunk's health checks: an OPTIONS to each SBC every `interval`; `down_after`
+/// unanswered ones in a row take it out of failover, `up_after` answered ones bring it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrunkHealth {
+    pub interval: std::time::Duration,
+    pub down_after: u32,
+    pub up_after: u32,
 }
 
 /// Digest credentials holdline answers a trunk's 401/407 challenge with.

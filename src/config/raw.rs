@@ -145,6 +145,10 @@ pub struct RawTrunk {
     /// Seconds (decimals allowed) an INVITE may wait for a provisional response before the
     /// next SBC is tried.
     pub first_response_timeout: Option<f64>,
+    /// Seconds between OPTIONS to each SBC; 0 or absent: no health checks.
+    pub health_interval: Option<i64>,
+    pub down_after: Option<i64>,
+    pub up_after: Option<i64>,
     #[serde(default)]
     pub allow: Vec<String>,
     pub auth: Option<RawTrunkAuth>,

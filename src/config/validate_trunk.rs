@@ -8,7 +8,7 @@ use crate::number::{E164Error, E164, MIN_DIGITS};
 use crate::sip::uri::{Host, SipUri};
 
 use super::dial::DialRules;
-use super::model::{AllowPattern, Sbc, Trunk, TrunkAuth, TrunkId};
+use super::model::{AllowPattern, Sbc, Trunk, TrunkAuth, TrunkHealth, TrunkId};
 use super::raw::RawTrunk;
 use super::uri::{parse_host, parse_sip_uri};
 use super::validate::{check_id, subject, Problems};
@@ -21,6 +21,7 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
         let id_ok = check_id(&subj, &t.id, "trunk", &mut seen, p);
         let sbcs = sbcs(t, &subj, p);
         let first_response_timeout = first_response_timeout(t, &subj, p);
+        let health = health(t, &subj, p);
         let mut allow = Vec::new();
         for a in &t.allow {
             match parse_allow(a) {
@@ -52,6 +53,7 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
                 proxy: first.uri.clone(),
                 sbcs,
                 first_response_timeout,
+                health,
                 allow,
                 auth,
                 dialling,
@@ -153,6 +155,49 @@ fn sbcs(t: &RawTrunk, subj: &str, p: &mut Problems) -> Option<Vec<Sbc>> {
         }
     }
     ok.then_some(out)
+}
+
+/// `health_interval` (seconds, 0 or absent: off), `down_after` and `up_after` (default 3
+/// and 2 probes in a row).
+fn health(t: &RawTrunk, subj: &str, p: &mut Problems) -> Option<TrunkHealth> {
+    let mut count = |field: &str, value: Option<i64>, default: u32| -> u32 {
+        match value {
+            None => default,
+            Some(v @ 1..=100) => v as u32,
+            Some(v) => {
+                p.add(subj, field, format!("{field} {v} must be 1 to 100 probes"));
+                default
+            }
+        }
+    };
+    let down_after = count("down_after", t.down_after, 3);
+    let up_after = count("up_after", t.up_after, 2);
+    let interval = match t.health_interval {
+        None | Some(0) => {
+            if t.down_after.is_some() || t.up_after.is_some() {
+                p.add(
+                    subj,
+                    "health_interval",
+                    "down_after and up_after need health_interval (seconds between OPTIONS)".into(),
+                );
+            }
+            return None;
+        }
+        Some(s @ 1..=3600) => Duration::from_secs(s as u64),
+        Some(s) => {
+            p.add(
+                subj,
+                "health_interval",
+                format!("health_interval {s} must be 1 to 3600 seconds (0: no health checks)"),
+            );
+            return None;
+        }
+    };
+    Some(TrunkHealth {
+        interval,
+        down_after,
+        up_after,
+    })
 }
 
 fn first_response_timeout(t: &RawTrunk, subj: &str, p: &mut Problems) -> Duration {

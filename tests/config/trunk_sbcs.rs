@@ -109,3 +109,35 @@ fn first_response_timeout_stays_under_timer_b() {
         );
     }
 }
+
+#[test]
+fn health_checks_are_off_unless_an_interval_is_given() {
+    let t = &parse("proxy = \"sip:192.0.2.10\"").unwrap().trunks[0];
+    assert_eq!(t.health, None);
+    let t = &parse("proxy = \"sip:192.0.2.10\"\nhealth_interval = 30")
+        .unwrap()
+        .trunks[0];
+    let h = t.health.expect("health checks on");
+    assert_eq!(
+        (h.interval, h.down_after, h.up_after),
+        (Duration::from_secs(30), 3, 2)
+    );
+}
+
+#[test]
+fn health_keys_are_checked() {
+    assert_eq!(
+        problems(
+            "proxy = \"sip:192.0.2.10\"\nhealth_interval = 3601\ndown_after = 0\nup_after = 101"
+        ),
+        [
+            "trunk \"t\": down_after 0 must be 1 to 100 probes",
+            "trunk \"t\": up_after 101 must be 1 to 100 probes",
+            "trunk \"t\": health_interval 3601 must be 1 to 3600 seconds (0: no health checks)",
+        ]
+    );
+    assert_eq!(
+        problems("proxy = \"sip:192.0.2.10\"\ndown_after = 2"),
+        ["trunk \"t\": down_after and up_after need health_interval (seconds between OPTIONS)"]
+    );
+}

@@ -11,6 +11,7 @@
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
 //! - `trunk_failover`: a trunk's SBCs in priority order, failover to the next SBC and trunk.
+//! - `trunk_health`: OPTIONS health checks of trunks' SBCs (down, up, Retry-After).
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
 //! - `server_header`: the Server / User-Agent value, default and configured.
 //! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
@@ -40,6 +41,7 @@ mod rfc4475;
 mod server_header;
 mod transfers;
 mod trunk_failover;
+mod trunk_health;
 mod uas_scenarios;
 mod unparsable_rport;
 mod user_features;

@@ -12,14 +12,19 @@ use holdline::sip::transport::Peer;
 use holdline::sip::Method;
 use holdline_testkit::harness::*;
 
-const AMOS: &str = "198.51.100.20:5070";
+pub(super) const AMOS: &str = "198.51.100.20:5070";
 /// The carrier's SBCs: A (priority 1), B (priority 2).
-const SBC_A: &str = "203.0.113.10:5060";
-const SBC_B: &str = "203.0.113.11:5060";
+pub(super) const SBC_A: &str = "203.0.113.10:5060";
+pub(super) const SBC_B: &str = "203.0.113.11:5060";
 /// The backup trunk's only SBC.
-const BACKUP: &str = "203.0.113.20:5060";
+pub(super) const BACKUP: &str = "203.0.113.20:5060";
 
 fn config(backup_allow: &str) -> String {
+    config_with(backup_allow, "")
+}
+
+/// The carrier (SBCs A and B) with `carrier_extra` keys, and the backup trunk.
+pub(super) fn config_with(backup_allow: &str, carrier_extra: &str) -> String {
     format!(
         r#"
 [sip]
@@ -40,6 +45,7 @@ sbcs = [
 ]
 first_response_timeout = 2
 allow = ["+1425*"]
+{carrier_extra}
 [[trunk]]
 id = "backup"
 proxy = "sip:{BACKUP}"
@@ -54,7 +60,7 @@ agents = ["amos"]
 }
 
 /// A caller bridged to amos, who transfers it to +14255550999 (through the carrier).
-fn transfer_out(h: &mut Harness) {
+pub(super) fn transfer_out(h: &mut Harness) {
     caller_arrives(h, "c1");
     let invite = requests_to(h, AMOS).remove(0);
     h.send_from(AMOS, &reply(&invite, 200, "amos1"));
@@ -95,7 +101,7 @@ fn requests_to_keep(h: &mut Harness, peer: &str) -> Vec<Request> {
 
 /// The requests with `method` sent to `peer` since the last look (everything sent to `peer`
 /// is removed, the rest kept).
-fn to(h: &mut Harness, peer: &str, method: Method) -> Vec<Request> {
+pub(super) fn to(h: &mut Harness, peer: &str, method: Method) -> Vec<Request> {
     requests_to_keep(h, peer)
         .into_iter()
         .filter(|r| r.method == method)

@@ -27,15 +27,52 @@ pub(super) struct Probes {
     in_flight: HashMap<ClientTxId, Uri>,
     /// (contact, whether a device answered), in the order they came.
     results: VecDeque<(Uri, bool)>,
+    /// OPTIONS to trunks' SBCs in flight (their outcomes say more: status, Retry-After).
+    sbc_in_flight: HashMap<ClientTxId, Uri>,
+    sbc_results: VecDeque<SbcProbe>,
+}
+
+/// The outcome of an OPTIONS to a trunk's SBC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SbcProbe {
+    pub sbc: Uri,
+    /// The final status; `None`: Timer F or a transport error.
+    pub status: Option<u16>,
+    /// A 503's `Retry-After` (RFC 3261 §20.33: seconds, then an optional comment).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Legs {
     /// Sends an OPTIONS to `contact`. `false` when it cannot be sent (a host name that needs
     /// DNS, or the transaction layer refused it): nothing will be reported for it.
     pub fn send_probe(&mut self, now: Time, contact: &Uri) -> bool {
-        let Some(dest) = peer_of(contact) else {
-            return false;
-        };
+        match self.send_options(now, contact) {
+            Some(id) => {
+                self.probes.in_flight.insert(id, contact.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends an OPTIONS to a trunk's SBC; its outcome comes from [`Legs::poll_sbc_probe`].
+    pub fn send_sbc_probe(&mut self, now: Time, sbc: &Uri) -> bool {
+        match self.send_options(now, sbc) {
+            Some(id) => {
+                self.probes.sbc_in_flight.insert(id, sbc.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next outcome of an OPTIONS to an SBC.
+    pub fn poll_sbc_probe(&mut self) -> Option<SbcProbe> {
+        self.probes.sbc_results.pop_front()
+    }
+
+    fn send_options(&mut self, now: Time, contact: &Uri) -> Option<ClientTxId> {
+        let dest = peer_of(contact)?;
         let local = self.listener(dest.transport);
         let (host, _) = self.advertised(dest.transport, local, None);
         let via = self.new_via(&dest, local);
@@ -43,7 +80,7 @@ impl Legs {
         let call_id = format!("{:016x}@{host}", self.rng_u64());
         let mut from = match crate::sip::parse::parse_uri(&format!("sip:holdline@{host}")) {
             Ok(uri) => NameAddr::new(uri),
-            Err(_) => return false,
+            Err(_) => return None,
         };
         from.params.set("tag", Some(&tag));
         let mut req = Request::new(Method::Options, contact.clone());
@@ -60,13 +97,12 @@ impl Legs {
         }
         match self.tx.send_request(now, req, dest) {
             Ok(id) => {
-                self.probes.in_flight.insert(id, contact.clone());
                 self.drain_transactions(now);
-                true
+                Some(id)
             }
             Err(err) => {
                 tracing::debug!(%err, "could not send OPTIONS to a contact");
-                false
+                None
             }
         }
     }
@@ -89,6 +125,24 @@ impl Legs {
 
     /// A response on a client transaction: `true` when it was a probe's (a final one ends it).
     pub(super) fn on_probe_response(&mut self, tx: ClientTxId, resp: &Response) -> bool {
+        if self.probes.sbc_in_flight.contains_key(&tx) {
+            if !resp.is_provisional() {
+                if let Some(sbc) = self.probes.sbc_in_flight.remove(&tx) {
+                    let retry_after = resp
+                        .headers
+                        .get(&HeaderName::RetryAfter)
+                        .and_then(|v| v.split([' ', ';', '(']).next())
+                        .and_then(|s| s.trim().parse::<u32>().ok())
+                        .map(|s| std::time::Duration::from_secs(u64::from(s)));
+                    self.probes.sbc_results.push_back(SbcProbe {
+                        sbc,
+                        status: Some(resp.status),
+                        retry_after,
+                    });
+                }
+            }
+            return true;
+        }
         if !self.probes.in_flight.contains_key(&tx) {
             return false;
         }
@@ -112,6 +166,13 @@ impl Legs {
 
     /// A probe's transaction gave up (Timer F, transport error): no device answered.
     pub(super) fn on_probe_failed(&mut self, tx: ClientTxId) {
+        if let Some(sbc) = self.probes.sbc_in_flight.remove(&tx) {
+            self.probes.sbc_results.push_back(SbcProbe {
+                sbc,
+                status: None,
+                retry_after: None,
+            });
+        }
         if let Some(contact) = self.probes.in_flight.remove(&tx) {
             self.probes.results.push_back((contact, false));
         }

@@ -44,6 +44,8 @@ pub(crate) struct Ctx<'a> {
     pub settings: &'a Settings,
     pub locations: &'a Locations,
     pub media: &'a mut VecDeque<Event>,
+    /// Trunk SBCs' health: down ones are skipped by failover.
+    pub health: &'a super::sbc_health::Health,
 }
 
 impl Ctx<'_> {

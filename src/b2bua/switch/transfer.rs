@@ -154,9 +154,12 @@ impl Switch {
         if let Destination::External { target, trunk } = &dest {
             // One SBC at a time, the next when it fails (RFC 3263 §4.3, `b2bua::trunk`).
             let legs = &mut *cx.legs;
-            let rest = trunk::attempts(cx.settings.dial_plan.trunks(), target, trunk, || {
+            let (health, now) = (cx.health, cx.now);
+            let mut rest = trunk::attempts(cx.settings.dial_plan.trunks(), target, trunk, || {
                 legs.random_u32()
             });
+            // Down SBCs, and those a 503 sent away for a while, are skipped (`sbc_health`).
+            rest.retain(|a| health.usable(now, &a.trunk, &a.sbc));
             let failover = Failover {
                 rest,
                 referrer,
