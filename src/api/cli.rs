@@ -107,6 +107,16 @@ pub enum ApiCommand {
         #[command(subcommand)]
         cmd: Option<BansCmd>,
     },
+    /// Trunks: `trunk status [ID]` shows their SBCs' health.
+    #[command(subcommand)]
+    Trunk(TrunkCmd),
+}
+
+/// `holdline trunk …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum TrunkCmd {
+    /// Every trunk's SBCs (or trunk ID's): priority, weight, state, round-trip time.
+    Status { id: Option<String> },
 }
 
 /// `holdline user …`: the object commands, and the user's registered bindings.
@@ -142,7 +152,48 @@ pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
         ApiCommand::Agent(c) => run_agent(c, args),
         ApiCommand::Bans { cmd } => run_bans(cmd.as_ref(), args),
         ApiCommand::Prompt(c) => run_prompt(c, args),
+        ApiCommand::Trunk(TrunkCmd::Status { id }) => run_trunk_status(id.as_deref(), args),
     }
+}
+
+/// `holdline trunk status [ID]`: one row per SBC.
+pub fn run_trunk_status(id: Option<&str>, args: &ApiArgs) -> Result<String, ClientError> {
+    let client = args.client();
+    let value = match id {
+        Some(id) => client.call(
+            "GET",
+            &format!("/api/v1/trunks/{}/status", segment(id)),
+            None,
+        )?,
+        None => client.call("GET", "/api/v1/trunks", None)?,
+    };
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    let trunks = match value {
+        serde_json::Value::Array(list) => list,
+        one => vec![one],
+    };
+    let mut rows = Vec::new();
+    for t in &trunks {
+        for s in t["sbcs"].as_array().into_iter().flatten() {
+            let mut row = s.clone();
+            row["trunk"] = t["id"].clone();
+            rows.push(row);
+        }
+    }
+    Ok(table(
+        &serde_json::Value::Array(rows),
+        &[
+            "trunk",
+            "uri",
+            "priority",
+            "weight",
+            "state",
+            "rtt_ms",
+            "retry_after_secs",
+        ],
+    ))
 }
 
 /// `holdline prompt …`

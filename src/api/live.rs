@@ -200,6 +200,23 @@ pub struct LiveSnapshot {
     pub counters: Counters,
     /// Sources banned by admission control, by address.
     pub bans: Vec<BanInfo>,
+    /// Health-checked trunk SBCs, by trunk and URI.
+    pub sbcs: Vec<SbcHealthInfo>,
+}
+
+/// What OPTIONS health checks know of a trunk's SBC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SbcHealthInfo {
+    pub trunk: String,
+    pub uri: String,
+    /// `probing` (no verdict yet), `up` or `down`.
+    pub state: String,
+    /// Round-trip time of the last answered OPTIONS, in milliseconds.
+    pub rtt_ms: Option<u64>,
+    /// Out of failover for this many more seconds (a 503's Retry-After).
+    pub retry_after_secs: Option<u64>,
+    /// Unanswered probes in a row.
+    pub failures_in_a_row: u32,
 }
 
 impl LiveSnapshot {
@@ -264,6 +281,10 @@ impl MemoryLive {
 
     pub fn set_bans(&self, bans: Vec<BanInfo>) {
         self.lock().bans = bans;
+    }
+
+    pub fn set_sbcs(&self, sbcs: Vec<SbcHealthInfo>) {
+        self.lock().sbcs = sbcs;
     }
 
     pub fn set_registrations(&self, user: &str, list: Vec<RegistrationInfo>) {

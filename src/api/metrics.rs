@@ -8,7 +8,7 @@
 //! their cap (gauges), refused by cap and closed for time (counters); admission control's
 //! bans in force (gauge), bans and dropped datagrams (counters); users and bindings
 //! registered (gauges), registrations, failed authentications and the bans they led to
-//! (counters).
+//! (counters); trunk SBCs up or not and their OPTIONS round-trip time (gauges).
 //!
 //! What this does not do: keep counters itself. They come from the runtime's
 //! [`super::live::LiveState`] snapshot.
@@ -138,6 +138,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
     connection_reuse(&mut out, &counters.connections);
     admission(&mut out, &counters.admission);
     registrar(&mut out, &counters.registrar);
+    trunk_sbcs(&mut out, &live.sbcs);
     out
 }
 
@@ -279,6 +280,42 @@ fn admission(out: &mut String, c: &super::live::AdmissionCounters) {
     for (name, kind, help, v) in series {
         header(out, name, kind, help);
         let _ = writeln!(out, "{name} {v}");
+    }
+}
+
+/// Health-checked trunk SBCs: up (1) or not (0), and the last OPTIONS round-trip time.
+fn trunk_sbcs(out: &mut String, sbcs: &[super::live::SbcHealthInfo]) {
+    header(
+        out,
+        "holdline_trunk_sbc_up",
+        "gauge",
+        "Whether a trunk's SBC answers its OPTIONS health checks (1 up, 0 down or not known yet).",
+    );
+    for s in sbcs {
+        let _ = writeln!(
+            out,
+            "holdline_trunk_sbc_up{{trunk=\"{}\",sbc=\"{}\"}} {}",
+            escape(&s.trunk),
+            escape(&s.uri),
+            u8::from(s.state == "up")
+        );
+    }
+    header(
+        out,
+        "holdline_trunk_sbc_rtt_seconds",
+        "gauge",
+        "Round-trip time of the last answered OPTIONS to a trunk's SBC.",
+    );
+    for s in sbcs {
+        if let Some(ms) = s.rtt_ms {
+            let _ = writeln!(
+                out,
+                "holdline_trunk_sbc_rtt_seconds{{trunk=\"{}\",sbc=\"{}\"}} {:.3}",
+                escape(&s.trunk),
+                escape(&s.uri),
+                ms as f64 / 1000.0
+            );
+        }
     }
 }
 

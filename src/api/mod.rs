@@ -26,6 +26,7 @@
 //! - [`provision`]: file + store → validated [`crate::config::Config`]. [`spec`]: bodies, views.
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
 //! - `bans`: admission control's bans (list, lift), answered by the runtime.
+//! - `trunks`: trunks' SBCs and their health (OPTIONS), from the runtime.
 //! - `prompts`: uploaded prompts (upload, list, get, download, delete) over HTTP.
 //! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
 //! - `console`: the web console (pages under `/`, session sign-in), beside the API.
@@ -44,6 +45,7 @@ pub mod provision;
 mod registrations;
 pub mod routes;
 pub mod spec;
+mod trunks;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};

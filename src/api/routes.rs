@@ -88,6 +88,8 @@ pub enum Op {
     DeletePrompt,
     Registrations,
     RemoveRegistration,
+    Trunks,
+    TrunkStatus,
 }
 
 /// One route.
@@ -216,6 +218,22 @@ const BANS: [Route; 2] = [
         op: Op::LiftBan,
     },
 ];
+/// Trunks' SBCs and their health (see `super::trunks`).
+const TRUNKS: [Route; 2] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/trunks",
+        summary:
+            "Trunks and their SBCs: priority, weight, health (up, down, probing), round-trip time",
+        op: Op::Trunks,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/trunks/{id}/status",
+        summary: "One trunk's SBCs and their health",
+        op: Op::TrunkStatus,
+    },
+];
 /// Uploaded prompts (see `super::prompts`).
 const PROMPTS: [Route; 5] = [
     Route {
@@ -282,6 +300,7 @@ pub fn all() -> Vec<Route> {
     v.extend(BANS);
     v.extend(PROMPTS);
     v.extend(REGISTRATIONS);
+    v.extend(TRUNKS);
     v.push(METRICS);
     v
 }
@@ -307,6 +326,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The effective configuration and agents' settings now.
+/// The configuration in force.
+pub(super) async fn current_config(s: &ApiState) -> Result<Arc<Config>, ApiError> {
+    blocking(s, |p| Ok(p.config())).await
+}
+
 async fn config_and_prefs(s: &ApiState) -> Result<(Arc<Config>, Arc<AgentPrefs>), ApiError> {
     blocking(s, |p| Ok((p.config(), p.agent_prefs()))).await
 }
@@ -389,6 +413,8 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::Prompt => on(f, super::prompts::get),
         Op::PromptAudio => on(f, super::prompts::audio),
         Op::DeletePrompt => on(f, super::prompts::delete),
+        Op::Trunks => on(f, super::trunks::list),
+        Op::TrunkStatus => on(f, super::trunks::one),
         Op::Registrations => on(f, super::registrations::list),
         Op::RemoveRegistration => on(f, super::registrations::remove),
     }

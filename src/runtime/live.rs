@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::live::ConnectionCounters;
+use crate::api::live::SbcHealthInfo;
 use crate::api::live::{
     ActiveCall, AdmissionCounters, AgentState, BanInfo, Counters, LiftFuture, LiveSnapshot,
     LiveState, QueueCounters, QueueLive, RegistrarCounters, RegistrationInfo, RegistrationsFuture,
@@ -217,6 +218,22 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
         })
         .collect();
     let stats = core.admission_stats();
+    let sbcs = core
+        .trunk_health(now)
+        .into_iter()
+        .map(|s| SbcHealthInfo {
+            trunk: s.trunk.0,
+            uri: s.uri,
+            state: s.state.as_str().to_owned(),
+            rtt_ms: s
+                .rtt
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            retry_after_secs: s
+                .retry_after_until
+                .map(|t| t.saturating_since(now).as_secs()),
+            failures_in_a_row: s.failures_in_a_row,
+        })
+        .collect();
     LiveSnapshot {
         queues,
         calls,
@@ -235,6 +252,7 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             registrar: registrar_counters(core),
         },
         bans,
+        sbcs,
     }
 }
 
