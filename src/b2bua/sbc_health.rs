@@ -53,6 +53,7 @@ pub struct SbcView {
 /// A change worth logging.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
+    pub at: Time,
     pub trunk: TrunkId,
     pub uri: String,
     pub state: SbcState,
@@ -238,6 +239,7 @@ impl Health {
             }
             if s.state != before {
                 changes.push(Change {
+                    at: now,
                     trunk: s.trunk.clone(),
                     uri: text.clone(),
                     state: s.state,

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::ApiState;
+use crate::b2bua::sbc_health::{Change as SbcChange, SbcState};
 use crate::b2bua::LoggedEvent;
 use crate::queue::event::EventKind;
 use crate::queue::types::{DeclineReason, EndReason, RingOutcome};
@@ -112,6 +113,25 @@ pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
     }
 }
 
+/// A trunk SBC going down or up, as a log record of no queue and no call.
+pub(crate) fn sbc_record(change: &SbcChange, clock: &Clock) -> Option<QueueEvent> {
+    let kind = match change.state {
+        SbcState::Down => kind::TRUNK_SBC_DOWN,
+        SbcState::Up => kind::TRUNK_SBC_UP,
+        SbcState::Probing => return None,
+    };
+    Some(QueueEvent {
+        seq: 0,
+        at_ms: clock.unix_ms(change.at),
+        queue: String::new(),
+        call_id: String::new(),
+        agent: None,
+        kind: kind.to_owned(),
+        detail: Some(format!("trunk {} sbc {}", change.trunk, change.uri)),
+        waited_ms: None,
+    })
+}
+
 fn ring_outcome(o: RingOutcome) -> String {
     match o {
         RingOutcome::Declined(DeclineReason::Declined) => "declined".into(),
@@ -142,6 +162,29 @@ mod tests {
     use crate::config::QueueId;
     use crate::queue::types::{AgentId, CallId};
     use crate::time::Time;
+
+    #[test]
+    fn an_sbc_going_down_or_up_is_a_record_of_no_queue() {
+        let clock = Clock::with_unix_epoch(Duration::from_secs(1_000));
+        let change = |state| SbcChange {
+            at: Time::ZERO + Duration::from_secs(5),
+            trunk: crate::config::TrunkId("carrier".into()),
+            uri: "sip:192.0.2.10:5060".into(),
+            state,
+        };
+        let down = sbc_record(&change(SbcState::Down), &clock).unwrap();
+        assert_eq!(
+            (down.kind.as_str(), down.at_ms, down.queue.as_str()),
+            (kind::TRUNK_SBC_DOWN, 1_005_000, "")
+        );
+        assert_eq!(
+            down.detail.as_deref(),
+            Some("trunk carrier sbc sip:192.0.2.10:5060")
+        );
+        let up = sbc_record(&change(SbcState::Up), &clock).unwrap();
+        assert_eq!(up.kind, kind::TRUNK_SBC_UP);
+        assert_eq!(sbc_record(&change(SbcState::Probing), &clock), None);
+    }
 
     #[tokio::test]
     async fn the_writer_deletes_events_past_the_retention_limit_at_start() {

@@ -235,6 +235,12 @@ pub async fn run_provisioned(
                 let _ = log.send(events::record(&logged, &clock));
             }
         }
+        while let Some(change) = core.poll_sbc_change() {
+            if let (Some((log, _)), Some(event)) = (&event_log, events::sbc_record(&change, &clock))
+            {
+                let _ = log.send(event);
+            }
+        }
         store_registrations(
             &mut core,
             &clock,

@@ -47,6 +47,11 @@ pub mod kind {
     pub const TRANSFERRED: &str = "transferred";
     /// A connected call ended (`detail`: talk time in ms).
     pub const COMPLETED: &str = "completed";
+    /// A trunk's SBC stopped answering its OPTIONS health checks (no queue, no call;
+    /// `detail`: `trunk ID sbc URI`).
+    pub const TRUNK_SBC_DOWN: &str = "trunk-sbc-down";
+    /// A trunk's SBC answers its health checks again (`detail` as for down).
+    pub const TRUNK_SBC_UP: &str = "trunk-sbc-up";
 }
 
 /// One logged event.
