@@ -204,7 +204,7 @@ fn first_response_timeout(t: &RawTrunk, subj: &str, p: &mut Problems) -> Duratio
     let Some(secs) = t.first_response_timeout else {
         return DEFAULT_FIRST_RESPONSE_TIMEOUT;
     };
-    if !(secs.is_finite() && secs >= 0.1 && secs < MAX_FIRST_RESPONSE_TIMEOUT_SECS) {
+    if !(secs.is_finite() && (0.1..MAX_FIRST_RESPONSE_TIMEOUT_SECS).contains(&secs)) {
         p.add(
             subj,
             "first_response_timeout",
