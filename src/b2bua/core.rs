@@ -482,6 +482,7 @@ impl Core {
     /// rebuilt: calls, legs, rings, forwards and REFERs carry on as they were.
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
+        self.legs.reconfigure_transports(config);
         self.admission.reconfigure(config);
         let dropped = self.registrar.reconfigure(config);
         let engine = self.switch.engine_mut();

@@ -137,6 +137,22 @@ impl fmt::Display for Listen {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// `tls_client_ca`: when set, a client must present a certificate issued by one of these
+    /// CAs (mutual TLS); otherwise no client certificate is asked for.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// TLS toward a trunk whose proxy is `sips:` or `;transport=tls`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrunkTls {
+    /// `tls_ca`: the CA certificates (PEM) the SBC's certificate must chain to; `None`: the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
+    /// `tls_name`: the name the SBC's certificate must be valid for; `None`: the proxy's host
+    /// (an IP address must then be in the certificate's subjectAltName).
+    pub name: Option<String>,
+    /// `tls_cert` and `tls_key`: the client certificate holdline presents (mutual TLS).
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// `[rtp]`
@@ -264,6 +280,8 @@ pub struct Trunk {
     pub auth: Option<TrunkAuth>,
     /// How numbers written without `+` are read for this trunk (see [`super::dial`]).
     pub dialling: super::dial::DialRules,
+    /// Present exactly when the proxy is reached over TLS.
+    pub tls: Option<TrunkTls>,
 }
 
 impl Trunk {

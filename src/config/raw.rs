@@ -54,6 +54,8 @@ pub struct RawSip {
     pub server_header: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// CA certificates (PEM) a `tls:` listener verifies clients' certificates against.
+    pub tls_client_ca: Option<String>,
     pub t1_ms: Option<i64>,
     #[serde(default)]
     pub connections: RawConnections,
@@ -139,6 +141,11 @@ pub struct RawTrunk {
     pub country_code: Option<String>,
     pub national_prefix: Option<String>,
     pub international_prefix: Option<String>,
+    /// TLS toward the proxy (see `validate_tls`): CA file, name to verify, client certificate.
+    pub tls_ca: Option<String>,
+    pub tls_name: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.

@@ -146,6 +146,12 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
         }
     };
 
+    // The TLS certificates and keys, read now so a bad file stops the start with its field.
+    let tls = super::tls::check(&config);
+    if !tls.is_empty() {
+        eprintln!("{}", crate::config::ConfigError::Invalid(tls));
+        return ExitCode::from(2);
+    }
     // Decode every prompt before taking calls: a corrupt file is reported now, by name.
     let mut prompts = match super::prompts::load(&file_config) {
         Ok(p) => p,

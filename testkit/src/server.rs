@@ -28,6 +28,8 @@ pub struct Server {
     pub api: String,
     /// The API token, when the server generated one on this start and printed it.
     pub token: Option<String>,
+    /// The port of the first `tls:` listener, when there is one.
+    pub tls_port: Option<u16>,
 }
 
 impl Server {
@@ -114,12 +116,16 @@ impl Server {
         let mut port = None;
         let mut api = None;
         let mut token = None;
+        let mut tls_port = None;
         loop {
             match rx.recv_timeout(READY_TIMEOUT) {
                 Ok(line) => {
                     // "listening sip udp 127.0.0.1:40123"
                     if let Some(rest) = line.strip_prefix("listening sip udp ") {
                         port = rest.rsplit(':').next().and_then(|p| p.parse().ok());
+                    }
+                    if let Some(rest) = line.strip_prefix("listening sip tls ") {
+                        tls_port = tls_port.or(rest.rsplit(':').next().and_then(|p| p.parse().ok()));
                     }
                     if let Some(rest) = line.strip_prefix("listening api ") {
                         api = Some(rest.trim().to_owned());
@@ -145,6 +151,7 @@ impl Server {
             log,
             api: api.expect("holdline printed no api listener"),
             token,
+            tls_port,
         }
     }
 

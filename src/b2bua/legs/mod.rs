@@ -127,6 +127,9 @@ struct Endpoint {
     public_host: Option<String>,
     public_ip: Option<IpAddr>,
     user_agent: String,
+    /// UDP destinations that take TCP too (trunk proxies whose URI does not pin
+    /// `transport=udp`): a large request to one goes over TCP (RFC 3261 §18.1.1).
+    stream_capable: std::collections::HashSet<SocketAddr>,
 }
 
 /// Caller dialogs and the transactions that belong to them.
@@ -195,6 +198,7 @@ impl Legs {
                 user_agent: config.sip.user_agent.clone(),
                 listeners: settings.listeners,
                 limits: settings.limits,
+                stream_capable: agent::stream_capable(config),
             },
             tx: TransactionLayer::new(settings.transactions),
             callers: Callers::default(),
@@ -209,6 +213,11 @@ impl Legs {
             over_quota: Vec::new(),
             probes: probe::Probes::default(),
         }
+    }
+
+    /// The trunks of a new configuration, for RFC 3261 §18.1.1's switch to TCP.
+    pub fn reconfigure_transports(&mut self, config: &Config) {
+        self.endpoint.stream_capable = agent::stream_capable(config);
     }
 
     pub fn set_ports(&mut self, ports: Box<dyn MediaPorts>) {
