@@ -11,6 +11,7 @@
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
+//! - `large_requests`: RFC 3261 §18.1.1: a large request to a trunk over TCP, not UDP.
 //! - `server_header`: the Server / User-Agent value, default and configured.
 //! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
 //! - `provisioning`: configuration changes and agent settings applied to the running core.
@@ -28,6 +29,7 @@ mod agent_legs;
 mod devices;
 mod dial_strings;
 mod hostile_media;
+mod large_requests;
 mod media_timeouts;
 mod provisioning;
 mod queue_scenarios;
