@@ -155,6 +155,8 @@ impl TlsClient {
     ) -> std::io::Result<TlsClient> {
         let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+        // One message is often two writes (a TLS record each); Nagle would hold the second.
+        tcp.set_nodelay(true)?;
         let name = ServerName::try_from(name.to_owned())
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let conn = ClientConnection::new(config, name).map_err(std::io::Error::other)?;
@@ -163,16 +165,8 @@ impl TlsClient {
         while stream.conn.is_handshaking() {
             stream.conn.complete_io(&mut stream.sock)?;
         }
-        // TLS 1.3: the server's verdict on our certificate comes after the client's Finished;
-        // a short read brings an alert in, if there is one.
-        stream.sock.set_read_timeout(Some(Duration::from_millis(300)))?;
-        let mut probe = [0u8; 0];
-        match stream.read(&mut probe) {
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => return Err(e),
-        }
-        stream.sock.set_read_timeout(Some(Duration::from_secs(5)))?;
+        // TLS 1.3: the server's verdict on a client certificate comes after the client's
+        // Finished, so a refused client may get here; its first read then fails.
         Ok(TlsClient {
             stream,
             buf: Vec::new(),
@@ -324,6 +318,7 @@ fn serve(
     let lock = || seen.lock().unwrap_or_else(|e| e.into_inner());
     lock().connections += 1;
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = tcp.set_nodelay(true);
     let mut first = [0u8; 3];
     match tcp.peek(&mut first) {
         Ok(n) if n >= 2 && first[0] == 0x16 && first[1] == 0x03 => lock().client_hellos += 1,
