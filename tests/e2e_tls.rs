@@ -110,12 +110,16 @@ fn answered_call(client: &mut TlsClient, call_id: &str, rtp: u16) -> String {
     client.send(&invite_text(client, call_id, rtp)).unwrap();
     let ok = client
         .recv_until(Duration::from_secs(10), |first| {
-            first.starts_with("SIP/2.0 2") || first.starts_with("SIP/2.0 4") || first.starts_with("SIP/2.0 5")
+            first.starts_with("SIP/2.0 2")
+                || first.starts_with("SIP/2.0 4")
+                || first.starts_with("SIP/2.0 5")
         })
         .expect("a final response to the INVITE");
     assert_eq!(status(&ok), 200, "{ok}");
     let to = header(&ok, "to", Some("t")).expect("To");
-    client.send(&in_dialog(client, "ACK", call_id, &to, 1)).unwrap();
+    client
+        .send(&in_dialog(client, "ACK", call_id, &to, 1))
+        .unwrap();
     ok
 }
 
@@ -129,7 +133,9 @@ fn record_ulaw(socket: &UdpSocket, how_long: Duration) -> (Vec<i16>, usize) {
     let mut last_seq: Option<u16> = None;
     let mut buf = [0u8; 2048];
     while Instant::now() < end {
-        let Ok(n) = socket.recv(&mut buf) else { continue };
+        let Ok(n) = socket.recv(&mut buf) else {
+            continue;
+        };
         if n < 12 || buf[0] >> 6 != 2 || buf[1] & 0x7f != 0 {
             continue;
         }
@@ -139,7 +145,11 @@ fn record_ulaw(socket: &UdpSocket, how_long: Duration) -> (Vec<i16>, usize) {
         }
         last_seq = Some(seq);
         packets += 1;
-        samples.extend(buf[12..n].iter().map(|&b| holdline::audio::g711::ulaw_to_linear(b)));
+        samples.extend(
+            buf[12..n]
+                .iter()
+                .map(|&b| holdline::audio::g711::ulaw_to_linear(b)),
+        );
     }
     (samples, packets)
 }
@@ -149,7 +159,18 @@ fn a_caller_over_tls_reaches_the_queue_and_hears_its_music() {
     let dir = scratch_dir("tls-moh");
     let (pki, leaf) = server_pki(&dir);
     let music = dir.join("music.wav");
-    sox(&["-n", "-r", "8000", "-c", "1", &p(&music), "synth", "3", "sine", "1000"]);
+    sox(&[
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        &p(&music),
+        "synth",
+        "3",
+        "sine",
+        "1000",
+    ]);
     let server = Server::start(
         &ConfigToml::loopback("41000-41999")
             .api_token(TOKEN)
@@ -174,7 +195,10 @@ fn a_caller_over_tls_reaches_the_queue_and_hears_its_music() {
     let (samples, packets) = record_ulaw(&rtp, Duration::from_secs(2));
     assert!(packets >= 80, "{packets} RTP packets in 2 s");
     let share = tone_share(&samples, 8000, 1000.0);
-    assert!(share > 0.9, "the music (a 1 kHz tone) is {share:.2} of what was heard");
+    assert!(
+        share > 0.9,
+        "the music (a 1 kHz tone) is {share:.2} of what was heard"
+    );
     // Hang up over the same connection.
     let to = header(&ok, "to", Some("t")).unwrap();
     client
@@ -254,7 +278,11 @@ fn an_agent_registered_over_tls_is_rung_on_that_connection() {
         .expect("the caller's TLS connection");
     let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
     caller
-        .send(&invite_text(&caller, "tls-agent-1", rtp.local_addr().unwrap().port()))
+        .send(&invite_text(
+            &caller,
+            "tls-agent-1",
+            rtp.local_addr().unwrap().port(),
+        ))
         .unwrap();
     // The INVITE comes on the agent's own connection (RFC 5626 §5.3 flow; §18 reuse), for the
     // registered Contact, with a TLS Via and a Contact that says TLS.
@@ -262,13 +290,17 @@ fn an_agent_registered_over_tls_is_rung_on_that_connection() {
         .recv_until(Duration::from_secs(10), |f| f.starts_with("INVITE"))
         .expect("the agent is rung on the connection it registered over");
     let first = invite.lines().next().unwrap_or_default();
-    assert!(first.starts_with("INVITE sips:amos@10.9.8.7:5061"), "{first}");
+    assert!(
+        first.starts_with("INVITE sips:amos@10.9.8.7:5061"),
+        "{first}"
+    );
     let via = header(&invite, "via", Some("v")).unwrap();
     assert!(via.starts_with("SIP/2.0/TLS "), "{via}");
     let contact = header(&invite, "contact", Some("m")).unwrap();
     assert!(contact.contains("transport=tls"), "{contact}");
     // The agent declines; the caller is still queued and the connection stays usable.
-    let decline = holdline_testkit::tls::response(&invite, "486 Busy Here", agent.local_addr(), None);
+    let decline =
+        holdline_testkit::tls::response(&invite, "486 Busy Here", agent.local_addr(), None);
     agent.send(&decline).unwrap();
     let ack = agent
         .recv_until(Duration::from_secs(5), |f| f.starts_with("ACK"))
@@ -323,7 +355,11 @@ fn a_listener_requiring_client_certificates_admits_only_the_right_ones() {
         }
     }
     assert_eq!(
-        wait_metric(&server, "holdline_sip_tls_inbound_handshake_failures_total", 2),
+        wait_metric(
+            &server,
+            "holdline_sip_tls_inbound_handshake_failures_total",
+            2
+        ),
         2
     );
     // The SBC's own certificate: admitted, and answered.
@@ -334,7 +370,10 @@ fn a_listener_requiring_client_certificates_admits_only_the_right_ones() {
         .recv_until(Duration::from_secs(5), |f| f.starts_with("SIP/2.0"))
         .expect("OPTIONS answered");
     assert_eq!(status(&ok), 200, "{ok}");
-    assert_eq!(metric(&server, "holdline_sip_tls_inbound_handshakes_total"), 1);
+    assert_eq!(
+        metric(&server, "holdline_sip_tls_inbound_handshakes_total"),
+        1
+    );
 }
 
 #[test]
@@ -376,9 +415,16 @@ fn sighup_serves_a_new_certificate_to_the_next_connection() {
         .expect("the old connection still works");
     assert_eq!(status(&ok), 200);
     // A bad certificate is refused; the one loaded before keeps serving.
-    std::fs::write(&second.cert_pem, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    std::fs::write(
+        &second.cert_pem,
+        "-----BEGIN CERTIFICATE-----\nnot base64\n",
+    )
+    .unwrap();
     server.signal(libc::SIGHUP);
-    assert_eq!(wait_metric(&server, "holdline_sip_tls_reload_failures_total", 1), 1);
+    assert_eq!(
+        wait_metric(&server, "holdline_sip_tls_reload_failures_total", 1),
+        1
+    );
     let after = TlsClient::connect(tls_addr(&server), PBX, pki.client_config(None)).unwrap();
     assert_eq!(after.peer_certificate(), Some(second.cert.clone()));
     assert!(
@@ -389,9 +435,27 @@ fn sighup_serves_a_new_certificate_to_the_next_connection() {
 
 /// A server whose queue forwards every caller, once the greeting has played, to +1 425 555
 /// 0123 through a TLS trunk at `sbc` verified for `name` against `ca`.
-fn forwarding_server(dir: &Path, leaf: &Leaf, sbc: SocketAddr, ca: &Path, name: &str, rtp: &str) -> Server {
+fn forwarding_server(
+    dir: &Path,
+    leaf: &Leaf,
+    sbc: SocketAddr,
+    ca: &Path,
+    name: &str,
+    rtp: &str,
+) -> Server {
     let greeting = dir.join("greeting.wav");
-    sox(&["-n", "-r", "8000", "-c", "1", &p(&greeting), "synth", "0.3", "sine", "500"]);
+    sox(&[
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        &p(&greeting),
+        "synth",
+        "0.3",
+        "sine",
+        "500",
+    ]);
     Server::start(
         &ConfigToml::loopback(rtp)
             .api_token(TOKEN)
@@ -408,7 +472,10 @@ fn forwarding_server(dir: &Path, leaf: &Leaf, sbc: SocketAddr, ca: &Path, name: 
                     .set("greeting", &format!("{:?}", p(&greeting)))
                     .set("max_wait", "0")
                     .set("no_agents", r#"{ action = "queue" }"#)
-                    .set("on_timeout", r#"{ action = "forward", to = "tel:+14255550123" }"#),
+                    .set(
+                        "on_timeout",
+                        r#"{ action = "forward", to = "tel:+14255550123" }"#,
+                    ),
             )
             .to_string(),
     )
@@ -429,7 +496,10 @@ fn a_forward_to_a_tls_trunk_reaches_only_an_sbc_with_the_right_certificate() {
         Pki::server_config(&carrier.issue("sbc-wrong", &["other.carrier.test"]), None),
         sbc_rtp_port,
     );
-    let cases = [(&good, true, "45000-45499"), (&wrong_name, false, "45500-45999")];
+    let cases = [
+        (&good, true, "45000-45499"),
+        (&wrong_name, false, "45500-45999"),
+    ];
     for (sbc, reachable, rtp_range) in cases {
         let server = forwarding_server(
             &dir,
@@ -472,9 +542,17 @@ fn a_forward_to_a_tls_trunk_reaches_only_an_sbc_with_the_right_certificate() {
             assert!(bye.starts_with("BYE "), "{bye}");
             let seen = sbc.seen();
             assert!(seen.client_hellos >= 1, "{seen:?}");
-            assert!(seen.messages.is_empty(), "no SIP for a wrong certificate: {seen:?}");
+            assert!(
+                seen.messages.is_empty(),
+                "no SIP for a wrong certificate: {seen:?}"
+            );
             assert_eq!(seen.plaintext, 0);
-            assert!(metric(&server, "holdline_sip_tls_outbound_handshake_failures_total") >= 1);
+            assert!(
+                metric(
+                    &server,
+                    "holdline_sip_tls_outbound_handshake_failures_total"
+                ) >= 1
+            );
         }
     }
 }

@@ -40,9 +40,7 @@ fn main() {
             None,
         )
         .number(NUMBER, "service-toll")
-        .raw(
-            "[limits]\nrequest_rate = 1000000\nburst = 1000000\nunconfirmed_per_source = 100000\n",
-        )
+        .raw("[limits]\nrequest_rate = 1000000\nburst = 1000000\nunconfirmed_per_source = 100000\n")
         .queue(
             QueueToml::new("sales")
                 .numbers(&[NUMBER])
@@ -53,7 +51,10 @@ fn main() {
     let server = Server::start(&text);
     let addr = SocketAddr::from(([127, 0, 0, 1], server.tls_port.expect("a tls listener")));
     let config = pki.client_config(None);
-    println!("calls {calls}, concurrency {concurrency}, server pid {}", server.pid());
+    println!(
+        "calls {calls}, concurrency {concurrency}, server pid {}",
+        server.pid()
+    );
     for mode in ["new", "reused"] {
         let (elapsed, mut setups) = run(addr, config.clone(), mode, calls, concurrency);
         setups.sort();

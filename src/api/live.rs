@@ -177,7 +177,7 @@ pub struct TlsCounters {
     /// Connections holdline opened whose handshake failed (the peer's certificate not valid
     /// for its name or CA, or no TLS there).
     pub outbound_failed: u64,
-    /// Certificate reloads (SIGHUP) that took effect.
+    /// Certificate reloads (SIGHUP, or changed TLS settings) that took effect.
     pub reloads: u64,
     /// Certificate reloads refused (the old certificate kept serving).
     pub reload_failures: u64,

@@ -262,7 +262,7 @@ fn connection_reuse(out: &mut String, c: &super::live::ConnectionCounters) {
         (
             "holdline_sip_tls_reloads_total",
             "counter",
-            "TLS certificate reloads (SIGHUP) that took effect for new connections.",
+            "TLS certificate reloads (SIGHUP, or changed TLS settings) that took effect for new connections.",
             c.tls.reloads,
         ),
         (

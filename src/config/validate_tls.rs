@@ -17,8 +17,7 @@ use crate::sip::transport::Transport;
 use crate::sip::uri::SipUri;
 
 use super::model::{
-    NoAgentsAction, OverflowAction, Queue, SipConfig, Target, TimeoutAction, Trunk, TrunkTls,
-    User,
+    NoAgentsAction, OverflowAction, Queue, SipConfig, Target, TimeoutAction, Trunk, TrunkTls, User,
 };
 use super::raw::RawConfig;
 use super::uri::{asks_for_tls, parse_host};
@@ -80,8 +79,7 @@ pub(super) fn tls(
                 p.add(
                     &subj,
                     "tls_key",
-                    "tls_cert is set without tls_key (the client certificate's private key)"
-                        .into(),
+                    "tls_cert is set without tls_key (the client certificate's private key)".into(),
                 );
                 None
             }
@@ -89,15 +87,18 @@ pub(super) fn tls(
                 p.add(
                     &subj,
                     "tls_cert",
-                    "tls_key is set without tls_cert (the client certificate it belongs to)"
-                        .into(),
+                    "tls_key is set without tls_cert (the client certificate it belongs to)".into(),
                 );
                 None
             }
         };
         for (field, value) in fields {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                p.add(&subj, field, format!("{field} is empty; remove it or set it"));
+                p.add(
+                    &subj,
+                    field,
+                    format!("{field} is empty; remove it or set it"),
+                );
             }
         }
         trunk.tls = Some(TrunkTls {

@@ -413,7 +413,9 @@ fn start_tls(config: &Config) -> std::io::Result<Option<Arc<tls::Tls>>> {
                 }
             });
         }
-        Err(err) => tracing::warn!(%err, "cannot watch for SIGHUP; TLS certificates reload only on a restart"),
+        Err(err) => {
+            tracing::warn!(%err, "cannot watch for SIGHUP; TLS certificates reload only on a restart")
+        }
     }
     Ok(Some(tls))
 }

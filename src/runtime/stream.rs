@@ -556,7 +556,10 @@ async fn read_some(reader: &mut Reader, buf: &mut Vec<u8>) -> std::io::Result<us
     }
 }
 
-async fn read_any<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+async fn read_any<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
     buf.reserve(READ_CHUNK);
     reader.read_buf(buf).await
 }

@@ -114,7 +114,10 @@ impl Tls {
 
     /// The listeners' configuration for the next connection accepted.
     pub fn server(&self) -> Option<Arc<ServerConfig>> {
-        self.server.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.server
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// How to connect to `addr` over TLS.
@@ -238,7 +241,11 @@ fn build(sources: &Sources) -> Result<Built, Vec<Problem>> {
         Ok(default) if problems.is_empty() => Ok((server, Clients { default, trunks })),
         Ok(_) => Err(problems),
         Err(e) => {
-            problems.push(problem("[sip]", "tls", format!("TLS client set-up failed: {e}")));
+            problems.push(problem(
+                "[sip]",
+                "tls",
+                format!("TLS client set-up failed: {e}"),
+            ));
             Err(problems)
         }
     }
@@ -376,7 +383,8 @@ fn client_config(
     let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider())
         .build()
         .map_err(|e| rustls::Error::General(e.to_string()));
-    let builder = ClientConfig::builder_with_provider(provider()).with_protocol_versions(VERSIONS)?;
+    let builder =
+        ClientConfig::builder_with_provider(provider()).with_protocol_versions(VERSIONS)?;
     let builder = match verifier {
         Ok(v) => builder.with_webpki_verifier(v),
         // No trust anchor at all (no system roots on this machine): every server is refused

@@ -539,7 +539,13 @@ mod tests {
             Route::Connect(Transport::Tls, addr(5061))
         );
         assert_eq!(
-            t.opened(at(1), ConnId(3), Transport::Tls, addr(5061), Direction::Outbound),
+            t.opened(
+                at(1),
+                ConnId(3),
+                Transport::Tls,
+                addr(5061),
+                Direction::Outbound
+            ),
             vec![msg("INVITE")]
         );
         assert_eq!(

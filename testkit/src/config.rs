@@ -158,9 +158,7 @@ impl fmt::Display for ConfigToml {
                         )?;
                         f.write_str(keys)?;
                     }
-                    None => {
-                        writeln!(f, r#"listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]"#)?
-                    }
+                    None => writeln!(f, r#"listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]"#)?,
                 }
                 writeln!(f, "\n[rtp]\nports = {}", quote(rtp_ports))?;
                 writeln!(f, "\n[api]\nlisten = \"127.0.0.1:0\"")?;

@@ -129,7 +129,8 @@ impl Server {
                         port = rest.rsplit(':').next().and_then(|p| p.parse().ok());
                     }
                     if let Some(rest) = line.strip_prefix("listening sip tls ") {
-                        tls_port = tls_port.or(rest.rsplit(':').next().and_then(|p| p.parse().ok()));
+                        tls_port =
+                            tls_port.or(rest.rsplit(':').next().and_then(|p| p.parse().ok()));
                     }
                     if let Some(rest) = line.strip_prefix("listening api ") {
                         api = Some(rest.trim().to_owned());

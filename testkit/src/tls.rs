@@ -76,10 +76,9 @@ impl Pki {
     /// A certificate for `names` (DNS names or IP addresses) issued by this CA, written to
     /// `DIR/FILE.pem` and `DIR/FILE.key`.
     pub fn issue(&self, file: &str, names: &[&str]) -> Leaf {
-        let params = CertificateParams::new(
-            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("leaf params");
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
         let key = KeyPair::generate().expect("leaf key");
         let cert = params.signed_by(&key, &self.issuer).expect("issue");
         let cert_pem = self.dir.join(format!("{file}.pem"));
@@ -373,7 +372,13 @@ fn serve(
 /// Contact is `sips:` at `addr`.
 pub fn response(request: &str, status: &str, addr: SocketAddr, rtp_port: Option<u16>) -> String {
     let mut out = format!("SIP/2.0 {status}\r\n");
-    for line in request.split("\r\n\r\n").next().unwrap_or_default().lines().skip(1) {
+    for line in request
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+    {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };

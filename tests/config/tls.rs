@@ -55,7 +55,12 @@ fn good_files_pass_and_each_bad_file_is_named_by_its_field() {
 
     // A key that is not the certificate's.
     let mismatch = build(&config_text(&p(&a.cert_pem), &p(&b.key_pem), ""));
-    assert_field(&check(&mismatch), "[sip]", "tls_key", "does not match the certificate in tls_cert");
+    assert_field(
+        &check(&mismatch),
+        "[sip]",
+        "tls_key",
+        "does not match the certificate in tls_cert",
+    );
 
     // Not PEM at all, and PEM that is broken.
     let junk = dir.join("junk.pem");
@@ -63,7 +68,12 @@ fn good_files_pass_and_each_bad_file_is_named_by_its_field() {
     let broken = dir.join("broken.pem");
     std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n").unwrap();
     let c = build(&config_text(&p(&junk), &p(&a.key_pem), ""));
-    assert_field(&check(&c), "[sip]", "tls_cert", "holds no PEM CERTIFICATE block");
+    assert_field(
+        &check(&c),
+        "[sip]",
+        "tls_cert",
+        "holds no PEM CERTIFICATE block",
+    );
     let c = build(&config_text(&p(&broken), &p(&a.key_pem), ""));
     assert_field(&check(&c), "[sip]", "tls_cert", "is not valid PEM");
     let c = build(&config_text(&p(&a.cert_pem), &p(&junk), ""));
@@ -78,7 +88,12 @@ fn good_files_pass_and_each_bad_file_is_named_by_its_field() {
         &p(&a.key_pem),
         &format!("tls_client_ca = {:?}\n", p(&junk)),
     ));
-    assert_field(&check(&c), "[sip]", "tls_client_ca", "holds no PEM CERTIFICATE block");
+    assert_field(
+        &check(&c),
+        "[sip]",
+        "tls_client_ca",
+        "holds no PEM CERTIFICATE block",
+    );
     let c = build(&config_text(
         &p(&a.cert_pem),
         &p(&a.key_pem),
@@ -93,12 +108,18 @@ fn a_missing_tls_file_is_reported_by_check_config_with_its_field() {
     let file = dir.join("holdline.toml");
     std::fs::write(
         &file,
-        config_text("nope/cert.pem", "nope/key.pem", "[store]\npath = \"holdline.db\"\n"),
+        config_text(
+            "nope/cert.pem",
+            "nope/key.pem",
+            "[store]\npath = \"holdline.db\"\n",
+        ),
     )
     .unwrap();
     let err = config::load(&file).unwrap_err().to_string();
     assert!(
-        err.contains("[sip]: tls_cert") && err.contains("cert.pem") && err.contains("does not exist"),
+        err.contains("[sip]: tls_cert")
+            && err.contains("cert.pem")
+            && err.contains("does not exist"),
         "{err}"
     );
     assert!(err.contains("[sip]: tls_key"), "{err}");
@@ -124,7 +145,11 @@ fn check_config_reads_the_tls_files() {
             .expect("run check-config")
     };
     let ok = run(&a.cert_pem, &a.key_pem);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let bad = run(&a.cert_pem, &b.key_pem);
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
@@ -182,22 +207,43 @@ fn trunk_tls_keys_are_checked_with_the_field_named() {
     )
     .expect("valid shape");
     let problems = check(&c);
-    assert_field(&problems, subject, "tls_key", "does not match the certificate in tls_cert");
-    assert_field(&problems, subject, "tls_ca", "holds no PEM CERTIFICATE block");
+    assert_field(
+        &problems,
+        subject,
+        "tls_key",
+        "does not match the certificate in tls_cert",
+    );
+    assert_field(
+        &problems,
+        subject,
+        "tls_ca",
+        "holds no PEM CERTIFICATE block",
+    );
 
     // Half a client certificate, a name that is no host name.
     let problems = with_trunk(
         &pki,
-        &format!("{tls_proxy}tls_cert = {:?}\ntls_name = \"not a name!\"\n", p(&client.cert_pem)),
+        &format!(
+            "{tls_proxy}tls_cert = {:?}\ntls_name = \"not a name!\"\n",
+            p(&client.cert_pem)
+        ),
     )
     .unwrap_err();
-    assert_field(&problems, subject, "tls_key", "tls_cert is set without tls_key");
+    assert_field(
+        &problems,
+        subject,
+        "tls_key",
+        "tls_cert is set without tls_key",
+    );
     assert_field(&problems, subject, "tls_name", "tls_name has host");
 
     // TLS keys on a trunk that is not reached over TLS.
     let problems = with_trunk(
         &pki,
-        &format!("proxy = \"sip:192.0.2.10:5060\"\ntls_ca = {:?}\n", p(&pki.ca_pem())),
+        &format!(
+            "proxy = \"sip:192.0.2.10:5060\"\ntls_ca = {:?}\n",
+            p(&pki.ca_pem())
+        ),
     )
     .unwrap_err();
     assert_field(&problems, subject, "tls_ca", "is not reached over TLS");

@@ -423,8 +423,10 @@ fn sip_listen_and_rtp_ports_are_checked() {
 #[test]
 fn tls_needs_a_listener_and_host_names_are_refused_until_they_are_served() {
     // A tls: listener with its files is served now.
-    let c = parse("[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"")
-        .unwrap();
+    let c = parse(
+        "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
+    )
+    .unwrap();
     assert_eq!(c.sip.listen[0].to_string(), "tls:[::]:5061");
     // A TLS trunk without a tls: listener: its in-dialog requests would have nowhere to go.
     for proxy in ["sips:198.51.100.10", "sip:198.51.100.10:5061;transport=TLS"] {
@@ -780,9 +782,10 @@ fn tls_contacts_and_forward_targets_need_what_serves_them() {
     );
     // A sips: target must be TLS on every hop; the base's trunk is plain TCP.
     assert!(
-        got.iter().any(|l| l
-            == "queue \"q\": target \"sips:partner.example.com\" is sips:, and trunk \"carrier\" \
-                is not reached over TLS; a sips: target must be TLS on every hop (RFC 3261 §26.2.2)"),
+        got.iter().any(|l| {
+            l == "queue \"q\": target \"sips:partner.example.com\" is sips:, and trunk \"carrier\" \
+                is not reached over TLS; a sips: target must be TLS on every hop (RFC 3261 §26.2.2)"
+        }),
         "{got:?}"
     );
 }

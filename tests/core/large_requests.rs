@@ -43,8 +43,10 @@ on_timeout = {{ action = "forward", to = "tel:+14255550999" }}
 fn forwarded_invite(proxy: &str, user_len: usize) -> (Transport, Request, usize) {
     let mut h = Harness::with_config(&config(proxy));
     let user = "a".repeat(user_len);
-    let text = invite("+14255550100", "big1", "z9hG4bKbig1", Some(SDP_PCMU))
-        .replace("<sip:alice@198.51.100.7>", &format!("<sip:{user}@198.51.100.7>"));
+    let text = invite("+14255550100", "big1", "z9hG4bKbig1", Some(SDP_PCMU)).replace(
+        "<sip:alice@198.51.100.7>",
+        &format!("<sip:{user}@198.51.100.7>"),
+    );
     h.send(&text);
     let tag = to_tag(&h.last_response(200).expect("caller answered"));
     h.send(&in_dialog("ACK", "big1", &tag, 1, "z9hG4bKbig1a", None));
@@ -70,7 +72,10 @@ fn a_large_invite_to_a_trunk_goes_over_tcp() {
     assert!(size > 1300, "{size} bytes");
     assert_eq!(transport, Transport::Tcp);
     let via = invite.headers.get(&HeaderName::Via).unwrap();
-    assert!(via.starts_with("SIP/2.0/TCP "), "the top Via says TCP: {via}");
+    assert!(
+        via.starts_with("SIP/2.0/TCP "),
+        "the top Via says TCP: {via}"
+    );
     assert_eq!(invite.headers.get_all(&HeaderName::Via).count(), 1);
     let contact = invite.headers.get(&HeaderName::Contact).unwrap();
     assert!(contact.ends_with(";transport=tcp>"), "{contact}");

@@ -561,9 +561,10 @@ impl Legs {
         let via = self.new_via(&tcp, local);
         let (host, port) = self.advertised(Transport::Tcp, local, None);
         invite.headers.set(HeaderName::Via, via);
-        invite
-            .headers
-            .set(HeaderName::Contact, format!("<sip:{host}:{port};transport=tcp>"));
+        invite.headers.set(
+            HeaderName::Contact,
+            format!("<sip:{host}:{port};transport=tcp>"),
+        );
         tcp
     }
 }
