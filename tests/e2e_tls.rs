@@ -309,6 +309,81 @@ fn an_agent_registered_over_tls_is_rung_on_that_connection() {
 }
 
 #[test]
+fn a_static_tls_contact_is_connected_to_and_verified_against_tls_ca() {
+    let dir = scratch_dir("tls-static");
+    let (pki, leaf) = server_pki(&dir);
+    let phones = Pki::new(&dir, "phones");
+    let rogue = Pki::new(&dir, "rogue-phones");
+    let phone_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp_port = phone_rtp.local_addr().unwrap().port();
+    // Both phones' certificates name 127.0.0.1; only one is from the configured CA.
+    let good = TlsServer::start(
+        Pki::server_config(&phones.issue("phone-good", &["127.0.0.1"]), None),
+        rtp_port,
+    );
+    let bad = TlsServer::start(
+        Pki::server_config(&rogue.issue("phone-bad", &["127.0.0.1"]), None),
+        rtp_port,
+    );
+    let server = Server::start(
+        &ConfigToml::loopback("40000-40999")
+            .api_token(TOKEN)
+            .tls(&p(&leaf.cert_pem), &p(&leaf.key_pem), None)
+            .tls_ca(&p(&phones.ca_pem()))
+            .number(NUMBER, "service-toll")
+            .raw(&format!(
+                "[[user]]\nid = \"amos\"\ncontacts = [\"sip:amos@{};transport=tls\"]\n\
+                 [[user]]\nid = \"bea\"\ncontacts = [\"sips:bea@{}\"]\n",
+                good.addr, bad.addr
+            ))
+            .queue(
+                QueueToml::new("sales")
+                    .numbers(&[NUMBER])
+                    .agents(&["amos", "bea"]),
+            )
+            .to_string(),
+    );
+    let mut caller = TlsClient::connect(tls_addr(&server), PBX, pki.client_config(None)).unwrap();
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller
+        .send(&invite_text(
+            &caller,
+            "tls-static-1",
+            rtp.local_addr().unwrap().port(),
+        ))
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while good.seen().messages.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    {
+        let seen = good.seen();
+        assert_eq!((seen.handshakes, seen.plaintext), (1, 0), "{seen:?}");
+        let invite = seen
+            .messages
+            .iter()
+            .find(|m| m.starts_with("INVITE sip:amos@"))
+            .unwrap_or_else(|| panic!("the phone is rung over TLS: {seen:?}"));
+        let via = header(invite, "via", Some("v")).unwrap();
+        assert!(via.starts_with("SIP/2.0/TLS "), "{via}");
+    }
+    assert!(
+        wait_metric(
+            &server,
+            "holdline_sip_tls_outbound_handshake_failures_total",
+            1
+        ) >= 1,
+        "the other CA's phone is refused"
+    );
+    let seen = bad.seen();
+    assert!(seen.client_hellos >= 1, "{seen:?}");
+    assert!(
+        seen.messages.is_empty(),
+        "no SIP to a phone the CA did not issue: {seen:?}"
+    );
+}
+
+#[test]
 fn a_listener_requiring_client_certificates_admits_only_the_right_ones() {
     let dir = scratch_dir("tls-mtls");
     let (pki, leaf) = server_pki(&dir);

@@ -116,6 +116,9 @@ pub fn missing_files(config: &Config) -> Vec<Problem> {
         if let Some(ca) = &tls.client_ca {
             need("[sip]".into(), "tls_client_ca", ca, "the file");
         }
+        if let Some(ca) = &tls.peer_ca {
+            need("[sip]".into(), "tls_ca", ca, "the file");
+        }
     }
     for t in &config.trunks {
         let Some(tls) = &t.tls else { continue };

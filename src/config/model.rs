@@ -140,6 +140,9 @@ pub struct TlsFiles {
     /// `tls_client_ca`: when set, a client must present a certificate issued by one of these
     /// CAs (mutual TLS); otherwise no client certificate is asked for.
     pub client_ca: Option<PathBuf>,
+    /// `tls_ca`: the CAs the certificates of TLS destinations other than trunks (users'
+    /// static `sips:` / `transport=tls` contacts) must chain to; `None`: the system's roots.
+    pub peer_ca: Option<PathBuf>,
 }
 
 /// TLS toward a trunk whose proxy is `sips:` or `;transport=tls`.

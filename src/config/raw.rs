@@ -56,6 +56,8 @@ pub struct RawSip {
     pub tls_key: Option<String>,
     /// CA certificates (PEM) a `tls:` listener verifies clients' certificates against.
     pub tls_client_ca: Option<String>,
+    /// CA certificates (PEM) TLS destinations that are not trunks are verified against.
+    pub tls_ca: Option<String>,
     pub t1_ms: Option<i64>,
     #[serde(default)]
     pub connections: RawConnections,

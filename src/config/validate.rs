@@ -238,6 +238,7 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
             cert: resolve(base_dir, cert),
             key: resolve(base_dir, key),
             client_ca: raw.tls_client_ca.as_deref().map(|ca| resolve(base_dir, ca)),
+            peer_ca: raw.tls_ca.as_deref().map(|ca| resolve(base_dir, ca)),
         }),
         (cert, key) => {
             if tls_wanted {

@@ -36,6 +36,20 @@ pub(super) fn tls(
     let listener = sip.listen.iter().any(|l| l.transport == Transport::Tls);
     let no_listener = "asks for TLS (sips: or transport=tls), and no tls: listener is configured \
                        for its in-dialog requests to reach; add tls:ADDR:PORT to [sip] listen";
+    if !listener {
+        for (field, value) in [
+            ("tls_client_ca", &raw.sip.tls_client_ca),
+            ("tls_ca", &raw.sip.tls_ca),
+        ] {
+            if value.is_some() {
+                p.add(
+                    "[sip]",
+                    field,
+                    format!("{field} is set, but no tls: listener is configured to use it"),
+                );
+            }
+        }
+    }
     for (i, t) in raw.trunk.iter().enumerate() {
         let subj = subject("trunk", &t.id, i);
         let Some(trunk) = trunks.iter_mut().find(|x| x.id.as_str() == t.id) else {

@@ -7,7 +7,8 @@
 //! - Outbound: a trunk's SBC is verified against its `tls_ca` (else the system's roots) for its
 //!   `tls_name` (else the proxy's host), and is shown the trunk's client certificate when it
 //!   has one. Any other TLS destination (a user's static `transport=tls` contact, which names
-//!   an IP address) is verified against the system's roots for that address.
+//!   an IP address) is verified against `[sip] tls_ca` (else the system's roots) for that
+//!   address.
 //!
 //! The system roots are Debian's (`/etc/ssl/certs`, kept current by the `ca-certificates`
 //! package and the administrator) read through rustls-native-certs, rather than a list
@@ -226,7 +227,18 @@ fn build(sources: &Sources) -> Result<Built, Vec<Problem>> {
         },
         None => None,
     };
-    let default = client_config(system_roots(), None).map(Arc::new);
+    // TLS destinations that are not trunks: `[sip] tls_ca`, else the system's roots.
+    let peer_roots = match sources.server.as_ref().and_then(|s| s.peer_ca.as_deref()) {
+        Some(ca) => match roots("[sip]", "tls_ca", ca) {
+            Ok(r) => Arc::new(r),
+            Err(p) => {
+                problems.push(p);
+                Arc::new(RootCertStore::empty())
+            }
+        },
+        None => system_roots(),
+    };
+    let default = client_config(peer_roots, None).map(Arc::new);
     let mut trunks = HashMap::new();
     for t in &sources.trunks {
         match trunk_client(t) {

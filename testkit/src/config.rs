@@ -113,6 +113,15 @@ impl ConfigToml {
         self
     }
 
+    /// `[sip] tls_ca`: the CAs TLS destinations other than trunks are verified against (after
+    /// [`ConfigToml::tls`]).
+    pub fn tls_ca(mut self, ca: &str) -> ConfigToml {
+        if let Some(keys) = &mut self.tls {
+            keys.push_str(&format!("tls_ca = {}\n", quote(ca)));
+        }
+        self
+    }
+
     /// A `[[user]]` whose one phone is `sip:ID@ADDR` (`addr` is `host:port`).
     pub fn user(self, id: &str, addr: &str) -> ConfigToml {
         self.raw(&format!(

@@ -272,3 +272,51 @@ fn a_missing_trunk_tls_file_is_reported_with_its_field() {
         "{err}"
     );
 }
+
+#[test]
+fn listener_tls_keys_without_a_tls_listener_are_refused() {
+    let err = config::from_toml_str(
+        "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\ntls_client_ca = \"ca.pem\"\ntls_ca = \"phones.pem\"\n",
+        Path::new("/"),
+    )
+    .unwrap_err();
+    let problems = err.problems();
+    assert_field(
+        problems,
+        "[sip]",
+        "tls_client_ca",
+        "no tls: listener is configured",
+    );
+    assert_field(
+        problems,
+        "[sip]",
+        "tls_ca",
+        "no tls: listener is configured",
+    );
+}
+
+#[test]
+fn tls_ca_for_contacts_is_read() {
+    let dir = scratch_dir("tls-peer-ca");
+    let pki = Pki::new(&dir, "ca");
+    let a = pki.issue("a", &["pbx.test"]);
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "no certificates here\n").unwrap();
+    let c = build(&config_text(
+        &p(&a.cert_pem),
+        &p(&a.key_pem),
+        &format!("tls_ca = {:?}\n", p(&junk)),
+    ));
+    assert_field(
+        &check(&c),
+        "[sip]",
+        "tls_ca",
+        "holds no PEM CERTIFICATE block",
+    );
+    let c = build(&config_text(
+        &p(&a.cert_pem),
+        &p(&a.key_pem),
+        &format!("tls_ca = {:?}\n", p(&pki.ca_pem())),
+    ));
+    assert_eq!(fields(&check(&c)), vec![]);
+}
