@@ -4,8 +4,9 @@
 //! over TLS is rung on that very connection; a listener that requires client certificates
 //! refuses a client without one or with one from another CA; SIGHUP serves a new certificate
 //! to the next connection while an open one carries on; a forward to a TLS trunk reaches an SBC
-//! whose certificate is valid for the configured name and CA, over TLS from the first byte,
-//! and never one whose certificate is not.
+//! whose certificate is valid for the configured name and CA (presenting the trunk's client
+//! certificate, which that SBC requires), over TLS from the first byte, and never one whose
+//! certificate is not; a static TLS contact is verified against `[sip] tls_ca`.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -516,6 +517,7 @@ fn forwarding_server(
     sbc: SocketAddr,
     ca: &Path,
     name: &str,
+    client: &Leaf,
     rtp: &str,
 ) -> Server {
     let greeting = dir.join("greeting.wav");
@@ -538,8 +540,11 @@ fn forwarding_server(
             .number(NUMBER, "service-toll")
             .raw(&format!(
                 "[[trunk]]\nid = \"carrier\"\nproxy = \"sip:{sbc};transport=tls\"\n\
-                 allow = [\"+1425*\"]\ntls_ca = {:?}\ntls_name = \"{name}\"\n",
-                p(ca)
+                 allow = [\"+1425*\"]\ntls_ca = {:?}\ntls_name = \"{name}\"\n\
+                 tls_cert = {:?}\ntls_key = {:?}\n",
+                p(ca),
+                p(&client.cert_pem),
+                p(&client.key_pem)
             ))
             .queue(
                 QueueToml::new("sales")
@@ -557,14 +562,19 @@ fn forwarding_server(
 }
 
 #[test]
-fn a_forward_to_a_tls_trunk_reaches_only_an_sbc_with_the_right_certificate() {
+fn a_forward_to_a_mutual_tls_trunk_reaches_only_an_sbc_with_the_right_certificate() {
     let dir = scratch_dir("tls-trunk");
     let (pki, leaf) = server_pki(&dir);
     let carrier = Pki::new(&dir, "carrier");
     let sbc_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sbc_rtp_port = sbc_rtp.local_addr().unwrap().port();
+    // Mutual TLS: the SBC takes only the client certificate the carrier issued to us.
+    let ours = carrier.issue("holdline-client", &["pbx.test"]);
     let good = TlsServer::start(
-        Pki::server_config(&carrier.issue("sbc-good", &["sbc.carrier.test"]), None),
+        Pki::server_config(
+            &carrier.issue("sbc-good", &["sbc.carrier.test"]),
+            Some(&carrier),
+        ),
         sbc_rtp_port,
     );
     let wrong_name = TlsServer::start(
@@ -582,6 +592,7 @@ fn a_forward_to_a_tls_trunk_reaches_only_an_sbc_with_the_right_certificate() {
             sbc.addr,
             &carrier.ca_pem(),
             "sbc.carrier.test",
+            &ours,
             rtp_range,
         );
         let mut caller =
