@@ -6,7 +6,9 @@
 //! to the next connection while an open one carries on; a forward to a TLS trunk reaches an SBC
 //! whose certificate is valid for the configured name and CA (presenting the trunk's client
 //! certificate, which that SBC requires), over TLS from the first byte, and never one whose
-//! certificate is not; a static TLS contact is verified against `[sip] tls_ca`.
+//! certificate is not; a static TLS contact is verified against `[sip] tls_ca`; a stalled
+//! handshake is closed at the message deadline, plaintext on the TLS port is never answered,
+//! and TLS connections count against the per-source cap.
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -641,4 +643,76 @@ fn a_forward_to_a_mutual_tls_trunk_reaches_only_an_sbc_with_the_right_certificat
             );
         }
     }
+}
+
+#[test]
+fn a_stalled_handshake_is_closed_at_the_message_deadline_and_tls_connections_count_per_source() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let dir = scratch_dir("tls-limits");
+    let (pki, leaf) = server_pki(&dir);
+    let server = Server::start(
+        &ConfigToml::loopback("39000-39999")
+            .api_token(TOKEN)
+            .tls(&p(&leaf.cert_pem), &p(&leaf.key_pem), None)
+            .number(NUMBER, "service-toll")
+            .raw("[sip.connections]\nmessage_deadline = 1\nmax_per_source = 2\n")
+            .queue(QueueToml::new("sales").numbers(&[NUMBER]))
+            .to_string(),
+    );
+    // A client that connects and never starts the handshake is closed at the deadline.
+    let mut stalled = TcpStream::connect(tls_addr(&server)).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let began = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = stalled.read(&mut buf);
+    let waited = began.elapsed();
+    assert!(
+        matches!(read, Ok(0) | Err(_))
+            && waited >= Duration::from_millis(900)
+            && waited < Duration::from_secs(4),
+        "closed after {waited:?}: {read:?}"
+    );
+    assert_eq!(
+        wait_metric(
+            &server,
+            "holdline_sip_tls_inbound_handshake_failures_total",
+            1
+        ),
+        1
+    );
+    // Plaintext SIP on the TLS port is no handshake: closed and counted, never answered.
+    let mut plain = TcpStream::connect(tls_addr(&server)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"OPTIONS sip:pbx.test SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(
+        !String::from_utf8_lossy(&got).contains("SIP/2.0"),
+        "{got:?}"
+    );
+    assert_eq!(
+        wait_metric(
+            &server,
+            "holdline_sip_tls_inbound_handshake_failures_total",
+            2
+        ),
+        2
+    );
+    // Two TLS connections from one source are its cap; a third is closed at once.
+    let first = TlsClient::connect(tls_addr(&server), PBX, pki.client_config(None)).unwrap();
+    let second = TlsClient::connect(tls_addr(&server), PBX, pki.client_config(None)).unwrap();
+    assert!(TlsClient::connect(tls_addr(&server), PBX, pki.client_config(None)).is_err());
+    let refused = metric_value(
+        &server.metrics(Some(TOKEN)),
+        "holdline_sip_connections_refused_total{reason=\"max_per_source\"}",
+    );
+    assert_eq!(refused, Some(1));
+    drop((first, second));
 }
