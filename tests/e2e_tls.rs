@@ -192,9 +192,11 @@ fn a_caller_over_tls_reaches_the_queue_and_hears_its_music() {
     assert_eq!(client.peer_certificate(), Some(leaf.cert.clone()));
     let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let ok = answered_call(&mut client, "tls-moh-1", rtp.local_addr().unwrap().port());
-    // Our Contact says TLS, so in-dialog requests come back over TLS (RFC 3261 §26.2).
+    // The call was to a sips: URI, so our Contact is sips: too (RFC 3261 §12.1.1), at the
+    // TLS listener: in-dialog requests come back over TLS.
     let contact = header(&ok, "contact", Some("m")).expect("Contact");
-    assert!(contact.contains("transport=tls"), "{contact}");
+    let port = server.tls_port.unwrap();
+    assert_eq!(contact, format!("<sips:127.0.0.1:{port}>"));
     let (samples, packets) = record_ulaw(&rtp, Duration::from_secs(2));
     assert!(packets >= 80, "{packets} RTP packets in 2 s");
     let share = tone_share(&samples, 8000, 1000.0);
@@ -299,8 +301,10 @@ fn an_agent_registered_over_tls_is_rung_on_that_connection() {
     );
     let via = header(&invite, "via", Some("v")).unwrap();
     assert!(via.starts_with("SIP/2.0/TLS "), "{via}");
+    // A sips: Request-URI gets a sips: Contact (RFC 3261 §8.1.1.8).
     let contact = header(&invite, "contact", Some("m")).unwrap();
-    assert!(contact.contains("transport=tls"), "{contact}");
+    let port = server.tls_port.unwrap();
+    assert_eq!(contact, format!("<sips:127.0.0.1:{port}>"));
     // The agent declines; the caller is still queued and the connection stays usable.
     let decline =
         holdline_testkit::tls::response(&invite, "486 Busy Here", agent.local_addr(), None);

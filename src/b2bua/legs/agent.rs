@@ -178,14 +178,19 @@ impl Legs {
         );
         h.push(HeaderName::CallId, call_id.clone());
         h.push(HeaderName::CSeq, "1 INVITE");
-        let transport = match dest.transport {
-            Transport::Udp => String::new(),
-            t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
+        // RFC 3261 §8.1.1.8: a SIPS Request-URI needs a SIPS Contact (over TLS, which a SIPS
+        // target always gets).
+        let contact = match (dest.transport, &ring.target) {
+            (Transport::Tls, Uri::Sip(u)) if u.scheme == Scheme::Sips => {
+                format!("<sips:{host}:{port}>")
+            }
+            (Transport::Udp, _) => format!("<sip:{host}:{port}>"),
+            (t, _) => format!(
+                "<sip:{host}:{port};transport={}>",
+                t.as_via_str().to_ascii_lowercase()
+            ),
         };
-        h.push(
-            HeaderName::Contact,
-            format!("<sip:{host}:{port}{transport}>"),
-        );
+        h.push(HeaderName::Contact, contact);
         // RFC 3325: the caller's identity for phones that display it over From.
         if ring.caller.is_some() {
             h.push(

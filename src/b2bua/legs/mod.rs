@@ -633,6 +633,11 @@ impl Legs {
         request_uri: Option<&Uri>,
     ) -> String {
         let (host, port) = self.advertised(transport, local, request_uri);
+        // RFC 3261 §12.1.1: a dialog a SIPS Request-URI set up gets a SIPS Contact (RFC 5630
+        // §3.1.3: `sips:` alone says TLS; `transport=tls` is deprecated beside it).
+        if transport == Transport::Tls && request_uri.is_some_and(is_sips) {
+            return format!("<sips:{host}:{port}>");
+        }
         let param = match transport {
             Transport::Udp => String::new(),
             t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
@@ -687,6 +692,11 @@ fn answer_key(resp: &Response) -> Option<(String, String)> {
         m => m.as_str().to_owned(),
     };
     Some((method, format!("{}xx", resp.status / 100)))
+}
+
+/// Whether `uri` is a `sips:` URI.
+fn is_sips(uri: &Uri) -> bool {
+    matches!(uri, Uri::Sip(u) if u.scheme == crate::sip::uri::Scheme::Sips)
 }
 
 fn host_text(ip: IpAddr) -> String {
