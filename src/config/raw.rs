@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub registrar: super::registrar::RawRegistrar,
     #[serde(default)]
+    pub features: super::features::RawFeatures,
+    #[serde(default)]
     pub number: Vec<RawNumber>,
     #[serde(default)]
     pub user: Vec<RawUser>,
@@ -81,6 +83,7 @@ pub struct RawRtp {
 pub struct RawApi {
     pub listen: Option<String>,
     pub token: Option<String>,
+    pub admin_password_hash: Option<String>,
 }
 
 /// `[store]`
@@ -120,6 +123,8 @@ pub struct RawUser {
     pub contacts: Vec<String>,
     #[serde(default)]
     pub numbers: Vec<String>,
+    /// Checked in [`super::features`].
+    pub extension: Option<String>,
 }
 
 /// `[[group]]`
@@ -189,6 +194,8 @@ pub struct RawQueue {
     pub max_wait: Option<i64>,
     pub on_timeout: Option<RawAction>,
     pub no_agents: Option<RawAction>,
+    /// Checked in [`super::features`].
+    pub extension: Option<String>,
 }
 
 /// `{ action = "…", to = "…" }`: what a queue does on overflow, timeout or with no agents.
