@@ -12,8 +12,8 @@ use crate::number::E164;
 use super::directory::address_key;
 use super::model::{
     Group, GroupId, Music, NoAgentsAction, Number, OfferMode, OverflowAction, Queue, QueueId,
-    Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, MAX_AGENTS_PER_QUEUE,
-    DEFAULT_SERVICE_LEVEL_SECS, MAX_QUEUE_NAME_CHARS, MAX_SERVICE_LEVEL_SECS,
+    Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, DEFAULT_SERVICE_LEVEL_SECS,
+    MAX_AGENTS_PER_QUEUE, MAX_QUEUE_NAME_CHARS, MAX_SERVICE_LEVEL_SECS,
 };
 use super::prompt_ref::{prompt_dir, resolve_media};
 use super::raw::{RawAction, RawConfig, RawQueue};

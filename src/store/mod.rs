@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 use thiserror::Error;
 
-pub use events::{EventFilter, QueueEvent};
+pub use events::{EventFilter, EventRow, QueueEvent, Scan};
 pub use objects::{AgentPrefs, Kind, ObjectRow, Origin};
 pub use prompts::PromptRow;
 pub use registrations::StoredBinding;

@@ -659,9 +659,20 @@ async fn service_level_is_shown_set_and_checked() {
         "0–2400",
     )
     .await;
-    rejects(json!({ "id": "q", "service_level": -5 }), "service_level", "0–2400").await;
+    rejects(
+        json!({ "id": "q", "service_level": -5 }),
+        "service_level",
+        "0–2400",
+    )
+    .await;
     let a = app();
-    let (status, q) = call(&a.router, "POST", "/api/v1/queues", Some(json!({ "id": "sl" }))).await;
+    let (status, q) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "sl" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{q}");
     assert_eq!(q["service_level"], 20, "the default");
     let (status, q) = call(
