@@ -27,6 +27,7 @@
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
 //! - `bans`: admission control's bans (list, lift), answered by the runtime.
 //! - `prompts`: uploaded prompts (upload, list, get, download, delete) over HTTP.
+//! - [`reports`]: the reports (JSON, CSV) and wallboard figures over HTTP.
 //! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
 
 mod bans;
@@ -40,6 +41,7 @@ pub mod openapi;
 mod prompts;
 pub mod provision;
 mod registrations;
+pub mod reports;
 pub mod routes;
 pub mod spec;
 
@@ -85,6 +87,8 @@ struct Inner {
     /// `None`: no token is required (only when the caller decided so; `holdline serve` always
     /// has one).
     token: Option<String>,
+    /// The wallboard's running tally of today's events.
+    wallboard: reports::WallboardCache,
 }
 
 impl ApiState {
@@ -98,6 +102,7 @@ impl ApiState {
                 feed,
                 applied,
                 token,
+                wallboard: reports::WallboardCache::default(),
             }),
         }
     }

@@ -277,6 +277,27 @@ impl QueueTally {
         }
     }
 
+    fn merge(&mut self, o: &QueueTally) {
+        self.offered += o.offered;
+        self.answered += o.answered;
+        self.abandoned += o.abandoned;
+        self.overflowed += o.overflowed;
+        self.timed_out += o.timed_out;
+        self.no_agents += o.no_agents;
+        self.within += o.within;
+        self.waits.extend_from_slice(&o.waits);
+        self.abandon_waits += o.abandon_waits;
+        self.abandon_ms += o.abandon_ms;
+        for (a, b) in self.wait_dist.iter_mut().zip(o.wait_dist) {
+            *a += b;
+        }
+        for (a, b) in self.abandon_dist.iter_mut().zip(o.abandon_dist) {
+            *a += b;
+        }
+        self.completed += o.completed;
+        self.talk_ms += o.talk_ms;
+    }
+
     fn figures(&self) -> QueueFigures {
         let mut waits = self.waits.clone();
         waits.sort_unstable();
@@ -499,6 +520,18 @@ impl QueueReport {
     /// every interval.
     pub fn totals(&self, queue: &str) -> Option<QueueFigures> {
         self.queues.get(queue).map(|acc| acc.total.figures())
+    }
+
+    /// The totals of the queues `include` picks, added up as one: each call counts toward the
+    /// service level by its own queue's threshold.
+    pub fn combined_totals(&self, include: impl Fn(&str) -> bool) -> QueueFigures {
+        let mut sum = QueueTally::default();
+        for (queue, acc) in &self.queues {
+            if include(queue) {
+                sum.merge(&acc.total);
+            }
+        }
+        sum.figures()
     }
 }
 

@@ -14,3 +14,4 @@ mod openapi;
 mod prompts;
 mod queues;
 mod registrations;
+mod reports;
