@@ -370,3 +370,81 @@ async fn wallboard_shows_live_calls_and_agents_and_todays_figures_as_events_arri
     let (status, body) = call(&a.router, "GET", "/api/v1/wallboard/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
+
+/// The API on 127.0.0.1:0 in a background runtime, seeded; returns its address.
+fn cli_server() -> String {
+    let a = app();
+    seed(&a);
+    let state = a.state.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            holdline::api::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    addr
+}
+
+#[test]
+fn cli_report_prints_a_table_csv_or_json_and_names_a_bad_parameter() {
+    use holdline::api::cli::{run_report, ApiArgs, ReportArgs, ReportCmd};
+    use holdline::api::client::ClientError;
+    let addr = cli_server();
+    let args = |json| ApiArgs {
+        api: Some(addr.clone()),
+        token: Some(TOKEN.to_owned()),
+        json,
+    };
+    let report = |interval: &str, csv| ReportArgs {
+        from: "2026-12-07T09:00:00Z".into(),
+        to: "2026-12-07T11:00:00+01:00".into(), // 10:00Z: only the 09:00 hour
+        interval: interval.into(),
+        queue: Some("demo".into()),
+        utc_offset: Some("+00:00".into()),
+        csv,
+    };
+    let table = run_report(&ReportCmd::Queues(report("hour", false)), &args(false)).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("QUEUE"), "{table}");
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    // queue, start, offered, answered, abandoned, overflowed, timed_out, service level, …
+    assert_eq!(
+        &cells[..5],
+        ["demo", "2026-12-07T09:00:00Z", "2", "1", "1"],
+        "{table}"
+    );
+
+    let csv = run_report(&ReportCmd::Agents(report("hour", true)), &args(false)).unwrap();
+    assert_eq!(
+        csv,
+        "agent,start,end,offers,answered,missed,canceled,caller_abandoned,completed,talk_ms\r\n\
+         amos,2026-12-07T09:00:00Z,2026-12-07T10:00:00Z,1,1,0,0,0,1,50000\r\n\
+         bea,2026-12-07T09:00:00Z,2026-12-07T10:00:00Z,1,0,0,0,1,0,0\r\n"
+    );
+
+    let json = run_report(&ReportCmd::Queues(report("hour", false)), &args(true)).unwrap();
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["queues"][0]["totals"]["offered"], 2);
+
+    match run_report(&ReportCmd::Queues(report("week", false)), &args(false)) {
+        Err(ClientError::Api {
+            status: 422,
+            problems,
+            ..
+        }) => assert!(
+            problems.iter().any(|p| p.contains("interval")),
+            "{problems:?}"
+        ),
+        other => panic!("expected a 422 naming interval, got {other:?}"),
+    }
+}
