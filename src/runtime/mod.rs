@@ -39,6 +39,8 @@ pub mod serve;
 pub mod stream;
 mod sys;
 
+pub use events::log_record;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
