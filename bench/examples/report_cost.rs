@@ -87,7 +87,14 @@ fn call_events(rng: &mut SmallRng, call: u64, t: i64) -> Vec<QueueEvent> {
     v.push(event(t, q, call, Some(a), "agent-ringing", 0));
     let completed = |v: &mut Vec<QueueEvent>, agent, wait: i64| {
         v.push(event(t + wait, q, call, Some(agent), "answered", wait));
-        let mut done = event(t + wait + talk, q, call, Some(agent), "completed", wait + talk);
+        let mut done = event(
+            t + wait + talk,
+            q,
+            call,
+            Some(agent),
+            "completed",
+            wait + talk,
+        );
         done.detail = Some(format!("talked {talk} ms"));
         v.push(done);
     };
@@ -145,6 +152,13 @@ fn fill(store: &mut Store, total: usize) -> u64 {
     call
 }
 
+/// This process's CPU time so far (every thread: the API's workers and this one).
+fn cpu() -> Duration {
+    holdline_bench::procstat::sample("self")
+        .map(|s| s.cpu)
+        .unwrap_or_default()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -161,7 +175,8 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("holdline-report-cost-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("holdline-report-cost-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("holdline.db");
 
@@ -170,7 +185,9 @@ fn main() {
     let calls = fill(&mut store, total);
     let filled = started.elapsed();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.join("holdline.db-wal")).map(|m| m.len()).unwrap_or(0);
+        + std::fs::metadata(dir.join("holdline.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
     println!(
         "store: {total} events, {calls} calls, {DAYS} days, {QUEUES} queues, {AGENTS} agents; \
          filled in {:.1} s; {:.0} MB on disk",
@@ -211,11 +228,26 @@ fn main() {
 
     let month = "from=2026-11-01&to=2026-12-01";
     let cases = [
-        ("queues, 30 days by day", format!("/api/v1/reports/queues?{month}&interval=day")),
-        ("queues, 30 days by hour", format!("/api/v1/reports/queues?{month}&interval=hour")),
-        ("queues, by day, CSV", format!("/api/v1/reports/queues?{month}&format=csv")),
-        ("agents, 30 days by day", format!("/api/v1/reports/agents?{month}&interval=day")),
-        ("one queue, 30 days by hour", format!("/api/v1/reports/queues?{month}&interval=hour&queue=q1")),
+        (
+            "queues, 30 days by day",
+            format!("/api/v1/reports/queues?{month}&interval=day"),
+        ),
+        (
+            "queues, 30 days by hour",
+            format!("/api/v1/reports/queues?{month}&interval=hour"),
+        ),
+        (
+            "queues, by day, CSV",
+            format!("/api/v1/reports/queues?{month}&format=csv"),
+        ),
+        (
+            "agents, 30 days by day",
+            format!("/api/v1/reports/agents?{month}&interval=day"),
+        ),
+        (
+            "one queue, 30 days by hour",
+            format!("/api/v1/reports/queues?{month}&interval=hour&queue=q1"),
+        ),
     ];
     // The whole month's offered calls must be every call generated.
     let check = client
@@ -229,11 +261,18 @@ fn main() {
         .sum();
     assert_eq!(offered, calls, "the report counts every call");
 
-    println!("\nrounds: {rounds}; times from request to the last byte (HTTP on loopback)");
-    println!("{:<30} {:>10} {:>10} {:>10} {:>10}", "report", "median", "min", "max", "bytes");
+    println!(
+        "\nrounds: {rounds}; wall time from request to the last byte (HTTP on loopback), and the \
+         process's CPU time per request (server and client, mean)"
+    );
+    println!(
+        "{:<30} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "report", "median", "min", "max", "cpu", "bytes"
+    );
     for (name, path) in &cases {
         let mut times = Vec::new();
         let mut bytes = 0;
+        let cpu0 = cpu();
         for _ in 0..rounds {
             let t = Instant::now();
             let reply = client.request("GET", path, None).expect("request");
@@ -248,19 +287,69 @@ fn main() {
             *times.iter().min().expect("rounds"),
             *times.iter().max().expect("rounds"),
         );
+        let per = (cpu() - cpu0) / rounds as u32;
         println!(
-            "{name:<30} {:>10} {:>10} {:>10} {:>10}",
+            "{name:<30} {:>10} {:>10} {:>10} {:>10} {:>10}",
             ms(median(times)),
             ms(min),
             ms(max),
+            ms(per),
             bytes
         );
+    }
+
+    // Where the time goes: the same scans and sums in-process, on a second connection.
+    {
+        use holdline::reports::{AgentReport, Interval, QueueReport, Span};
+        use holdline::store::Scan;
+        let reader = Store::open(&path).expect("reader");
+        let end = START_MS + DAYS * DAY_MS;
+        let span = Span::new(START_MS, end, Interval::Day, 0).expect("span");
+        let all = Scan::Range {
+            queue: None,
+            since: START_MS,
+            until: end,
+        };
+        let time = |f: &mut dyn FnMut()| {
+            let mut v = Vec::new();
+            let cpu0 = cpu();
+            for _ in 0..rounds {
+                let t = Instant::now();
+                f();
+                v.push(t.elapsed());
+            }
+            (median(v), (cpu() - cpu0) / rounds as u32)
+        };
+        let scan_only = time(&mut || {
+            let mut n = 0u64;
+            reader.scan_events(all, &mut |_| n += 1).expect("scan");
+            assert_eq!(n as usize, total);
+        });
+        let queues = time(&mut || {
+            let mut r = QueueReport::new(span, Vec::new(), 20);
+            reader.scan_events(all, &mut |e| r.feed(e)).expect("scan");
+            std::hint::black_box(r.figures());
+        });
+        let agents = time(&mut || {
+            let mut r = AgentReport::new(span, Vec::new());
+            reader.scan_events(all, &mut |e| r.feed(e)).expect("scan");
+            std::hint::black_box(r.figures());
+        });
+        for (name, (wall, per)) in [
+            ("scan only, in-process", scan_only),
+            ("queues by day, in-process", queues),
+            ("agents by day, in-process", agents),
+        ] {
+            println!("{name:<30} {:>10} {:>32}", ms(wall), ms(per));
+        }
     }
 
     // The wallboard: cold (reads the day), then warm with 100 new events between requests.
     let cold = {
         let t = Instant::now();
-        let reply = client.request("GET", "/api/v1/wallboard", None).expect("wallboard");
+        let reply = client
+            .request("GET", "/api/v1/wallboard", None)
+            .expect("wallboard");
         assert_eq!(reply.status, 200);
         t.elapsed()
     };
@@ -270,11 +359,17 @@ fn main() {
         let t0 = now() - 60_000;
         let mut batch = Vec::new();
         while batch.len() < 100 {
-            batch.extend(call_events(&mut rng, 10_000_000 + round as u64 * 100 + batch.len() as u64, t0));
+            batch.extend(call_events(
+                &mut rng,
+                10_000_000 + round as u64 * 100 + batch.len() as u64,
+                t0,
+            ));
         }
         state.record_events(&batch).expect("record");
         let t = Instant::now();
-        let reply = client.request("GET", "/api/v1/wallboard", None).expect("wallboard");
+        let reply = client
+            .request("GET", "/api/v1/wallboard", None)
+            .expect("wallboard");
         warm.push(t.elapsed());
         assert_eq!(reply.status, 200);
     }
