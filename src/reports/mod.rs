@@ -630,9 +630,8 @@ impl AgentReport {
     pub fn feed(&mut self, e: &EventRow<'_>) {
         // An old log's canceled ring is settled by the call's next event: `abandoned` makes it
         // the caller's abandon, anything else holdline's cancel.
-        if !self.pending.is_empty()
-            && !(e.kind == kind::AGENT_MISSED && e.detail == Some("canceled"))
-        {
+        let another_cancel = e.kind == kind::AGENT_MISSED && e.detail == Some("canceled");
+        if !self.pending.is_empty() && !another_cancel {
             if let Some(rings) = self.pending.remove(e.call_id) {
                 let abandoned = e.kind == kind::ABANDONED;
                 for (agent, i) in rings {
