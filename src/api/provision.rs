@@ -321,6 +321,12 @@ impl Provisioning {
         self.store.scan_events(scan, f)
     }
 
+    /// A connection of its own for a long read of the event log (see
+    /// [`crate::store::Store::reader`]); `None` for an in-memory store.
+    pub fn event_reader(&self) -> Result<Option<Store>, StoreError> {
+        self.store.reader()
+    }
+
     /// The wall clock the runtime gave ([`Self::set_wall_clock`]), Unix ms; 0 without one.
     pub fn wall_now_ms(&self) -> i64 {
         (self.wall_clock)()

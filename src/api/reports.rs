@@ -3,7 +3,8 @@
 //! - `GET /api/v1/reports/queues` and `/api/v1/reports/agents`: [`crate::reports`] over the
 //!   event log, `from` / `to` / `interval` (`hour` | `day`, default `day`) / `queue` /
 //!   `utc_offset`, as JSON or as CSV (`?format=csv`, or `Accept: text/csv`). The log is read
-//!   row by row over its time index on a blocking thread, never collected.
+//!   row by row on a blocking thread, never collected, on a connection of the report's own
+//!   (a file store), so a long report does not hold up the API or the event writer.
 //! - `GET /api/v1/wallboard` and `/api/v1/wallboard/{queue}`: what a wall screen shows, built
 //!   to be asked every second by every screen: calls waiting, longest wait and agents by state
 //!   from the live snapshot, and today's offered / answered / abandoned, average wait and
@@ -123,6 +124,32 @@ fn request(q: ReportQuery, headers: &HeaderMap) -> Result<Request, ApiError> {
     })
 }
 
+/// Streams the events `scan` selects to `f` on a connection of the report's own when the
+/// store is a file, so the provisioning lock (the API's other requests, the event writer) is
+/// held only to open it; an in-memory store is read under the lock.
+fn scan_for_report(
+    s: &ApiState,
+    scan: Scan<'_>,
+    f: &mut dyn FnMut(&crate::store::EventRow<'_>),
+) -> Result<(), ApiError> {
+    let reader = s.prov().event_reader()?;
+    match reader {
+        Some(reader) => reader.scan_events(scan, f)?,
+        None => s.prov().scan_events(scan, f)?,
+    };
+    Ok(())
+}
+
+async fn off_thread<T: Send + 'static>(
+    s: &ApiState,
+    f: impl FnOnce(&ApiState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || f(&s))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the report did not complete: {e}")))?
+}
+
 async fn on_store<T: Send + 'static>(
     s: &ApiState,
     f: impl FnOnce(&mut Provisioning) -> Result<T, ApiError> + Send + 'static,
@@ -156,8 +183,8 @@ pub(super) async fn queues(
     let Query(q) = query.map_err(query_error)?;
     let req = request(q, &headers)?;
     let (span, queue) = (req.span, req.queue);
-    let report = on_store(&s, move |p| {
-        let config = p.config();
+    let report = off_thread(&s, move |s| {
+        let config = s.prov().config();
         let listed = config
             .queues
             .iter()
@@ -169,7 +196,7 @@ pub(super) async fn queues(
             since: span.from_ms,
             until: span.to_ms,
         };
-        p.scan_events(scan, &mut |e| report.feed(e))?;
+        scan_for_report(s, scan, &mut |e| report.feed(e))?;
         Ok(report.figures())
     })
     .await?;
@@ -188,8 +215,8 @@ pub(super) async fn agents(
     let Query(q) = query.map_err(query_error)?;
     let req = request(q, &headers)?;
     let (span, queue) = (req.span, req.queue);
-    let report = on_store(&s, move |p| {
-        let config = p.config();
+    let report = off_thread(&s, move |s| {
+        let config = s.prov().config();
         // The members of the queues reported on are listed even without a call.
         let mut members: Vec<String> = config
             .queues
@@ -205,7 +232,7 @@ pub(super) async fn agents(
             since: span.from_ms,
             until: span.to_ms,
         };
-        p.scan_events(scan, &mut |e| report.feed(e))?;
+        scan_for_report(s, scan, &mut |e| report.feed(e))?;
         Ok(report.figures())
     })
     .await?;

@@ -448,3 +448,36 @@ fn cli_report_prints_a_table_csv_or_json_and_names_a_bad_parameter() {
         other => panic!("expected a 422 naming interval, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_file_store_is_reported_on_its_own_connection_and_sees_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = holdline::store::Store::open(&dir.path().join("holdline.db")).unwrap();
+    let (mut prov, _) =
+        holdline::api::Provisioning::open(store, crate::api_support::file_source()).unwrap();
+    prov.set_check_files(false);
+    let state = holdline::api::ApiState::new(
+        prov,
+        std::sync::Arc::new(holdline::api::MemoryLive::default()),
+        Some(TOKEN.to_owned()),
+    );
+    let a = App {
+        router: holdline::api::router(state.clone()),
+        state,
+        live: Default::default(),
+    };
+    assert!(a.state.prov().event_reader().unwrap().is_some());
+    seed(&a);
+    let path = "/api/v1/reports/queues?from=2026-12-07&to=2026-12-08";
+    let (status, r) = call(&a.router, "GET", path, None).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["queues"][0]["totals"]["offered"], 3);
+    a.state
+        .record_events(&[event(DAY0 + 20 * HOUR, "c5", "offered", None, 0)])
+        .unwrap();
+    let (_, r) = call(&a.router, "GET", path, None).await;
+    assert_eq!(
+        r["queues"][0]["totals"]["offered"], 4,
+        "the last commit is seen"
+    );
+}
