@@ -251,6 +251,9 @@ pub struct Today {
     last_seq: i64,
 }
 
+/// The most UTC offsets the wallboard keeps a tally for at once.
+const MAX_OFFSETS: usize = 8;
+
 /// The wallboard's tallies, one per UTC offset asked for.
 #[derive(Default)]
 pub struct WallboardCache {
@@ -269,6 +272,10 @@ fn with_today<T>(
     let offset_ms = i64::from(offset) * 60_000;
     let day_start = (now + offset_ms).div_euclid(DAY_MS) * DAY_MS - offset_ms;
     let mut days = cache.days.lock().unwrap_or_else(|e| e.into_inner());
+    // Screens use one or two offsets; a client trying every offset must not keep a tally each.
+    if days.len() >= MAX_OFFSETS && !days.contains_key(&offset) {
+        days.clear();
+    }
     let fresh = days
         .get(&offset)
         .is_some_and(|t| t.report.span().from_ms == day_start && Arc::ptr_eq(&t.config, &config));

@@ -55,6 +55,11 @@ use time::{format_offset, format_rfc3339, DAY_MS, HOUR_MS};
 /// The most intervals one report spans (an hourly report covers up to 41 days).
 pub const MAX_INTERVALS: i64 = 1000;
 
+/// The times a report may name: from a day before the Unix epoch (a date at a positive UTC
+/// offset) to the end of 9999-12-31, so aligning them to an interval cannot overflow.
+pub const MIN_TIME_MS: i64 = -86_400_000;
+pub const MAX_TIME_MS: i64 = 253_402_300_800_000;
+
 /// Upper edges (seconds, inclusive) of the wait and abandon distributions; a last bucket
 /// holds everything above the last edge.
 pub const DISTRIBUTION_EDGES_SECS: [u64; 6] = [10, 20, 30, 60, 120, 300];
@@ -117,6 +122,14 @@ impl Span {
         interval: Interval,
         offset_minutes: i32,
     ) -> Result<Span, SpanError> {
+        for (param, t) in [("from", from_ms), ("to", to_ms)] {
+            if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&t) {
+                return Err(SpanError {
+                    param,
+                    message: format!("{param} must be between 1970-01-01 and 9999-12-31"),
+                });
+            }
+        }
         if to_ms <= from_ms {
             return Err(SpanError {
                 param: "to",

@@ -248,6 +248,11 @@ fn spans_are_checked() {
     let e = Span::new(DAY0, DAY0 + 1001 * HOUR_MS, Interval::Hour, 0).unwrap_err();
     assert_eq!(e.param, "to");
     assert!(e.message.contains("1001 intervals"), "{}", e.message);
+    // Times beyond any calendar are refused, not overflowed.
+    let e = Span::new(0, i64::MAX, Interval::Day, 840).unwrap_err();
+    assert_eq!(e.param, "to");
+    let e = Span::new(i64::MIN, 0, Interval::Hour, -840).unwrap_err();
+    assert_eq!(e.param, "from");
 }
 
 #[test]

@@ -260,6 +260,8 @@ async fn bad_parameters_are_refused_naming_the_parameter() {
         ("from=2026-12-07&to=2026-12-08&format=xml", "format"),
         ("from=2026-01-01&to=2026-12-31&interval=hour", "to"),
         ("from=2026-12-07&to=2026-12-08&intreval=hour", "intreval"),
+        ("from=0&to=9223372036854775807&utc_offset=%2B14:00", "to"),
+        ("from=0&to=99999999999999999999", "to"),
     ] {
         for route in ["queues", "agents"] {
             let (status, body) = call(
