@@ -8,6 +8,8 @@
 //! sleep_until(core.poll_timeout());
 //! ```
 
+mod direct;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +23,8 @@ use crate::sip::sdp::NegotiatedMedia;
 use crate::sip::transaction;
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
+
+pub use self::direct::{AgentRequest, SettingChange};
 
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
@@ -146,6 +150,8 @@ pub struct Core {
     /// Users whose bindings changed since [`Core::poll_registration_change`] (the runtime
     /// stores them).
     registration_changes: std::collections::BTreeSet<crate::config::UserId>,
+    /// Agents' settings changed by feature codes, for the runtime to store.
+    agent_requests: VecDeque<AgentRequest>,
 }
 
 impl Core {
@@ -160,6 +166,7 @@ impl Core {
         Core {
             registrar,
             registration_changes: Default::default(),
+            agent_requests: VecDeque::new(),
             settings: Arc::new(Settings::new(config)),
             legs: Legs::new(config, settings),
             switch: Switch::new(config, &locations, refer_timeout),
@@ -257,6 +264,7 @@ impl Core {
         while let Some(reg) = self.legs.poll_register() {
             self.on_register(now, reg);
         }
+        self.on_invites(now);
         while let Some(source) = self.legs.poll_over_quota() {
             self.admission.over_quota(now, source);
         }

@@ -22,11 +22,13 @@
 //! - [`probe`]: `[probe]`, OPTIONS probing of static contacts.
 //! - [`prompt_ref`]: `prompt:ID`, an uploaded prompt named from a queue, and where prompts live.
 //! - [`registrar`]: `[registrar]`, REGISTER and digest authentication.
+//! - [`features`]: `[features]`, feature codes and the extensions of queues and users.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
 pub mod directory;
 pub mod error;
+pub mod features;
 pub mod limits;
 pub mod model;
 pub mod probe;

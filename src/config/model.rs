@@ -71,6 +71,8 @@ pub struct Config {
     pub probe: super::probe::ProbeConfig,
     /// `[registrar]`: REGISTER with digest authentication for users with a password.
     pub registrar: super::registrar::RegistrarConfig,
+    /// `[features]`: feature codes, user-to-user ringing, extensions.
+    pub features: super::features::FeaturesConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,
@@ -173,6 +175,9 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Bearer token required on every request when set; required for non-loopback listeners.
     pub token: Option<String>,
+    /// The web console's admin password, an argon2 PHC string (`holdline admin-password`
+    /// makes one); `None`: admins sign in to the console with the token only.
+    pub admin_password_hash: Option<String>,
 }
 
 /// `[store]`

@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub registrar: super::registrar::RawRegistrar,
     #[serde(default)]
+    pub features: super::features::RawFeatures,
+    #[serde(default)]
     pub number: Vec<RawNumber>,
     #[serde(default)]
     pub user: Vec<RawUser>,
@@ -77,6 +79,7 @@ pub struct RawRtp {
 pub struct RawApi {
     pub listen: Option<String>,
     pub token: Option<String>,
+    pub admin_password_hash: Option<String>,
 }
 
 /// `[store]`
@@ -116,6 +119,8 @@ pub struct RawUser {
     pub contacts: Vec<String>,
     #[serde(default)]
     pub numbers: Vec<String>,
+    /// Checked in [`super::features`].
+    pub extension: Option<String>,
 }
 
 /// `[[group]]`
@@ -182,6 +187,8 @@ pub struct RawQueue {
     pub no_agents: Option<RawAction>,
     /// Seconds: answered within this counts toward the service level (reports, wallboard).
     pub service_level: Option<i64>,
+    /// Checked in [`super::features`].
+    pub extension: Option<String>,
 }
 
 /// `{ action = "…", to = "…" }`: what a queue does on overflow, timeout or with no agents.

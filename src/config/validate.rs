@@ -84,10 +84,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let queues = queues(
         &raw, base_dir, &sip, &numbers, &users, &groups, &trunks, &mut p,
     );
+    let features = super::features::features(&raw, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
     Ok(Config {
+        features,
         sip,
         rtp,
         api,
@@ -532,7 +534,32 @@ fn api(raw: &RawApi, p: &mut Problems) -> ApiConfig {
     if let Err(why) = api_listen_allowed(listen, token.as_deref()) {
         p.add(S, "token", format!("listen {why}"));
     }
-    ApiConfig { listen, token }
+    let admin_password_hash = raw.admin_password_hash.clone();
+    if let Some(Err(why)) = admin_password_hash.as_deref().map(admin_password_hash_ok) {
+        p.add(S, "admin_password_hash", why);
+    }
+    ApiConfig {
+        listen,
+        token,
+        admin_password_hash,
+    }
+}
+
+/// `[api] admin_password_hash` must be an argon2 hash in PHC form (`$argon2id$v=19$m=…`), as
+/// `holdline admin-password` prints: a plain password there would be a password on disk.
+fn admin_password_hash_ok(text: &str) -> Result<(), String> {
+    let hint = "make one with `holdline admin-password`";
+    let hash = argon2::PasswordHash::new(text.trim()).map_err(|e| {
+        format!("admin_password_hash is not an argon2 PHC string ($argon2id$v=19$…): {e}; {hint}")
+    })?;
+    if !["argon2id", "argon2i", "argon2d"].contains(&hash.algorithm.as_str()) || hash.hash.is_none()
+    {
+        return Err(format!(
+            "admin_password_hash is a {} hash, not argon2; {hint}",
+            hash.algorithm
+        ));
+    }
+    Ok(())
 }
 
 /// The rule for where the admin API may listen, for `[api] listen` and `serve --api-listen`

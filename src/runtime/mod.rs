@@ -26,6 +26,7 @@
 //! - `sys`: the server's only `unsafe` code (OS calls std and tokio do not wrap).
 //! - this file: the core task.
 
+mod agent_requests;
 pub mod bind;
 mod calls;
 pub mod clock;
@@ -179,6 +180,7 @@ pub async fn run_provisioned(
     let mut prefs_rx: Option<watch::Receiver<Arc<AgentPrefs>>> = None;
     let mut event_log = None;
     let mut registration_log = None;
+    let mut agent_request_log = None;
     if let Some(p) = provisioned {
         let mut rx = p.api.subscribe_agent_prefs();
         let prefs = rx.borrow_and_update().clone();
@@ -194,6 +196,7 @@ pub async fn run_provisioned(
         event_log = Some(events::start(p.api.clone(), config.store.keep_events));
         registrations::restore(&mut core, &p.api, &clock);
         registration_log = Some(registrations::start(p.api.clone()));
+        agent_request_log = Some(agent_requests::start(p.api.clone()));
         live_requests = Some(p.live);
         prefs_rx = Some(rx);
         api = Some(p.api);
@@ -238,6 +241,11 @@ pub async fn run_provisioned(
             &mut core,
             &clock,
             registration_log.as_ref().map(|(tx, _)| tx),
+        );
+        store_agent_requests(
+            &mut core,
+            &clock,
+            agent_request_log.as_ref().map(|(tx, _)| tx),
         );
         if deadline.is_some() && core.is_idle() {
             tracing::info!("all calls ended; exiting");
@@ -369,7 +377,30 @@ pub async fn run_provisioned(
         drop(log);
         let _ = writer.await;
     }
+    store_agent_requests(
+        &mut core,
+        &clock,
+        agent_request_log.as_ref().map(|(tx, _)| tx),
+    );
+    if let Some((log, writer)) = agent_request_log {
+        drop(log);
+        let _ = writer.await;
+    }
     Ok(())
+}
+
+/// Hands feature codes' changes to the agents' settings to the store writer (without a store
+/// they live in the core until it stops).
+fn store_agent_requests(
+    core: &mut Core,
+    clock: &clock::Clock,
+    log: Option<&mpsc::UnboundedSender<agent_requests::Request>>,
+) {
+    while let Some(request) = core.poll_agent_request() {
+        if let Some(log) = log {
+            let _ = log.send((request, clock.unix_ms(clock.now())));
+        }
+    }
 }
 
 /// Hands the users whose bindings changed to the registration writer (without a store, the

@@ -11,12 +11,14 @@
 //! - [`sip`]: comparing parsed messages ([`sip::normalized`]).
 //! - [`audio`]: sox and ffmpeg as the audio tests' oracles, and SNR after alignment.
 //! - [`bits`]: an MSB-first [`BitWriter`] for hand-made bitstreams.
+//! - [`browser`]: a headless Chromium over WebDriver ([`Browser`]) for the web console's tests.
 //!
 //! It is a dev-dependency of the `holdline` package and of `holdline-bench`; it depends on the
 //! `holdline` library only through its public API.
 
 pub mod audio;
 pub mod bits;
+pub mod browser;
 pub mod config;
 pub mod harness;
 pub mod paths;
@@ -25,6 +27,7 @@ pub mod sip;
 pub mod sipp;
 
 pub use bits::BitWriter;
+pub use browser::Browser;
 pub use config::{ConfigToml, QueueToml};
 pub use paths::{holdline_bin, repo_root, scratch_dir};
 pub use server::{metric_value, raise_own_fd_limit, rss_kib, Server};

@@ -453,6 +453,38 @@ fn api_on_a_public_address_requires_a_token() {
 }
 
 #[test]
+fn admin_password_hash_must_be_an_argon2_phc_string() {
+    // A plain password is refused: it would be a password on disk.
+    let got = problems("[api]\nadmin_password_hash = \"hunter2\"");
+    assert!(
+        got.iter().any(
+            |l| l.starts_with("[api]: admin_password_hash is not an argon2 PHC string")
+                && l.ends_with("make one with `holdline admin-password`")
+        ),
+        "{got:?}"
+    );
+    let got = problems(
+        "[api]\nadmin_password_hash = \"$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\"",
+    );
+    assert!(
+        got.iter()
+            .any(|l| l.contains("is a pbkdf2-sha256 hash, not argon2")),
+        "{got:?}"
+    );
+    let phc = holdline::api::console::hash_password("s3cret").unwrap();
+    let config = parse(&format!("[api]\nadmin_password_hash = \"{phc}\"")).unwrap();
+    assert_eq!(
+        config.api.admin_password_hash.as_deref(),
+        Some(phc.as_str())
+    );
+    assert_eq!(
+        parse("").unwrap().api.admin_password_hash,
+        None,
+        "none by default"
+    );
+}
+
+#[test]
 fn all_errors_are_reported_at_once() {
     let err = parse(
         r#"

@@ -21,6 +21,8 @@
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
 //! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
+//! - `user_features`: INVITEs from users challenged with 407, feature codes, users calling
+//!   users, agents busy on such calls.
 
 mod abandon_log;
 mod admission;
@@ -39,3 +41,4 @@ mod server_header;
 mod transfers;
 mod uas_scenarios;
 mod unparsable_rport;
+mod user_features;

@@ -17,11 +17,13 @@
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
 //! - `probe`: OPTIONS probes of static contacts (RFC 3261 §11).
 //! - `register`: REGISTER handed to the registrar and its answer sent back.
+//! - `direct`: INVITEs for no service, handed to the core (users' calls, feature codes).
 
 mod agent;
 mod auth;
 pub mod call;
 mod caller;
+mod direct;
 mod offer;
 mod probe;
 mod refer;
@@ -50,6 +52,7 @@ use super::core::{CoreSettings, EndReason, Event};
 use super::ports::{MediaPorts, PortPool};
 
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
+pub(crate) use self::direct::PendingInvite;
 pub(crate) use self::register::PendingRegister;
 
 /// What a leg reports to the switch. (What the media plane must know of a dialog, that a
@@ -160,6 +163,8 @@ struct Outbox {
     answers: std::collections::BTreeMap<(String, String), u64>,
     /// REGISTERs for the registrar, in order.
     registers: VecDeque<register::PendingRegister>,
+    /// INVITEs for no service, for the core, in order.
+    invites: VecDeque<direct::PendingInvite>,
 }
 
 /// Every SIP dialog of the server (see the module doc).
