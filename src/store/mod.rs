@@ -16,7 +16,8 @@
 //! # Layout
 //! - this file: [`Store`], opening, pragmas, migrations, [`StoreError`].
 //! - [`objects`]: provisioned objects ([`Kind`], [`Origin`], [`ObjectRow`]), agent state, meta.
-//! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]).
+//! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]), and [`Store::scan_events`]
+//!   streaming its rows ([`EventRow`]) to the reports.
 //! - [`prompts`]: uploaded prompts' metadata ([`PromptRow`]).
 //! - [`registrations`]: registered bindings ([`StoredBinding`]), kept across restarts.
 
