@@ -194,6 +194,8 @@ pub struct RawQueue {
     pub max_wait: Option<i64>,
     pub on_timeout: Option<RawAction>,
     pub no_agents: Option<RawAction>,
+    /// Seconds: answered within this counts toward the service level (reports, wallboard).
+    pub service_level: Option<i64>,
     /// Checked in [`super::features`].
     pub extension: Option<String>,
 }

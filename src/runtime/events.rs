@@ -76,6 +76,12 @@ pub(crate) fn start(
 
 /// The engine's event as a log record, stamped on the wall clock through the core's epoch.
 pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
+    log_record(logged, clock.unix_ms(logged.event.at))
+}
+
+/// The engine's event as a log record stamped `at_ms` (Unix ms): what the log holds for each
+/// kind of event. Pure, so scenario tests on virtual time log exactly what the server would.
+pub fn log_record(logged: &LoggedEvent, at_ms: i64) -> QueueEvent {
     let e = &logged.event;
     let (kind, detail) = match &e.kind {
         EventKind::Enter { position } => (kind::OFFERED, Some(format!("position {position}"))),
@@ -102,7 +108,7 @@ pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
     };
     QueueEvent {
         seq: 0,
-        at_ms: clock.unix_ms(e.at),
+        at_ms,
         queue: e.queue.0.clone(),
         call_id: logged.call_id.clone(),
         agent: e.agent.as_ref().map(|a| a.0.clone()),

@@ -43,6 +43,8 @@ pub mod stream;
 mod sys;
 pub mod tls;
 
+pub use events::log_record;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -848,3 +848,21 @@ fn outbound_idle_timeout_has_a_default_and_outlasts_a_transaction() {
         "[sip.connections]: outbound_idle_timeout 0 is out of range; it must be 1–86400 s",
     );
 }
+
+#[test]
+fn service_level_defaults_to_20_s_and_must_be_0_to_2400() {
+    let c = parse("[[queue]]\nid = \"q\"").unwrap();
+    assert_eq!(c.queues[0].service_level, Duration::from_secs(20));
+    let c = parse("[[queue]]\nid = \"q\"\nservice_level = 0").unwrap();
+    assert_eq!(c.queues[0].service_level, Duration::ZERO);
+    let c = parse("[[queue]]\nid = \"q\"\nservice_level = 2400").unwrap();
+    assert_eq!(c.queues[0].service_level, Duration::from_secs(2400));
+    assert_problem(
+        "[[queue]]\nid = \"q\"\nservice_level = 2401",
+        "queue \"q\": service_level 2401 is out of range; it must be 0–2400 s",
+    );
+    assert_problem(
+        "[[queue]]\nid = \"q\"\nservice_level = -1",
+        "queue \"q\": service_level -1 is out of range; it must be 0–2400 s",
+    );
+}

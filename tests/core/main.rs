@@ -37,6 +37,7 @@ mod provisioning;
 mod queue_scenarios;
 mod refer_reconfigure;
 mod registrar;
+mod report_figures;
 mod rfc4475;
 mod server_header;
 mod transfers;
