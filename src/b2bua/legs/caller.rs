@@ -76,7 +76,11 @@ impl Legs {
         inbound: Inbound<'_>,
     ) {
         match req.method {
-            Method::Invite => self.on_invite(now, tx, req, from, local, inbound),
+            Method::Invite => {
+                if self.refuse_replacing_invite(now, tx, &req).is_none() {
+                    self.on_invite(now, tx, req, from, local, inbound)
+                }
+            }
             Method::Options => self.on_options(now, tx, &req),
             Method::Register => self.on_register(tx, req, from),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).

@@ -26,6 +26,7 @@ mod offer;
 mod probe;
 mod refer;
 mod register;
+mod replaces;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -51,6 +52,7 @@ use super::ports::{MediaPorts, PortPool};
 
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
 pub(crate) use self::register::PendingRegister;
+pub(crate) use self::replaces::Replaced;
 
 /// What a leg reports to the switch. (What the media plane must know of a dialog, that a
 /// caller was answered or an agent's media changed, goes out as an [`Event`] at once, in the

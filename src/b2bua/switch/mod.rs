@@ -8,7 +8,9 @@
 //! - this file: the leg events in, the engine pumped, timers, the queue event log.
 //! - `queueing`: the engine's actions carried out; agent legs per (call, agent).
 //! - `transfer`: forwards of answered calls and agents' REFERs.
+//! - `attended`: agents' attended transfers (REFER with Replaces).
 
+mod attended;
 mod queueing;
 mod transfer;
 mod view;
