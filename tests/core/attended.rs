@@ -493,33 +493,114 @@ fn a_consult_call_not_answered_by_holdline_yet_is_an_early_dialog_481() {
     assert_refused(&mut h, &amos_leg, &extra, "486");
 }
 
+/// An INVITE from the caller's address with Replaces naming the caller's dialog (`c1`, our
+/// `tag`, the caller's `caller1`), as a PBX sends after its own attended transfer.
+fn replacing_invite(call_id: &str, branch: &str, replaces: &str) -> String {
+    invite("+14255550100", call_id, branch, Some(SDP_PCMU))
+        .replace(
+            "sip:+14255550100@192.0.2.1 SIP/2.0",
+            "sip:holdline@192.0.2.1:5060 SIP/2.0",
+        )
+        .replace("tag=caller1", "tag=newparty")
+        .replace(
+            "Max-Forwards: 70\n",
+            &format!("Max-Forwards: 70\nReplaces: {replaces}\n"),
+        )
+}
+
 #[test]
-fn an_invite_with_replaces_gets_481_or_603_and_no_call() {
+fn an_invite_with_replaces_is_refused_unless_it_names_a_callers_dialog_from_its_address() {
     let mut h = Harness::with_config(&config());
     let tag = caller_arrives(&mut h, "c1");
+    let amos_leg = requests_to(&mut h, AMOS).remove(0);
+    h.send_from(AMOS, &reply(&amos_leg, 200, "amos1"));
     let calls = h.core.call_count();
-    for (i, (replaces, status)) in [
-        (format!("c1;to-tag={tag};from-tag=caller1"), 603),
-        ("c1;to-tag=nope;from-tag=caller1".to_owned(), 481),
-        ("c1".to_owned(), 400),
+    let amos_call_id = amos_leg.headers.get(&HeaderName::CallId).unwrap();
+    let amos_tag = amos_leg.headers.get(&HeaderName::From).unwrap();
+    let amos_tag = amos_tag.split("tag=").nth(1).unwrap();
+    for (i, (from, replaces, status)) in [
+        // The caller's dialog, but from another address: as unknown (RFC 3891 §6).
+        (BEA, format!("c1;to-tag={tag};from-tag=caller1"), 481),
+        (CALLER, "c1;to-tag=nope;from-tag=caller1".to_owned(), 481),
+        (
+            CALLER,
+            format!("c1;to-tag={tag};from-tag=caller1;early-only"),
+            486,
+        ),
+        (
+            AMOS,
+            format!("{amos_call_id};to-tag=amos1;from-tag={amos_tag}"),
+            603,
+        ),
+        (CALLER, "c1".to_owned(), 400),
     ]
     .into_iter()
     .enumerate()
     {
         h.sent.clear();
-        let inv = invite(
-            "+14255550100",
-            "c2",
-            &format!("z9hG4bKrep{i}"),
-            Some(SDP_PCMU),
-        )
-        .replace(
-            "Max-Forwards: 70\n",
-            &format!("Max-Forwards: 70\nReplaces: {replaces}\n"),
-        );
-        h.send(&inv);
+        let inv = replacing_invite("c2", &format!("z9hG4bKrep{i}"), &replaces);
+        h.send_from(from, &inv);
         let finals: Vec<u16> = h.statuses().into_iter().filter(|s| *s >= 200).collect();
         assert_eq!(finals, vec![status], "{replaces}");
         assert_eq!(h.core.call_count(), calls, "no new call");
     }
+}
+
+#[test]
+fn an_invite_with_replaces_from_the_callers_side_takes_the_callers_place() {
+    let mut h = Harness::with_config(&config());
+    let tag = caller_arrives(&mut h, "c1");
+    let amos_leg = requests_to(&mut h, AMOS).remove(0);
+    h.send_from(AMOS, &reply(&amos_leg, 200, "amos1"));
+    let Some(&Event::Bridge { call: old, leg }) =
+        h.events.iter().find(|e| matches!(e, Event::Bridge { .. }))
+    else {
+        panic!("amos is bridged");
+    };
+    h.sent.clear();
+    h.events.clear();
+    let inv = replacing_invite(
+        "c2",
+        "z9hG4bKrepl",
+        &format!("c1;to-tag={tag};from-tag=caller1"),
+    );
+    h.send(&inv);
+    let ok = h.last_response(200).expect("the new party is answered");
+    assert_eq!(ok.headers.get(&HeaderName::CallId), Some("c2"));
+    let to_caller = requests_to(&mut h, CALLER);
+    let bye = to_caller
+        .iter()
+        .find(|r| r.method == Method::Bye)
+        .expect("the replaced dialog gets BYE");
+    assert_eq!(bye.headers.get(&HeaderName::CallId), Some("c1"));
+    let new = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::CallAnswered { call, call_id, .. } if call_id == "c2" => Some(*call),
+            _ => None,
+        })
+        .expect("the new call is answered");
+    assert!(h.events.contains(&Event::Unbridge { call: old }));
+    assert!(
+        h.events.contains(&Event::Bridge { call: new, leg }),
+        "amos now talks to the new party: {:?}",
+        h.events
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::Play { call, .. } if *call == new)),
+        "the new caller's stream starts"
+    );
+    h.send(&reply(bye, 200, "x"));
+    assert_eq!(h.core.call_count(), 1);
+    assert_eq!(h.core.leg_count(), 1, "amos's leg stays");
+    // amos hangs up: the new party gets BYE (it holds the queue call now).
+    h.sent.clear();
+    h.send_from(AMOS, &in_leg(&amos_leg, "BYE", 5, "", ""));
+    let to_caller = requests_to(&mut h, CALLER);
+    assert_eq!(methods(&to_caller), vec![Method::Bye]);
+    assert_eq!(to_caller[0].headers.get(&HeaderName::CallId), Some("c2"));
+    assert!(!matches!(activity(&h, "amos"), Activity::OnCall(_)));
 }

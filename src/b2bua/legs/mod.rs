@@ -67,6 +67,12 @@ pub(crate) enum LegEvent {
     },
     /// The caller's dialog is over.
     CallerGone { call: CallHandle },
+    /// A new caller's INVITE with Replaces (RFC 3891) takes the place of caller `replaced`:
+    /// it passed every check of an INVITE to the same service and rings (no final response).
+    CallerReplaces {
+        call: CallHandle,
+        replaced: CallHandle,
+    },
     /// A NOTIFY in a caller's dialog (the progress of our REFER); unanswered until the
     /// switch says whether it belongs to a subscription ([`Legs::answer_notify`]).
     CallerNotify {

@@ -1,18 +1,29 @@
 //! Finding the dialog a `Replaces` names (RFC 3891 §3), for an agent's attended transfer
 //! (REFER with `Refer-To: <…?Replaces=…>`, RFC 5589 §7) and for an INVITE that carries the
-//! header. Which dialog may be replaced, and by what, is the switch's decision; this file
-//! only matches ids and answers the INVITE.
+//! header (a caller's side that transferred the caller elsewhere: the new party takes the
+//! caller's place). What the new call is connected to is the switch's business; this file
+//! matches ids, refuses what may not replace, and reports the rest.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::sip::header::HeaderName;
 use crate::sip::message::Request;
 use crate::sip::replaces::{self, Replaces};
 use crate::sip::transaction::ServerTxId;
+use crate::sip::transport::Peer;
+use crate::sip::uri::Uri;
 use crate::time::Time;
 
 use super::call::CallHandle;
-use super::{DialogRef, LegHandle, Legs};
+use super::{DialogRef, Inbound, LegEvent, LegHandle, Legs};
+
+/// An INVITE with Replaces, decided.
+pub(super) enum Replacing {
+    /// Answered already (refused).
+    Refused,
+    /// It takes the place of caller `call`, whose INVITE dialled `dialled`.
+    Takes { call: CallHandle, dialled: Uri },
+}
 
 /// A holdline dialog a `Replaces` matched, and what the decision needs of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,18 +99,21 @@ impl Legs {
         self.agents.legs.get(&leg).map(|l| l.dest.addr.ip())
     }
 
-    /// An INVITE outside any dialog that carries `Replaces` (RFC 3891 §3): holdline does not
-    /// let a new INVITE take a dialog over (its callers are connected by the switch, and an
-    /// agent's attended transfer is a REFER). `None` when the INVITE has no such header;
-    /// otherwise the status it was answered with: 400 for a malformed value, 481 when no
-    /// dialog matches (§3: "If no match is found, the UAS rejects the INVITE and returns a
-    /// 481"), 603 Declined when one does (§3 lets the UAS decline by local policy).
-    pub(super) fn refuse_replacing_invite(
+    /// What to do with an INVITE outside any dialog that carries `Replaces` (RFC 3891 §3).
+    /// `None`: it has none, an ordinary INVITE. Otherwise the INVITE was answered here (400
+    /// for a malformed value or more than one; 481 when no dialog matches, when the match is
+    /// early — §3: a UAS answers 481 for an early dialog it did not initiate — or when the
+    /// INVITE comes from another address than the replaced caller's, so a stranger learns
+    /// nothing of other calls (§6 asks for the replacer to be authorized); 486 for
+    /// `early-only` on a confirmed dialog; 603 Declined for an agent leg, by policy: holdline
+    /// placed it), or it takes a caller's place: [`Replacing::Takes`].
+    pub(super) fn replacing_invite(
         &mut self,
         now: Time,
         tx: ServerTxId,
         req: &Request,
-    ) -> Option<u16> {
+        from: IpAddr,
+    ) -> Option<Replacing> {
         let name = HeaderName::from_wire("Replaces");
         let values: Vec<&str> = req.headers.get_all(&name).collect();
         if values.is_empty() {
@@ -108,8 +122,26 @@ impl Legs {
         let status = match values.as_slice() {
             [one] => match replaces::parse(one) {
                 Ok(r) => match self.replaced_dialog(&r) {
-                    Some(_) => 603,
-                    None => 481,
+                    Some(Replaced::Caller {
+                        call,
+                        early: false,
+                        peer,
+                    }) if peer == from => match r.early_only {
+                        true => 486,
+                        false => {
+                            let uri = self
+                                .callers
+                                .calls
+                                .get(&call)
+                                .map(|c| c.caller.dialled.clone());
+                            match uri {
+                                Some(dialled) => return Some(Replacing::Takes { call, dialled }),
+                                None => 481,
+                            }
+                        }
+                    },
+                    Some(Replaced::Agent { peer, .. }) if peer == from => 603,
+                    _ => 481,
                 },
                 Err(_) => 400,
             },
@@ -119,6 +151,35 @@ impl Legs {
         tracing::info!(status, "INVITE with Replaces refused");
         let resp = self.response(req, status, None);
         self.respond(now, tx, resp);
-        Some(status)
+        Some(Replacing::Refused)
+    }
+
+    /// An INVITE with Replaces that takes caller `replaced`'s place: it goes through the
+    /// checks of any INVITE to the service `replaced` dialled (its Request-URI may be our
+    /// Contact), and instead of arriving in a queue it is reported as
+    /// [`LegEvent::CallerReplaces`]; the switch answers it and hands it the old call's place.
+    #[allow(clippy::too_many_arguments)] // the INVITE's own inputs, passed on to on_invite
+    pub(super) fn on_replacing_invite(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        mut req: Request,
+        from: Peer,
+        local: SocketAddr,
+        inbound: Inbound<'_>,
+        replaced: CallHandle,
+        dialled: Uri,
+    ) {
+        req.uri = dialled;
+        self.on_invite(now, tx, req, from, local, inbound);
+        if let Some(LegEvent::CallerArrived { call, .. }) = self.out.events.back() {
+            let call = *call;
+            if call != replaced {
+                self.out.events.pop_back();
+                self.out
+                    .events
+                    .push_back(LegEvent::CallerReplaces { call, replaced });
+            }
+        }
     }
 }

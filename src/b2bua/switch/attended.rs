@@ -44,8 +44,14 @@
 //! - the consult call has nothing on its far side any more (its queue dropped it): `480`.
 //!
 //! A malformed Replaces in Refer-To gets `400` to the REFER itself.
+//!
+//! **An INVITE with Replaces** (RFC 3891 §3) naming an answered caller's dialog, from that
+//! caller's address (its PBX or SBC completed a transfer of its own, or a phone picked the
+//! call up), takes the caller's place the same way: answered, given the old caller's music,
+//! bridge and queue call; the old dialog gets BYE. The legs refuse every other INVITE with
+//! Replaces (see `legs/replaces.rs`).
 
-use crate::b2bua::core::Event;
+use crate::b2bua::core::{Event, Playback};
 use crate::b2bua::legs::call::CallHandle;
 use crate::b2bua::legs::{LegHandle, Replaced};
 use crate::sip::message::Request;
@@ -128,8 +134,7 @@ impl Switch {
         Ok(consult)
     }
 
-    /// `caller` leaves the agent on `leg` and takes `consult`'s place: its bridge, its queue
-    /// call and its forward legs (see the module doc).
+    /// `caller` leaves the agent on `leg` and takes `consult`'s place (see the module doc).
     fn caller_replaces_consult(
         &mut self,
         cx: &mut Ctx,
@@ -150,6 +155,40 @@ impl Switch {
             }
             self.forget_queue_call(caller);
         }
+        self.take_place(cx, caller, consult);
+    }
+
+    /// A new caller's INVITE with Replaces (RFC 3891 §3) for caller `replaced` (its side
+    /// transferred it, or a phone picked the call up): the new caller is answered and takes
+    /// the old one's place, which ends with BYE. Its music is the old caller's.
+    pub(super) fn caller_replaced(&mut self, cx: &mut Ctx, call: CallHandle, replaced: CallHandle) {
+        let now = cx.now;
+        if !cx.legs.has_call(replaced) {
+            // Gone between the INVITE and now: nothing to take over.
+            return cx.legs.hang_up(now, call, 481, "the replaced call is gone");
+        }
+        tracing::info!(
+            call = call.0,
+            replaced = replaced.0,
+            "a caller replaces another (RFC 3891)"
+        );
+        cx.legs.answer_now(now, call);
+        if let Some(seat) = self.seats.seat.remove(&replaced) {
+            let music = seat.music.clone();
+            self.seats.seat.insert(call, seat);
+            cx.emit(Event::Play {
+                call,
+                what: Playback::Music(music),
+            });
+        }
+        self.take_place(cx, call, replaced);
+        cx.legs.send_bye(now, replaced, 200, "replaced");
+    }
+
+    /// `caller` takes `consult`'s place: its bridge, its queue call and its forward legs.
+    /// `consult` is left with nothing and is ended by the caller of this.
+    fn take_place(&mut self, cx: &mut Ctx, caller: CallHandle, consult: CallHandle) {
+        let now = cx.now;
         // The consult call's timers (answer delay, greeting) are moot: it ends now.
         self.timers.retain(|(_, h, _)| *h != consult);
         if let Some(qcall) = self.seats.queue_call_of.remove(&consult) {

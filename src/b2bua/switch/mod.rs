@@ -192,6 +192,7 @@ impl Switch {
                 self.timers.retain(|(_, h, _)| *h != call);
                 self.caller_gone(cx, call);
             }
+            LegEvent::CallerReplaces { call, replaced } => self.caller_replaced(cx, call, replaced),
             LegEvent::CallerNotify { tx, call, req } => self.on_caller_notify(cx, tx, call, &req),
             LegEvent::ReferAnswered { call, status } => {
                 self.on_caller_refer_response(cx, call, status)
