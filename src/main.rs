@@ -43,6 +43,9 @@ enum Command {
         #[command(subcommand)]
         command: MediaCommand,
     },
+    /// Read a password on stdin (its first line) and print its argon2 hash, the value of
+    /// `[api] admin_password_hash` (the web console's admin sign-in).
+    AdminPassword,
     #[command(flatten)]
     Api(holdline::api::cli::ApiCommand),
 }
@@ -76,7 +79,32 @@ fn main() -> ExitCode {
         } => serve(config, &listen, api_listen),
         Command::CheckConfig { file } => check_config(&file),
         Command::Media { command } => media(command),
+        Command::AdminPassword => admin_password(),
         Command::Api(command) => api(&command, &cli.api),
+    }
+}
+
+/// `holdline admin-password`: the hash of the first line of stdin (without its line end).
+fn admin_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("cannot read the password from stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("the password is empty; give it on stdin (echo -n … | holdline admin-password)");
+        return ExitCode::from(2);
+    }
+    match holdline::api::console::hash_password(password) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -115,6 +143,13 @@ fn check_config(file: &std::path::Path) -> ExitCode {
         for e in errors {
             eprintln!("{}: {e}", file.display());
         }
+        return ExitCode::from(2);
+    }
+    // The TLS files' contents: PEM, and a key that belongs to its certificate.
+    let tls = holdline::runtime::tls::check(&config);
+    if !tls.is_empty() {
+        let err = holdline::config::ConfigError::Invalid(tls);
+        eprintln!("{}: {err}", file.display());
         return ExitCode::from(2);
     }
     println!("{summary}");

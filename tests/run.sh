@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # holdline's test command (the README's second command). On a fresh Debian machine it installs
-# what the tests need (SIPp, sox, ffmpeg, baresip) and fails loudly when it cannot, then runs every test:
+# what the tests need (SIPp, sox, ffmpeg, baresip, chromium) and fails loudly when it cannot, then runs every test:
 # unit, golden (RFC 4475), property, scenario and SIPp end-to-end tests against the real binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,9 @@ fail() { echo "tests/run.sh: $*" >&2; exit 1; }
 
 # Debian package → a command it provides. baresip-core is the real SIP phone of
 # tests/e2e_baresip.rs (the `baresip` package only adds GUI and video front ends to it).
-declare -A need=([sip-tester]=sipp [sox]=sox [ffmpeg]=ffmpeg [baresip-core]=baresip)
+# chromium and chromium-driver are the headless browser of tests/e2e_console.rs (WebDriver).
+declare -A need=([sip-tester]=sipp [sox]=sox [ffmpeg]=ffmpeg [baresip-core]=baresip
+                 [chromium]=chromium [chromium-driver]=chromedriver)
 missing=()
 for pkg in "${!need[@]}"; do
   command -v "${need[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")

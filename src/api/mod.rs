@@ -28,11 +28,13 @@
 //! - `bans`: admission control's bans (list, lift), answered by the runtime.
 //! - `prompts`: uploaded prompts (upload, list, get, download, delete) over HTTP.
 //! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
+//! - `console`: the web console (pages under `/`, session sign-in), beside the API.
 
 mod bans;
 pub mod boot;
 pub mod cli;
 pub mod client;
+pub mod console;
 pub mod error;
 pub mod live;
 pub mod metrics;
@@ -191,14 +193,16 @@ impl ApiState {
     }
 }
 
-/// The whole API as a router, every route behind the bearer-token check.
+/// The whole API as a router, every route behind the bearer-token check, and beside it the web
+/// console's pages (their own session sign-in; see `console`).
 pub fn router(state: ApiState) -> Router {
     routes::routes()
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authorize,
         ))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(console::router(state))
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -207,7 +211,9 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // The peer address reaches the console's sign-in rate limit as `ConnectInfo`.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -88,6 +88,7 @@ pub fn user_body(u: &RawUser) -> Value {
     put(&mut m, "password", u.password.clone());
     put_list(&mut m, "contacts", &u.contacts);
     put_list(&mut m, "numbers", &u.numbers);
+    put(&mut m, "extension", u.extension.clone());
     Value::Object(m)
 }
 
@@ -125,6 +126,7 @@ pub fn queue_body(q: &RawQueue) -> Value {
     put(&mut m, "max_wait", q.max_wait);
     put(&mut m, "on_timeout", q.on_timeout.as_ref().map(action_body));
     put(&mut m, "no_agents", q.no_agents.as_ref().map(action_body));
+    put(&mut m, "extension", q.extension.clone());
     Value::Object(m)
 }
 

@@ -8,6 +8,8 @@
 //! sleep_until(core.poll_timeout());
 //! ```
 
+mod direct;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use crate::sip::transaction;
 use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
+pub use self::direct::{AgentRequest, SettingChange};
 use super::access_log::{AccessEvent, AccessLog, Cause};
+
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
 use super::legs::{Inbound, LegHandle, LegOutcome, Legs, RingRequest};
@@ -149,6 +153,8 @@ pub struct Core {
     registration_changes: std::collections::BTreeSet<crate::config::UserId>,
     /// Registration and ban events for the event log.
     access: AccessLog,
+    /// Agents' settings changed by feature codes, for the runtime to store.
+    agent_requests: VecDeque<AgentRequest>,
 }
 
 impl Core {
@@ -164,6 +170,7 @@ impl Core {
             registrar,
             registration_changes: Default::default(),
             access: AccessLog::default(),
+            agent_requests: VecDeque::new(),
             settings: Arc::new(Settings::new(config)),
             legs: Legs::new(config, settings),
             switch: Switch::new(config, &locations, refer_timeout),
@@ -261,6 +268,7 @@ impl Core {
         while let Some(reg) = self.legs.poll_register() {
             self.on_register(now, reg);
         }
+        self.on_invites(now);
         while let Some(source) = self.legs.poll_over_quota() {
             self.admission.over_quota(now, source);
         }
@@ -496,6 +504,7 @@ impl Core {
     /// rebuilt: calls, legs, rings, forwards and REFERs carry on as they were.
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
+        self.legs.reconfigure_transports(config);
         self.admission.reconfigure(config);
         let dropped = self.registrar.reconfigure(config);
         let engine = self.switch.engine_mut();

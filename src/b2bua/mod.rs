@@ -43,7 +43,7 @@ pub mod reply;
 mod settings;
 mod switch;
 
-pub use self::core::{Core, CoreSettings, EndReason, Event, Playback};
+pub use self::core::{AgentRequest, Core, CoreSettings, EndReason, Event, Playback, SettingChange};
 pub use self::legs::call::CallHandle;
 pub use self::legs::{peer_of, LegHandle, LegOutcome, LegState, RingRequest};
 pub use self::provisioning::{AgentSettings, CallView, LoggedEvent};

@@ -81,7 +81,7 @@ impl Answer {
 /// Counters for `/metrics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegistrarStats {
-    /// REGISTERs whose credentials failed.
+    /// REGISTERs and users' INVITEs whose credentials failed.
     pub auth_failures_total: u64,
     /// Sources banned for failing too often.
     pub auth_bans_total: u64,
@@ -104,6 +104,37 @@ struct Account {
 struct Failures {
     since: Time,
     count: u32,
+}
+
+/// Who challenges: the registrar (401, RFC 3261 §22.2, user to user) or, for INVITEs from
+/// users, holdline as their proxy (407 with Proxy-Authenticate, §22.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Challenge {
+    Registrar,
+    Proxy,
+}
+
+impl Challenge {
+    fn status(self) -> u16 {
+        match self {
+            Challenge::Registrar => 401,
+            Challenge::Proxy => 407,
+        }
+    }
+
+    fn challenge_header(self) -> HeaderName {
+        match self {
+            Challenge::Registrar => HeaderName::WwwAuthenticate,
+            Challenge::Proxy => HeaderName::ProxyAuthenticate,
+        }
+    }
+
+    fn credentials_header(self) -> HeaderName {
+        match self {
+            Challenge::Registrar => HeaderName::Authorization,
+            Challenge::Proxy => HeaderName::ProxyAuthorization,
+        }
+    }
 }
 
 /// The registrar's state: accounts from the configuration, bindings, nonces, failure counts.
@@ -194,6 +225,11 @@ impl Registrar {
             self.bindings.remove(u);
         }
         gone
+    }
+
+    /// Whether any user can authenticate (has a password).
+    pub fn has_accounts(&self) -> bool {
+        !self.accounts.is_empty()
     }
 
     pub fn stats(&self) -> RegistrarStats {
@@ -308,50 +344,10 @@ impl Registrar {
 
     /// Answers a REGISTER from `from` (RFC 3261 §10.3, in the order of its steps).
     pub fn handle(&mut self, now: Time, req: &Request, from: Peer) -> Answer {
-        // Steps 1–4 wait for the credentials: before them, every REGISTER gets the same 401.
-        let realm = self.config.realm.clone();
-        let creds = req
-            .headers
-            .get_all(&HeaderName::Authorization)
-            .filter_map(Credentials::parse)
-            .find(|c| c.realm == realm);
-        let Some(creds) = creds else {
-            return self.challenge(now, false);
+        let account = match self.authenticate(now, req, from, Challenge::Registrar) {
+            Ok(account) => account,
+            Err(answer) => return answer,
         };
-        // Only an offered algorithm is taken (RFC 8760 §2.4: the client picks among the
-        // challenges it got): a configuration that offers MD5 alone accepts no SHA-256 answer.
-        if !self.config.digest_algorithms.contains(&creds.algorithm) {
-            return self.failed(
-                now,
-                from.addr.ip(),
-                &creds.username,
-                "digest algorithm not offered",
-            );
-        }
-        let account = self.accounts.get(&creds.username).cloned();
-        let ha1 = account.as_ref().map(|a| match creds.algorithm {
-            Algorithm::Sha256 => a.ha1_sha256.as_str(),
-            _ => a.ha1_md5.as_str(),
-        });
-        let verdict = self
-            .verifier
-            .verify(now, &realm, req.method.as_str(), &creds, ha1);
-        let account = match (verdict, account) {
-            (Verdict::Ok, Some(a)) => a,
-            (Verdict::Stale, _) => return self.challenge(now, true),
-            (Verdict::Fail(why), _) => {
-                return self.failed(now, from.addr.ip(), &creds.username, why)
-            }
-            // verify fails without an HA1; kept for completeness.
-            (Verdict::Ok, None) => {
-                return self.failed(now, from.addr.ip(), &creds.username, "unknown user")
-            }
-        };
-        // Step 1: the Request-URI's domain is ours. A wrong one is answered like a wrong
-        // password, so a scanner cannot tell which part was wrong.
-        if !self.is_ours(&req.uri) {
-            return self.failed(now, from.addr.ip(), &creds.username, "not our domain");
-        }
         // Steps 5–6: the To URI is the address of record; the authenticated user may only
         // change their own (by id or by one of their numbers).
         let Some(to) = req.headers.to() else {
@@ -368,6 +364,74 @@ impl Registrar {
             self.failures.remove(&from.addr.ip());
         }
         answer
+    }
+
+    /// Who sent an INVITE that needs a user (a feature code, a call to a user): RFC 3261
+    /// §22.3, the proxy's 407 with the same nonces, algorithms, replay checks and failure
+    /// limit as REGISTER's 401. `Err` is the answer to send (the challenge, a ban).
+    pub fn authenticate_invite(
+        &mut self,
+        now: Time,
+        req: &Request,
+        from: Peer,
+    ) -> Result<UserId, Answer> {
+        let account = self.authenticate(now, req, from, Challenge::Proxy)?;
+        self.failures.remove(&from.addr.ip());
+        Ok(account.id)
+    }
+
+    /// Steps 1–4 of §10.3 (and §22.3 for holdline as the users' proxy): the credentials in
+    /// `req` for our realm, checked against the account they name. Every failure gets the same
+    /// challenge.
+    fn authenticate(
+        &mut self,
+        now: Time,
+        req: &Request,
+        from: Peer,
+        kind: Challenge,
+    ) -> Result<Account, Answer> {
+        // Before the credentials, every request gets the same challenge.
+        let realm = self.config.realm.clone();
+        let creds = req
+            .headers
+            .get_all(&kind.credentials_header())
+            .filter_map(Credentials::parse)
+            .find(|c| c.realm == realm);
+        let Some(creds) = creds else {
+            return Err(self.challenge(now, false, kind));
+        };
+        let ip = from.addr.ip();
+        // Only an offered algorithm is taken (RFC 8760 §2.4: the client picks among the
+        // challenges it got): a configuration that offers MD5 alone accepts no SHA-256 answer.
+        if !self.config.digest_algorithms.contains(&creds.algorithm) {
+            let why = "digest algorithm not offered";
+            return Err(self.failed(now, ip, &creds.username, why, kind));
+        }
+        let account = self.accounts.get(&creds.username).cloned();
+        let ha1 = account.as_ref().map(|a| match creds.algorithm {
+            Algorithm::Sha256 => a.ha1_sha256.as_str(),
+            _ => a.ha1_md5.as_str(),
+        });
+        let verdict = self
+            .verifier
+            .verify(now, &realm, req.method.as_str(), &creds, ha1);
+        let account = match (verdict, account) {
+            (Verdict::Ok, Some(a)) => a,
+            (Verdict::Stale, _) => return Err(self.challenge(now, true, kind)),
+            (Verdict::Fail(why), _) => {
+                return Err(self.failed(now, ip, &creds.username, why, kind))
+            }
+            // verify fails without an HA1; kept for completeness.
+            (Verdict::Ok, None) => {
+                return Err(self.failed(now, ip, &creds.username, "unknown user", kind))
+            }
+        };
+        // Step 1: the Request-URI's domain is ours. A wrong one is answered like a wrong
+        // password, so a scanner cannot tell which part was wrong.
+        if !self.is_ours(&req.uri) {
+            return Err(self.failed(now, ip, &creds.username, "not our domain", kind));
+        }
+        Ok(account)
     }
 
     /// Step 7 onwards: the Contact header fields.
@@ -532,22 +596,29 @@ impl Registrar {
         a
     }
 
-    /// The 401 every REGISTER without valid credentials gets.
-    fn challenge(&mut self, now: Time, stale: bool) -> Answer {
-        let mut a = Answer::status(401);
+    /// The 401 every REGISTER without valid credentials gets (407 for an INVITE).
+    fn challenge(&mut self, now: Time, stale: bool, kind: Challenge) -> Answer {
+        let mut a = Answer::status(kind.status());
         let offered = &self.config.digest_algorithms;
         for c in self
             .verifier
             .challenges_for(now, &self.config.realm, stale, offered)
         {
-            a.headers.push((HeaderName::WwwAuthenticate, c));
+            a.headers.push((kind.challenge_header(), c));
         }
         a
     }
 
     /// A failed authentication: counted per source, the source banned at the limit, and the
     /// same challenge as ever. Logged with the username and why, never the credentials.
-    fn failed(&mut self, now: Time, addr: IpAddr, username: &str, why: &str) -> Answer {
+    fn failed(
+        &mut self,
+        now: Time,
+        addr: IpAddr,
+        username: &str,
+        why: &str,
+        kind: Challenge,
+    ) -> Answer {
         self.stats.auth_failures_total += 1;
         let user: String = username
             .chars()
@@ -555,7 +626,7 @@ impl Registrar {
             .take(64)
             .collect();
         tracing::info!(%addr, user = %user, reason = why, "authentication failed");
-        let mut answer = self.challenge(now, false);
+        let mut answer = self.challenge(now, false, kind);
         let window = self.config.auth_failure_window;
         if !self.failures.contains_key(&addr) && self.failures.len() >= MAX_FAILURE_SOURCES {
             self.failures

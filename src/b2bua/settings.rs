@@ -109,6 +109,8 @@ pub(crate) struct RingTarget {
     pub uri: Uri,
     pub dest: Option<Peer>,
     pub auth: Option<TrunkAuth>,
+    /// Route header values (a registered binding's Path, RFC 3327).
+    pub route: Vec<String>,
 }
 
 /// Users and trunks as forwards and transfers resolve them: the toll-fraud policy (which
@@ -117,6 +119,8 @@ pub(crate) struct RingTarget {
 pub(crate) struct DialPlan {
     users: HashSet<UserId>,
     user_numbers: HashMap<E164, UserId>,
+    /// `[[user]] extension` → user.
+    user_extensions: HashMap<String, UserId>,
     trunks: Vec<Trunk>,
 }
 
@@ -128,6 +132,12 @@ impl DialPlan {
                 .users
                 .iter()
                 .flat_map(|u| u.numbers.iter().map(|n| (n.clone(), u.id.clone())))
+                .collect(),
+            user_extensions: config
+                .features
+                .user_extensions
+                .iter()
+                .map(|(e, u)| (e.clone(), u.clone()))
                 .collect(),
             trunks: config.trunks.clone(),
         }
@@ -159,17 +169,8 @@ impl DialPlan {
         if let Some(queue) = directory.lookup(uri) {
             return Ok(Destination::Queue(queue.clone()));
         }
-        if let Uri::Sip(sip) = uri {
-            if let Some(user) = sip.user.as_deref() {
-                let id = UserId(user.to_owned());
-                if self.users.contains(&id) {
-                    return Ok(Destination::User(id));
-                }
-            }
-        }
-        let number = E164::from_uri(uri);
-        if let Some(user) = number.as_ref().and_then(|n| self.user_numbers.get(n)) {
-            return Ok(Destination::User(user.clone()));
+        if let Some(user) = self.user_of(uri) {
+            return Ok(Destination::User(user));
         }
         // Everything else leaves through a trunk, as a dial string the trunk's rules read and
         // its allow list admits (the toll-fraud policy, `config::dial`).
@@ -186,6 +187,24 @@ impl DialPlan {
         })
     }
 
+    /// The user `uri` names: by id (`sip:bea@…`), extension (`sip:201@…`) or one of the
+    /// user's numbers.
+    pub fn user_of(&self, uri: &Uri) -> Option<UserId> {
+        if let Uri::Sip(sip) = uri {
+            if let Some(user) = sip.user.as_deref() {
+                let id = UserId(user.to_owned());
+                if self.users.contains(&id) {
+                    return Some(id);
+                }
+                if let Some(id) = self.user_extensions.get(user) {
+                    return Some(id.clone());
+                }
+            }
+        }
+        let number = E164::from_uri(uri)?;
+        self.user_numbers.get(&number).cloned()
+    }
+
     /// `sip:+E164@proxy-host;user=phone` (RFC 3261 §19.1.6): a number dialled through a trunk.
     fn number_at_trunk(&self, number: &E164, trunk: &TrunkId) -> Option<Uri> {
         let proxy = &self.trunks.iter().find(|t| &t.id == trunk)?.proxy;
@@ -197,13 +216,16 @@ impl DialPlan {
     /// trunk's credentials: where to ring.
     pub fn ring_targets(&self, dest: &Destination, locations: &Locations) -> Vec<RingTarget> {
         match dest {
+            // Every device, as a queue's offer rings it: static contacts and registered
+            // bindings (at their REGISTER's source, with its Path).
             Destination::User(u) => locations
-                .contacts(u)
-                .iter()
-                .map(|c| RingTarget {
-                    uri: c.clone(),
-                    dest: None,
+                .ring_targets(u)
+                .into_iter()
+                .map(|t| RingTarget {
+                    uri: t.uri,
+                    dest: t.dest,
                     auth: None,
+                    route: t.route,
                 })
                 .collect(),
             Destination::External { target, trunk } => self
@@ -216,6 +238,7 @@ impl DialPlan {
                         uri: target.clone(),
                         dest: Some(proxy),
                         auth: t.auth.clone(),
+                        route: Vec::new(),
                     }])
                 })
                 .unwrap_or_default(),
@@ -243,6 +266,7 @@ mod tests {
             id = "amos"
             contacts = ["sip:amos@127.0.0.1:5070"]
             numbers = ["+14255550177"]
+            extension = "201"
             [[trunk]]
             id = "carrier"
             proxy = "sip:127.0.0.1:5090"
@@ -275,6 +299,11 @@ mod tests {
         );
         assert_eq!(
             resolve("tel:+1-425-555-0177"),
+            Ok(Destination::User(UserId("amos".into())))
+        );
+        // A phone's transfer button with the user's extension.
+        assert_eq!(
+            resolve("sip:201@pbx.example.com"),
             Ok(Destination::User(UserId("amos".into())))
         );
         let Ok(Destination::External { target, trunk }) = resolve("tel:+14255550999") else {

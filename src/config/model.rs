@@ -71,6 +71,8 @@ pub struct Config {
     pub probe: super::probe::ProbeConfig,
     /// `[registrar]`: REGISTER with digest authentication for users with a password.
     pub registrar: super::registrar::RegistrarConfig,
+    /// `[features]`: feature codes, user-to-user ringing, extensions.
+    pub features: super::features::FeaturesConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,
@@ -137,6 +139,25 @@ impl fmt::Display for Listen {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// `tls_client_ca`: when set, a client must present a certificate issued by one of these
+    /// CAs (mutual TLS); otherwise no client certificate is asked for.
+    pub client_ca: Option<PathBuf>,
+    /// `tls_ca`: the CAs the certificates of TLS destinations other than trunks (users'
+    /// static `sips:` / `transport=tls` contacts) must chain to; `None`: the system's roots.
+    pub peer_ca: Option<PathBuf>,
+}
+
+/// TLS toward a trunk whose proxy is `sips:` or `;transport=tls`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrunkTls {
+    /// `tls_ca`: the CA certificates (PEM) the SBC's certificate must chain to; `None`: the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
+    /// `tls_name`: the name the SBC's certificate must be valid for; `None`: the proxy's host
+    /// (an IP address must then be in the certificate's subjectAltName).
+    pub name: Option<String>,
+    /// `tls_cert` and `tls_key`: the client certificate holdline presents (mutual TLS).
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// `[rtp]`
@@ -173,6 +194,9 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Bearer token required on every request when set; required for non-loopback listeners.
     pub token: Option<String>,
+    /// The web console's admin password, an argon2 PHC string (`holdline admin-password`
+    /// makes one); `None`: admins sign in to the console with the token only.
+    pub admin_password_hash: Option<String>,
 }
 
 /// `[store]`
@@ -264,6 +288,8 @@ pub struct Trunk {
     pub auth: Option<TrunkAuth>,
     /// How numbers written without `+` are read for this trunk (see [`super::dial`]).
     pub dialling: super::dial::DialRules,
+    /// Present exactly when the proxy is reached over TLS.
+    pub tls: Option<TrunkTls>,
 }
 
 impl Trunk {

@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub registrar: super::registrar::RawRegistrar,
     #[serde(default)]
+    pub features: super::features::RawFeatures,
+    #[serde(default)]
     pub number: Vec<RawNumber>,
     #[serde(default)]
     pub user: Vec<RawUser>,
@@ -54,6 +56,10 @@ pub struct RawSip {
     pub server_header: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// CA certificates (PEM) a `tls:` listener verifies clients' certificates against.
+    pub tls_client_ca: Option<String>,
+    /// CA certificates (PEM) TLS destinations that are not trunks are verified against.
+    pub tls_ca: Option<String>,
     pub t1_ms: Option<i64>,
     #[serde(default)]
     pub connections: RawConnections,
@@ -77,6 +83,7 @@ pub struct RawRtp {
 pub struct RawApi {
     pub listen: Option<String>,
     pub token: Option<String>,
+    pub admin_password_hash: Option<String>,
 }
 
 /// `[store]`
@@ -116,6 +123,8 @@ pub struct RawUser {
     pub contacts: Vec<String>,
     #[serde(default)]
     pub numbers: Vec<String>,
+    /// Checked in [`super::features`].
+    pub extension: Option<String>,
 }
 
 /// `[[group]]`
@@ -139,6 +148,11 @@ pub struct RawTrunk {
     pub country_code: Option<String>,
     pub national_prefix: Option<String>,
     pub international_prefix: Option<String>,
+    /// TLS toward the proxy (see `validate_tls`): CA file, name to verify, client certificate.
+    pub tls_ca: Option<String>,
+    pub tls_name: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.
@@ -180,6 +194,8 @@ pub struct RawQueue {
     pub max_wait: Option<i64>,
     pub on_timeout: Option<RawAction>,
     pub no_agents: Option<RawAction>,
+    /// Checked in [`super::features`].
+    pub extension: Option<String>,
 }
 
 /// `{ action = "…", to = "…" }`: what a queue does on overflow, timeout or with no agents.

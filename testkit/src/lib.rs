@@ -10,21 +10,26 @@
 //!   ([`harness::Harness`]) with message builders for callers and agents.
 //! - [`sip`]: comparing parsed messages ([`sip::normalized`]).
 //! - [`audio`]: sox and ffmpeg as the audio tests' oracles, and SNR after alignment.
+//! - [`tls`]: certificates made in the test (rcgen), a TLS client and a TLS SBC/phone.
 //! - [`bits`]: an MSB-first [`BitWriter`] for hand-made bitstreams.
+//! - [`browser`]: a headless Chromium over WebDriver ([`Browser`]) for the web console's tests.
 //!
 //! It is a dev-dependency of the `holdline` package and of `holdline-bench`; it depends on the
 //! `holdline` library only through its public API.
 
 pub mod audio;
 pub mod bits;
+pub mod browser;
 pub mod config;
 pub mod harness;
 pub mod paths;
 pub mod server;
 pub mod sip;
 pub mod sipp;
+pub mod tls;
 
 pub use bits::BitWriter;
+pub use browser::Browser;
 pub use config::{ConfigToml, QueueToml};
 pub use paths::{holdline_bin, repo_root, scratch_dir};
 pub use server::{metric_value, raise_own_fd_limit, rss_kib, Server};

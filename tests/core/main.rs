@@ -12,6 +12,7 @@
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
 //! - `attended`: attended transfer (REFER with Replaces), its refusals, INVITE with Replaces.
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
+//! - `large_requests`: RFC 3261 §18.1.1: a large request to a trunk over TCP, not UDP.
 //! - `server_header`: the Server / User-Agent value, default and configured.
 //! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
 //! - `provisioning`: configuration changes and agent settings applied to the running core.
@@ -22,6 +23,8 @@
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
 //! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
+//! - `user_features`: INVITEs from users challenged with 407, feature codes, users calling
+//!   users, agents busy on such calls.
 
 mod abandon_log;
 mod admission;
@@ -30,6 +33,7 @@ mod attended;
 mod devices;
 mod dial_strings;
 mod hostile_media;
+mod large_requests;
 mod media_timeouts;
 mod provisioning;
 mod queue_scenarios;
@@ -40,3 +44,4 @@ mod server_header;
 mod transfers;
 mod uas_scenarios;
 mod unparsable_rport;
+mod user_features;

@@ -231,6 +231,11 @@ impl Provisioning {
         self.wall_clock = clock;
     }
 
+    /// The wall clock (Unix ms) the runtime set; the console's sessions expire by it.
+    pub fn wall_clock(&self) -> fn() -> i64 {
+        self.wall_clock
+    }
+
     /// (queue, field) pairs whose greeting or music is prompt `id`.
     fn prompt_users(&self, id: &str) -> Vec<(String, &'static str)> {
         let dir = self.config.media.prompt_dir.as_deref();

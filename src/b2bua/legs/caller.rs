@@ -131,19 +131,56 @@ impl Legs {
             let resp = self.response(&req, 503, Some(&tag));
             return self.respond(now, tx, resp);
         }
-        // Every number that reaches no queue gets the same 404, so scanners learn nothing.
         let Some(queue) = inbound.directory.lookup(&req.uri).cloned() else {
-            let resp = self.response(&req, 404, Some(&tag));
-            return self.respond(now, tx, resp);
+            // Not a service: the core decides (a user's call or feature code, after digest
+            // authentication; else the same 404 for every number, so scanners learn nothing).
+            return self.out.invites.push_back(super::direct::PendingInvite {
+                tx,
+                req,
+                from,
+                local,
+                tag,
+            });
         };
+        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue) {
+            // The switch decides: answer (greeting, music, agents), or 486 / forward / 480
+            // before answering.
+            self.out.events.push_back(LegEvent::CallerArrived {
+                call: handle,
+                queue,
+                caller: info,
+            });
+        }
+    }
+
+    /// A call for `queue` (a service, or a direct call's label) from a checked INVITE: its SDP
+    /// negotiated, an RTP port reserved, its dialog kept, ringing. `None` when it was refused
+    /// (488, 503: already answered).
+    // The INVITE's transaction, the request and where it came from, as `on_invite` had them.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn open_call(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        req: Request,
+        from: Peer,
+        local: SocketAddr,
+        tag: String,
+        queue: &crate::config::QueueId,
+    ) -> Option<(CallHandle, crate::queue::types::CallerInfo)> {
+        let source = from.addr.ip();
         let offer = match parse_body(&req) {
             Ok(offer) => offer,
-            Err(err) => return self.reject_sdp(now, tx, &req, &tag, &err),
+            Err(err) => {
+                self.reject_sdp(now, tx, &req, &tag, &err);
+                return None;
+            }
         };
         let Some(rtp_port) = self.ports.reserve() else {
             tracing::warn!("no free RTP port; refusing the call");
             let resp = self.response(&req, 503, Some(&tag));
-            return self.respond(now, tx, resp);
+            self.respond(now, tx, resp);
+            return None;
         };
         let session_id = u64::from(self.rng_u32());
         let media_ip = self.media_ip(local, Some(&req.uri));
@@ -154,7 +191,8 @@ impl Legs {
                 Ok((answer, _)) => Some(answer),
                 Err(err) => {
                     self.ports.release(rtp_port);
-                    return self.reject_sdp(now, tx, &req, &tag, &err);
+                    self.reject_sdp(now, tx, &req, &tag, &err);
+                    return None;
                 }
             },
             None => None,
@@ -218,13 +256,7 @@ impl Legs {
         };
         *self.unconfirmed.entry(source).or_insert(0) += 1;
         self.callers.calls.insert(handle, call);
-        // The switch decides: answer (greeting, music, agents), or 486 / forward / 480 before
-        // answering.
-        self.out.events.push_back(LegEvent::CallerArrived {
-            call: handle,
-            queue,
-            caller: info,
-        });
+        Some((handle, info))
     }
 
     /// 180 Ringing (with our Contact) to a caller not answered yet.

@@ -17,11 +17,13 @@
 //! - `refer`: 302, REFER and NOTIFY: handing a call elsewhere, as SIP.
 //! - `probe`: OPTIONS probes of static contacts (RFC 3261 §11).
 //! - `register`: REGISTER handed to the registrar and its answer sent back.
+//! - `direct`: INVITEs for no service, handed to the core (users' calls, feature codes).
 
 mod agent;
 mod auth;
 pub mod call;
 mod caller;
+mod direct;
 mod offer;
 mod probe;
 mod refer;
@@ -51,6 +53,7 @@ use super::core::{CoreSettings, EndReason, Event};
 use super::ports::{MediaPorts, PortPool};
 
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
+pub(crate) use self::direct::PendingInvite;
 pub(crate) use self::register::PendingRegister;
 pub(crate) use self::replaces::Replaced;
 
@@ -135,6 +138,9 @@ struct Endpoint {
     public_host: Option<String>,
     public_ip: Option<IpAddr>,
     user_agent: String,
+    /// UDP destinations that take TCP too (trunk proxies whose URI does not pin
+    /// `transport=udp`): a large request to one goes over TCP (RFC 3261 §18.1.1).
+    stream_capable: std::collections::HashSet<SocketAddr>,
 }
 
 /// Caller dialogs and the transactions that belong to them.
@@ -168,6 +174,8 @@ struct Outbox {
     answers: std::collections::BTreeMap<(String, String), u64>,
     /// REGISTERs for the registrar, in order.
     registers: VecDeque<register::PendingRegister>,
+    /// INVITEs for no service, for the core, in order.
+    invites: VecDeque<direct::PendingInvite>,
 }
 
 /// Every SIP dialog of the server (see the module doc).
@@ -203,6 +211,7 @@ impl Legs {
                 user_agent: config.sip.user_agent.clone(),
                 listeners: settings.listeners,
                 limits: settings.limits,
+                stream_capable: agent::stream_capable(config),
             },
             tx: TransactionLayer::new(settings.transactions),
             callers: Callers::default(),
@@ -217,6 +226,11 @@ impl Legs {
             over_quota: Vec::new(),
             probes: probe::Probes::default(),
         }
+    }
+
+    /// The trunks of a new configuration, for RFC 3261 §18.1.1's switch to TCP.
+    pub fn reconfigure_transports(&mut self, config: &Config) {
+        self.endpoint.stream_capable = agent::stream_capable(config);
     }
 
     pub fn set_ports(&mut self, ports: Box<dyn MediaPorts>) {
@@ -632,6 +646,11 @@ impl Legs {
         request_uri: Option<&Uri>,
     ) -> String {
         let (host, port) = self.advertised(transport, local, request_uri);
+        // RFC 3261 §12.1.1: a dialog a SIPS Request-URI set up gets a SIPS Contact (RFC 5630
+        // §3.1.3: `sips:` alone says TLS; `transport=tls` is deprecated beside it).
+        if transport == Transport::Tls && request_uri.is_some_and(is_sips) {
+            return format!("<sips:{host}:{port}>");
+        }
         let param = match transport {
             Transport::Udp => String::new(),
             t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
@@ -686,6 +705,11 @@ fn answer_key(resp: &Response) -> Option<(String, String)> {
         m => m.as_str().to_owned(),
     };
     Some((method, format!("{}xx", resp.status / 100)))
+}
+
+/// Whether `uri` is a `sips:` URI.
+fn is_sips(uri: &Uri) -> bool {
+    matches!(uri, Uri::Sip(u) if u.scheme == crate::sip::uri::Scheme::Sips)
 }
 
 fn host_text(ip: IpAddr) -> String {

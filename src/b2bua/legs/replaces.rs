@@ -170,6 +170,12 @@ impl Legs {
         replaced: CallHandle,
         dialled: Uri,
     ) {
+        if inbound.directory.lookup(&dialled).is_none() {
+            // The replaced call is not a service's (a user's call to a user): no place in a
+            // queue to take over; declined by policy (RFC 3891 §3).
+            let resp = self.response(&req, 603, None);
+            return self.respond(now, tx, resp);
+        }
         req.uri = dialled;
         self.on_invite(now, tx, req, from, local, inbound);
         if let Some(LegEvent::CallerArrived { call, .. }) = self.out.events.back() {

@@ -9,8 +9,10 @@
 //! - `queueing`: the engine's actions carried out; agent legs per (call, agent).
 //! - `transfer`: forwards of answered calls and agents' REFERs.
 //! - `attended`: agents' attended transfers (REFER with Replaces).
+//! - `direct`: users' calls to users, feature-code calls, and who is busy on any call.
 
 mod attended;
+mod direct;
 mod queueing;
 mod transfer;
 mod view;
@@ -32,6 +34,7 @@ use super::locations::Locations;
 use super::provisioning::LoggedEvent;
 use super::settings::Settings;
 
+pub(crate) use self::direct::Caller;
 use self::queueing::Rings;
 use self::transfer::Transfers;
 
@@ -70,6 +73,10 @@ enum CallTimer {
     Refer,
     /// The caller's greeting has played to its end: music, and offers to agents.
     GreetingEnd,
+    /// A feature code's confirmation has played: hang up.
+    FeatureDone,
+    /// A user's call to a user rang out unanswered.
+    UserNoAnswer,
 }
 
 /// The engine's calls and ours, both ways, and where each caller sits.
@@ -114,6 +121,8 @@ pub(crate) struct Switch {
     rings: Rings,
     transfers: Transfers,
     timers: BTreeSet<(Time, CallHandle, CallTimer)>,
+    /// Users' calls to users, feature-code calls, who is busy.
+    direct: direct::Direct,
     /// How long our REFER to a caller's side may go without an outcome (64·T1).
     refer_timeout: Duration,
     log: Log,
@@ -134,6 +143,7 @@ impl Switch {
             rings: Rings::default(),
             transfers: Transfers::default(),
             timers: BTreeSet::new(),
+            direct: direct::Direct::default(),
             refer_timeout,
             log: Log::default(),
         }
@@ -176,6 +186,8 @@ impl Switch {
                 CallTimer::Answer => cx.legs.answer_now(cx.now, call),
                 CallTimer::Refer => self.refer_timed_out(cx, call),
                 CallTimer::GreetingEnd => self.greeting_finished(cx.now, call),
+                CallTimer::FeatureDone => self.feature_done(cx, call),
+                CallTimer::UserNoAnswer => self.user_no_answer(cx, call),
             }
         }
     }
@@ -190,6 +202,7 @@ impl Switch {
             } => self.caller_arrived(cx, call, queue, caller),
             LegEvent::CallerGone { call } => {
                 self.timers.retain(|(_, h, _)| *h != call);
+                self.direct_caller_gone(cx, call);
                 self.caller_gone(cx, call);
             }
             LegEvent::CallerReplaces { call, replaced } => self.caller_replaced(cx, call, replaced),
@@ -197,8 +210,16 @@ impl Switch {
             LegEvent::ReferAnswered { call, status } => {
                 self.on_caller_refer_response(cx, call, status)
             }
-            LegEvent::LegAnswered { leg } => self.on_leg_answered(cx, leg),
-            LegEvent::LegEnded { leg, outcome } => self.on_leg_ended(cx, leg, outcome),
+            LegEvent::LegAnswered { leg } => {
+                if !self.direct_leg_answered(cx, leg) {
+                    self.on_leg_answered(cx, leg)
+                }
+            }
+            LegEvent::LegEnded { leg, outcome } => {
+                if !self.direct_leg_ended(cx, leg, outcome) {
+                    self.on_leg_ended(cx, leg, outcome)
+                }
+            }
             LegEvent::LegRefer { tx, leg, req } => self.on_refer(cx, tx, leg, req),
         }
     }

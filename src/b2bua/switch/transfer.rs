@@ -146,9 +146,12 @@ impl Switch {
                 caller: caller.clone(),
                 dialled: Some(dialled.clone()),
                 auth: target.auth,
-                route: Vec::new(),
+                route: target.route,
             };
             if let Some(leg) = cx.legs.ring_agent(now, ring) {
+                if let Destination::User(user) = &dest {
+                    self.note_forward_to_user(leg, user);
+                }
                 self.transfers.legs.insert(
                     leg,
                     ForwardLeg {

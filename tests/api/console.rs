@@ -1,0 +1,860 @@
+//! The web console through the router, without a browser: sign-in (admin token, agent SIP
+//! password), the session cookie's attributes, CSRF and origin checks on every change, the
+//! sign-in rate limit per source, roles, sign-out, and that a console cookie opens no API route.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::api_support::{app, call, TOKEN};
+
+const HOST: &str = "console.test:8080";
+const ORIGIN: &str = "http://console.test:8080";
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+/// One request as a browser on `from` sends it: Host, and for a POST the form body and Origin.
+async fn send(
+    router: &Router,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    origin: Option<&str>,
+    from: &str,
+) -> Answer {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, HOST);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, format!("hl_session={c}"));
+    }
+    if let Some(o) = origin {
+        req = req.header(header::ORIGIN, o);
+    }
+    let mut req = match form {
+        Some(f) => req
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(f.to_owned()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let addr: SocketAddr = format!("{from}:40000").parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Signs in; the session id from `Set-Cookie`, and the whole header.
+async fn sign_in(
+    router: &Router,
+    user: &str,
+    secret: &str,
+    from: &str,
+) -> (Answer, Option<String>) {
+    let form = format!("user={user}&secret={secret}");
+    let a = send(
+        router,
+        "POST",
+        "/sign-in",
+        None,
+        Some(&form),
+        Some(ORIGIN),
+        from,
+    )
+    .await;
+    let id = a
+        .headers
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("hl_session="))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned());
+    (a, id)
+}
+
+/// The CSRF token the page's forms carry.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[at..at + 64].to_owned()
+}
+
+#[tokio::test]
+async fn admin_signs_in_with_the_token_and_gets_a_strict_httponly_cookie() {
+    let a = app();
+    let (answer, id) = sign_in(&a.router, "", TOKEN, "192.0.2.10").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers[header::LOCATION], "/admin");
+    let cookie = answer.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    let id = id.expect("a session id");
+    assert_eq!(id.len(), 64);
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.10",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Demo Queue"), "{}", page.body);
+    assert_eq!(
+        page.headers[header::X_FRAME_OPTIONS],
+        "DENY",
+        "pages cannot be framed"
+    );
+    // The cookie is no bearer token: the API still wants its token.
+    let api = send(
+        &a.router,
+        "GET",
+        "/api/v1/queues",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.10",
+    )
+    .await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure() {
+    let a = app();
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/sign-in")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, "https://console.test:8080")
+        .header("x-forwarded-proto", "https")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("user=&secret={TOKEN}")))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo("192.0.2.11:1".parse::<SocketAddr>().unwrap()));
+    let resp = a.router.clone().oneshot(req).await.unwrap();
+    let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn a_change_needs_the_session_s_csrf_token_and_this_origin() {
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.20").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/new",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.20",
+    )
+    .await;
+    let token = csrf(&page.body);
+    let create = |t: &str| format!("csrf={t}&id=made&name=Made");
+    for (why, form, origin, cookie) in [
+        (
+            "no token",
+            "id=made".to_owned(),
+            Some(ORIGIN),
+            Some(id.as_str()),
+        ),
+        (
+            "a wrong token",
+            create(&"0".repeat(64)),
+            Some(ORIGIN),
+            Some(id.as_str()),
+        ),
+        (
+            "a foreign origin",
+            create(&token),
+            Some("http://evil.example"),
+            Some(id.as_str()),
+        ),
+        ("no session", create(&token), Some(ORIGIN), None),
+    ] {
+        let r = send(
+            &a.router,
+            "POST",
+            "/admin/queues",
+            cookie,
+            Some(&form),
+            origin,
+            "192.0.2.20",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{why}: {}", r.body);
+        let (status, _) = call(&a.router, "GET", "/api/v1/queues/made", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{why}: nothing created");
+    }
+    // The right token from this origin: created through the API's own route.
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues",
+        Some(&id),
+        Some(&create(&token)),
+        Some(ORIGIN),
+        "192.0.2.20",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (status, made) = call(&a.router, "GET", "/api/v1/queues/made", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(made["name"], "Made");
+    assert_eq!(made["origin"], "api");
+}
+
+#[tokio::test]
+async fn the_validator_s_problems_come_back_on_the_form() {
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.21").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/new",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.21",
+    )
+    .await;
+    let form = format!(
+        "csrf={}&id=q&max_wait=7&numbers=%2B14255550199",
+        csrf(&page.body)
+    );
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.21",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"error-max_wait\""), "{}", r.body);
+    assert!(r.body.contains("id=\"error-numbers\""), "{}", r.body);
+    assert!(r.body.contains("cannot be assigned to queue"), "{}", r.body);
+    assert!(r.body.contains("not a multiple of 15"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_file_queue_is_shown_read_only() {
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.22").await;
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/demo",
+        id.as_deref(),
+        None,
+        None,
+        "192.0.2.22",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"read-only\""), "{}", page.body);
+    assert!(page.body.contains("<fieldset disabled>"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_with_the_sip_password_and_sees_only_their_page() {
+    let a = app();
+    let (status, _) = call(
+        &a.router,
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "id": "cy", "password": "cy-sip-pw" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (wrong, none) = sign_in(&a.router, "cy", "nope", "192.0.2.30").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(none.is_none());
+    // A user without a SIP password cannot sign in at all.
+    let (nopw, _) = sign_in(&a.router, "bea", "", "192.0.2.30").await;
+    assert_eq!(nopw.status, StatusCode::UNAUTHORIZED);
+    let (ok, id) = sign_in(&a.router, "cy", "cy-sip-pw", "192.0.2.30").await;
+    assert_eq!(ok.headers[header::LOCATION], "/agent");
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/agent",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.30",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for admin_page in [
+        "/admin",
+        "/admin/users",
+        "/wallboard",
+        "/wallboard-data/status",
+    ] {
+        let r = send(
+            &a.router,
+            "GET",
+            admin_page,
+            Some(&id),
+            None,
+            None,
+            "192.0.2.30",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{admin_page}");
+    }
+    // DND for themselves, through the API's route.
+    let form = format!("csrf={}&dnd=on", csrf(&page.body));
+    let r = send(
+        &a.router,
+        "POST",
+        "/agent/dnd",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.30",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, cy) = call(&a.router, "GET", "/api/v1/agents/cy", None).await;
+    assert_eq!(cy["dnd"], true);
+    // An agent cannot make admin changes.
+    let form = format!("csrf={}&id=x", csrf(&page.body));
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.30",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_agent_opts_out_of_their_queue() {
+    let a = app();
+    // File users have no password here; an API agent on an API queue that allows opting out.
+    call(
+        &a.router,
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "id": "dee", "password": "dee-pw" })),
+    )
+    .await;
+    let (status, body) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "help", "agents": ["dee"], "allow_opt_out": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, id) = sign_in(&a.router, "dee", "dee-pw", "192.0.2.31").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/agent",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.31",
+    )
+    .await;
+    assert!(page.body.contains("id=\"opt-out-help\""), "{}", page.body);
+    let form = format!("csrf={}&action=opt-out", csrf(&page.body));
+    let r = send(
+        &a.router,
+        "POST",
+        "/agent/queues/help",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.31",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, dee) = call(&a.router, "GET", "/api/v1/agents/dee", None).await;
+    assert_eq!(dee["queues"][0]["opted_in"], false, "{dee}");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_source() {
+    let a = app();
+    for i in 0..5 {
+        let (r, _) = sign_in(&a.router, "", "wrong", "192.0.2.40").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    // Refused now, even with the right token: a guesser learns nothing while refused.
+    let (r, id) = sign_in(&a.router, "", TOKEN, "192.0.2.40").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(id.is_none());
+    // Another source is not.
+    let (r, id) = sign_in(&a.router, "", TOKEN, "192.0.2.41").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(id.is_some());
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_on_the_server() {
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.50").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.50",
+    )
+    .await;
+    let form = format!("csrf={}", csrf(&page.body));
+    let r = send(
+        &a.router,
+        "POST",
+        "/sign-out",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.50",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let again = send(
+        &a.router,
+        "GET",
+        "/admin",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.50",
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie opens nothing"
+    );
+    assert_eq!(again.headers[header::LOCATION], "/sign-in");
+}
+
+#[tokio::test]
+async fn sign_in_from_another_origin_is_refused() {
+    let a = app();
+    let r = send(
+        &a.router,
+        "POST",
+        "/sign-in",
+        None,
+        Some(&format!("user=&secret={TOKEN}")),
+        Some("http://evil.example"),
+        "192.0.2.60",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.headers.get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn assets_are_served_from_the_binary() {
+    let a = app();
+    let css = send(
+        &a.router,
+        "GET",
+        "/assets/console.css",
+        None,
+        None,
+        None,
+        "192.0.2.70",
+    )
+    .await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers[header::CONTENT_TYPE], "text/css");
+    assert!(css.body.contains(".wallboard"));
+    let js = send(
+        &a.router,
+        "GET",
+        "/assets/wallboard.js",
+        None,
+        None,
+        None,
+        "192.0.2.70",
+    )
+    .await;
+    assert!(js.body.contains("EventSource"));
+    let sign_in = send(&a.router, "GET", "/sign-in", None, None, None, "192.0.2.70").await;
+    assert!(
+        sign_in.body.contains("name=\"viewport\""),
+        "usable on a phone"
+    );
+    assert!(
+        !sign_in.body.contains("http://") && !sign_in.body.contains("https://"),
+        "nothing from elsewhere"
+    );
+}
+
+#[tokio::test]
+async fn admin_signs_in_with_the_admin_password() {
+    use std::sync::Arc;
+
+    use holdline::api::{ApiState, FileSource, MemoryLive, Provisioning};
+    use holdline::store::Store;
+
+    let phc = holdline::api::console::hash_password("pa55-w0rd").unwrap();
+    let file = FileSource {
+        text: format!("[api]\nlisten = \"127.0.0.1:0\"\nadmin_password_hash = \"{phc}\"\n"),
+        label: "/etc/holdline/holdline.toml".to_owned(),
+        base_dir: "/etc/holdline".into(),
+    };
+    let (prov, _) = Provisioning::open(Store::open_in_memory().unwrap(), file).unwrap();
+    let state = ApiState::new(
+        prov,
+        Arc::new(MemoryLive::default()),
+        Some(TOKEN.to_owned()),
+    );
+    let router = holdline::api::router(state);
+    let (wrong, _) = sign_in(&router, "", "pa55-w0rD", "192.0.2.80").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let (ok, id) = sign_in(&router, "", "pa55-w0rd", "192.0.2.80").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.headers[header::LOCATION], "/admin");
+    assert!(id.is_some());
+    // The token still works beside the password.
+    let (ok, _) = sign_in(&router, "", TOKEN, "192.0.2.81").await;
+    assert_eq!(ok.headers[header::LOCATION], "/admin");
+}
+
+#[tokio::test]
+async fn numbers_users_and_groups_are_added_and_removed_through_the_api_routes() {
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.90").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/numbers",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.90",
+    )
+    .await;
+    let t = csrf(&page.body);
+    let post = |path: &'static str, form: String| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                path,
+                Some(&id),
+                Some(&form),
+                Some(ORIGIN),
+                "192.0.2.90",
+            )
+            .await
+        }
+    };
+    let r = post(
+        "/admin/objects/numbers",
+        format!("csrf={t}&e164=%2B14255550177&kind=service-toll"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (status, n) = call(&a.router, "GET", "/api/v1/numbers/+14255550177", None).await;
+    assert_eq!(status, StatusCode::OK, "{n}");
+    // The API's refusal comes back on the page.
+    let r = post(
+        "/admin/objects/numbers",
+        format!("csrf={t}&e164=123&kind=service-toll"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"object-error\""), "{}", r.body);
+    let r = post(
+        "/admin/objects/users",
+        format!("csrf={t}&id=eve&password=pw&contacts=sip%3Aeve%40192.0.2.9"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, eve) = call(&a.router, "GET", "/api/v1/users/eve", None).await;
+    assert_eq!(eve["has_password"], true, "{eve}");
+    assert_eq!(eve["contacts"], json!(["sip:eve@192.0.2.9"]));
+    let r = post(
+        "/admin/objects/groups",
+        format!("csrf={t}&id=night&members=eve%2C+bea"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, night) = call(&a.router, "GET", "/api/v1/groups/night", None).await;
+    assert_eq!(night["members"], json!(["eve", "bea"]));
+    for (kind, id) in [
+        ("groups", "night"),
+        ("users", "eve"),
+        ("numbers", "%2B14255550177"),
+    ] {
+        let r = post(
+            match kind {
+                "groups" => "/admin/objects/groups",
+                "users" => "/admin/objects/users",
+                _ => "/admin/objects/numbers",
+            },
+            format!("csrf={t}&op=remove&id={id}"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{kind}: {}", r.body);
+    }
+    let (status, _) = call(&a.router, "GET", "/api/v1/users/eve", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A file object cannot be removed: the API's 409 is shown.
+    let r = post(
+        "/admin/objects/users",
+        format!("csrf={t}&op=remove&id=amos"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("read-only"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_event_log_page_filters_by_queue_kind_agent_and_day() {
+    let a = app();
+    let event = |at_ms: i64, kind: &str, agent: Option<&str>, call: &str| {
+        let e: holdline::store::QueueEvent = serde_json::from_value(json!({
+            "at_ms": at_ms, "queue": "demo", "call_id": call, "kind": kind, "agent": agent,
+        }))
+        .unwrap();
+        a.state.record_event(&e).unwrap();
+    };
+    // 2026-12-06 12:00 and 2026-12-07 12:00 UTC.
+    event(1_796_558_400_000, "offered", None, "call-old");
+    event(1_796_644_800_000, "answered", Some("amos"), "call-new");
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.95").await;
+    let id = id.unwrap();
+    let get = |q: &'static str| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(&router, "GET", q, Some(&id), None, None, "192.0.2.95")
+                .await
+                .body
+        }
+    };
+    let all = get("/admin/events").await;
+    assert!(
+        all.contains("call-old") && all.contains("call-new"),
+        "{all}"
+    );
+    assert!(all.contains("2026-12-07 12:00:00"), "{all}");
+    let day = get("/admin/events?since=2026-12-07&until=2026-12-07").await;
+    assert!(
+        !day.contains("call-old") && day.contains("call-new"),
+        "{day}"
+    );
+    let before = get("/admin/events?until=2026-12-06").await;
+    assert!(
+        before.contains("call-old") && !before.contains("call-new"),
+        "{before}"
+    );
+    let kind = get("/admin/events?kind=offered").await;
+    assert!(
+        kind.contains("call-old") && !kind.contains("call-new"),
+        "{kind}"
+    );
+    let agent = get("/admin/events?agent=amos").await;
+    assert!(
+        !agent.contains("call-old") && agent.contains("call-new"),
+        "{agent}"
+    );
+    let bad = get("/admin/events?since=soon").await;
+    assert!(bad.contains("is not a date"), "{bad}");
+}
+
+#[tokio::test]
+async fn editing_a_queue_changes_only_what_was_changed() {
+    let a = app();
+    let (status, body) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({
+            "id": "ed", "name": "Edit Me", "agents": ["amos"], "max_calls": 7, "max_wait": 60,
+            "on_timeout": { "action": "forward", "to": "queue:demo" },
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.96").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/ed",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.96",
+    )
+    .await;
+    assert!(
+        page.body
+            .contains("id=\"max_calls\" name=\"max_calls\" value=\"7\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"queue:demo\""), "{}", page.body);
+    // The form as the page shows it, with max_calls changed.
+    let form = format!(
+        "csrf={}&name=Edit+Me&numbers=&addresses=&greeting=&music_on_hold=default&routing=attendant\
+         &offer=head&agents=amos&groups=&allow_opt_out=on&agent_alert_time=30&wrap_up=0\
+         &answer_delay_ms=0&max_calls=9&on_overflow=busy&on_overflow_to=&max_wait=60\
+         &on_timeout=forward&on_timeout_to=queue%3Ademo&no_agents=queue&no_agents_to=",
+        csrf(&page.body)
+    );
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues/ed",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.96",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/ed", None).await;
+    assert_eq!(q["max_calls"], 9);
+    assert_eq!(q["name"], "Edit Me");
+    assert_eq!(q["max_wait"], 60);
+    assert_eq!(
+        q["on_timeout"],
+        json!({ "action": "forward", "to": "queue:demo" })
+    );
+    // Emptied: back to the default.
+    let form = form.replace("max_wait=60", "max_wait=");
+    let r = send(
+        &a.router,
+        "POST",
+        "/admin/queues/ed",
+        Some(&id),
+        Some(&form),
+        Some(ORIGIN),
+        "192.0.2.96",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/ed", None).await;
+    assert_eq!(q["max_wait"], 1200, "{q}");
+}
+
+#[tokio::test]
+async fn the_wallboard_reads_queue_status_and_the_live_feed_behind_the_session() {
+    let a = app();
+    a.live.set_queue(
+        "demo",
+        holdline::api::live::QueueLive {
+            waiting: vec![holdline::api::live::WaitingCall {
+                call_id: "c1".into(),
+                caller: "sip:caller@example.com".into(),
+                position: 1,
+                waiting_secs: 42,
+            }],
+            ..Default::default()
+        },
+    );
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.97").await;
+    let id = id.unwrap();
+    let all = send(
+        &a.router,
+        "GET",
+        "/wallboard-data/status",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.97",
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK);
+    let boards: serde_json::Value = serde_json::from_str(&all.body).unwrap();
+    assert_eq!(boards[0]["queue"], "demo", "{boards}");
+    assert_eq!(boards[0]["calls_waiting"], 1);
+    assert_eq!(boards[0]["longest_wait_secs"], 42);
+    let page = send(
+        &a.router,
+        "GET",
+        "/wallboard/demo",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.97",
+    )
+    .await;
+    assert!(page.body.contains("data-queue=\"demo\""), "{}", page.body);
+    assert!(page.body.contains("/assets/wallboard.js"), "{}", page.body);
+    // The feed: headers only (the stream stays open).
+    let mut req = Request::builder()
+        .uri("/wallboard-data/feed?queue=demo")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, format!("hl_session={id}"))
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo("192.0.2.97:1".parse::<SocketAddr>().unwrap()));
+    let resp = a.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let none = send(
+        &a.router,
+        "GET",
+        "/wallboard-data/feed",
+        None,
+        None,
+        None,
+        "192.0.2.97",
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::SEE_OTHER, "signed out: to sign in");
+}
