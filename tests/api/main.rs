@@ -15,4 +15,5 @@ mod openapi;
 mod prompts;
 mod queues;
 mod registrations;
+mod reports;
 mod trunks;

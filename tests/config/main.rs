@@ -7,5 +7,6 @@ mod limits;
 mod prompt_refs;
 mod props;
 mod strict_rtp;
+mod tls;
 mod trunk_sbcs;
 mod validation;
