@@ -28,8 +28,9 @@ mod offer;
 mod probe;
 mod refer;
 mod register;
+pub mod session_timer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use rand::rngs::StdRng;
@@ -130,6 +131,8 @@ struct Endpoint {
     public_host: Option<String>,
     public_ip: Option<IpAddr>,
     user_agent: String,
+    /// `[sip] session_expires` / `min_se` (RFC 4028).
+    session_timer: crate::config::SessionTimerConfig,
 }
 
 /// Caller dialogs and the transactions that belong to them.
@@ -142,6 +145,9 @@ struct Callers {
     byes: HashMap<ClientTxId, CallHandle>,
     /// Our REFERs to callers' sides in flight.
     refers: HashMap<ClientTxId, CallHandle>,
+    /// Our session refreshes (RFC 4028), kept until the call ends so a retransmitted 2xx
+    /// to a re-INVITE is ACKed again.
+    refreshes: HashMap<ClientTxId, CallHandle>,
 }
 
 /// Agent legs and the client transactions on them.
@@ -188,6 +194,9 @@ pub(crate) struct Legs {
     over_quota: Vec<IpAddr>,
     /// OPTIONS probes of static contacts in flight, and their outcomes.
     probes: probe::Probes,
+    /// Session timers (RFC 4028) by when they fire; an entry whose call's timer moved on
+    /// is stale and skipped.
+    session_due: BTreeSet<(Time, CallHandle)>,
 }
 
 impl Legs {
@@ -200,6 +209,7 @@ impl Legs {
                 user_agent: config.sip.user_agent.clone(),
                 listeners: settings.listeners,
                 limits: settings.limits,
+                session_timer: config.sip.session_timer,
             },
             tx: TransactionLayer::new(settings.transactions),
             callers: Callers::default(),
@@ -213,6 +223,7 @@ impl Legs {
             unconfirmed: HashMap::new(),
             over_quota: Vec::new(),
             probes: probe::Probes::default(),
+            session_due: BTreeSet::new(),
         }
     }
 
@@ -243,6 +254,7 @@ impl Legs {
     /// Drives the transactions' timers.
     pub fn handle_timeout(&mut self, now: Time) {
         self.tx.handle_timeout(now);
+        self.fire_session_timers(now);
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
@@ -275,7 +287,10 @@ impl Legs {
 
     /// When the transactions next need [`Legs::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.tx.poll_timeout()
+        [self.tx.poll_timeout(), self.poll_session_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn call_count(&self) -> usize {
@@ -414,6 +429,9 @@ impl Legs {
         if self.on_probe_response(tx, &resp) {
             return;
         }
+        if let Some(&call) = self.callers.refreshes.get(&tx) {
+            return self.on_refresh_response(now, tx, call, &resp);
+        }
         if resp.is_provisional() {
             return;
         }
@@ -482,7 +500,7 @@ impl Legs {
                 }
                 TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {
                     if let TxId::Client(id) = tx {
-                        self.client_failed(id);
+                        self.client_failed(now, id);
                     }
                 }
                 TransactionEvent::Terminated { tx } => {
@@ -495,8 +513,9 @@ impl Legs {
     }
 
     /// A client transaction of ours got no final response (Timer B / F, or the transport).
-    fn client_failed(&mut self, id: ClientTxId) {
+    fn client_failed(&mut self, now: Time, id: ClientTxId) {
         self.on_probe_failed(id);
+        self.refresh_failed(now, id);
         if let Some(handle) = self.callers.byes.remove(&id) {
             self.finish(handle, EndReason::Timeout);
         }
