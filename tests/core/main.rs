@@ -37,6 +37,7 @@ mod refer_reconfigure;
 mod registrar;
 mod rfc4475;
 mod server_header;
+mod session_timers;
 mod transfers;
 mod uas_scenarios;
 mod unparsable_rport;
