@@ -50,17 +50,15 @@ fn our_requests(h: &mut Harness) -> Vec<Request> {
 }
 
 fn ended(h: &Harness) -> bool {
-    h.events.iter().any(|e| matches!(e, Event::CallEnded { .. }))
+    h.events
+        .iter()
+        .any(|e| matches!(e, Event::CallEnded { .. }))
 }
 
 #[test]
 fn too_small_an_interval_gets_422_with_our_min_se() {
     let mut h = Harness::new();
-    let resp = dial(
-        &mut h,
-        "st-422",
-        "Supported: timer\nSession-Expires: 60\n",
-    );
+    let resp = dial(&mut h, "st-422", "Supported: timer\nSession-Expires: 60\n");
     assert_eq!(resp.status, 422);
     assert_eq!(resp.headers.get(&HeaderName::MinSe), Some("90"));
     assert_eq!(h.core.call_count(), 0, "no call is kept for a 422");
@@ -81,15 +79,18 @@ fn too_small_an_interval_gets_422_with_our_min_se() {
 
 #[test]
 fn configured_min_se_is_enforced_and_named() {
-    let mut h = Harness::with_config(&CONFIG.replace(
-        "[rtp]",
-        "session_expires = 600\nmin_se = 300\n[rtp]",
-    ));
+    let mut h = Harness::with_config(
+        &CONFIG.replace("[rtp]", "session_expires = 600\nmin_se = 300\n[rtp]"),
+    );
     let resp = dial(&mut h, "st-min", "Session-Expires: 200\n");
     assert_eq!(resp.status, 422);
     assert_eq!(resp.headers.get(&HeaderName::MinSe), Some("300"));
     // A long interval asked for is cut to ours (§9).
-    let resp = dial(&mut h, "st-max", "Supported: timer\nSession-Expires: 7200\n");
+    let resp = dial(
+        &mut h,
+        "st-max",
+        "Supported: timer\nSession-Expires: 7200\n",
+    );
     assert_eq!(resp.status, 200);
     assert_eq!(
         resp.headers.get(&HeaderName::SessionExpires),
@@ -113,7 +114,10 @@ fn a_caller_without_session_timers_gets_none() {
     ack(&mut h, "st-none", &tag);
     h.take();
     h.advance(Duration::from_secs(600));
-    assert!(our_requests(&mut h).is_empty(), "nothing sent without a timer");
+    assert!(
+        our_requests(&mut h).is_empty(),
+        "nothing sent without a timer"
+    );
     assert_eq!(h.core.call_count(), 1);
 }
 
@@ -143,23 +147,35 @@ fn caller_refreshes_keep_the_call_and_a_missed_refresh_ends_it() {
         let cseq = 2 + i;
         let branch = format!("z9hG4bKref{i}");
         if i % 2 == 0 {
-            h.send(
-                &in_dialog("UPDATE", id, &tag, cseq, &branch, None)
-                    .replace("Max-Forwards: 70\n", "Max-Forwards: 70\nSession-Expires: 120;refresher=uac\nSupported: timer\n"),
-            );
+            h.send(&in_dialog("UPDATE", id, &tag, cseq, &branch, None).replace(
+                "Max-Forwards: 70\n",
+                "Max-Forwards: 70\nSession-Expires: 120;refresher=uac\nSupported: timer\n",
+            ));
         } else {
             h.send(
-                &in_dialog("INVITE", id, &tag, cseq, &branch, Some(SDP_PCMU))
-                    .replace("Max-Forwards: 70\n", "Max-Forwards: 70\nSession-Expires: 120;refresher=uac\nSupported: timer\n"),
+                &in_dialog("INVITE", id, &tag, cseq, &branch, Some(SDP_PCMU)).replace(
+                    "Max-Forwards: 70\n",
+                    "Max-Forwards: 70\nSession-Expires: 120;refresher=uac\nSupported: timer\n",
+                ),
             );
-            h.send(&in_dialog("ACK", id, &tag, cseq, &format!("{branch}a"), None));
+            h.send(&in_dialog(
+                "ACK",
+                id,
+                &tag,
+                cseq,
+                &format!("{branch}a"),
+                None,
+            ));
         }
         let ok = h.last_response(200).expect("refresh answered");
         assert_eq!(
             ok.headers.get(&HeaderName::SessionExpires),
             Some("120;refresher=uac")
         );
-        assert!(our_requests(&mut h).is_empty(), "no request of ours at refresh {i}");
+        assert!(
+            our_requests(&mut h).is_empty(),
+            "no request of ours at refresh {i}"
+        );
         h.take();
     }
     assert_eq!(h.core.call_count(), 1, "the call is up after ten minutes");
@@ -190,7 +206,10 @@ fn we_refresh_by_reinvite_for_ten_minutes() {
         resp.headers.get(&HeaderName::SessionExpires),
         Some("120;refresher=uas")
     );
-    assert!(!resp.headers.contains(&HeaderName::Require), "§9: no Require without support");
+    assert!(
+        !resp.headers.contains(&HeaderName::Require),
+        "§9: no Require without support"
+    );
     let our_sdp = resp.body.clone();
     let tag = to_tag(&resp);
     ack(&mut h, id, &tag);
@@ -199,7 +218,10 @@ fn we_refresh_by_reinvite_for_ten_minutes() {
     let mut last_cseq = 0;
     for _ in 0..10 {
         h.advance(Duration::from_secs(59));
-        assert!(our_requests(&mut h).is_empty(), "not before half the interval");
+        assert!(
+            our_requests(&mut h).is_empty(),
+            "not before half the interval"
+        );
         h.advance(Duration::from_secs(1));
         let reqs = our_requests(&mut h);
         assert_eq!(methods(&reqs), vec![Method::Invite]);
@@ -207,7 +229,8 @@ fn we_refresh_by_reinvite_for_ten_minutes() {
         assert_eq!(reinvite.body, our_sdp, "the same SDP, same version");
         assert_eq!(
             reinvite.headers.get(&HeaderName::SessionExpires),
-            Some("120;refresher=uas")
+            Some("120;refresher=uac"),
+            "§7.4: we are the UAC of our refresh, and its refresher"
         );
         let cseq = reinvite.headers.cseq().unwrap().seq;
         assert!(cseq > last_cseq);
@@ -244,7 +267,10 @@ fn we_refresh_by_update_and_an_unanswered_refresh_ends_the_call() {
     h.advance(Duration::from_secs(45));
     let reqs = our_requests(&mut h);
     assert_eq!(methods(&reqs), vec![Method::Update]);
-    assert!(reqs[0].body.is_empty(), "an UPDATE refresh carries no offer");
+    assert!(
+        reqs[0].body.is_empty(),
+        "an UPDATE refresh carries no offer"
+    );
     h.send(&reply(&reqs[0], 200, &tag));
     h.take();
     assert_eq!(h.core.call_count(), 1);
@@ -254,7 +280,11 @@ fn we_refresh_by_update_and_an_unanswered_refresh_ends_the_call() {
     assert_eq!(methods(&reqs)[0], Method::Update);
     h.advance(Duration::from_secs(33));
     let reqs = our_requests(&mut h);
-    assert!(methods(&reqs).contains(&Method::Bye), "{:?}", methods(&reqs));
+    assert!(
+        methods(&reqs).contains(&Method::Bye),
+        "{:?}",
+        methods(&reqs)
+    );
 }
 
 /// RFC 3261 §14.1: the caller's re-INVITE during ours gets 491; our re-INVITE answered 491
@@ -272,7 +302,14 @@ fn reinvite_glare_on_our_refresh() {
     assert_eq!(methods(&reqs), vec![Method::Invite]);
     let ours = reqs[0].clone();
     // Theirs crosses ours.
-    h.send(&in_dialog("INVITE", id, &tag, 2, "z9hG4bKglare", Some(SDP_PCMU)));
+    h.send(&in_dialog(
+        "INVITE",
+        id,
+        &tag,
+        2,
+        "z9hG4bKglare",
+        Some(SDP_PCMU),
+    ));
     let statuses = h.statuses();
     assert!(
         statuses.contains(&491) && !statuses.contains(&200),
@@ -285,12 +322,154 @@ fn reinvite_glare_on_our_refresh() {
     let mut retries: Vec<_> = reqs.iter().filter(|r| r.method == Method::Invite).collect();
     // Timer A retransmits the retry over UDP; one transaction (one CSeq) is the retry.
     retries.dedup_by_key(|r| r.headers.cseq().map(|c| c.seq));
-    assert_eq!(retries.len(), 1, "one retry within 2 s: {:?}", methods(&reqs));
+    assert_eq!(
+        retries.len(),
+        1,
+        "one retry within 2 s: {:?}",
+        methods(&reqs)
+    );
     assert!(retries[0].headers.cseq().unwrap().seq > ours.headers.cseq().unwrap().seq);
     h.send(&reply(retries[0], 200, &tag));
     assert_eq!(h.core.call_count(), 1);
     // After our refresh settled, the caller's re-INVITE is answered again.
     h.take();
-    h.send(&in_dialog("INVITE", id, &tag, 3, "z9hG4bKglare2", Some(SDP_PCMU)));
+    h.send(&in_dialog(
+        "INVITE",
+        id,
+        &tag,
+        3,
+        "z9hG4bKglare2",
+        Some(SDP_PCMU),
+    ));
     assert!(h.statuses().contains(&200));
+}
+
+const AGENT: &str = "198.51.100.20:5070";
+
+/// A caller answered and an agent leg rung for it; returns the leg and our INVITE.
+fn ring_agent(h: &mut Harness) -> (holdline::b2bua::LegHandle, Request) {
+    let resp = dial(h, "st-leg", "");
+    let tag = to_tag(&resp);
+    ack(h, "st-leg", &tag);
+    let call = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::CallAnswered { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("caller answered");
+    h.take();
+    let leg = h
+        .core
+        .ring_agent(
+            h.now,
+            holdline::b2bua::RingRequest {
+                call,
+                target: holdline::sip::parse::parse_uri(&format!("sip:amos@{AGENT}")).unwrap(),
+                dest: None,
+                display_name: "Alice via UK Sales".into(),
+                caller: None,
+                dialled: None,
+                auth: None,
+                route: Vec::new(),
+            },
+        )
+        .expect("leg started");
+    h.collect();
+    let invite = requests_to(h, AGENT)
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .expect("INVITE to the agent");
+    (leg, invite)
+}
+
+/// The agent's 2xx to `req` with `headers` added.
+fn agent_ok(req: &Request, headers: &str) -> String {
+    reply(req, 200, "agent1").replace("Content-Type:", &format!("{headers}Content-Type:"))
+}
+
+fn leg_ended(h: &Harness) -> bool {
+    h.events.iter().any(|e| matches!(e, Event::LegEnded { .. }))
+}
+
+#[test]
+fn our_invite_to_an_agent_asks_for_a_session_timer() {
+    let mut h = Harness::new();
+    let (_, invite) = ring_agent(&mut h);
+    assert!(invite
+        .headers
+        .list(&HeaderName::Supported)
+        .any(|t| t == "timer"));
+    assert_eq!(
+        invite.headers.get(&HeaderName::SessionExpires),
+        Some("1800")
+    );
+    assert_eq!(invite.headers.get(&HeaderName::MinSe), Some("90"));
+}
+
+/// The agent's 2xx makes us the refresher: a re-INVITE at half the interval; a 491 to it is
+/// retried after 2.1–4 s (we generated the leg's Call-ID, RFC 3261 §14.1).
+#[test]
+fn we_refresh_an_agent_leg_and_retry_after_glare() {
+    let mut h = Harness::new();
+    let (_, invite) = ring_agent(&mut h);
+    h.send_from(
+        AGENT,
+        &agent_ok(
+            &invite,
+            "Session-Expires: 90;refresher=uac\nRequire: timer\n",
+        ),
+    );
+    h.take();
+    h.advance(Duration::from_secs(44));
+    assert!(requests_to(&mut h, AGENT).is_empty());
+    h.advance(Duration::from_secs(1));
+    let reqs = requests_to(&mut h, AGENT);
+    assert_eq!(methods(&reqs), vec![Method::Invite]);
+    let ours = reqs[0].clone();
+    assert_eq!(
+        ours.headers.get(&HeaderName::SessionExpires),
+        Some("90;refresher=uac")
+    );
+    h.send_from(AGENT, &reply(&ours, 491, "agent1"));
+    h.take();
+    h.advance(Duration::from_millis(2090));
+    let early: Vec<_> = requests_to(&mut h, AGENT)
+        .into_iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect();
+    assert!(early.is_empty(), "no retry before 2.1 s");
+    h.advance(Duration::from_millis(1910));
+    let retry = requests_to(&mut h, AGENT)
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .expect("a retry by 4 s");
+    assert!(retry.headers.cseq().unwrap().seq > ours.headers.cseq().unwrap().seq);
+    h.send_from(AGENT, &reply(&retry, 200, "agent1"));
+    let acks = requests_to(&mut h, AGENT);
+    assert_eq!(methods(&acks), vec![Method::Ack]);
+    assert!(!leg_ended(&h));
+}
+
+/// The agent is the refresher and never refreshes: BYE at 90 − 30 = 60 s (§10).
+#[test]
+fn a_missed_refresh_by_the_agent_ends_its_leg() {
+    let mut h = Harness::new();
+    let (_, invite) = ring_agent(&mut h);
+    h.send_from(
+        AGENT,
+        &agent_ok(
+            &invite,
+            "Session-Expires: 90;refresher=uas\nRequire: timer\n",
+        ),
+    );
+    h.take();
+    h.advance(Duration::from_secs(59));
+    assert!(requests_to(&mut h, AGENT).is_empty());
+    h.advance(Duration::from_secs(1));
+    let reqs = requests_to(&mut h, AGENT);
+    assert_eq!(methods(&reqs), vec![Method::Bye]);
+    h.send_from(AGENT, &reply(&reqs[0], 200, "agent1"));
+    assert!(leg_ended(&h));
 }

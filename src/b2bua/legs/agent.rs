@@ -125,6 +125,8 @@ pub struct Leg {
     pub unusable_answer: bool,
     /// Our CANCEL says the call was answered on another device (RFC 3326 §2).
     pub completed_elsewhere: bool,
+    /// The RFC 4028 session timer the 2xx agreed, if any.
+    pub session: Option<super::session_timer::SessionTimer>,
 }
 
 /// RFC 3326 §2 (and RFC 3261 §9.1's use of it for forks): the Reason of a CANCEL sent because
@@ -203,6 +205,7 @@ impl Legs {
         }
         h.push(HeaderName::ContentType, "application/sdp");
         invite.body = offer.to_bytes();
+        self.add_uac_session_headers(&mut invite);
 
         let invite_tx = match self.tx.send_request(now, invite.clone(), dest) {
             Ok(id) => id,
@@ -236,6 +239,7 @@ impl Legs {
                 ring_reported: false,
                 unusable_answer: false,
                 completed_elsewhere: false,
+                session: None,
             },
         );
         self.drain_transactions(now);
@@ -369,6 +373,7 @@ impl Legs {
             media,
         });
         self.out.events.push_back(LegEvent::LegAnswered { leg });
+        self.start_leg_timer(now, leg, &resp);
     }
 
     /// A second 2xx from another fork: its dialog is not wanted (§13.2.2.4: ACK, then BYE
@@ -381,7 +386,7 @@ impl Legs {
     }
 
     /// BYE on an answered leg (§15.1.1).
-    fn send_leg_bye(&mut self, now: Time, leg: LegHandle) {
+    pub(super) fn send_leg_bye(&mut self, now: Time, leg: LegHandle) {
         let Some(l) = self.agents.legs.get_mut(&leg) else {
             return;
         };
@@ -458,6 +463,13 @@ impl Legs {
                 let Some(l) = self.agents.legs.get_mut(&leg) else {
                     return;
                 };
+                // RFC 3261 §14.1: an offer crossing our pending re-INVITE (a session
+                // refresh) gets 491.
+                let offers = req.method == Method::Invite || !req.body.is_empty();
+                if offers && l.session.as_ref().is_some_and(|t| t.offer_pending()) {
+                    let resp = self.response(&req, 491, tag.as_deref());
+                    return self.respond(now, tx, resp);
+                }
                 if let LegState::Answered(dialog) = &mut l.state {
                     dialog.refresh_target(&req);
                 }
@@ -494,6 +506,7 @@ impl Legs {
                 let (host, port) = self.advertised(dest.transport, local, None);
                 resp.headers
                     .push(HeaderName::Contact, format!("<sip:{host}:{port}>"));
+                self.leg_refreshed(now, leg, &req, &mut resp);
                 self.respond(now, tx, resp);
             }
             _ => self.respond(now, tx, resp),
@@ -509,6 +522,10 @@ impl Legs {
             .remove(&(l.call_id.clone(), l.local_tag.clone()));
         self.agents.invites.retain(|_, h| *h != leg);
         self.agents.byes.retain(|_, h| *h != leg);
+        self.agents.refreshes.retain(|_, h| *h != leg);
+        if let Some(at) = l.session.as_ref().and_then(|t| t.due) {
+            self.leg_session_due.remove(&(at, leg));
+        }
         self.ports.release(l.rtp_port);
         // An answer whose media we refused (RFC 3261 §21.4.26's reason, on our side): to the
         // queue the agent did not take the call, so it moves on as after a refusal.

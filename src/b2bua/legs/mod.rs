@@ -24,6 +24,7 @@ mod auth;
 pub mod call;
 mod caller;
 mod direct;
+mod leg_timer;
 mod offer;
 mod probe;
 mod refer;
@@ -156,6 +157,8 @@ struct Agents {
     legs: HashMap<LegHandle, Leg>,
     invites: HashMap<ClientTxId, LegHandle>,
     byes: HashMap<ClientTxId, LegHandle>,
+    /// Our session refreshes on legs (RFC 4028), kept until the leg ends.
+    refreshes: HashMap<ClientTxId, LegHandle>,
 }
 
 /// What legs hand back: bytes to send, events, and the count of final responses sent.
@@ -197,6 +200,8 @@ pub(crate) struct Legs {
     /// Session timers (RFC 4028) by when they fire; an entry whose call's timer moved on
     /// is stale and skipped.
     session_due: BTreeSet<(Time, CallHandle)>,
+    /// The same for agent and forward legs.
+    leg_session_due: BTreeSet<(Time, LegHandle)>,
 }
 
 impl Legs {
@@ -224,6 +229,7 @@ impl Legs {
             over_quota: Vec::new(),
             probes: probe::Probes::default(),
             session_due: BTreeSet::new(),
+            leg_session_due: BTreeSet::new(),
         }
     }
 
@@ -255,6 +261,7 @@ impl Legs {
     pub fn handle_timeout(&mut self, now: Time) {
         self.tx.handle_timeout(now);
         self.fire_session_timers(now);
+        self.fire_leg_timers(now);
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
@@ -287,10 +294,14 @@ impl Legs {
 
     /// When the transactions next need [`Legs::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.tx.poll_timeout(), self.poll_session_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.tx.poll_timeout(),
+            self.poll_session_timeout(),
+            self.poll_leg_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn call_count(&self) -> usize {
@@ -429,6 +440,9 @@ impl Legs {
         if self.on_probe_response(tx, &resp) {
             return;
         }
+        if let Some(&leg) = self.agents.refreshes.get(&tx) {
+            return self.on_leg_refresh_response(now, tx, leg, &resp);
+        }
         if let Some(&call) = self.callers.refreshes.get(&tx) {
             return self.on_refresh_response(now, tx, call, &resp);
         }
@@ -516,6 +530,7 @@ impl Legs {
     fn client_failed(&mut self, now: Time, id: ClientTxId) {
         self.on_probe_failed(id);
         self.refresh_failed(now, id);
+        self.leg_refresh_failed(now, id);
         if let Some(handle) = self.callers.byes.remove(&id) {
             self.finish(handle, EndReason::Timeout);
         }

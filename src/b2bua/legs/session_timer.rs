@@ -38,9 +38,16 @@ pub struct SessionTimer {
 }
 
 impl SessionTimer {
-    /// `Session-Expires` for our 2xx and refreshes (§9: the refresher is always stated).
+    /// `Session-Expires` for a 2xx of ours (we are the UAS of the transaction; §9: the
+    /// refresher is always stated).
     pub fn header(&self) -> String {
         let refresher = if self.we_refresh { "uas" } else { "uac" };
+        format!("{};refresher={refresher}", self.interval)
+    }
+
+    /// `Session-Expires` for a refresh request of ours (we are its UAC, §7.4).
+    pub fn header_uac(&self) -> String {
+        let refresher = if self.we_refresh { "uac" } else { "uas" };
         format!("{};refresher={refresher}", self.interval)
     }
 
@@ -53,7 +60,7 @@ impl SessionTimer {
     /// How long after a refresh the timer fires next: half the interval when we refresh
     /// (§10 recommends it); when the caller refreshes, the interval less a third of it or
     /// 32 s, whichever is smaller (§10), after which the session is over.
-    fn next_after(&self) -> Duration {
+    pub(super) fn next_after(&self) -> Duration {
         let secs = if self.we_refresh {
             self.interval / 2
         } else {
@@ -65,7 +72,7 @@ impl SessionTimer {
 
 /// The delta-seconds of a `Session-Expires` or `Min-SE` value and its `refresher` parameter
 /// (`None` when absent or not `uac` / `uas`). `None` for a value that is not a number.
-fn delta_and_refresher(value: &str) -> Option<(u32, Option<bool>)> {
+pub(super) fn delta_and_refresher(value: &str) -> Option<(u32, Option<bool>)> {
     let mut parts = value.split(';');
     let secs = parts.next()?.trim();
     // A huge value is capped rather than refused: we grant our own maximum anyway.
@@ -263,7 +270,8 @@ impl Legs {
         };
         let mut req = c.dialog.request(method, &via);
         req.headers.push(HeaderName::Contact, contact);
-        req.headers.push(HeaderName::SessionExpires, timer.header());
+        req.headers
+            .push(HeaderName::SessionExpires, timer.header_uac());
         req.headers
             .push(HeaderName::MinSe, timer.min_se.to_string());
         req.headers.push(HeaderName::Supported, "timer");
