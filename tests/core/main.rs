@@ -36,6 +36,7 @@ mod queue_scenarios;
 mod refer_reconfigure;
 mod registrar;
 mod rfc4475;
+mod sbc_forwards;
 mod server_header;
 mod session_timers;
 mod transfers;

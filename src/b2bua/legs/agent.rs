@@ -149,6 +149,17 @@ impl Legs {
     /// Sends an INVITE with our SDP offer to an agent. Returns `None` (and reports nothing)
     /// when the target cannot be reached without DNS or no RTP port is free.
     pub fn ring_agent(&mut self, now: Time, ring: RingRequest) -> Option<LegHandle> {
+        self.ring_with(now, ring, Vec::new())
+    }
+
+    /// [`Legs::ring_agent`] with `extra` headers in the INVITE (a forward's `Diversion` and
+    /// `History-Info` entries, see `switch::transfer`).
+    pub fn ring_with(
+        &mut self,
+        now: Time,
+        ring: RingRequest,
+        extra: Vec<(HeaderName, String)>,
+    ) -> Option<LegHandle> {
         let dest = ring.dest.or_else(|| peer_of(&ring.target))?;
         let rtp_port = self.ports.reserve()?;
         let local = self.listener(dest.transport);
@@ -198,6 +209,9 @@ impl Legs {
         // RFC 7044: the number the caller dialled, so the agent sees which service it was.
         if let Some(dialled) = &ring.dialled {
             h.push(HeaderName::HistoryInfo, format!("<{dialled}>;index=1"));
+        }
+        for (name, value) in extra {
+            h.push(name, value);
         }
         h.push(HeaderName::Allow, crate::b2bua::reply::ALLOW);
         if !self.endpoint.user_agent.is_empty() {
