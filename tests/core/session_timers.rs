@@ -473,3 +473,66 @@ fn a_missed_refresh_by_the_agent_ends_its_leg() {
     h.send_from(AGENT, &reply(&reqs[0], 200, "agent1"));
     assert!(leg_ended(&h));
 }
+
+/// A bridged caller whose refresh does not come: BYE to the caller, and the agent's leg is
+/// released as after the caller's own hang-up.
+#[test]
+fn a_missed_refresh_on_a_bridged_call_releases_the_agent_too() {
+    let mut h = Harness::with_config(&format!(
+        r#"
+[sip]
+listen = ["udp:192.0.2.1:5060"]
+[rtp]
+ports = "20000-29999"
+[[number]]
+e164 = "+14255550100"
+kind = "service-toll"
+[[user]]
+id = "amos"
+contacts = ["sip:amos@{AGENT}"]
+[[queue]]
+id = "sales"
+name = "UK Sales"
+numbers = ["+14255550100"]
+agents = ["amos"]
+"#
+    ));
+    let id = "st-bridge";
+    let resp = dial(&mut h, id, "Supported: timer\nSession-Expires: 90\n");
+    assert_eq!(
+        resp.headers.get(&HeaderName::SessionExpires),
+        Some("90;refresher=uac")
+    );
+    let tag = to_tag(&resp);
+    ack(&mut h, id, &tag);
+    let invite = requests_to(&mut h, AGENT)
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .expect("amos rings");
+    h.send_from(AGENT, &reply(&invite, 200, "amos1"));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Bridge { .. })));
+    h.take();
+    h.advance(Duration::from_secs(59));
+    assert!(our_requests(&mut h).is_empty());
+    h.advance(Duration::from_secs(1));
+    let mut bye_to_agent = None;
+    let mut bye_to_caller = None;
+    for (peer, m) in h.sent.drain(..) {
+        if let Message::Request(r) = m {
+            if r.method == Method::Bye && peer.addr.to_string() == CALLER {
+                bye_to_caller = Some(r);
+            } else if r.method == Method::Bye && peer.addr.to_string() == AGENT {
+                bye_to_agent = Some(r);
+            }
+        }
+    }
+    let bye = bye_to_caller.expect("BYE to the caller at 60 s");
+    h.send(&reply(&bye, 200, &tag));
+    let bye_to_agent = bye_to_agent.or_else(|| {
+        requests_to(&mut h, AGENT)
+            .into_iter()
+            .find(|r| r.method == Method::Bye)
+    });
+    assert!(bye_to_agent.is_some(), "the agent's leg is released");
+    assert_eq!(h.core.call_count(), 0);
+}
