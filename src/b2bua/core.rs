@@ -491,6 +491,7 @@ impl Core {
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
         self.admission.reconfigure(config);
+        self.legs.set_session_timer(config.sip.session_timer);
         let dropped = self.registrar.reconfigure(config);
         let engine = self.switch.engine_mut();
         // Agents first, so a new queue's members are known online or not. A removed user is

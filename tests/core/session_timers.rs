@@ -536,3 +536,28 @@ agents = ["amos"]
     assert!(bye_to_agent.is_some(), "the agent's leg is released");
     assert_eq!(h.core.call_count(), 0);
 }
+
+/// A reload changes the interval for new calls only (the live call keeps its timer).
+#[test]
+fn a_reload_applies_new_intervals_to_new_calls() {
+    let mut h = Harness::new();
+    let resp = dial(&mut h, "st-rl1", "Supported: timer\n");
+    assert_eq!(
+        resp.headers.get(&HeaderName::SessionExpires),
+        Some("1800;refresher=uac")
+    );
+    let config = holdline::config::from_toml_str(
+        &CONFIG.replace("[rtp]", "session_expires = 300\nmin_se = 120\n[rtp]"),
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    h.core.reconfigure(h.now, &config);
+    let resp = dial(&mut h, "st-rl2", "Supported: timer\n");
+    assert_eq!(
+        resp.headers.get(&HeaderName::SessionExpires),
+        Some("300;refresher=uac")
+    );
+    let resp = dial(&mut h, "st-rl3", "Session-Expires: 100\n");
+    assert_eq!(resp.status, 422);
+    assert_eq!(resp.headers.get(&HeaderName::MinSe), Some("120"));
+}

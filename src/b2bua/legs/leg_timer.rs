@@ -68,7 +68,10 @@ impl Legs {
             return;
         };
         let at = now + timer.next_after();
-        timer.due = Some(at);
+        // The entry it replaces would only wake the core for nothing.
+        if let Some(old) = timer.due.replace(at) {
+            self.leg_session_due.remove(&(old, leg));
+        }
         self.leg_session_due.insert((at, leg));
     }
 

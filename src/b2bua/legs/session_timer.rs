@@ -158,6 +158,12 @@ pub fn glare_retry_delay(own_call_id: bool, rng: &mut impl Rng) -> Duration {
 }
 
 impl Legs {
+    /// `[sip] session_expires` / `min_se` for dialogs from now on (a reload); timers agreed
+    /// already keep their interval.
+    pub fn set_session_timer(&mut self, cfg: SessionTimerConfig) {
+        self.endpoint.session_timer = cfg;
+    }
+
     /// A 422 for a `Session-Expires` below `min` (RFC 4028 §8.1), with `Min-SE`.
     pub(super) fn session_too_small(
         &mut self,
@@ -199,7 +205,10 @@ impl Legs {
             return;
         };
         let at = now + timer.next_after();
-        timer.due = Some(at);
+        // The entry it replaces would only wake the core for nothing.
+        if let Some(old) = timer.due.replace(at) {
+            self.session_due.remove(&(old, call));
+        }
         self.session_due.insert((at, call));
     }
 
