@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! ```text
-//! main → runtime → api   → { config, store, audio, number }        (arrows: "imports")
+//! main → runtime → api   → { config, store, audio, number, reports }  (arrows: "imports")
 //!                  b2bua → { queue, sip, config, number }
 //!                  the modules below: the runtime drives every core
 //! main → api, config, audio          (the admin commands, check-config, media probe|convert)
@@ -36,6 +36,8 @@
 //!   embedded default.
 //! - [`number`]: E.164 service numbers and Request-URI matching.
 //! - [`store`]: the SQLite database: provisioning, agents' settings, the event log.
+//! - [`reports`]: call figures per queue and agent, per hour or day, from the event log. Pure;
+//!   reads the store's event rows.
 //! - [`time`]: virtual time for the sans-IO cores.
 //!
 //! Besides `runtime`, only the edges that do IO by nature touch the outside: `store` (its
@@ -53,6 +55,7 @@ pub mod b2bua;
 pub mod config;
 pub mod number;
 pub mod queue;
+pub mod reports;
 pub mod rtp;
 pub mod runtime;
 pub mod sip;

@@ -145,6 +145,13 @@ fn check_config(file: &std::path::Path) -> ExitCode {
         }
         return ExitCode::from(2);
     }
+    // The TLS files' contents: PEM, and a key that belongs to its certificate.
+    let tls = holdline::runtime::tls::check(&config);
+    if !tls.is_empty() {
+        let err = holdline::config::ConfigError::Invalid(tls);
+        eprintln!("{}: {err}", file.display());
+        return ExitCode::from(2);
+    }
     println!("{summary}");
     ExitCode::SUCCESS
 }

@@ -1,5 +1,6 @@
 //! The API subcommands of `holdline`: `queue|number|user|group new|set|get|remove` (and
-//! `queue status`), `agent dnd|opt-in|opt-out|get`, `prompt upload|list|get|remove`, over [`super::client::Client`], printing
+//! `queue status`), `agent dnd|opt-in|opt-out|get`, `prompt upload|list|get|remove`,
+//! `report queues|agents`, over [`super::client::Client`], printing
 //! tables by default and the API's JSON with `--json`.
 //!
 //! Field values follow the config file: `holdline queue new sales name="UK Sales"
@@ -107,6 +108,9 @@ pub enum ApiCommand {
         #[command(subcommand)]
         cmd: Option<BansCmd>,
     },
+    /// Reports from the event log: queues | agents.
+    #[command(subcommand)]
+    Report(ReportCmd),
 }
 
 /// `holdline user …`: the object commands, and the user's registered bindings.
@@ -142,7 +146,133 @@ pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
         ApiCommand::Agent(c) => run_agent(c, args),
         ApiCommand::Bans { cmd } => run_bans(cmd.as_ref(), args),
         ApiCommand::Prompt(c) => run_prompt(c, args),
+        ApiCommand::Report(c) => run_report(c, args),
     }
+}
+
+/// `holdline report …`
+#[derive(Subcommand, Clone, Debug)]
+pub enum ReportCmd {
+    /// Per-queue figures: offered, answered, abandoned, waits, service level, talk time.
+    Queues(ReportArgs),
+    /// Per-agent figures: offers, answered, missed, rings the caller abandoned, talk time.
+    Agents(ReportArgs),
+}
+
+/// The span and shape of a report.
+#[derive(Args, Clone, Debug)]
+pub struct ReportArgs {
+    /// Start, included: a date (2026-12-07), a date and time (2026-12-07T09:00:00Z) or Unix ms.
+    #[arg(long)]
+    pub from: String,
+    /// End, excluded (same forms).
+    #[arg(long)]
+    pub to: String,
+    /// hour or day.
+    #[arg(long, default_value = "day")]
+    pub interval: String,
+    /// Only this queue's events.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Days and hours start at this UTC offset (+01:00, -05:30; default UTC).
+    #[arg(long, allow_hyphen_values = true)]
+    pub utc_offset: Option<String>,
+    /// Print CSV (a header row, a row per queue or agent and interval).
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// A query parameter's value, percent-encoded (`+` too: in a query it would read as a space).
+fn query_value(s: &str) -> String {
+    segment(s).replace('+', "%2B")
+}
+
+/// The report route's path and query for `r`.
+pub fn report_path(route: &str, r: &ReportArgs) -> String {
+    let mut path = format!(
+        "/api/v1/reports/{route}?from={}&to={}&interval={}",
+        query_value(&r.from),
+        query_value(&r.to),
+        query_value(&r.interval)
+    );
+    if let Some(q) = &r.queue {
+        path.push_str(&format!("&queue={}", query_value(q)));
+    }
+    if let Some(o) = &r.utc_offset {
+        path.push_str(&format!("&utc_offset={}", query_value(o)));
+    }
+    if r.csv {
+        path.push_str("&format=csv");
+    }
+    path
+}
+
+/// Runs a report command: a table per interval by default, CSV with `--csv`, JSON with
+/// `--json`.
+pub fn run_report(cmd: &ReportCmd, args: &ApiArgs) -> Result<String, ClientError> {
+    let (route, r, series, columns): (&str, &ReportArgs, &str, &[&str]) = match cmd {
+        ReportCmd::Queues(r) => (
+            "queues",
+            r,
+            "queue",
+            &[
+                "queue",
+                "start",
+                "offered",
+                "answered",
+                "abandoned",
+                "overflowed",
+                "timed_out",
+                "service_level_pct",
+                "avg_wait_ms",
+                "p90_wait_ms",
+                "avg_abandon_ms",
+                "talk_ms",
+            ],
+        ),
+        ReportCmd::Agents(r) => (
+            "agents",
+            r,
+            "agent",
+            &[
+                "agent",
+                "start",
+                "offers",
+                "answered",
+                "missed",
+                "canceled",
+                "caller_abandoned",
+                "talk_ms",
+            ],
+        ),
+    };
+    let value = args.client().call("GET", &report_path(route, r), None)?;
+    if r.csv {
+        // A text body comes back as a JSON string.
+        return Ok(value.as_str().unwrap_or_default().to_owned());
+    }
+    if args.json {
+        return Ok(pretty(&value));
+    }
+    // One row per series and interval, the series' name in front.
+    let rows: Vec<Value> = value[route]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| {
+            let name = s[series].clone();
+            s["intervals"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |mut i| {
+                    i[series] = name.clone();
+                    i
+                })
+        })
+        .collect();
+    Ok(table(&Value::Array(rows), columns))
 }
 
 /// `holdline prompt …`

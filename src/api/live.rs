@@ -162,8 +162,25 @@ pub struct ConnectionCounters {
     pub reused: u64,
     /// Connections holdline opened and closed for idleness (`outbound_idle_timeout`).
     pub closed_outbound_idle: u64,
-    /// Messages not sent because their destination asks for TLS.
-    pub refused_tls: u64,
+    /// SIP over TLS: handshakes that failed, certificate reloads.
+    pub tls: TlsCounters,
+}
+
+/// SIP over TLS counters since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsCounters {
+    /// TLS connections accepted and set up (handshake done).
+    pub inbound_handshakes: u64,
+    /// Accepted connections whose handshake failed or did not finish within the message
+    /// deadline (no certificate, a wrong one, not TLS at all).
+    pub inbound_failed: u64,
+    /// Connections holdline opened whose handshake failed (the peer's certificate not valid
+    /// for its name or CA, or no TLS there).
+    pub outbound_failed: u64,
+    /// Certificate reloads (SIGHUP, or changed TLS settings) that took effect.
+    pub reloads: u64,
+    /// Certificate reloads refused (the old certificate kept serving).
+    pub reload_failures: u64,
 }
 
 /// Admission control's counters for `/metrics`.

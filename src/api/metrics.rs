@@ -242,10 +242,34 @@ fn connection_reuse(out: &mut String, c: &super::live::ConnectionCounters) {
             c.closed_outbound_idle,
         ),
         (
-            "holdline_sip_messages_refused_tls_total",
+            "holdline_sip_tls_inbound_handshakes_total",
             "counter",
-            "SIP messages not sent because their destination asks for TLS, which is not served yet.",
-            c.refused_tls,
+            "TLS connections accepted with a completed handshake.",
+            c.tls.inbound_handshakes,
+        ),
+        (
+            "holdline_sip_tls_inbound_handshake_failures_total",
+            "counter",
+            "Accepted TLS connections whose handshake failed or did not complete within message_deadline.",
+            c.tls.inbound_failed,
+        ),
+        (
+            "holdline_sip_tls_outbound_handshake_failures_total",
+            "counter",
+            "TLS connections holdline opened whose handshake failed (certificate not valid for the name or CA, or no TLS there).",
+            c.tls.outbound_failed,
+        ),
+        (
+            "holdline_sip_tls_reloads_total",
+            "counter",
+            "TLS certificate reloads (SIGHUP, or changed TLS settings) that took effect for new connections.",
+            c.tls.reloads,
+        ),
+        (
+            "holdline_sip_tls_reload_failures_total",
+            "counter",
+            "TLS certificate reloads refused; the certificate loaded before keeps serving.",
+            c.tls.reload_failures,
         ),
     ];
     for (name, kind, help, value) in series {

@@ -27,6 +27,7 @@
 //! - [`live`]: [`live::LiveState`]. [`metrics`]: `/metrics`. [`error`]: [`ApiError`].
 //! - `bans`: admission control's bans (list, lift), answered by the runtime.
 //! - `prompts`: uploaded prompts (upload, list, get, download, delete) over HTTP.
+//! - [`reports`]: the reports (JSON, CSV) and wallboard figures over HTTP.
 //! - [`client`]: a small HTTP/1.1 client. [`cli`]: the CLI subcommands over it.
 //! - `console`: the web console (pages under `/`, session sign-in), beside the API.
 
@@ -42,6 +43,7 @@ pub mod openapi;
 mod prompts;
 pub mod provision;
 mod registrations;
+pub mod reports;
 pub mod routes;
 pub mod spec;
 
@@ -87,6 +89,8 @@ struct Inner {
     /// `None`: no token is required (only when the caller decided so; `holdline serve` always
     /// has one).
     token: Option<String>,
+    /// The wallboard's running tally of today's events.
+    wallboard: reports::WallboardCache,
 }
 
 impl ApiState {
@@ -100,6 +104,7 @@ impl ApiState {
                 feed,
                 applied,
                 token,
+                wallboard: reports::WallboardCache::default(),
             }),
         }
     }

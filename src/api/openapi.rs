@@ -45,6 +45,7 @@ pub fn document() -> Value {
             ]);
         }
         prompt_operation(route.op, &mut op);
+        report_operation(route.op, &mut op);
         entry[route.verb.as_str().to_ascii_lowercase()] = op;
     }
     json!({
@@ -201,6 +202,55 @@ fn responses(op: Op) -> Value {
         r.insert("422".into(), error("Validation failed", "ValidationError"));
     }
     Value::Object(r)
+}
+
+/// The report and wallboard routes' query parameters and answers.
+fn report_operation(op: Op, doc: &mut Value) {
+    let string = |name: &str, required: bool, description: &str| {
+        json!({ "name": name, "in": "query", "required": required,
+                "schema": { "type": "string" }, "description": description })
+    };
+    let offset = string(
+        "utc_offset",
+        false,
+        "Days and hours start at this UTC offset (Z, +01:00, -05:30; default Z)",
+    );
+    match op {
+        Op::ReportQueues | Op::ReportAgents => {
+            let params = vec![
+                string(
+                    "from",
+                    true,
+                    "Start, included: 2026-12-07, 2026-12-07T09:00:00Z or Unix ms",
+                ),
+                string("to", true, "End, excluded (same forms)"),
+                json!({ "name": "interval", "in": "query", "required": false,
+                        "schema": { "type": "string", "enum": ["day", "hour"], "default": "day" } }),
+                string("queue", false, "Only this queue's events"),
+                offset,
+                json!({ "name": "format", "in": "query", "required": false,
+                        "schema": { "type": "string", "enum": ["json", "csv"] },
+                        "description": "csv: a header row and a row per queue (agent) and interval; also chosen by Accept: text/csv" }),
+            ];
+            doc["parameters"] = Value::Array(params);
+            doc["responses"]["200"] = json!({ "description": "The report",
+                "content": { "application/json": {}, "text/csv": {} } });
+            doc["responses"]["422"] = error(
+                "A parameter is missing or does not parse (named in problems[].field)",
+                "ValidationError",
+            );
+        }
+        Op::Wallboard | Op::WallboardQueue => {
+            let mut params = vec![offset];
+            if op == Op::WallboardQueue {
+                params.extend(path_params("/{queue}"));
+                doc["responses"]["404"] = error("No such queue", "Error");
+            }
+            doc["parameters"] = Value::Array(params);
+            doc["responses"]["422"] = error("utc_offset does not parse", "ValidationError");
+        }
+        _ => {}
+    }
 }
 
 /// The prompt routes' bodies and answers: an audio upload in, a WAV out.

@@ -311,6 +311,27 @@ impl Provisioning {
         self.store.prune_events(before_ms)
     }
 
+    /// Streams the logged events `scan` selects to `f` (see [`crate::store::Store::scan_events`]);
+    /// returns the log's highest sequence number.
+    pub fn scan_events(
+        &self,
+        scan: crate::store::Scan<'_>,
+        f: &mut dyn FnMut(&crate::store::EventRow<'_>),
+    ) -> Result<i64, StoreError> {
+        self.store.scan_events(scan, f)
+    }
+
+    /// A connection of its own for a long read of the event log (see
+    /// [`crate::store::Store::reader`]); `None` for an in-memory store.
+    pub fn event_reader(&self) -> Result<Option<Store>, StoreError> {
+        self.store.reader()
+    }
+
+    /// The wall clock the runtime gave ([`Self::set_wall_clock`]), Unix ms; 0 without one.
+    pub fn wall_now_ms(&self) -> i64 {
+        (self.wall_clock)()
+    }
+
     fn row(&self, kind: Kind, id: &str) -> Result<ObjectRow, ApiError> {
         self.store.get(kind, id)?.ok_or_else(|| not_found(kind, id))
     }

@@ -88,6 +88,10 @@ pub enum Op {
     DeletePrompt,
     Registrations,
     RemoveRegistration,
+    ReportQueues,
+    ReportAgents,
+    Wallboard,
+    WallboardQueue,
 }
 
 /// One route.
@@ -265,6 +269,35 @@ const REGISTRATIONS: [Route; 2] = [
         op: Op::RemoveRegistration,
     },
 ];
+/// Reports and wallboard figures (see `super::reports`).
+const REPORTS: [Route; 4] = [
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/reports/queues",
+        summary: "Per-queue figures by hour or day from the event log (from, to, interval, \
+                  queue, utc_offset; JSON, or CSV with format=csv or Accept: text/csv)",
+        op: Op::ReportQueues,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/reports/agents",
+        summary: "Per-agent figures by hour or day from the event log (same parameters)",
+        op: Op::ReportAgents,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/wallboard",
+        summary: "Wallboard figures of every queue and their totals: waiting, longest wait, \
+                  agents by state, today's offered / answered / abandoned, wait, service level",
+        op: Op::Wallboard,
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/v1/wallboard/{queue}",
+        summary: "Wallboard figures of one queue",
+        op: Op::WallboardQueue,
+    },
+];
 const METRICS: Route = Route {
     verb: Verb::Get,
     path: "/metrics",
@@ -282,6 +315,7 @@ pub fn all() -> Vec<Route> {
     v.extend(BANS);
     v.extend(PROMPTS);
     v.extend(REGISTRATIONS);
+    v.extend(REPORTS);
     v.push(METRICS);
     v
 }
@@ -391,6 +425,10 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::DeletePrompt => on(f, super::prompts::delete),
         Op::Registrations => on(f, super::registrations::list),
         Op::RemoveRegistration => on(f, super::registrations::remove),
+        Op::ReportQueues => on(f, super::reports::queues),
+        Op::ReportAgents => on(f, super::reports::agents),
+        Op::Wallboard => on(f, super::reports::all),
+        Op::WallboardQueue => on(f, super::reports::one),
     }
 }
 

@@ -126,6 +126,7 @@ pub fn queue_body(q: &RawQueue) -> Value {
     put(&mut m, "max_wait", q.max_wait);
     put(&mut m, "on_timeout", q.on_timeout.as_ref().map(action_body));
     put(&mut m, "no_agents", q.no_agents.as_ref().map(action_body));
+    put(&mut m, "service_level", q.service_level);
     put(&mut m, "extension", q.extension.clone());
     Value::Object(m)
 }
@@ -204,6 +205,7 @@ pub fn queue_view(q: &Queue, origin: Origin) -> Value {
             NoAgentsAction::Disconnect => action_view("disconnect", None),
             NoAgentsAction::Forward(t) => action_view("forward", Some(t.to_string())),
         },
+        "service_level": q.service_level.as_secs(),
         "origin": origin.as_str(),
     })
 }

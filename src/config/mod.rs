@@ -40,6 +40,7 @@ pub mod targets;
 pub mod uri;
 pub mod validate;
 mod validate_queue;
+mod validate_tls;
 mod validate_trunk;
 
 use std::path::Path;
@@ -114,6 +115,23 @@ pub fn missing_files(config: &Config) -> Vec<Problem> {
     if let Some(tls) = &config.sip.tls {
         need("[sip]".into(), "tls_cert", &tls.cert, "the file");
         need("[sip]".into(), "tls_key", &tls.key, "the file");
+        if let Some(ca) = &tls.client_ca {
+            need("[sip]".into(), "tls_client_ca", ca, "the file");
+        }
+        if let Some(ca) = &tls.peer_ca {
+            need("[sip]".into(), "tls_ca", ca, "the file");
+        }
+    }
+    for t in &config.trunks {
+        let Some(tls) = &t.tls else { continue };
+        let subject = format!("trunk {:?}", t.id.as_str());
+        if let Some(ca) = &tls.ca {
+            need(subject.clone(), "tls_ca", ca, "the file");
+        }
+        if let Some((cert, key)) = &tls.client {
+            need(subject.clone(), "tls_cert", cert, "the file");
+            need(subject, "tls_key", key, "the file");
+        }
     }
     for q in &config.queues {
         for (field, path) in q.prompt_files() {

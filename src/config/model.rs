@@ -160,6 +160,25 @@ impl fmt::Display for Listen {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// `tls_client_ca`: when set, a client must present a certificate issued by one of these
+    /// CAs (mutual TLS); otherwise no client certificate is asked for.
+    pub client_ca: Option<PathBuf>,
+    /// `tls_ca`: the CAs the certificates of TLS destinations other than trunks (users'
+    /// static `sips:` / `transport=tls` contacts) must chain to; `None`: the system's roots.
+    pub peer_ca: Option<PathBuf>,
+}
+
+/// TLS toward a trunk whose proxy is `sips:` or `;transport=tls`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrunkTls {
+    /// `tls_ca`: the CA certificates (PEM) the SBC's certificate must chain to; `None`: the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
+    /// `tls_name`: the name the SBC's certificate must be valid for; `None`: the proxy's host
+    /// (an IP address must then be in the certificate's subjectAltName).
+    pub name: Option<String>,
+    /// `tls_cert` and `tls_key`: the client certificate holdline presents (mutual TLS).
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// `[rtp]`
@@ -290,6 +309,8 @@ pub struct Trunk {
     pub auth: Option<TrunkAuth>,
     /// How numbers written without `+` are read for this trunk (see [`super::dial`]).
     pub dialling: super::dial::DialRules,
+    /// Present exactly when the proxy is reached over TLS.
+    pub tls: Option<TrunkTls>,
 }
 
 impl Trunk {
@@ -411,7 +432,17 @@ pub struct Queue {
     pub max_wait: Duration,
     pub on_timeout: TimeoutAction,
     pub no_agents: NoAgentsAction,
+    /// The service-level threshold (0–2400 s, default [`DEFAULT_SERVICE_LEVEL_SECS`]): a call
+    /// answered after waiting at most this long counts toward the queue's service level.
+    pub service_level: Duration,
 }
+
+/// The default service-level threshold: 20 s, the contact-centre "80/20" target (80 % of calls
+/// answered within 20 seconds), the one most service-level goals are written against.
+pub const DEFAULT_SERVICE_LEVEL_SECS: u64 = 20;
+
+/// The longest service-level threshold, 40 minutes (the cloud call queues' limit).
+pub const MAX_SERVICE_LEVEL_SECS: u64 = 2400;
 
 impl Queue {
     /// The audio files the queue plays, with the field that names each: its greeting, then its

@@ -56,6 +56,10 @@ pub struct RawSip {
     pub server_header: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// CA certificates (PEM) a `tls:` listener verifies clients' certificates against.
+    pub tls_client_ca: Option<String>,
+    /// CA certificates (PEM) TLS destinations that are not trunks are verified against.
+    pub tls_ca: Option<String>,
     pub t1_ms: Option<i64>,
     #[serde(default)]
     pub connections: RawConnections,
@@ -146,6 +150,11 @@ pub struct RawTrunk {
     pub country_code: Option<String>,
     pub national_prefix: Option<String>,
     pub international_prefix: Option<String>,
+    /// TLS toward the proxy (see `validate_tls`): CA file, name to verify, client certificate.
+    pub tls_ca: Option<String>,
+    pub tls_name: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 /// `auth = { username = "…", password = "…", realm = "…" }` of a trunk.
@@ -187,6 +196,8 @@ pub struct RawQueue {
     pub max_wait: Option<i64>,
     pub on_timeout: Option<RawAction>,
     pub no_agents: Option<RawAction>,
+    /// Seconds: answered within this counts toward the service level (reports, wallboard).
+    pub service_level: Option<i64>,
     /// Checked in [`super::features`].
     pub extension: Option<String>,
 }

@@ -21,7 +21,7 @@ use crate::sip::uri::{Params, SipUri, TelUri, Uri};
 use super::dial::{self, DialError, Dialled};
 use super::directory::address_key;
 use super::model::{QueueId, Target, Trunk, UserId};
-use super::uri::{parse_sip_uri, refuse_tls};
+use super::uri::parse_sip_uri;
 
 /// What a target may refer to, gathered from the whole file before targets are checked.
 pub struct Known<'a> {
@@ -85,9 +85,8 @@ pub fn parse_target(text: &str, known: &Known<'_>) -> Result<Target, String> {
             })
         }
         "sip" | "sips" => {
-            let uri = parse_sip_uri(text)
-                .and_then(|uri| refuse_tls(&uri).map(|()| uri))
-                .map_err(|why| format!("target {text:?} {why}"))?;
+            // A `sips:` target is checked against its trunk's transport in `validate_tls`.
+            let uri = parse_sip_uri(text).map_err(|why| format!("target {text:?} {why}"))?;
             if let Some(queue) = address_key(&uri).and_then(|k| known.own_addresses.get(&k)) {
                 return Err(format!(
                     "forwards to {text}, the address of queue {queue:?}; \

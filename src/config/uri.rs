@@ -56,19 +56,6 @@ pub fn parse_sip_uri(text: &str) -> Result<SipUri, String> {
     })
 }
 
-/// Refuses a URI that asks for TLS (`sips:`, or `transport=tls`): holdline does not serve TLS
-/// yet, and a `sips:` URI must be reached over TLS on every hop (RFC 3261 §26.2.2), so sending
-/// to it over plain TCP or UDP would expose what its owner asked to protect.
-pub fn refuse_tls(uri: &SipUri) -> Result<(), String> {
-    if asks_for_tls(uri) {
-        return Err(
-            "asks for TLS (sips: or transport=tls), and TLS is not served yet; use sip: with transport=tcp or transport=udp"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
 /// Whether `uri` must be reached over TLS: `sips:` (RFC 3261 §19.1) or `transport=tls`.
 pub fn asks_for_tls(uri: &SipUri) -> bool {
     uri.scheme == Scheme::Sips

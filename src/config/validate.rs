@@ -28,7 +28,7 @@ use super::model::{
 use super::prompt_ref::prompt_dir;
 use super::raw::RawConnections;
 use super::raw::{RawApi, RawConfig, RawGroup, RawMedia, RawRtp, RawSip, RawUser};
-use super::uri::{parse_host, parse_sip_uri, refuse_tls};
+use super::uri::{parse_host, parse_sip_uri};
 use super::validate_queue::queues;
 use super::validate_trunk::trunks;
 
@@ -81,11 +81,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let numbers = numbers(&raw, &mut p);
     let users = users(&raw.user, &numbers, &mut p);
     let groups = groups(&raw.group, &users, &mut p);
-    let trunks = trunks(&raw.trunk, &mut p);
+    let mut trunks = trunks(&raw.trunk, &mut p);
     let queues = queues(
         &raw, base_dir, &sip, &numbers, &users, &groups, &trunks, &mut p,
     );
     let features = super::features::features(&raw, &mut p);
+    super::validate_tls::tls(&raw, base_dir, &sip, &users, &mut trunks, &queues, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
@@ -239,6 +240,8 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert: resolve(base_dir, cert),
             key: resolve(base_dir, key),
+            client_ca: raw.tls_client_ca.as_deref().map(|ca| resolve(base_dir, ca)),
+            peer_ca: raw.tls_ca.as_deref().map(|ca| resolve(base_dir, ca)),
         }),
         (cert, key) => {
             if tls_wanted {
@@ -448,15 +451,10 @@ fn server_header(raw: &RawSip, p: &mut Problems) -> String {
 }
 
 /// `udp:0.0.0.0:5060`, `tcp:[::]:5060`, `tls:0.0.0.0:5061`; the error completes the sentence.
-/// A listen address holdline serves today: [`parse_listen`], refusing `tls:`. Accepted and then
-/// skipped at start-up, a TLS listener would leave the trunks told to use it with nothing to
-/// connect to; it is refused until SIP over TLS is served. `serve --listen` checks the same.
+/// A listen address holdline serves: every transport of [`parse_listen`] is served now (a
+/// `tls:` one with `tls_cert` and `tls_key`). `serve --listen` checks the same.
 pub fn parse_served_listen(text: &str) -> Result<Listen, String> {
-    let listen = parse_listen(text)?;
-    if listen.transport == Transport::Tls {
-        return Err("is tls:, and SIP over TLS is not available yet; use udp: or tcp:".into());
-    }
-    Ok(listen)
+    parse_listen(text)
 }
 
 pub fn parse_listen(text: &str) -> Result<Listen, String> {
@@ -699,7 +697,8 @@ fn users(raw: &[RawUser], numbers: &[Number], p: &mut Problems) -> Vec<User> {
         }
         let mut contacts = Vec::new();
         for c in &u.contacts {
-            match parse_sip_uri(c).and_then(|uri| refuse_tls(&uri).map(|()| uri)) {
+            // A TLS contact needs a tls: listener; `validate_tls` checks that.
+            match parse_sip_uri(c) {
                 Ok(uri) => contacts.push(Uri::Sip(uri)),
                 Err(why) => p.add(&subj, "contacts", format!("contact {c:?} {why}")),
             }

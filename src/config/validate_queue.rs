@@ -12,8 +12,8 @@ use crate::number::E164;
 use super::directory::address_key;
 use super::model::{
     Group, GroupId, Music, NoAgentsAction, Number, OfferMode, OverflowAction, Queue, QueueId,
-    Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, MAX_AGENTS_PER_QUEUE,
-    MAX_QUEUE_NAME_CHARS,
+    Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, DEFAULT_SERVICE_LEVEL_SECS,
+    MAX_AGENTS_PER_QUEUE, MAX_QUEUE_NAME_CHARS, MAX_SERVICE_LEVEL_SECS,
 };
 use super::prompt_ref::{prompt_dir, resolve_media};
 use super::raw::{RawAction, RawConfig, RawQueue};
@@ -121,6 +121,7 @@ pub(crate) fn queues(
             max_wait: seconds(max_wait),
             on_timeout,
             no_agents,
+            service_level: queue_service_level(q, &subj, p),
         };
         out.push(queue);
     }
@@ -128,6 +129,20 @@ pub(crate) fn queues(
     // problem is reported), so loops are reported together with the rest.
     report_loops(&out, p);
     out
+}
+
+/// `service_level`: the threshold in seconds, 0–2400 (0: only calls answered at once count).
+fn queue_service_level(q: &RawQueue, subj: &str, p: &mut Problems) -> std::time::Duration {
+    let secs = in_range(
+        subj,
+        "service_level",
+        q.service_level,
+        DEFAULT_SERVICE_LEVEL_SECS as i64,
+        0..=MAX_SERVICE_LEVEL_SECS as i64,
+        " s",
+        p,
+    );
+    seconds(secs)
 }
 
 /// (greeting, music_on_hold), paths resolved against the config file's directory, and

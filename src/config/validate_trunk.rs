@@ -54,6 +54,7 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
                 allow,
                 auth,
                 dialling,
+                tls: None,
             });
         }
     }
@@ -116,11 +117,9 @@ fn dial_rules(t: &RawTrunk, subj: &str, p: &mut Problems) -> DialRules {
 }
 
 /// A trunk's proxy as holdline can reach it today: by IP address (no DNS resolver yet), over
-/// UDP or TCP (no TLS yet). Anything else would pass the check and fail every forward.
+/// UDP, TCP or TLS (TLS's own keys are checked in `validate_tls`). Anything else would pass
+/// the check and fail every forward.
 fn servable_proxy(uri: SipUri) -> Result<SipUri, String> {
-    if super::uri::asks_for_tls(&uri) {
-        return Err("asks for TLS, and SIP over TLS to trunks is not available yet; use transport=udp or transport=tcp".into());
-    }
     if let Host::Name(name) = &uri.host {
         return Err(format!(
             "names the host {name:?}, and host names are not resolved yet; give the SBC's IP address"

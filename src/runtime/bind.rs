@@ -14,6 +14,8 @@ use crate::sip::transport::Transport;
 pub struct Listeners {
     pub udp: Vec<Arc<UdpSocket>>,
     pub tcp: Vec<TcpListener>,
+    /// TCP listeners that speak TLS (the handshake is the stream transport's).
+    pub tls: Vec<TcpListener>,
 }
 
 impl Listeners {
@@ -29,11 +31,16 @@ impl Listeners {
             .iter()
             .filter_map(|s| s.local_addr().ok())
             .map(|a| (Transport::Tcp, a));
-        udp.chain(tcp).collect()
+        let tls = self
+            .tls
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .map(|a| (Transport::Tls, a));
+        udp.chain(tcp).chain(tls).collect()
     }
 }
 
-/// Binds every configured listener. TLS listeners are not served yet and are reported.
+/// Binds every configured listener.
 pub async fn bind_listeners(listen: &[Listen]) -> std::io::Result<Listeners> {
     const ATTEMPTS: usize = 20;
     let mut last_err = None;
@@ -51,11 +58,13 @@ pub async fn bind_listeners(listen: &[Listen]) -> std::io::Result<Listeners> {
 async fn try_bind(listen: &[Listen]) -> std::io::Result<Listeners> {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
+    let mut tls = Vec::new();
     // Ports chosen for port-0 listeners, per IP, so UDP and TCP share one.
     let mut chosen: Vec<(std::net::IpAddr, u16)> = Vec::new();
     for l in listen {
         let mut addr = l.addr;
-        if addr.port() == 0 {
+        // A TLS listener with port 0 gets its own port: TCP has the shared one.
+        if addr.port() == 0 && l.transport != Transport::Tls {
             if let Some((_, p)) = chosen.iter().find(|(ip, _)| *ip == addr.ip()) {
                 addr.set_port(*p);
             }
@@ -74,7 +83,8 @@ async fn try_bind(listen: &[Listen]) -> std::io::Result<Listeners> {
                 a
             }
             Transport::Tls => {
-                tracing::warn!(%addr, "TLS listeners are not served yet; skipping");
+                let s = TcpListener::bind(addr).await?;
+                tls.push(s);
                 continue;
             }
         };
@@ -82,5 +92,5 @@ async fn try_bind(listen: &[Listen]) -> std::io::Result<Listeners> {
             chosen.push((bound.ip(), bound.port()));
         }
     }
-    Ok(Listeners { udp, tcp })
+    Ok(Listeners { udp, tcp, tls })
 }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::ApiState;
+use crate::b2bua::access_log::AccessEvent;
 use crate::b2bua::LoggedEvent;
 use crate::queue::event::EventKind;
 use crate::queue::types::{DeclineReason, EndReason, RingOutcome};
@@ -76,6 +77,12 @@ pub(crate) fn start(
 
 /// The engine's event as a log record, stamped on the wall clock through the core's epoch.
 pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
+    log_record(logged, clock.unix_ms(logged.event.at))
+}
+
+/// The engine's event as a log record stamped `at_ms` (Unix ms): what the log holds for each
+/// kind of event. Pure, so scenario tests on virtual time log exactly what the server would.
+pub fn log_record(logged: &LoggedEvent, at_ms: i64) -> QueueEvent {
     let e = &logged.event;
     let (kind, detail) = match &e.kind {
         EventKind::Enter { position } => (kind::OFFERED, Some(format!("position {position}"))),
@@ -102,13 +109,29 @@ pub(crate) fn record(logged: &LoggedEvent, clock: &Clock) -> QueueEvent {
     };
     QueueEvent {
         seq: 0,
-        at_ms: clock.unix_ms(e.at),
+        at_ms,
         queue: e.queue.0.clone(),
         call_id: logged.call_id.clone(),
         agent: e.agent.as_ref().map(|a| a.0.clone()),
         kind: kind.to_owned(),
         detail,
         waited_ms: Some(i64::try_from(e.waited.as_millis()).unwrap_or(i64::MAX)),
+    }
+}
+
+/// A registration or ban event as a log record: no queue (`""`), the user as `agent`, the
+/// REGISTER's Call-ID as `call_id` (empty for bans), `contact=… source=… reason=…` as
+/// `detail`. `GET /api/v1/events?kind=registered` or `?agent=amos` finds them.
+pub(crate) fn access_record(e: &AccessEvent, clock: &Clock) -> QueueEvent {
+    QueueEvent {
+        seq: 0,
+        at_ms: clock.unix_ms(e.at),
+        queue: String::new(),
+        call_id: e.call_id.clone().unwrap_or_default(),
+        agent: e.user.as_ref().map(|u| u.as_str().to_owned()),
+        kind: e.kind.to_owned(),
+        detail: Some(e.detail()),
+        waited_ms: None,
     }
 }
 

@@ -308,5 +308,4 @@ pub(crate) fn reuse_counters(
     counters.outbound_opened = stats.outbound_opened;
     counters.reused = stats.reused;
     counters.closed_outbound_idle = stats.closed_idle;
-    counters.refused_tls = stats.refused_tls;
 }

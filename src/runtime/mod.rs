@@ -22,6 +22,8 @@
 //!   core's events into its commands. [`ports`]: RTP ports bound as the core reserves them.
 //! - [`live`]: the API's live state, answered from the core task. `events`: the event writer.
 //! - `registrations`: registered bindings restored from and written to the store.
+//! - [`tls`]: SIP over TLS: rustls configurations from the configured PEM files, swapped on
+//!   SIGHUP; `stream` does the handshakes.
 //! - [`clock`]: the one epoch, and the only clock reads and sleeps in the crate.
 //! - `sys`: the server's only `unsafe` code (OS calls std and tokio do not wrap).
 //! - this file: the core task.
@@ -39,6 +41,9 @@ mod registrations;
 pub mod serve;
 pub mod stream;
 mod sys;
+pub mod tls;
+
+pub use events::log_record;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -155,15 +160,22 @@ pub async fn run_provisioned(
     for socket in &udp {
         tokio::spawn(udp_reader(socket.clone(), input_tx.clone()));
     }
-    let streams = stream::Streams::new(
+    let mut streams = stream::Streams::new(
         input_tx.clone(),
         limits,
         clock,
         connection_settings(&config),
     );
+    let tls = start_tls(&config)?;
+    if let Some(tls) = &tls {
+        streams = streams.with_tls(tls.clone());
+    }
     tokio::spawn(streams.clone().return_memory_after_floods());
     for listener in listeners.tcp {
-        tokio::spawn(streams.clone().accept_loop(listener));
+        tokio::spawn(streams.clone().accept_loop(listener, Transport::Tcp));
+    }
+    for listener in listeners.tls {
+        tokio::spawn(streams.clone().accept_loop(listener, Transport::Tls));
     }
 
     let mut links: HashMap<ConnId, stream::Link> = HashMap::new();
@@ -235,6 +247,11 @@ pub async fn run_provisioned(
                 let _ = log.send(events::record(&logged, &clock));
             }
         }
+        while let Some(access) = core.poll_access_event() {
+            if let Some((log, _)) = &event_log {
+                let _ = log.send(events::access_record(&access, &clock));
+            }
+        }
         store_registrations(
             &mut core,
             &clock,
@@ -289,6 +306,10 @@ pub async fn run_provisioned(
                         core.connection_closed(now, conn);
                     }
                     Input::Reconfigure { generation, config, prompts } => {
+                        if let Some(tls) = &tls {
+                            let (tls, config) = (tls.clone(), config.clone());
+                            tokio::task::spawn_blocking(move || tls.reconfigure(&config));
+                        }
                         core.reconfigure(now, &config);
                         calls.reconfigure(&config, prompts);
                         tracing::info!(generation, queues = config.queues.len(), "configuration applied for new calls");
@@ -342,6 +363,9 @@ pub async fn run_provisioned(
                 let rtp = plane.call_count() + plane.leg_count();
                 let mut connections = live::connection_counters(&streams.stats());
                 live::reuse_counters(&mut connections, &table.stats());
+                if let Some(tls) = &tls {
+                    connections.tls = tls.counters();
+                }
                 let dropped_foreign = plane.dropped_foreign();
                 live::answer(request, &mut core, now, &tally, rtp, |counters| {
                     counters.connections = connections;
@@ -360,6 +384,11 @@ pub async fn run_provisioned(
     while let Some(logged) = core.poll_queue_event() {
         if let Some((log, _)) = &event_log {
             let _ = log.send(events::record(&logged, &clock));
+        }
+    }
+    while let Some(access) = core.poll_access_event() {
+        if let Some((log, _)) = &event_log {
+            let _ = log.send(events::access_record(&access, &clock));
         }
     }
     if let Some((log, writer)) = event_log {
@@ -385,6 +414,39 @@ pub async fn run_provisioned(
         let _ = writer.await;
     }
     Ok(())
+}
+
+/// Loads the TLS certificates when a `tls:` listener is configured (every TLS destination
+/// needs one, so without it nothing is sent over TLS) and reloads them on SIGHUP.
+fn start_tls(config: &Config) -> std::io::Result<Option<Arc<tls::Tls>>> {
+    if config.sip.tls.is_none() {
+        return Ok(None);
+    }
+    let tls = tls::Tls::load(config).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.subject, p.message))
+            .collect();
+        std::io::Error::other(lines.join("; "))
+    })?;
+    let tls = Arc::new(tls);
+    // Its own SIGHUP stream beside the prompts' (every stream sees every signal).
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reading the TLS certificates again");
+                    let tls = tls.clone();
+                    let _ = tokio::task::spawn_blocking(move || tls.reload()).await;
+                }
+            });
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot watch for SIGHUP; TLS certificates reload only on a restart")
+        }
+    }
+    Ok(Some(tls))
 }
 
 /// Hands feature codes' changes to the agents' settings to the store writer (without a store

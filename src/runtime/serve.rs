@@ -118,6 +118,20 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
     if !opts.listen.is_empty() {
         config.sip.listen = opts.listen.clone();
     }
+    // A `--listen tls:…` needs the certificate the file gives only with a tls: listener of its
+    // own; without one it would accept connections it cannot serve.
+    let tls_listen = config
+        .sip
+        .listen
+        .iter()
+        .any(|l| l.transport == crate::sip::transport::Transport::Tls);
+    if tls_listen && config.sip.tls.is_none() {
+        eprintln!(
+            "--listen tls:… needs a tls: listener with tls_cert and tls_key in the \
+             configuration file's [sip]"
+        );
+        return ExitCode::from(2);
+    }
     if let Some(addr) = opts.api_listen {
         config.api.listen = addr;
     }
@@ -146,6 +160,12 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
         }
     };
 
+    // The TLS certificates and keys, read now so a bad file stops the start with its field.
+    let tls = super::tls::check(&config);
+    if !tls.is_empty() {
+        eprintln!("{}", crate::config::ConfigError::Invalid(tls));
+        return ExitCode::from(2);
+    }
     // Decode every prompt before taking calls: a corrupt file is reported now, by name.
     let mut prompts = match super::prompts::load(&file_config) {
         Ok(p) => p,

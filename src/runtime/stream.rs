@@ -1,4 +1,4 @@
-//! TCP connections (RFC 3261 §18): a reader that frames messages by Content-Length
+//! TCP and TLS connections (RFC 3261 §18, §26.2): a reader that frames messages by Content-Length
 //! ([`parse_stream`]), a writer task per connection, and the outbound connections the core
 //! task's [`crate::sip::conn_table::ConnectionTable`] decides to open (one per destination; it
 //! also decides when one we opened is closed for idleness, carried out through [`Link::close`]).
@@ -10,16 +10,22 @@
 //! while it has no partial message, so idle connections cost little memory, and nothing of it
 //! remains once it is closed (its reader, writer task and the core's writer entry all go);
 //! after a flood the freed heap is given back to the OS ([`Streams::return_memory_after_floods`]).
+//!
+//! TLS (see [`super::tls`]) is the same machinery with a handshake first: an accepted
+//! connection holds its place under the caps during the handshake, which must finish within
+//! the message deadline (a client that never completes it is closed like one that never
+//! completes a message); a failed handshake is counted and logged briefly, never fatal.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::sip::connections::{
     ConnectionLimits, ConnectionStats, Direction, Expiry, LimitSettings, Permit, RefusedBecause,
@@ -29,6 +35,7 @@ use crate::sip::parse::{parse_stream, Frame, Limits};
 use crate::sip::transport::{ConnId, Peer, Transport};
 
 use super::clock::Clock;
+use super::tls::Tls;
 use super::Input;
 
 /// A source refused again within this window is counted, not logged again.
@@ -109,6 +116,10 @@ pub struct Streams {
     admission: Arc<Mutex<ConnectionLimits>>,
     closed_deadline: Arc<AtomicU64>,
     closed_idle: Arc<AtomicU64>,
+    /// Certificates and trust anchors for TLS connections; `None`: TLS is not configured.
+    tls: Option<Arc<Tls>>,
+    /// When a failed TLS handshake was last logged (one line per window, the rest counted).
+    tls_log: Arc<Mutex<Option<crate::time::Time>>>,
 }
 
 /// A connection's place under the caps, given back when dropped (however the connection ends).
@@ -144,7 +155,15 @@ impl Streams {
             admission: Arc::new(Mutex::new(ConnectionLimits::new(settings))),
             closed_deadline: Arc::new(AtomicU64::new(0)),
             closed_idle: Arc::new(AtomicU64::new(0)),
+            tls: None,
+            tls_log: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Serves TLS listeners and connects to TLS destinations with `tls`.
+    pub(crate) fn with_tls(mut self, tls: Arc<Tls>) -> Streams {
+        self.tls = Some(tls);
+        self
     }
 
     /// The counters `/metrics` exports.
@@ -211,19 +230,24 @@ impl Streams {
         }
     }
 
-    pub async fn accept_loop(self, listener: TcpListener) {
+    /// Accepts connections on a TCP listener (`transport` Tcp) or a TLS one (Tls) until the
+    /// runtime stops.
+    pub async fn accept_loop(self, listener: TcpListener, transport: Transport) {
         let mut last_error_log: Option<crate::time::Time> = None;
         loop {
             match listener.accept().await {
                 Ok((stream, from)) => match self.admit(from, Direction::Inbound) {
                     Some(place) => {
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(self.clone().serve_with(
-                            stream,
-                            from,
-                            Direction::Inbound,
-                            place,
-                        ));
+                        let this = self.clone();
+                        tokio::spawn(async move {
+                            if transport == Transport::Tls {
+                                this.accept_tls(stream, from, place).await;
+                            } else {
+                                this.serve_with(Io::Tcp(stream), from, Direction::Inbound, place)
+                                    .await;
+                            }
+                        });
                     }
                     // Over a cap: closed now, so it neither waits in the backlog nor holds a
                     // descriptor (RFC 3261 §18.3 leaves closing connections to the server).
@@ -259,11 +283,19 @@ impl Streams {
                     .await;
                 return;
             };
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
-                    this.serve_with(stream, addr, Direction::Outbound, place)
-                        .await;
+            let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
+                let stream = TcpStream::connect(addr).await?;
+                let _ = stream.set_nodelay(true);
+                if transport == Transport::Tls {
+                    this.tls_connect(stream, addr).await
+                } else {
+                    Ok(Io::Tcp(stream))
+                }
+            })
+            .await;
+            match connected {
+                Ok(Ok(io)) => {
+                    this.serve_with(io, addr, Direction::Outbound, place).await;
                 }
                 _ => {
                     drop(place);
@@ -277,24 +309,87 @@ impl Streams {
         });
     }
 
-    async fn serve_with(
-        self,
-        stream: TcpStream,
-        from: SocketAddr,
-        direction: Direction,
-        place: Place,
-    ) {
+    /// The server side of a TLS handshake on an accepted connection, within the message
+    /// deadline, then the connection served like a TCP one.
+    async fn accept_tls(self, stream: TcpStream, from: SocketAddr, place: Place) {
+        let Some(tls) = self.tls.clone() else { return };
+        let Some(config) = tls.server() else { return };
+        let deadline = lock(&self.admission).settings().message_deadline;
+        let accepted =
+            tokio::time::timeout(deadline, TlsAcceptor::from(config).accept(stream)).await;
+        match accepted {
+            Ok(Ok(stream)) => {
+                tls.inbound_handshake_done();
+                self.serve_with(
+                    Io::Tls(Box::new(stream.into())),
+                    from,
+                    Direction::Inbound,
+                    place,
+                )
+                .await;
+            }
+            Ok(Err(err)) => {
+                tls.inbound_handshake_failed();
+                self.log_tls_failure(from, "inbound", &err.to_string());
+            }
+            Err(_) => {
+                tls.inbound_handshake_failed();
+                self.log_tls_failure(from, "inbound", "not completed within message_deadline");
+            }
+        }
+    }
+
+    /// The client side of a TLS handshake to `addr`: its certificate verified for the name
+    /// and CAs the configuration gives (see [`super::tls`]).
+    async fn tls_connect(&self, stream: TcpStream, addr: SocketAddr) -> std::io::Result<Io> {
+        let Some(tls) = self.tls.clone() else {
+            return Err(std::io::Error::other("TLS is not configured"));
+        };
+        let target = tls.client(addr);
+        match TlsConnector::from(target.config)
+            .connect(target.name, stream)
+            .await
+        {
+            Ok(stream) => Ok(Io::Tls(Box::new(stream.into()))),
+            Err(err) => {
+                tls.outbound_handshake_failed();
+                self.log_tls_failure(addr, "outbound", &err.to_string());
+                Err(err)
+            }
+        }
+    }
+
+    /// One warning per [`REFUSAL_LOG_WINDOW`]; the rest are counted in `/metrics` only.
+    fn log_tls_failure(&self, peer: SocketAddr, direction: &str, why: &str) {
+        let now = self.clock.now();
+        let mut last = self.tls_log.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| now.saturating_since(t) >= REFUSAL_LOG_WINDOW) {
+            *last = Some(now);
+            tracing::warn!(
+                %peer,
+                direction,
+                "TLS handshake failed: {why}; further failures are counted in /metrics, not \
+                 logged, for a minute"
+            );
+        } else {
+            tracing::debug!(%peer, direction, "TLS handshake failed: {why}");
+        }
+    }
+
+    async fn serve_with(self, io: Io, from: SocketAddr, direction: Direction, place: Place) {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
-        let local = match stream.local_addr() {
+        let local = match io.local_addr() {
             Ok(a) => a,
             Err(_) => return,
         };
-        let (mut reader, mut writer) = stream.into_split();
+        let transport = io.transport();
+        let (mut reader, mut writer) = io.split();
         let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(256);
         let close = Arc::new(Notify::new());
         let mut write_task = tokio::spawn(async move {
             while let Some(bytes) = wrx.recv().await {
-                if writer.write_all(&bytes).await.is_err() {
+                // A TLS writer keeps records until flushed; TCP's flush does nothing.
+                if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
                     break;
                 }
             }
@@ -307,7 +402,7 @@ impl Streams {
                     writer: wtx.clone(),
                     close: close.clone(),
                 },
-                transport: Transport::Tcp,
+                transport,
                 remote: from,
                 direction,
             })
@@ -318,7 +413,7 @@ impl Streams {
             return;
         }
         let peer = Peer {
-            transport: Transport::Tcp,
+            transport,
             addr: from,
             conn: Some(conn),
         };
@@ -408,9 +503,68 @@ impl Streams {
     }
 }
 
-/// Waits until `reader` is readable, then appends what is there (up to [`READ_CHUNK`]) to
-/// `buf`. The buffer grows only when bytes have come: an idle connection holds none.
-async fn read_some(reader: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+/// An open connection, before it is split into its reader and its writer task.
+enum Io {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+}
+
+/// The read side of a connection.
+enum Reader {
+    Tcp(OwnedReadHalf),
+    Tls(ReadHalf<tokio_rustls::TlsStream<TcpStream>>),
+}
+
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+impl Io {
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Io::Tcp(s) => s.local_addr(),
+            Io::Tls(s) => s.get_ref().0.local_addr(),
+        }
+    }
+
+    fn transport(&self) -> Transport {
+        match self {
+            Io::Tcp(_) => Transport::Tcp,
+            Io::Tls(_) => Transport::Tls,
+        }
+    }
+
+    fn split(self) -> (Reader, Writer) {
+        match self {
+            Io::Tcp(s) => {
+                let (r, w) = s.into_split();
+                (Reader::Tcp(r), Box::new(w))
+            }
+            Io::Tls(s) => {
+                let (r, w) = tokio::io::split(*s);
+                (Reader::Tls(r), Box::new(w))
+            }
+        }
+    }
+}
+
+/// Appends what `reader` has (up to [`READ_CHUNK`]) to `buf`. On TCP the buffer grows only
+/// when bytes have come, so an idle connection holds none; TLS decrypts into a reserved chunk
+/// (rustls keeps its own record buffers either way).
+async fn read_some(reader: &mut Reader, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    match reader {
+        Reader::Tcp(r) => read_tcp(r, buf).await,
+        Reader::Tls(r) => read_any(r, buf).await,
+    }
+}
+
+async fn read_any<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    buf.reserve(READ_CHUNK);
+    reader.read_buf(buf).await
+}
+
+async fn read_tcp(reader: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     loop {
         reader.readable().await?;
         buf.reserve(READ_CHUNK);

@@ -17,8 +17,9 @@
 //!   in-dialog request opens a new one). Connections peers opened are theirs to keep: their
 //!   idle timeout is [`super::connections::StreamDeadlines`]'s.
 //!
-//! What this does not do: TLS. A message for a TLS destination is refused, never sent in
-//! plaintext, until holdline serves TLS.
+//! TLS destinations are keyed apart from TCP ones (the transport is part of the key), so a
+//! message for a TLS destination only ever goes on a TLS connection, never in plaintext on a
+//! TCP connection to the same address (RFC 3261 §26.2.2). The runtime does the handshake.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -45,9 +46,6 @@ pub enum Route {
 /// Why a message cannot be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The destination asks for TLS, which holdline does not serve yet: sending it over plain
-    /// TCP would expose what the peer asked to protect (RFC 3261 §26.2.2).
-    TlsNotServed,
     /// Too many messages already wait for the connection to this destination.
     QueueFull,
 }
@@ -66,8 +64,6 @@ pub struct ReuseStats {
     pub queued: u64,
     /// Connections we opened and closed because nothing went either way for the idle timeout.
     pub closed_idle: u64,
-    /// Messages not sent because their destination asks for TLS.
-    pub refused_tls: u64,
 }
 
 /// The most messages kept for one destination while its connection is being opened; beyond
@@ -122,10 +118,6 @@ impl ConnectionTable {
         if let Some(conn) = to.conn.filter(|c| self.is_usable(*c)) {
             self.touch(now, conn);
             return Route::Send(conn, bytes);
-        }
-        if to.transport == Transport::Tls {
-            self.stats.refused_tls += 1;
-            return Route::Refused(Refusal::TlsNotServed);
         }
         let dest = (to.transport, to.addr);
         let open = self.by_dest.get(&dest).or_else(|| self.aliases.get(&dest));
@@ -519,9 +511,9 @@ mod tests {
     }
 
     #[test]
-    fn tls_destinations_are_refused_never_sent_in_plaintext() {
+    fn a_tls_destination_never_shares_a_plain_connection_to_the_same_address() {
         let mut t = ConnectionTable::new(IDLE);
-        // Even with a plain connection open to the same address.
+        // A plain connection open to the address, ours and the peer's.
         t.route(at(0), tcp(5061), msg("INVITE"));
         t.opened(
             at(0),
@@ -530,15 +522,36 @@ mod tests {
             addr(5061),
             Direction::Outbound,
         );
+        t.opened(
+            at(0),
+            ConnId(2),
+            Transport::Tcp,
+            addr(5061),
+            Direction::Inbound,
+        );
         let tls = Peer {
             transport: Transport::Tls,
             ..tcp(5061)
         };
+        // A TLS connection of its own, never the plaintext one.
         assert_eq!(
             t.route(at(1), tls, msg("INVITE")),
-            Route::Refused(Refusal::TlsNotServed)
+            Route::Connect(Transport::Tls, addr(5061))
         );
-        assert_eq!(t.stats().refused_tls, 1);
+        assert_eq!(
+            t.opened(
+                at(1),
+                ConnId(3),
+                Transport::Tls,
+                addr(5061),
+                Direction::Outbound
+            ),
+            vec![msg("INVITE")]
+        );
+        assert_eq!(
+            t.route(at(2), tls, msg("BYE")),
+            Route::Send(ConnId(3), msg("BYE"))
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! # Layout
 //! - this file: [`Store`], opening, pragmas, migrations, [`StoreError`].
 //! - [`objects`]: provisioned objects ([`Kind`], [`Origin`], [`ObjectRow`]), agent state, meta.
-//! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]).
+//! - [`events`]: the queue event log ([`QueueEvent`], [`EventFilter`]), and [`Store::scan_events`]
+//!   streaming its rows ([`EventRow`]) to the reports.
 //! - [`prompts`]: uploaded prompts' metadata ([`PromptRow`]).
 //! - [`registrations`]: registered bindings ([`StoredBinding`]), kept across restarts.
 
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 use thiserror::Error;
 
-pub use events::{EventFilter, QueueEvent};
+pub use events::{EventFilter, EventRow, QueueEvent, Scan};
 pub use objects::{AgentPrefs, Kind, ObjectRow, Origin};
 pub use prompts::PromptRow;
 pub use registrations::StoredBinding;
@@ -120,6 +121,16 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         Ok(Store { conn })
+    }
+
+    /// Another connection to the same database file, for a long read (a report) that should
+    /// not hold up whoever holds this one: in WAL mode a reader sees the last commit and never
+    /// blocks the writer. `None` for an in-memory database, which no other connection can see.
+    pub fn reader(&self) -> Result<Option<Store>, StoreError> {
+        match self.conn.path() {
+            Some(path) if !path.is_empty() => Store::open(Path::new(path)).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The schema version recorded in the database.
@@ -218,6 +229,30 @@ mod tests {
             Err(StoreError::TooNew { found: 99, .. }) => {}
             other => panic!("expected TooNew, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_reader_sees_what_the_writer_commits_and_memory_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("r.db")).unwrap();
+        let reader = s.reader().unwrap().expect("a file database has readers");
+        let event = QueueEvent {
+            seq: 0,
+            at_ms: 5,
+            queue: "q".into(),
+            call_id: "c".into(),
+            agent: None,
+            kind: "offered".into(),
+            detail: None,
+            waited_ms: None,
+        };
+        s.append_event(&event).unwrap();
+        let mut seen = Vec::new();
+        reader
+            .scan_events(Scan::After(0), &mut |e| seen.push(e.call_id.to_owned()))
+            .unwrap();
+        assert_eq!(seen, ["c"]);
+        assert!(Store::open_in_memory().unwrap().reader().unwrap().is_none());
     }
 
     #[test]

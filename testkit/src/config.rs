@@ -31,6 +31,8 @@ pub struct ConfigToml {
     probe: Option<(u32, u32)>,
     /// The tables after the base, in the order they were added.
     parts: Vec<String>,
+    /// `[sip]` keys of a `tls:` listener on a loopback base (see [`ConfigToml::tls`]).
+    tls: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +75,7 @@ impl ConfigToml {
             token: None,
             probe: None,
             parts: Vec::new(),
+            tls: None,
         }
     }
 
@@ -97,6 +100,26 @@ impl ConfigToml {
             quote(e164),
             quote(kind)
         ))
+    }
+
+    /// A `tls:127.0.0.1:0` listener besides UDP and TCP (a loopback base), serving the PEM
+    /// files `cert` and `key`; with `client_ca`, clients must present a certificate it issued.
+    pub fn tls(mut self, cert: &str, key: &str, client_ca: Option<&str>) -> ConfigToml {
+        let mut keys = format!("tls_cert = {}\ntls_key = {}\n", quote(cert), quote(key));
+        if let Some(ca) = client_ca {
+            keys.push_str(&format!("tls_client_ca = {}\n", quote(ca)));
+        }
+        self.tls = Some(keys);
+        self
+    }
+
+    /// `[sip] tls_ca`: the CAs TLS destinations other than trunks are verified against (after
+    /// [`ConfigToml::tls`]).
+    pub fn tls_ca(mut self, ca: &str) -> ConfigToml {
+        if let Some(keys) = &mut self.tls {
+            keys.push_str(&format!("tls_ca = {}\n", quote(ca)));
+        }
+        self
     }
 
     /// A `[[user]]` whose one phone is `sip:ID@ADDR` (`addr` is `host:port`).
@@ -136,7 +159,16 @@ impl fmt::Display for ConfigToml {
         match &self.base {
             Base::Loopback { rtp_ports } => {
                 writeln!(f, "[sip]")?;
-                writeln!(f, r#"listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]"#)?;
+                match &self.tls {
+                    Some(keys) => {
+                        writeln!(
+                            f,
+                            r#"listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0", "tls:127.0.0.1:0"]"#
+                        )?;
+                        f.write_str(keys)?;
+                    }
+                    None => writeln!(f, r#"listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]"#)?,
+                }
                 writeln!(f, "\n[rtp]\nports = {}", quote(rtp_ports))?;
                 writeln!(f, "\n[api]\nlisten = \"127.0.0.1:0\"")?;
                 if let Some(token) = &self.token {

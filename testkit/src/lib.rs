@@ -10,6 +10,7 @@
 //!   ([`harness::Harness`]) with message builders for callers and agents.
 //! - [`sip`]: comparing parsed messages ([`sip::normalized`]).
 //! - [`audio`]: sox and ffmpeg as the audio tests' oracles, and SNR after alignment.
+//! - [`tls`]: certificates made in the test (rcgen), a TLS client and a TLS SBC/phone.
 //! - [`bits`]: an MSB-first [`BitWriter`] for hand-made bitstreams.
 //! - [`browser`]: a headless Chromium over WebDriver ([`Browser`]) for the web console's tests.
 //!
@@ -25,6 +26,7 @@ pub mod paths;
 pub mod server;
 pub mod sip;
 pub mod sipp;
+pub mod tls;
 
 pub use bits::BitWriter;
 pub use browser::Browser;

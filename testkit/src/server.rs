@@ -28,6 +28,8 @@ pub struct Server {
     pub api: String,
     /// The API token, when the server generated one on this start and printed it.
     pub token: Option<String>,
+    /// The port of the first `tls:` listener, when there is one.
+    pub tls_port: Option<u16>,
 }
 
 impl Server {
@@ -93,7 +95,11 @@ impl Server {
             // The API on a free port, so tests run side by side (the default is 8080).
             .args(["--api-listen", "127.0.0.1:0"])
             .current_dir(&dir)
-            .env("RUST_LOG", "holdline=debug")
+            // HOLDLINE_LOG: a benchmark's quieter log (the tests read the debug one).
+            .env(
+                "RUST_LOG",
+                std::env::var("HOLDLINE_LOG").unwrap_or_else(|_| "holdline=debug".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"));
         if let Some(n) = nofile {
@@ -114,12 +120,17 @@ impl Server {
         let mut port = None;
         let mut api = None;
         let mut token = None;
+        let mut tls_port = None;
         loop {
             match rx.recv_timeout(READY_TIMEOUT) {
                 Ok(line) => {
                     // "listening sip udp 127.0.0.1:40123"
                     if let Some(rest) = line.strip_prefix("listening sip udp ") {
                         port = rest.rsplit(':').next().and_then(|p| p.parse().ok());
+                    }
+                    if let Some(rest) = line.strip_prefix("listening sip tls ") {
+                        tls_port =
+                            tls_port.or(rest.rsplit(':').next().and_then(|p| p.parse().ok()));
                     }
                     if let Some(rest) = line.strip_prefix("listening api ") {
                         api = Some(rest.trim().to_owned());
@@ -145,6 +156,7 @@ impl Server {
             log,
             api: api.expect("holdline printed no api listener"),
             token,
+            tls_port,
         }
     }
 

@@ -316,7 +316,7 @@ async fn a_tls_contact_is_refused_with_the_reason() {
         let ps = problems(&resp);
         assert!(
             ps.iter()
-                .any(|(f, m)| f == "contacts" && m.contains("TLS is not served yet")),
+                .any(|(f, m)| f == "contacts" && m.contains("no tls: listener is configured")),
             "{body}: {ps:?}"
         );
     }

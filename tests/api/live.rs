@@ -521,7 +521,13 @@ async fn metrics_export_connection_reuse() {
             outbound_opened: 11,
             reused: 4711,
             closed_outbound_idle: 8,
-            refused_tls: 2,
+            tls: holdline::api::live::TlsCounters {
+                inbound_handshakes: 5,
+                inbound_failed: 2,
+                outbound_failed: 1,
+                reloads: 3,
+                reload_failures: 1,
+            },
             ..Default::default()
         },
         ..Counters::default()
@@ -536,7 +542,11 @@ async fn metrics_export_connection_reuse() {
         "holdline_sip_connections_outbound_opened_total 11",
         "holdline_sip_connections_reused_total 4711",
         "holdline_sip_connections_outbound_idle_closed_total 8",
-        "holdline_sip_messages_refused_tls_total 2",
+        "holdline_sip_tls_inbound_handshakes_total 5",
+        "holdline_sip_tls_inbound_handshake_failures_total 2",
+        "holdline_sip_tls_outbound_handshake_failures_total 1",
+        "holdline_sip_tls_reloads_total 3",
+        "holdline_sip_tls_reload_failures_total 1",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }

@@ -15,3 +15,4 @@ mod openapi;
 mod prompts;
 mod queues;
 mod registrations;
+mod reports;

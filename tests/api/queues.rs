@@ -650,3 +650,38 @@ async fn embedded_default_objects_say_how_to_change_them() {
     );
     assert!(!text.contains("change it there"), "{text}");
 }
+
+#[tokio::test]
+async fn service_level_is_shown_set_and_checked() {
+    rejects(
+        json!({ "id": "q", "service_level": 2401 }),
+        "service_level",
+        "0–2400",
+    )
+    .await;
+    rejects(
+        json!({ "id": "q", "service_level": -5 }),
+        "service_level",
+        "0–2400",
+    )
+    .await;
+    let a = app();
+    let (status, q) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "sl" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{q}");
+    assert_eq!(q["service_level"], 20, "the default");
+    let (status, q) = call(
+        &a.router,
+        "PATCH",
+        "/api/v1/queues/sl",
+        Some(json!({ "service_level": 45 })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    assert_eq!(q["service_level"], 45);
+}

@@ -7,4 +7,5 @@ mod limits;
 mod prompt_refs;
 mod props;
 mod strict_rtp;
+mod tls;
 mod validation;

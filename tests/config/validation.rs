@@ -410,7 +410,7 @@ fn sip_listen_and_rtp_ports_are_checked() {
         [
             "[sip]: listen \"sctp:0.0.0.0:5060\" has unknown transport \"sctp\"; use udp, tcp or tls",
             "[sip]: listen \"tcp:localhost:5060\" has \"localhost:5060\", which is not IP:PORT (an IPv6 address goes in brackets: [::]:5060)",
-            "[sip]: listen \"tls:0.0.0.0:5061\" is tls:, and SIP over TLS is not available yet; use udp: or tcp:",
+            "[sip]: a tls: listen address needs tls_cert and tls_key (PEM files)",
             "[rtp]: ports \"20001-30000\" starts at odd port 20001; RTP uses even ports (RFC 3550 §11)",
         ]
     );
@@ -421,18 +421,21 @@ fn sip_listen_and_rtp_ports_are_checked() {
 }
 
 #[test]
-fn tls_and_host_names_are_refused_until_they_are_served() {
-    // Each of these used to pass the check and then fail at start-up or on every forward.
-    assert_problem(
+fn tls_needs_a_listener_and_host_names_are_refused_until_they_are_served() {
+    // A tls: listener with its files is served now.
+    let c = parse(
         "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
-        "[sip]: listen \"tls:[::]:5061\" is tls:, and SIP over TLS is not available yet; use udp: or tcp:",
-    );
+    )
+    .unwrap();
+    assert_eq!(c.sip.listen[0].to_string(), "tls:[::]:5061");
+    // A TLS trunk without a tls: listener: its in-dialog requests would have nowhere to go.
     for proxy in ["sips:198.51.100.10", "sip:198.51.100.10:5061;transport=TLS"] {
         assert_problem(
             &format!("[[trunk]]\nid = \"t2\"\nproxy = \"{proxy}\""),
             &format!(
-                "trunk \"t2\": proxy \"{proxy}\" asks for TLS, and SIP over TLS to trunks is not \
-                 available yet; use transport=udp or transport=tcp"
+                "trunk \"t2\": proxy \"{proxy}\" asks for TLS (sips: or transport=tls), and no \
+                 tls: listener is configured for its in-dialog requests to reach; add \
+                 tls:ADDR:PORT to [sip] listen"
             ),
         );
     }
@@ -645,13 +648,11 @@ fn event_log_keeps_a_year_by_default_for_ever_at_zero() {
 }
 
 #[test]
-fn serve_listen_flag_refuses_tls_like_the_file() {
+fn serve_listen_flag_takes_tls_like_the_file() {
     use holdline::config::validate::parse_served_listen;
     assert!(parse_served_listen("udp:127.0.0.1:0").is_ok());
-    assert_eq!(
-        parse_served_listen("tls:127.0.0.1:5061").unwrap_err(),
-        "is tls:, and SIP over TLS is not available yet; use udp: or tcp:"
-    );
+    assert!(parse_served_listen("tls:127.0.0.1:5061").is_ok());
+    assert!(parse_served_listen("sctp:127.0.0.1:5061").is_err());
 }
 
 #[test]
@@ -777,8 +778,8 @@ fn sip_connection_limits_have_defaults_and_are_range_checked() {
 }
 
 #[test]
-fn tls_contacts_and_forward_targets_are_refused_with_the_reason() {
-    // Sending to them over plain TCP or UDP would expose what they ask to protect.
+fn tls_contacts_and_forward_targets_need_what_serves_them() {
+    // Without a tls: listener a TLS contact's in-dialog requests would have nowhere to go.
     for contact in [
         "sips:dee@192.0.2.8",
         "sip:dee@192.0.2.8:5061;transport=tls",
@@ -787,10 +788,18 @@ fn tls_contacts_and_forward_targets_are_refused_with_the_reason() {
         assert_problem(
             &format!("[[user]]\nid = \"dee\"\ncontacts = [\"{contact}\"]"),
             &format!(
-                "user \"dee\": contact {contact:?} asks for TLS (sips: or transport=tls), and TLS \
-                 is not served yet; use sip: with transport=tcp or transport=udp"
+                "user \"dee\": contact \"{contact}\" asks for TLS (sips: or transport=tls), and no \
+                 tls: listener is configured for its in-dialog requests to reach; add \
+                 tls:ADDR:PORT to [sip] listen"
             ),
         );
+        // With one, it is served.
+        let c = parse(&format!(
+            "[sip]\nlisten = [\"tls:127.0.0.1:5061\"]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+             [[user]]\nid = \"dee\"\ncontacts = [\"{contact}\"]"
+        ))
+        .unwrap();
+        assert!(c.users.iter().any(|u| u.id.as_str() == "dee"));
     }
     // Plain TCP and UDP contacts stay accepted.
     let c = parse("[[user]]\nid = \"dee\"\ncontacts = [\"sip:dee@192.0.2.8:5062;transport=tcp\"]")
@@ -803,10 +812,12 @@ fn tls_contacts_and_forward_targets_are_refused_with_the_reason() {
         "[[queue]]\nid = \"q\"\nname = \"Q\"\nnumbers = [\"+14255550100\"]\nagents = [\"bea\"]\n\
          on_timeout = { action = \"forward\", to = \"sips:partner.example.com\" }",
     );
+    // A sips: target must be TLS on every hop; the base's trunk is plain TCP.
     assert!(
-        got.iter()
-            .any(|l| l.contains("\"sips:partner.example.com\" asks for TLS")
-                && l.contains("TLS is not served yet")),
+        got.iter().any(|l| {
+            l == "queue \"q\": target \"sips:partner.example.com\" is sips:, and trunk \"carrier\" \
+                is not reached over TLS; a sips: target must be TLS on every hop (RFC 3261 §26.2.2)"
+        }),
         "{got:?}"
     );
 }
@@ -859,5 +870,23 @@ fn session_timer_keys_have_defaults_and_bounds() {
     assert_problem(
         "[sip]\nsession_expires = 300\nmin_se = 600",
         "[sip]: min_se (600 s) must not exceed session_expires (300 s)",
+    );
+}
+
+#[test]
+fn service_level_defaults_to_20_s_and_must_be_0_to_2400() {
+    let c = parse("[[queue]]\nid = \"q\"").unwrap();
+    assert_eq!(c.queues[0].service_level, Duration::from_secs(20));
+    let c = parse("[[queue]]\nid = \"q\"\nservice_level = 0").unwrap();
+    assert_eq!(c.queues[0].service_level, Duration::ZERO);
+    let c = parse("[[queue]]\nid = \"q\"\nservice_level = 2400").unwrap();
+    assert_eq!(c.queues[0].service_level, Duration::from_secs(2400));
+    assert_problem(
+        "[[queue]]\nid = \"q\"\nservice_level = 2401",
+        "queue \"q\": service_level 2401 is out of range; it must be 0–2400 s",
+    );
+    assert_problem(
+        "[[queue]]\nid = \"q\"\nservice_level = -1",
+        "queue \"q\": service_level -1 is out of range; it must be 0–2400 s",
     );
 }

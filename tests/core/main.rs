@@ -10,7 +10,9 @@
 //!   contacts.
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
+//! - `attended`: attended transfer (REFER with Replaces), its refusals, INVITE with Replaces.
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
+//! - `large_requests`: RFC 3261 §18.1.1: a large request to a trunk over TCP, not UDP.
 //! - `server_header`: the Server / User-Agent value, default and configured.
 //! - `refer_reconfigure`: our REFER to a caller's side across a provisioning change.
 //! - `provisioning`: configuration changes and agent settings applied to the running core.
@@ -27,14 +29,17 @@
 mod abandon_log;
 mod admission;
 mod agent_legs;
+mod attended;
 mod devices;
 mod dial_strings;
 mod hostile_media;
+mod large_requests;
 mod media_timeouts;
 mod provisioning;
 mod queue_scenarios;
 mod refer_reconfigure;
 mod registrar;
+mod report_figures;
 mod rfc4475;
 mod sbc_forwards;
 mod server_header;

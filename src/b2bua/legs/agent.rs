@@ -191,14 +191,19 @@ impl Legs {
         );
         h.push(HeaderName::CallId, call_id.clone());
         h.push(HeaderName::CSeq, "1 INVITE");
-        let transport = match dest.transport {
-            Transport::Udp => String::new(),
-            t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
+        // RFC 3261 §8.1.1.8: a SIPS Request-URI needs a SIPS Contact (over TLS, which a SIPS
+        // target always gets).
+        let contact = match (dest.transport, &ring.target) {
+            (Transport::Tls, Uri::Sip(u)) if u.scheme == Scheme::Sips => {
+                format!("<sips:{host}:{port}>")
+            }
+            (Transport::Udp, _) => format!("<sip:{host}:{port}>"),
+            (t, _) => format!(
+                "<sip:{host}:{port};transport={}>",
+                t.as_via_str().to_ascii_lowercase()
+            ),
         };
-        h.push(
-            HeaderName::Contact,
-            format!("<sip:{host}:{port}{transport}>"),
-        );
+        h.push(HeaderName::Contact, contact);
         // RFC 3325: the caller's identity for phones that display it over From.
         if ring.caller.is_some() {
             h.push(
@@ -220,6 +225,8 @@ impl Legs {
         h.push(HeaderName::ContentType, "application/sdp");
         invite.body = offer.to_bytes();
         self.add_uac_session_headers(&mut invite);
+        // After every header: the size decides the transport.
+        let dest = self.large_request_over_tcp(dest, &mut invite);
 
         let invite_tx = match self.tx.send_request(now, invite.clone(), dest) {
             Ok(id) => id,
@@ -556,6 +563,61 @@ impl Legs {
             .events
             .push_back(LegEvent::LegEnded { leg, outcome });
     }
+}
+
+/// RFC 3261 §18.1.1: "If a request is within 200 bytes of the path MTU, or if it is larger
+/// than 1300 bytes and the path MTU is unknown, the request MUST be sent using an RFC 2914
+/// congestion controlled transport protocol, such as TCP."
+const LARGE_REQUEST: usize = 1300;
+
+impl Legs {
+    /// §18.1.1's switch: a request over [`LARGE_REQUEST`] bytes for a UDP destination known to
+    /// take TCP (a trunk proxy whose URI does not pin `transport=udp`) goes over TCP, with the
+    /// top Via (as §18.1.1 requires) and the Contact changed to say so. Registered phones and
+    /// static contacts stay on UDP: behind NAT a phone may take nothing else. Needs a TCP
+    /// listener, for the far end's in-dialog requests to reach the new Contact.
+    fn large_request_over_tcp(&mut self, dest: Peer, invite: &mut Request) -> Peer {
+        let has_tcp = self
+            .endpoint
+            .listeners
+            .iter()
+            .any(|(t, _)| *t == Transport::Tcp);
+        if dest.transport != Transport::Udp
+            || dest.conn.is_some()
+            || !has_tcp
+            || !self.endpoint.stream_capable.contains(&dest.addr)
+            || invite.to_bytes().len() <= LARGE_REQUEST
+        {
+            return dest;
+        }
+        let tcp = Peer {
+            transport: Transport::Tcp,
+            ..dest
+        };
+        let local = self.listener(Transport::Tcp);
+        let via = self.new_via(&tcp, local);
+        let (host, port) = self.advertised(Transport::Tcp, local, None);
+        invite.headers.set(HeaderName::Via, via);
+        invite.headers.set(
+            HeaderName::Contact,
+            format!("<sip:{host}:{port};transport=tcp>"),
+        );
+        tcp
+    }
+}
+
+/// The trunk proxies a large request may switch to TCP for: reached over UDP by default, not
+/// because their URI says `transport=udp` (RFC 3263 §4.1: TCP is mandatory to implement, so
+/// an unpinned proxy takes it).
+pub fn stream_capable(config: &crate::config::Config) -> std::collections::HashSet<SocketAddr> {
+    config
+        .trunks
+        .iter()
+        .filter(|t| t.proxy.params.value("transport").is_none())
+        .filter_map(|t| peer_of(&Uri::Sip(t.proxy.clone())))
+        .filter(|p| p.transport == Transport::Udp)
+        .map(|p| p.addr)
+        .collect()
 }
 
 /// Where to send a request for `uri` without DNS: its IP host, its port (5060, or 5061 for

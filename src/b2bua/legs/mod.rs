@@ -29,6 +29,7 @@ mod offer;
 mod probe;
 mod refer;
 mod register;
+mod replaces;
 pub mod session_timer;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -56,6 +57,7 @@ use super::ports::{MediaPorts, PortPool};
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
 pub(crate) use self::direct::PendingInvite;
 pub(crate) use self::register::PendingRegister;
+pub(crate) use self::replaces::Replaced;
 
 /// What a leg reports to the switch. (What the media plane must know of a dialog, that a
 /// caller was answered or an agent's media changed, goes out as an [`Event`] at once, in the
@@ -70,6 +72,12 @@ pub(crate) enum LegEvent {
     },
     /// The caller's dialog is over.
     CallerGone { call: CallHandle },
+    /// A new caller's INVITE with Replaces (RFC 3891) takes the place of caller `replaced`:
+    /// it passed every check of an INVITE to the same service and rings (no final response).
+    CallerReplaces {
+        call: CallHandle,
+        replaced: CallHandle,
+    },
     /// A NOTIFY in a caller's dialog (the progress of our REFER); unanswered until the
     /// switch says whether it belongs to a subscription ([`Legs::answer_notify`]).
     CallerNotify {
@@ -134,6 +142,9 @@ struct Endpoint {
     user_agent: String,
     /// `[sip] session_expires` / `min_se` (RFC 4028).
     session_timer: crate::config::SessionTimerConfig,
+    /// UDP destinations that take TCP too (trunk proxies whose URI does not pin
+    /// `transport=udp`): a large request to one goes over TCP (RFC 3261 §18.1.1).
+    stream_capable: std::collections::HashSet<SocketAddr>,
 }
 
 /// Caller dialogs and the transactions that belong to them.
@@ -215,6 +226,7 @@ impl Legs {
                 listeners: settings.listeners,
                 limits: settings.limits,
                 session_timer: config.sip.session_timer,
+                stream_capable: agent::stream_capable(config),
             },
             tx: TransactionLayer::new(settings.transactions),
             callers: Callers::default(),
@@ -231,6 +243,11 @@ impl Legs {
             session_due: BTreeSet::new(),
             leg_session_due: BTreeSet::new(),
         }
+    }
+
+    /// The trunks of a new configuration, for RFC 3261 §18.1.1's switch to TCP.
+    pub fn reconfigure_transports(&mut self, config: &Config) {
+        self.endpoint.stream_capable = agent::stream_capable(config);
     }
 
     pub fn set_ports(&mut self, ports: Box<dyn MediaPorts>) {
@@ -663,6 +680,11 @@ impl Legs {
         request_uri: Option<&Uri>,
     ) -> String {
         let (host, port) = self.advertised(transport, local, request_uri);
+        // RFC 3261 §12.1.1: a dialog a SIPS Request-URI set up gets a SIPS Contact (RFC 5630
+        // §3.1.3: `sips:` alone says TLS; `transport=tls` is deprecated beside it).
+        if transport == Transport::Tls && request_uri.is_some_and(is_sips) {
+            return format!("<sips:{host}:{port}>");
+        }
         let param = match transport {
             Transport::Udp => String::new(),
             t => format!(";transport={}", t.as_via_str().to_ascii_lowercase()),
@@ -717,6 +739,11 @@ fn answer_key(resp: &Response) -> Option<(String, String)> {
         m => m.as_str().to_owned(),
     };
     Some((method, format!("{}xx", resp.status / 100)))
+}
+
+/// Whether `uri` is a `sips:` URI.
+fn is_sips(uri: &Uri) -> bool {
+    matches!(uri, Uri::Sip(u) if u.scheme == crate::sip::uri::Scheme::Sips)
 }
 
 fn host_text(ip: IpAddr) -> String {
