@@ -151,3 +151,36 @@ fn an_agent_transfer_with_long_refer_to_and_referred_by_is_a_deflection() {
         "{diversion}"
     );
 }
+
+/// An agent's REFER whose Refer-To carries a Replaces for a number: the trunk sees nothing
+/// (a Replaces is never sent toward a trunk; holdline resolves it among its own dialogs).
+#[test]
+fn a_refer_with_replaces_to_a_number_never_reaches_the_trunk() {
+    let mut h = Harness::with_config(&config(""));
+    caller_arrives(&mut h, "div3");
+    let invite = to_peer(&mut h, AMOS).remove(0);
+    h.send_from(AMOS, &reply(&invite, 200, "amos1"));
+    h.sent.clear();
+    let our_from = invite.headers.get(&HeaderName::From).unwrap();
+    let call_id = invite.headers.get(&HeaderName::CallId).unwrap();
+    h.send_from(
+        AMOS,
+        &format!(
+            "REFER sip:holdline@192.0.2.1:5060 SIP/2.0\n\
+             Via: SIP/2.0/UDP {AMOS};branch=z9hG4bKrefer3\n\
+             From: <sip:amos@{AMOS}>;tag=amos1\n\
+             To: {our_from}\n\
+             Call-ID: {call_id}\n\
+             CSeq: 2 REFER\n\
+             Max-Forwards: 70\n\
+             Contact: <sip:amos@{AMOS}>\n\
+             Refer-To: <sip:+14255550999@203.0.113.9;user=phone?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>\n\
+             Content-Length: 0\n\n"
+        ),
+    );
+    h.advance(Duration::from_secs(5));
+    assert!(
+        to_peer(&mut h, TRUNK).is_empty(),
+        "nothing toward the trunk"
+    );
+}
