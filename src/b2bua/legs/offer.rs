@@ -130,13 +130,6 @@ impl Legs {
         let Some(call) = self.callers.calls.get_mut(&handle) else {
             return;
         };
-        if let Some(mut timer) = renewed {
-            if let Some(old) = &call.session {
-                timer.in_flight = old.in_flight;
-                timer.due = old.due;
-            }
-            call.session = Some(timer);
-        }
         // §12.2.2: a target-refresh request updates the remote target.
         call.dialog.refresh_target(&req);
         let body = match parse_body(&req) {
@@ -173,6 +166,15 @@ impl Legs {
         self.add_contact(&mut resp, handle, &req);
         if req.method == Method::Invite {
             reply::add_capabilities(&mut resp);
+        }
+        // The refresh succeeded (a refused offer above left the timer as it was): the new
+        // interval and refresher hold from now on.
+        if let (Some(mut timer), Some(call)) = (renewed, self.callers.calls.get_mut(&handle)) {
+            if let Some(old) = &call.session {
+                timer.in_flight = old.in_flight;
+                timer.due = old.due;
+            }
+            call.session = Some(timer);
         }
         self.add_session_headers(&mut resp, handle);
         if let Some(body) = body {
