@@ -148,6 +148,13 @@ fn no_provisional_response_in_time_moves_to_the_next_sbc() {
         b[0].uri.to_string(),
         "sip:+14255550999@203.0.113.11;user=phone"
     );
+    // RFC 5806: the retry says where the call was diverted from, as the first attempt did.
+    for invite in [&a[0], &b[0]] {
+        assert_eq!(
+            invite.headers.get(&HeaderName::Diversion),
+            Some("<sip:+14255550100@192.0.2.1>;reason=deflection;counter=1;privacy=off")
+        );
+    }
     // RFC 3261 §9.1: A gets no CANCEL before it answered at all; when it does, it is cancelled.
     assert!(to(&mut h, SBC_A, Method::Cancel).is_empty());
     h.send_from(SBC_A, &reply(&a[0], 180, "late"));

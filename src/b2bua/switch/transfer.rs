@@ -74,6 +74,8 @@ pub(crate) struct Failover {
     display: String,
     caller: Option<Uri>,
     dialled: Uri,
+    /// Where the forward goes (for its Diversion and History-Info headers).
+    dest: Destination,
     /// The leg of the attempt in flight.
     current: Option<LegHandle>,
 }
@@ -167,6 +169,7 @@ impl Switch {
                 display: display.clone(),
                 caller: caller.clone(),
                 dialled: dialled.clone(),
+                dest: dest.clone(),
                 current: None,
             };
             self.transfers.failover.insert(handle, failover);
@@ -181,6 +184,7 @@ impl Switch {
             false => cx.settings.dial_plan.ring_targets(&dest, cx.locations),
         };
         for target in ring_targets {
+            let diverted = diversion_headers(&dest, &dialled, &target.uri, referrer.is_some());
             let ring = RingRequest {
                 call: handle,
                 target: target.uri,
@@ -191,7 +195,7 @@ impl Switch {
                 auth: target.auth,
                 route: target.route,
             };
-            if let Some(leg) = cx.legs.ring_agent(now, ring) {
+            if let Some(leg) = cx.legs.ring_with(now, ring, diverted) {
                 if let Destination::User(user) = &dest {
                     self.note_forward_to_user(leg, user);
                 }
@@ -237,7 +241,9 @@ impl Switch {
             };
             let referrer = f.referrer;
             let more = !f.rest.is_empty();
-            let Some(leg) = cx.legs.ring_agent(now, ring) else {
+            // RFC 5806 / RFC 7044: each attempt says where the call was diverted from.
+            let diverted = diversion_headers(&f.dest, &f.dialled, &attempt.uri, referrer.is_some());
+            let Some(leg) = cx.legs.ring_with(now, ring, diverted) else {
                 tracing::info!(trunk = %attempt.trunk, sbc = %attempt.dest.addr, "could not send the forward to this SBC; trying the next");
                 continue;
             };
@@ -561,4 +567,38 @@ impl Switch {
         cx.legs.notify_referrer(now, agent, status, reason);
         cx.legs.cancel_leg(now, agent);
     }
+}
+
+/// What an INVITE that leaves toward a trunk or an external target says about where the call
+/// came from: `Diversion` (RFC 5806 §4) naming the service the caller dialled, with why and how
+/// often it was diverted, and the `History-Info` entry (RFC 7044 §9.1) for the new target
+/// beside the dialled one (`index=1`, which every leg carries): `mp` because the queue mapped
+/// the request to another AoR. Carriers show the diverting number and charge or screen on it.
+/// Forwards to users and queues stay inside holdline: nothing is added.
+fn diversion_headers(
+    dest: &Destination,
+    dialled: &Uri,
+    target: &Uri,
+    by_agent: bool,
+) -> Vec<(HeaderName, String)> {
+    if !matches!(dest, Destination::External { .. }) {
+        return Vec::new();
+    }
+    // RFC 5806 §4: an agent's transfer is a deflection; a queue's forward (overflow, timeout)
+    // always happens on its own, unconditionally.
+    let reason = if by_agent {
+        "deflection"
+    } else {
+        "unconditional"
+    };
+    vec![
+        (
+            HeaderName::Diversion,
+            format!("<{dialled}>;reason={reason};counter=1;privacy=off"),
+        ),
+        (
+            HeaderName::HistoryInfo,
+            format!("<{target}>;index=1.1;mp=1"),
+        ),
+    ]
 }
