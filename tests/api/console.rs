@@ -858,3 +858,103 @@ async fn the_wallboard_reads_queue_status_and_the_live_feed_behind_the_session()
     .await;
     assert_eq!(none.status, StatusCode::SEE_OTHER, "signed out: to sign in");
 }
+
+/// 2026-12-07T00:00:00Z in Unix ms.
+const DAY0: i64 = 1_796_601_600_000;
+const HOUR: i64 = 3_600_000;
+
+fn report_event(
+    at_ms: i64,
+    call: &str,
+    kind: &str,
+    agent: Option<&str>,
+    waited_ms: i64,
+) -> holdline::store::QueueEvent {
+    holdline::store::QueueEvent {
+        seq: 0,
+        at_ms,
+        queue: "demo".into(),
+        call_id: call.into(),
+        agent: agent.map(str::to_owned),
+        kind: kind.into(),
+        detail: None,
+        waited_ms: Some(waited_ms),
+    }
+}
+
+/// On 2026-12-07: in the 09:00 hour c1 answered by amos after 12 s (talked 50 s) and c2
+/// abandoned after 40 s; at 14:00 c3 answered by bea after 30 s. The day before: one offer.
+fn seed_calls(a: &crate::api_support::App) {
+    let t9 = DAY0 + 9 * HOUR;
+    let t14 = DAY0 + 14 * HOUR;
+    let mut completed = report_event(t9 + 62_000, "c1", "completed", Some("amos"), 62_000);
+    completed.detail = Some("talked 50000 ms".into());
+    a.state
+        .record_events(&[
+            report_event(DAY0 - HOUR, "old", "offered", None, 0),
+            report_event(t9, "c1", "offered", None, 0),
+            report_event(t9, "c1", "agent-ringing", Some("amos"), 0),
+            report_event(t9 + 12_000, "c1", "answered", Some("amos"), 12_000),
+            completed,
+            report_event(t9 + 600_000, "c2", "offered", None, 0),
+            report_event(t9 + 640_000, "c2", "abandoned", None, 40_000),
+            report_event(t14, "c3", "offered", None, 0),
+            report_event(t14 + 30_000, "c3", "answered", Some("bea"), 30_000),
+        ])
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_wallboard_s_today_row_is_the_wallboard_api_s_figures() {
+    let a = app();
+    fn evening() -> i64 {
+        DAY0 + 20 * HOUR
+    }
+    a.state.prov().set_wall_clock(evening);
+    seed_calls(&a);
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.98").await;
+    let id = id.unwrap();
+    let get = |path: &'static str| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            let got = send(&router, "GET", path, Some(&id), None, None, "192.0.2.98").await;
+            assert_eq!(got.status, StatusCode::OK, "{path}: {}", got.body);
+            serde_json::from_str::<serde_json::Value>(&got.body).unwrap()
+        }
+    };
+    let (status, api) = call(&a.router, "GET", "/api/v1/wallboard/demo", None).await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    for path in ["/wallboard-data/status", "/wallboard-data/status?queue=demo"] {
+        let boards = get(path).await;
+        let board = &boards[0];
+        assert_eq!(board["queue"], "demo", "{boards}");
+        assert_eq!(board["today"], api["today"], "{path}: the API's figures, unchanged");
+        let shown: Vec<(String, String)> = board["today_shown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+            .collect();
+        let t = &api["today"];
+        let avg = t["avg_wait_ms"].as_u64().unwrap() / 1000;
+        let expected = vec![
+            ("offered".into(), t["offered"].to_string()),
+            ("answered".into(), t["answered"].to_string()),
+            ("abandoned".into(), t["abandoned"].to_string()),
+            ("average wait".into(), format!("{}:{:02}", avg / 60, avg % 60)),
+            (
+                "service level".into(),
+                format!("{}%", t["service_level_pct"].as_f64().unwrap().round()),
+            ),
+        ];
+        assert_eq!(shown, expected, "{path}");
+        // And the known day: 3 offered (yesterday's not), 2 answered, 1 abandoned, waits
+        // 12 s and 30 s, one of two within the 20 s service level.
+        assert_eq!(
+            shown.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(),
+            ["3", "2", "1", "0:21", "50%"],
+            "{path}"
+        );
+    }
+}
