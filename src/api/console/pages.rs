@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub(crate) mod reports;
+
 use super::session::{csrf_ok, same_origin, Role, Session};
 use super::{page, see_other, source, Console, Form, Reply};
 
