@@ -234,9 +234,16 @@ pub(crate) fn bar_chart(title: &str, series: &[&str], groups: &[Group]) -> Strin
             ));
         }
         if labelled(i) {
+            // The outer labels hang inwards, so they stay inside the picture.
+            let (at, anchor) = if groups.len() > 12 && i == 0 {
+                (x, "start")
+            } else if groups.len() > 12 && i + 1 == groups.len() {
+                (x + bar, "end")
+            } else {
+                (x + bar / 2.0, "middle")
+            };
             svg.push_str(&format!(
-                "<text class=\"axis\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                x + bar / 2.0,
+                "<text class=\"axis\" x=\"{at:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 CHART_H - 4.0,
                 xml(&g.label)
             ));
