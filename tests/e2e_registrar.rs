@@ -411,4 +411,37 @@ fn wrong_passwords_ban_the_source_while_another_source_still_registers() {
         1,
         "the ban is logged once"
     );
+    // The event log has the ban and the registration, through the API's filters.
+    let banned = logged_events(&api, "kind=banned", 1);
+    assert_eq!(
+        banned[0]["detail"],
+        "source=127.0.0.1 reason=auth-failures until=+600s"
+    );
+    assert_eq!(banned[0]["queue"], "");
+    let registered = logged_events(&api, "kind=registered&agent=amos", 1);
+    let detail = registered[0]["detail"].as_str().unwrap_or_default();
+    let source = format!("source=udp:{} reason=new", phone.local_addr().unwrap());
+    assert!(
+        detail.starts_with("contact=sip:amos@10.1.2.3:5060 ") && detail.ends_with(&source),
+        "{detail}"
+    );
+    assert_eq!(registered[0]["call_id"], "reg-amos@test");
+    assert!(logged_events(&api, "kind=registered&agent=bea", 0).is_empty());
+}
+
+/// `GET /api/v1/events?{query}` once it lists `want` events (the log is written off the
+/// core's task: up to 5 s).
+fn logged_events(api: &Client, query: &str, want: usize) -> Vec<serde_json::Value> {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = api
+            .request("GET", &format!("/api/v1/events?{query}"), None)
+            .unwrap();
+        let events = reply.body.as_array().cloned().unwrap_or_default();
+        if events.len() >= want || Instant::now() > end {
+            assert_eq!(events.len(), want, "{query}: {}", reply.body);
+            return events;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -35,7 +35,7 @@ pub mod report;
 pub mod rtp_send;
 pub mod rtp_stats;
 mod rx_time;
-mod spawn;
+pub mod spawn;
 pub mod uac;
 
 use std::net::{IpAddr, SocketAddr};

@@ -25,6 +25,7 @@ use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
 pub use self::direct::{AgentRequest, SettingChange};
+use super::access_log::{AccessEvent, AccessLog, Cause};
 
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
 use super::legs::call::CallHandle;
@@ -150,6 +151,8 @@ pub struct Core {
     /// Users whose bindings changed since [`Core::poll_registration_change`] (the runtime
     /// stores them).
     registration_changes: std::collections::BTreeSet<crate::config::UserId>,
+    /// Registration and ban events for the event log.
+    access: AccessLog,
     /// Agents' settings changed by feature codes, for the runtime to store.
     agent_requests: VecDeque<AgentRequest>,
 }
@@ -166,6 +169,7 @@ impl Core {
         Core {
             registrar,
             registration_changes: Default::default(),
+            access: AccessLog::default(),
             agent_requests: VecDeque::new(),
             settings: Arc::new(Settings::new(config)),
             legs: Legs::new(config, settings),
@@ -278,6 +282,9 @@ impl Core {
     fn silence_banned(&mut self, now: Time) {
         let mut banned = false;
         while let Some(source) = self.admission.poll_banned() {
+            if let Some(ban) = self.admission.bans(now).iter().find(|b| b.addr == source) {
+                self.access.banned(now, ban);
+            }
             self.legs.silence_source(source);
             banned = true;
         }
@@ -289,7 +296,13 @@ impl Core {
     /// Drives timers due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.admission.expire(now);
+        let admission = &self.admission;
+        self.access.expire_bans(now, |addr| {
+            let ban = admission.bans(now).into_iter().find(|b| b.addr == addr);
+            ban.map(|b| b.until)
+        });
         for user in self.registrar.expire(now) {
+            self.log_bindings(now, &user, Cause::Expiry);
             self.sync_registered(now, &user);
         }
         self.legs.handle_timeout(now);
@@ -377,6 +390,7 @@ impl Core {
             self.switch.poll_timeout(),
             self.prober.poll_timeout(),
             self.registrar.poll_timeout(),
+            self.access.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -509,6 +523,7 @@ impl Core {
         self.prober.reconfigure(now, config);
         self.applied.reconfigure(now, config, engine);
         for user in dropped {
+            self.log_bindings(now, &user, Cause::Config);
             self.sync_registered(now, &user);
         }
         self.settle(now);
@@ -558,7 +573,11 @@ impl Core {
 
     /// Lifts the ban on `addr`; whether there was one in force.
     pub fn lift_ban(&mut self, now: Time, addr: std::net::IpAddr) -> bool {
-        self.admission.lift(now, addr)
+        let lifted = self.admission.lift(now, addr);
+        if lifted {
+            self.access.lifted(now, addr);
+        }
+        lifted
     }
 
     /// Bans `addr` for `[limits] ban` (an admin, or a later part that spots abuse).
@@ -596,6 +615,7 @@ impl Core {
             self.silence_banned(now);
         }
         if let Some(user) = answer.changed {
+            self.log_bindings(now, &user, Cause::Register);
             self.sync_registered(now, &user);
         }
     }
@@ -626,6 +646,7 @@ impl Core {
     /// dropped, as nothing can reach them any more (RFC 5626 §5.3).
     pub fn connection_closed(&mut self, now: Time, conn: crate::sip::transport::ConnId) {
         for user in self.registrar.flow_closed(conn) {
+            self.log_bindings(now, &user, Cause::FlowClosed);
             self.sync_registered(now, &user);
         }
     }
@@ -648,6 +669,7 @@ impl Core {
     ) -> bool {
         let removed = self.registrar.remove(now, user, index);
         if removed {
+            self.log_bindings(now, user, Cause::Admin);
             self.sync_registered(now, user);
         }
         removed
@@ -661,6 +683,7 @@ impl Core {
         bindings: Vec<Binding>,
     ) {
         if self.registrar.restore(now, user, bindings) {
+            self.log_bindings(now, user, Cause::Restore);
             self.sync_registered(now, user);
             self.registration_changes.remove(user);
         } else {
@@ -679,5 +702,20 @@ impl Core {
     pub fn registrar_stats(&self) -> (usize, usize, RegistrarStats) {
         let (users, bindings) = self.registrar.counts();
         (users, bindings, self.registrar.stats())
+    }
+}
+
+/// The registration and ban events of the event log (see `access_log`).
+impl Core {
+    /// Logs what changed in `user`'s bindings for `cause` (before locations hear of it).
+    fn log_bindings(&mut self, now: Time, user: &crate::config::UserId, cause: Cause) {
+        let current = self.registrar.bindings(user, now);
+        self.access.bindings(now, user, &current, cause);
+    }
+
+    /// The next registration or ban event. The runtime drains these into the event log; a
+    /// core nobody drains keeps the latest ones (tests read them this way).
+    pub fn poll_access_event(&mut self) -> Option<AccessEvent> {
+        self.access.poll()
     }
 }

@@ -29,6 +29,7 @@
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
 
+pub mod access_log;
 pub mod admission;
 pub mod core;
 pub mod legs;

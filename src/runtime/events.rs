@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::ApiState;
+use crate::b2bua::access_log::AccessEvent;
 use crate::b2bua::LoggedEvent;
 use crate::queue::event::EventKind;
 use crate::queue::types::{DeclineReason, EndReason, RingOutcome};
@@ -115,6 +116,22 @@ pub fn log_record(logged: &LoggedEvent, at_ms: i64) -> QueueEvent {
         kind: kind.to_owned(),
         detail,
         waited_ms: Some(i64::try_from(e.waited.as_millis()).unwrap_or(i64::MAX)),
+    }
+}
+
+/// A registration or ban event as a log record: no queue (`""`), the user as `agent`, the
+/// REGISTER's Call-ID as `call_id` (empty for bans), `contact=… source=… reason=…` as
+/// `detail`. `GET /api/v1/events?kind=registered` or `?agent=amos` finds them.
+pub(crate) fn access_record(e: &AccessEvent, clock: &Clock) -> QueueEvent {
+    QueueEvent {
+        seq: 0,
+        at_ms: clock.unix_ms(e.at),
+        queue: String::new(),
+        call_id: e.call_id.clone().unwrap_or_default(),
+        agent: e.user.as_ref().map(|u| u.as_str().to_owned()),
+        kind: e.kind.to_owned(),
+        detail: Some(e.detail()),
+        waited_ms: None,
     }
 }
 

@@ -247,6 +247,11 @@ pub async fn run_provisioned(
                 let _ = log.send(events::record(&logged, &clock));
             }
         }
+        while let Some(access) = core.poll_access_event() {
+            if let Some((log, _)) = &event_log {
+                let _ = log.send(events::access_record(&access, &clock));
+            }
+        }
         store_registrations(
             &mut core,
             &clock,
@@ -379,6 +384,11 @@ pub async fn run_provisioned(
     while let Some(logged) = core.poll_queue_event() {
         if let Some((log, _)) = &event_log {
             let _ = log.send(events::record(&logged, &clock));
+        }
+    }
+    while let Some(access) = core.poll_access_event() {
+        if let Some((log, _)) = &event_log {
+            let _ = log.send(events::access_record(&access, &clock));
         }
     }
     if let Some((log, writer)) = event_log {

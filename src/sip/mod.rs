@@ -20,6 +20,7 @@ pub mod header;
 pub mod message;
 pub mod method;
 pub mod parse;
+pub mod replaces;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;

@@ -85,6 +85,10 @@ pub struct EventFilter {
     pub after_seq: Option<i64>,
     /// At most this many (default and maximum [`MAX_EVENTS`]), the latest ones, oldest first.
     pub limit: Option<u32>,
+    /// Only this kind (`answered`, `registered`, `banned` …).
+    pub kind: Option<String>,
+    /// Only events naming this agent (for registration events, the user).
+    pub agent: Option<String>,
 }
 
 /// The most events one query returns.
@@ -136,6 +140,7 @@ impl Store {
             "SELECT seq, at_ms, queue, call_id, agent, kind, detail, waited_ms FROM events
              WHERE (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR at_ms >= ?2)
                AND (?3 IS NULL OR at_ms < ?3) AND (?4 IS NULL OR seq > ?4)
+               AND (?6 IS NULL OR kind = ?6) AND (?7 IS NULL OR agent = ?7)
              ORDER BY seq DESC LIMIT ?5",
         )?;
         let rows = stmt.query_map(
@@ -144,7 +149,9 @@ impl Store {
                 filter.since,
                 filter.until,
                 filter.after_seq,
-                limit
+                limit,
+                filter.kind,
+                filter.agent
             ],
             |r| {
                 Ok(QueueEvent {
@@ -387,6 +394,39 @@ mod tests {
             .map(|e| e.seq)
             .collect();
         assert_eq!(all, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn events_filter_by_kind_and_agent() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut reg = ev(1, "", "registered");
+        reg.agent = Some("amos".into());
+        let mut other = ev(2, "", "registered");
+        other.agent = Some("bea".into());
+        let mut answered = ev(3, "a", "answered");
+        answered.agent = Some("amos".into());
+        for e in [&reg, &other, &answered] {
+            s.append_event(e).unwrap();
+        }
+        let at = |f: EventFilter| -> Vec<i64> {
+            s.events(&f).unwrap().iter().map(|e| e.at_ms).collect()
+        };
+        let by_kind = EventFilter {
+            kind: Some("registered".into()),
+            ..Default::default()
+        };
+        assert_eq!(at(by_kind), [1, 2]);
+        let by_agent = EventFilter {
+            agent: Some("amos".into()),
+            ..Default::default()
+        };
+        assert_eq!(at(by_agent), [1, 3]);
+        let both = EventFilter {
+            kind: Some("registered".into()),
+            agent: Some("amos".into()),
+            ..Default::default()
+        };
+        assert_eq!(at(both), [1]);
     }
 
     #[test]

@@ -37,17 +37,23 @@ impl Store {
         bindings: &[StoredBinding],
     ) -> Result<(), StoreError> {
         let tx = self.conn_mut().transaction()?;
-        tx.execute("DELETE FROM registrations WHERE user_id = ?1", [user])?;
-        for (seq, b) in bindings.iter().enumerate() {
-            let body = serde_json::to_string(b).map_err(|source| StoreError::Corrupt {
-                kind: "registration",
-                id: user.to_owned(),
-                source,
-            })?;
-            tx.execute(
+        // Cached statements: every refresh of every phone comes here, and parsing the SQL
+        // each time was a tenth of the server's CPU under 10,000 refreshing phones
+        // (BENCHMARKS.md, registrar over UDP).
+        tx.prepare_cached("DELETE FROM registrations WHERE user_id = ?1")?
+            .execute([user])?;
+        {
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO registrations (user_id, seq, body) VALUES (?1, ?2, ?3)",
-                params![user, seq as i64, body],
             )?;
+            for (seq, b) in bindings.iter().enumerate() {
+                let body = serde_json::to_string(b).map_err(|source| StoreError::Corrupt {
+                    kind: "registration",
+                    id: user.to_owned(),
+                    source,
+                })?;
+                insert.execute(params![user, seq as i64, body])?;
+            }
         }
         tx.commit()?;
         Ok(())

@@ -10,6 +10,7 @@
 //!   contacts.
 //! - `queue_scenarios`: the queue engine through the whole core (routing, rings, bridge).
 //! - `transfers`: forwards and agents' REFERs (toll-fraud policy, fallbacks).
+//! - `attended`: attended transfer (REFER with Replaces), its refusals, INVITE with Replaces.
 //! - `dial_strings`: REFERs to numbers in disguise, feature codes, maddr and ?headers.
 //! - `large_requests`: RFC 3261 §18.1.1: a large request to a trunk over TCP, not UDP.
 //! - `server_header`: the Server / User-Agent value, default and configured.
@@ -28,6 +29,7 @@
 mod abandon_log;
 mod admission;
 mod agent_legs;
+mod attended;
 mod devices;
 mod dial_strings;
 mod hostile_media;

@@ -996,3 +996,116 @@ fn a_registered_agent_whose_static_contact_is_silent_stays_online_and_rings_at_t
         "rung at the binding, not the silent desk phone"
     );
 }
+
+/// The registration and ban events the core reports for the event log, as (kind, user, reason).
+fn access_events(h: &mut Harness) -> Vec<(String, Option<String>, String)> {
+    std::iter::from_fn(|| h.core.poll_access_event())
+        .map(|e| {
+            (
+                e.kind.to_owned(),
+                e.user.map(|u| u.as_str().to_owned()),
+                e.reason,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn registrations_and_bans_are_logged_but_plain_refreshes_are_not() {
+    let mut h =
+        harness("[registrar]\nauth_failures = 2\nauth_failure_window = 60\nauth_ban = 600\n");
+    let mut r = Reg::new(10);
+    r.expires = Some("600");
+    register(&mut h, PHONE, &r, "SHA-256");
+    let logged: Vec<_> = std::iter::from_fn(|| h.core.poll_access_event()).collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].kind, "registered");
+    assert_eq!(
+        logged[0].detail(),
+        "contact=sip:amos@10.0.0.5:5060 source=udp:203.0.113.9:40000 reason=new"
+    );
+    assert_eq!(logged[0].call_id.as_deref(), Some("reg-1"));
+
+    // A refresh from the same place: nothing (10,000 agents refreshing would flood the log).
+    h.advance(Duration::from_secs(300));
+    let mut refresh = Reg::new(20);
+    refresh.expires = Some("600");
+    assert_eq!(register(&mut h, PHONE, &refresh, "SHA-256").status, 200);
+    assert_eq!(access_events(&mut h), []);
+    // The same binding refreshed from another address (NAT rebinding): logged as moved.
+    let mut moved = Reg::new(30);
+    moved.expires = Some("600");
+    assert_eq!(register(&mut h, PHONE2, &moved, "SHA-256").status, 200);
+    assert_eq!(
+        access_events(&mut h),
+        [("registered".into(), Some("amos".into()), "moved".into())]
+    );
+    // Removed by the phone, then a new one that expires.
+    let mut gone = Reg::new(40);
+    gone.expires = Some("0");
+    register(&mut h, PHONE2, &gone, "SHA-256");
+    assert_eq!(
+        access_events(&mut h),
+        [("unregistered".into(), Some("amos".into()), "phone".into())]
+    );
+    let mut short = Reg::new(50);
+    short.expires = Some("120");
+    register(&mut h, PHONE, &short, "SHA-256");
+    h.advance(Duration::from_secs(121));
+    assert_eq!(
+        access_events(&mut h),
+        [
+            ("registered".into(), Some("amos".into()), "new".into()),
+            (
+                "registration-expired".into(),
+                Some("amos".into()),
+                "expired".into()
+            )
+        ]
+    );
+
+    // Two wrong passwords: the source is banned (logged once), and the ban's end is logged.
+    let ch = pick(&send(&mut h, SCANNER, &Reg::new(1)), "SHA-256");
+    for i in 0..2 {
+        let mut bad = Reg::new(2 + i);
+        bad.auth = Some(authorization(
+            &ch,
+            "SHA-256",
+            "amos",
+            "guess",
+            "sip:example.com",
+            1 + i,
+        ));
+        send(&mut h, SCANNER, &bad);
+    }
+    let banned: Vec<_> = std::iter::from_fn(|| h.core.poll_access_event()).collect();
+    assert_eq!(banned.len(), 1, "{banned:?}");
+    assert_eq!(banned[0].kind, "banned");
+    assert_eq!(
+        banned[0].detail(),
+        "source=203.0.113.66 reason=auth-failures until=+600s"
+    );
+    h.advance(Duration::from_secs(599));
+    assert_eq!(access_events(&mut h), []);
+    h.advance(Duration::from_secs(2));
+    assert_eq!(
+        access_events(&mut h),
+        [("ban-lifted".into(), None, "expired".into())]
+    );
+    // An admin's ban and lift.
+    let addr: std::net::IpAddr = "198.51.100.77".parse().unwrap();
+    h.core.ban(
+        h.now,
+        addr,
+        holdline::b2bua::admission::BanReason::RequestRate,
+    );
+    assert!(h.core.lift_ban(h.now, addr));
+    let kinds: Vec<_> = access_events(&mut h)
+        .into_iter()
+        .map(|(k, _, r)| format!("{k} {r}"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["banned request-rate until=+60s", "ban-lifted admin"]
+    );
+}

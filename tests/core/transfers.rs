@@ -212,7 +212,7 @@ fn agent_refer_to_a_number_nobody_allowed_is_refused_with_403() {
 }
 
 #[test]
-fn agent_refer_with_replaces_or_two_refer_tos_is_refused() {
+fn agent_refer_with_unknown_replaces_or_two_refer_tos_is_refused() {
     let mut h = Harness::with_config(&config(""));
     let invite = bridged_to_amos(&mut h);
     h.send_from(
@@ -235,10 +235,19 @@ fn agent_refer_with_replaces_or_two_refer_tos_is_refused() {
             "Refer-To: <sip:bea@192.0.2.1>\nRefer-To: <sip:amos@192.0.2.1>",
         ),
     );
-    let (_, resps) = sent_to(&mut h, AMOS);
+    let (reqs, resps) = sent_to(&mut h, AMOS);
+    // An attended transfer naming no dialog of holdline's: 202, then the final NOTIFY says
+    // 481 (RFC 3891 §3, see tests/core/attended.rs); two Refer-Tos: 400.
     assert_eq!(
         resps.iter().map(|r| r.status).collect::<Vec<_>>(),
-        vec![501, 400]
+        vec![202, 400]
+    );
+    assert_eq!(
+        reqs.iter().map(sipfrag).collect::<Vec<_>>(),
+        vec![
+            "SIP/2.0 100 Trying",
+            "SIP/2.0 481 Call/Transaction Does Not Exist"
+        ]
     );
 }
 

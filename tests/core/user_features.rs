@@ -672,3 +672,117 @@ fn a_transfer_to_a_users_extension_rings_them_and_keeps_them_busy_until_it_ends(
     h.send_from(AMOS, &bye);
     assert!(!status(&h, "amos").busy_elsewhere);
 }
+
+/// A request from Amos's phone inside the leg `invite` opened (our From is its To).
+fn from_amos(invite: &Request, method: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "{method} {} SIP/2.0\n\
+         Via: SIP/2.0/UDP {AMOS};branch=z9hG4bKamos{method}{cseq};rport\n\
+         From: {};tag=amos-q\n\
+         To: {}\n\
+         Call-ID: {}\n\
+         CSeq: {cseq} {method}\n\
+         Max-Forwards: 70\n\
+         Contact: <sip:amos@{AMOS}>\n\
+         {extra}Content-Length: 0\n\n",
+        invite
+            .headers
+            .get(&HeaderName::Contact)
+            .unwrap()
+            .trim_matches(['<', '>']),
+        invite.headers.get(&HeaderName::To).unwrap(),
+        invite.headers.get(&HeaderName::From).unwrap(),
+        invite.headers.call_id().unwrap(),
+    )
+}
+
+#[test]
+fn an_attended_transfer_through_a_user_call_hands_the_caller_to_the_user() {
+    // Amos takes a queue call, calls Bea as a user (extension 202) to consult, then transfers
+    // with Replaces naming that user call: the caller is bridged to Bea's phone, Amos's two
+    // dialogs end, and Bea stays busy on the caller (the attended transfer does not care
+    // what the consult call is, see `b2bua/switch/attended.rs`).
+    let mut h = harness();
+    caller_arrives(&mut h, "q1");
+    let offers: Vec<(String, Request)> = requests(&mut h)
+        .into_iter()
+        .filter(|(_, r)| r.method == Method::Invite)
+        .collect();
+    let (_, to_amos) = offers
+        .iter()
+        .find(|(p, _)| p == AMOS)
+        .cloned()
+        .expect("the queue call rings Amos");
+    h.send_from(AMOS, &reply(&to_amos, 200, "amos-q"));
+    h.advance(Duration::from_millis(10));
+    h.sent.clear();
+
+    let resps = dial(&mut h, "202", "u9", "s3cret");
+    assert_eq!(resps.last().map(|r| r.status), Some(180));
+    let ring: Vec<(String, Request)> = requests(&mut h)
+        .into_iter()
+        .filter(|(_, r)| r.method == Method::Invite)
+        .collect();
+    let (_, to_bea) = ring.iter().find(|(p, _)| p == BEA1).cloned().unwrap();
+    h.send_from(BEA1, &reply(&to_bea, 200, "bea-u"));
+    let ok = final_of(&responses_to(&mut h, AMOS));
+    assert_eq!(
+        ok.status, 200,
+        "the consult call is answered once Bea answers"
+    );
+    let tag = ok
+        .headers
+        .to()
+        .and_then(|t| t.tag().map(str::to_owned))
+        .unwrap();
+    let bea_leg = h
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Bridge { leg, .. } => Some(*leg),
+            _ => None,
+        })
+        .unwrap();
+    h.events.clear();
+    h.sent.clear();
+
+    let refer_to =
+        format!("Refer-To: <sip:202@example.com?Replaces=u9%3Bto-tag%3D{tag}%3Bfrom-tag%3Damu9>\n");
+    h.send_from(AMOS, &from_amos(&to_amos, "REFER", 2, &refer_to));
+    let to_amos_now: Vec<Request> = requests(&mut h)
+        .into_iter()
+        .filter(|(p, _)| p == AMOS)
+        .map(|(_, r)| r)
+        .collect();
+    let notify_bodies: Vec<String> = to_amos_now
+        .iter()
+        .filter(|r| r.method == Method::Notify)
+        .map(|r| String::from_utf8_lossy(&r.body).trim().to_owned())
+        .collect();
+    assert_eq!(notify_bodies, ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+    let byes = to_amos_now
+        .iter()
+        .filter(|r| r.method == Method::Bye)
+        .count();
+    assert_eq!(byes, 2, "BYE on Amos's queue leg and on his call to Bea");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::Bridge { leg, .. } if *leg == bea_leg)),
+        "Bea's leg is bridged to the caller: {:?}",
+        h.events
+    );
+    for bye in to_amos_now.iter().filter(|r| r.method == Method::Bye) {
+        h.send_from(AMOS, &reply(bye, 200, "x"));
+    }
+    assert_eq!(h.core.call_count(), 1, "the caller's dialog is left");
+    assert!(
+        status(&h, "bea").busy_elsewhere,
+        "Bea is on the caller's call"
+    );
+    assert!(
+        !status(&h, "amos").busy_elsewhere,
+        "Amos placed no call any more"
+    );
+}

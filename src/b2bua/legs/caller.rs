@@ -76,7 +76,13 @@ impl Legs {
         inbound: Inbound<'_>,
     ) {
         match req.method {
-            Method::Invite => self.on_invite(now, tx, req, from, local, inbound),
+            Method::Invite => match self.replacing_invite(now, tx, &req, from.addr.ip()) {
+                None => self.on_invite(now, tx, req, from, local, inbound),
+                Some(super::replaces::Replacing::Refused) => {}
+                Some(super::replaces::Replacing::Takes { call, dialled }) => {
+                    self.on_replacing_invite(now, tx, req, from, local, inbound, call, dialled)
+                }
+            },
             Method::Options => self.on_options(now, tx, &req),
             Method::Register => self.on_register(tx, req, from),
             // BYE, UPDATE, INFO need a dialog (§12.2.2, §15.1.2).
@@ -99,7 +105,7 @@ impl Legs {
         self.respond(now, tx, resp);
     }
 
-    fn on_invite(
+    pub(super) fn on_invite(
         &mut self,
         now: Time,
         tx: ServerTxId,

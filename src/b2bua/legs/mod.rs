@@ -28,6 +28,7 @@ mod offer;
 mod probe;
 mod refer;
 mod register;
+mod replaces;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -54,6 +55,7 @@ use super::ports::{MediaPorts, PortPool};
 pub use self::agent::{peer_of, Leg, LegHandle, LegOutcome, LegState, RingRequest};
 pub(crate) use self::direct::PendingInvite;
 pub(crate) use self::register::PendingRegister;
+pub(crate) use self::replaces::Replaced;
 
 /// What a leg reports to the switch. (What the media plane must know of a dialog, that a
 /// caller was answered or an agent's media changed, goes out as an [`Event`] at once, in the
@@ -68,6 +70,12 @@ pub(crate) enum LegEvent {
     },
     /// The caller's dialog is over.
     CallerGone { call: CallHandle },
+    /// A new caller's INVITE with Replaces (RFC 3891) takes the place of caller `replaced`:
+    /// it passed every check of an INVITE to the same service and rings (no final response).
+    CallerReplaces {
+        call: CallHandle,
+        replaced: CallHandle,
+    },
     /// A NOTIFY in a caller's dialog (the progress of our REFER); unanswered until the
     /// switch says whether it belongs to a subscription ([`Legs::answer_notify`]).
     CallerNotify {

@@ -8,8 +8,10 @@
 //! - this file: the leg events in, the engine pumped, timers, the queue event log.
 //! - `queueing`: the engine's actions carried out; agent legs per (call, agent).
 //! - `transfer`: forwards of answered calls and agents' REFERs.
+//! - `attended`: agents' attended transfers (REFER with Replaces).
 //! - `direct`: users' calls to users, feature-code calls, and who is busy on any call.
 
+mod attended;
 mod direct;
 mod queueing;
 mod transfer;
@@ -203,6 +205,7 @@ impl Switch {
                 self.direct_caller_gone(cx, call);
                 self.caller_gone(cx, call);
             }
+            LegEvent::CallerReplaces { call, replaced } => self.caller_replaced(cx, call, replaced),
             LegEvent::CallerNotify { tx, call, req } => self.on_caller_notify(cx, tx, call, &req),
             LegEvent::ReferAnswered { call, status } => {
                 self.on_caller_refer_response(cx, call, status)

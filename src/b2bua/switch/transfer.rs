@@ -27,8 +27,8 @@
 //! A trunk that challenges a leg with 401 / 407 gets the INVITE again with its `auth`
 //! credentials (`uac.rs`, RFC 3261 §22.2).
 //!
-//! Not here: attended transfer (`Refer-To` with a `Replaces` header: 501), auto attendants
-//! (there are none yet: 480).
+//! Not here: attended transfer (`Refer-To` with a `Replaces` header: see `attended`), auto
+//! attendants (there are none yet: 480).
 
 use std::collections::{HashMap, HashSet};
 
@@ -82,13 +82,14 @@ impl Switch {
         let Some(refer_to) = refer_to else {
             return refuse(cx, 400, "Bad Refer-To");
         };
+        // RFC 5589 §7: a Refer-To with Replaces asks for an attended transfer (`attended`).
         if let Uri::Sip(sip) = &refer_to.uri {
-            if sip
+            let replaces = sip
                 .headers
                 .as_deref()
-                .is_some_and(|h| h.to_ascii_lowercase().contains("replaces="))
-            {
-                return refuse(cx, 501, "Attended transfer not supported");
+                .and_then(crate::sip::replaces::from_uri_headers);
+            if let Some(replaces) = replaces {
+                return self.on_attended_refer(cx, tx, leg, caller, &req, replaces);
             }
         }
         let settings = cx.settings;
