@@ -506,6 +506,7 @@ impl Core {
         self.settings = Arc::new(Settings::new(config));
         self.legs.reconfigure_transports(config);
         self.admission.reconfigure(config);
+        self.legs.set_session_timer(config.sip.session_timer);
         let dropped = self.registrar.reconfigure(config);
         let engine = self.switch.engine_mut();
         // Agents first, so a new queue's members are known online or not. A removed user is

@@ -558,7 +558,10 @@ impl Registrar {
         }
         self.note_expiry(earliest);
         if changed {
-            tracing::info!(user = %user, source = %from.addr, "registration updated");
+            // Debug, not info: every refresh changes the expiry, and 10,000 phones refreshing
+            // each minute would write 170 log lines a second; new, moved and removed bindings
+            // are in the event log.
+            tracing::debug!(user = %user, source = %from.addr, "registration updated");
         }
         self.ok(now, req, user, changed)
     }

@@ -9,9 +9,9 @@ use crate::sip::message::Response;
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY, REGISTER";
 /// Bodies we understand (§20.1): SDP only. Multipart INVITE bodies are not accepted yet.
 pub const ACCEPT: &str = "application/sdp";
-/// Option tags we support (§20.37). None yet: the header is still sent (empty) because trunks
-/// probing with OPTIONS expect it (§11.2).
-pub const SUPPORTED: &str = "";
+/// Option tags we support (§20.37): session timers (RFC 4028 §7.1 / §9 ask for it in every
+/// INVITE, 2xx and OPTIONS answer); trunks probing with OPTIONS expect the header (§11.2).
+pub const SUPPORTED: &str = "timer";
 
 /// Adds Allow, Accept and Supported (for OPTIONS, 405, 415 and 2xx to INVITE).
 pub fn add_capabilities(resp: &mut Response) {

@@ -97,6 +97,27 @@ pub struct SipConfig {
     pub t1: Duration,
     /// `[sip.connections]`: caps and deadlines of SIP connections.
     pub connections: ConnectionsConfig,
+    /// `[sip] session_expires` / `min_se`: RFC 4028 session timers on caller dialogs.
+    pub session_timer: SessionTimerConfig,
+}
+
+/// RFC 4028 session timers: the interval we ask for and the smallest we accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTimerConfig {
+    /// The session interval we grant at most (default 1800 s, at least 90 s, §4).
+    pub session_expires: u32,
+    /// The smallest interval we accept (default 90 s, RFC 4028 §4's floor); a smaller
+    /// `Session-Expires` gets 422 with this `Min-SE` (§8.1).
+    pub min_se: u32,
+}
+
+impl Default for SessionTimerConfig {
+    fn default() -> Self {
+        SessionTimerConfig {
+            session_expires: 1800,
+            min_se: 90,
+        }
+    }
 }
 
 /// `[sip.connections]`: how many SIP connections may be open, and for how long.

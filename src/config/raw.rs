@@ -63,6 +63,8 @@ pub struct RawSip {
     pub t1_ms: Option<i64>,
     #[serde(default)]
     pub connections: RawConnections,
+    pub session_expires: Option<i64>,
+    pub min_se: Option<i64>,
 }
 
 /// `[rtp]`

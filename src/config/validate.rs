@@ -20,6 +20,7 @@ use crate::sip::Transport;
 
 use super::error::Problem;
 use super::model::ConnectionsConfig;
+use super::model::SessionTimerConfig;
 use super::model::{
     ApiConfig, Config, Group, GroupId, Listen, MediaConfig, Number, NumberKind, RtpConfig,
     SipConfig, StoreConfig, TlsFiles, User, UserId,
@@ -290,6 +291,35 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         tls: if tls_wanted { tls } else { None },
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
         connections: connections(&raw.connections, t1, p),
+        session_timer: session_timer(raw, p),
+    }
+}
+
+/// `[sip] session_expires` and `min_se` (RFC 4028). Neither may go below the 90 s floor of
+/// §4 (a peer would refuse it with 422), and the interval we grant cannot be smaller than the
+/// smallest we accept. A day at most: a longer interval no longer detects a dead peer.
+fn session_timer(raw: &RawSip, p: &mut Problems) -> SessionTimerConfig {
+    const S: &str = "[sip]";
+    let expires = in_range(
+        S,
+        "session_expires",
+        raw.session_expires,
+        1800,
+        90..=86_400,
+        " s",
+        p,
+    );
+    let min_se = in_range(S, "min_se", raw.min_se, 90, 90..=86_400, " s", p);
+    if min_se > expires {
+        p.add(
+            S,
+            "min_se",
+            format!("min_se ({min_se} s) must not exceed session_expires ({expires} s)"),
+        );
+    }
+    SessionTimerConfig {
+        session_expires: u32::try_from(expires).unwrap_or(1800),
+        min_se: u32::try_from(min_se.min(expires)).unwrap_or(90),
     }
 }
 

@@ -88,19 +88,16 @@ pub(crate) fn start(api: ApiState) -> (mpsc::UnboundedSender<Change>, JoinHandle
             }
             // The last state of each user is what counts.
             let mut seen = std::collections::HashSet::new();
-            let mut last: Vec<Change> = Vec::new();
+            let mut last: Vec<(String, Vec<StoredBinding>)> = Vec::new();
             for (user, list) in batch.drain(..).rev() {
                 if seen.insert(user.clone()) {
-                    last.push((user, list));
+                    last.push((user.0, list));
                 }
             }
             let api = api.clone();
-            let written = tokio::task::spawn_blocking(move || {
-                let mut prov = api.prov();
-                last.iter()
-                    .try_for_each(|(user, list)| prov.store_registrations(user.as_str(), list))
-            })
-            .await;
+            let written =
+                tokio::task::spawn_blocking(move || api.prov().store_many_registrations(&last))
+                    .await;
             match written {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => tracing::error!(%err, "could not store registrations"),

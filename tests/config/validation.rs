@@ -850,6 +850,30 @@ fn outbound_idle_timeout_has_a_default_and_outlasts_a_transaction() {
 }
 
 #[test]
+fn session_timer_keys_have_defaults_and_bounds() {
+    let t = parse("").unwrap().sip.session_timer;
+    assert_eq!((t.session_expires, t.min_se), (1800, 90));
+    let t = parse("[sip]\nsession_expires = 600\nmin_se = 120")
+        .unwrap()
+        .sip
+        .session_timer;
+    assert_eq!((t.session_expires, t.min_se), (600, 120));
+    // RFC 4028 §4: 90 s is the floor for both.
+    assert_problem(
+        "[sip]\nsession_expires = 60",
+        "[sip]: session_expires 60 is out of range; it must be 90–86400 s",
+    );
+    assert_problem(
+        "[sip]\nmin_se = 30",
+        "[sip]: min_se 30 is out of range; it must be 90–86400 s",
+    );
+    assert_problem(
+        "[sip]\nsession_expires = 300\nmin_se = 600",
+        "[sip]: min_se (600 s) must not exceed session_expires (300 s)",
+    );
+}
+
+#[test]
 fn service_level_defaults_to_20_s_and_must_be_0_to_2400() {
     let c = parse("[[queue]]\nid = \"q\"").unwrap();
     assert_eq!(c.queues[0].service_level, Duration::from_secs(20));

@@ -23,6 +23,14 @@ impl Provisioning {
         self.store.set_registrations(user, bindings)
     }
 
+    /// Several users' bindings replaced in one transaction.
+    pub fn store_many_registrations(
+        &mut self,
+        changes: &[(String, Vec<StoredBinding>)],
+    ) -> Result<(), StoreError> {
+        self.store.set_many_registrations(changes)
+    }
+
     /// The stored bindings not expired by `now_ms` (Unix ms), by user.
     pub fn stored_registrations(
         &self,

@@ -125,6 +125,8 @@ pub struct Leg {
     pub unusable_answer: bool,
     /// Our CANCEL says the call was answered on another device (RFC 3326 §2).
     pub completed_elsewhere: bool,
+    /// The RFC 4028 session timer the 2xx agreed, if any.
+    pub session: Option<super::session_timer::SessionTimer>,
 }
 
 /// RFC 3326 §2 (and RFC 3261 §9.1's use of it for forks): the Reason of a CANCEL sent because
@@ -147,6 +149,17 @@ impl Legs {
     /// Sends an INVITE with our SDP offer to an agent. Returns `None` (and reports nothing)
     /// when the target cannot be reached without DNS or no RTP port is free.
     pub fn ring_agent(&mut self, now: Time, ring: RingRequest) -> Option<LegHandle> {
+        self.ring_with(now, ring, Vec::new())
+    }
+
+    /// [`Legs::ring_agent`] with `extra` headers in the INVITE (a forward's `Diversion` and
+    /// `History-Info` entries, see `switch::transfer`).
+    pub fn ring_with(
+        &mut self,
+        now: Time,
+        ring: RingRequest,
+        extra: Vec<(HeaderName, String)>,
+    ) -> Option<LegHandle> {
         let dest = ring.dest.or_else(|| peer_of(&ring.target))?;
         let rtp_port = self.ports.reserve()?;
         let local = self.listener(dest.transport);
@@ -202,12 +215,17 @@ impl Legs {
         if let Some(dialled) = &ring.dialled {
             h.push(HeaderName::HistoryInfo, format!("<{dialled}>;index=1"));
         }
+        for (name, value) in extra {
+            h.push(name, value);
+        }
         h.push(HeaderName::Allow, crate::b2bua::reply::ALLOW);
         if !self.endpoint.user_agent.is_empty() {
             h.push(HeaderName::UserAgent, self.endpoint.user_agent.clone());
         }
         h.push(HeaderName::ContentType, "application/sdp");
         invite.body = offer.to_bytes();
+        self.add_uac_session_headers(&mut invite);
+        // After every header: the size decides the transport.
         let dest = self.large_request_over_tcp(dest, &mut invite);
 
         let invite_tx = match self.tx.send_request(now, invite.clone(), dest) {
@@ -242,6 +260,7 @@ impl Legs {
                 ring_reported: false,
                 unusable_answer: false,
                 completed_elsewhere: false,
+                session: None,
             },
         );
         self.drain_transactions(now);
@@ -375,6 +394,7 @@ impl Legs {
             media,
         });
         self.out.events.push_back(LegEvent::LegAnswered { leg });
+        self.start_leg_timer(now, leg, &resp);
     }
 
     /// A second 2xx from another fork: its dialog is not wanted (§13.2.2.4: ACK, then BYE
@@ -387,7 +407,7 @@ impl Legs {
     }
 
     /// BYE on an answered leg (§15.1.1).
-    fn send_leg_bye(&mut self, now: Time, leg: LegHandle) {
+    pub(super) fn send_leg_bye(&mut self, now: Time, leg: LegHandle) {
         let Some(l) = self.agents.legs.get_mut(&leg) else {
             return;
         };
@@ -464,6 +484,13 @@ impl Legs {
                 let Some(l) = self.agents.legs.get_mut(&leg) else {
                     return;
                 };
+                // RFC 3261 §14.1: an offer crossing our pending re-INVITE (a session
+                // refresh) gets 491.
+                let offers = req.method == Method::Invite || !req.body.is_empty();
+                if offers && l.session.as_ref().is_some_and(|t| t.offer_pending()) {
+                    let resp = self.response(&req, 491, tag.as_deref());
+                    return self.respond(now, tx, resp);
+                }
                 if let LegState::Answered(dialog) = &mut l.state {
                     dialog.refresh_target(&req);
                 }
@@ -500,6 +527,7 @@ impl Legs {
                 let (host, port) = self.advertised(dest.transport, local, None);
                 resp.headers
                     .push(HeaderName::Contact, format!("<sip:{host}:{port}>"));
+                self.leg_refreshed(now, leg, &req, &mut resp);
                 self.respond(now, tx, resp);
             }
             _ => self.respond(now, tx, resp),
@@ -515,6 +543,10 @@ impl Legs {
             .remove(&(l.call_id.clone(), l.local_tag.clone()));
         self.agents.invites.retain(|_, h| *h != leg);
         self.agents.byes.retain(|_, h| *h != leg);
+        self.agents.refreshes.retain(|_, h| *h != leg);
+        if let Some(at) = l.session.as_ref().and_then(|t| t.due) {
+            self.leg_session_due.remove(&(at, leg));
+        }
         self.ports.release(l.rtp_port);
         // An answer whose media we refused (RFC 3261 §21.4.26's reason, on our side): to the
         // queue the agent did not take the call, so it moves on as after a refusal.

@@ -102,6 +102,8 @@ pub struct Call {
     pub unconfirmed_from: Option<IpAddr>,
     /// When the INVITE arrived.
     pub started: Time,
+    /// The RFC 4028 session timer agreed for this dialog, if any.
+    pub session: Option<super::session_timer::SessionTimer>,
 }
 
 impl Call {

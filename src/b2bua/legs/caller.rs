@@ -176,6 +176,15 @@ impl Legs {
                 return None;
             }
         };
+        // RFC 4028 §8.1: a Session-Expires below our minimum gets 422 with our Min-SE.
+        let session = match super::session_timer::negotiate(&req, self.endpoint.session_timer) {
+            Ok(timer) => timer,
+            Err(min) => {
+                let resp = self.session_too_small(&req, Some(&tag), min);
+                self.respond(now, tx, resp);
+                return None;
+            }
+        };
         let Some(rtp_port) = self.ports.reserve() else {
             tracing::warn!("no free RTP port; refusing the call");
             let resp = self.response(&req, 503, Some(&tag));
@@ -253,6 +262,7 @@ impl Legs {
             span: span.clone(),
             unconfirmed_from: Some(source),
             started: now,
+            session,
         };
         *self.unconfirmed.entry(source).or_insert(0) += 1;
         self.callers.calls.insert(handle, call);
@@ -335,8 +345,10 @@ impl Legs {
         for rr in req.headers.get_all(&HeaderName::RecordRoute) {
             resp.headers.push(HeaderName::RecordRoute, rr.to_owned());
         }
+        self.add_session_headers(&mut resp, handle);
         set_sdp(&mut resp, &body);
         self.respond(now, tx, resp);
+        self.arm_session_timer(now, handle);
         tracing::info!("answered");
         self.out.media.push_back(event);
     }
@@ -462,7 +474,11 @@ impl Legs {
         self.callers.ringing.retain(|_, h| *h != handle);
         self.callers.byes.retain(|_, h| *h != handle);
         self.callers.refers.retain(|_, h| *h != handle);
+        self.callers.refreshes.retain(|_, h| *h != handle);
         self.ports.release(call.media.rtp_port);
+        if let Some(at) = call.session.as_ref().and_then(|t| t.due) {
+            self.session_due.remove(&(at, handle));
+        }
         call.span.in_scope(|| tracing::info!(?reason, "call ended"));
         self.out
             .events

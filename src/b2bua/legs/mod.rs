@@ -24,13 +24,15 @@ mod auth;
 pub mod call;
 mod caller;
 mod direct;
+mod leg_timer;
 mod offer;
 mod probe;
 mod refer;
 mod register;
 mod replaces;
+pub mod session_timer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use rand::rngs::StdRng;
@@ -138,6 +140,8 @@ struct Endpoint {
     public_host: Option<String>,
     public_ip: Option<IpAddr>,
     user_agent: String,
+    /// `[sip] session_expires` / `min_se` (RFC 4028).
+    session_timer: crate::config::SessionTimerConfig,
     /// UDP destinations that take TCP too (trunk proxies whose URI does not pin
     /// `transport=udp`): a large request to one goes over TCP (RFC 3261 §18.1.1).
     stream_capable: std::collections::HashSet<SocketAddr>,
@@ -153,6 +157,9 @@ struct Callers {
     byes: HashMap<ClientTxId, CallHandle>,
     /// Our REFERs to callers' sides in flight.
     refers: HashMap<ClientTxId, CallHandle>,
+    /// Our session refreshes (RFC 4028), kept until the call ends so a retransmitted 2xx
+    /// to a re-INVITE is ACKed again.
+    refreshes: HashMap<ClientTxId, CallHandle>,
 }
 
 /// Agent legs and the client transactions on them.
@@ -161,6 +168,8 @@ struct Agents {
     legs: HashMap<LegHandle, Leg>,
     invites: HashMap<ClientTxId, LegHandle>,
     byes: HashMap<ClientTxId, LegHandle>,
+    /// Our session refreshes on legs (RFC 4028), kept until the leg ends.
+    refreshes: HashMap<ClientTxId, LegHandle>,
 }
 
 /// What legs hand back: bytes to send, events, and the count of final responses sent.
@@ -199,6 +208,11 @@ pub(crate) struct Legs {
     over_quota: Vec<IpAddr>,
     /// OPTIONS probes of static contacts in flight, and their outcomes.
     probes: probe::Probes,
+    /// Session timers (RFC 4028) by when they fire; an entry whose call's timer moved on
+    /// is stale and skipped.
+    session_due: BTreeSet<(Time, CallHandle)>,
+    /// The same for agent and forward legs.
+    leg_session_due: BTreeSet<(Time, LegHandle)>,
 }
 
 impl Legs {
@@ -211,6 +225,7 @@ impl Legs {
                 user_agent: config.sip.user_agent.clone(),
                 listeners: settings.listeners,
                 limits: settings.limits,
+                session_timer: config.sip.session_timer,
                 stream_capable: agent::stream_capable(config),
             },
             tx: TransactionLayer::new(settings.transactions),
@@ -225,6 +240,8 @@ impl Legs {
             unconfirmed: HashMap::new(),
             over_quota: Vec::new(),
             probes: probe::Probes::default(),
+            session_due: BTreeSet::new(),
+            leg_session_due: BTreeSet::new(),
         }
     }
 
@@ -260,6 +277,8 @@ impl Legs {
     /// Drives the transactions' timers.
     pub fn handle_timeout(&mut self, now: Time) {
         self.tx.handle_timeout(now);
+        self.fire_session_timers(now);
+        self.fire_leg_timers(now);
     }
 
     /// The runtime could not deliver to `peer` (TCP connect refused, connection reset): every
@@ -292,7 +311,14 @@ impl Legs {
 
     /// When the transactions next need [`Legs::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.tx.poll_timeout()
+        [
+            self.tx.poll_timeout(),
+            self.poll_session_timeout(),
+            self.poll_leg_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn call_count(&self) -> usize {
@@ -431,6 +457,12 @@ impl Legs {
         if self.on_probe_response(tx, &resp) {
             return;
         }
+        if let Some(&leg) = self.agents.refreshes.get(&tx) {
+            return self.on_leg_refresh_response(now, tx, leg, &resp);
+        }
+        if let Some(&call) = self.callers.refreshes.get(&tx) {
+            return self.on_refresh_response(now, tx, call, &resp);
+        }
         if resp.is_provisional() {
             return;
         }
@@ -499,7 +531,7 @@ impl Legs {
                 }
                 TransactionEvent::Timeout { tx, .. } | TransactionEvent::TransportError { tx } => {
                     if let TxId::Client(id) = tx {
-                        self.client_failed(id);
+                        self.client_failed(now, id);
                     }
                 }
                 TransactionEvent::Terminated { tx } => {
@@ -512,8 +544,10 @@ impl Legs {
     }
 
     /// A client transaction of ours got no final response (Timer B / F, or the transport).
-    fn client_failed(&mut self, id: ClientTxId) {
+    fn client_failed(&mut self, now: Time, id: ClientTxId) {
         self.on_probe_failed(id);
+        self.refresh_failed(now, id);
+        self.leg_refresh_failed(now, id);
         if let Some(handle) = self.callers.byes.remove(&id) {
             self.finish(handle, EndReason::Timeout);
         }

@@ -2,7 +2,8 @@
 //! offer in our 2xx (RFC 3261 §13.2.1, late offer), re-INVITE (§14.2) and UPDATE (RFC 3311)
 //! for hold, resume, session refresh and target refresh.
 //!
-//! What this does not do: offer anything on its own (holdline never re-INVITEs a caller).
+//! What this does not do: offer anything on its own, except the session refreshes of
+//! [`super::session_timer`].
 
 use crate::b2bua::core::Event;
 use crate::b2bua::reply;
@@ -106,12 +107,29 @@ impl Legs {
             let resp = self.call_response(handle, &req, 481);
             return self.respond(now, tx, resp);
         }
-        // §14.2 / RFC 3264 §4: while our own offer awaits its answer, a new offer collides.
-        if call.media.pending_offer.is_some() || call.is_ringing() {
+        // §14.2 / RFC 3264 §4: while our own offer awaits its answer, a new offer collides;
+        // so does one arriving while our session refresh's re-INVITE is pending (§14.1).
+        let our_offer_pending = call.session.as_ref().is_some_and(|t| t.offer_pending());
+        let offers = req.method == Method::Invite || !req.body.is_empty();
+        if call.media.pending_offer.is_some() || call.is_ringing() || (our_offer_pending && offers)
+        {
             let mut resp = self.call_response(handle, &req, 491);
             resp.headers.push(HeaderName::RetryAfter, "1");
             return self.respond(now, tx, resp);
         }
+        // RFC 4028 §9: a refresh is negotiated like the INVITE; too small an interval gets
+        // 422 and leaves the session as it was.
+        let renewed = match super::session_timer::negotiate(&req, self.endpoint.session_timer) {
+            Ok(timer) => timer,
+            Err(min) => {
+                let tag = call.dialog.local_tag.clone();
+                let resp = self.session_too_small(&req, Some(&tag), min);
+                return self.respond(now, tx, resp);
+            }
+        };
+        let Some(call) = self.callers.calls.get_mut(&handle) else {
+            return;
+        };
         // §12.2.2: a target-refresh request updates the remote target.
         call.dialog.refresh_target(&req);
         let body = match parse_body(&req) {
@@ -149,9 +167,21 @@ impl Legs {
         if req.method == Method::Invite {
             reply::add_capabilities(&mut resp);
         }
+        // The refresh succeeded (a refused offer above left the timer as it was): the new
+        // interval and refresher hold from now on.
+        if let (Some(mut timer), Some(call)) = (renewed, self.callers.calls.get_mut(&handle)) {
+            if let Some(old) = &call.session {
+                timer.in_flight = old.in_flight;
+                timer.due = old.due;
+            }
+            call.session = Some(timer);
+        }
+        self.add_session_headers(&mut resp, handle);
         if let Some(body) = body {
             set_sdp(&mut resp, &body);
         }
         self.respond(now, tx, resp);
+        // RFC 4028 §10: a 2xx to a refresh, either way, restarts the session timer.
+        self.arm_session_timer(now, handle);
     }
 }

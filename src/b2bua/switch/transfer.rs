@@ -138,6 +138,7 @@ impl Switch {
         let (caller, dialled) = (call.uri, call.dialled);
         let mut placed = false;
         for target in cx.settings.dial_plan.ring_targets(&dest, cx.locations) {
+            let diverted = diversion_headers(&dest, &dialled, &target.uri, referrer.is_some());
             let ring = RingRequest {
                 call: handle,
                 target: target.uri,
@@ -148,7 +149,7 @@ impl Switch {
                 auth: target.auth,
                 route: target.route,
             };
-            if let Some(leg) = cx.legs.ring_agent(now, ring) {
+            if let Some(leg) = cx.legs.ring_with(now, ring, diverted) {
                 if let Destination::User(user) = &dest {
                     self.note_forward_to_user(leg, user);
                 }
@@ -402,4 +403,38 @@ impl Switch {
         cx.legs.notify_referrer(now, agent, status, reason);
         cx.legs.cancel_leg(now, agent);
     }
+}
+
+/// What an INVITE that leaves toward a trunk or an external target says about where the call
+/// came from: `Diversion` (RFC 5806 §4) naming the service the caller dialled, with why and how
+/// often it was diverted, and the `History-Info` entry (RFC 7044 §9.1) for the new target
+/// beside the dialled one (`index=1`, which every leg carries): `mp` because the queue mapped
+/// the request to another AoR. Carriers show the diverting number and charge or screen on it.
+/// Forwards to users and queues stay inside holdline: nothing is added.
+fn diversion_headers(
+    dest: &Destination,
+    dialled: &Uri,
+    target: &Uri,
+    by_agent: bool,
+) -> Vec<(HeaderName, String)> {
+    if !matches!(dest, Destination::External { .. }) {
+        return Vec::new();
+    }
+    // RFC 5806 §4: an agent's transfer is a deflection; a queue's forward (overflow, timeout)
+    // always happens on its own, unconditionally.
+    let reason = if by_agent {
+        "deflection"
+    } else {
+        "unconditional"
+    };
+    vec![
+        (
+            HeaderName::Diversion,
+            format!("<{dialled}>;reason={reason};counter=1;privacy=off"),
+        ),
+        (
+            HeaderName::HistoryInfo,
+            format!("<{target}>;index=1.1;mp=1"),
+        ),
+    ]
 }
