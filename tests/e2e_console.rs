@@ -7,7 +7,8 @@
 //! (on the wire); a value the validator refuses is shown next to its field; an agent signs in,
 //! opts out, and the next call rings the other agent only; the wallboard shows a waiting caller
 //! within 2 s of the INVITE and drops it within 2 s of the hang-up, and the queue list's count
-//! follows without a reload; a signed-out browser and a
+//! follows without a reload, and the board's today row and the reports page count the
+//! abandoned caller as the wallboard API does; a signed-out browser and a
 //! forged cross-site form are refused. The tests write the README's screenshots
 //! (docs/screenshots/).
 #![allow(clippy::disallowed_methods)] // A real process in real time: waiting is the point.
@@ -357,6 +358,55 @@ no_agents = { action = "queue" }
          the hang-up",
         gone.unwrap_or_default()
     );
+
+    // Today's row: the caller who hung up while waiting is offered and abandoned; the board
+    // shows the wallboard API's figures.
+    assert!(
+        b.wait_text("#today-abandoned-sales", "1", Duration::from_secs(6))
+            .is_some(),
+        "today's row counts the abandon: {}",
+        b.text("body")
+    );
+    let today = api(&server)
+        .call("GET", "/api/v1/wallboard/sales", None)
+        .expect("GET wallboard")["today"]
+        .clone();
+    for (cell, key) in [
+        ("offered", "offered"),
+        ("answered", "answered"),
+        ("abandoned", "abandoned"),
+    ] {
+        assert_eq!(
+            b.text(&format!("#today-{cell}-sales")),
+            today[key].to_string(),
+            "{cell}: {today}"
+        );
+    }
+    assert_eq!(today["offered"], 1, "{today}");
+    assert_eq!(
+        today["avg_wait_ms"],
+        Value::Null,
+        "nobody answered: {today}"
+    );
+    assert_eq!(b.text("#today-average-wait-sales"), "–");
+    assert_eq!(b.text("#today-service-level-sales"), "–");
+
+    // The reports page (today, by hour, the default) shows the same call, with its chart.
+    b.goto(&format!("{}/admin/reports?queue=sales", base(&server)));
+    b.wait_for("#report-form", Duration::from_secs(5));
+    assert_eq!(b.text("td[data-k='sales-total-offered']"), "1");
+    assert_eq!(b.text("td[data-k='sales-total-abandoned']"), "1");
+    assert!(
+        b.find("rect.bar.abandoned").is_some(),
+        "the abandon has its bar: {}",
+        b.text("body")
+    );
+    // The shot shows the queue's charts and table rather than the form.
+    b.script(
+        "document.querySelector('section.report').scrollIntoView();",
+        Value::Array(Vec::new()),
+    );
+    b.screenshot(&screenshot("console-reports.png"));
 
     // The queue list's counts follow the feed too, without a reload.
     b.goto(&format!("{}/admin", base(&server)));

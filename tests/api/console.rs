@@ -858,3 +858,311 @@ async fn the_wallboard_reads_queue_status_and_the_live_feed_behind_the_session()
     .await;
     assert_eq!(none.status, StatusCode::SEE_OTHER, "signed out: to sign in");
 }
+
+/// 2026-12-07T00:00:00Z in Unix ms.
+const DAY0: i64 = 1_796_601_600_000;
+const HOUR: i64 = 3_600_000;
+
+fn report_event(
+    at_ms: i64,
+    call: &str,
+    kind: &str,
+    agent: Option<&str>,
+    waited_ms: i64,
+) -> holdline::store::QueueEvent {
+    holdline::store::QueueEvent {
+        seq: 0,
+        at_ms,
+        queue: "demo".into(),
+        call_id: call.into(),
+        agent: agent.map(str::to_owned),
+        kind: kind.into(),
+        detail: None,
+        waited_ms: Some(waited_ms),
+    }
+}
+
+/// On 2026-12-07: in the 09:00 hour c1 answered by amos after 12 s (talked 50 s) and c2
+/// abandoned after 40 s; at 14:00 c3 answered by bea after 30 s. The day before: one offer.
+fn seed_calls(a: &crate::api_support::App) {
+    let t9 = DAY0 + 9 * HOUR;
+    let t14 = DAY0 + 14 * HOUR;
+    let mut completed = report_event(t9 + 62_000, "c1", "completed", Some("amos"), 62_000);
+    completed.detail = Some("talked 50000 ms".into());
+    a.state
+        .record_events(&[
+            report_event(DAY0 - HOUR, "old", "offered", None, 0),
+            report_event(t9, "c1", "offered", None, 0),
+            report_event(t9, "c1", "agent-ringing", Some("amos"), 0),
+            report_event(t9 + 12_000, "c1", "answered", Some("amos"), 12_000),
+            completed,
+            report_event(t9 + 600_000, "c2", "offered", None, 0),
+            report_event(t9 + 640_000, "c2", "abandoned", None, 40_000),
+            report_event(t14, "c3", "offered", None, 0),
+            report_event(t14 + 30_000, "c3", "answered", Some("bea"), 30_000),
+        ])
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_wallboard_s_today_row_is_the_wallboard_api_s_figures() {
+    let a = app();
+    fn evening() -> i64 {
+        DAY0 + 20 * HOUR
+    }
+    a.state.prov().set_wall_clock(evening);
+    seed_calls(&a);
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.98").await;
+    let id = id.unwrap();
+    let get = |path: &'static str| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            let got = send(&router, "GET", path, Some(&id), None, None, "192.0.2.98").await;
+            assert_eq!(got.status, StatusCode::OK, "{path}: {}", got.body);
+            serde_json::from_str::<serde_json::Value>(&got.body).unwrap()
+        }
+    };
+    let (status, api) = call(&a.router, "GET", "/api/v1/wallboard/demo", None).await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    for path in [
+        "/wallboard-data/status",
+        "/wallboard-data/status?queue=demo",
+    ] {
+        let boards = get(path).await;
+        let board = &boards[0];
+        assert_eq!(board["queue"], "demo", "{boards}");
+        assert_eq!(
+            board["today"], api["today"],
+            "{path}: the API's figures, unchanged"
+        );
+        let shown: Vec<(String, String)> = board["today_shown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+            .collect();
+        let t = &api["today"];
+        let avg = t["avg_wait_ms"].as_u64().unwrap() / 1000;
+        let expected = vec![
+            ("offered".into(), t["offered"].to_string()),
+            ("answered".into(), t["answered"].to_string()),
+            ("abandoned".into(), t["abandoned"].to_string()),
+            (
+                "average wait".into(),
+                format!("{}:{:02}", avg / 60, avg % 60),
+            ),
+            (
+                "service level".into(),
+                format!("{}%", t["service_level_pct"].as_f64().unwrap().round()),
+            ),
+        ];
+        assert_eq!(shown, expected, "{path}");
+        // And the known day: 3 offered (yesterday's not), 2 answered, 1 abandoned, waits
+        // 12 s and 30 s, one of two within the 20 s service level.
+        assert_eq!(
+            shown.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(),
+            ["3", "2", "1", "0:21", "50%"],
+            "{path}"
+        );
+    }
+}
+
+/// The value of the report page's cell `data-k="{key}"`.
+fn cell<'p>(page: &'p str, key: &str) -> &'p str {
+    let marker = format!("data-k=\"{key}\">");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no cell {key}: {page}"))
+        + marker.len();
+    &page[at..at + page[at..].find('<').unwrap()]
+}
+
+#[tokio::test]
+async fn the_reports_page_shows_a_known_day_s_figures_tables_and_charts() {
+    let a = app();
+    seed_calls(&a);
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.99").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/reports?queue=demo&from=2026-12-07&to=2026-12-08&interval=hour&utc_offset=",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.99",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let p = page.body.as_str();
+    assert!(
+        p.contains("href=\"/admin/reports\""),
+        "in the admin navigation"
+    );
+    // The day: 3 offered (not yesterday's), 2 answered after 12 s and 30 s, 1 abandoned after
+    // 40 s, one answer within the 20 s service level, 50 s talked.
+    let totals: Vec<&str> = [
+        "offered",
+        "answered",
+        "abandoned",
+        "overflowed",
+        "timed_out",
+        "avg_wait",
+        "p90_wait",
+        "avg_abandon",
+        "service_level",
+        "talk",
+    ]
+    .iter()
+    .map(|k| cell(p, &format!("demo-total-{k}")))
+    .collect();
+    assert_eq!(
+        totals,
+        ["3", "2", "1", "0", "0", "0:21", "0:30", "0:40", "50%", "0:50"]
+    );
+    // Per hour: 09:00 had c1 and c2, 14:00 had c3 (30 s: outside the service level).
+    assert_eq!(cell(p, "demo-12-07 09:00-offered"), "2");
+    assert_eq!(cell(p, "demo-12-07 09:00-abandoned"), "1");
+    assert_eq!(cell(p, "demo-12-07 09:00-service_level"), "100%");
+    assert_eq!(cell(p, "demo-12-07 14:00-answered"), "1");
+    assert_eq!(cell(p, "demo-12-07 14:00-service_level"), "0%");
+    assert_eq!(cell(p, "demo-12-07 10:00-offered"), "0");
+    assert_eq!(cell(p, "demo-12-07 10:00-avg_wait"), "–");
+    // Agents: amos answered c1 and talked 50 s; bea answered c3.
+    assert_eq!(cell(p, "agent-amos-answered"), "1");
+    assert_eq!(cell(p, "agent-amos-talk"), "0:50");
+    assert_eq!(cell(p, "agent-bea-answered"), "1");
+    assert_eq!(cell(p, "agent-amos-offers"), "1", "rung once");
+    // The charts: server-rendered SVG, one bar per figure, no script.
+    assert_eq!(p.matches("<svg class=\"chart\"").count(), 2, "{p}");
+    assert!(!p.contains("<script"), "no JavaScript on the page");
+    for bar in [
+        "class=\"bar answered\" data-label=\"12-07 09:00\" data-value=\"1\"",
+        "class=\"bar abandoned\" data-label=\"12-07 09:00\" data-value=\"1\"",
+        "class=\"bar answered\" data-label=\"12-07 14:00\" data-value=\"1\"",
+        "class=\"bar answered\" data-label=\"≤20 s\" data-value=\"1\"",
+        "class=\"bar answered\" data-label=\"≤30 s\" data-value=\"1\"",
+    ] {
+        assert!(p.contains(bar), "{bar}: {p}");
+    }
+    assert_eq!(p.matches("<rect class=\"bar").count(), 5, "{p}");
+    // The CSV links carry the form's query.
+    assert!(
+        p.contains("href=\"/admin/reports/queues.csv?from=2026-12-07&#38;to=2026-12-08&#38;interval=hour&#38;queue=demo\""),
+        "{p}"
+    );
+
+    // A bad parameter: the API's problem, naming it, and no tables.
+    let bad = send(
+        &a.router,
+        "GET",
+        "/admin/reports?from=soon&to=2026-12-08",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.99",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(
+        bad.body.contains("from: &#34;soon&#34; is not a time"),
+        "{}",
+        bad.body
+    );
+    assert!(!bad.body.contains("data-k="), "{}", bad.body);
+}
+
+#[tokio::test]
+async fn the_reports_csv_download_is_the_api_s_csv_behind_the_session() {
+    let a = app();
+    seed_calls(&a);
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.100").await;
+    let id = id.unwrap();
+    for which in ["queues", "agents"] {
+        let query = "from=2026-12-07&to=2026-12-08&interval=hour&queue=demo";
+        let got = send(
+            &a.router,
+            "GET",
+            &format!("/admin/reports/{which}.csv?{query}"),
+            Some(&id),
+            None,
+            None,
+            "192.0.2.100",
+        )
+        .await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        assert_eq!(got.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+        assert_eq!(
+            got.headers[header::CONTENT_DISPOSITION],
+            format!("attachment; filename=\"{which}.csv\"").as_str()
+        );
+        let req = Request::builder()
+            .uri(format!("/api/v1/reports/{which}?{query}&format=csv"))
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let api = a.router.clone().oneshot(req).await.unwrap();
+        let api = axum::body::to_bytes(api.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        assert_eq!(got.body.as_bytes(), &api[..], "{which}: the API's CSV");
+        // 24 hours of one queue (or two agents), a header row.
+        let rows = got.body.lines().count();
+        assert_eq!(
+            rows,
+            if which == "queues" { 25 } else { 49 },
+            "{}",
+            got.body
+        );
+    }
+    let missing = send(
+        &a.router,
+        "GET",
+        "/admin/reports/other.csv",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.100",
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn reports_are_refused_to_agents_and_signed_out_browsers() {
+    let a = app();
+    seed_calls(&a);
+    let (status, _) = call(
+        &a.router,
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "id": "cy", "password": "cy-sip-pw" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, agent) = sign_in(&a.router, "cy", "cy-sip-pw", "192.0.2.101").await;
+    let agent = agent.unwrap();
+    for path in [
+        "/admin/reports?from=2026-12-07&to=2026-12-08",
+        "/admin/reports/queues.csv?from=2026-12-07&to=2026-12-08",
+        "/admin/reports/agents.csv?from=2026-12-07&to=2026-12-08",
+    ] {
+        let r = send(
+            &a.router,
+            "GET",
+            path,
+            Some(&agent),
+            None,
+            None,
+            "192.0.2.101",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        assert!(!r.body.contains("demo"), "{path}: nothing of the report");
+        let out = send(&a.router, "GET", path, None, None, None, "192.0.2.101").await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(out.headers[header::LOCATION], "/sign-in");
+        assert!(out.body.is_empty(), "{path}: {}", out.body);
+    }
+}

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub(crate) mod reports;
+
 use super::session::{csrf_ok, same_origin, Role, Session};
 use super::{page, see_other, source, Console, Form, Reply};
 
@@ -1650,8 +1652,9 @@ pub(crate) async fn wallboard_status(
             .map(|(id, _)| id)
             .collect()
     } else {
-        vec![q.queue]
+        vec![q.queue.clone()]
     };
+    let today = board_today(&c, &q.queue).await;
     let mut out = Vec::new();
     for id in ids {
         let reply = c
@@ -1662,7 +1665,12 @@ pub(crate) async fn wallboard_status(
             )
             .await;
         if reply.ok() {
-            out.push(reply.body);
+            let mut body = reply.body;
+            if let Some(figures) = today.get(&id) {
+                body["today"] = figures.clone();
+                body["today_shown"] = today_shown(figures);
+            }
+            out.push(body);
         }
     }
     (
@@ -1670,6 +1678,57 @@ pub(crate) async fn wallboard_status(
         axum::Json(Value::Array(out)),
     )
         .into_response()
+}
+
+/// Today's figures per queue id, from `GET /api/v1/wallboard[/{queue}]` (`today`); empty when
+/// the API does not answer (the board then keeps its "–").
+async fn board_today(c: &Console, queue: &str) -> Map<String, Value> {
+    let path = if queue.is_empty() {
+        "/api/v1/wallboard".to_owned()
+    } else {
+        format!("/api/v1/wallboard/{}", seg(queue))
+    };
+    let reply = c.api(Method::GET, &path, None).await;
+    let mut out = Map::new();
+    if !reply.ok() {
+        return out;
+    }
+    let boards = match reply.body.get("queues").and_then(Value::as_array) {
+        Some(list) => list.clone(),
+        None => vec![reply.body],
+    };
+    for b in boards {
+        if let Some(id) = b["queue"].as_str() {
+            out.insert(id.to_owned(), b["today"].clone());
+        }
+    }
+    out
+}
+
+/// The "today" row as the board shows it, label and text in order, so the page shows what the
+/// server computed (and a test can read it): counts as they are, the average wait as m:ss
+/// like the longest wait, the service level as a whole per cent; "–" where there is no figure
+/// yet (no call answered today).
+pub(crate) fn today_shown(today: &Value) -> Value {
+    let count = |k: &str| today[k].as_u64().map_or("–".to_owned(), |n| n.to_string());
+    let wait = today["avg_wait_ms"]
+        .as_f64()
+        .map_or("–".to_owned(), |ms| mmss((ms / 1000.0).round() as u64));
+    let level = today["service_level_pct"]
+        .as_f64()
+        .map_or("–".to_owned(), |p| format!("{}%", p.round() as u64));
+    json!([
+        ["offered", count("offered")],
+        ["answered", count("answered")],
+        ["abandoned", count("abandoned")],
+        ["average wait", wait],
+        ["service level", level],
+    ])
+}
+
+/// Seconds as `m:ss`, as the board's script shows the longest wait.
+fn mmss(secs: u64) -> String {
+    format!("{}:{:02}", secs / 60, secs % 60)
 }
 
 /// The API's live event feed (Server-Sent Events) behind the console's session, so a board's
@@ -1715,6 +1774,31 @@ mod tests {
         );
         assert_eq!(day_start_ms("2026-13-01"), None);
         assert_eq!(day_start_ms("yesterday"), None);
+    }
+
+    #[test]
+    fn today_is_shown_as_counts_m_ss_and_whole_per_cent() {
+        let shown = today_shown(&json!({
+            "offered": 4, "answered": 3, "abandoned": 1,
+            "avg_wait_ms": 75_500, "service_level_pct": 66.67,
+        }));
+        assert_eq!(
+            shown,
+            json!([
+                ["offered", "4"],
+                ["answered", "3"],
+                ["abandoned", "1"],
+                ["average wait", "1:16"],
+                ["service level", "67%"],
+            ])
+        );
+        let empty = today_shown(&json!({
+            "offered": 0, "answered": 0, "abandoned": 0,
+            "avg_wait_ms": null, "service_level_pct": null,
+        }));
+        assert_eq!(empty[3][1], "–");
+        assert_eq!(empty[4][1], "–");
+        assert_eq!(empty[0][1], "0");
     }
 
     #[test]

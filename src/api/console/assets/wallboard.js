@@ -56,14 +56,18 @@
         states.appendChild(li);
       });
       tile.appendChild(states);
-      // Today's offered / answered / abandoned, average wait and service level come from the
-      // reports API; the cells are here, filled once it answers.
+      // Today's offered / answered / abandoned, average wait and service level, as the server
+      // formatted them from /api/v1/wallboard (today_shown: [label, text] pairs); "–" without.
       var today = el("ul", "today");
-      ["offered", "answered", "abandoned", "average wait", "service level"].forEach(function (k) {
+      var shown = st.today_shown || [["offered", "–"], ["answered", "–"], ["abandoned", "–"],
+        ["average wait", "–"], ["service level", "–"]];
+      shown.forEach(function (pair) {
         var li = el("li", "stat");
-        li.setAttribute("data-stat", k);
-        li.appendChild(el("span", "n", "–"));
-        li.appendChild(el("span", "label", k));
+        li.setAttribute("data-stat", pair[0]);
+        var n = el("span", "n", String(pair[1]));
+        n.id = "today-" + pair[0].replace(" ", "-") + "-" + st.queue;
+        li.appendChild(n);
+        li.appendChild(el("span", "label", pair[0]));
         today.appendChild(li);
       });
       tile.appendChild(today);
