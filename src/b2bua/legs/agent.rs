@@ -544,9 +544,8 @@ impl Legs {
         self.agents.invites.retain(|_, h| *h != leg);
         self.agents.byes.retain(|_, h| *h != leg);
         self.agents.refreshes.retain(|_, h| *h != leg);
-        if let Some(at) = l.session.as_ref().and_then(|t| t.due) {
-            self.leg_session_due.remove(&(at, leg));
-        }
+        self.leg_session_due
+            .clear(l.session.as_ref().and_then(|t| t.due), leg);
         self.ports.release(l.rtp_port);
         // An answer whose media we refused (RFC 3261 §21.4.26's reason, on our side): to the
         // queue the agent did not take the call, so it moves on as after a refusal.

@@ -476,9 +476,8 @@ impl Legs {
         self.callers.refers.retain(|_, h| *h != handle);
         self.callers.refreshes.retain(|_, h| *h != handle);
         self.ports.release(call.media.rtp_port);
-        if let Some(at) = call.session.as_ref().and_then(|t| t.due) {
-            self.session_due.remove(&(at, handle));
-        }
+        self.session_due
+            .clear(call.session.as_ref().and_then(|t| t.due), handle);
         call.span.in_scope(|| tracing::info!(?reason, "call ended"));
         self.out
             .events

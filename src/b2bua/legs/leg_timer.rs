@@ -68,24 +68,16 @@ impl Legs {
             return;
         };
         let at = now + timer.next_after();
-        // The entry it replaces would only wake the core for nothing.
-        if let Some(old) = timer.due.replace(at) {
-            self.leg_session_due.remove(&(old, leg));
-        }
-        self.leg_session_due.insert((at, leg));
+        self.leg_session_due.set(&mut timer.due, at, leg);
     }
 
     pub(super) fn poll_leg_timeout(&self) -> Option<Time> {
-        self.leg_session_due.first().map(|(at, _)| *at)
+        self.leg_session_due.next()
     }
 
     /// Fires the legs' session timers due at `now`.
     pub(super) fn fire_leg_timers(&mut self, now: Time) {
-        while let Some(&(at, leg)) = self.leg_session_due.first() {
-            if at > now {
-                break;
-            }
-            self.leg_session_due.remove(&(at, leg));
+        while let Some((at, leg)) = self.leg_session_due.pop_due(now) {
             let Some(l) = self.agents.legs.get(&leg) else {
                 continue;
             };
@@ -211,14 +203,12 @@ impl Legs {
             491 => {
                 // RFC 3261 §14.1: we generated this leg's Call-ID: 2.1–4 s.
                 let at = now + glare_retry_delay(true, &mut self.rng);
-                timer.due = Some(at);
-                self.leg_session_due.insert((at, leg));
+                self.leg_session_due.set(&mut timer.due, at, leg);
             }
             408 | 481 => self.send_leg_bye(now, leg),
             _ if timer.peer_allows_update && !is_invite => {
                 timer.peer_allows_update = false;
-                timer.due = Some(now);
-                self.leg_session_due.insert((now, leg));
+                self.leg_session_due.set(&mut timer.due, now, leg);
             }
             _ => self.arm_leg_timer(now, leg),
         }

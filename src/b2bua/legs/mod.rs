@@ -23,6 +23,7 @@ mod agent;
 mod auth;
 pub mod call;
 mod caller;
+mod deadlines;
 mod direct;
 mod leg_timer;
 mod offer;
@@ -32,7 +33,7 @@ mod register;
 mod replaces;
 pub mod session_timer;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use rand::rngs::StdRng;
@@ -210,9 +211,9 @@ pub(crate) struct Legs {
     probes: probe::Probes,
     /// Session timers (RFC 4028) by when they fire; an entry whose call's timer moved on
     /// is stale and skipped.
-    session_due: BTreeSet<(Time, CallHandle)>,
+    session_due: deadlines::Deadlines<CallHandle>,
     /// The same for agent and forward legs.
-    leg_session_due: BTreeSet<(Time, LegHandle)>,
+    leg_session_due: deadlines::Deadlines<LegHandle>,
 }
 
 impl Legs {
@@ -240,8 +241,8 @@ impl Legs {
             unconfirmed: HashMap::new(),
             over_quota: Vec::new(),
             probes: probe::Probes::default(),
-            session_due: BTreeSet::new(),
-            leg_session_due: BTreeSet::new(),
+            session_due: deadlines::Deadlines::new(),
+            leg_session_due: deadlines::Deadlines::new(),
         }
     }
 

@@ -205,26 +205,18 @@ impl Legs {
             return;
         };
         let at = now + timer.next_after();
-        // The entry it replaces would only wake the core for nothing.
-        if let Some(old) = timer.due.replace(at) {
-            self.session_due.remove(&(old, call));
-        }
-        self.session_due.insert((at, call));
+        self.session_due.set(&mut timer.due, at, call);
     }
 
     /// When the next session timer fires.
     pub(super) fn poll_session_timeout(&self) -> Option<Time> {
-        self.session_due.first().map(|(at, _)| *at)
+        self.session_due.next()
     }
 
     /// Fires the session timers due at `now`: our refreshes, and BYE for callers whose
     /// refresh did not come.
     pub(super) fn fire_session_timers(&mut self, now: Time) {
-        while let Some(&(at, call)) = self.session_due.first() {
-            if at > now {
-                break;
-            }
-            self.session_due.remove(&(at, call));
+        while let Some((at, call)) = self.session_due.pop_due(now) {
             // An entry is stale when the timer was re-armed (or the call is gone) since.
             let Some(c) = self.callers.calls.get(&call) else {
                 continue;
@@ -372,8 +364,7 @@ impl Legs {
                 let delay = glare_retry_delay(false, &mut self.rng);
                 tracing::debug!(?delay, "refresh met glare (491); retrying");
                 let at = now + delay;
-                timer.due = Some(at);
-                self.session_due.insert((at, call));
+                self.session_due.set(&mut timer.due, at, call);
             }
             422 => {
                 // §7.4: the caller wants a longer interval; retry at once with its Min-SE.
@@ -385,8 +376,7 @@ impl Legs {
                     timer.interval = timer.interval.max(min);
                     timer.min_se = timer.min_se.max(min);
                 }
-                timer.due = Some(now);
-                self.session_due.insert((now, call));
+                self.session_due.set(&mut timer.due, now, call);
             }
             // §10: a refresh answered 408 or 481 means the dialog is gone.
             408 | 481 => {
@@ -399,8 +389,7 @@ impl Legs {
                     self.arm_session_timer(now, call);
                 } else if timer.peer_allows_update {
                     timer.peer_allows_update = false;
-                    timer.due = Some(now);
-                    self.session_due.insert((now, call));
+                    self.session_due.set(&mut timer.due, now, call);
                 } else {
                     self.arm_session_timer(now, call);
                 }
