@@ -221,6 +221,8 @@ impl Health {
             let before = s.state;
             match answered {
                 Some(true) => {
+                    // An answer says it serves again, whatever an earlier 503 asked for.
+                    s.out_until = None;
                     s.rtt = Some(now.saturating_since(sent_at));
                     s.failures = 0;
                     s.answers += 1;

@@ -10,7 +10,7 @@
 //!   list admits it (the toll-fraud policy of `config::dial`, checked per trunk: a trunk that
 //!   may not carry the number is never tried).
 //! - **When to move on** is [`fails_over`]: no provisional response within the trunk's
-//!   `first_response_timeout`, a 503 or 408 or no response at all (Timer B, or a transport
+//!   `first_response_timeout`, a 503 or no response at all (Timer B, or a transport
 //!   error, RFC 3261 §17.1.1.2 / §8.1.3.1), as RFC 3263 §4.3 asks of a client that has further
 //!   servers to try. Any other final response is the far end's answer and ends the forward.
 
@@ -133,11 +133,10 @@ pub(crate) fn attempts(
 /// Whether a forward leg that ended with `outcome` is retried at the next attempt.
 pub(crate) fn fails_over(outcome: LegOutcome) -> bool {
     // RFC 3263 §4.3: a 503, or a timeout / transport failure (RFC 3261 §8.1.3.1 treats both
-    // as a 408 / 503 of the transaction), means this server is unusable, not the target.
-    matches!(
-        outcome,
-        LegOutcome::Refused(503 | 408) | LegOutcome::NoResponse
-    )
+    // as a 408 / 503 of the transaction), means this server is unusable, not the target. A 408
+    // the far end sends is its answer (often: nobody picked up); trying the next SBC would
+    // ring the same number again.
+    matches!(outcome, LegOutcome::Refused(503) | LegOutcome::NoResponse)
 }
 
 /// `sip:+E164@sbc-host;user=phone` (RFC 3261 §19.1.6).

@@ -115,7 +115,9 @@ pub fn parse_time(text: &str, offset_minutes: i32) -> Result<i64, String> {
         return t.parse::<i64>().map_err(|_| bad());
     }
     let b = t.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+    // `is_char_boundary`: the date is sliced by bytes below, and a multi-byte character there
+    // would panic.
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' || !t.is_char_boundary(10) {
         return Err(bad());
     }
     let num = |s: &str| -> Result<i64, String> {
@@ -162,6 +164,17 @@ pub fn parse_time(text: &str, offset_minutes: i32) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multi_byte_character_where_the_date_is_cut_is_refused_not_a_panic() {
+        for text in [
+            "2026-12-0\u{e9}",
+            "2026-12-\u{e9}7T00:00Z",
+            "\u{e9}026-12-07",
+        ] {
+            assert!(parse_time(text, 0).is_err(), "{text}");
+        }
+    }
 
     #[test]
     fn civil_dates_round_trip_across_leap_years_and_before_1970() {

@@ -561,3 +561,57 @@ fn a_reload_applies_new_intervals_to_new_calls() {
     assert_eq!(resp.status, 422);
     assert_eq!(resp.headers.get(&HeaderName::MinSe), Some("120"));
 }
+
+/// §7.4: a 422 to our refresh is retried at once only when its Min-SE raises the interval;
+/// a peer answering 422 with no larger Min-SE gets the next refresh at the usual time, not one
+/// per round trip.
+#[test]
+fn a_422_to_our_refresh_without_a_larger_min_se_is_not_retried_at_once() {
+    let mut h = Harness::new();
+    let id = "st-422-loop";
+    let resp = dial(&mut h, id, "Session-Expires: 120\n");
+    let tag = to_tag(&resp);
+    ack(&mut h, id, &tag);
+    h.take();
+    h.advance(Duration::from_secs(60));
+    let reqs = our_requests(&mut h);
+    assert_eq!(methods(&reqs), vec![Method::Invite]);
+    // 422 naming an interval no larger than ours.
+    let text = reply(&reqs[0], 422, &tag).replacen('\n', "\nMin-SE: 90\n", 1);
+    h.send(&text);
+    let acks = our_requests(&mut h);
+    assert!(
+        acks.iter().all(|r| r.method == Method::Ack),
+        "no refresh sent again at once: {:?}",
+        methods(&acks)
+    );
+    h.advance(Duration::from_secs(59));
+    assert!(
+        our_requests(&mut h).iter().all(|r| r.method == Method::Ack),
+        "the next refresh waits for half the interval"
+    );
+    h.advance(Duration::from_secs(1));
+    assert_eq!(methods(&our_requests(&mut h)), vec![Method::Invite]);
+
+    // A 422 with a larger Min-SE is retried at once with it.
+    let mut h = Harness::new();
+    let id = "st-422-up";
+    let resp = dial(&mut h, id, "Session-Expires: 120\n");
+    let tag = to_tag(&resp);
+    ack(&mut h, id, &tag);
+    h.take();
+    h.advance(Duration::from_secs(60));
+    let reqs = our_requests(&mut h);
+    let text = reply(&reqs[0], 422, &tag).replacen('\n', "\nMin-SE: 300\n", 1);
+    h.send(&text);
+    h.advance(Duration::from_millis(1));
+    let again: Vec<Request> = our_requests(&mut h)
+        .into_iter()
+        .filter(|r| r.method == Method::Invite)
+        .collect();
+    assert_eq!(again.len(), 1, "retried at once");
+    assert_eq!(
+        again[0].headers.get(&HeaderName::SessionExpires),
+        Some("300;refresher=uac")
+    );
+}

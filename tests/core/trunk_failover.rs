@@ -1,6 +1,6 @@
 //! Trunks with several SBCs (`sbcs`): the order they are tried in and failover of an external
 //! forward to the next SBC, then to the next trunk that may carry the number, on no
-//! provisional response within `first_response_timeout`, a 503, a 408 or a transport error
+//! provisional response within `first_response_timeout`, a 503 or a transport error
 //! (RFC 3263 §4.3, RFC 3261 §17.1.1.2). The forward here is an agent's REFER to a number.
 
 use std::time::Duration;
@@ -187,7 +187,7 @@ fn a_503_moves_to_the_next_sbc_then_to_the_next_trunk() {
     h.send_from(SBC_A, &reply(&a[0], 503, "a1"));
     let b = to(&mut h, SBC_B, Method::Invite);
     assert_eq!(b.len(), 1, "B at once after A's 503");
-    h.send_from(SBC_B, &reply(&b[0], 408, "b1"));
+    h.send_from(SBC_B, &reply(&b[0], 503, "b1"));
     let c = to(&mut h, BACKUP, Method::Invite);
     assert_eq!(c.len(), 1, "the backup trunk after both SBCs failed");
     assert_eq!(
@@ -201,14 +201,17 @@ fn a_503_moves_to_the_next_sbc_then_to_the_next_trunk() {
 }
 
 #[test]
-fn a_refusal_other_than_503_or_408_ends_the_forward() {
-    let mut h = Harness::with_config(&config("+1425*"));
-    transfer_out(&mut h);
-    let a = to(&mut h, SBC_A, Method::Invite);
-    h.send_from(SBC_A, &reply(&a[0], 404, "a1"));
-    assert!(to(&mut h, SBC_B, Method::Invite).is_empty());
-    assert!(to(&mut h, BACKUP, Method::Invite).is_empty());
-    assert!(caller_released(&mut h));
+fn a_refusal_other_than_503_ends_the_forward() {
+    // 408 included: the far end's "nobody answered" must not ring the number again elsewhere.
+    for status in [404, 408] {
+        let mut h = Harness::with_config(&config("+1425*"));
+        transfer_out(&mut h);
+        let a = to(&mut h, SBC_A, Method::Invite);
+        h.send_from(SBC_A, &reply(&a[0], status, "a1"));
+        assert!(to(&mut h, SBC_B, Method::Invite).is_empty(), "{status}");
+        assert!(to(&mut h, BACKUP, Method::Invite).is_empty(), "{status}");
+        assert!(caller_released(&mut h), "{status}");
+    }
 }
 
 #[test]

@@ -152,3 +152,28 @@ fn without_health_interval_nothing_is_probed() {
     h.advance(Duration::from_secs(60));
     assert!(to(&mut h, SBC_A, Method::Options).is_empty());
 }
+
+#[test]
+fn a_huge_retry_after_is_capped_at_an_hour_and_an_answered_probe_ends_it() {
+    let mut h = harness();
+    run(
+        &mut h,
+        6,
+        Some((503, "Retry-After: 4294967295\n")),
+        Duration::ZERO,
+    );
+    let until = sbc(&h, SBC_A)
+        .retry_after_until
+        .expect("out for Retry-After");
+    assert!(
+        until.saturating_since(h.now) <= Duration::from_secs(3600),
+        "{:?}",
+        until.saturating_since(h.now)
+    );
+    // The next probe is answered: the SBC serves again at once, whatever the 503 asked for.
+    run(&mut h, 11, Some((200, "")), Duration::ZERO);
+    assert_eq!(sbc(&h, SBC_A).retry_after_until, None);
+    h.sent.clear();
+    transfer_out(&mut h);
+    assert_eq!(to(&mut h, SBC_A, Method::Invite).len(), 1);
+}

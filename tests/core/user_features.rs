@@ -786,3 +786,69 @@ fn an_attended_transfer_through_a_user_call_hands_the_caller_to_the_user() {
         "Amos placed no call any more"
     );
 }
+
+/// A trunk that allows every +1425 number, added to [`CONFIG`].
+const TRUNK: &str = "203.0.113.50:5060";
+
+#[test]
+fn a_user_calls_callee_cannot_transfer_the_caller_out_through_a_trunk() {
+    let config = format!(
+        "{CONFIG}[[trunk]]\nid = \"carrier\"\nproxy = \"sip:{TRUNK}\"\nallow = [\"+1425*\"]\n"
+    );
+    let refer_to = "Refer-To: <sip:+14255550999@example.com;user=phone>\n";
+    let refer_answer = |h: &mut Harness| -> Vec<u16> {
+        responses_to(h, BEA1)
+            .iter()
+            .filter(|r| {
+                r.headers
+                    .get(&HeaderName::CSeq)
+                    .is_some_and(|c| c.ends_with("REFER"))
+            })
+            .map(|r| r.status)
+            .collect()
+    };
+    let to_trunk = |h: &Harness| {
+        h.sent
+            .iter()
+            .filter(|(p, m)| p.addr.to_string() == TRUNK && matches!(m, Message::Request(_)))
+            .count()
+    };
+
+    // Amos calls Bea; Bea answers and presses transfer with an external number: two user
+    // accounts must not be enough to dial out.
+    let mut h = Harness::with_config(&config);
+    h.core.set_registrar_secret(b"test secret");
+    dial(&mut h, "202", "u1", "s3cret");
+    let (_, to_bea) = requests(&mut h)
+        .into_iter()
+        .find(|(p, r)| p == BEA1 && r.method == Method::Invite)
+        .expect("Bea's phone rings");
+    h.send_from(BEA1, &reply(&to_bea, 200, "bea1"));
+    h.advance(Duration::from_millis(10));
+    h.sent.clear();
+    h.send_from(BEA1, &from_bea(&to_bea, "REFER", 2, refer_to));
+    let at_once = to_trunk(&h);
+    assert_eq!(refer_answer(&mut h), vec![403]);
+    h.advance(Duration::from_secs(5));
+    assert_eq!(at_once + to_trunk(&h), 0, "nothing reached the trunk");
+
+    // The same REFER from an agent on a queue call is carried out: the refusal above is the
+    // user call's, not the number's.
+    let mut h = Harness::with_config(&config);
+    h.core.set_registrar_secret(b"test secret");
+    caller_arrives(&mut h, "t1");
+    let (_, to_bea) = requests(&mut h)
+        .into_iter()
+        .find(|(p, r)| p == BEA1 && r.method == Method::Invite)
+        .expect("the queue call rings Bea's first phone");
+    h.send_from(BEA1, &reply(&to_bea, 200, "bea1"));
+    h.advance(Duration::from_millis(10));
+    h.sent.clear();
+    h.send_from(BEA1, &from_bea(&to_bea, "REFER", 2, refer_to));
+    let sent_to_trunk = to_trunk(&h);
+    assert_eq!(refer_answer(&mut h), vec![202]);
+    assert_eq!(
+        sent_to_trunk, 1,
+        "the agent's transfer goes out through the trunk"
+    );
+}

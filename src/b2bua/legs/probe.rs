@@ -21,6 +21,9 @@ use crate::time::Time;
 
 use super::{peer_of, Legs};
 
+/// The longest a 503's Retry-After takes an SBC out of failover, in seconds.
+const MAX_RETRY_AFTER: u32 = 3600;
+
 /// Probes in flight and their outcomes not yet polled.
 #[derive(Debug, Default)]
 pub(super) struct Probes {
@@ -133,7 +136,8 @@ impl Legs {
                         .get(&HeaderName::RetryAfter)
                         .and_then(|v| v.split([' ', ';', '(']).next())
                         .and_then(|s| s.trim().parse::<u32>().ok())
-                        .map(|s| std::time::Duration::from_secs(u64::from(s)));
+                        // At most an hour: one answer must not take an SBC out until restart.
+                        .map(|s| std::time::Duration::from_secs(u64::from(s.min(MAX_RETRY_AFTER))));
                     self.probes.sbc_results.push_back(SbcProbe {
                         sbc,
                         status: Some(resp.status),

@@ -368,15 +368,21 @@ impl Legs {
             }
             422 => {
                 // §7.4: the caller wants a longer interval; retry at once with its Min-SE.
-                if let Some((min, _)) = resp
+                // Only when that raises the interval: a peer answering 422 without a larger
+                // Min-SE would otherwise get one refresh per round trip for the whole call.
+                let min = resp
                     .headers
                     .get(&HeaderName::MinSe)
                     .and_then(delta_and_refresher)
-                {
-                    timer.interval = timer.interval.max(min);
-                    timer.min_se = timer.min_se.max(min);
+                    .map(|(min, _)| min);
+                match min {
+                    Some(min) if min > timer.interval => {
+                        timer.interval = min;
+                        timer.min_se = timer.min_se.max(min);
+                        self.session_due.set(&mut timer.due, now, call);
+                    }
+                    _ => self.arm_session_timer(now, call),
                 }
-                self.session_due.set(&mut timer.due, now, call);
             }
             // §10: a refresh answered 408 or 481 means the dialog is gone.
             408 | 481 => {

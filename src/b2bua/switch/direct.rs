@@ -212,6 +212,11 @@ impl Switch {
         true
     }
 
+    /// Whether `call` is a user's call to another user (not a queue's caller).
+    pub(super) fn is_user_call(&self, call: CallHandle) -> bool {
+        self.direct.calls.contains_key(&call)
+    }
+
     /// A leg ended: a user call's device that did not answer, or a leg whose user was busy.
     /// `true` when nothing else needs to hear of it.
     pub(super) fn direct_leg_ended(

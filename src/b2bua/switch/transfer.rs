@@ -120,6 +120,13 @@ impl Switch {
                 return refuse(cx, 403, "Transfer target not allowed");
             }
         };
+        // Toll fraud: users do not call out through a trunk, so a user call's callee may not
+        // send the calling user there either (two accounts would otherwise be enough to dial
+        // anything a trunk allows).
+        if matches!(dest, Destination::External { .. }) && self.is_user_call(caller) {
+            tracing::warn!(leg = leg.0, target = %dest, "REFER of a user call to a trunk refused");
+            return refuse(cx, 403, "Transfer target not allowed");
+        }
         tracing::info!(leg = leg.0, target = %dest, "agent transfers the caller");
         cx.legs.accept_refer(now, tx, leg, &req);
         self.transfers.referrers.insert(leg);
