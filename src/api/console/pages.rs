@@ -212,6 +212,12 @@ pub(crate) async fn sign_in(State(c): State<Console>, request: Request) -> Respo
 /// Whether `password` is the configured admin password (argon2 is slow by design: off the
 /// async workers).
 async fn admin_password_ok(c: &Console, password: &str) -> bool {
+    // Two hashes at a time at most: each takes about 19 MiB and a blocking thread, and failed
+    // sign-ins are limited per source only, so many sources at once must queue, not pile up.
+    static ARGON2: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let Ok(_permit) = ARGON2.acquire().await else {
+        return false;
+    };
     let s = c.state().clone();
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -238,7 +244,15 @@ async fn agent_password_ok(c: &Console, user: &str, password: &str) -> bool {
             .iter()
             .find(|u| u.id.as_str() == user)
             .and_then(|u| u.password.as_deref())
-            .is_some_and(|p| super::super::constant_time_eq(p.as_bytes(), password.as_bytes()))
+            // Digests of both, compared in constant time: the comparison returns early on a
+            // length difference, and a password's length is a secret too.
+            .is_some_and(|p| {
+                use sha2::Digest as _;
+                super::super::constant_time_eq(
+                    &sha2::Sha256::digest(p.as_bytes()),
+                    &sha2::Sha256::digest(password.as_bytes()),
+                )
+            })
     })
     .await
     .unwrap_or(false)
