@@ -328,6 +328,18 @@ fn registrations(v: &Value) -> Vec<Registration> {
         .unwrap_or_default()
 }
 
+/// A JSON array's items, none for anything else: the API's lists, read leniently (a page shows
+/// what came back rather than failing on a shape it did not expect).
+pub(super) trait Items {
+    fn items(&self) -> std::slice::Iter<'_, Value>;
+}
+
+impl Items for Value {
+    fn items(&self) -> std::slice::Iter<'_, Value> {
+        self.as_array().map_or([].iter(), |a| a.iter())
+    }
+}
+
 fn str_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -389,9 +401,7 @@ async fn render_agent(c: &Console, s: &Session, id: &str, error: String) -> Resp
     let log = c.api(Method::GET, "/api/v1/events?limit=1000", None).await;
     let recent = log
         .body
-        .as_array()
-        .into_iter()
-        .flatten()
+        .items()
         .rev()
         .filter(|e| e["agent"] == id && (e["kind"] == "answered" || e["kind"] == "agent-missed"))
         .take(RECENT_CALLS)
@@ -520,7 +530,7 @@ pub(crate) async fn admin_queues(State(c): State<Console>, headers: HeaderMap) -
     };
     let list = c.api(Method::GET, "/api/v1/queues", None).await;
     let mut queues = Vec::new();
-    for q in list.body.as_array().into_iter().flatten() {
+    for q in list.body.items() {
         let id = str_of(&q["id"]);
         let status = c
             .api(
@@ -1078,9 +1088,7 @@ async fn prompt_rows(c: &Console) -> Vec<PromptRow> {
     let reply = c.api(Method::GET, "/api/v1/prompts", None).await;
     reply
         .body
-        .as_array()
-        .into_iter()
-        .flatten()
+        .items()
         .map(|p| PromptRow {
             id: str_of(&p["id"]),
             reference: str_of(&p["reference"]),
@@ -1088,9 +1096,7 @@ async fn prompt_rows(c: &Console) -> Vec<PromptRow> {
             format: str_of(&p["format"]),
             seconds: format!("{:.1}", p["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0),
             used_by: p["used_by"]
-                .as_array()
-                .into_iter()
-                .flatten()
+                .items()
                 .map(|u| (str_of(&u["queue"]), str_of(&u["field"])))
                 .collect(),
         })
@@ -1256,9 +1262,7 @@ async fn render_numbers(c: &Console, s: &Session, error: String) -> Response {
     let list = c.api(Method::GET, "/api/v1/numbers", None).await;
     let numbers = list
         .body
-        .as_array()
-        .into_iter()
-        .flatten()
+        .items()
         .map(|n| NumberRow {
             e164: str_of(&n["e164"]),
             kind: str_of(&n["kind"]),
@@ -1310,7 +1314,7 @@ pub(crate) async fn users_page(State(c): State<Console>, headers: HeaderMap) -> 
 async fn render_users(c: &Console, s: &Session, error: String) -> Response {
     let list = c.api(Method::GET, "/api/v1/users", None).await;
     let mut users = Vec::new();
-    for u in list.body.as_array().into_iter().flatten() {
+    for u in list.body.items() {
         let id = str_of(&u["id"]);
         let agent = c
             .api(Method::GET, &format!("/api/v1/agents/{}", seg(&id)), None)
@@ -1330,9 +1334,7 @@ async fn render_users(c: &Console, s: &Session, error: String) -> Response {
             contacts: join(&u["contacts"]),
             dnd: agent["dnd"].as_bool().unwrap_or(false),
             opted_out: agent["queues"]
-                .as_array()
-                .into_iter()
-                .flatten()
+                .items()
                 .filter(|q| q["opted_in"] == false)
                 .map(|q| str_of(&q["queue"]))
                 .collect::<Vec<_>>()
@@ -1346,9 +1348,7 @@ async fn render_users(c: &Console, s: &Session, error: String) -> Response {
         .api(Method::GET, "/api/v1/groups", None)
         .await
         .body
-        .as_array()
-        .into_iter()
-        .flatten()
+        .items()
         .map(|g| GroupRow {
             id: str_of(&g["id"]),
             members: join(&g["members"]),
@@ -1528,9 +1528,7 @@ pub(crate) async fn events_page(
     // Newest first; the kind and agent filters are the page's own.
     let events = reply
         .body
-        .as_array()
-        .into_iter()
-        .flatten()
+        .items()
         .rev()
         .filter(|e| q.kind.is_empty() || e["kind"] == q.kind.as_str())
         .filter(|e| q.agent.is_empty() || e["agent"] == q.agent.as_str())

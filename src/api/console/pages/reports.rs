@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{admin, queue_names, str_of, utc, Chrome};
+use super::{admin, queue_names, str_of, utc, Chrome, Items};
 use crate::api::console::{page, Console};
 
 /// The report form's fields, passed to the API as they are (it checks them and names a bad
@@ -298,9 +298,7 @@ fn queue_view(s: &Value, interval: &str) -> QueueView {
         .collect();
     let mut previous = None;
     let waits: Vec<Group> = totals["wait_distribution"]
-        .as_array()
-        .into_iter()
-        .flatten()
+        .items()
         .map(|b| {
             let g = Group {
                 label: wait_label(b, previous),
@@ -364,15 +362,11 @@ pub(crate) async fn reports_page(
     let (mut series, mut agents, mut error) = (Vec::new(), Vec::new(), String::new());
     if queues_reply.ok() && agents_reply.ok() {
         series = queues_reply.body["queues"]
-            .as_array()
-            .into_iter()
-            .flatten()
+            .items()
             .map(|s| queue_view(s, &form.interval))
             .collect();
         agents = agents_reply.body["agents"]
-            .as_array()
-            .into_iter()
-            .flatten()
+            .items()
             .map(|a| AgentRow {
                 agent: str_of(&a["agent"]),
                 cells: agent_cells(&a["totals"]),
