@@ -89,6 +89,9 @@ pub fn user_body(u: &RawUser) -> Value {
     put_list(&mut m, "contacts", &u.contacts);
     put_list(&mut m, "numbers", &u.numbers);
     put(&mut m, "extension", u.extension.clone());
+    put(&mut m, "outbound", u.outbound.clone());
+    put(&mut m, "clid_policy", u.clid_policy.clone());
+    put(&mut m, "identify_by_source", u.identify_by_source);
     Value::Object(m)
 }
 

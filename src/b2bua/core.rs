@@ -9,6 +9,7 @@
 //! ```
 
 mod direct;
+mod outbound;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

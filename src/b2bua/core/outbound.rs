@@ -1,0 +1,251 @@
+//! The core's side of users' outbound calls: an INVITE for no service whose Request-URI is
+//! a number (not a user, extension, queue or feature code) is a user's call out, once the user
+//! is known. The decisions, in order:
+//!
+//! 1. **Who**: the digest-authenticated user (`core::direct`'s 407, RFC 3261 §22.3), or a
+//!    user without a password whose static contact's address and port the INVITE came from
+//!    (`identify_by_source`). Nobody else reaches a trunk: credentials that fail get 403, not
+//!    another challenge.
+//! 2. **What**: the digits as E.164 with `[outbound]`'s rules (an unreadable number is 404, as
+//!    any number nobody has); a user's own number is a call to that user.
+//! 3. **May they**: a blocked prefix, `outbound = "none"`, or an international number for
+//!    `national`, is 403 (RFC 3261 §21.4.4: understood, and refused); so is a number no
+//!    trunk's allow list admits.
+//! 4. **Shown as** (RFC 3325 §9.1 P-Asserted-Identity, RFC 3323 Privacy): the user's
+//!    caller-ID policy (`config::outbound`): a service number; anonymous, with the user's own
+//!    number asserted for the carrier only; or the user's own number, also when the policy
+//!    allows an override and the user asked for it (the `clid_override` prefix, or a
+//!    P-Preferred-Identity naming their own number, RFC 3325 §9.2). A user with no policy
+//!    shows their own number; a user who needs one and has none gets 403.
+//!
+//! The switch (`switch::outbound`) then rings the number through the trunk.
+
+use crate::b2bua::legs::PendingInvite;
+use crate::b2bua::settings::Destination;
+use crate::b2bua::switch::ShownIdentity;
+use crate::config::dial::{self, DialString};
+use crate::config::outbound::{contact_addr, ClidMode, OutboundClass};
+use crate::config::{Config, QueueId, UserId};
+use crate::number::E164;
+use crate::sip::header::HeaderName;
+use crate::sip::transport::Peer;
+use crate::sip::uri::Uri;
+use crate::time::Time;
+
+use super::Core;
+
+/// An external number as dialled, before it is read with `[outbound]`'s rules.
+#[derive(Clone, Debug)]
+pub(super) struct OutboundDial {
+    global: bool,
+    digits: String,
+    /// The `clid_override` prefix was dialled first.
+    override_wanted: bool,
+}
+
+impl Core {
+    /// The number `invite` dials, when users may call out at all and its Request-URI is a
+    /// number (after an optional `clid_override` prefix).
+    pub(super) fn outbound_dial(&self, invite: &PendingInvite) -> Option<OutboundDial> {
+        let config = &self.applied.config;
+        let enabled = config
+            .outbound
+            .users
+            .values()
+            .any(|u| u.class != OutboundClass::None);
+        if !enabled {
+            return None;
+        }
+        let mut uri = invite.req.uri.clone();
+        let mut override_wanted = false;
+        if let Uri::Sip(sip) = &mut uri {
+            let prefix = config.features.clid_override.as_str();
+            let rest = sip.user.as_deref().and_then(|u| u.strip_prefix(prefix));
+            if let Some(rest) = rest.filter(|r| !r.is_empty()) {
+                sip.user = Some(rest.to_owned());
+                override_wanted = true;
+            }
+        }
+        match dial::dial_string(&uri) {
+            Ok(DialString::Number { global, digits }) => Some(OutboundDial {
+                global,
+                digits,
+                override_wanted,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The user a password-less INVITE is from, by its source: a static contact's address
+    /// and port of a user with `identify_by_source`.
+    pub(super) fn user_by_source(&self, from: Peer) -> Option<UserId> {
+        let config = &self.applied.config;
+        config
+            .outbound
+            .users
+            .iter()
+            .filter(|(_, o)| o.identify_by_source)
+            .find(|(id, _)| {
+                config.user(id).is_some_and(|u| {
+                    u.contacts
+                        .iter()
+                        .any(|c| contact_addr(c) == Some(from.addr))
+                })
+            })
+            .map(|(id, _)| id.clone())
+    }
+
+    /// `user`'s call to `dial` (see the module doc for the order of the checks).
+    pub(super) fn call_out(
+        &mut self,
+        now: Time,
+        invite: PendingInvite,
+        user: &UserId,
+        dial: OutboundDial,
+    ) {
+        let config = self.applied.config.clone();
+        let rules = &config.outbound.dialling;
+        let number = match dial::normalise(dial.global, &dial.digits, rules, "[outbound]") {
+            Ok(n) => n,
+            Err(err) => {
+                // A number nobody could dial: the same 404 as any number nobody has.
+                tracing::info!(user = %user, %err, "outbound number not read");
+                return self.legs.refuse_invite(now, invite, 404, Vec::new());
+            }
+        };
+        let tel = crate::sip::parse::parse_uri(&format!("tel:{}", number.as_str())).ok();
+        if let Some(callee) = tel
+            .as_ref()
+            .and_then(|t| self.settings.dial_plan.user_of(t))
+        {
+            // A colleague's number dialled in full: a call between users, not out.
+            return self.call_user(now, invite, user, &callee);
+        }
+        if let Err(why) = permitted(&config, user, &number) {
+            tracing::info!(user = %user, number = %number, why, "outbound call refused");
+            return self.legs.refuse_invite(now, invite, 403, Vec::new());
+        }
+        let host = match &invite.req.uri {
+            Uri::Sip(sip) => sip.host.to_string(),
+            _ => invite.local.ip().to_string(),
+        };
+        let ppi = invite
+            .req
+            .headers
+            .get(&HeaderName::PPreferredIdentity)
+            .and_then(crate::sip::parse::name_addr_of)
+            .and_then(|n| E164::from_uri(&n.uri));
+        let identity = match shown_identity(&config, user, dial.override_wanted, ppi, &host) {
+            Ok(identity) => identity,
+            Err(why) => {
+                tracing::info!(user = %user, why, "outbound call refused: no caller ID");
+                return self.legs.refuse_invite(now, invite, 403, Vec::new());
+            }
+        };
+        // The trunks' allow lists are the last word (the toll-fraud policy, `config::dial`).
+        let dest = tel.map(|t| {
+            self.settings
+                .dial_plan
+                .resolve(&self.settings.directory, &t)
+        });
+        let dest = match dest {
+            Some(Ok(dest @ Destination::External { .. })) => dest,
+            other => {
+                tracing::info!(user = %user, number = %number, ?other, "no trunk may carry the outbound call");
+                return self.legs.refuse_invite(now, invite, 403, Vec::new());
+            }
+        };
+        let label = QueueId(format!("out:{number}"));
+        let Some(call) = self.legs.open_direct(now, invite, label) else {
+            return;
+        };
+        let (switch, mut cx) = self.parts(now);
+        switch.call_out(&mut cx, call, user, &dest, identity);
+    }
+}
+
+/// Whether `user` may call `number`: blocked prefixes first (nobody may), then the user's
+/// class. `Err` says why, for the log.
+fn permitted(config: &Config, user: &UserId, number: &E164) -> Result<(), &'static str> {
+    let o = &config.outbound;
+    if o.blocked(number).is_some() {
+        return Err("blocked prefix");
+    }
+    match o.user(user).class {
+        OutboundClass::None => Err("the user may not call out"),
+        OutboundClass::National if !o.is_national(number) => {
+            Err("an international number for a user with national calls only")
+        }
+        OutboundClass::National | OutboundClass::International => Ok(()),
+    }
+}
+
+/// `sip:+E164@host;user=phone` (RFC 3261 §19.1.6).
+fn number_uri(number: &E164, host: &str) -> Option<Uri> {
+    crate::sip::parse::parse_uri(&format!("sip:{}@{host};user=phone", number.as_str())).ok()
+}
+
+/// What the called party and the carrier are shown (see the module doc, step 4). `ppi`: the
+/// number in the phone's P-Preferred-Identity, if any.
+fn shown_identity(
+    config: &Config,
+    user: &UserId,
+    override_wanted: bool,
+    ppi: Option<E164>,
+    host: &str,
+) -> Result<ShownIdentity, &'static str> {
+    let account = config.user(user).ok_or("the user is gone")?;
+    // RFC 3325 §9.2: a preferred identity is only a wish; it counts only when it names one of
+    // the user's own numbers.
+    let preferred = ppi.filter(|n| account.numbers.contains(n));
+    let own = preferred
+        .clone()
+        .or_else(|| account.numbers.first().cloned());
+    let policy = config.outbound.policy_for(user);
+    let overridden = policy.is_some_and(|p| p.allow_override)
+        && (override_wanted || preferred.is_some())
+        && own.is_some();
+    let own_identity = |own: Option<E164>| -> Result<ShownIdentity, &'static str> {
+        let own = own.ok_or("the user has no number of their own")?;
+        let uri = number_uri(&own, host).ok_or("no URI for the number")?;
+        Ok(ShownIdentity {
+            display: account.name.clone(),
+            from: uri.clone(),
+            asserted: uri,
+            private: false,
+        })
+    };
+    match policy.map(|p| &p.mode) {
+        _ if overridden => own_identity(own),
+        None | Some(ClidMode::User) => own_identity(own),
+        Some(ClidMode::ServiceNumber(n)) => {
+            let uri = number_uri(n, host).ok_or("no URI for the number")?;
+            // The queue the number reaches names the call, as a queue's own calls do.
+            let display = config
+                .queues
+                .iter()
+                .find(|q| q.numbers.contains(n))
+                .map_or_else(|| account.name.clone(), |q| q.name.clone());
+            Ok(ShownIdentity {
+                display,
+                from: uri.clone(),
+                asserted: uri,
+                private: false,
+            })
+        }
+        Some(ClidMode::Anonymous) => {
+            // RFC 3323 §4.1.1.3: the anonymous From; RFC 3325 §9.3: the real identity stays
+            // asserted for the carrier, which withholds it because of `Privacy: id`.
+            let own = own.ok_or("an anonymous call still asserts the user's own number")?;
+            let asserted = number_uri(&own, host).ok_or("no URI for the number")?;
+            let from = crate::sip::parse::parse_uri("sip:anonymous@anonymous.invalid")
+                .map_err(|_| "no anonymous URI")?;
+            Ok(ShownIdentity {
+                display: "Anonymous".to_owned(),
+                from,
+                asserted,
+                private: true,
+            })
+        }
+    }
+}
