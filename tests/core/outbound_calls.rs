@@ -549,3 +549,34 @@ fn the_far_end_of_an_outbound_call_cannot_transfer_it() {
         "no new call to the trunk"
     );
 }
+
+#[test]
+fn an_outbound_call_cannot_be_taken_over_with_replaces() {
+    let mut h = harness();
+    dial(&mut h, BEA, "bea", "b3a", "02079460999", "p1", "");
+    let inv = trunk_invite(&h);
+    h.sent.clear();
+    h.send_from(TRUNK, &reply(&inv, 200, "far"));
+    let ok = responses_to(&h, BEA)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("the phone is answered");
+    let our_tag = to_tag(&ok);
+    let calls = h.core.call_count();
+    // Even from the phone's own address, an INVITE with Replaces naming the outbound call's
+    // dialog is declined (RFC 3891 §3: by policy; only a service's caller can be replaced),
+    // so nobody joins a paid call by naming it.
+    let replacing = invite_from(
+        BEA,
+        "bea",
+        "holdline",
+        "p2",
+        1,
+        &format!("Replaces: p1;to-tag={our_tag};from-tag=tp1\n"),
+    );
+    h.sent.clear();
+    h.send_from(BEA, &replacing);
+    assert_eq!(final_status(&h, BEA), Some(603));
+    assert_eq!(h.core.call_count(), calls, "no new call");
+    assert!(to_trunk(&h).is_empty(), "the far end hears nothing of it");
+}

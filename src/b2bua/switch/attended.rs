@@ -191,7 +191,6 @@ impl Switch {
         let now = cx.now;
         // The consult call's timers (answer delay, greeting) are moot: it ends now.
         self.timers.retain(|(_, h, _)| *h != consult);
-        self.outbound_call_replaced(consult, caller);
         if let Some(qcall) = self.seats.queue_call_of.remove(&consult) {
             self.seats.calls.insert(qcall, caller);
             self.seats.queue_call_of.insert(caller, qcall);

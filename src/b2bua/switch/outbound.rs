@@ -261,18 +261,6 @@ impl Switch {
         cx.legs.hang_up(cx.now, call, status, why);
     }
 
-    /// `new` takes `old`'s place (an INVITE with Replaces from the user's phone, RFC 3891):
-    /// the outbound call, and the user's busy count with it, move to `new`, so it stays an
-    /// outbound call (its far end still may not REFER).
-    pub(super) fn outbound_call_replaced(&mut self, old: CallHandle, new: CallHandle) {
-        let Some(oc) = self.outbound.calls.remove(&old) else {
-            return;
-        };
-        // Only an answered call can be replaced (RFC 3891 §3: an early dialog gets 481), so
-        // no attempt is in flight and no first-response timer runs.
-        self.outbound.calls.insert(new, oc);
-    }
-
     /// The user's dialog is over: an attempt still ringing is cancelled, the user is free.
     pub(super) fn outbound_caller_gone(&mut self, cx: &mut Ctx, call: CallHandle) {
         let Some(oc) = self.outbound.calls.remove(&call) else {
