@@ -580,3 +580,46 @@ fn an_outbound_call_cannot_be_taken_over_with_replaces() {
     assert_eq!(h.core.call_count(), calls, "no new call");
     assert!(to_trunk(&h).is_empty(), "the far end hears nothing of it");
 }
+
+#[test]
+fn an_outbound_call_fails_over_to_the_next_sbc_on_503_and_on_silence() {
+    const SBC_B: &str = "203.0.113.11:5060";
+    const SBC_C: &str = "203.0.113.12:5060";
+    let config = CONFIG.replace(
+        "proxy = \"sip:203.0.113.10:5060\"",
+        "sbcs = [\n  { uri = \"sip:203.0.113.10:5060\", priority = 1 },\n  \
+         { uri = \"sip:203.0.113.11:5060\", priority = 2 },\n  \
+         { uri = \"sip:203.0.113.12:5060\", priority = 3 },\n]\nfirst_response_timeout = 2",
+    );
+    let mut h = Harness::with_config(&config);
+    h.core.set_registrar_secret(b"test secret");
+    dial(&mut h, BEA, "bea", "b3a", "02079460999", "s1", "");
+    let first = trunk_invite(&h);
+    h.sent.clear();
+    // RFC 3263 §4.3: a 503 sends the call to the next SBC, with the same identity.
+    h.send_from(TRUNK, &reply(&first, 503, "sbc1"));
+    let invite_to = |h: &Harness, sbc: &str| {
+        h.sent.iter().find_map(|(p, m)| match m {
+            Message::Request(r) if p.addr.to_string() == sbc && r.method == Method::Invite => {
+                Some(r.clone())
+            }
+            _ => None,
+        })
+    };
+    let second = invite_to(&h, SBC_B).expect("the second SBC is tried");
+    assert_eq!(
+        second.uri.to_string(),
+        "sip:+442079460999@203.0.113.11;user=phone"
+    );
+    assert_eq!(
+        header(&second, HeaderName::PAssertedIdentity),
+        "<sip:+442079460022@example.com;user=phone>"
+    );
+    assert_eq!(final_status(&h, BEA), None, "the phone still waits");
+    // The second says nothing within first_response_timeout: the third.
+    h.sent.clear();
+    h.advance(Duration::from_millis(2100));
+    let third = invite_to(&h, SBC_C).expect("the third SBC is tried after 2 s of silence");
+    h.send_from(SBC_C, &reply(&third, 200, "sbc3"));
+    assert_eq!(final_status(&h, BEA), Some(200));
+}
