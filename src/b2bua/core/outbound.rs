@@ -103,27 +103,51 @@ impl Core {
         user: &UserId,
         dial: OutboundDial,
     ) {
-        let config = self.applied.config.clone();
+        match self.outbound_decision(&invite, user, &dial) {
+            Decision::Refuse(status) => self.legs.refuse_invite(now, invite, status, Vec::new()),
+            Decision::Colleague(callee) => self.call_user(now, invite, user, &callee),
+            Decision::Out {
+                number,
+                dest,
+                identity,
+            } => {
+                let label = QueueId(format!("out:{number}"));
+                let Some(call) = self.legs.open_direct(now, invite, label) else {
+                    return;
+                };
+                let (switch, mut cx) = self.parts(now);
+                switch.call_out(&mut cx, call, user, &dest, identity);
+            }
+        }
+    }
+
+    /// What becomes of `user`'s call to `dial`: the checks of the module doc, in order.
+    fn outbound_decision(
+        &self,
+        invite: &PendingInvite,
+        user: &UserId,
+        dial: &OutboundDial,
+    ) -> Decision {
+        let config = &self.applied.config;
         let rules = &config.outbound.dialling;
         let number = match dial::normalise(dial.global, &dial.digits, rules, "[outbound]") {
             Ok(n) => n,
             Err(err) => {
                 // A number nobody could dial: the same 404 as any number nobody has.
                 tracing::info!(user = %user, %err, "outbound number not read");
-                return self.legs.refuse_invite(now, invite, 404, Vec::new());
+                return Decision::Refuse(404);
             }
         };
-        let tel = crate::sip::parse::parse_uri(&format!("tel:{}", number.as_str())).ok();
-        if let Some(callee) = tel
-            .as_ref()
-            .and_then(|t| self.settings.dial_plan.user_of(t))
-        {
+        let Ok(tel) = crate::sip::parse::parse_uri(&format!("tel:{}", number.as_str())) else {
+            return Decision::Refuse(404);
+        };
+        if let Some(callee) = self.settings.dial_plan.user_of(&tel) {
             // A colleague's number dialled in full: a call between users, not out.
-            return self.call_user(now, invite, user, &callee);
+            return Decision::Colleague(callee);
         }
-        if let Err(why) = permitted(&config, user, &number) {
+        if let Err(why) = permitted(config, user, &number) {
             tracing::info!(user = %user, number = %number, why, "outbound call refused");
-            return self.legs.refuse_invite(now, invite, 403, Vec::new());
+            return Decision::Refuse(403);
         }
         let host = match &invite.req.uri {
             Uri::Sip(sip) => sip.host.to_string(),
@@ -135,33 +159,44 @@ impl Core {
             .get(&HeaderName::PPreferredIdentity)
             .and_then(crate::sip::parse::name_addr_of)
             .and_then(|n| E164::from_uri(&n.uri));
-        let identity = match shown_identity(&config, user, dial.override_wanted, ppi, &host) {
+        let identity = match shown_identity(config, user, dial.override_wanted, ppi, &host) {
             Ok(identity) => identity,
             Err(why) => {
                 tracing::info!(user = %user, why, "outbound call refused: no caller ID");
-                return self.legs.refuse_invite(now, invite, 403, Vec::new());
+                return Decision::Refuse(403);
             }
         };
         // The trunks' allow lists are the last word (the toll-fraud policy, `config::dial`).
-        let dest = tel.map(|t| {
-            self.settings
-                .dial_plan
-                .resolve(&self.settings.directory, &t)
-        });
-        let dest = match dest {
-            Some(Ok(dest @ Destination::External { .. })) => dest,
+        match self
+            .settings
+            .dial_plan
+            .resolve(&self.settings.directory, &tel)
+        {
+            Ok(dest @ Destination::External { .. }) => Decision::Out {
+                number,
+                dest,
+                identity,
+            },
             other => {
                 tracing::info!(user = %user, number = %number, ?other, "no trunk may carry the outbound call");
-                return self.legs.refuse_invite(now, invite, 403, Vec::new());
+                Decision::Refuse(403)
             }
-        };
-        let label = QueueId(format!("out:{number}"));
-        let Some(call) = self.legs.open_direct(now, invite, label) else {
-            return;
-        };
-        let (switch, mut cx) = self.parts(now);
-        switch.call_out(&mut cx, call, user, &dest, identity);
+        }
     }
+}
+
+/// What an outbound INVITE gets.
+enum Decision {
+    /// Refused with this status.
+    Refuse(u16),
+    /// The number is a user's: a call between users.
+    Colleague(UserId),
+    /// Out through a trunk.
+    Out {
+        number: E164,
+        dest: Destination,
+        identity: ShownIdentity,
+    },
 }
 
 /// Whether `user` may call `number`: blocked prefixes first (nobody may), then the user's
