@@ -162,3 +162,26 @@ async fn invalid_policies_and_outbound_fields_are_422_naming_the_field() {
         "{resp}"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_outbound_calls_placed_and_refused() {
+    use holdline::api::live::{Counters, OutboundCounters};
+    let a = app();
+    a.live.set_counters(Counters {
+        outbound: OutboundCounters {
+            placed: 12,
+            refused: 3,
+        },
+        ..Counters::default()
+    });
+    let (status, body) = call(&a.router, "GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().unwrap();
+    for line in [
+        "# TYPE holdline_outbound_calls_total counter",
+        "holdline_outbound_calls_total{result=\"placed\"} 12",
+        "holdline_outbound_calls_total{result=\"refused\"} 3",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
+    }
+}

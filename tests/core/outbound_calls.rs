@@ -304,6 +304,8 @@ fn a_national_call_goes_out_with_the_queues_service_number_and_is_bridged() {
         busy(&h),
         "the agent is busy for the queues while calling out"
     );
+    let stats = h.core.outbound_stats();
+    assert_eq!((stats.placed, stats.refused), (1, 0));
 
     h.sent.clear();
     h.send_from(TRUNK, &reply(&inv, 200, "far"));
@@ -421,6 +423,12 @@ fn without_valid_credentials_nothing_reaches_the_trunk() {
     assert_eq!(final_status(&h, "198.51.100.34:5999"), Some(407));
     h.advance(Duration::from_secs(40));
     assert!(to_trunk(&h).is_empty(), "the trunk saw nothing at all");
+    let stats = h.core.outbound_stats();
+    assert_eq!(
+        (stats.placed, stats.refused),
+        (0, 2),
+        "both refusals counted"
+    );
 }
 
 #[test]

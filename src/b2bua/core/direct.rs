@@ -99,7 +99,10 @@ impl Core {
                 // and a phone with the wrong password stops here. A stale nonce is only
                 // asked again (RFC 7616 §3.3).
                 let (status, headers) = match outbound.is_some() && offered && !stale {
-                    true => (403, Vec::new()),
+                    true => {
+                        self.outbound_refused();
+                        (403, Vec::new())
+                    }
                     false => (answer.status, answer.headers),
                 };
                 self.legs.refuse_invite(now, invite, status, headers);

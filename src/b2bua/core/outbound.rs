@@ -34,6 +34,16 @@ use crate::time::Time;
 
 use super::Core;
 
+/// Users' outbound calls since start, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboundStats {
+    /// Sent toward a trunk.
+    pub placed: u64,
+    /// Refused before any trunk saw them (credentials that failed, not granted, blocked,
+    /// no caller ID, no trunk allows the number, a number that cannot be read).
+    pub refused: u64,
+}
+
 /// An external number as dialled, before it is read with `[outbound]`'s rules.
 #[derive(Clone, Debug)]
 pub(super) struct OutboundDial {
@@ -44,6 +54,16 @@ pub(super) struct OutboundDial {
 }
 
 impl Core {
+    /// Users' outbound calls placed and refused since start.
+    pub fn outbound_stats(&self) -> OutboundStats {
+        self.outbound_stats
+    }
+
+    /// Counts an outbound INVITE refused before it reached a trunk.
+    pub(super) fn outbound_refused(&mut self) {
+        self.outbound_stats.refused += 1;
+    }
+
     /// The number `invite` dials, when users may call out at all and its Request-URI is a
     /// number (after an optional `clid_override` prefix).
     pub(super) fn outbound_dial(&self, invite: &PendingInvite) -> Option<OutboundDial> {
@@ -104,7 +124,10 @@ impl Core {
         dial: OutboundDial,
     ) {
         match self.outbound_decision(&invite, user, &dial) {
-            Decision::Refuse(status) => self.legs.refuse_invite(now, invite, status, Vec::new()),
+            Decision::Refuse(status) => {
+                self.outbound_refused();
+                self.legs.refuse_invite(now, invite, status, Vec::new())
+            }
             Decision::Colleague(callee) => self.call_user(now, invite, user, &callee),
             Decision::Out {
                 number,
@@ -115,6 +138,7 @@ impl Core {
                 let Some(call) = self.legs.open_direct(now, invite, label) else {
                     return;
                 };
+                self.outbound_stats.placed += 1;
                 let (switch, mut cx) = self.parts(now);
                 switch.call_out(&mut cx, call, user, &dest, identity);
             }
