@@ -129,11 +129,12 @@ impl Core {
                 self.legs.refuse_invite(now, invite, status, Vec::new())
             }
             Decision::Colleague(callee) => self.call_user(now, invite, user, &callee),
-            Decision::Out {
-                number,
-                dest,
-                identity,
-            } => {
+            Decision::Out(out) => {
+                let Outgoing {
+                    number,
+                    dest,
+                    identity,
+                } = *out;
                 let label = QueueId(format!("out:{number}"));
                 let Some(call) = self.legs.open_direct(now, invite, label) else {
                     return;
@@ -196,11 +197,11 @@ impl Core {
             .dial_plan
             .resolve(&self.settings.directory, &tel)
         {
-            Ok(dest @ Destination::External { .. }) => Decision::Out {
+            Ok(dest @ Destination::External { .. }) => Decision::Out(Box::new(Outgoing {
                 number,
                 dest,
                 identity,
-            },
+            })),
             other => {
                 tracing::info!(user = %user, number = %number, ?other, "no trunk may carry the outbound call");
                 Decision::Refuse(403)
@@ -216,11 +217,14 @@ enum Decision {
     /// The number is a user's: a call between users.
     Colleague(UserId),
     /// Out through a trunk.
-    Out {
-        number: E164,
-        dest: Destination,
-        identity: ShownIdentity,
-    },
+    Out(Box<Outgoing>),
+}
+
+/// A call that goes out: the number, its trunk and what it shows.
+struct Outgoing {
+    number: E164,
+    dest: Destination,
+    identity: ShownIdentity,
 }
 
 /// Whether `user` may call `number`: blocked prefixes first (nobody may), then the user's
