@@ -631,3 +631,30 @@ fn an_outbound_call_fails_over_to_the_next_sbc_on_503_and_on_silence() {
     h.send_from(SBC_C, &reply(&third, 200, "sbc3"));
     assert_eq!(final_status(&h, BEA), Some(200));
 }
+
+#[test]
+fn a_phone_asking_for_privacy_calls_anonymously_with_the_policys_number_asserted() {
+    let mut h = harness();
+    dial(
+        &mut h,
+        AMOS,
+        "amos",
+        "s3cret",
+        "02079460999",
+        "q1",
+        "Privacy: id\n",
+    );
+    let inv = trunk_invite(&h);
+    assert!(
+        header(&inv, HeaderName::From)
+            .starts_with("\"Anonymous\" <sip:anonymous@anonymous.invalid>"),
+        "{}",
+        header(&inv, HeaderName::From)
+    );
+    assert_eq!(header(&inv, HeaderName::Privacy), "id");
+    // The carrier still gets the identity the policy shows.
+    assert_eq!(
+        header(&inv, HeaderName::PAssertedIdentity),
+        "<sip:+442079460000@example.com;user=phone>"
+    );
+}

@@ -16,7 +16,8 @@
 //!    number asserted for the carrier only; or the user's own number, also when the policy
 //!    allows an override and the user asked for it (the `clid_override` prefix, or a
 //!    P-Preferred-Identity naming their own number, RFC 3325 §9.2). A user with no policy
-//!    shows their own number; a user who needs one and has none gets 403.
+//!    shows their own number; a user who needs one and has none gets 403. A phone that asks
+//!    for privacy (`Privacy: id`) calls anonymously, what the policy shows asserted only.
 //!
 //! The switch (`switch::outbound`) then rings the number through the trunk.
 
@@ -184,13 +185,24 @@ impl Core {
             .get(&HeaderName::PPreferredIdentity)
             .and_then(crate::sip::parse::name_addr_of)
             .and_then(|n| E164::from_uri(&n.uri));
-        let identity = match shown_identity(config, user, dial.override_wanted, ppi, &host) {
+        let mut identity = match shown_identity(config, user, dial.override_wanted, ppi, &host) {
             Ok(identity) => identity,
             Err(why) => {
                 tracing::info!(user = %user, why, "outbound call refused: no caller ID");
                 return Decision::Refuse(403);
             }
         };
+        // RFC 3323 §4.2 / RFC 3325 §9.3: the phone asks for its identity to be withheld
+        // (`Privacy: id`): whatever the policy shows is asserted to the carrier only.
+        let wants_privacy = invite
+            .req
+            .headers
+            .get_all(&HeaderName::Privacy)
+            .flat_map(|v| v.split(';'))
+            .any(|t| t.trim().eq_ignore_ascii_case("id"));
+        if wants_privacy {
+            identity = anonymous(identity.asserted);
+        }
         // The trunks' allow lists are the last word (the toll-fraud policy, `config::dial`).
         match self
             .settings
@@ -301,14 +313,26 @@ fn shown_identity(
             // asserted for the carrier, which withholds it because of `Privacy: id`.
             let own = own.ok_or("an anonymous call still asserts the user's own number")?;
             let asserted = number_uri(&own, host).ok_or("no URI for the number")?;
-            let from = crate::sip::parse::parse_uri("sip:anonymous@anonymous.invalid")
-                .map_err(|_| "no anonymous URI")?;
-            Ok(ShownIdentity {
-                display: "Anonymous".to_owned(),
-                from,
-                asserted,
-                private: true,
-            })
+            Ok(anonymous(asserted))
         }
+    }
+}
+
+/// An anonymous call asserting `asserted` for the carrier only: RFC 3323 §4.1.1.3's From,
+/// `Privacy: id` (RFC 3325 §9.3).
+fn anonymous(asserted: Uri) -> ShownIdentity {
+    ShownIdentity {
+        display: "Anonymous".to_owned(),
+        from: Uri::Sip(crate::sip::uri::SipUri {
+            scheme: crate::sip::uri::Scheme::Sip,
+            user: Some("anonymous".to_owned()),
+            password: None,
+            host: crate::sip::uri::Host::Name("anonymous.invalid".to_owned()),
+            port: None,
+            params: Default::default(),
+            headers: None,
+        }),
+        asserted,
+        private: true,
     }
 }
