@@ -658,3 +658,43 @@ fn a_phone_asking_for_privacy_calls_anonymously_with_the_policys_number_asserted
         "<sip:+442079460000@example.com;user=phone>"
     );
 }
+
+#[test]
+fn a_phone_that_gives_up_cancels_the_trunk_leg_and_frees_the_agent() {
+    let mut h = harness();
+    dial(&mut h, BEA, "bea", "b3a", "02079460999", "k1", "");
+    let inv = trunk_invite(&h);
+    h.send_from(TRUNK, &reply(&inv, 180, "far"));
+    h.sent.clear();
+    let busy = |h: &Harness| {
+        h.core
+            .engine()
+            .agent_status(&AgentId::from("bea"))
+            .map(|s| s.busy_elsewhere)
+    };
+    assert_eq!(busy(&h), Some(true), "busy while the number rings");
+    // The phone's CANCEL for its second INVITE (same branch, RFC 3261 §9.1).
+    let cancel = format!(
+        "CANCEL sip:02079460999@example.com SIP/2.0\n\
+         Via: SIP/2.0/UDP {BEA};branch=z9hG4bKk12;rport\n\
+         From: <sip:bea@example.com>;tag=tk1\n\
+         To: <sip:02079460999@example.com>\n\
+         Call-ID: k1\n\
+         CSeq: 2 CANCEL\n\
+         Max-Forwards: 70\n\
+         Content-Length: 0\n\n"
+    );
+    h.send_from(BEA, &cancel);
+    let statuses: Vec<u16> = responses_to(&h, BEA).iter().map(|r| r.status).collect();
+    assert!(
+        statuses.contains(&200) && statuses.contains(&487),
+        "{statuses:?}"
+    );
+    let to_carrier: Vec<Method> = to_trunk(&h).iter().map(|r| r.method.clone()).collect();
+    assert_eq!(
+        to_carrier,
+        [Method::Cancel],
+        "the trunk's ringing leg is cancelled"
+    );
+    assert_eq!(busy(&h), Some(false), "free once the call is over");
+}
