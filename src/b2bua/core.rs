@@ -9,6 +9,7 @@
 //! ```
 
 mod direct;
+mod outbound;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
 pub use self::direct::{AgentRequest, SettingChange};
+pub use self::outbound::OutboundStats;
 use super::access_log::{AccessEvent, AccessLog, Cause};
 
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
@@ -161,6 +163,8 @@ pub struct Core {
     /// Trunk SBCs' health from OPTIONS (`sbc_health`), and its changes for the event log.
     sbc_health: SbcHealth,
     sbc_changes: VecDeque<SbcChange>,
+    /// Users' outbound calls placed and refused (`core::outbound`).
+    outbound_stats: self::outbound::OutboundStats,
 }
 
 impl Core {
@@ -193,6 +197,7 @@ impl Core {
                 h
             },
             sbc_changes: VecDeque::new(),
+            outbound_stats: Default::default(),
         }
     }
 

@@ -73,6 +73,8 @@ pub struct Config {
     pub registrar: super::registrar::RegistrarConfig,
     /// `[features]`: feature codes, user-to-user ringing, extensions.
     pub features: super::features::FeaturesConfig,
+    /// `[outbound]`, `[[clid_policy]]` and users' outbound calls.
+    pub outbound: super::outbound::OutboundConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,

@@ -86,12 +86,14 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         &raw, base_dir, &sip, &numbers, &users, &groups, &trunks, &mut p,
     );
     let features = super::features::features(&raw, &mut p);
+    let outbound = super::outbound::outbound(&raw, &numbers, &users, &mut p);
     super::validate_tls::tls(&raw, base_dir, &sip, &users, &mut trunks, &queues, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
     Ok(Config {
         features,
+        outbound,
         sip,
         rtp,
         api,

@@ -204,8 +204,13 @@ impl Legs {
             ),
         };
         h.push(HeaderName::Contact, contact);
-        // RFC 3325: the caller's identity for phones that display it over From.
-        if ring.caller.is_some() {
+        // RFC 3325: the caller's identity for phones that display it over From; an
+        // identity given with the extra headers (a user's outbound call, whose From may be
+        // anonymous) replaces it.
+        let asserted = extra
+            .iter()
+            .any(|(n, _)| *n == HeaderName::PAssertedIdentity);
+        if ring.caller.is_some() && !asserted {
             h.push(
                 HeaderName::PAssertedIdentity,
                 NameAddr::new(caller_uri).to_string(),

@@ -90,6 +90,15 @@ impl Switch {
         let Some(&caller) = self.rings.bridged.get(&leg) else {
             return refuse(cx, 403, "No call to transfer");
         };
+        // Toll fraud: the far end of a user's outbound call is a carrier's party, who may
+        // not make holdline place calls (a REFER back out through a trunk, or into a queue).
+        if self.is_outbound_call(caller) {
+            tracing::warn!(
+                leg = leg.0,
+                "REFER from the far end of an outbound call refused"
+            );
+            return refuse(cx, 403, "Transfer not allowed");
+        }
         // RFC 3515 §2.4.1: exactly one Refer-To.
         let values: Vec<&str> = req.headers.get_all(&HeaderName::ReferTo).collect();
         let refer_to = match values.as_slice() {
