@@ -48,6 +48,8 @@ pub(crate) struct Ctx<'a> {
     pub media: &'a mut VecDeque<Event>,
     /// Trunk SBCs' health: down ones are skipped by failover.
     pub health: &'a super::sbc_health::Health,
+    /// What DNS gave for trunk SBCs named by host (`sbc_dns`).
+    pub addresses: &'a super::sbc_dns::SbcAddresses,
 }
 
 impl Ctx<'_> {

@@ -165,9 +165,13 @@ impl Switch {
             // One SBC at a time, the next when it fails (RFC 3263 §4.3, `b2bua::trunk`).
             let legs = &mut *cx.legs;
             let (health, now) = (cx.health, cx.now);
-            let mut rest = trunk::attempts(cx.settings.dial_plan.trunks(), target, trunk, || {
-                legs.random_u32()
-            });
+            let mut rest = trunk::attempts(
+                cx.settings.dial_plan.trunks(),
+                cx.addresses,
+                target,
+                trunk,
+                || legs.random_u32(),
+            );
             // Down SBCs, and those a 503 sent away for a while, are skipped (`sbc_health`).
             rest.retain(|a| health.usable(now, &a.trunk, &a.sbc));
             let failover = Failover {
