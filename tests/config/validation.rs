@@ -421,7 +421,7 @@ fn sip_listen_and_rtp_ports_are_checked() {
 }
 
 #[test]
-fn tls_needs_a_listener_and_host_names_are_refused_until_they_are_served() {
+fn tls_needs_a_listener_and_host_names_are_accepted() {
     // A tls: listener with its files is served now.
     let c = parse(
         "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
@@ -443,7 +443,7 @@ fn tls_needs_a_listener_and_host_names_are_refused_until_they_are_served() {
     let c = parse("[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.carrier.example:5060\"")
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        c.trunks[0].proxy.to_string(),
+        c.trunks[1].proxy.to_string(),
         "sip:sbc.carrier.example:5060"
     );
 }
