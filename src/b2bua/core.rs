@@ -83,6 +83,15 @@ pub enum Event {
         rtp_port: u16,
         media: NegotiatedMedia,
     },
+    /// A ringing leg's far end sent an SDP answer in a provisional response (early media):
+    /// receive on `rtp_port`, media per `media`. [`Event::LegAnswered`] may follow with the
+    /// same port (the stream is updated, not started again).
+    LegEarlyMedia {
+        leg: LegHandle,
+        call: CallHandle,
+        rtp_port: u16,
+        media: NegotiatedMedia,
+    },
     /// The agent re-negotiated (put the caller on hold, resumed).
     LegMediaUpdated {
         leg: LegHandle,

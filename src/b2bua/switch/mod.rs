@@ -222,6 +222,7 @@ impl Switch {
                     self.on_leg_answered(cx, leg)
                 }
             }
+            LegEvent::LegEarlyMedia { leg } => self.forward_early_media(cx, leg),
             LegEvent::LegEnded { leg, outcome } => {
                 if !self.direct_leg_ended(cx, leg, outcome) {
                     self.on_leg_ended(cx, leg, outcome)
