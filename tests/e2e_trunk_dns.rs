@@ -62,15 +62,15 @@ fn a_forward_through_a_host_name_trunk_follows_its_srv_records() {
                 .numbers(&[NUMBER])
                 .agents(&["amos"]),
         )
-        .raw(&format!(
+        .raw(
             r#"
 [[trunk]]
 id = "carrier"
-sbcs = [{{ uri = "sip:carrier.test" }}]
+sbcs = [{ uri = "sip:carrier.test" }]
 first_response_timeout = 1
 allow = ["+1425555*"]
-"#
-        ));
+"#,
+        );
     // `[sip] dns_servers` goes into the [sip] table the loopback config starts with.
     let text = config.to_string().replacen(
         "[sip]\n",
