@@ -288,3 +288,87 @@ fn fqdn(name: &str) -> String {
         false => format!("{name}."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use holdline_testkit::dns::{DnsZone, Srv};
+
+    use super::*;
+
+    fn uri(text: &str) -> SipUri {
+        crate::config::uri::parse_sip_uri(text).expect("a sip: URI")
+    }
+
+    fn found(r: Result<(Vec<DnsTarget>, Instant), String>) -> Vec<(Transport, String, u16, u16)> {
+        let (targets, _) = r.expect("resolved");
+        targets
+            .iter()
+            .map(|t| (t.transport, t.addr.to_string(), t.priority, t.weight))
+            .collect()
+    }
+
+    /// RFC 3263 §4: which records are asked for, per URI form, against a test server.
+    #[tokio::test]
+    async fn srv_then_a_per_uri_form() {
+        let dns = DnsZone::new(120)
+            .srv(
+                "_sip._tcp.tcp-only.test",
+                &[Srv {
+                    priority: 5,
+                    weight: 7,
+                    port: 5070,
+                    target: "host.test".into(),
+                }],
+            )
+            .srv(
+                "_sip._udp.dead.test",
+                &[Srv {
+                    priority: 1,
+                    weight: 1,
+                    port: 5060,
+                    target: ".".into(),
+                }],
+            )
+            .a("host.test", &[Ipv4Addr::new(127, 0, 0, 2)])
+            .a("plain.test", &[Ipv4Addr::new(127, 0, 0, 3)])
+            .a("port.test", &[Ipv4Addr::new(127, 0, 0, 4)])
+            .start();
+        let addr: SocketAddr = dns.addr().parse().unwrap();
+        let r = resolver(&[addr]).expect("resolver");
+        // No transport: _sip._udp (none), then _sip._tcp: TCP to the SRV target's port.
+        assert_eq!(
+            found(lookup(&r, &uri("sip:tcp-only.test")).await),
+            [(Transport::Tcp, "127.0.0.2:5070".into(), 5, 7)]
+        );
+        assert_eq!(dns.asked("_sip._udp.tcp-only.test", 33), 1);
+        // No SRV at all: the host's A record at 5060 (§4.2), or 5061 for TLS.
+        assert_eq!(
+            found(lookup(&r, &uri("sip:plain.test")).await),
+            [(Transport::Udp, "127.0.0.3:5060".into(), 0, 0)]
+        );
+        assert_eq!(
+            found(lookup(&r, &uri("sips:plain.test")).await),
+            [(Transport::Tls, "127.0.0.3:5061".into(), 0, 0)]
+        );
+        assert_eq!(dns.asked("_sips._tcp.plain.test", 33), 1);
+        // An explicit port: A only, no SRV question.
+        assert_eq!(
+            found(lookup(&r, &uri("sip:port.test:5099;transport=tcp")).await),
+            [(Transport::Tcp, "127.0.0.4:5099".into(), 0, 0)]
+        );
+        assert_eq!(dns.asked("_sip._tcp.port.test", 33), 0);
+        assert_eq!(dns.asked("port.test", 1), 1);
+        // Nothing anywhere (a "." SRV target and no A record): a failure, not a panic.
+        assert!(lookup(&r, &uri("sip:dead.test")).await.is_err());
+        assert!(lookup(&r, &uri("sip:nowhere.test")).await.is_err());
+    }
+
+    #[test]
+    fn refresh_is_bounded() {
+        assert_eq!(refresh_after(Instant::now()), MIN_REFRESH);
+        let far = Instant::now() + Duration::from_secs(86_400);
+        assert_eq!(refresh_after(far), MAX_REFRESH);
+    }
+}
