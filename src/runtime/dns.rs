@@ -366,6 +366,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // reason: the bounds are checked against real instants
     fn refresh_is_bounded() {
         assert_eq!(refresh_after(Instant::now()), MIN_REFRESH);
         let far = Instant::now() + Duration::from_secs(86_400);
