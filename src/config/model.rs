@@ -101,6 +101,9 @@ pub struct SipConfig {
     pub connections: ConnectionsConfig,
     /// `[sip] session_expires` / `min_se`: RFC 4028 session timers on caller dialogs.
     pub session_timer: SessionTimerConfig,
+    /// `[sip] dns_servers`: where trunk SBC host names are looked up. Empty: the system's
+    /// resolver configuration (/etc/resolv.conf).
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }
 
 /// RFC 4028 session timers: the interval we ask for and the smallest we accept.

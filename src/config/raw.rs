@@ -69,6 +69,8 @@ pub struct RawSip {
     pub connections: RawConnections,
     pub session_expires: Option<i64>,
     pub min_se: Option<i64>,
+    /// DNS servers (`IP:port`) for trunk SBCs given by host name; absent: /etc/resolv.conf.
+    pub dns_servers: Option<Vec<String>>,
 }
 
 /// `[rtp]`

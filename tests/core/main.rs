@@ -36,6 +36,7 @@ mod agent_legs;
 mod attended;
 mod devices;
 mod dial_strings;
+mod early_media;
 mod hostile_media;
 mod large_requests;
 mod media_timeouts;

@@ -51,6 +51,8 @@ pub(crate) struct Ctx<'a> {
     pub media: &'a mut VecDeque<Event>,
     /// Trunk SBCs' health: down ones are skipped by failover.
     pub health: &'a super::sbc_health::Health,
+    /// What DNS gave for trunk SBCs named by host (`sbc_dns`).
+    pub addresses: &'a super::sbc_dns::SbcAddresses,
 }
 
 impl Ctx<'_> {
@@ -232,6 +234,7 @@ impl Switch {
                     self.on_leg_answered(cx, leg)
                 }
             }
+            LegEvent::LegEarlyMedia { leg } => self.forward_early_media(cx, leg),
             LegEvent::LegEnded { leg, outcome } => {
                 if !self.outbound_leg_ended(cx, leg, outcome)
                     && !self.direct_leg_ended(cx, leg, outcome)
