@@ -87,6 +87,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     );
     let features = super::features::features(&raw, &mut p);
     super::validate_tls::tls(&raw, base_dir, &sip, &users, &mut trunks, &queues, &mut p);
+    super::validate_srtp::trunks(&raw.trunk, &mut trunks, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
@@ -292,6 +293,7 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
         connections: connections(&raw.connections, t1, p),
         session_timer: session_timer(raw, p),
+        srtp: super::validate_srtp::sip_policy(raw, p),
     }
 }
 
@@ -743,6 +745,7 @@ fn users(raw: &[RawUser], numbers: &[Number], p: &mut Problems) -> Vec<User> {
                 password: u.password.clone(),
                 contacts,
                 numbers: user_numbers,
+                srtp: super::validate_srtp::policy(&subj, u.srtp.as_deref(), p),
             });
         }
     }

@@ -1,0 +1,108 @@
+//! SRTP for caller dialogs: which policy applies to the peer that sent an INVITE, and a fresh
+//! SDES master key for each dialog that may use one.
+//!
+//! A trunk's `srtp` applies to INVITEs from its SBCs' addresses (IP literals; a trunk given by
+//! host name is matched once DNS gives its addresses elsewhere); an authenticated user's own
+//! `srtp` to the calls the core opens for it; `[sip] srtp` to everyone else. Keys are made only
+//! when the signalling is TLS (RFC 4568 §8.3), from a generator the runtime seeds with OS
+//! randomness, separate from the one that makes tags and branches.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use rand::RngCore;
+
+use crate::config::Config;
+use crate::sip::sdp::{CryptoSuite, MasterKey, SrtpLocal, SrtpPolicy};
+use crate::sip::transport::Transport;
+use crate::sip::uri::Host;
+
+use super::Legs;
+
+/// The policies by source, from the configuration.
+#[derive(Debug, Default)]
+pub(crate) struct SrtpPolicies {
+    default: SrtpPolicy,
+    trunks: HashMap<IpAddr, SrtpPolicy>,
+}
+
+impl SrtpPolicies {
+    pub fn from_config(config: &Config) -> SrtpPolicies {
+        let mut trunks = HashMap::new();
+        for trunk in &config.trunks {
+            let Some(policy) = trunk.srtp else { continue };
+            for sbc in &trunk.sbcs {
+                let ip = match sbc.uri.host {
+                    Host::V4(ip) => IpAddr::V4(ip),
+                    Host::V6(ip) => IpAddr::V6(ip),
+                    Host::Name(_) => continue,
+                };
+                trunks.entry(ip).or_insert(policy);
+            }
+        }
+        SrtpPolicies {
+            default: config.sip.srtp,
+            trunks,
+        }
+    }
+
+    /// The policy for an INVITE from `source`, or for an authenticated user's call (`user`).
+    pub fn for_peer(&self, source: IpAddr, user: Option<SrtpPolicy>) -> SrtpPolicy {
+        user.or_else(|| self.trunks.get(&source).copied())
+            .unwrap_or(self.default)
+    }
+}
+
+impl Legs {
+    /// A new configuration's policies: for the next INVITE (calls in progress keep theirs).
+    pub fn reconfigure_srtp(&mut self, config: &Config) {
+        self.srtp = SrtpPolicies::from_config(config);
+    }
+
+    /// What a new dialog with a peer under `policy`, signalled over `transport`, may do.
+    pub(super) fn srtp_local(&mut self, policy: SrtpPolicy, transport: Transport) -> SrtpLocal {
+        let secure_signalling = transport == Transport::Tls;
+        let key = (policy != SrtpPolicy::None && secure_signalling).then(|| {
+            let mut bytes = [0u8; CryptoSuite::KEY_SALT_LEN];
+            self.keys.fill_bytes(&mut bytes);
+            MasterKey::new(bytes)
+        });
+        SrtpLocal {
+            policy,
+            secure_signalling,
+            key,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trunk_sources_get_the_trunk_policy_and_users_their_own() {
+        let config = crate::config::from_toml_str(
+            r#"
+[sip]
+listen = ["udp:127.0.0.1:0"]
+srtp = "none"
+[[trunk]]
+id = "carrier"
+proxy = "sip:192.0.2.10:5060"
+srtp = "optional"
+allow = ["+1*"]
+"#,
+            std::path::Path::new("."),
+        )
+        .expect("valid configuration");
+        let p = SrtpPolicies::from_config(&config);
+        let sbc: IpAddr = "192.0.2.10".parse().unwrap();
+        let other: IpAddr = "192.0.2.11".parse().unwrap();
+        assert_eq!(p.for_peer(sbc, None), SrtpPolicy::Optional);
+        assert_eq!(p.for_peer(other, None), SrtpPolicy::None);
+        assert_eq!(
+            p.for_peer(other, Some(SrtpPolicy::Required)),
+            SrtpPolicy::Required
+        );
+    }
+}
