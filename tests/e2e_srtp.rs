@@ -17,7 +17,7 @@ use holdline::sip::message::Message;
 use holdline::sip::parse::{parse_datagram, Limits};
 use holdline::sip::sdp::{crypto, MasterKey, SessionDescription};
 use holdline_testkit::audio::{sox, tone_share};
-use holdline_testkit::tls::{header, Pki, TlsClient};
+use holdline_testkit::tls::{header, Pki, TlsClient, TlsServer};
 use holdline_testkit::{metric_value, scratch_dir, ConfigToml, QueueToml, Server};
 
 const NUMBER: &str = "+14255550100";
@@ -437,4 +437,88 @@ fn a_udp_caller_offering_savp_under_optional_gets_plain_rtp_and_no_keys() {
     let heard: Vec<i16> = packets.iter().flat_map(|p| ulaw(&p[12..])).collect();
     let share = tone_share(&heard, 8000, 1000.0);
     assert!(share > 0.9, "the plain music is the tone ({share:.2})");
+}
+
+#[test]
+fn a_forward_to_a_trunk_requiring_srtp_offers_savp_with_a_fresh_key() {
+    let dir = scratch_dir("srtp-trunk");
+    let pki = Pki::new(&dir, "pbx");
+    let leaf = pki.issue("holdline", &[PBX, "127.0.0.1"]);
+    let carrier = Pki::new(&dir, "carrier");
+    let sbc_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sbc = TlsServer::start(
+        Pki::server_config(&carrier.issue("sbc", &["sbc.carrier.test"]), None),
+        sbc_rtp.local_addr().unwrap().port(),
+    );
+    let greeting = dir.join("greeting.wav");
+    sox(&[
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        &p(&greeting),
+        "synth",
+        "0.3",
+        "sine",
+        "500",
+    ]);
+    let server = Server::start(
+        &ConfigToml::loopback("46000-46999")
+            .api_token(TOKEN)
+            .tls(&p(&leaf.cert_pem), &p(&leaf.key_pem), None)
+            .number(NUMBER, "service-toll")
+            .raw(&format!(
+                "[[trunk]]\nid = \"carrier\"\nproxy = \"sip:{};transport=tls\"\n\
+                 allow = [\"+1425*\"]\ntls_ca = {:?}\ntls_name = \"sbc.carrier.test\"\n\
+                 srtp = \"required\"\n",
+                sbc.addr,
+                p(&carrier.ca_pem()),
+            ))
+            .queue(
+                QueueToml::new("sales")
+                    .numbers(&[NUMBER])
+                    .set("greeting", &format!("{:?}", p(&greeting)))
+                    .set("max_wait", "0")
+                    .set("no_agents", r#"{ action = "queue" }"#)
+                    .set(
+                        "on_timeout",
+                        r#"{ action = "forward", to = "tel:+14255550123" }"#,
+                    ),
+            )
+            .to_string(),
+    );
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sdp = offer(
+        rtp.local_addr().unwrap().port(),
+        "RTP/SAVP",
+        &caller_crypto(),
+    );
+    let (mut client, ok) = tls_call(&server, &pki, "srtp-fwd", &sdp);
+    assert_eq!(response(&ok).0, 200, "{ok}");
+    let to = header(&ok, "to", Some("t")).unwrap();
+    client
+        .send(&ack("TLS", client.local_addr(), "srtp-fwd", &to))
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let invite = loop {
+        if let Some(i) = sbc.seen().messages.iter().find(|m| m.starts_with("INVITE")) {
+            break i.clone();
+        }
+        assert!(Instant::now() < end, "the SBC got no INVITE");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let Message::Request(req) = parse(&invite) else {
+        unreachable!()
+    };
+    let offered: SessionDescription = std::str::from_utf8(&req.body).unwrap().parse().unwrap();
+    let m = &offered.media[0];
+    assert_eq!(m.proto, "RTP/SAVP", "{offered}");
+    let line = crypto::first_usable(m).expect("a usable crypto line in our offer");
+    assert_eq!(line.suite, crypto::CryptoSuite::AesCm128HmacSha1_80);
+    // The leg's key is its own: not the caller's, not the one the caller's answer carried.
+    let (_, answer) = response(&ok);
+    let caller_side = crypto::first_usable(&answer.unwrap().media[0]).unwrap();
+    assert_ne!(line.key, caller_side.key);
+    assert_ne!(line.key, MasterKey::new(CALLER_KEY));
 }

@@ -166,7 +166,13 @@ impl Legs {
         let (host, port) = self.advertised(dest.transport, local, None);
         let media_ip = self.media_ip(local, None);
         let session_id = u64::from(self.rng_u32());
-        let mut sdp = LocalSession::new(LocalMedia::new(media_ip, rtp_port, session_id));
+        let mut local_media = LocalMedia::new(media_ip, rtp_port, session_id);
+        // Through a trunk with an SRTP policy, our offer follows it (`required`: RTP/SAVP with
+        // our key; the configuration makes sure such a trunk is reached over TLS).
+        if let Some(policy) = self.srtp.for_trunk(dest.addr.ip()) {
+            local_media.srtp = self.srtp_local(policy, dest.transport);
+        }
+        let mut sdp = LocalSession::new(local_media);
         let offer = sdp.offer(Direction::SendRecv);
         let handle = LegHandle(self.new_handle());
         let local_tag = self.new_tag();

@@ -1,9 +1,10 @@
 //! SRTP for caller dialogs: which policy applies to the peer that sent an INVITE, and a fresh
 //! SDES master key for each dialog that may use one.
 //!
-//! A trunk's `srtp` applies to INVITEs from its SBCs' addresses (IP literals; a trunk given by
-//! host name is matched once DNS gives its addresses elsewhere); an authenticated user's own
-//! `srtp` to the calls the core opens for it; `[sip] srtp` to everyone else. Keys are made only
+//! A trunk's `srtp` applies to INVITEs from its SBCs' addresses and to the legs we send to them
+//! (IP literals: an SBC given by host name is not matched); an authenticated user's own `srtp`
+//! to the calls the core opens for it; `[sip] srtp` to every other caller. Legs to agents'
+//! phones stay plain RTP (the B2BUA protects each side on its own). Keys are made only
 //! when the signalling is TLS (RFC 4568 §8.3), from a generator the runtime seeds with OS
 //! randomness, separate from the one that makes tags and branches.
 
@@ -44,6 +45,11 @@ impl SrtpPolicies {
             default: config.sip.srtp,
             trunks,
         }
+    }
+
+    /// The policy of the trunk whose SBC is at `addr`, for the legs we place through it.
+    pub fn for_trunk(&self, addr: IpAddr) -> Option<SrtpPolicy> {
+        self.trunks.get(&addr).copied()
     }
 
     /// The policy for an INVITE from `source`, or for an authenticated user's call (`user`).
