@@ -434,7 +434,7 @@ fn keying(suite: CryptoSuite, key: &MasterKey) -> Keying<'_> {
 /// The SRTP contexts for negotiated keys: ours protect what the shard sends, the peer's open
 /// what the receive task gets. A key the library refuses leaves the stream without media
 /// rather than sending it in the clear.
-fn contexts(party: Party, keys: Option<&SdesKeys>) -> (Option<SendKeys>, Option<Unprotector>) {
+fn contexts(party: Party, keys: Option<&SdesKeys>) -> (Option<Box<SendKeys>>, Option<Unprotector>) {
     let Some(keys) = keys else {
         return (None, None);
     };
@@ -447,14 +447,14 @@ fn contexts(party: Party, keys: Option<&SdesKeys>) -> (Option<SendKeys>, Option<
     });
     let theirs = Unprotector::new(keying(keys.suite, &keys.theirs));
     match (made, theirs) {
-        (Ok(send), Ok(receive)) => (Some(send), Some(receive)),
+        (Ok(send), Ok(receive)) => (Some(Box::new(send)), Some(receive)),
         (Err(err), _) | (_, Err(err)) => {
             tracing::warn!(?party, %err, "SRTP keys refused; the stream stays silent");
             let send = SendKeys {
                 rtp: Protector::refusing(),
                 rtcp: Protector::refusing(),
             };
-            (Some(send), Some(Unprotector::refusing()))
+            (Some(Box::new(send)), Some(Unprotector::refusing()))
         }
     }
 }

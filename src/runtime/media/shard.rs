@@ -47,13 +47,14 @@ pub(super) enum Command {
         target: Target,
         /// How long it may send before its peer proves its address.
         budget: SendBudget,
-        /// SRTP: protects its RTP and its RTCP (`None`: plain).
-        srtp: Option<SendKeys>,
+        /// SRTP: protects its RTP and its RTCP (`None`: plain). Boxed: contexts are large
+        /// and commands go through a channel.
+        srtp: Option<Box<SendKeys>>,
     },
     /// New SRTP keys from a re-negotiation (or plain RTP from now on).
     Rekey {
         party: Party,
-        srtp: Option<SendKeys>,
+        srtp: Option<Box<SendKeys>>,
     },
     /// A new negotiation: format, destination and direction; `buffers` swaps the playlist to
     /// the other G.711 law.
@@ -329,7 +330,7 @@ impl Shard {
                     self.pacer.remove(old.id);
                     self.forget_timers(party, &old);
                 }
-                let (srtp, srtcp) = match srtp {
+                let (srtp, srtcp) = match srtp.map(|k| *k) {
                     Some(keys) => (Some(keys.rtp), Some(keys.rtcp)),
                     None => (None, None),
                 };
@@ -366,7 +367,7 @@ impl Shard {
                 let Some(state) = self.calls.get_mut(&party) else {
                     return;
                 };
-                let (rtp, rtcp) = match srtp {
+                let (rtp, rtcp) = match srtp.map(|k| *k) {
                     Some(keys) => (Some(keys.rtp), Some(keys.rtcp)),
                     None => (None, None),
                 };
