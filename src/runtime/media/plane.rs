@@ -254,10 +254,20 @@ impl MediaPlane {
             if entry.srtp != media.srtp {
                 // New keys (or SRTP starting or ending, a late offer's answer): new contexts,
                 // before the format change so no packet goes out under the old keys after it.
+                // A side whose key stayed keeps its context, and with it its rollover counter
+                // and replay window (RFC 3711 §3.3.1: a fresh context after 65,536 packets
+                // would guess the wrong index and every packet would fail).
+                let (old, new) = (entry.srtp.as_ref(), media.srtp.as_ref());
+                let send_changed = side(old, true) != side(new, true);
+                let receive_changed = side(old, false) != side(new, false);
                 let (send, receive) = contexts(party, media.srtp.as_ref());
-                entry.shared.set_srtp(receive);
+                if receive_changed {
+                    entry.shared.set_srtp(receive);
+                }
+                if send_changed {
+                    let _ = self.shards[entry.shard].send(Command::Rekey { party, srtp: send });
+                }
                 entry.srtp = media.srtp.clone();
-                let _ = self.shards[entry.shard].send(Command::Rekey { party, srtp: send });
             }
         }
         if let Some(entry) = self.calls.get(&party) {
@@ -417,6 +427,11 @@ impl Drop for MediaPlane {
             entry.receiver.abort();
         }
     }
+}
+
+/// One direction's suite and key: ours (what we send) or theirs.
+fn side(keys: Option<&SdesKeys>, ours: bool) -> Option<(CryptoSuite, &MasterKey)> {
+    keys.map(|k| (k.suite, if ours { &k.ours } else { &k.theirs }))
 }
 
 /// SDES keys in RTP's terms.
