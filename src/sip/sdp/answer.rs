@@ -1,9 +1,11 @@
 //! Answering a peer's offer (RFC 3264 §6), and the [`NegotiatedMedia`] that results.
 //!
 //! We accept exactly one stream: the first `audio` stream on `RTP/AVP` (or `RTP/AVPF`, which an
-//! AVP endpoint interoperates with, RFC 4585 §5) with a non-zero port and a codec in common.
-//! Every other `m=` line — video, a second audio stream, SRTP profiles — is rejected with port 0
-//! and its format list kept (§6). The codec is the first in the offer's order that we support
+//! AVP endpoint interoperates with, RFC 4585 §5) with a non-zero port and a codec in common, or,
+//! when the dialog's SRTP policy allows it, on `RTP/SAVP`/`RTP/SAVPF` with a usable SDES
+//! `a=crypto` line (see [`super::crypto`]; `required` takes only those). Every other `m=` line —
+//! video, a second audio stream, DTLS-SRTP profiles — is rejected with port 0 and its format
+//! list kept (§6). The codec is the first in the offer's order that we support
 //! (or in ours, see [`CodecPreference`](super::CodecPreference)), under the payload type number
 //! the offer used (§6.1); telephone-event is mirrored with the offer's number and `fmtp`.
 //!
