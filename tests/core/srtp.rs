@@ -168,3 +168,33 @@ fn required_refuses_plain_and_udp_offers_with_488_and_queues_nothing() {
     );
     assert_eq!(answer_sdp(&h, 200).media[0].proto, "RTP/SAVP");
 }
+
+#[test]
+fn an_agent_whose_policy_requires_srtp_is_not_rung_on_a_plain_phone() {
+    use holdline_testkit::config::{AMOS, BEA};
+    use holdline_testkit::{ConfigToml, QueueToml};
+    let toml = ConfigToml::two_agents()
+        .queue(
+            QueueToml::new("sales")
+                .numbers(&["+14255550100"])
+                .agents(&["amos", "bea"]),
+        )
+        .to_string()
+        .replacen("id = \"amos\"\n", "id = \"amos\"\nsrtp = \"required\"\n", 1);
+    assert!(toml.contains("srtp = \"required\""), "{toml}");
+    let mut h = Harness::with_config(&toml);
+    caller_arrives(&mut h, "a1");
+    let sent: Vec<_> = h.sent.clone();
+    let invites_to = |addr: &str| {
+        sent.iter()
+            .filter(|(p, m)| {
+                p.addr.to_string() == addr
+                    && matches!(m, Message::Request(r) if r.method == holdline::sip::Method::Invite)
+            })
+            .count()
+    };
+    // Bea (no policy of her own: plain) is rung; Amos's phone is on UDP, so no SRTP and no
+    // leg for him.
+    assert_eq!(invites_to(BEA), 1);
+    assert_eq!(invites_to(AMOS), 0);
+}

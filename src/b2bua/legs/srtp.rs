@@ -3,8 +3,9 @@
 //!
 //! A trunk's `srtp` applies to INVITEs from its SBCs' addresses and to the legs we send to them
 //! (IP literals: an SBC given by host name is not matched); an authenticated user's own `srtp`
-//! to the calls the core opens for it; `[sip] srtp` to every other caller. Legs to agents'
-//! phones stay plain RTP (the B2BUA protects each side on its own). Keys are made only
+//! to the calls the core opens for it and to the legs that ring its phones (only `required`
+//! changes those: SRTP offered over TLS, no leg to a phone reached otherwise); `[sip] srtp` to
+//! every other caller. The B2BUA protects each side on its own. Keys are made only
 //! when the signalling is TLS (RFC 4568 §8.3), from a generator the runtime seeds with OS
 //! randomness, separate from the one that makes tags and branches.
 
@@ -13,7 +14,7 @@ use std::net::IpAddr;
 
 use rand::RngCore;
 
-use crate::config::Config;
+use crate::config::{Config, UserId};
 use crate::sip::sdp::{CryptoSuite, MasterKey, SrtpLocal, SrtpPolicy};
 use crate::sip::transport::Transport;
 use crate::sip::uri::Host;
@@ -25,6 +26,8 @@ use super::Legs;
 pub(crate) struct SrtpPolicies {
     default: SrtpPolicy,
     trunks: HashMap<IpAddr, SrtpPolicy>,
+    /// Users with an `srtp` of their own.
+    users: HashMap<UserId, SrtpPolicy>,
 }
 
 impl SrtpPolicies {
@@ -41,10 +44,21 @@ impl SrtpPolicies {
                 trunks.entry(ip).or_insert(policy);
             }
         }
+        let users = config
+            .users
+            .iter()
+            .filter_map(|u| Some((u.id.clone(), u.srtp?)))
+            .collect();
         SrtpPolicies {
             default: config.sip.srtp,
             trunks,
+            users,
         }
+    }
+
+    /// A user's own policy, for the legs that ring its phones.
+    pub fn for_user(&self, user: &UserId) -> Option<SrtpPolicy> {
+        self.users.get(user).copied()
     }
 
     /// The policy of the trunk whose SBC is at `addr`, for the legs we place through it.
@@ -60,6 +74,17 @@ impl SrtpPolicies {
 }
 
 impl Legs {
+    /// [`Legs::ring_agent`] for a phone of `user`, following the user's SRTP policy.
+    pub fn ring_user_device(
+        &mut self,
+        now: crate::time::Time,
+        ring: super::RingRequest,
+        user: &UserId,
+    ) -> Option<super::LegHandle> {
+        let policy = self.srtp.for_user(user);
+        self.ring_inner(now, ring, Vec::new(), policy)
+    }
+
     /// A new configuration's policies: for the next INVITE (calls in progress keep theirs).
     pub fn reconfigure_srtp(&mut self, config: &Config) {
         self.srtp = SrtpPolicies::from_config(config);
