@@ -42,6 +42,10 @@ pub struct RawConfig {
     pub trunk: Vec<RawTrunk>,
     #[serde(default)]
     pub queue: Vec<RawQueue>,
+    #[serde(default)]
+    pub outbound: super::outbound::RawOutbound,
+    #[serde(default)]
+    pub clid_policy: Vec<super::outbound::RawClidPolicy>,
 }
 
 /// `[sip]`
@@ -67,6 +71,8 @@ pub struct RawSip {
     pub min_se: Option<i64>,
     /// SRTP policy for callers that are neither a trunk nor a user (see `validate_srtp`).
     pub srtp: Option<String>,
+    /// DNS servers (`IP:port`) for trunk SBCs given by host name; absent: /etc/resolv.conf.
+    pub dns_servers: Option<Vec<String>>,
 }
 
 /// `[rtp]`
@@ -131,6 +137,11 @@ pub struct RawUser {
     pub extension: Option<String>,
     /// SRTP policy for this user's calls (see `validate_srtp`); absent: `[sip] srtp`.
     pub srtp: Option<String>,
+    /// `none` | `national` | `international`; checked in [`super::outbound`], as are the two
+    /// below.
+    pub outbound: Option<String>,
+    pub clid_policy: Option<String>,
+    pub identify_by_source: Option<bool>,
 }
 
 /// `[[group]]`

@@ -29,6 +29,8 @@
 //!   users, agents busy on such calls.
 //! - `srtp`: SDES answers by transport and policy (488 under `required`), our key kept
 //!   across re-INVITEs.
+//! - `outbound_calls`: users' calls to external numbers (classes, blocked prefixes,
+//!   caller-ID policies in From / P-Asserted-Identity, nothing unauthenticated to a trunk).
 
 mod abandon_log;
 mod admission;
@@ -36,9 +38,11 @@ mod agent_legs;
 mod attended;
 mod devices;
 mod dial_strings;
+mod early_media;
 mod hostile_media;
 mod large_requests;
 mod media_timeouts;
+mod outbound_calls;
 mod provisioning;
 mod queue_scenarios;
 mod refer_reconfigure;
