@@ -182,7 +182,10 @@ fn free_port_pair() -> u16 {
     loop {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = s.local_addr().unwrap().port();
-        if port % 2 == 0 && port < 65534 && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok() {
+        if port.is_multiple_of(2)
+            && port < 65534
+            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
+        {
             return port;
         }
     }

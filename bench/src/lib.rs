@@ -199,7 +199,7 @@ fn validate(o: &Options) -> Result<(), BenchError> {
             "must be a number of calls per second in (0, 100000]",
         );
     }
-    if !(10..=120).contains(&o.ptime_ms) || o.ptime_ms % 10 != 0 {
+    if !(10..=120).contains(&o.ptime_ms) || !o.ptime_ms.is_multiple_of(10) {
         return bad("--ptime", "must be 10, 20, … 120 ms");
     }
     if o.rtp_ports.0 > o.rtp_ports.1 || o.rtp_ports.1 < 2 {

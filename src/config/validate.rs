@@ -581,7 +581,7 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
     if a < 1024 {
         return Err(format!("starts at {a}; use ports from 1024 up"));
     }
-    if a % 2 != 0 {
+    if !a.is_multiple_of(2) {
         return Err(format!(
             "starts at odd port {a}; RTP uses even ports (RFC 3550 §11)"
         ));

@@ -13,7 +13,7 @@ impl BitWriter {
     /// Appends the low `n` bits of `value`, its highest of them first.
     pub fn put(&mut self, value: u32, n: u32) {
         for i in (0..n).rev() {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if (value >> i) & 1 == 1 {
@@ -33,7 +33,7 @@ impl BitWriter {
 
     /// Pads with zero bits to the next byte boundary.
     pub fn align(&mut self) {
-        while self.bits % 8 != 0 {
+        while !self.bits.is_multiple_of(8) {
             self.put(0, 1);
         }
     }

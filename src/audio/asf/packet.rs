@@ -249,7 +249,7 @@ impl Assembler {
 /// Undoes audio-spread interleaving (§10.5): the object is `span` virtual packets written
 /// column-wise in chunks of `chunk` bytes.
 pub fn descramble(data: &mut [u8], span: usize, packet: usize, chunk: usize) {
-    if span <= 1 || chunk == 0 || packet == 0 || packet % chunk != 0 {
+    if span <= 1 || chunk == 0 || packet == 0 || !packet.is_multiple_of(chunk) {
         return;
     }
     if data.len() != span * packet {

@@ -146,7 +146,7 @@ pub fn telephone_event_of(media: &MediaDescription) -> Option<u8> {
 /// steps (whole G.711 frames we can pace), else 20 ms — lowered to 10 ms when `a=maxptime`
 /// forbids 20 (RFC 8866 §6.5).
 pub fn ptime_of(media: &MediaDescription) -> u32 {
-    let usable = |ms: u32| (10..=60).contains(&ms) && ms % 10 == 0;
+    let usable = |ms: u32| (10..=60).contains(&ms) && ms.is_multiple_of(10);
     match media.ptime() {
         Some(ms) if usable(ms) => ms,
         _ => match media.maxptime() {
