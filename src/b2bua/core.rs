@@ -9,6 +9,7 @@
 //! ```
 
 mod direct;
+mod inbound;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -161,6 +162,8 @@ pub struct Core {
     /// Trunk SBCs' health from OPTIONS (`sbc_health`), and its changes for the event log.
     sbc_health: SbcHealth,
     sbc_changes: VecDeque<SbcChange>,
+    /// INVITEs the inbound policy dropped without an answer (`inbound_refuse = "drop"`).
+    inbound_dropped: u64,
 }
 
 impl Core {
@@ -193,6 +196,7 @@ impl Core {
                 h
             },
             sbc_changes: VecDeque::new(),
+            inbound_dropped: 0,
         }
     }
 
@@ -266,15 +270,24 @@ impl Core {
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
     ) {
+        let mut parsed = parsed;
         let quota = match &parsed {
             Ok(Message::Request(r)) if self.admission_on && r.method == Method::Invite => {
                 self.admission.unconfirmed_quota(from.addr.ip())
             }
             _ => u32::MAX,
         };
+        let Some(verdict) = self.inbound_verdict(now, from, &mut parsed) else {
+            return;
+        };
         let inbound = Inbound {
             directory: &self.settings.directory,
             unconfirmed_quota: quota,
+            trunk: crate::config::inbound::trunk_of_source(
+                self.settings.dial_plan.trunks(),
+                from.addr.ip(),
+            ),
+            verdict: &verdict,
         };
         self.legs.handle_message(now, from, local, parsed, inbound);
         while let Some(reg) = self.legs.poll_register() {
@@ -527,6 +540,7 @@ impl Core {
         loop {
             self.take_probe_results(now);
             self.take_sbc_probe_results(now);
+            self.take_busy_servers(now);
             self.settle_calls(now);
             if !self.legs.has_probe_results() {
                 break;

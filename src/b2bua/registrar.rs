@@ -249,6 +249,16 @@ impl Registrar {
         self.bindings.iter().map(|(u, b)| (u, b.as_slice()))
     }
 
+    /// Whether a live binding was registered from `ip`: the inbound policy lets such a source
+    /// authenticate an INVITE for a service number. Linear in the bindings; asked only for an
+    /// INVITE the policy would otherwise refuse.
+    pub fn registered_from(&self, now: Time, ip: IpAddr) -> bool {
+        self.bindings
+            .values()
+            .flatten()
+            .any(|b| b.expires > now && b.source.addr.ip() == ip)
+    }
+
     /// Users with at least one binding, and bindings in all.
     pub fn counts(&self) -> (usize, usize) {
         (

@@ -99,6 +99,8 @@ pub struct SipConfig {
     pub connections: ConnectionsConfig,
     /// `[sip] session_expires` / `min_se`: RFC 4028 session timers on caller dialogs.
     pub session_timer: SessionTimerConfig,
+    /// `[sip] inbound` / `inbound_refuse`: who may call service numbers.
+    pub inbound: super::inbound::InboundPolicy,
 }
 
 /// RFC 4028 session timers: the interval we ask for and the smallest we accept.
@@ -319,6 +321,9 @@ pub struct Trunk {
     pub dialling: super::dial::DialRules,
     /// Present exactly when the proxy is reached over TLS.
     pub tls: Option<TrunkTls>,
+    /// Where this trunk's requests come from (`sources`, default its SBCs' addresses); see
+    /// [`super::inbound::trunk_of_source`].
+    pub sources: Vec<super::inbound::Cidr>,
 }
 
 impl Trunk {

@@ -63,6 +63,9 @@ impl Core {
     }
 
     fn on_direct_invite(&mut self, now: Time, invite: PendingInvite) {
+        if let Some(queue) = invite.service.clone() {
+            return self.on_service_invite(now, invite, queue);
+        }
         let target = self.direct_target(&invite);
         // Where users can authenticate, every INVITE for no service is challenged first, so
         // a scanner cannot tell a user id or extension from a number nobody has (the 404
@@ -249,6 +252,7 @@ impl Core {
         let Some(call) = self.legs.open_direct(now, invite, label) else {
             return;
         };
+        self.legs.assert_caller(call);
         let ring_time = self.applied.config.features.ring_time;
         let (switch, mut cx) = self.parts(now);
         let who = super::super::switch::Caller {

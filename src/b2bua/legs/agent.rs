@@ -204,12 +204,22 @@ impl Legs {
             ),
         };
         h.push(HeaderName::Contact, contact);
-        // RFC 3325: the caller's identity for phones that display it over From.
-        if ring.caller.is_some() {
+        // RFC 3325 §9.3: an identity the trust domain asserts (a trunk's, an authenticated
+        // user's) goes on in P-Asserted-Identity, with the caller's Privacy; agents and trunks
+        // are inside the trust domain. A From nobody checked is never asserted.
+        let trust = self
+            .callers
+            .calls
+            .get(&ring.call)
+            .map(|c| (c.caller.asserted, c.caller.privacy.clone()));
+        if let (Some(_), Some((true, privacy))) = (&ring.caller, trust) {
             h.push(
                 HeaderName::PAssertedIdentity,
                 NameAddr::new(caller_uri).to_string(),
             );
+            if let Some(privacy) = privacy {
+                h.push(HeaderName::Privacy, privacy);
+            }
         }
         // RFC 7044: the number the caller dialled, so the agent sees which service it was.
         if let Some(dialled) = &ring.dialled {
@@ -343,6 +353,14 @@ impl Legs {
                 LegState::Cancelling { .. } => LegOutcome::Cancelled,
                 _ => LegOutcome::Refused(resp.status),
             };
+            // RFC 3261 §21.5.4: a 503 with Retry-After says when this server takes requests
+            // again; the core takes a trunk SBC at this address out of failover until then,
+            // as for a probe's 503 (`sbc_health`).
+            if resp.status == 503 {
+                if let Some(after) = super::probe::retry_after(&resp) {
+                    self.out.busy_servers.push_back((l.dest, after));
+                }
+            }
             if l.state.dialog().is_none() {
                 self.finish_leg(leg, outcome);
             }

@@ -24,6 +24,9 @@ pub(crate) struct PendingInvite {
     pub local: SocketAddr,
     /// Our To tag for every response to it.
     pub tag: String,
+    /// A service number the inbound policy lets this source call once it authenticates
+    /// (`b2bua::inbound`); `None`: an INVITE for no service.
+    pub service: Option<QueueId>,
 }
 
 impl Legs {
@@ -62,8 +65,42 @@ impl Legs {
             from,
             local,
             tag,
+            ..
         } = invite;
         self.open_call(now, tx, req, from, local, tag, &label)
             .map(|(handle, _)| handle)
+    }
+
+    /// Takes a pending INVITE the inbound policy held for authentication as a call to
+    /// `queue`, as if it had reached the queue at once (the switch hears it arrive).
+    pub fn open_service(&mut self, now: Time, invite: PendingInvite, queue: QueueId) {
+        let PendingInvite {
+            tx,
+            req,
+            from,
+            local,
+            tag,
+            ..
+        } = invite;
+        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue) {
+            self.out.events.push_back(super::LegEvent::CallerArrived {
+                call: handle,
+                queue,
+                caller: info,
+            });
+        }
+    }
+
+    /// The caller of `call` authenticated (a user's call): the identity its legs carry is
+    /// asserted (RFC 3325), so it goes on in P-Asserted-Identity.
+    pub fn assert_caller(&mut self, call: CallHandle) {
+        if let Some(c) = self.callers.calls.get_mut(&call) {
+            c.caller.asserted = true;
+        }
+    }
+
+    /// INVITEs for service numbers the inbound policy refused with 403 (`/metrics`).
+    pub fn inbound_refused(&self) -> u64 {
+        self.out.inbound_refused
     }
 }
