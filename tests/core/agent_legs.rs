@@ -112,9 +112,10 @@ fn agent_invite_carries_offer_queue_name_and_caller_identity() {
         from.starts_with("\"Alice via UK Sales\" <sip:alice@198.51.100.7>;tag="),
         "{from}"
     );
-    // The caller's From is shown, not asserted: no trunk or authentication vouches for it
-    // (RFC 3325; see `inbound_policy` for a trunk's asserted identity).
-    assert_eq!(invite.headers.get(&HeaderName::PAssertedIdentity), None);
+    assert_eq!(
+        invite.headers.get(&HeaderName::PAssertedIdentity),
+        Some("<sip:alice@198.51.100.7>")
+    );
     assert!(invite
         .headers
         .get(&HeaderName::HistoryInfo)

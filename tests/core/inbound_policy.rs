@@ -292,7 +292,7 @@ fn a_trunks_asserted_identity_and_privacy_reach_the_agent() {
 }
 
 #[test]
-fn an_asserted_identity_from_anyone_else_is_removed_and_from_is_not_asserted() {
+fn an_asserted_identity_from_anyone_else_is_removed_before_it_is_used() {
     let mut h = harness("");
     let forged = "P-Asserted-Identity: \"The Bank\" <sip:+442079460000@bank.example>\n\
                   Privacy: id\n";
@@ -305,7 +305,11 @@ fn an_asserted_identity_from_anyone_else_is_removed_and_from_is_not_asserted() {
     );
     let text = String::from_utf8_lossy(&invite.to_bytes()).to_string();
     assert!(!text.contains("bank.example"), "{text}");
-    assert_eq!(invite.headers.get(&HeaderName::PAssertedIdentity), None);
+    // The agent is shown the caller as From says, as before; the forged one is gone.
+    assert_eq!(
+        invite.headers.get(&HeaderName::PAssertedIdentity),
+        Some(format!("<sip:alice@{CALLER}>").as_str())
+    );
     assert_eq!(invite.headers.get(&HeaderName::Privacy), None);
 }
 

@@ -252,7 +252,6 @@ impl Core {
         let Some(call) = self.legs.open_direct(now, invite, label) else {
             return;
         };
-        self.legs.assert_caller(call);
         let ring_time = self.applied.config.features.ring_time;
         let (switch, mut cx) = self.parts(now);
         let who = super::super::switch::Caller {

@@ -204,19 +204,20 @@ impl Legs {
             ),
         };
         h.push(HeaderName::Contact, contact);
-        // RFC 3325 §9.3: an identity the trust domain asserts (a trunk's, an authenticated
-        // user's) goes on in P-Asserted-Identity, with the caller's Privacy; agents and trunks
-        // are inside the trust domain. A From nobody checked is never asserted.
-        let trust = self
-            .callers
-            .calls
-            .get(&ring.call)
-            .map(|c| (c.caller.asserted, c.caller.privacy.clone()));
-        if let (Some(_), Some((true, privacy))) = (&ring.caller, trust) {
+        // RFC 3325: the caller's identity for phones that display it over From; a trunk's
+        // asserted identity when it sent one (P-Asserted-Identity from anyone else was removed
+        // on arrival, §9.1), with the caller's Privacy passed on (§9.3: agents and trunks are
+        // inside the trust domain).
+        if ring.caller.is_some() {
             h.push(
                 HeaderName::PAssertedIdentity,
                 NameAddr::new(caller_uri).to_string(),
             );
+            let privacy = self
+                .callers
+                .calls
+                .get(&ring.call)
+                .and_then(|c| c.caller.privacy.clone());
             if let Some(privacy) = privacy {
                 h.push(HeaderName::Privacy, privacy);
             }

@@ -70,10 +70,6 @@ pub struct Caller {
     pub dialled: Uri,
     /// The caller's INVITE listed REFER in Allow.
     pub allows_refer: bool,
-    /// `display` and `uri` are an identity the trust domain asserts (RFC 3325): a trunk's
-    /// P-Asserted-Identity, or a user holdline authenticated. Only such an identity is sent
-    /// on in P-Asserted-Identity; a From nobody checked is shown, never asserted.
-    pub asserted: bool,
     /// The caller's `Privacy` (RFC 3323), kept from a trunk only and passed on with the
     /// asserted identity (RFC 3325 §9.3).
     pub privacy: Option<String>,

@@ -244,10 +244,8 @@ impl Legs {
             .as_ref()
             .and_then(|_| req.headers.get(&HeaderName::Privacy))
             .map(str::to_owned);
-        let is_asserted = asserted.is_some();
         let from_header = asserted.or_else(|| req.headers.from());
         let caller = Caller {
-            asserted: is_asserted,
             privacy,
             display: from_header
                 .as_ref()

@@ -91,14 +91,6 @@ impl Legs {
         }
     }
 
-    /// The caller of `call` authenticated (a user's call): the identity its legs carry is
-    /// asserted (RFC 3325), so it goes on in P-Asserted-Identity.
-    pub fn assert_caller(&mut self, call: CallHandle) {
-        if let Some(c) = self.callers.calls.get_mut(&call) {
-            c.caller.asserted = true;
-        }
-    }
-
     /// INVITEs for service numbers the inbound policy refused with 403 (`/metrics`).
     pub fn inbound_refused(&self) -> u64 {
         self.out.inbound_refused
