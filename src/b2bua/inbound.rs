@@ -50,11 +50,11 @@ pub(crate) fn service_of(
     if let Some(queue) = number.as_ref().and_then(|n| directory.lookup_number(n)) {
         return Some((queue.clone(), true));
     }
-    // A name (or a number no queue has): SIP addresses. A number that reached a queue by
-    // the directory's own reading counts as a number.
-    let queue = directory.lookup(uri)?;
-    let by_number = E164::from_uri(uri).is_some_and(|n| directory.lookup_number(&n).is_some());
-    Some((queue.clone(), by_number))
+    // Otherwise only a SIP address: a trunk's number is read with its rules alone, never
+    // again as the directory reads digits (`2071234567` from a UK trunk is not +20…).
+    directory
+        .lookup_address(uri)
+        .map(|queue| (queue.clone(), false))
 }
 
 /// What the policy says of an INVITE for `service` from a source that is a trunk or not, and

@@ -6,7 +6,9 @@
 //!   international `00442071234567`, or a `tel:` URI with RFC 3966 §5.1.1 visual separators
 //!   (`-`, `.`, `(`, `)`). With the trunk's `country_code`, `national_prefix` and
 //!   `international_prefix` every one of them reads as `+442071234567` before the
-//!   service-number lookup. A number without `+` and without rules that read it is taken as
+//!   service-number lookup. Digits that start with the country code and with neither prefix
+//!   are read as an international number without `+` (a national number never starts with its
+//!   own country code in the plans that use a national prefix). A number without `+` and without rules that read it is taken as
 //!   digits of a full international number, as the service directory always did.
 //! - **Outbound** ([`trunk_form`]): `plus = "keep"` or `"add"` write `+` and the digits (our
 //!   numbers are E.164, so the `+` is always there to keep); `"strip"` writes the digits
@@ -41,6 +43,20 @@ pub fn inbound_number(uri: &Uri, rules: &DialRules) -> Option<E164> {
     let DialString::Number { global, digits } = dial::dial_string(uri).ok()? else {
         return None;
     };
+    // Carriers often send the country code and national number without `+`
+    // (`442071234567`): digits that start with the country code and with neither prefix are
+    // that, not a national number without its prefix.
+    if let (false, Some(cc)) = (global, rules.country_code.as_deref()) {
+        let starts = |p: Option<&str>| p.is_some_and(|p| digits.starts_with(p));
+        if digits.starts_with(cc)
+            && !starts(rules.international_prefix.as_deref())
+            && !starts(rules.national_prefix.as_deref())
+        {
+            if let Ok(n) = E164::parse(&digits) {
+                return Some(n);
+            }
+        }
+    }
     match dial::normalise(global, &digits, rules, "") {
         Ok(n) => Some(n),
         // Digits no rule reads: a full international number without `+`, as the service
@@ -116,6 +132,23 @@ mod tests {
             "sip:020-7123-4567@198.51.100.1",
         ] {
             assert_eq!(read(text, &uk()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_national_number_without_its_prefix_still_reads() {
+        assert_eq!(
+            read("sip:2071234567@198.51.100.1", &uk()).as_deref(),
+            Some("+442071234567")
+        );
+        let nanp = DialRules {
+            country_code: Some("1".into()),
+            national_prefix: Some("1".into()),
+            international_prefix: Some("011".into()),
+            plus: PlusForm::Keep,
+        };
+        for text in ["sip:14255550100@x", "sip:4255550100@x", "sip:+14255550100@x"] {
+            assert_eq!(read(text, &nanp).as_deref(), Some("+14255550100"), "{text}");
         }
     }
 

@@ -317,6 +317,7 @@ fn an_asserted_identity_from_anyone_else_is_removed_before_it_is_used() {
 fn a_trunks_national_and_international_forms_reach_the_e164_service() {
     for (i, dialled) in [
         "02071234567",
+        "2071234567",
         "442071234567",
         "00442071234567",
         "+44-20-7123-4567",
