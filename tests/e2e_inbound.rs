@@ -67,7 +67,9 @@ fn only_the_trunks_source_reaches_the_queue() {
             &["-s", NUMBER, "-m", "1", "-d", "4000"],
         )
     });
-    let seen = eventually(Duration::from_secs(4), || (waiting(&api) == 1).then_some(()));
+    let seen = eventually(Duration::from_secs(4), || {
+        (waiting(&api) == 1).then_some(())
+    });
     let run = trunk_call.join().expect("the trunk's SIPp thread");
     assert_sipp_ok(&run, &server, "the trunk's caller is answered");
     assert!(seen.is_some(), "the trunk's caller waited in the queue");

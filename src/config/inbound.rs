@@ -240,10 +240,17 @@ mod tests {
     #[test]
     fn bad_sources_say_why() {
         let name = Cidr::parse("sbc.carrier.example").unwrap_err();
-        assert!(name.contains("host names in sources are not resolved"), "{name}");
-        assert!(Cidr::parse("10.0.0.1/8").unwrap_err().contains("network address"));
+        assert!(
+            name.contains("host names in sources are not resolved"),
+            "{name}"
+        );
+        assert!(Cidr::parse("10.0.0.1/8")
+            .unwrap_err()
+            .contains("network address"));
         assert!(Cidr::parse("10.0.0.0/33").unwrap_err().contains("0 to 32"));
-        assert!(Cidr::parse("2001:db8::/129").unwrap_err().contains("0 to 128"));
+        assert!(Cidr::parse("2001:db8::/129")
+            .unwrap_err()
+            .contains("0 to 128"));
         assert!(Cidr::parse("").is_err());
         assert!(Cidr::parse("10.0.0.0/x").is_err());
     }

@@ -147,7 +147,11 @@ mod tests {
             international_prefix: Some("011".into()),
             plus: PlusForm::Keep,
         };
-        for text in ["sip:14255550100@x", "sip:4255550100@x", "sip:+14255550100@x"] {
+        for text in [
+            "sip:14255550100@x",
+            "sip:4255550100@x",
+            "sip:+14255550100@x",
+        ] {
             assert_eq!(read(text, &nanp).as_deref(), Some("+14255550100"), "{text}");
         }
     }

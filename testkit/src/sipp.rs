@@ -69,16 +69,7 @@ fn run_sipp_from_port(
         .arg(format!("127.0.0.1:{port}"))
         .arg("-sf")
         .arg(scenario(scenario_name))
-        .args([
-            "-t",
-            transport,
-            "-i",
-            local_ip,
-            "-mi",
-            local_ip,
-            "-p",
-            "0",
-        ])
+        .args(["-t", transport, "-i", local_ip, "-mi", local_ip, "-p", "0"])
         .args([
             "-nostdin",
             "-timeout",

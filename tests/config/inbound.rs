@@ -14,7 +14,9 @@ fn parse(text: &str) -> Result<Config, Vec<Problem>> {
 }
 
 fn trunk(extra: &str) -> String {
-    format!("[[trunk]]\nid = \"carrier\"\nproxy = \"sip:203.0.113.50\"\nallow = [\"+44*\"]\n{extra}")
+    format!(
+        "[[trunk]]\nid = \"carrier\"\nproxy = \"sip:203.0.113.50\"\nallow = [\"+44*\"]\n{extra}"
+    )
 }
 
 fn problem(problems: &[Problem], subject: &str, field: &str) -> String {
@@ -59,7 +61,12 @@ fn sources_default_to_the_sbcs_and_take_addresses_and_cidrs() {
         "sources = [\"198.51.100.0/24\", \"2001:db8::/32\", \"192.0.2.7\"]",
     ))
     .unwrap();
-    for yes in ["198.51.100.200", "2001:db8:1::9", "192.0.2.7", "::ffff:198.51.100.1"] {
+    for yes in [
+        "198.51.100.200",
+        "2001:db8:1::9",
+        "192.0.2.7",
+        "::ffff:198.51.100.1",
+    ] {
         assert!(trunk_of_source(&c.trunks, ip(yes)).is_some(), "{yes}");
     }
     // Given sources replace the SBCs' addresses.
@@ -92,7 +99,9 @@ fn plus_is_keep_strip_or_add() {
     let c = parse(&trunk("plus = \"strip\"")).unwrap();
     assert_eq!(c.trunks[0].dialling.plus, PlusForm::Strip);
     let problems = parse(&trunk("plus = \"drop\"")).unwrap_err();
-    assert!(problem(&problems, "trunk \"carrier\"", "plus").contains("\"keep\", \"strip\" or \"add\""));
+    assert!(
+        problem(&problems, "trunk \"carrier\"", "plus").contains("\"keep\", \"strip\" or \"add\"")
+    );
 }
 
 /// A trunk whose first SBC is UDP and whose second is TLS, with `listen` and `extra` keys.

@@ -228,11 +228,12 @@ fn a_registered_phone_is_challenged_then_queued_and_an_unregistered_one_is_not()
     h.send_from(PHONE, &invite_from(PHONE, "+14255550100", "r1", 1, ""));
     let challenge = responses_to(&mut h, PHONE);
     assert_eq!(finals(&challenge), vec![407]);
-    assert_eq!(waiting(&h, "sales"), 0, "not queued before it authenticates");
-    let ch = md5_challenge(
-        challenge.last().unwrap(),
-        &HeaderName::ProxyAuthenticate,
+    assert_eq!(
+        waiting(&h, "sales"),
+        0,
+        "not queued before it authenticates"
     );
+    let ch = md5_challenge(challenge.last().unwrap(), &HeaderName::ProxyAuthenticate);
     let auth = credentials(&ch, "INVITE", "sip:+14255550100@192.0.2.1");
     let with_auth = format!("Proxy-Authorization: {auth}\n");
     h.send_from(

@@ -34,8 +34,8 @@ impl Core {
             inbound::strip_untrusted(req);
         }
         // Only a new dialog's INVITE: in-dialog requests belong to calls already let in.
-        let initial = req.method == Method::Invite
-            && req.headers.to().is_some_and(|t| t.tag().is_none());
+        let initial =
+            req.method == Method::Invite && req.headers.to().is_some_and(|t| t.tag().is_none());
         let policy = self.applied.config.sip.inbound;
         if !initial || policy.mode == crate::config::inbound::InboundMode::Any {
             return Some(Verdict::Pass);
