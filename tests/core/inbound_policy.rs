@@ -248,6 +248,12 @@ fn a_registered_phone_is_challenged_then_queued_and_an_unregistered_one_is_not()
     h.send(&invite_from(CALLER, "+14255550100", "r2", 2, &with_auth));
     assert_eq!(finals(&responses_to(&mut h, CALLER)), vec![403]);
     assert_eq!(waiting(&h, "sales"), 1);
+
+    // Once the registration has expired (default 3600 s), the phone's address is a stranger.
+    h.advance(Duration::from_secs(3_601));
+    h.sent.clear();
+    h.send_from(PHONE, &invite_from(PHONE, "+14255550100", "r3", 1, ""));
+    assert_eq!(finals(&responses_to(&mut h, PHONE)), vec![403]);
 }
 
 #[test]
