@@ -41,7 +41,8 @@ impl Core {
             return Some(Verdict::Pass);
         }
         let service = inbound::service_of(&self.settings.directory, trunk, &req.uri);
-        // Only asked when the answer matters: a bindings scan per refused INVITE.
+        // Only asked when the answer matters (one set lookup for a source that never
+        // registered).
         let registered = trunk.is_none()
             && service.as_ref().is_some_and(|(_, number)| *number)
             && self.registrar.registered_from(now, ip);
