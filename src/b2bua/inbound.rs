@@ -57,6 +57,20 @@ pub(crate) fn service_of(
         .map(|queue| (queue.clone(), false))
 }
 
+/// The service a new INVITE reaches: by its Request-URI, and for a trunk's INVITE whose
+/// Request-URI reaches none, by its To URI (an SBC that addresses the request to our contact,
+/// `sip:192.0.2.1`, keeps the dialled number in To).
+pub(crate) fn service_of_request(
+    directory: &ServiceDirectory,
+    trunk: Option<&Trunk>,
+    req: &Request,
+) -> Option<(QueueId, bool)> {
+    service_of(directory, trunk, &req.uri).or_else(|| {
+        let to = trunk.and(req.headers.to())?;
+        service_of(directory, trunk, &to.uri).filter(|(_, number)| *number)
+    })
+}
+
 /// What the policy says of an INVITE for `service` from a source that is a trunk or not, and
 /// where a user is registered or not.
 pub(crate) fn decide(

@@ -344,6 +344,16 @@ fn a_trunks_national_and_international_forms_reach_the_e164_service() {
         );
         assert_eq!(waiting(&h, "london"), 1, "{dialled}");
     }
+    // An SBC that addresses our contact keeps the dialled number in To.
+    let mut h = trunks_only();
+    let text = invite_from(TRUNK_SRC, "02071234567", "to1", 1, "").replacen(
+        "INVITE sip:02071234567@192.0.2.1",
+        "INVITE sip:192.0.2.1",
+        1,
+    );
+    h.send_from(TRUNK_SRC, &text);
+    assert_eq!(finals(&responses_to(&mut h, TRUNK_SRC)), vec![200]);
+    assert_eq!(waiting(&h, "london"), 1);
     // The trunk's rules are the trunk's: the national form from elsewhere is no service.
     let mut h = harness("");
     h.send(&invite_from(CALLER, "02071234567", "n9", 1, ""));

@@ -40,7 +40,7 @@ impl Core {
         if !initial || policy.mode == crate::config::inbound::InboundMode::Any {
             return Some(Verdict::Pass);
         }
-        let service = inbound::service_of(&self.settings.directory, trunk, &req.uri);
+        let service = inbound::service_of_request(&self.settings.directory, trunk, req);
         // Only asked when the answer matters (one set lookup for a source that never
         // registered).
         let registered = trunk.is_none()

@@ -155,7 +155,8 @@ impl Legs {
             }
             Verdict::Pass | Verdict::Drop => {}
         }
-        let service = crate::b2bua::inbound::service_of(inbound.directory, inbound.trunk, &req.uri);
+        let service =
+            crate::b2bua::inbound::service_of_request(inbound.directory, inbound.trunk, &req);
         let Some((queue, _)) = service else {
             // Not a service: the core decides (a user's call or feature code, after digest
             // authentication; else the same 404 for every number, so scanners learn nothing).
