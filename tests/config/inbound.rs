@@ -141,3 +141,24 @@ fn a_tls_sbc_behind_a_udp_one_is_checked_for_its_own_tls() {
     let tls = c.trunks[0].tls.as_ref().expect("the trunk's TLS settings");
     assert_eq!(tls.name.as_deref(), Some("sbc.carrier.example"));
 }
+
+#[test]
+fn a_sips_target_needs_every_sbc_of_its_trunk_on_tls() {
+    let queue = "[[number]]\ne164 = \"+442071234567\"\nkind = \"service-toll\"\n\
+                 [[queue]]\nid = \"q\"\nnumbers = [\"+442071234567\"]\n\
+                 on_timeout = { action = \"forward\", to = \"sips:support@partner.example.com\" }\n";
+    let listen = "\"udp:127.0.0.1:0\", \"tls:127.0.0.1:0\"";
+    // The first SBC is TLS, the backup is UDP: failover could carry the sips: target in clear.
+    let text = format!(
+        "[sip]\nlisten = [{listen}]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+         [[trunk]]\nid = \"carrier\"\nallow = [\"sip:partner.example.com\"]\n\
+         sbcs = [{{ uri = \"sip:203.0.113.10:5061;transport=tls\", priority = 1 }},\n\
+                 {{ uri = \"sip:203.0.113.11:5060\", priority = 2 }}]\n{queue}"
+    );
+    let problems = parse(&text).unwrap_err();
+    let msg = problem(&problems, "queue \"q\"", "on_timeout");
+    assert!(msg.contains("every hop"), "{msg}");
+    // Both on TLS: accepted.
+    let text = text.replace("sip:203.0.113.11:5060", "sips:203.0.113.11:5061");
+    assert!(parse(&text).is_ok(), "{:?}", parse(&text).err());
+}
