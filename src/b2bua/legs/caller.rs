@@ -136,7 +136,8 @@ impl Legs {
         // The inbound policy (`b2bua::inbound`), decided by the core before the legs.
         match inbound.verdict {
             Verdict::Refuse => {
-                tracing::info!(%source, uri = %req.uri, "INVITE refused by the inbound policy");
+                // Counted, logged at debug: a scanner must not flood the log.
+                tracing::debug!(%source, uri = %req.uri, "INVITE refused by the inbound policy");
                 self.out.inbound_refused += 1;
                 let resp = self.response(&req, 403, Some(&tag));
                 return self.respond(now, tx, resp);
