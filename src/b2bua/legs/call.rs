@@ -62,8 +62,8 @@ pub struct PendingOffer {
 /// Who is calling, as agents are shown it.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    /// The caller's display name and URI (From, or P-Asserted-Identity from a trusted trunk
-    /// later).
+    /// The caller's display name and URI: a trunk's P-Asserted-Identity (RFC 3325), else
+    /// From.
     pub display: Option<String>,
     pub uri: Option<Uri>,
     /// The Request-URI the caller dialled (for History-Info to agents, Referred-By).
