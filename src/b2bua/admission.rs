@@ -21,7 +21,7 @@
 //! What this does not do: send anything. A ban drops; the caller of [`Admission::admit`]
 //! decides nothing else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -153,6 +153,8 @@ pub struct Admission {
     limits: LimitsConfig,
     /// The trunks, whose `sources` get the trunk class ([`trunk_of_source`]).
     trunks: Vec<Trunk>,
+    /// Addresses DNS gave for trunk SBCs named by host (`sbc_dns`): the trunk class too.
+    dns_trunks: HashSet<IpAddr>,
     sources: HashMap<IpAddr, Source>,
     bans: HashMap<IpAddr, Ban>,
     /// The bucket new addresses share while the table is full.
@@ -169,6 +171,7 @@ impl Admission {
         Admission {
             limits: config.limits,
             trunks: config.trunks.clone(),
+            dns_trunks: HashSet::new(),
             sources: HashMap::new(),
             bans: HashMap::new(),
             overflow: Bucket::full(&config.limits.source, Time::ZERO),
@@ -187,11 +190,25 @@ impl Admission {
         let trunks = &self.trunks;
         for (addr, s) in &mut self.sources {
             if s.class != Class::Authenticated {
-                s.class = if trunk_of_source(trunks, *addr).is_some() {
-                    Class::Trunk
-                } else {
-                    Class::Source
-                };
+                s.class =
+                    if trunk_of_source(trunks, *addr).is_some() || self.dns_trunks.contains(addr) {
+                        Class::Trunk
+                    } else {
+                        Class::Source
+                    };
+            }
+        }
+    }
+
+    /// Addresses DNS gave for trunk SBCs named by host (`sbc_dns`) are the trunk too, like
+    /// the configured IP addresses; sources already known as them get the trunk's limits.
+    pub fn add_trunk_addresses(&mut self, addrs: impl IntoIterator<Item = IpAddr>) {
+        for addr in addrs {
+            self.dns_trunks.insert(addr);
+            if let Some(s) = self.sources.get_mut(&addr) {
+                if s.class == Class::Source {
+                    s.class = Class::Trunk;
+                }
             }
         }
     }
@@ -402,7 +419,7 @@ impl Admission {
     }
 
     fn class_of(&self, addr: &IpAddr) -> Class {
-        if trunk_of_source(&self.trunks, *addr).is_some() {
+        if trunk_of_source(&self.trunks, *addr).is_some() || self.dns_trunks.contains(addr) {
             Class::Trunk
         } else {
             Class::Source

@@ -32,6 +32,7 @@ mod agent_requests;
 pub mod bind;
 mod calls;
 pub mod clock;
+mod dns;
 mod events;
 pub mod live;
 pub mod media;
@@ -94,6 +95,11 @@ pub(crate) enum Input {
     Closed {
         conn: ConnId,
     },
+    /// A DNS look-up of a trunk SBC's host name finished (`dns`).
+    SbcResolved {
+        sbc: crate::sip::uri::SipUri,
+        lookup: crate::b2bua::sbc_dns::DnsLookup,
+    },
     /// A new effective configuration, with the prompts it brought, decoded.
     Reconfigure {
         generation: u64,
@@ -150,6 +156,8 @@ pub async fn run_provisioned(
         stash.clone(),
     )));
     let (input_tx, mut inputs) = mpsc::channel::<Input>(4096);
+    // Trunk SBCs given by host name: looked up now and at their TTL (none: no resolver).
+    let mut resolving = dns::start(&config, &input_tx);
 
     // The SIP UDP sockets are read by this task itself, not by reader tasks feeding a channel:
     // a datagram then costs one wake-up of one thread, where a reader task handing it over
@@ -305,12 +313,19 @@ pub async fn run_provisioned(
                         // Bindings registered over it can no longer be reached (RFC 5626 §5.3).
                         core.connection_closed(now, conn);
                     }
+                    Input::SbcResolved { sbc, lookup } => {
+                        if let Some(tls) = &tls {
+                            tls.resolved(&sbc, &lookup);
+                        }
+                        core.sbc_resolved(now, &sbc, lookup);
+                    }
                     Input::Reconfigure { generation, config, prompts } => {
                         if let Some(tls) = &tls {
                             let (tls, config) = (tls.clone(), config.clone());
                             tokio::task::spawn_blocking(move || tls.reconfigure(&config));
                         }
                         core.reconfigure(now, &config);
+                        resolving = dns::restart(resolving.take(), &config, &input_tx);
                         calls.reconfigure(&config, prompts);
                         tracing::info!(generation, queues = config.queues.len(), "configuration applied for new calls");
                         if let Some(api) = &api {
