@@ -11,8 +11,9 @@
 //!   §22.3); anyone for a SIP-address queue (`sales@example.com`), which is not a number the
 //!   phone network delivers. Everything else is refused with 403 (§21.4.4) or not answered at
 //!   all (`inbound_refuse = "drop"`), and never queued.
-//! - **RFC 3325 §9.1**: P-Asserted-Identity and Privacy are kept only from a trunk (inside the
-//!   trust domain); from anyone else they are removed before anything reads the request.
+//! - **RFC 3325 §9.1**: P-Asserted-Identity is kept only from a trunk (inside the trust
+//!   domain); from anyone else it is removed before anything reads the request. A caller's
+//!   Privacy goes on to agents only with a trunk's asserted identity.
 
 use crate::config::inbound::{InboundMode, InboundPolicy, Refusal};
 use crate::config::trunk_numbers::inbound_number;
@@ -96,11 +97,12 @@ pub(crate) fn decide(
     }
 }
 
-/// RFC 3325 §9.1: a request from outside the trust domain loses its P-Asserted-Identity and
-/// Privacy before anything reads them.
+/// RFC 3325 §9.1: a request from outside the trust domain loses its P-Asserted-Identity
+/// before anything reads it. Its `Privacy` stays: from a user agent it is a request for
+/// privacy (RFC 3323 §4.2, a user's outbound call with `Privacy: id`), never an assertion;
+/// a caller's Privacy is passed to agents only with a trunk's asserted identity.
 pub(crate) fn strip_untrusted(req: &mut Request) {
     req.headers.remove(&HeaderName::PAssertedIdentity);
-    req.headers.remove(&HeaderName::Privacy);
 }
 
 #[cfg(test)]

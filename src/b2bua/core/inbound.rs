@@ -18,7 +18,7 @@ use super::Core;
 impl Core {
     /// The inbound policy's verdict on `parsed` from `from`; `None` when it is dropped without
     /// an answer (counted). A request from a source that is no trunk loses its
-    /// P-Asserted-Identity and Privacy here (RFC 3325 §9.1), before anything reads them.
+    /// P-Asserted-Identity here (RFC 3325 §9.1), before anything reads it.
     pub(super) fn inbound_verdict(
         &mut self,
         now: Time,
