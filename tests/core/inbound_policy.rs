@@ -1,9 +1,9 @@
 //! Trunks as peers on the way in, on virtual time: `[sip] inbound = "trunks"` refuses (403 or
 //! no answer) and never queues an INVITE for a service number from a source that is neither
 //! one of a trunk's `sources` nor a registered user who authenticates; SIP-address queues stay
-//! reachable; P-Asserted-Identity and Privacy are kept from a trunk; a PAI from anyone
-//! else is removed (RFC 3325 §9.1); a trunk's national and international forms reach the E.164 service
-//! number; a 503 with Retry-After to an INVITE takes that SBC out of failover for that time.
+//! reachable; P-Asserted-Identity and Privacy are kept from a trunk; a PAI from anyone else
+//! is removed (RFC 3325 §9.1); a trunk's national and international forms reach the E.164
+//! service number.
 //!
 //! Digest responses are computed here by hand from RFC 7616 §3.4.1.
 
