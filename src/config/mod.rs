@@ -44,6 +44,7 @@ pub mod trunk_numbers;
 pub mod uri;
 pub mod validate;
 mod validate_queue;
+mod validate_srtp;
 mod validate_tls;
 mod validate_trunk;
 

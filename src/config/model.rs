@@ -103,6 +103,8 @@ pub struct SipConfig {
     pub session_timer: SessionTimerConfig,
     /// `[sip] inbound` / `inbound_refuse`: who may call service numbers.
     pub inbound: super::inbound::InboundPolicy,
+    /// `[sip] srtp`: SRTP policy for callers that are neither a trunk nor a user.
+    pub srtp: crate::sip::sdp::SrtpPolicy,
     /// `[sip] dns_servers`: where trunk SBC host names are looked up. Empty: the system's
     /// resolver configuration (/etc/resolv.conf).
     pub dns_servers: Vec<std::net::SocketAddr>,
@@ -296,6 +298,8 @@ pub struct User {
     pub contacts: Vec<Uri>,
     /// The user's own numbers (kind `user`).
     pub numbers: Vec<E164>,
+    /// `srtp`: this user's SRTP policy; `None`: `[sip] srtp`.
+    pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
 
 /// `[[group]]`
@@ -329,6 +333,8 @@ pub struct Trunk {
     /// Where this trunk's requests come from (`sources`, default its SBCs' addresses); see
     /// [`super::inbound::trunk_of_source`].
     pub sources: Vec<super::inbound::Cidr>,
+    /// `srtp`: the trunk's SRTP policy; `None`: `[sip] srtp`.
+    pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
 
 impl Trunk {

@@ -73,6 +73,8 @@ pub struct RawSip {
     pub inbound: Option<String>,
     /// `"403"` or `"drop"`: what a refused INVITE gets.
     pub inbound_refuse: Option<String>,
+    /// SRTP policy for callers that are neither a trunk nor a user (see `validate_srtp`).
+    pub srtp: Option<String>,
     /// DNS servers (`IP:port`) for trunk SBCs given by host name; absent: /etc/resolv.conf.
     pub dns_servers: Option<Vec<String>>,
 }
@@ -137,6 +139,8 @@ pub struct RawUser {
     pub numbers: Vec<String>,
     /// Checked in [`super::features`].
     pub extension: Option<String>,
+    /// SRTP policy for this user's calls (see `validate_srtp`); absent: `[sip] srtp`.
+    pub srtp: Option<String>,
     /// `none` | `national` | `international`; checked in [`super::outbound`], as are the two
     /// below.
     pub outbound: Option<String>,
@@ -185,6 +189,8 @@ pub struct RawTrunk {
     pub sources: Option<Vec<String>>,
     /// `"keep"`, `"strip"` or `"add"`: the `+` of numbers sent to the trunk.
     pub plus: Option<String>,
+    /// SRTP policy for calls from and to this trunk (see `validate_srtp`).
+    pub srtp: Option<String>,
 }
 
 /// `sbcs = [{ uri = "sip:192.0.2.10:5060", priority = 1, weight = 50 }, …]` of a trunk.

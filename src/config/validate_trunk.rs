@@ -64,6 +64,7 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
                 dialling,
                 tls: None,
                 sources,
+                srtp: None,
             });
         }
     }

@@ -74,6 +74,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What the socket tasks tell the core task.
 pub(crate) enum Input {
+    Datagram {
+        from: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
     Frame {
         peer: Peer,
         local: SocketAddr,
@@ -144,6 +149,7 @@ pub async fn run_provisioned(
     let settings = CoreSettings {
         listeners: listeners.addresses(),
         seed: rand::random(),
+        key_seed: rand::random(),
         limits,
         transactions: transaction_config(&config),
     };
@@ -159,12 +165,10 @@ pub async fn run_provisioned(
     // Trunk SBCs given by host name: looked up now and at their TTL (none: no resolver).
     let mut resolving = dns::start(&config, &input_tx);
 
-    // The SIP UDP sockets are read by this task itself, not by reader tasks feeding a channel:
-    // a datagram then costs one wake-up of one thread, where a reader task handing it over
-    // woke a second worker for every REGISTER refresh (the registrar's idle load was mostly
-    // threads waking each other; BENCHMARKS.md "Registrar over UDP").
     let udp = UdpSockets::new(&listeners.udp);
-    let mut datagram = vec![0u8; 65_536];
+    for (socket, local) in &udp.sockets {
+        tokio::spawn(udp_reader(socket.clone(), *local, input_tx.clone()));
+    }
     let mut streams = stream::Streams::new(
         input_tx.clone(),
         limits,
@@ -287,6 +291,9 @@ pub async fn run_provisioned(
                 let Some(input) = input else { break 'run };
                 let now = clock.now();
                 match input {
+                    Input::Datagram { from, local, bytes } => {
+                        core.handle_datagram(now, Peer::udp(from), local, &bytes);
+                    }
                     Input::Frame { peer, local, parsed } => {
                         if let Some(conn) = peer.conn {
                             table.received(now, conn);
@@ -332,15 +339,6 @@ pub async fn run_provisioned(
                             api.report_applied(generation);
                         }
                     }
-                }
-            }
-            received = udp.recv(&mut datagram) => {
-                match received {
-                    Ok((n, from, local)) => {
-                        core.handle_datagram(clock.now(), Peer::udp(from), local, &datagram[..n]);
-                    }
-                    // ICMP port-unreachable from an earlier send surfaces here on some systems.
-                    Err(err) => tracing::debug!(%err, "udp receive error"),
                 }
             }
             _ = clock.sleep_until(wake) => {
@@ -391,9 +389,11 @@ pub async fn run_provisioned(
                     connections.tls = tls.counters();
                 }
                 let dropped_foreign = plane.dropped_foreign();
+                let srtp_refused = plane.srtp_refused();
                 live::answer(request, &mut core, now, &tally, rtp, |counters| {
                     counters.connections = connections;
                     counters.rtp_dropped_foreign = dropped_foreign;
+                    counters.srtp_refused = srtp_refused;
                 });
             }
             _ = &mut shutdown, if deadline.is_none() => {
@@ -673,6 +673,29 @@ fn transaction_config(config: &Config) -> crate::sip::transaction::Config {
     tx
 }
 
+/// Reads one SIP UDP socket into the core's input channel. A task of its own, so the socket is
+/// drained while the core works through a burst (the channel holds 4,096 datagrams, far more
+/// than the socket's receive buffer); the core's task usually runs next on the same worker.
+async fn udp_reader(socket: Arc<UdpSocket>, local: SocketAddr, inputs: mpsc::Sender<Input>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let input = Input::Datagram {
+                    from,
+                    local,
+                    bytes: buf[..n].to_vec(),
+                };
+                if inputs.send(input).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port-unreachable from an earlier send surfaces here on some systems.
+            Err(err) => tracing::debug!(%err, "udp receive error"),
+        }
+    }
+}
+
 /// Where the core's messages go: UDP sockets, and stream connections as the connection table
 /// decides.
 struct Outbound<'a> {
@@ -757,25 +780,6 @@ impl UdpSockets {
             })
             .collect();
         UdpSockets { sockets }
-    }
-
-    /// The next datagram on any of the sockets: its length in `buf`, sender and our address.
-    /// Cancel-safe (nothing is taken off a socket unless this completes), as `select!` needs.
-    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr, SocketAddr)> {
-        if self.sockets.is_empty() {
-            return std::future::pending().await;
-        }
-        std::future::poll_fn(|cx| {
-            for (socket, local) in &self.sockets {
-                let mut read = tokio::io::ReadBuf::new(buf);
-                if let std::task::Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
-                    let n = read.filled().len();
-                    return std::task::Poll::Ready(result.map(|from| (n, from, *local)));
-                }
-            }
-            std::task::Poll::Pending
-        })
-        .await
     }
 
     async fn send(&self, t: Transmit) {

@@ -27,6 +27,8 @@ pub(crate) struct PendingInvite {
     /// A service number the inbound policy lets this source call once it authenticates
     /// (`b2bua::inbound`); `None`: an INVITE for no service.
     pub service: Option<QueueId>,
+    /// The SRTP policy of the user the core authenticated (`None`: by source).
+    pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
 
 impl Legs {
@@ -65,9 +67,10 @@ impl Legs {
             from,
             local,
             tag,
+            srtp,
             ..
         } = invite;
-        self.open_call(now, tx, req, from, local, tag, &label)
+        self.open_call(now, tx, req, from, local, tag, &label, srtp)
             .map(|(handle, _)| handle)
     }
 
@@ -80,9 +83,10 @@ impl Legs {
             from,
             local,
             tag,
+            srtp,
             ..
         } = invite;
-        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue) {
+        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue, srtp) {
             self.out.events.push_back(super::LegEvent::CallerArrived {
                 call: handle,
                 queue,
