@@ -205,6 +205,8 @@ pub struct AdmissionCounters {
     pub bans_total: u64,
     /// Datagrams dropped by admission control (banned sources, requests over a rate).
     pub dropped_total: u64,
+    /// INVITEs for service numbers the inbound policy refused (403 or dropped).
+    pub inbound_refused_total: u64,
 }
 
 /// A source banned by admission control, as `GET /api/v1/bans` lists it.

@@ -313,6 +313,12 @@ fn admission(out: &mut String, c: &super::live::AdmissionCounters) {
             "Datagrams dropped by admission control (banned sources, requests over a rate).",
             c.dropped_total,
         ),
+        (
+            "holdline_inbound_refused_total",
+            "counter",
+            "INVITEs for service numbers refused by the inbound policy ([sip] inbound): 403 or dropped.",
+            c.inbound_refused_total,
+        ),
     ];
     for (name, kind, help, v) in series {
         header(out, name, kind, help);

@@ -3,12 +3,12 @@
 //! holds more calls answered (or ringing) but not ACKed than its quota, is banned for
 //! `[limits] ban` seconds, and a banned source's datagrams are dropped without an answer.
 //!
-//! Sources are classed: a `[[trunk]]` proxy's address has its own, higher limits and is never
-//! banned automatically (a carrier banned is every caller refused: its excess requests are
-//! dropped instead); an authenticated user's source ([`Admission::mark_authenticated`], for the
-//! registrar) has its own limits too. The ban list is general: each ban says why
-//! ([`BanReason`]), so the registrar's bans for failed authentication go on the same list, and
-//! an admin lifts any of them.
+//! Sources are classed: a `[[trunk]]`'s `sources` (by default its SBCs' addresses) have their
+//! own, higher limits and are never banned automatically (a carrier banned is every caller
+//! refused: its excess requests are dropped instead); an authenticated user's source
+//! ([`Admission::mark_authenticated`], for the registrar) has its own limits too. The ban list
+//! is general: each ban says why ([`BanReason`]), so the registrar's bans for failed
+//! authentication go on the same list, and an admin lifts any of them.
 //!
 //! Cost and memory: one `HashMap` lookup per datagram (two while a ban is active somewhere).
 //! Responses are not rate limited: they answer our own transactions, which bound them. The
@@ -25,7 +25,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::{ClassLimits, Config, LimitsConfig};
+use crate::config::inbound::trunk_of_source;
+use crate::config::{ClassLimits, Config, LimitsConfig, Trunk};
 use crate::time::Time;
 
 /// How often, at most, a full table is swept for idle entries.
@@ -36,7 +37,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub enum Class {
     /// Any address nothing else is known of.
     Source,
-    /// A `[[trunk]]` proxy's address.
+    /// One of a `[[trunk]]`'s `sources` (see `config::inbound::trunk_of_source`).
     Trunk,
     /// A source a user authenticated from (the registrar's hook).
     Authenticated,
@@ -150,7 +151,10 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct Admission {
     limits: LimitsConfig,
-    trunks: HashSet<IpAddr>,
+    /// The trunks, whose `sources` get the trunk class ([`trunk_of_source`]).
+    trunks: Vec<Trunk>,
+    /// Addresses DNS gave for trunk SBCs named by host (`sbc_dns`): the trunk class too.
+    dns_trunks: HashSet<IpAddr>,
     sources: HashMap<IpAddr, Source>,
     bans: HashMap<IpAddr, Ban>,
     /// The bucket new addresses share while the table is full.
@@ -166,7 +170,8 @@ impl Admission {
     pub fn new(config: &Config) -> Admission {
         Admission {
             limits: config.limits,
-            trunks: trunk_addresses(config),
+            trunks: config.trunks.clone(),
+            dns_trunks: HashSet::new(),
             sources: HashMap::new(),
             bans: HashMap::new(),
             overflow: Bucket::full(&config.limits.source, Time::ZERO),
@@ -181,15 +186,16 @@ impl Admission {
     /// that became a trunk gets the trunk's limits from its next request.
     pub fn reconfigure(&mut self, config: &Config) {
         self.limits = config.limits;
-        self.trunks = trunk_addresses(config);
+        self.trunks = config.trunks.clone();
         let trunks = &self.trunks;
         for (addr, s) in &mut self.sources {
             if s.class != Class::Authenticated {
-                s.class = if trunks.contains(addr) {
-                    Class::Trunk
-                } else {
-                    Class::Source
-                };
+                s.class =
+                    if trunk_of_source(trunks, *addr).is_some() || self.dns_trunks.contains(addr) {
+                        Class::Trunk
+                    } else {
+                        Class::Source
+                    };
             }
         }
     }
@@ -198,7 +204,7 @@ impl Admission {
     /// the configured IP addresses; sources already known as them get the trunk's limits.
     pub fn add_trunk_addresses(&mut self, addrs: impl IntoIterator<Item = IpAddr>) {
         for addr in addrs {
-            self.trunks.insert(addr);
+            self.dns_trunks.insert(addr);
             if let Some(s) = self.sources.get_mut(&addr) {
                 if s.class == Class::Source {
                     s.class = Class::Trunk;
@@ -413,7 +419,7 @@ impl Admission {
     }
 
     fn class_of(&self, addr: &IpAddr) -> Class {
-        if self.trunks.contains(addr) {
+        if trunk_of_source(&self.trunks, *addr).is_some() || self.dns_trunks.contains(addr) {
             Class::Trunk
         } else {
             Class::Source
@@ -444,20 +450,6 @@ fn class_limits(limits: &LimitsConfig, class: Class) -> &ClassLimits {
         Class::Trunk => &limits.trunk,
         Class::Authenticated => &limits.authenticated,
     }
-}
-
-/// The IP addresses of every trunk's SBCs (validated as IP addresses).
-fn trunk_addresses(config: &Config) -> HashSet<IpAddr> {
-    config
-        .trunks
-        .iter()
-        // Every SBC of the trunk is the trunk, not only the first one.
-        .flat_map(|t| {
-            t.sbcs.iter().filter_map(|s| {
-                super::legs::peer_of(&crate::sip::uri::Uri::Sip(s.uri.clone())).map(|p| p.addr.ip())
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

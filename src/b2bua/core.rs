@@ -9,6 +9,7 @@
 //! ```
 
 mod direct;
+mod inbound;
 mod outbound;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -176,6 +177,8 @@ pub struct Core {
     /// Trunk SBCs' health from OPTIONS (`sbc_health`), and its changes for the event log.
     sbc_health: SbcHealth,
     sbc_changes: VecDeque<SbcChange>,
+    /// INVITEs the inbound policy dropped without an answer (`inbound_refuse = "drop"`).
+    inbound_dropped: u64,
     /// Users' outbound calls placed and refused (`core::outbound`).
     outbound_stats: self::outbound::OutboundStats,
     /// What DNS gave for SBCs named by host (`sbc_dns`); the runtime reports look-ups.
@@ -212,6 +215,7 @@ impl Core {
                 h
             },
             sbc_changes: VecDeque::new(),
+            inbound_dropped: 0,
             outbound_stats: Default::default(),
             sbc_addresses: SbcAddresses::default(),
         }
@@ -287,15 +291,24 @@ impl Core {
         local: SocketAddr,
         parsed: Result<Message, ParseError>,
     ) {
+        let mut parsed = parsed;
         let quota = match &parsed {
             Ok(Message::Request(r)) if self.admission_on && r.method == Method::Invite => {
                 self.admission.unconfirmed_quota(from.addr.ip())
             }
             _ => u32::MAX,
         };
+        let Some(verdict) = self.inbound_verdict(now, from, &mut parsed) else {
+            return;
+        };
         let inbound = Inbound {
             directory: &self.settings.directory,
             unconfirmed_quota: quota,
+            trunk: crate::config::inbound::trunk_of_source(
+                self.settings.dial_plan.trunks(),
+                from.addr.ip(),
+            ),
+            verdict: &verdict,
         };
         self.legs.handle_message(now, from, local, parsed, inbound);
         while let Some(reg) = self.legs.poll_register() {
@@ -586,6 +599,7 @@ impl Core {
         loop {
             self.take_probe_results(now);
             self.take_sbc_probe_results(now);
+            self.take_busy_servers(now);
             self.settle_calls(now);
             if !self.legs.has_probe_results() {
                 break;

@@ -28,10 +28,13 @@
 //! - [`precheck`]: the §8.2 checks every request passes first.
 //! - [`reply`]: the capability headers (Allow, Accept, Supported).
 //! - [`ports`]: the RTP port pool.
+//! - `inbound`: the inbound policy (`[sip] inbound`), RFC 3325 trust of trunks, and which
+//!   service a trunk's number reaches.
 
 pub mod access_log;
 pub mod admission;
 pub mod core;
+mod inbound;
 pub mod legs;
 mod locations;
 pub mod ports;

@@ -16,7 +16,7 @@
 //! What this does not do: know queues (it says which users' bindings changed), GRUU (RFC 5627),
 //! or outbound keep-alive negotiation beyond answering CRLF pings (the runtime does).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -151,6 +151,11 @@ pub struct Registrar {
     /// timers for every transaction; scanning 10,000 bindings each time cost more than the
     /// REGISTER itself (see BENCHMARKS.md, registrar).
     next_expiry: Option<Time>,
+    /// Every source address a binding came from, and perhaps some whose bindings are gone: a
+    /// superset, added to by every REGISTER and restore, made exact by each expiry scan. The
+    /// inbound policy asks [`Registrar::registered_from`] for INVITEs a flood may send, which
+    /// must not scan every binding (as `next_expiry` keeps the timeout from doing).
+    sources: HashSet<IpAddr>,
     failures: HashMap<IpAddr, Failures>,
     stats: RegistrarStats,
 }
@@ -165,6 +170,7 @@ impl Registrar {
             verifier: Verifier::new(secret, config.registrar.nonce_lifetime),
             bindings: HashMap::new(),
             next_expiry: None,
+            sources: HashSet::new(),
             failures: HashMap::new(),
             stats: RegistrarStats::default(),
         };
@@ -249,6 +255,18 @@ impl Registrar {
         self.bindings.iter().map(|(u, b)| (u, b.as_slice()))
     }
 
+    /// Whether a live binding was registered from `ip`: the inbound policy lets such a source
+    /// authenticate an INVITE for a service number. A source that never registered costs one
+    /// set lookup; one that did, a scan of the bindings to confirm one is still live.
+    pub fn registered_from(&self, now: Time, ip: IpAddr) -> bool {
+        self.sources.contains(&ip)
+            && self
+                .bindings
+                .values()
+                .flatten()
+                .any(|b| b.expires > now && b.source.addr.ip() == ip)
+    }
+
     /// Users with at least one binding, and bindings in all.
     pub fn counts(&self) -> (usize, usize) {
         (
@@ -270,6 +288,7 @@ impl Registrar {
         }
         let earliest = live.iter().map(|b| b.expires).min();
         self.note_expiry(earliest);
+        self.sources.extend(live.iter().map(|b| b.source.addr.ip()));
         self.bindings.insert(user.clone(), live);
         true
     }
@@ -318,6 +337,11 @@ impl Registrar {
             .values()
             .flat_map(|b| b.iter().map(|b| b.expires))
             .min();
+        self.sources = self
+            .bindings
+            .values()
+            .flat_map(|b| b.iter().map(|b| b.source.addr.ip()))
+            .collect();
         changed
     }
 
@@ -491,6 +515,7 @@ impl Registrar {
             .get(&HeaderName::UserAgent)
             .map(|v| v.chars().take(128).collect());
         let mut earliest = None;
+        self.sources.insert(from.addr.ip());
         let list = self.bindings.entry(user.clone()).or_default();
         list.retain(|b| b.expires > now);
         for (mut contact, secs) in wanted {

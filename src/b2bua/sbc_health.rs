@@ -7,6 +7,8 @@
 //!   answered ones in a row (any other final response: the SBC is there).
 //! - A 503 with `Retry-After` (RFC 3261 §21.5.4, §20.33) takes the SBC out of failover for
 //!   that many seconds whatever its state; a 503 without one counts as a failure.
+//! - A 503 with `Retry-After` to an INVITE through the trunk takes the SBC out the same way,
+//!   health checks or not ([`Health::hold_out`]).
 //! - A `Down` SBC, or one out for Retry-After, is skipped by failover (`b2bua::trunk`).
 //!
 //! Sans-IO like `reachability`: the core asks what is due at `now`, sends the OPTIONS through
@@ -93,6 +95,9 @@ struct Sbc {
 pub(crate) struct Health {
     sbcs: BTreeMap<(TrunkId, String), Sbc>,
     timers: BTreeSet<(Time, Timer, (TrunkId, String))>,
+    /// SBCs without health checks that an INVITE's 503 took out until then (at most one
+    /// entry per configured SBC; ended ones are dropped at the next hold-out).
+    held_out: BTreeMap<(TrunkId, String), Time>,
 }
 
 impl Health {
@@ -252,12 +257,28 @@ impl Health {
     }
 
     /// Whether failover may try `sbc` of `trunk` at `now`: not down, not out for Retry-After.
-    /// An SBC without health checks is always usable.
+    /// An SBC without health checks is usable unless an INVITE's 503 took it out.
     pub fn usable(&self, now: Time, trunk: &TrunkId, sbc: &SipUri) -> bool {
-        match self.sbcs.get(&(trunk.clone(), sbc.to_string())) {
-            None => true,
+        let key = (trunk.clone(), sbc.to_string());
+        match self.sbcs.get(&key) {
+            None => self.held_out.get(&key).is_none_or(|t| now >= *t),
             Some(s) => s.state != SbcState::Down && s.out_until.is_none_or(|t| now >= t),
         }
+    }
+
+    /// An INVITE to `sbc` of `trunk` got 503 with Retry-After `after` (already capped as a
+    /// probe's is): out of failover until `now + after` (RFC 3261 §21.5.4). A later end
+    /// already set stays.
+    pub fn hold_out(&mut self, now: Time, trunk: &TrunkId, sbc: &SipUri, after: Duration) {
+        let until = now + after;
+        let key = (trunk.clone(), sbc.to_string());
+        if let Some(s) = self.sbcs.get_mut(&key) {
+            s.out_until = Some(s.out_until.map_or(until, |t| t.max(until)));
+            return;
+        }
+        self.held_out.retain(|_, t| *t > now);
+        let entry = self.held_out.entry(key).or_insert(until);
+        *entry = (*entry).max(until);
     }
 
     /// Every health-checked SBC, by trunk and URI.

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::config::dial::{self, Dialled};
+use crate::config::dial::{self, DialRules, Dialled};
 use crate::config::{Sbc, Trunk, TrunkAuth, TrunkId};
 use crate::number::E164;
 use crate::sip::transport::Peer;
@@ -120,7 +120,7 @@ pub(crate) fn attempts(
         for i in sbc_order(&trunk.sbcs, &mut random) {
             let sbc = &trunk.sbcs[i].uri;
             let uri = match &dialled {
-                Dialled::Number(n) => match number_at(n, sbc) {
+                Dialled::Number(n) => match number_at(n, &trunk.dialling, sbc) {
                     Some(u) => u,
                     None => continue,
                 },
@@ -150,9 +150,12 @@ pub(crate) fn fails_over(outcome: LegOutcome) -> bool {
     matches!(outcome, LegOutcome::Refused(503) | LegOutcome::NoResponse)
 }
 
-/// `sip:+E164@sbc-host;user=phone` (RFC 3261 §19.1.6).
-fn number_at(number: &E164, sbc: &SipUri) -> Option<Uri> {
-    let text = format!("sip:{}@{};user=phone", number.as_str(), sbc.host);
+/// `sip:+E164@sbc-host;user=phone` (RFC 3261 §19.1.6), the number written in the trunk's
+/// form (`plus`, see `config::trunk_numbers`). Every INVITE toward a trunk is addressed here,
+/// whatever asked for it.
+fn number_at(number: &E164, rules: &DialRules, sbc: &SipUri) -> Option<Uri> {
+    let user = crate::config::trunk_numbers::trunk_form(number, rules);
+    let text = format!("sip:{user}@{};user=phone", sbc.host);
     crate::sip::parse::parse_uri(&text).ok()
 }
 

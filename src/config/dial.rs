@@ -47,6 +47,8 @@ pub struct DialRules {
     pub national_prefix: Option<String>,
     /// Dialled before a country code (`"011"` in the NANP, `"00"` in most of the world).
     pub international_prefix: Option<String>,
+    /// `plus`: how numbers are written toward the trunk (see [`super::trunk_numbers`]).
+    pub plus: super::trunk_numbers::PlusForm,
 }
 
 /// URI parameters that say how or where to send a request rather than who it is for
@@ -321,6 +323,7 @@ mod tests {
             country_code: Some("1".into()),
             national_prefix: Some("1".into()),
             international_prefix: Some("011".into()),
+            ..DialRules::default()
         }
     }
 
@@ -362,6 +365,7 @@ mod tests {
             country_code: Some("44".into()),
             national_prefix: Some("0".into()),
             international_prefix: Some("00".into()),
+            ..DialRules::default()
         };
         assert_eq!(
             norm(&format!("sip:00441234567890{p}"), &uk).unwrap(),

@@ -53,6 +53,11 @@ impl ServiceDirectory {
         self.addresses.get(&key)
     }
 
+    /// The queue a SIP address (`user@host`) reaches, numbers aside.
+    pub fn lookup_address(&self, uri: &Uri) -> Option<&QueueId> {
+        self.addresses.get(&address_key(uri.as_sip()?)?)
+    }
+
     /// The queue a number is assigned to.
     pub fn lookup_number(&self, number: &E164) -> Option<&QueueId> {
         self.numbers.get(number)

@@ -101,6 +101,8 @@ pub struct SipConfig {
     pub connections: ConnectionsConfig,
     /// `[sip] session_expires` / `min_se`: RFC 4028 session timers on caller dialogs.
     pub session_timer: SessionTimerConfig,
+    /// `[sip] inbound` / `inbound_refuse`: who may call service numbers.
+    pub inbound: super::inbound::InboundPolicy,
     /// `[sip] srtp`: SRTP policy for callers that are neither a trunk nor a user.
     pub srtp: crate::sip::sdp::SrtpPolicy,
     /// `[sip] dns_servers`: where trunk SBC host names are looked up. Empty: the system's
@@ -328,6 +330,9 @@ pub struct Trunk {
     pub dialling: super::dial::DialRules,
     /// Present exactly when the proxy is reached over TLS.
     pub tls: Option<TrunkTls>,
+    /// Where this trunk's requests come from (`sources`, default its SBCs' addresses); see
+    /// [`super::inbound::trunk_of_source`].
+    pub sources: Vec<super::inbound::Cidr>,
     /// `srtp`: the trunk's SRTP policy; `None`: `[sip] srtp`.
     pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }

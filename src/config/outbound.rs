@@ -398,6 +398,7 @@ fn dial_rules(o: &RawOutbound, p: &mut Problems) -> DialRules {
         country_code,
         national_prefix,
         international_prefix,
+        ..DialRules::default()
     }
 }
 

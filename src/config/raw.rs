@@ -69,6 +69,10 @@ pub struct RawSip {
     pub connections: RawConnections,
     pub session_expires: Option<i64>,
     pub min_se: Option<i64>,
+    /// `"any"` or `"trunks"`: who may call service numbers (checked in `config::inbound`).
+    pub inbound: Option<String>,
+    /// `"403"` or `"drop"`: what a refused INVITE gets.
+    pub inbound_refuse: Option<String>,
     /// SRTP policy for callers that are neither a trunk nor a user (see `validate_srtp`).
     pub srtp: Option<String>,
     /// DNS servers (`IP:port`) for trunk SBCs given by host name; absent: /etc/resolv.conf.
@@ -181,6 +185,10 @@ pub struct RawTrunk {
     pub tls_name: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// Addresses and CIDRs that are this trunk when they send to us (default: the SBCs').
+    pub sources: Option<Vec<String>>,
+    /// `"keep"`, `"strip"` or `"add"`: the `+` of numbers sent to the trunk.
+    pub plus: Option<String>,
     /// SRTP policy for calls from and to this trunk (see `validate_srtp`).
     pub srtp: Option<String>,
 }

@@ -295,6 +295,7 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
         connections: connections(&raw.connections, t1, p),
         session_timer: session_timer(raw, p),
+        inbound: super::inbound::policy(raw, p),
         srtp: super::validate_srtp::sip_policy(raw, p),
         dns_servers: dns_servers(raw, p),
     }

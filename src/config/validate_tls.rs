@@ -61,15 +61,28 @@ pub(super) fn tls(
             ("tls_cert", &t.tls_cert),
             ("tls_key", &t.tls_key),
         ];
-        if !asks_for_tls(&trunk.proxy) {
+        // Each SBC on its own: a trunk whose first SBC is UDP may have a TLS one behind it,
+        // and that one needs the trunk's TLS keys and a listener as much as a first one does.
+        let tls_sbcs: Vec<(String, String)> = trunk
+            .sbcs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| asks_for_tls(&s.uri))
+            .map(|(i, s)| match &t.proxy {
+                Some(proxy) => ("proxy".to_owned(), proxy.clone()),
+                None => (format!("sbcs[{i}]"), s.uri.to_string()),
+            })
+            .collect();
+        if tls_sbcs.is_empty() {
             for (field, value) in fields {
                 if value.is_some() {
                     p.add(
                         &subj,
                         field,
                         format!(
-                            "{field} is set, but the proxy {:?} is not reached over TLS; \
-                             write it as sips: or with ;transport=tls",
+                            "{field} is set, but the proxy {:?} is not reached over TLS, nor \
+                             is any other SBC of the trunk; write one as sips: or with \
+                             ;transport=tls",
                             // The first SBC by priority (`proxy`, or the first of `sbcs`).
                             t.proxy.clone().unwrap_or_else(|| trunk.proxy.to_string())
                         ),
@@ -79,8 +92,9 @@ pub(super) fn tls(
             continue;
         }
         if !listener {
-            let proxy = t.proxy.clone().unwrap_or_else(|| trunk.proxy.to_string());
-            p.add(&subj, "proxy", format!("proxy {proxy:?} {no_listener}"));
+            for (field, uri) in &tls_sbcs {
+                p.add(&subj, field, format!("{field} {uri:?} {no_listener}"));
+            }
         }
         let name = t.tls_name.as_deref().map(str::trim);
         if let Some(n) = name {
@@ -88,6 +102,9 @@ pub(super) fn tls(
                 p.add(&subj, "tls_name", format!("tls_name {why}"));
             }
         }
+        // The TLS SBCs these keys are for, named in the problems below.
+        let named: Vec<&str> = tls_sbcs.iter().map(|(_, uri)| uri.as_str()).collect();
+        let for_sbcs = format!("TLS SBC {}", named.join(", "));
         let client = match (&t.tls_cert, &t.tls_key) {
             (Some(cert), Some(key)) => Some((resolve(base_dir, cert), resolve(base_dir, key))),
             (None, None) => None,
@@ -95,7 +112,10 @@ pub(super) fn tls(
                 p.add(
                     &subj,
                     "tls_key",
-                    "tls_cert is set without tls_key (the client certificate's private key)".into(),
+                    format!(
+                        "tls_cert is set without tls_key (the client certificate's private \
+                         key), so {for_sbcs} has no usable client certificate"
+                    ),
                 );
                 None
             }
@@ -103,7 +123,10 @@ pub(super) fn tls(
                 p.add(
                     &subj,
                     "tls_cert",
-                    "tls_key is set without tls_cert (the client certificate it belongs to)".into(),
+                    format!(
+                        "tls_key is set without tls_cert (the client certificate it belongs \
+                         to), so {for_sbcs} has no usable client certificate"
+                    ),
                 );
                 None
             }
@@ -169,10 +192,12 @@ fn uri_needs_tls_trunk(uri: &SipUri) -> bool {
     uri.scheme == crate::sip::uri::Scheme::Sips
 }
 
+/// Whether every SBC of trunk `id` is reached over TLS (a `sips:` target must be TLS on every
+/// hop, whichever SBC failover picks).
 fn trunk_is_tls(trunks: &[Trunk], id: &str) -> bool {
     trunks
         .iter()
-        .any(|t| t.id.as_str() == id && asks_for_tls(&t.proxy))
+        .any(|t| t.id.as_str() == id && t.sbcs.iter().all(|s| asks_for_tls(&s.uri)))
 }
 
 fn overflow_target(a: &OverflowAction) -> Option<&Target> {

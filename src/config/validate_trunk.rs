@@ -45,6 +45,10 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
             }
         }
         let dialling = dial_rules(t, &subj, p);
+        let sources = match &sbcs {
+            Some(sbcs) => super::inbound::sources(t, sbcs, &subj, p),
+            None => super::inbound::sources(t, &[], &subj, p),
+        };
         if let (true, Some(sbcs)) = (id_ok, sbcs) {
             let Some(first) = sbcs.iter().min_by_key(|s| s.priority) else {
                 continue;
@@ -59,6 +63,7 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
                 auth,
                 dialling,
                 tls: None,
+                sources,
                 srtp: None,
             });
         }
@@ -273,6 +278,7 @@ fn dial_rules(t: &RawTrunk, subj: &str, p: &mut Problems) -> DialRules {
         country_code,
         national_prefix,
         international_prefix,
+        plus: super::trunk_numbers::plus(t, subj, p),
     }
 }
 

@@ -249,6 +249,7 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
                 bans_active: bans.len() as u64,
                 bans_total: stats.bans_total,
                 dropped_total: stats.dropped_total,
+                inbound_refused_total: core.inbound_refused_total(),
             },
             registrar: registrar_counters(core),
             outbound: {

@@ -37,6 +37,6 @@ pub use dns::{DnsServer, DnsZone, Srv};
 pub use paths::{holdline_bin, repo_root, scratch_dir};
 pub use server::{metric_value, raise_own_fd_limit, rss_kib, Server};
 pub use sipp::{
-    assert_sipp_ok, eventually, free_port, run_sipp, run_sipp_port, scenario, sipp_path,
-    AgentPhone, SippRun,
+    assert_sipp_ok, eventually, free_port, run_sipp, run_sipp_from, run_sipp_port, scenario,
+    sipp_path, AgentPhone, SippRun,
 };

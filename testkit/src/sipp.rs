@@ -42,21 +42,34 @@ pub fn run_sipp(server: &Server, scenario_name: &str, transport: &str, extra: &[
 
 /// Runs `scenario` against a server listening on 127.0.0.1:`port`.
 pub fn run_sipp_port(port: u16, scenario_name: &str, transport: &str, extra: &[&str]) -> SippRun {
+    run_sipp_from_port("127.0.0.1", port, scenario_name, transport, extra)
+}
+
+/// [`run_sipp`] from another loopback address (`127.0.0.2`): a source the server does not
+/// know, for its inbound policy.
+pub fn run_sipp_from(
+    local_ip: &str,
+    server: &Server,
+    scenario_name: &str,
+    transport: &str,
+    extra: &[&str],
+) -> SippRun {
+    run_sipp_from_port(local_ip, server.port, scenario_name, transport, extra)
+}
+
+fn run_sipp_from_port(
+    local_ip: &str,
+    port: u16,
+    scenario_name: &str,
+    transport: &str,
+    extra: &[&str],
+) -> SippRun {
     let dir = scratch_dir("sipp");
     let out = Command::new(sipp_path())
         .arg(format!("127.0.0.1:{port}"))
         .arg("-sf")
         .arg(scenario(scenario_name))
-        .args([
-            "-t",
-            transport,
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
+        .args(["-t", transport, "-i", local_ip, "-mi", local_ip, "-p", "0"])
         .args([
             "-nostdin",
             "-timeout",

@@ -55,6 +55,7 @@ async fn metrics_count_bans_and_dropped_datagrams() {
             bans_active: 2,
             bans_total: 5,
             dropped_total: 12_345,
+            inbound_refused_total: 7,
         },
         ..Counters::default()
     });
@@ -67,6 +68,8 @@ async fn metrics_count_bans_and_dropped_datagrams() {
         "# TYPE holdline_bans_total counter",
         "holdline_bans_total 5",
         "holdline_admission_dropped_total 12345",
+        "# TYPE holdline_inbound_refused_total counter",
+        "holdline_inbound_refused_total 7",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
     }

@@ -3,6 +3,7 @@
 
 mod dial_props;
 mod directory;
+mod inbound;
 mod limits;
 mod prompt_refs;
 mod props;

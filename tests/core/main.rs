@@ -22,6 +22,9 @@
 //! - `registrar`: REGISTER, digest authentication, bindings as agents' locations, the
 //!   auth-failure ban.
 //! - `rfc4475`: the RFC 4475 torture messages against the whole UAS.
+//! - `inbound_policy`: `[sip] inbound = "trunks"` (403, drop, trunk sources, registered
+//!   phones, SIP-address queues), RFC 3325 trust of trunks, a trunk's number forms.
+//! - `invite_retry_after`: an INVITE's 503 with Retry-After holds the SBC out; `plus`.
 //! - `hostile_media`: SDP addresses media must not go to (488, a failed agent leg), the ACK
 //!   that proves a caller to the media plane.
 //! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
@@ -40,6 +43,8 @@ mod devices;
 mod dial_strings;
 mod early_media;
 mod hostile_media;
+mod inbound_policy;
+mod invite_retry_after;
 mod large_requests;
 mod media_timeouts;
 mod outbound_calls;

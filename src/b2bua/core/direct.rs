@@ -63,6 +63,9 @@ impl Core {
     }
 
     fn on_direct_invite(&mut self, now: Time, invite: PendingInvite) {
+        if let Some(queue) = invite.service.clone() {
+            return self.on_service_invite(now, invite, queue);
+        }
         let target = self.direct_target(&invite);
         let outbound = match target {
             None => self.outbound_dial(&invite),

@@ -233,9 +233,11 @@ impl Legs {
             ),
         };
         h.push(HeaderName::Contact, contact);
-        // RFC 3325: the caller's identity for phones that display it over From; an
-        // identity given with the extra headers (a user's outbound call, whose From may be
-        // anonymous) replaces it.
+        // RFC 3325: the caller's identity for phones that display it over From; a trunk's
+        // asserted identity when it sent one (P-Asserted-Identity from anyone else was removed
+        // on arrival, §9.1), with the caller's Privacy passed on (§9.3: agents and trunks are
+        // inside the trust domain). An identity given with the extra headers (a user's
+        // outbound call, whose From may be anonymous) replaces it.
         let asserted = extra
             .iter()
             .any(|(n, _)| *n == HeaderName::PAssertedIdentity);
@@ -244,6 +246,14 @@ impl Legs {
                 HeaderName::PAssertedIdentity,
                 NameAddr::new(caller_uri).to_string(),
             );
+            let privacy = self
+                .callers
+                .calls
+                .get(&ring.call)
+                .and_then(|c| c.caller.privacy.clone());
+            if let Some(privacy) = privacy {
+                h.push(HeaderName::Privacy, privacy);
+            }
         }
         // RFC 7044: the number the caller dialled, so the agent sees which service it was.
         if let Some(dialled) = &ring.dialled {
@@ -382,6 +392,14 @@ impl Legs {
                 LegState::Cancelling { .. } => LegOutcome::Cancelled,
                 _ => LegOutcome::Refused(resp.status),
             };
+            // RFC 3261 §21.5.4: a 503 with Retry-After says when this server takes requests
+            // again; the core takes a trunk SBC at this address out of failover until then,
+            // as for a probe's 503 (`sbc_health`).
+            if resp.status == 503 {
+                if let Some(after) = super::probe::retry_after(&resp) {
+                    self.out.busy_servers.push_back((l.dest, after));
+                }
+            }
             if l.state.dialog().is_none() {
                 self.finish_leg(leg, outcome);
             }

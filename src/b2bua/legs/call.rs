@@ -62,14 +62,17 @@ pub struct PendingOffer {
 /// Who is calling, as agents are shown it.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    /// The caller's display name and URI (From, or P-Asserted-Identity from a trusted trunk
-    /// later).
+    /// The caller's display name and URI: a trunk's P-Asserted-Identity (RFC 3325), else
+    /// From.
     pub display: Option<String>,
     pub uri: Option<Uri>,
     /// The Request-URI the caller dialled (for History-Info to agents, Referred-By).
     pub dialled: Uri,
     /// The caller's INVITE listed REFER in Allow.
     pub allows_refer: bool,
+    /// The caller's `Privacy` (RFC 3323), kept from a trunk only and passed on with the
+    /// asserted identity (RFC 3325 §9.3).
+    pub privacy: Option<String>,
 }
 
 /// The caller's media: our side of offer/answer and the port we receive on.

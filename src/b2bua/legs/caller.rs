@@ -10,11 +10,13 @@ use crate::sip::method::Method;
 use crate::sip::sdp::{LocalMedia, LocalSession, SdpError, SessionDescription};
 use crate::sip::transaction::{response_destination, ServerTxId};
 use crate::sip::transport::Peer;
+use crate::sip::uri::Uri;
 use crate::time::Time;
 
 use super::call::{Call, CallHandle, CallMedia, CallState, Caller, PendingOffer, Ringing};
 use super::{DialogRef, Inbound, LegEvent, Legs};
 use crate::b2bua::core::{EndReason, Event};
+use crate::b2bua::inbound::Verdict;
 use crate::b2bua::{precheck, reply};
 use crate::sip::dialog::Dialog;
 
@@ -131,7 +133,33 @@ impl Legs {
             let resp = self.response(&req, 503, Some(&tag));
             return self.respond(now, tx, resp);
         }
-        let Some(queue) = inbound.directory.lookup(&req.uri).cloned() else {
+        // The inbound policy (`b2bua::inbound`), decided by the core before the legs.
+        match inbound.verdict {
+            Verdict::Refuse => {
+                // Counted, logged at debug: a scanner must not flood the log.
+                tracing::debug!(%source, uri = %req.uri, "INVITE refused by the inbound policy");
+                self.out.inbound_refused += 1;
+                let resp = self.response(&req, 403, Some(&tag));
+                return self.respond(now, tx, resp);
+            }
+            Verdict::Authenticate(queue) => {
+                // A registered user's source: the core challenges (RFC 3261 §22.3) and
+                // queues the call once the credentials check out.
+                return self.out.invites.push_back(super::direct::PendingInvite {
+                    tx,
+                    req,
+                    from,
+                    local,
+                    tag,
+                    service: Some(queue.clone()),
+                    srtp: None,
+                });
+            }
+            Verdict::Pass | Verdict::Drop => {}
+        }
+        let service =
+            crate::b2bua::inbound::service_of_request(inbound.directory, inbound.trunk, &req);
+        let Some((queue, _)) = service else {
             // Not a service: the core decides (a user's call or feature code, after digest
             // authentication; else the same 404 for every number, so scanners learn nothing).
             return self.out.invites.push_back(super::direct::PendingInvite {
@@ -140,6 +168,7 @@ impl Legs {
                 from,
                 local,
                 tag,
+                service: None,
                 srtp: None,
             });
         };
@@ -216,8 +245,16 @@ impl Legs {
             Some(via) => response_destination(&via, from),
             None => from,
         };
-        let from_header = req.headers.from();
+        // RFC 3325 §9.1: P-Asserted-Identity is still here only when a trunk sent it (the core
+        // removes it from anyone else); then it, not From, says who calls.
+        let asserted = asserted_identity(&req);
+        let privacy = asserted
+            .as_ref()
+            .and_then(|_| req.headers.get(&HeaderName::Privacy))
+            .map(str::to_owned);
+        let from_header = asserted.or_else(|| req.headers.from());
         let caller = Caller {
+            privacy,
             display: from_header
                 .as_ref()
                 .and_then(|f| f.display.as_deref())
@@ -545,6 +582,19 @@ impl Legs {
         let contact = self.contact(call.flow.transport, call.local, Some(&req.uri));
         resp.headers.push(HeaderName::Contact, contact);
     }
+}
+
+/// The first P-Asserted-Identity of `req` that parses, a `sip:` / `sips:` one before a `tel:`
+/// one (RFC 3325 §9.1 allows one of each).
+fn asserted_identity(req: &Request) -> Option<crate::sip::typed::NameAddr> {
+    let ids: Vec<_> = req
+        .headers
+        .get_all(&HeaderName::PAssertedIdentity)
+        .flat_map(crate::sip::header::split_list)
+        .filter_map(crate::sip::parse::name_addr_of)
+        .collect();
+    let sip = ids.iter().position(|n| matches!(n.uri, Uri::Sip(_)));
+    ids.into_iter().nth(sip.unwrap_or(0))
 }
 
 /// The SDP in a request's body, if any. Content-Type was checked by [`precheck`].

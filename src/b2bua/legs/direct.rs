@@ -24,6 +24,9 @@ pub(crate) struct PendingInvite {
     pub local: SocketAddr,
     /// Our To tag for every response to it.
     pub tag: String,
+    /// A service number the inbound policy lets this source call once it authenticates
+    /// (`b2bua::inbound`); `None`: an INVITE for no service.
+    pub service: Option<QueueId>,
     /// The SRTP policy of the user the core authenticated (`None`: by source).
     pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
@@ -65,8 +68,35 @@ impl Legs {
             local,
             tag,
             srtp,
+            ..
         } = invite;
         self.open_call(now, tx, req, from, local, tag, &label, srtp)
             .map(|(handle, _)| handle)
+    }
+
+    /// Takes a pending INVITE the inbound policy held for authentication as a call to
+    /// `queue`, as if it had reached the queue at once (the switch hears it arrive).
+    pub fn open_service(&mut self, now: Time, invite: PendingInvite, queue: QueueId) {
+        let PendingInvite {
+            tx,
+            req,
+            from,
+            local,
+            tag,
+            srtp,
+            ..
+        } = invite;
+        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue, srtp) {
+            self.out.events.push_back(super::LegEvent::CallerArrived {
+                call: handle,
+                queue,
+                caller: info,
+            });
+        }
+    }
+
+    /// INVITEs for service numbers the inbound policy refused with 403 (`/metrics`).
+    pub fn inbound_refused(&self) -> u64 {
+        self.out.inbound_refused
     }
 }

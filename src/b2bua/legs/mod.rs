@@ -112,6 +112,10 @@ pub(crate) struct Inbound<'a> {
     /// Admission control: how many calls from the message's source may be ringing or
     /// answered but not ACKed at once.
     pub unconfirmed_quota: u32,
+    /// The trunk the message comes from (`config::inbound::trunk_of_source`).
+    pub trunk: Option<&'a crate::config::Trunk>,
+    /// The inbound policy's word on a new INVITE (`b2bua::inbound`).
+    pub verdict: &'a crate::b2bua::inbound::Verdict,
 }
 
 /// Whose dialog a (Call-ID, our tag) pair names.
@@ -124,8 +128,8 @@ enum DialogRef {
 /// Who a caller is, as agents are shown it.
 #[derive(Clone, Debug)]
 pub(crate) struct CallerIdentity {
-    /// The caller's display name and URI (From, or P-Asserted-Identity from a trusted trunk
-    /// later).
+    /// The caller's display name and URI: a trunk's P-Asserted-Identity (RFC 3325), else
+    /// From.
     pub display: Option<String>,
     pub uri: Option<Uri>,
     /// The Request-URI the caller dialled (for History-Info to agents).
@@ -189,6 +193,10 @@ struct Outbox {
     registers: VecDeque<register::PendingRegister>,
     /// INVITEs for no service, for the core, in order.
     invites: VecDeque<direct::PendingInvite>,
+    /// INVITEs for service numbers refused with 403 by the inbound policy.
+    inbound_refused: u64,
+    /// Where an INVITE of ours got a 503 with Retry-After, and for how long (capped).
+    busy_servers: VecDeque<(Peer, std::time::Duration)>,
 }
 
 /// Every SIP dialog of the server (see the module doc).
@@ -356,6 +364,11 @@ impl Legs {
         for handle in calls {
             self.finish(handle, EndReason::ServerHungUp);
         }
+    }
+
+    /// A destination that answered an INVITE of ours 503 with Retry-After, and the time.
+    pub fn poll_busy_server(&mut self) -> Option<(Peer, std::time::Duration)> {
+        self.out.busy_servers.pop_front()
     }
 
     /// A source that asked for a call over its unconfirmed quota (the call was refused).

@@ -46,6 +46,17 @@ pub struct SbcProbe {
     pub retry_after: Option<std::time::Duration>,
 }
 
+/// A response's `Retry-After` (RFC 3261 §20.33: seconds, then an optional comment), at most
+/// an hour: one answer must not take an SBC out until restart. Read from a 503 to an OPTIONS
+/// probe and to an INVITE alike.
+pub(super) fn retry_after(resp: &Response) -> Option<std::time::Duration> {
+    resp.headers
+        .get(&HeaderName::RetryAfter)
+        .and_then(|v| v.split([' ', ';', '(']).next())
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .map(|s| std::time::Duration::from_secs(u64::from(s.min(MAX_RETRY_AFTER))))
+}
+
 impl Legs {
     /// Sends an OPTIONS to `contact`. `false` when it cannot be sent (a host name that needs
     /// DNS, or the transaction layer refused it): nothing will be reported for it.
@@ -137,13 +148,7 @@ impl Legs {
         if self.probes.sbc_in_flight.contains_key(&tx) {
             if !resp.is_provisional() {
                 if let Some(sbc) = self.probes.sbc_in_flight.remove(&tx) {
-                    let retry_after = resp
-                        .headers
-                        .get(&HeaderName::RetryAfter)
-                        .and_then(|v| v.split([' ', ';', '(']).next())
-                        .and_then(|s| s.trim().parse::<u32>().ok())
-                        // At most an hour: one answer must not take an SBC out until restart.
-                        .map(|s| std::time::Duration::from_secs(u64::from(s.min(MAX_RETRY_AFTER))));
+                    let retry_after = retry_after(resp);
                     self.probes.sbc_results.push_back(SbcProbe {
                         sbc,
                         status: Some(resp.status),
