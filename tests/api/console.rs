@@ -1166,3 +1166,137 @@ async fn reports_are_refused_to_agents_and_signed_out_browsers() {
         assert!(out.body.is_empty(), "{path}: {}", out.body);
     }
 }
+
+/// An app whose file declares two trunks (one health-checked), with their SBCs' health in the
+/// live state and one SBC's fall logged.
+fn trunks_app() -> crate::api_support::App {
+    use holdline::api::live::SbcHealthInfo;
+    use holdline::api::{router, ApiState, FileSource, MemoryLive, Provisioning};
+    use holdline::store::Store;
+    let source = FileSource {
+        text: format!(
+            "{}{}",
+            crate::api_support::FILE,
+            r#"
+[[trunk]]
+id = "carrier"
+sbcs = [{ uri = "sip:192.0.2.10:5060", priority = 1, weight = 50 },
+        { uri = "sip:192.0.2.11:5060", priority = 2 }]
+health_interval = 30
+down_after = 4
+allow = ["+1*"]
+auth = { username = "acct", password = "trunk-secret-pw" }
+
+[[trunk]]
+id = "backup"
+proxy = "sip:198.51.100.10"
+allow = ["+1*"]
+"#
+        ),
+        base_dir: std::path::PathBuf::from("/etc/holdline"),
+        ..crate::api_support::file_source()
+    };
+    let (mut prov, _) = Provisioning::open(Store::open_in_memory().unwrap(), source).unwrap();
+    prov.set_check_files(false);
+    let live = std::sync::Arc::new(MemoryLive::default());
+    let state = ApiState::new(prov, live.clone(), Some(TOKEN.to_owned()));
+    live.set_sbcs(vec![
+        SbcHealthInfo {
+            trunk: "carrier".into(),
+            uri: "sip:192.0.2.10:5060".into(),
+            state: "up".into(),
+            rtt_ms: Some(42),
+            retry_after_secs: None,
+            failures_in_a_row: 0,
+        },
+        SbcHealthInfo {
+            trunk: "carrier".into(),
+            uri: "sip:192.0.2.11:5060".into(),
+            state: "down".into(),
+            rtt_ms: None,
+            retry_after_secs: Some(20),
+            failures_in_a_row: 4,
+        },
+    ]);
+    state
+        .record_events(&[holdline::store::QueueEvent {
+            seq: 0,
+            at_ms: DAY0 + 9 * HOUR,
+            queue: String::new(),
+            call_id: String::new(),
+            agent: None,
+            kind: "trunk-sbc-down".into(),
+            detail: Some("trunk carrier sbc sip:192.0.2.11:5060".into()),
+            waited_ms: None,
+        }])
+        .unwrap();
+    crate::api_support::App {
+        router: router(state.clone()),
+        state,
+        live,
+    }
+}
+
+/// The table row of the SBC `uri` on the trunks page.
+fn sbc_row<'p>(page: &'p str, uri: &str) -> &'p str {
+    let at = page
+        .find(&format!("data-uri=\"{uri}\""))
+        .unwrap_or_else(|| panic!("no row for {uri}: {page}"));
+    let end = page[at..].find("</tr>").map_or(page.len(), |e| at + e);
+    &page[at..end]
+}
+
+#[tokio::test]
+async fn the_trunks_page_shows_each_sbc_s_health_and_the_trunk_s_settings() {
+    let a = trunks_app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.60").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/trunks",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.60",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let body = &page.body;
+    assert!(body.contains("href=\"/admin/trunks\""), "in the nav");
+    assert!(body.contains("id=\"trunk-carrier\""), "{body}");
+    assert!(body.contains("id=\"trunk-backup\""), "{body}");
+    let up = sbc_row(body, "sip:192.0.2.10:5060");
+    assert!(up.contains(">up</span>"), "{up}");
+    assert!(up.contains("42 ms"), "{up}");
+    assert!(up.contains("<td class=\"last-change\">–</td>"), "{up}");
+    let down = sbc_row(body, "sip:192.0.2.11:5060");
+    assert!(down.contains(">down</span>"), "{down}");
+    assert!(down.contains("20 s left"), "the Retry-After hold: {down}");
+    assert!(
+        down.contains("2026-12-07 09:00:00 UTC (down)"),
+        "the logged change: {down}"
+    );
+    // The backup trunk has no health checks: its state is not known.
+    let unchecked = sbc_row(body, "sip:198.51.100.10");
+    assert!(unchecked.contains(">unknown</span>"), "{unchecked}");
+    // Settings from the file, read-only, without the password.
+    assert!(body.contains("<code>down_after</code></th><td>4</td>"), "{body}");
+    assert!(body.contains("username acct"), "{body}");
+    assert!(!body.contains("trunk-secret-pw"), "the password is never shown");
+    assert!(body.contains("read-only"), "{body}");
+
+    // Agents and signed-out browsers do not see it.
+    let signed_out = send(
+        &a.router,
+        "GET",
+        "/admin/trunks",
+        None,
+        None,
+        None,
+        "192.0.2.60",
+    )
+    .await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_out.headers[header::LOCATION], "/sign-in");
+}

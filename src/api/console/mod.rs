@@ -5,7 +5,8 @@
 //!   names a server-side session ([`session`]) that expires when idle.
 //! - `/admin…` (admins): queues with live counts, create / edit a queue (every field of a
 //!   `[[queue]]` table, the validator's errors next to their fields), prompts (upload, play),
-//!   numbers, users and groups, the event log, reports (tables, SVG charts, CSV downloads).
+//!   numbers, users and groups, the event log, reports (tables, SVG charts, CSV downloads),
+//!   trunks (each SBC's health, the trunk's settings; read-only).
 //! - `/agent` (agents): their own DND, opt-outs and registrations, nothing else.
 //! - `/wallboard`, `/wallboard/{id}`: large-type live boards, updated over Server-Sent Events.
 //!
@@ -117,6 +118,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/admin/objects/{kind}", post(pages::change_object))
         .route("/admin/users", get(pages::users_page))
         .route("/admin/events", get(pages::events_page))
+        .route("/admin/trunks", get(pages::trunks::trunks_page))
         .route("/admin/reports", get(pages::reports::reports_page))
         .route("/admin/reports/{file}", get(pages::reports::report_csv))
         .route("/wallboard", get(pages::wallboard_all))

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 pub(crate) mod reports;
+pub(crate) mod trunks;
 
 use super::session::{csrf_ok, same_origin, Role, Session};
 use super::{page, see_other, source, Console, Form, Reply};
