@@ -293,6 +293,8 @@ struct AgentPage {
     registrations: Vec<Registration>,
     recent: Vec<EventRow>,
     error: String,
+    /// (id, name) of the queues they are an authorized user of (may edit).
+    managed: Vec<(String, String)>,
 }
 
 /// How many of an agent's latest calls their page lists.
@@ -415,6 +417,7 @@ async fn render_agent(c: &Console, s: &Session, id: &str, error: String) -> Resp
         registrations: registrations(&regs.body),
         recent,
         error,
+        managed: managed_queues(c, id).await,
     })
 }
 
@@ -909,10 +912,12 @@ pub(crate) async fn new_queue_page(State(c): State<Console>, headers: HeaderMap)
         Err(r) => return r.into_response(),
     };
     let prompts = prompt_rows(&c).await;
+    let mut fields = queue_fields(&json!({}), &prompts, true);
+    fields.push(authorized_users_field(&json!({})));
     page(&QueueFormPage {
         chrome: Chrome::new("New queue", &s),
         id: None,
-        fields: queue_fields(&json!({}), &prompts, true),
+        fields,
         errors: vec![],
         read_only: String::new(),
         prompts,
@@ -924,10 +929,12 @@ pub(crate) async fn edit_queue_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let s = match admin(&c, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
+    let Some((_, s)) = c.session(&headers) else {
+        return Denied::SignIn.into_response();
     };
+    if let Err(r) = may_edit_queue(&c, &s, &id).await {
+        return r.into_response();
+    }
     let reply = c
         .api(Method::GET, &format!("/api/v1/queues/{}", seg(&id)), None)
         .await;
@@ -939,10 +946,14 @@ pub(crate) async fn edit_queue_page(
             .into_response();
     }
     let prompts = prompt_rows(&c).await;
+    let mut fields = queue_fields(&reply.body, &prompts, false);
+    if s.role == Role::Admin {
+        fields.push(authorized_users_field(&reply.body));
+    }
     page(&QueueFormPage {
         chrome: Chrome::new(format!("Queue {id}"), &s),
         read_only: read_only_reason(&reply.body),
-        fields: queue_fields(&reply.body, &prompts, false),
+        fields,
         id: Some(id),
         errors: vec![],
         prompts,
@@ -970,7 +981,8 @@ pub(crate) async fn create_queue(
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let (json_body, local) = queue_body(&form, true);
+    let (mut json_body, local) = queue_body(&form, true);
+    put_authorized_users(&mut json_body, &form, true);
     if local.is_empty() {
         let reply = c
             .api(Method::POST, "/api/v1/queues", Some(&json_body))
@@ -990,10 +1002,18 @@ pub(crate) async fn update_queue(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
-    let s = match guard_admin(&c, &headers, form.text("csrf")) {
+    let s = match guard(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    if let Err(r) = may_edit_queue(&c, &s, &id).await {
+        return r.into_response();
+    }
+    let admin = s.role == Role::Admin;
+    // Removing (and creating) queues stays with admins: a delegated admin edits.
+    if form.text("delete") == "yes" && !admin {
+        return refused("only admins remove queues");
+    }
     if form.text("delete") == "yes" {
         let reply = c
             .api(
@@ -1008,7 +1028,12 @@ pub(crate) async fn update_queue(
         return queue_form_with_errors(&c, &s, Some(id), &form, reply.problems(), reply.status)
             .await;
     }
-    let (json_body, local) = queue_body(&form, false);
+    let (mut json_body, local) = queue_body(&form, false);
+    // Only an admin names who else may edit; a delegated admin's form cannot (the field is
+    // neither shown to them nor read from what they post).
+    if admin {
+        put_authorized_users(&mut json_body, &form, false);
+    }
     if local.is_empty() {
         let reply = c
             .api(
@@ -1018,7 +1043,7 @@ pub(crate) async fn update_queue(
             )
             .await;
         if reply.ok() {
-            return see_other("/admin");
+            return see_other(if admin { "/admin" } else { "/agent" });
         }
         return queue_form_with_errors(&c, &s, Some(id), &form, reply.problems(), reply.status)
             .await;
@@ -1044,6 +1069,9 @@ async fn queue_form_with_errors(
 ) -> Response {
     let prompts = prompt_rows(c).await;
     let mut fields = queue_fields(&json!({}), &prompts, id.is_none());
+    if s.role == Role::Admin {
+        fields.push(authorized_users_field(&json!({})));
+    }
     refill(&mut fields, form);
     let errors = place_errors(&mut fields, problems);
     let mut r = page(&QueueFormPage {
@@ -1060,6 +1088,72 @@ async fn queue_form_with_errors(
     });
     *r.status_mut() = status;
     r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegated queue admins (`[[queue]] authorized_users`)
+
+/// Whether the session may open and edit queue `id`: an admin may edit every queue; a user
+/// only the queues whose `authorized_users` name them, looked up at each request so that a
+/// change to the list applies at once. Anything else is refused (403), an unknown queue too
+/// (a delegated admin learns nothing of other queues).
+async fn may_edit_queue(c: &Console, s: &Session, id: &str) -> Result<(), Denied> {
+    let Role::Agent(user) = &s.role else {
+        return Ok(());
+    };
+    let reply = c
+        .api(Method::GET, &format!("/api/v1/queues/{}", seg(id)), None)
+        .await;
+    if reply.ok() && authorized(&reply.body, user) {
+        Ok(())
+    } else {
+        Err(Denied::Refused(
+            "you may edit only the queues you are an authorized user of",
+        ))
+    }
+}
+
+/// Whether the queue (as the API shows it) lists `user` in `authorized_users`.
+pub(crate) fn authorized(queue: &Value, user: &str) -> bool {
+    queue["authorized_users"].items().any(|u| u == user)
+}
+
+/// (id, name) of the queues `user` may edit.
+async fn managed_queues(c: &Console, user: &str) -> Vec<(String, String)> {
+    let list = c.api(Method::GET, "/api/v1/queues", None).await;
+    list.body
+        .items()
+        .filter(|q| authorized(q, user))
+        .map(|q| (str_of(&q["id"]), str_of(&q["name"])))
+        .collect()
+}
+
+/// The queue form's `authorized_users` field, shown to admins only.
+fn authorized_users_field(view: &Value) -> Field {
+    Field {
+        name: "authorized_users",
+        label: "Authorized users",
+        kind: "text",
+        value: join(&view["authorized_users"]),
+        options: vec![],
+        help: "user ids who may edit this queue in the console, separated by commas",
+        error: String::new(),
+    }
+}
+
+/// The form's `authorized_users` into the API body: creating, only when some are given;
+/// updating, always (an emptied field clears the list).
+fn put_authorized_users(body: &mut Value, form: &Form, creating: bool) {
+    let list: Vec<&str> = form
+        .text("authorized_users")
+        .split([',', ' ', '\n', '\r', '\t'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(map) = body.as_object_mut() {
+        if !list.is_empty() || !creating {
+            map.insert("authorized_users".to_owned(), json!(list));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
