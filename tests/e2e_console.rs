@@ -626,3 +626,62 @@ allow = ["+1*"]
     stop_up.store(true, Ordering::Relaxed);
     stop_down.store(true, Ordering::Relaxed);
 }
+
+#[test]
+fn a_delegated_admin_edits_their_queue_and_no_other() {
+    let server = Server::start(
+        &ConfigToml::loopback(RTP)
+            .api_token(TOKEN)
+            .raw(
+                r#"
+[[user]]
+id = "dana"
+name = "Dana"
+password = "dana-sip-pw"
+"#,
+            )
+            .to_string(),
+    );
+    let api = api(&server);
+    for q in [
+        serde_json::json!({ "id": "sales", "name": "Sales", "authorized_users": ["dana"],
+                            "max_calls": 5 }),
+        serde_json::json!({ "id": "billing", "name": "Billing", "max_calls": 6 }),
+    ] {
+        let reply = api.request("POST", "/api/v1/queues", Some(&q)).unwrap();
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+    }
+    let b = Browser::start(1000, 760);
+    b.goto(&format!("{}/sign-in", base(&server)));
+    b.type_into("#user", "dana");
+    b.type_into("#secret", "dana-sip-pw");
+    b.click("#sign-in");
+    b.click("#manage-sales");
+    b.wait_for("#queue-form", Duration::from_secs(5));
+    assert!(b.find("#manage-billing").is_none());
+    b.script(
+        "document.getElementById('max_calls').value = '';",
+        serde_json::json!([]),
+    );
+    b.type_into("#max_calls", "12");
+    b.click("#save");
+    // Back on their own page once saved.
+    b.wait_for("#managed", Duration::from_secs(10));
+    let sales = api.call("GET", "/api/v1/queues/sales", None).unwrap();
+    assert_eq!(sales["max_calls"], 12, "{sales}");
+
+    // A POST straight to another queue's form, with this session's own CSRF token: refused.
+    let status = b.script(
+        "var x = new XMLHttpRequest();\
+         x.open('POST', '/admin/queues/billing', false);\
+         x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');\
+         x.send('csrf=' + document.querySelector('input[name=csrf]').value + '&max_calls=1');\
+         return x.status;",
+        serde_json::json!([]),
+    );
+    assert_eq!(status, 403);
+    let billing = api.call("GET", "/api/v1/queues/billing", None).unwrap();
+    assert_eq!(billing["max_calls"], 6, "unchanged: {billing}");
+    b.goto(&format!("{}/admin/queues/billing", base(&server)));
+    assert!(b.text("body").contains("refused"), "{}", b.text("body"));
+}

@@ -1300,3 +1300,216 @@ async fn the_trunks_page_shows_each_sbc_s_health_and_the_trunk_s_settings() {
     assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
     assert_eq!(signed_out.headers[header::LOCATION], "/sign-in");
 }
+
+/// The queue form as a page shows it, with `max_calls` set and an extra field.
+fn queue_form(csrf: &str, max_calls: u32, extra: &str) -> String {
+    format!(
+        "csrf={csrf}&name=Mine&numbers=&addresses=&greeting=&music_on_hold=default\
+         &routing=attendant&offer=head&agents=&groups=&allow_opt_out=on&agent_alert_time=30\
+         &wrap_up=0&answer_delay_ms=0&max_calls={max_calls}&on_overflow=busy&on_overflow_to=\
+         &max_wait=60&on_timeout=disconnect&on_timeout_to=&no_agents=queue&no_agents_to={extra}"
+    )
+}
+
+#[tokio::test]
+async fn a_delegated_admin_edits_only_their_queue_and_nothing_else() {
+    let a = app();
+    for user in [json!({ "id": "del", "password": "del-pw" })] {
+        let (status, body) = call(&a.router, "POST", "/api/v1/users", Some(user)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    for q in [
+        json!({ "id": "mine", "name": "Mine", "authorized_users": ["del"], "max_calls": 5 }),
+        json!({ "id": "theirs", "name": "Theirs", "max_calls": 6 }),
+    ] {
+        let (status, body) = call(&a.router, "POST", "/api/v1/queues", Some(q)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(mine["authorized_users"], json!(["del"]), "stored: {mine}");
+    let from = "192.0.2.70";
+    let (ok, id) = sign_in(&a.router, "del", "del-pw", from).await;
+    assert_eq!(ok.headers[header::LOCATION], "/agent");
+    let id = id.unwrap();
+    let get = |path: &'static str| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move { send(&router, "GET", path, Some(&id), None, None, from).await }
+    };
+    // Their page links the queue they manage, and its form opens.
+    let agent = get("/agent").await;
+    assert!(
+        agent.body.contains("href=\"/admin/queues/mine\""),
+        "{}",
+        agent.body
+    );
+    assert!(!agent.body.contains("/admin/queues/theirs"));
+    let form_page = get("/admin/queues/mine").await;
+    assert_eq!(form_page.status, StatusCode::OK, "{}", form_page.body);
+    assert!(
+        !form_page.body.contains("name=\"delete\""),
+        "no remove button for a delegated admin"
+    );
+    assert!(
+        !form_page.body.contains("name=\"authorized_users\""),
+        "no authorized users field for a delegated admin"
+    );
+    // Every other admin page is refused, on the server.
+    for path in [
+        "/admin",
+        "/admin/queues/theirs",
+        "/admin/queues/nosuch",
+        "/admin/queues/new",
+        "/admin/users",
+        "/admin/numbers",
+        "/admin/trunks",
+        "/admin/prompts",
+        "/admin/events",
+        "/admin/reports",
+        "/wallboard",
+    ] {
+        let r = get(path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+    }
+    let token = csrf(&agent.body);
+    let post = |path: &'static str, form: String| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                path,
+                Some(&id),
+                Some(&form),
+                Some(ORIGIN),
+                from,
+            )
+            .await
+        }
+    };
+    // Their queue: the edit goes through, and nothing else of it changes.
+    let r = post("/admin/queues/mine", queue_form(&token, 9, "")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers[header::LOCATION], "/agent");
+    let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(mine["max_calls"], 9, "{mine}");
+    assert_eq!(mine["authorized_users"], json!(["del"]));
+    // They cannot widen the list: the field is not read from their form.
+    let r = post(
+        "/admin/queues/mine",
+        queue_form(&token, 9, "&authorized_users=del%2Cmallory"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(mine["authorized_users"], json!(["del"]), "{mine}");
+    // Without the CSRF token, even their own queue is refused.
+    let r = post("/admin/queues/mine", queue_form("", 11, "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Another queue, removing theirs, creating one, numbers and users: refused, unchanged.
+    let r = post("/admin/queues/theirs", queue_form(&token, 1, "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = post("/admin/queues/mine", format!("csrf={token}&delete=yes")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = post("/admin/queues", format!("csrf={token}&id=new1")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(
+        "/admin/objects/numbers",
+        format!("csrf={token}&e164=%2B14255550177&kind=user"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(
+        "/admin/objects/users",
+        format!("csrf={token}&op=remove&id=del"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let (_, theirs) = call(&a.router, "GET", "/api/v1/queues/theirs", None).await;
+    assert_eq!(theirs["max_calls"], 6, "{theirs}");
+    let (status, _) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(status, StatusCode::OK, "still there");
+    let (status, _) = call(&a.router, "GET", "/api/v1/queues/new1", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Taken off the list by an admin: refused at the next request, no new sign-in needed.
+    let (status, body) = call(
+        &a.router,
+        "PATCH",
+        "/api/v1/queues/mine",
+        Some(json!({ "authorized_users": [] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = get("/admin/queues/mine").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post("/admin/queues/mine", queue_form(&token, 12, "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_sets_a_queue_s_authorized_users_on_the_form_and_unknown_users_are_named() {
+    let a = app();
+    let (status, body) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "mine", "name": "Mine" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let from = "192.0.2.71";
+    let (_, id) = sign_in(&a.router, "", TOKEN, from).await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/mine",
+        Some(&id),
+        None,
+        None,
+        from,
+    )
+    .await;
+    assert!(
+        page.body.contains("name=\"authorized_users\""),
+        "{}",
+        page.body
+    );
+    let token = csrf(&page.body);
+    let post = |form: String| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                "/admin/queues/mine",
+                Some(&id),
+                Some(&form),
+                Some(ORIGIN),
+                from,
+            )
+            .await
+        }
+    };
+    let r = post(queue_form(&token, 5, "&authorized_users=amos")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(q["authorized_users"], json!(["amos"]), "{q}");
+    // A user who does not exist: the validator's sentence next to the field.
+    let r = post(queue_form(&token, 5, "&authorized_users=nobody")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"error-authorized_users\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("which is not a [[user]]"), "{}", r.body);
+    // Emptied: nobody else may edit it.
+    let r = post(queue_form(&token, 5, "&authorized_users=")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(q["authorized_users"], json!([]), "{q}");
+}

@@ -7,7 +7,9 @@
 //!   `[[queue]]` table, the validator's errors next to their fields), prompts (upload, play),
 //!   numbers, users and groups, the event log, reports (tables, SVG charts, CSV downloads),
 //!   trunks (each SBC's health, the trunk's settings; read-only).
-//! - `/agent` (agents): their own DND, opt-outs and registrations, nothing else.
+//! - `/agent` (agents): their own DND, opt-outs and registrations, and the queues they are an
+//!   authorized user of (`[[queue]] authorized_users`, delegated admins), whose forms
+//!   (`/admin/queues/{id}`) they may open and save; no other admin route.
 //! - `/wallboard`, `/wallboard/{id}`: large-type live boards, updated over Server-Sent Events.
 //!
 //! Every read and every change is a request to the API's own router, made in-process
