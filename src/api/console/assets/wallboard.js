@@ -1,7 +1,8 @@
 // holdline wallboard: draws /wallboard-data/status and redraws it whenever the live event feed
-// (Server-Sent Events, /wallboard-data/feed) reports something. EventSource reconnects by
-// itself; the board also redraws every few seconds, for changes that log no event (an agent's
-// DND set through the API, a registration). Longest waits tick locally between redraws.
+// (Server-Sent Events, /wallboard-data/feed) reports something, at most once a second.
+// EventSource reconnects by itself; the board also redraws every few seconds, for changes that
+// log no event (an agent's DND set through the API, a registration). Longest waits tick locally
+// between redraws.
 (function () {
   "use strict";
   var board = document.getElementById("board");
@@ -9,6 +10,14 @@
   var q = queue ? "?queue=" + encodeURIComponent(queue) : "";
   var fetchedAt = 0;
   var pending = false;
+  // At most one fetch of the figures a second, however busy the feed: a busy queue logs
+  // dozens of events a second, and every screen fetching after each of them made the
+  // figures' reads most of the server's work for the board (BENCHMARKS.md, "Wallboard").
+  // An event during a fetch or within the gap is not lost: one more fetch follows.
+  var MIN_GAP_MS = 1000;
+  var lastFetch = 0;
+  var again = false;
+  var timer = null;
   var STATES = ["available", "ringing", "on-call", "wrap-up", "dnd", "opted-out", "offline"];
 
   function el(tag, cls, text) {
@@ -76,8 +85,16 @@
   }
 
   function refresh() {
-    if (pending) return;
+    if (pending) { again = true; return; }
+    if (timer) return;
+    var wait = lastFetch + MIN_GAP_MS - Date.now();
+    if (wait > 0) {
+      timer = setTimeout(function () { timer = null; refresh(); }, wait);
+      return;
+    }
     pending = true;
+    again = false;
+    lastFetch = Date.now();
     fetch("/wallboard-data/status" + q, { credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
         if (r.status === 401 || r.status === 403 || r.redirected) { location.href = "/sign-in"; throw 0; }
@@ -85,7 +102,10 @@
       })
       .then(draw)
       .catch(function () {})
-      .then(function () { pending = false; });
+      .then(function () {
+        pending = false;
+        if (again) refresh();
+      });
   }
 
   function tick() {
