@@ -618,7 +618,10 @@ allow = ["+1*"]
     let changed = b.text(&format!(
         "tr[data-uri='sip:127.0.0.1:{down_port}'] td.last-change"
     ));
-    assert!(changed.ends_with("UTC (down)"), "the logged change: {changed:?}");
+    assert!(
+        changed.ends_with("UTC (down)"),
+        "the logged change: {changed:?}"
+    );
     let settings = b.text("#trunk-carrier table.settings");
     assert!(settings.contains("health_interval 1 s"), "{settings}");
     assert!(b.text("#read-only").contains("configuration file"));

@@ -1281,9 +1281,15 @@ async fn the_trunks_page_shows_each_sbc_s_health_and_the_trunk_s_settings() {
     let unchecked = sbc_row(body, "sip:198.51.100.10");
     assert!(unchecked.contains(">unknown</span>"), "{unchecked}");
     // Settings from the file, read-only, without the password.
-    assert!(body.contains("<code>down_after</code></th><td>4</td>"), "{body}");
+    assert!(
+        body.contains("<code>down_after</code></th><td>4</td>"),
+        "{body}"
+    );
     assert!(body.contains("username acct"), "{body}");
-    assert!(!body.contains("trunk-secret-pw"), "the password is never shown");
+    assert!(
+        !body.contains("trunk-secret-pw"),
+        "the password is never shown"
+    );
     assert!(body.contains("read-only"), "{body}");
 
     // Agents and signed-out browsers do not see it.

@@ -223,10 +223,11 @@ pub(crate) async fn trunks_page(State(c): State<Console>, headers: HeaderMap) ->
                             .as_u64()
                             .map_or("–".to_owned(), |s| format!("{s} s left")),
                         failures: str_of(&sbc["failures_in_a_row"]),
-                        last_change: changes.get(&(id.clone(), uri.clone())).map_or(
-                            "–".to_owned(),
-                            |(at, to)| format!("{} UTC ({to})", utc(*at)),
-                        ),
+                        last_change: changes
+                            .get(&(id.clone(), uri.clone()))
+                            .map_or("–".to_owned(), |(at, to)| {
+                                format!("{} UTC ({to})", utc(*at))
+                            }),
                         uri,
                     }
                 })
