@@ -8,8 +8,8 @@ loads /wallboard and keeps /wallboard-data/feed (Server-Sent Events) open, readi
 MODE "stream": that is all. MODE "browser": also what the page's script does
 (assets/wallboard.js): fetch /wallboard-data/status when the feed opens, after events (never
 two at once; an event during a fetch gets one more fetch after it; no closer together than the
-script's MIN_GAP_MS) and every 5 s. MODE "eager": as "browser" without the minimum gap (the
-script before it had one). Prints the total of events read and status fetches made.
+script's MIN_GAP_MS) and every 5 s, passing the newest event id it was told of as `seq`, as
+the script does. Prints the total of events read and status fetches made.
 """
 import http.client
 import socket
@@ -60,6 +60,7 @@ class Client:
         self.wake = threading.Event()
         self.stop = False
         self.last_fetch = 0.0
+        self.seq = 0
 
     def feed(self):
         s = socket.create_connection((host, port), timeout=2)
@@ -78,8 +79,14 @@ class Client:
             # An event ends with a blank line; keep-alive comments (":") are not events.
             while b"\n\n" in buf:
                 block, buf = buf.split(b"\n\n", 1)
-                if b"\ndata:" in block or block.startswith(b"data:") or b"data:" in block:
+                if b"data:" in block:
                     self.events += 1
+                    for line in block.split(b"\n"):
+                        if line.startswith(b"id:"):
+                            try:
+                                self.seq = max(self.seq, int(line[3:].strip()))
+                            except ValueError:
+                                pass
                     self.wake.set()
         s.close()
 
@@ -98,7 +105,8 @@ class Client:
                 time.sleep(MIN_GAP - (now - self.last_fetch))
                 self.wake.clear()
             self.last_fetch = time.time()
-            c.request("GET", "/wallboard-data/status", headers={"Cookie": self.cookie})
+            # As the page's script asks: figures at least as new as the newest event it was told of.
+            c.request("GET", "/wallboard-data/status?seq=%d" % self.seq, headers={"Cookie": self.cookie})
             c.getresponse().read()
             self.fetches += 1
             if time.time() >= next_poll:
@@ -108,9 +116,6 @@ class Client:
 
 cookies = [sign_in() for _ in range(clients)]
 script_min_gap(cookies[0])
-if mode == "eager":
-    # The page's script before it had a minimum gap: a fetch after every event.
-    MIN_GAP = 0.0
 board = []
 for cookie in cookies:
     c = http.client.HTTPConnection(host, port, timeout=10)
@@ -120,7 +125,7 @@ for cookie in cookies:
     cl = Client(cookie)
     board.append(cl)
     threading.Thread(target=cl.feed, daemon=True).start()
-    if mode in ("browser", "eager"):
+    if mode == "browser":
         threading.Thread(target=cl.refresher, daemon=True).start()
 time.sleep(seconds)
 for cl in board:

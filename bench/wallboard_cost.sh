@@ -2,10 +2,10 @@
 # The wallboard's cost: 1,000 callers wait (SIPp, five queues of 200 with no agents), callers
 # joining and leaving all the time, and the holdline process's CPU (utime + stime from
 # /proc/PID/stat) is measured over windows with no wallboard, with 50 wallboard clients that
-# only read the live feed (Server-Sent Events), with 50 that also do what the page's script
-# does (fetch the board's figures after events, at most once a second, and every 5 s;
-# bench/wallboard_clients.py), and with 50 that fetch after every event (the script before it
-# had a minimum gap). The windows alternate, ROUNDS times, in one run against one server.
+# only read the live feed (Server-Sent Events), and with 50 that also do what the page's script
+# does (fetch the board's figures after each `changed` and every 5 s;
+# bench/wallboard_clients.py). The windows alternate, ROUNDS times, in one run against one
+# server.
 #
 #   bash bench/wallboard_cost.sh [ROUNDS] [WINDOW_S] [CLIENTS]     default 3 10 50
 #
@@ -77,18 +77,15 @@ measure() {
   t1=$(ticks)
   awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="$window" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / w}'
 }
-printf 'round | waiting | none | stream | browser | eager | events logged\n'
+printf 'round | waiting | none | stream | browser | events logged\n'
 for r in $(seq "$rounds"); do
   none=$(measure)
   python3 bench/wallboard_clients.py "$api" "$token" "$clients" stream $((window + 4)) > "$dir/stream.txt" &
   c=$!; sleep 3; stream=$(measure); wait "$c"
   python3 bench/wallboard_clients.py "$api" "$token" "$clients" browser $((window + 4)) > "$dir/browser.txt" &
   c=$!; sleep 3; browser=$(measure); wait "$c"
-  python3 bench/wallboard_clients.py "$api" "$token" "$clients" eager $((window + 4)) > "$dir/eager.txt" &
-  c=$!; sleep 3; eager=$(measure); wait "$c"
-  printf '%s | %s | %s %% | %s %% | %s %% | %s %% | %s\n' "$r" "$(waiting)" "$none" "$stream" "$browser" "$eager" "$(logged)"
+  printf '%s | %s | %s %% | %s %% | %s %% | %s\n' "$r" "$(waiting)" "$none" "$stream" "$browser" "$(logged)"
   sed 's/^/    stream:  /' "$dir/stream.txt"
   sed 's/^/    browser: /' "$dir/browser.txt"
-  sed 's/^/    eager:   /' "$dir/eager.txt"
 done
 grep -E "Successful call|Failed call" "$dir/sipp.out" | tail -2 || true

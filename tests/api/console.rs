@@ -1519,3 +1519,84 @@ async fn an_admin_sets_a_queue_s_authorized_users_on_the_form_and_unknown_users_
     let (_, q) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
     assert_eq!(q["authorized_users"], json!([]), "{q}");
 }
+
+/// One waiting call on the demo queue's live state.
+fn waiting(n: usize) -> holdline::api::live::QueueLive {
+    holdline::api::live::QueueLive {
+        waiting: (0..n)
+            .map(|i| holdline::api::live::WaitingCall {
+                call_id: format!("c{i}"),
+                caller: "sip:caller@example.com".into(),
+                position: i as u32 + 1,
+                waiting_secs: 5,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_wallboard_feed_says_changed_once_a_tick_and_screens_share_the_figures() {
+    use futures_util::StreamExt;
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.98").await;
+    let id = id.unwrap();
+    let mut req = Request::builder()
+        .uri("/wallboard-data/feed?queue=demo")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, format!("hl_session={id}"))
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo("192.0.2.98:1".parse::<SocketAddr>().unwrap()));
+    let resp = a.router.clone().oneshot(req).await.unwrap();
+    let mut body = resp.into_body().into_data_stream();
+    // Twenty events for the board's queue (and one for another) in a burst.
+    let burst: Vec<_> = (0..20)
+        .map(|i| report_event(DAY0 + i, &format!("b{i}"), "offered", None, 0))
+        .collect();
+    let logged = a.state.record_events(&burst).unwrap();
+    let newest = logged.last().unwrap().seq;
+    let mut other = report_event(DAY0 + 99, "x", "offered", None, 0);
+    other.queue = "elsewhere".into();
+    a.state.record_events(&[other]).unwrap();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(2_500);
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, body.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let changed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("id:"))
+        .map(|l| l["id:".len()..].trim())
+        .collect();
+    assert!(
+        text.matches("event: changed").count() <= 2,
+        "at most one a tick over 2.5 s: {text}"
+    );
+    assert_eq!(
+        changed.last().copied(),
+        Some(newest.to_string().as_str()),
+        "the newest of the burst: {text}"
+    );
+    assert!(!text.contains("offered"), "no event itself: {text}");
+
+    // The figures: computed for the first screen, served to the next that saw no newer event.
+    let status = |seq: i64| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            let path = format!("/wallboard-data/status?queue=demo&seq={seq}");
+            let r = send(&router, "GET", &path, Some(&id), None, None, "192.0.2.98").await;
+            assert_eq!(r.status, StatusCode::OK);
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            v[0]["calls_waiting"].as_u64().unwrap()
+        }
+    };
+    a.live.set_queue("demo", waiting(1));
+    assert_eq!(status(newest).await, 1);
+    a.live.set_queue("demo", waiting(2));
+    assert_eq!(status(newest).await, 1, "shared: not computed again");
+    assert_eq!(status(newest + 1).await, 2, "a newer event: computed again");
+    // (Their age limit is the unit test's: this app's wall clock stands still.)
+}

@@ -67,6 +67,8 @@ struct Inner {
     api: Router,
     sessions: Mutex<Sessions>,
     limit: Mutex<SignInLimit>,
+    /// The wallboards' figures, shared by every screen (see `pages::board`).
+    boards: tokio::sync::Mutex<pages::board::Boards>,
     /// Unix ms (the runtime's wall clock, set at start-up).
     clock: fn() -> i64,
 }
@@ -80,6 +82,7 @@ pub(crate) fn router(state: ApiState) -> Router {
             state,
             sessions: Mutex::new(Sessions::default()),
             limit: Mutex::new(SignInLimit::default()),
+            boards: tokio::sync::Mutex::new(pages::board::Boards::default()),
             clock,
         }),
     };
@@ -125,8 +128,11 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/admin/reports/{file}", get(pages::reports::report_csv))
         .route("/wallboard", get(pages::wallboard_all))
         .route("/wallboard/{id}", get(pages::wallboard_one))
-        .route("/wallboard-data/status", get(pages::wallboard_status))
-        .route("/wallboard-data/feed", get(pages::wallboard_feed))
+        .route(
+            "/wallboard-data/status",
+            get(pages::board::wallboard_status),
+        )
+        .route("/wallboard-data/feed", get(pages::board::wallboard_feed))
         .with_state(console)
 }
 

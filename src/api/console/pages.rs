@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub(crate) mod board;
 pub(crate) mod reports;
 pub(crate) mod trunks;
 
@@ -1742,26 +1743,18 @@ pub(crate) struct BoardQuery {
 }
 
 /// What the wallboard shows, as JSON: each queue's `GET /api/v1/queues/{id}/status` (one
-/// queue, or all), for the board's script to draw.
-pub(crate) async fn wallboard_status(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(r) = admin(&c, &headers) {
-        return r.into_response();
-    }
-    let Query(q) = query.unwrap_or_default();
+/// queue, or all, when `queue` is empty), for the board's script to draw. Served, shared by
+/// every screen, by [`board::wallboard_status`].
+pub(crate) async fn board_status(c: &Console, queue: &str) -> Value {
+    let q = BoardQuery {
+        queue: queue.to_owned(),
+    };
     let ids: Vec<String> = if q.queue.is_empty() {
-        queue_names(&c)
-            .await
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
+        queue_names(c).await.into_iter().map(|(id, _)| id).collect()
     } else {
         vec![q.queue.clone()]
     };
-    let today = board_today(&c, &q.queue).await;
+    let today = board_today(c, &q.queue).await;
     let mut out = Vec::new();
     for id in ids {
         let reply = c
@@ -1780,11 +1773,7 @@ pub(crate) async fn wallboard_status(
             out.push(body);
         }
     }
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(Value::Array(out)),
-    )
-        .into_response()
+    Value::Array(out)
 }
 
 /// Today's figures per queue id, from `GET /api/v1/wallboard[/{queue}]` (`today`); empty when
@@ -1836,28 +1825,6 @@ pub(crate) fn today_shown(today: &Value) -> Value {
 /// Seconds as `m:ss`, as the board's script shows the longest wait.
 fn mmss(secs: u64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
-}
-
-/// The API's live event feed (Server-Sent Events) behind the console's session, so a board's
-/// `EventSource` (which cannot send a bearer token) can follow it. Read-only.
-pub(crate) async fn wallboard_feed(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(r) = admin(&c, &headers) {
-        return r.into_response();
-    }
-    let Query(q) = query.unwrap_or_default();
-    let mut path = "/api/v1/events/feed".to_owned();
-    if !q.queue.is_empty() {
-        path.push('?');
-        path.push_str(
-            &serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default(),
-        );
-    }
-    c.api_raw(Method::GET, &path, "application/json", Body::empty())
-        .await
 }
 
 #[cfg(test)]
