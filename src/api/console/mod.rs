@@ -69,6 +69,8 @@ struct Inner {
     limit: Mutex<SignInLimit>,
     /// The wallboards' figures, shared by every screen (see `pages::board`).
     boards: tokio::sync::Mutex<pages::board::Boards>,
+    /// The wallboards' shared ticker, started by the first screen (see `pages::board`).
+    ticks: std::sync::OnceLock<tokio::sync::watch::Receiver<pages::board::Tick>>,
     /// Unix ms (the runtime's wall clock, set at start-up).
     clock: fn() -> i64,
 }
@@ -83,6 +85,7 @@ pub(crate) fn router(state: ApiState) -> Router {
             sessions: Mutex::new(Sessions::default()),
             limit: Mutex::new(SignInLimit::default()),
             boards: tokio::sync::Mutex::new(pages::board::Boards::default()),
+            ticks: std::sync::OnceLock::new(),
             clock,
         }),
     };

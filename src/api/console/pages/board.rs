@@ -3,15 +3,17 @@
 //!
 //! - `/wallboard-data/feed` (Server-Sent Events): a `changed` event, its id the newest event
 //!   sequence number, at most once per [`TICK`] and only when the event log got something for
-//!   the board's queue (or any queue, for the all-queues board). A busy queue logs dozens of
-//!   events a second; every screen used to get each of them, and fetch the figures after each.
+//!   the board's queue (or any queue, for the all-queues board). One ticker task tells every
+//!   screen at the same moment. A busy queue logs dozens of events a second; every screen used
+//!   to get each of them, and fetch the figures after each.
 //! - `/wallboard-data/status?seq=N`: the figures, computed once and served to every screen
 //!   that asks for a state at least as new as event `N` within [`MAX_AGE`]. The screens of a
 //!   wall all ask after the same `changed` event, so one computes and the rest are served.
 //!
 //! BENCHMARKS.md ("Wallboard") has the figures that led here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -22,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::watch;
 
 use super::{admin, board_status};
 use crate::api::console::Console;
@@ -139,47 +142,91 @@ pub(crate) async fn wallboard_feed(
         return r.into_response();
     }
     let Query(q) = query.unwrap_or_default();
-    Sse::new(changes(c.state().feed(), q.queue))
+    let ticks = c
+        .inner
+        .ticks
+        .get_or_init(|| start_ticker(c.state().feed()))
+        .clone();
+    Sse::new(changes(ticks, q.queue))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-/// The feed's events: waits for the board's next event, then until a tick has passed since
-/// the last `changed`, takes every event that came meanwhile without waking for each, and
-/// sends one `changed` with the newest sequence number.
-fn changes(
-    rx: tokio::sync::broadcast::Receiver<QueueEvent>,
-    queue: String,
-) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
-    let mine = move |e: &QueueEvent| queue.is_empty() || e.queue == queue;
-    stream::unfold((rx, None::<tokio::time::Instant>), move |(mut rx, last)| {
-        let mine = mine.clone();
-        async move {
-            let mut seq = loop {
-                match rx.recv().await {
-                    Ok(e) if mine(&e) => break e.seq,
-                    Ok(_) => continue,
-                    // A slow reader skipped some; the next one it reads says enough.
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
+/// What one tick saw: the newest event's sequence number, and the queues it was for.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tick {
+    seq: i64,
+    queues: Arc<HashSet<String>>,
+    /// Some events were missed (the ticker fell behind the log): every board changed.
+    every: bool,
+}
+
+impl Tick {
+    fn for_board(&self, queue: &str) -> bool {
+        self.every || queue.is_empty() || self.queues.contains(queue)
+    }
+}
+
+/// One task for every screen: waits for the log's next event, then for the next tick, takes
+/// what came meanwhile and tells every feed at once. The screens all hear of the same
+/// newest event at the same moment, so they ask for the same figures
+/// ([`wallboard_status`] computes them once).
+fn start_ticker(mut rx: tokio::sync::broadcast::Receiver<QueueEvent>) -> watch::Receiver<Tick> {
+    let (tx, ticks) = watch::channel(Tick::default());
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut tick = Tick::default();
+            let mut queues = HashSet::new();
+            match rx.recv().await {
+                Ok(e) => {
+                    tick.seq = e.seq;
+                    queues.insert(e.queue);
                 }
-            };
-            if let Some(last) = last {
-                tokio::time::sleep_until(last + TICK).await;
+                Err(RecvError::Lagged(_)) => tick.every = true,
+                Err(RecvError::Closed) => return,
             }
+            interval.tick().await;
             loop {
                 match rx.try_recv() {
-                    Ok(e) if mine(&e) => seq = seq.max(e.seq),
-                    Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Closed) => break,
+                    Ok(e) => {
+                        tick.seq = tick.seq.max(e.seq);
+                        queues.insert(e.queue);
+                    }
+                    Err(TryRecvError::Lagged(_)) => tick.every = true,
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                 }
             }
-            let event = Event::default()
-                .event("changed")
-                .id(seq.to_string())
-                .data(format!("{{\"seq\":{seq}}}"));
-            Some((Ok(event), (rx, Some(tokio::time::Instant::now()))))
+            tick.queues = Arc::new(queues);
+            // No screen listening is fine: the next one to connect gets the ticks from then on.
+            tx.send_replace(tick);
+        }
+    });
+    ticks
+}
+
+/// A screen's feed: `changed` for each tick that concerns its board.
+fn changes(
+    ticks: watch::Receiver<Tick>,
+    queue: String,
+) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
+    stream::unfold(ticks, move |mut ticks| {
+        let queue = queue.clone();
+        async move {
+            loop {
+                if ticks.changed().await.is_err() {
+                    return None;
+                }
+                let tick = ticks.borrow_and_update().clone();
+                if tick.for_board(&queue) {
+                    let event = Event::default()
+                        .event("changed")
+                        .id(tick.seq.to_string())
+                        .data(format!("{{\"seq\":{}}}", tick.seq));
+                    return Some((Ok(event), ticks));
+                }
+            }
         }
     })
 }
@@ -190,6 +237,23 @@ mod tests {
 
     fn ms(n: u64) -> Time {
         Time::from_millis(n)
+    }
+
+    #[test]
+    fn a_tick_concerns_its_queues_the_all_queues_board_and_every_board_after_a_lag() {
+        let tick = Tick {
+            seq: 9,
+            queues: Arc::new(HashSet::from(["sales".to_owned()])),
+            every: false,
+        };
+        assert!(tick.for_board("sales"));
+        assert!(tick.for_board(""), "the all-queues board");
+        assert!(!tick.for_board("support"));
+        let lagged = Tick {
+            every: true,
+            ..tick
+        };
+        assert!(lagged.for_board("support"));
     }
 
     #[test]
