@@ -241,10 +241,30 @@ async fn register_one(sock: &UdpSocket, server: SocketAddr, u: usize, phone: &mu
     t
 }
 
+/// One socket per lane of each source, bound once and kept for every phase: a phone refreshes
+/// from the address and port it registered from, as a real phone (or its NAT binding) does. A
+/// socket per phase made every refresh a binding that moved, which the server logs.
+type Lanes = Arc<Vec<Vec<Arc<UdpSocket>>>>;
+
+async fn bind_lanes() -> Lanes {
+    let mut all = Vec::new();
+    for s in 0..SOURCES {
+        let addr = Ipv4Addr::new(127, 0, 0, 10 + s as u8);
+        let mut lanes = Vec::new();
+        for _ in 0..WINDOW {
+            lanes.push(Arc::new(
+                UdpSocket::bind(SocketAddr::from((addr, 0))).await.unwrap(),
+            ));
+        }
+        all.push(lanes);
+    }
+    Arc::new(all)
+}
+
 /// The phones of one source, as fast as the server answers: `WINDOW` at a time, each on its
 /// own socket bound to the source address (so answers do not mix), sharing none.
 async fn run_source(
-    addr: Ipv4Addr,
+    sockets: Vec<Arc<UdpSocket>>,
     server: SocketAddr,
     users: Vec<usize>,
     phones: Arc<Mutex<Vec<Phone>>>,
@@ -255,10 +275,9 @@ async fn run_source(
         .map(|k| users.iter().copied().skip(k).step_by(WINDOW).collect())
         .collect();
     let mut tasks = Vec::new();
-    for lane in lanes {
+    for (lane, sock) in lanes.into_iter().zip(sockets) {
         let phones = phones.clone();
         tasks.push(tokio::spawn(async move {
-            let sock = UdpSocket::bind(SocketAddr::from((addr, 0))).await.unwrap();
             let mut t = Tally::default();
             for u in lane {
                 if let Some(every) = pace {
@@ -281,6 +300,7 @@ async fn run_source(
 }
 
 async fn phase(
+    sockets: &Lanes,
     server: SocketAddr,
     users: usize,
     phones: &Arc<Mutex<Vec<Phone>>>,
@@ -289,10 +309,9 @@ async fn phase(
     let start = Instant::now();
     let mut tasks = Vec::new();
     for s in 0..SOURCES {
-        let addr = Ipv4Addr::new(127, 0, 0, 10 + s as u8);
         let mine: Vec<usize> = (s..users).step_by(SOURCES).collect();
         tasks.push(tokio::spawn(run_source(
-            addr,
+            sockets[s].clone(),
             server,
             mine,
             phones.clone(),
@@ -349,13 +368,14 @@ fn main() {
         .unwrap();
     let phones = Arc::new(Mutex::new(vec![Phone::default(); a.users]));
     rt.block_on(async {
-        let (t, took) = phase(server.sip_udp, a.users, &phones, None).await;
+        let lanes = bind_lanes().await;
+        let (t, took) = phase(&lanes, server.sip_udp, a.users, &phones, None).await;
         report("new", t, took);
-        let (t, took) = phase(server.sip_udp, a.users, &phones, None).await;
+        let (t, took) = phase(&lanes, server.sip_udp, a.users, &phones, None).await;
         report("refresh", t, took);
         let every = Duration::from_secs(a.idle_secs) / a.users as u32;
         let before = procstat::sample(&pid).expect("the server's /proc");
-        let (t, took) = phase(server.sip_udp, a.users, &phones, Some(every)).await;
+        let (t, took) = phase(&lanes, server.sip_udp, a.users, &phones, Some(every)).await;
         let after = procstat::sample(&pid).expect("the server's /proc");
         let cpu = after.cpu.saturating_sub(before.cpu);
         report("idle load", t, took);

@@ -73,11 +73,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What the socket tasks tell the core task.
 pub(crate) enum Input {
-    Datagram {
-        from: SocketAddr,
-        local: SocketAddr,
-        bytes: Vec<u8>,
-    },
     Frame {
         peer: Peer,
         local: SocketAddr,
@@ -156,10 +151,12 @@ pub async fn run_provisioned(
     )));
     let (input_tx, mut inputs) = mpsc::channel::<Input>(4096);
 
-    let udp = listeners.udp.clone();
-    for socket in &udp {
-        tokio::spawn(udp_reader(socket.clone(), input_tx.clone()));
-    }
+    // The SIP UDP sockets are read by this task itself, not by reader tasks feeding a channel:
+    // a datagram then costs one wake-up of one thread, where a reader task handing it over
+    // woke a second worker for every REGISTER refresh (the registrar's idle load was mostly
+    // threads waking each other; BENCHMARKS.md "Registrar over UDP").
+    let udp = UdpSockets::new(&listeners.udp);
+    let mut datagram = vec![0u8; 65_536];
     let mut streams = stream::Streams::new(
         input_tx.clone(),
         limits,
@@ -282,9 +279,6 @@ pub async fn run_provisioned(
                 let Some(input) = input else { break 'run };
                 let now = clock.now();
                 match input {
-                    Input::Datagram { from, local, bytes } => {
-                        core.handle_datagram(now, Peer::udp(from), local, &bytes);
-                    }
                     Input::Frame { peer, local, parsed } => {
                         if let Some(conn) = peer.conn {
                             table.received(now, conn);
@@ -323,6 +317,15 @@ pub async fn run_provisioned(
                             api.report_applied(generation);
                         }
                     }
+                }
+            }
+            received = udp.recv(&mut datagram) => {
+                match received {
+                    Ok((n, from, local)) => {
+                        core.handle_datagram(clock.now(), Peer::udp(from), local, &datagram[..n]);
+                    }
+                    // ICMP port-unreachable from an earlier send surfaces here on some systems.
+                    Err(err) => tracing::debug!(%err, "udp receive error"),
                 }
             }
             _ = clock.sleep_until(wake) => {
@@ -655,34 +658,10 @@ fn transaction_config(config: &Config) -> crate::sip::transaction::Config {
     tx
 }
 
-async fn udp_reader(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
-    let local = match socket.local_addr() {
-        Ok(a) => a,
-        Err(_) => return,
-    };
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((n, from)) => {
-                let input = Input::Datagram {
-                    from,
-                    local,
-                    bytes: buf[..n].to_vec(),
-                };
-                if inputs.send(input).await.is_err() {
-                    return;
-                }
-            }
-            // ICMP port-unreachable from an earlier send surfaces here on some systems.
-            Err(err) => tracing::debug!(%err, "udp receive error"),
-        }
-    }
-}
-
 /// Where the core's messages go: UDP sockets, and stream connections as the connection table
 /// decides.
 struct Outbound<'a> {
-    udp: &'a [Arc<UdpSocket>],
+    udp: &'a UdpSockets,
     links: &'a mut HashMap<ConnId, stream::Link>,
     table: &'a mut ConnectionTable,
     streams: &'a stream::Streams,
@@ -693,7 +672,7 @@ impl Outbound<'_> {
     async fn transmit(&mut self, now: Time, t: Transmit) -> Option<Peer> {
         match t.to.transport {
             Transport::Udp => {
-                send_udp(self.udp, t).await;
+                self.udp.send(t).await;
                 None
             }
             Transport::Tcp | Transport::Tls => self.send_stream(now, t),
@@ -744,17 +723,56 @@ impl Outbound<'_> {
     }
 }
 
-async fn send_udp(udp: &[Arc<UdpSocket>], t: Transmit) {
-    let socket = udp
-        .iter()
-        .find(|s| {
-            s.local_addr()
-                .is_ok_and(|a| a.is_ipv4() == t.to.addr.is_ipv4())
+/// The SIP UDP listeners with their bound addresses, read once: the address picks the socket
+/// for each send (same IP family), and asking the kernel per message was a syscall per send.
+struct UdpSockets {
+    sockets: Vec<(Arc<UdpSocket>, SocketAddr)>,
+}
+
+impl UdpSockets {
+    fn new(sockets: &[Arc<UdpSocket>]) -> Self {
+        let sockets = sockets
+            .iter()
+            .filter_map(|s| match s.local_addr() {
+                Ok(addr) => Some((s.clone(), addr)),
+                Err(err) => {
+                    tracing::warn!(%err, "a UDP listener has no local address; not reading it");
+                    None
+                }
+            })
+            .collect();
+        UdpSockets { sockets }
+    }
+
+    /// The next datagram on any of the sockets: its length in `buf`, sender and our address.
+    /// Cancel-safe (nothing is taken off a socket unless this completes), as `select!` needs.
+    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr, SocketAddr)> {
+        if self.sockets.is_empty() {
+            return std::future::pending().await;
+        }
+        std::future::poll_fn(|cx| {
+            for (socket, local) in &self.sockets {
+                let mut read = tokio::io::ReadBuf::new(buf);
+                if let std::task::Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
+                    let n = read.filled().len();
+                    return std::task::Poll::Ready(result.map(|from| (n, from, *local)));
+                }
+            }
+            std::task::Poll::Pending
         })
-        .or_else(|| udp.first());
-    if let Some(socket) = socket {
-        if let Err(err) = socket.send_to(&t.bytes, t.to.addr).await {
-            tracing::debug!(%err, to = %t.to.addr, "udp send failed");
+        .await
+    }
+
+    async fn send(&self, t: Transmit) {
+        let socket = self
+            .sockets
+            .iter()
+            .find(|(_, a)| a.is_ipv4() == t.to.addr.is_ipv4())
+            .or_else(|| self.sockets.first());
+        if let Some((socket, _)) = socket {
+            if let Err(err) = socket.send_to(&t.bytes, t.to.addr).await {
+                tracing::debug!(%err, to = %t.to.addr, "udp send failed");
+            }
         }
     }
 }

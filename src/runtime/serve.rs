@@ -232,14 +232,21 @@ pub fn serve(opts: ServeOptions) -> ExitCode {
             generation,
             hangups,
         };
-        let result = super::run_provisioned(
+        // The SIP core runs as a task on a worker, not in `block_on` on the main thread: the
+        // worker that takes a datagram off epoll then runs the core itself, where the main
+        // thread had to be woken for every datagram (two threads and a futex per REGISTER;
+        // BENCHMARKS.md "Registrar over UDP").
+        let core = tokio::spawn(super::run_provisioned(
             config,
             prompts,
             listeners,
             stopped(stop_rx),
             Some(provisioned),
-        )
-        .await;
+        ));
+        let result = match core.await {
+            Ok(result) => result,
+            Err(err) => Err(std::io::Error::other(format!("the SIP core failed: {err}"))),
+        };
         // The API was told to stop with the SIP side; an open live feed would hold it forever.
         let abort = api_task.abort_handle();
         if tokio::time::timeout(API_GRACE, api_task).await.is_err() {

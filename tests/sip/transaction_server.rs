@@ -292,8 +292,12 @@ fn server_non_invite_resends_last_response_until_timer_j() {
     assert_eq!(drain_transmits(&mut l), 1);
     l.handle_request(ms(1500), options, phone()).unwrap();
     assert_eq!(drain_transmits(&mut l), 1);
-    assert_eq!(l.poll_timeout(), Some(ms(32_600)));
-    assert_eq!(run_until(&mut l, ms(32_600)), Vec::<u64>::new());
+    // Timer J: 64·T1 after the final response (at 0.6 s), rounded up to a whole second so
+    // transactions completed within a second end together.
+    assert_eq!(l.poll_timeout(), Some(ms(33_000)));
+    assert_eq!(run_until(&mut l, ms(32_999)), Vec::<u64>::new());
+    assert!(!l.is_empty(), "still absorbing retransmissions before Timer J");
+    assert_eq!(run_until(&mut l, ms(33_000)), Vec::<u64>::new());
     assert!(l.is_empty());
 }
 

@@ -178,7 +178,12 @@ impl ServerTx {
         } else if !self.invite {
             // §17.2.2: Completed; Timer J absorbs request retransmissions (zero if reliable).
             let linger = cfg.timer_j(self.reliable());
-            self.enter(now, linger, Timer::J, ServerState::Completed);
+            if linger.is_zero() {
+                self.terminate();
+            } else {
+                self.state = ServerState::Completed;
+                self.timers.set(Timer::J, whole_second_after(now + linger));
+            }
         } else if success {
             // RFC 6026 §7.1: Accepted with Timer L, instead of RFC 3261's Terminated.
             if self.state != ServerState::Accepted {
@@ -286,6 +291,21 @@ fn has_tag(value: &str) -> bool {
         .split(';')
         .skip(1)
         .any(|p| p.trim().to_ascii_lowercase().starts_with("tag="))
+}
+
+/// `at` rounded up to a whole second of the time line. Timer J only ends the absorbing of
+/// request retransmissions, and §17.2.2 sets 64·T1 as how long that lasts at least, so it may
+/// end later: rounded, the transactions completed within one second all end at one timer
+/// wake-up instead of one each (a registrar with 10,000 phones completes 170 a second, and a
+/// wake-up of the server costs more than the transaction's clean-up).
+fn whole_second_after(at: Time) -> Time {
+    let d = at.since_epoch();
+    let secs = if d.subsec_nanos() == 0 {
+        d.as_secs()
+    } else {
+        d.as_secs().saturating_add(1)
+    };
+    Time::from_epoch(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
