@@ -114,6 +114,19 @@ pub enum ApiCommand {
     /// Reports from the event log: queues | agents.
     #[command(subcommand)]
     Report(ReportCmd),
+    /// Caller-ID policies of users' outbound calls: new | set | get | remove | grant.
+    #[command(subcommand)]
+    Clid(ClidCmd),
+}
+
+/// `holdline clid …`: the object commands (`new ID mode=service-number
+/// service_number=+44… allow_override=true`), and granting a policy to a user.
+#[derive(Subcommand, Clone, Debug)]
+pub enum ClidCmd {
+    #[command(flatten)]
+    Object(ObjectCmd),
+    /// Grant policy ID to USER (the user's clid_policy).
+    Grant { id: String, user: String },
 }
 
 /// `holdline trunk …`
@@ -158,7 +171,22 @@ pub fn run(cmd: &ApiCommand, args: &ApiArgs) -> Result<String, ClientError> {
         ApiCommand::Prompt(c) => run_prompt(c, args),
         ApiCommand::Trunk(TrunkCmd::Status { id }) => run_trunk_status(id.as_deref(), args),
         ApiCommand::Report(c) => run_report(c, args),
+        ApiCommand::Clid(ClidCmd::Object(c)) => run_object(Kind::ClidPolicy, c, args),
+        ApiCommand::Clid(ClidCmd::Grant { id, user }) => run_clid_grant(id, user, args),
     }
+}
+
+/// `holdline clid grant ID USER`: prints the user as `user get` does.
+pub fn run_clid_grant(id: &str, user: &str, args: &ApiArgs) -> Result<String, ClientError> {
+    let path = format!("/api/v1/clid-policies/{}/grant", segment(id));
+    let value = args
+        .client()
+        .call("POST", &path, Some(&json!({ "user": user })))?;
+    Ok(if args.json {
+        pretty(&value)
+    } else {
+        record(&value)
+    })
 }
 
 /// `holdline trunk status [ID]`: one row per SBC.
@@ -510,6 +538,7 @@ fn plural(kind: Kind) -> &'static str {
         Kind::Number => "numbers",
         Kind::User => "users",
         Kind::Group => "groups",
+        Kind::ClidPolicy => "clid-policies",
     }
 }
 
@@ -688,6 +717,14 @@ fn columns(kind: Kind) -> &'static [&'static str] {
         Kind::Number => &["e164", "kind", "assigned_to", "origin"],
         Kind::User => &["id", "name", "numbers", "origin"],
         Kind::Group => &["id", "members", "origin"],
+        Kind::ClidPolicy => &[
+            "id",
+            "mode",
+            "service_number",
+            "allow_override",
+            "granted_to",
+            "origin",
+        ],
     }
 }
 

@@ -103,6 +103,17 @@ pub struct Counters {
     pub admission: AdmissionCounters,
     /// The registrar's gauges and counters.
     pub registrar: RegistrarCounters,
+    /// Users' outbound calls.
+    pub outbound: OutboundCounters,
+}
+
+/// Users' outbound calls since start, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutboundCounters {
+    /// Sent toward a trunk.
+    pub placed: u64,
+    /// Refused before any trunk saw them.
+    pub refused: u64,
 }
 
 /// The registrar's gauges and counters for `/metrics`.

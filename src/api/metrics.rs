@@ -138,6 +138,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
     connection_reuse(&mut out, &counters.connections);
     admission(&mut out, &counters.admission);
     registrar(&mut out, &counters.registrar);
+    outbound(&mut out, &counters.outbound);
     trunk_sbcs(&mut out, &live.sbcs);
     out
 }
@@ -382,6 +383,26 @@ fn registrar(out: &mut String, c: &super::live::RegistrarCounters) {
         header(out, name, kind, help);
         let _ = writeln!(out, "{name} {v}");
     }
+}
+
+/// Users' outbound calls: placed toward a trunk, refused before one saw them.
+fn outbound(out: &mut String, c: &super::live::OutboundCounters) {
+    header(
+        out,
+        "holdline_outbound_calls_total",
+        "counter",
+        "Users' calls to external numbers: placed toward a trunk, or refused before one saw them.",
+    );
+    let _ = writeln!(
+        out,
+        "holdline_outbound_calls_total{{result=\"placed\"}} {}",
+        c.placed
+    );
+    let _ = writeln!(
+        out,
+        "holdline_outbound_calls_total{{result=\"refused\"}} {}",
+        c.refused
+    );
 }
 
 /// Which state wins when an agent is in several queues.

@@ -385,7 +385,21 @@ impl Provisioning {
             Kind::Queue => c
                 .queue(&QueueId(id.to_owned()))
                 .map(|q| self.with_prompt_refs(queue_view(q, origin))),
-            Kind::User => c.user(&UserId(id.to_owned())).map(|u| user_view(u, origin)),
+            Kind::User => c.user(&UserId(id.to_owned())).map(|u| {
+                let outbound = c.outbound.user(&u.id);
+                crate::api::spec::with_user_outbound(user_view(u, origin), &outbound)
+            }),
+            Kind::ClidPolicy => {
+                let p = c.outbound.policies.iter().find(|p| p.id == id)?;
+                let granted = c
+                    .outbound
+                    .users
+                    .iter()
+                    .filter(|(_, o)| o.clid_policy.as_deref() == Some(id))
+                    .map(|(u, _)| u.to_string())
+                    .collect();
+                Some(crate::api::spec::clid_policy_view(p, granted, origin))
+            }
             Kind::Group => c
                 .group(&GroupId(id.to_owned()))
                 .map(|g| group_view(g, origin)),

@@ -94,6 +94,8 @@ pub enum Op {
     ReportAgents,
     Wallboard,
     WallboardQueue,
+    /// Grants a caller-ID policy to a user.
+    GrantClid,
 }
 
 /// One route.
@@ -151,6 +153,14 @@ const QUEUES: [Route; 5] = crud!(Kind::Queue, "queues", "queue");
 const NUMBERS: [Route; 5] = crud!(Kind::Number, "numbers", "number");
 const USERS: [Route; 5] = crud!(Kind::User, "users", "user");
 const GROUPS: [Route; 5] = crud!(Kind::Group, "groups", "group");
+const CLID_POLICIES: [Route; 5] = crud!(Kind::ClidPolicy, "clid-policies", "caller-ID policy");
+/// Teams' `Grant-CsCallingLineIdentity`: a policy to a user (their `clid_policy`).
+const CLID_GRANT: Route = Route {
+    verb: Verb::Post,
+    path: "/api/v1/clid-policies/{id}/grant",
+    summary: "Grant a caller-ID policy to a user ({\"user\": ID}; the user's clid_policy)",
+    op: Op::GrantClid,
+};
 const OTHERS: [Route; 9] = [
     Route {
         verb: Verb::Get,
@@ -326,9 +336,10 @@ const METRICS: Route = Route {
 /// Every route the API serves.
 pub fn all() -> Vec<Route> {
     let mut v = Vec::new();
-    for group in [QUEUES, NUMBERS, USERS, GROUPS] {
+    for group in [QUEUES, NUMBERS, USERS, GROUPS, CLID_POLICIES] {
         v.extend(group);
     }
+    v.push(CLID_GRANT);
     v.extend(OTHERS);
     v.extend(BANS);
     v.extend(PROMPTS);
@@ -455,7 +466,35 @@ fn handler(route: Route) -> MethodRouter<ApiState> {
         Op::ReportAgents => on(f, super::reports::agents),
         Op::Wallboard => on(f, super::reports::all),
         Op::WallboardQueue => on(f, super::reports::one),
+        Op::GrantClid => on(f, grant_clid),
     }
+}
+
+/// `POST /api/v1/clid-policies/{id}/grant` with `{"user": ID}`: sets the user's
+/// `clid_policy` (a user from the config file is read-only here, 409, as for any change).
+/// Answers the user as `GET /api/v1/users/{id}` shows them.
+async fn grant_clid(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_body(&body)?;
+    let Some(user) = body.get("user").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(ApiError::field(
+            format!("clid_policy {id:?}"),
+            "user",
+            "the body must name the user: {\"user\": \"ID\"}",
+        ));
+    };
+    let (updated, generation) = blocking(&s, move |p| {
+        // The policy first: granting one that does not exist is a 404, not a user's 422.
+        p.get(Kind::ClidPolicy, &id)?;
+        let updated = p.update(Kind::User, &user, &json!({ "clid_policy": id }))?;
+        Ok((updated, p.generation()))
+    })
+    .await?;
+    s.applied(generation).await;
+    Ok(Json(updated))
 }
 
 fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {

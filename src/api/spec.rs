@@ -89,7 +89,54 @@ pub fn user_body(u: &RawUser) -> Value {
     put_list(&mut m, "contacts", &u.contacts);
     put_list(&mut m, "numbers", &u.numbers);
     put(&mut m, "extension", u.extension.clone());
+    put(&mut m, "outbound", u.outbound.clone());
+    put(&mut m, "clid_policy", u.clid_policy.clone());
+    put(&mut m, "identify_by_source", u.identify_by_source);
     Value::Object(m)
+}
+
+/// A `[[clid_policy]]` table as a stored body.
+pub fn clid_policy_body(c: &crate::config::outbound::RawClidPolicy) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id));
+    m.insert("mode".into(), json!(c.mode));
+    put(&mut m, "service_number", c.service_number.clone());
+    put(&mut m, "allow_override", c.allow_override);
+    Value::Object(m)
+}
+
+/// A caller-ID policy as the API shows it, with the users it is granted to (`granted_to`,
+/// output only; the `global` policy applies to users without a grant of their own too).
+pub fn clid_policy_view(
+    p: &crate::config::outbound::ClidPolicy,
+    granted_to: Vec<String>,
+    origin: Origin,
+) -> Value {
+    use crate::config::outbound::ClidMode;
+    let (mode, number) = match &p.mode {
+        ClidMode::ServiceNumber(n) => ("service-number", Some(n.to_string())),
+        ClidMode::Anonymous => ("anonymous", None),
+        ClidMode::User => ("user", None),
+    };
+    json!({
+        "id": p.id,
+        "mode": mode,
+        "service_number": number,
+        "allow_override": p.allow_override,
+        "granted_to": granted_to,
+        "origin": origin.as_str(),
+    })
+}
+
+/// A user's view with their outbound settings (`outbound`, `clid_policy`,
+/// `identify_by_source`), as `[[user]]` spells them.
+pub fn with_user_outbound(mut view: Value, o: &crate::config::outbound::UserOutbound) -> Value {
+    if let Value::Object(m) = &mut view {
+        m.insert("outbound".into(), json!(o.class.as_str()));
+        m.insert("clid_policy".into(), json!(o.clid_policy));
+        m.insert("identify_by_source".into(), json!(o.identify_by_source));
+    }
+    view
 }
 
 /// A `[[group]]` table as a stored body.

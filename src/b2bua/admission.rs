@@ -194,6 +194,19 @@ impl Admission {
         }
     }
 
+    /// Addresses DNS gave for trunk SBCs named by host (`sbc_dns`) are the trunk too, like
+    /// the configured IP addresses; sources already known as them get the trunk's limits.
+    pub fn add_trunk_addresses(&mut self, addrs: impl IntoIterator<Item = IpAddr>) {
+        for addr in addrs {
+            self.trunks.insert(addr);
+            if let Some(s) = self.sources.get_mut(&addr) {
+                if s.class == Class::Source {
+                    s.class = Class::Trunk;
+                }
+            }
+        }
+    }
+
     /// A datagram (or framed message) from `addr`: `request` says whether it is a request.
     /// Banned sources are dropped whatever they send; requests take a token from the source's
     /// bucket, and a source with none left is banned (trunks: only the request is dropped).

@@ -9,6 +9,7 @@
 //! ```
 
 mod direct;
+mod outbound;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::sip::transport::{Peer, Transmit, Transport};
 use crate::time::Time;
 
 pub use self::direct::{AgentRequest, SettingChange};
+pub use self::outbound::OutboundStats;
 use super::access_log::{AccessEvent, AccessLog, Cause};
 
 use super::admission::{Admission, AdmissionStats, BanReason, BanView, Verdict};
@@ -35,6 +37,7 @@ use super::ports::MediaPorts;
 use super::provisioning::{AgentSettings, Applied, CallView, LoggedEvent};
 use super::reachability::{Due, Prober};
 use super::registrar::{Binding, Registrar, RegistrarStats};
+use super::sbc_dns::{DnsChange, DnsLookup, SbcAddresses};
 use super::sbc_health::{
     Change as SbcChange, Due as SbcDue, Health as SbcHealth, SbcState, SbcView,
 };
@@ -77,6 +80,15 @@ pub enum Event {
     LegRinging { leg: LegHandle },
     /// An agent answered: media per `media`, received on `rtp_port`.
     LegAnswered {
+        leg: LegHandle,
+        call: CallHandle,
+        rtp_port: u16,
+        media: NegotiatedMedia,
+    },
+    /// A ringing leg's far end sent an SDP answer in a provisional response (early media):
+    /// receive on `rtp_port`, media per `media`. [`Event::LegAnswered`] may follow with the
+    /// same port (the stream is updated, not started again).
+    LegEarlyMedia {
         leg: LegHandle,
         call: CallHandle,
         rtp_port: u16,
@@ -161,6 +173,10 @@ pub struct Core {
     /// Trunk SBCs' health from OPTIONS (`sbc_health`), and its changes for the event log.
     sbc_health: SbcHealth,
     sbc_changes: VecDeque<SbcChange>,
+    /// Users' outbound calls placed and refused (`core::outbound`).
+    outbound_stats: self::outbound::OutboundStats,
+    /// What DNS gave for SBCs named by host (`sbc_dns`); the runtime reports look-ups.
+    sbc_addresses: SbcAddresses,
 }
 
 impl Core {
@@ -193,6 +209,8 @@ impl Core {
                 h
             },
             sbc_changes: VecDeque::new(),
+            outbound_stats: Default::default(),
+            sbc_addresses: SbcAddresses::default(),
         }
     }
 
@@ -348,8 +366,16 @@ impl Core {
         for due in self.sbc_health.due(now) {
             match due {
                 SbcDue::Probe(sbc) => {
-                    if self.legs.send_sbc_probe(now, &sbc) {
-                        self.sbc_health.sent(now, &sbc);
+                    // A name not resolved yet is not probed: there is nowhere to send it, and
+                    // failover skips it anyway (`sbc_dns`).
+                    let dest = match &sbc {
+                        crate::sip::uri::Uri::Sip(u) => self.sbc_addresses.probe_destination(u),
+                        _ => None,
+                    };
+                    if let Some(dest) = dest {
+                        if self.legs.send_sbc_probe(now, &sbc, dest) {
+                            self.sbc_health.sent(now, &sbc);
+                        }
                     }
                 }
                 SbcDue::Expired(sbc) => self.sbc_probed(now, &sbc, None, None),
@@ -381,6 +407,36 @@ impl Core {
             }
             self.sbc_changes.push_back(change);
         }
+    }
+
+    /// A DNS look-up of a trunk SBC's host name finished (the runtime resolves them, RFC 3263
+    /// §4). New addresses are used by the next forward; a failure keeps the last good ones.
+    pub fn sbc_resolved(
+        &mut self,
+        now: Time,
+        sbc: &crate::sip::uri::SipUri,
+        lookup: DnsLookup,
+    ) -> DnsChange {
+        let change = self.sbc_addresses.update(sbc, lookup);
+        self.admission
+            .add_trunk_addresses(self.sbc_addresses.addresses());
+        match &change {
+            DnsChange::Updated {
+                count,
+                changed: true,
+            } => {
+                tracing::info!(%sbc, addresses = count, "trunk SBC resolved")
+            }
+            DnsChange::Updated { .. } => {}
+            DnsChange::KeptLastGood { count, reason } => {
+                tracing::warn!(%sbc, %reason, kept = count, "trunk SBC look-up failed; keeping its last addresses")
+            }
+            DnsChange::Unresolved { reason } => {
+                tracing::warn!(%sbc, %reason, "trunk SBC look-up failed; it is skipped until it resolves")
+            }
+        }
+        self.settle(now);
+        change
     }
 
     /// Every health-checked SBC of every trunk: state, round-trip time, Retry-After.
@@ -562,6 +618,7 @@ impl Core {
             locations: &self.locations,
             media: &mut self.media,
             health: &self.sbc_health,
+            addresses: &self.sbc_addresses,
         };
         (&mut self.switch, cx)
     }
@@ -590,6 +647,9 @@ impl Core {
         }
         self.prober.reconfigure(now, config);
         self.sbc_health.reconfigure(now, config);
+        self.sbc_addresses.reconfigure(config);
+        self.admission
+            .add_trunk_addresses(self.sbc_addresses.addresses());
         self.applied.reconfigure(now, config, engine);
         for user in dropped {
             self.log_bindings(now, &user, Cause::Config);

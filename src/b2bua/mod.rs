@@ -40,6 +40,7 @@ mod provisioning;
 mod reachability;
 pub mod registrar;
 pub mod reply;
+pub mod sbc_dns;
 pub mod sbc_health;
 mod settings;
 mod switch;

@@ -23,7 +23,8 @@ use crate::number::E164;
 use crate::sip::transport::Peer;
 use crate::sip::uri::{SipUri, Uri};
 
-use super::legs::{peer_of, LegOutcome};
+use super::legs::LegOutcome;
+use super::sbc_dns::SbcAddresses;
 
 /// One try of an external forward: this Request-URI, sent to this SBC.
 #[derive(Clone, Debug)]
@@ -38,29 +39,37 @@ pub(crate) struct Attempt {
     pub first_response_timeout: Duration,
 }
 
-/// The indices of `sbcs` in the order to try them (RFC 2782's "usage rules": priority
-/// ascending, then weighted random selection within a priority; zero-weight entries first in
-/// the running sum so they are chosen only when the random number is 0 or they are all left).
-pub(crate) fn sbc_order(sbcs: &[Sbc], mut random: impl FnMut() -> u32) -> Vec<usize> {
-    let mut priorities: Vec<u16> = sbcs.iter().map(|s| s.priority).collect();
+/// The indices of `sbcs` in the order to try them (RFC 2782's "usage rules", see
+/// [`srv_order`]).
+pub(crate) fn sbc_order(sbcs: &[Sbc], random: impl FnMut() -> u32) -> Vec<usize> {
+    let pw: Vec<(u16, u16)> = sbcs.iter().map(|s| (s.priority, s.weight)).collect();
+    srv_order(&pw, random)
+}
+
+/// The indices of `(priority, weight)` entries (configured SBCs, or one name's SRV records)
+/// in the order to try them (RFC 2782's "usage rules": priority ascending, then weighted
+/// random selection within a priority; zero-weight entries first in the running sum so they
+/// are chosen only when the random number is 0 or they are all left).
+pub(crate) fn srv_order(entries: &[(u16, u16)], mut random: impl FnMut() -> u32) -> Vec<usize> {
+    let mut priorities: Vec<u16> = entries.iter().map(|e| e.0).collect();
     priorities.sort_unstable();
     priorities.dedup();
-    let mut out = Vec::with_capacity(sbcs.len());
+    let mut out = Vec::with_capacity(entries.len());
     for priority in priorities {
-        let mut left: Vec<usize> = (0..sbcs.len())
-            .filter(|&i| sbcs[i].priority == priority)
+        let mut left: Vec<usize> = (0..entries.len())
+            .filter(|&i| entries[i].0 == priority)
             .collect();
         // RFC 2782: "arrange all SRV RRs (that have not been ordered yet) in any order, except
         // that all those with weight 0 are placed at the beginning of the list".
-        left.sort_by_key(|&i| (sbcs[i].weight != 0, i));
+        left.sort_by_key(|&i| (entries[i].1 != 0, i));
         while !left.is_empty() {
-            let total: u64 = left.iter().map(|&i| u64::from(sbcs[i].weight)).sum();
+            let total: u64 = left.iter().map(|&i| u64::from(entries[i].1)).sum();
             let pick = u64::from(random()) % (total + 1);
             let mut running = 0u64;
             let at = left
                 .iter()
                 .position(|&i| {
-                    running += u64::from(sbcs[i].weight);
+                    running += u64::from(entries[i].1);
                     running >= pick
                 })
                 .unwrap_or(0);
@@ -71,9 +80,12 @@ pub(crate) fn sbc_order(sbcs: &[Sbc], mut random: impl FnMut() -> u32) -> Vec<us
 }
 
 /// Every attempt for a forward to `target` through `first` (the trunk its dial plan chose),
-/// in order: `first`'s SBCs, then each other trunk that may carry the target.
+/// in order: `first`'s SBCs, then each other trunk that may carry the target. An SBC given by
+/// host name expands in place into the addresses DNS gave for it (RFC 3263 §4.3: each is a
+/// server to fail over to), in their SRV order; one that has not resolved adds none.
 pub(crate) fn attempts(
     trunks: &[Trunk],
+    addresses: &SbcAddresses,
     target: &Uri,
     first: &TrunkId,
     mut random: impl FnMut() -> u32,
@@ -114,17 +126,16 @@ pub(crate) fn attempts(
                 },
                 Dialled::Name(name) => Uri::Sip(name.clone()),
             };
-            let Some(dest) = peer_of(&Uri::Sip(sbc.clone())) else {
-                continue;
-            };
-            out.push_back(Attempt {
-                trunk: trunk.id.clone(),
-                sbc: sbc.clone(),
-                uri,
-                dest,
-                auth: trunk.auth.clone(),
-                first_response_timeout: trunk.first_response_timeout,
-            });
+            for dest in addresses.destinations(sbc, &mut random) {
+                out.push_back(Attempt {
+                    trunk: trunk.id.clone(),
+                    sbc: sbc.clone(),
+                    uri: uri.clone(),
+                    dest,
+                    auth: trunk.auth.clone(),
+                    first_response_timeout: trunk.first_response_timeout,
+                });
+            }
         }
     }
     out
@@ -195,6 +206,79 @@ mod tests {
             (1850..2150).contains(&first_is_heavy),
             "{first_is_heavy} of 3000"
         );
+    }
+
+    /// RFC 3263 §4.3: a host-name SBC's SRV targets take its place in the SBC order, in
+    /// their own priority/weight order; a name with no addresses yet adds no attempt.
+    #[test]
+    fn a_host_names_srv_targets_expand_in_place() {
+        use crate::b2bua::sbc_dns::{DnsLookup, DnsTarget};
+        use crate::sip::transport::Transport;
+        let config = crate::config::from_toml_str(
+            r#"
+[[trunk]]
+id = "carrier"
+sbcs = [{ uri = "sip:carrier.test", priority = 1 },
+        { uri = "sip:192.0.2.9:5090", priority = 2 },
+        { uri = "sip:late.test", priority = 3 }]
+allow = ["+1*"]
+"#,
+            std::path::Path::new(""),
+        )
+        .expect("valid config");
+        let target = |port, priority, weight| DnsTarget {
+            transport: Transport::Udp,
+            addr: std::net::SocketAddr::from(([198, 51, 100, 1], port)),
+            priority,
+            weight,
+        };
+        let mut addresses = SbcAddresses::default();
+        let name = config.trunks[0].sbcs[0].uri.clone();
+        addresses.update(
+            &name,
+            DnsLookup::Resolved(vec![
+                target(5062, 20, 1),
+                target(5061, 10, 0),
+                target(5060, 10, 60),
+            ]),
+        );
+        // What the dial plan gives for a number: the number at the trunk's proxy host.
+        let target =
+            crate::sip::parse::parse_uri("sip:+14255550999@carrier.test;user=phone").unwrap();
+        let trunk = config.trunks[0].id.clone();
+        // A seeded generator: the same seed, the same order.
+        let run = |seed: u64| {
+            let mut state = seed;
+            attempts(&config.trunks, &addresses, &target, &trunk, || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 32) as u32
+            })
+            .iter()
+            .map(|a| (a.dest.addr.port(), a.uri.to_string()))
+            .collect::<Vec<_>>()
+        };
+        let got = run(0x9e37_79b9_7f4a_7c15);
+        assert_eq!(got, run(0x9e37_79b9_7f4a_7c15));
+        let ports: Vec<u16> = got.iter().map(|g| g.0).collect();
+        assert_eq!(
+            ports.len(),
+            4,
+            "three SRV targets and the IP SBC; late.test none"
+        );
+        assert_eq!(ports[2..], [5062, 5090]);
+        let mut first_two = ports[..2].to_vec();
+        first_two.sort_unstable();
+        assert_eq!(first_two, [5060, 5061]);
+        // The Request-URI keeps the name (RFC 3263 §4: the target, not its address).
+        assert_eq!(got[0].1, "sip:+14255550999@carrier.test;user=phone");
+        assert_eq!(got[3].1, "sip:+14255550999@192.0.2.9;user=phone");
+        // The weight-60 target comes first about 60 times in 61 (RFC 2782's running sum).
+        let heavy_first = (0..500u64)
+            .filter(|i| run(i.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1)[0].0 == 5060)
+            .count();
+        assert!(heavy_first > 450, "{heavy_first} of 500");
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct RawFeatures {
     pub queue_out: Option<String>,
     pub queue_in: Option<String>,
     pub ring_time: Option<i64>,
+    /// Dialled before an external number: show the user's own number (`config::outbound`).
+    pub clid_override: Option<String>,
 }
 
 /// `[features]`, validated, with the extensions of queues and users.
@@ -57,6 +59,9 @@ pub struct FeaturesConfig {
     pub queue_in: String,
     /// How long a call from one user to another rings before it gets 408 (15–180 s).
     pub ring_time: Duration,
+    /// Dialled before an external number (`*82`): the call shows the user's own number where
+    /// the user's caller-ID policy allows an override.
+    pub clid_override: String,
     /// `[[queue]] extension` → queue.
     pub queue_extensions: BTreeMap<String, QueueId>,
     /// `[[user]] extension` → user.
@@ -128,6 +133,7 @@ pub(super) fn features(raw: &RawConfig, p: &mut Problems) -> FeaturesConfig {
         ("queue_toggle", &f.queue_toggle, "*45"),
         ("queue_out", &f.queue_out, "*46"),
         ("queue_in", &f.queue_in, "*47"),
+        ("clid_override", &f.clid_override, "*82"),
     ];
     let mut checked: Vec<(&str, String)> = Vec::new();
     for (field, value, default) in codes {
@@ -204,6 +210,7 @@ pub(super) fn features(raw: &RawConfig, p: &mut Problems) -> FeaturesConfig {
         queue_out: code(5),
         queue_in: code(6),
         ring_time: seconds(ring_time),
+        clid_override: code(7),
         queue_extensions,
         user_extensions,
     }

@@ -23,6 +23,7 @@
 //! - [`prompt_ref`]: `prompt:ID`, an uploaded prompt named from a queue, and where prompts live.
 //! - [`registrar`]: `[registrar]`, REGISTER and digest authentication.
 //! - [`features`]: `[features]`, feature codes and the extensions of queues and users.
+//! - [`outbound`]: `[outbound]`, `[[clid_policy]]`, users' outbound calls and caller ID.
 //! - [`error`]: [`ConfigError`], [`Problem`]. [`uri`]: SIP URIs as written in the file.
 
 pub mod dial;
@@ -31,6 +32,7 @@ pub mod error;
 pub mod features;
 pub mod limits;
 pub mod model;
+pub mod outbound;
 pub mod probe;
 pub mod prompt_ref;
 mod queue_spec;

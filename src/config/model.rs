@@ -73,6 +73,8 @@ pub struct Config {
     pub registrar: super::registrar::RegistrarConfig,
     /// `[features]`: feature codes, user-to-user ringing, extensions.
     pub features: super::features::FeaturesConfig,
+    /// `[outbound]`, `[[clid_policy]]` and users' outbound calls.
+    pub outbound: super::outbound::OutboundConfig,
     pub numbers: Vec<Number>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,
@@ -99,6 +101,9 @@ pub struct SipConfig {
     pub connections: ConnectionsConfig,
     /// `[sip] session_expires` / `min_se`: RFC 4028 session timers on caller dialogs.
     pub session_timer: SessionTimerConfig,
+    /// `[sip] dns_servers`: where trunk SBC host names are looked up. Empty: the system's
+    /// resolver configuration (/etc/resolv.conf).
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }
 
 /// RFC 4028 session timers: the interval we ask for and the smallest we accept.

@@ -42,6 +42,10 @@ pub struct RawConfig {
     pub trunk: Vec<RawTrunk>,
     #[serde(default)]
     pub queue: Vec<RawQueue>,
+    #[serde(default)]
+    pub outbound: super::outbound::RawOutbound,
+    #[serde(default)]
+    pub clid_policy: Vec<super::outbound::RawClidPolicy>,
 }
 
 /// `[sip]`
@@ -65,6 +69,8 @@ pub struct RawSip {
     pub connections: RawConnections,
     pub session_expires: Option<i64>,
     pub min_se: Option<i64>,
+    /// DNS servers (`IP:port`) for trunk SBCs given by host name; absent: /etc/resolv.conf.
+    pub dns_servers: Option<Vec<String>>,
 }
 
 /// `[rtp]`
@@ -127,6 +133,11 @@ pub struct RawUser {
     pub numbers: Vec<String>,
     /// Checked in [`super::features`].
     pub extension: Option<String>,
+    /// `none` | `national` | `international`; checked in [`super::outbound`], as are the two
+    /// below.
+    pub outbound: Option<String>,
+    pub clid_policy: Option<String>,
+    pub identify_by_source: Option<bool>,
 }
 
 /// `[[group]]`

@@ -86,12 +86,14 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         &raw, base_dir, &sip, &numbers, &users, &groups, &trunks, &mut p,
     );
     let features = super::features::features(&raw, &mut p);
+    let outbound = super::outbound::outbound(&raw, &numbers, &users, &mut p);
     super::validate_tls::tls(&raw, base_dir, &sip, &users, &mut trunks, &queues, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
     Ok(Config {
         features,
+        outbound,
         sip,
         rtp,
         api,
@@ -292,7 +294,50 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
         connections: connections(&raw.connections, t1, p),
         session_timer: session_timer(raw, p),
+        dns_servers: dns_servers(raw, p),
     }
+}
+
+/// `[sip] dns_servers`: `IP:port` of each server, in the order to ask them. An address
+/// without a port is refused rather than guessed, so a test server's port is never lost.
+fn dns_servers(raw: &RawSip, p: &mut Problems) -> Vec<std::net::SocketAddr> {
+    const S: &str = "[sip]";
+    let Some(texts) = &raw.dns_servers else {
+        return Vec::new();
+    };
+    if texts.is_empty() {
+        p.add(
+            S,
+            "dns_servers",
+            "dns_servers is empty; give IP:port of at least one server, or leave it out to \
+             use /etc/resolv.conf"
+                .into(),
+        );
+    }
+    let mut out = Vec::new();
+    for text in texts {
+        match text.trim().parse::<std::net::SocketAddr>() {
+            Ok(a) if a.port() == 0 => p.add(
+                S,
+                "dns_servers",
+                format!("dns_servers entry {text:?} has port 0"),
+            ),
+            Ok(a) if out.contains(&a) => p.add(
+                S,
+                "dns_servers",
+                format!("dns_servers entry {text:?} is given twice"),
+            ),
+            Ok(a) => out.push(a),
+            Err(_) => p.add(
+                S,
+                "dns_servers",
+                format!(
+                    "dns_servers entry {text:?} is not IP:port (\"192.0.2.53:53\", \"[2001:db8::53]:53\")"
+                ),
+            ),
+        }
+    }
+    out
 }
 
 /// `[sip] session_expires` and `min_se` (RFC 4028). Neither may go below the 90 s floor of

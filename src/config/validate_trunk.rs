@@ -1,11 +1,12 @@
-//! `[[trunk]]` checks: the proxy as holdline can reach it today, the `allow` list (the
-//! toll-fraud policy: what may be dialled through the trunk) and the digest credentials.
+//! `[[trunk]]` checks: the SBCs (an IP address, or a host name the runtime resolves with DNS,
+//! RFC 3263 §4), the `allow` list (the toll-fraud policy: what may be dialled through the
+//! trunk) and the digest credentials.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::number::{E164Error, E164, MIN_DIGITS};
-use crate::sip::uri::{Host, SipUri};
+use crate::sip::uri::Host;
 
 use super::dial::DialRules;
 use super::model::{AllowPattern, Sbc, Trunk, TrunkAuth, TrunkHealth, TrunkId};
@@ -93,7 +94,7 @@ fn sbcs(t: &RawTrunk, subj: &str, p: &mut Problems) -> Option<Vec<Sbc>> {
             return None;
         }
         (Some(proxy), true) => {
-            return match parse_sip_uri(proxy).and_then(servable_proxy) {
+            return match parse_sip_uri(proxy) {
                 Ok(uri) => Some(vec![Sbc {
                     uri,
                     priority: 1,
@@ -112,7 +113,7 @@ fn sbcs(t: &RawTrunk, subj: &str, p: &mut Problems) -> Option<Vec<Sbc>> {
     let mut seen = HashSet::new();
     for (i, raw) in t.sbcs.iter().enumerate() {
         let field = format!("sbcs[{i}]");
-        let uri = match parse_sip_uri(&raw.uri).and_then(servable_proxy) {
+        let uri = match parse_sip_uri(&raw.uri) {
             Ok(u) => Some(u),
             Err(why) => {
                 p.add(subj, &field, format!("{field} uri {:?} {why}", raw.uri));
@@ -272,18 +273,6 @@ fn dial_rules(t: &RawTrunk, subj: &str, p: &mut Problems) -> DialRules {
         national_prefix,
         international_prefix,
     }
-}
-
-/// A trunk's proxy as holdline can reach it today: by IP address (no DNS resolver yet), over
-/// UDP, TCP or TLS (TLS's own keys are checked in `validate_tls`). Anything else would pass
-/// the check and fail every forward.
-fn servable_proxy(uri: SipUri) -> Result<SipUri, String> {
-    if let Host::Name(name) = &uri.host {
-        return Err(format!(
-            "names the host {name:?}, and host names are not resolved yet; give the SBC's IP address"
-        ));
-    }
-    Ok(uri)
 }
 
 /// `+1425*` (prefix), `+14255550123` (exact), `+*` (any number), `sip:host` (any URI there).

@@ -38,6 +38,8 @@ pub(crate) struct Calls {
     music_of: HashMap<QueueId, Music>,
     calls: HashMap<CallHandle, CallMedia>,
     stash: Stash,
+    /// Legs started by early media, not answered yet.
+    early_legs: std::collections::HashSet<crate::b2bua::LegHandle>,
 }
 
 impl Calls {
@@ -52,6 +54,7 @@ impl Calls {
             music_of,
             calls: HashMap::new(),
             stash,
+            early_legs: Default::default(),
         }
     }
 
@@ -125,6 +128,9 @@ impl Calls {
                 self.calls.remove(&call);
                 plane.end_call(call);
             }
+            Event::LegAnswered { leg, media, .. } if self.early_legs.remove(&leg) => {
+                plane.update_leg_media(leg, media)
+            }
             Event::LegAnswered {
                 leg,
                 rtp_port,
@@ -134,8 +140,23 @@ impl Calls {
                 Some((rtp, rtcp)) => plane.start_leg_bound(leg, rtp, rtcp, media),
                 None => plane.start_leg(leg, rtp_port, media),
             },
+            Event::LegEarlyMedia {
+                leg,
+                rtp_port,
+                media,
+                ..
+            } => {
+                // A forward's early media (the switch bridges it to the caller): started now;
+                // its 2xx then updates the stream (same port) instead of starting it again.
+                self.early_legs.insert(leg);
+                match self.stash.take(rtp_port) {
+                    Some((rtp, rtcp)) => plane.start_leg_bound(leg, rtp, rtcp, media),
+                    None => plane.start_leg(leg, rtp_port, media),
+                }
+            }
             Event::LegMediaUpdated { leg, media } => plane.update_leg_media(leg, media),
             Event::LegEnded { leg, .. } => {
+                self.early_legs.remove(&leg);
                 plane.end_leg(leg);
             }
             Event::Bridge { call, leg } => plane.bridge(call, leg),

@@ -79,6 +79,11 @@ pub async fn sleep(d: Duration) {
     tokio::time::sleep(d).await;
 }
 
+/// How long until `at`, an instant a library gave (a DNS answer's expiry); zero when past.
+pub fn left_until(at: std::time::Instant) -> Duration {
+    at.saturating_duration_since(std::time::Instant::now())
+}
+
 /// The system's wall clock now, as time since the Unix epoch.
 pub fn wall_now() -> Duration {
     SystemTime::now()

@@ -250,6 +250,13 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
                 dropped_total: stats.dropped_total,
             },
             registrar: registrar_counters(core),
+            outbound: {
+                let s = core.outbound_stats();
+                crate::api::live::OutboundCounters {
+                    placed: s.placed,
+                    refused: s.refused,
+                }
+            },
         },
         bans,
         sbcs,

@@ -32,6 +32,7 @@ mod agent_requests;
 pub mod bind;
 mod calls;
 pub mod clock;
+mod dns;
 mod events;
 pub mod live;
 pub mod media;
@@ -73,6 +74,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What the socket tasks tell the core task.
 pub(crate) enum Input {
+    Datagram {
+        from: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
     Frame {
         peer: Peer,
         local: SocketAddr,
@@ -93,6 +99,11 @@ pub(crate) enum Input {
     },
     Closed {
         conn: ConnId,
+    },
+    /// A DNS look-up of a trunk SBC's host name finished (`dns`).
+    SbcResolved {
+        sbc: crate::sip::uri::SipUri,
+        lookup: crate::b2bua::sbc_dns::DnsLookup,
     },
     /// A new effective configuration, with the prompts it brought, decoded.
     Reconfigure {
@@ -150,13 +161,13 @@ pub async fn run_provisioned(
         stash.clone(),
     )));
     let (input_tx, mut inputs) = mpsc::channel::<Input>(4096);
+    // Trunk SBCs given by host name: looked up now and at their TTL (none: no resolver).
+    let mut resolving = dns::start(&config, &input_tx);
 
-    // The SIP UDP sockets are read by this task itself, not by reader tasks feeding a channel:
-    // a datagram then costs one wake-up of one thread, where a reader task handing it over
-    // woke a second worker for every REGISTER refresh (the registrar's idle load was mostly
-    // threads waking each other; BENCHMARKS.md "Registrar over UDP").
     let udp = UdpSockets::new(&listeners.udp);
-    let mut datagram = vec![0u8; 65_536];
+    for (socket, local) in &udp.sockets {
+        tokio::spawn(udp_reader(socket.clone(), *local, input_tx.clone()));
+    }
     let mut streams = stream::Streams::new(
         input_tx.clone(),
         limits,
@@ -279,6 +290,9 @@ pub async fn run_provisioned(
                 let Some(input) = input else { break 'run };
                 let now = clock.now();
                 match input {
+                    Input::Datagram { from, local, bytes } => {
+                        core.handle_datagram(now, Peer::udp(from), local, &bytes);
+                    }
                     Input::Frame { peer, local, parsed } => {
                         if let Some(conn) = peer.conn {
                             table.received(now, conn);
@@ -305,27 +319,25 @@ pub async fn run_provisioned(
                         // Bindings registered over it can no longer be reached (RFC 5626 §5.3).
                         core.connection_closed(now, conn);
                     }
+                    Input::SbcResolved { sbc, lookup } => {
+                        if let Some(tls) = &tls {
+                            tls.resolved(&sbc, &lookup);
+                        }
+                        core.sbc_resolved(now, &sbc, lookup);
+                    }
                     Input::Reconfigure { generation, config, prompts } => {
                         if let Some(tls) = &tls {
                             let (tls, config) = (tls.clone(), config.clone());
                             tokio::task::spawn_blocking(move || tls.reconfigure(&config));
                         }
                         core.reconfigure(now, &config);
+                        resolving = dns::restart(resolving.take(), &config, &input_tx);
                         calls.reconfigure(&config, prompts);
                         tracing::info!(generation, queues = config.queues.len(), "configuration applied for new calls");
                         if let Some(api) = &api {
                             api.report_applied(generation);
                         }
                     }
-                }
-            }
-            received = udp.recv(&mut datagram) => {
-                match received {
-                    Ok((n, from, local)) => {
-                        core.handle_datagram(clock.now(), Peer::udp(from), local, &datagram[..n]);
-                    }
-                    // ICMP port-unreachable from an earlier send surfaces here on some systems.
-                    Err(err) => tracing::debug!(%err, "udp receive error"),
                 }
             }
             _ = clock.sleep_until(wake) => {
@@ -658,6 +670,29 @@ fn transaction_config(config: &Config) -> crate::sip::transaction::Config {
     tx
 }
 
+/// Reads one SIP UDP socket into the core's input channel. A task of its own, so the socket is
+/// drained while the core works through a burst (the channel holds 4,096 datagrams, far more
+/// than the socket's receive buffer); the core's task usually runs next on the same worker.
+async fn udp_reader(socket: Arc<UdpSocket>, local: SocketAddr, inputs: mpsc::Sender<Input>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let input = Input::Datagram {
+                    from,
+                    local,
+                    bytes: buf[..n].to_vec(),
+                };
+                if inputs.send(input).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port-unreachable from an earlier send surfaces here on some systems.
+            Err(err) => tracing::debug!(%err, "udp receive error"),
+        }
+    }
+}
+
 /// Where the core's messages go: UDP sockets, and stream connections as the connection table
 /// decides.
 struct Outbound<'a> {
@@ -742,25 +777,6 @@ impl UdpSockets {
             })
             .collect();
         UdpSockets { sockets }
-    }
-
-    /// The next datagram on any of the sockets: its length in `buf`, sender and our address.
-    /// Cancel-safe (nothing is taken off a socket unless this completes), as `select!` needs.
-    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr, SocketAddr)> {
-        if self.sockets.is_empty() {
-            return std::future::pending().await;
-        }
-        std::future::poll_fn(|cx| {
-            for (socket, local) in &self.sockets {
-                let mut read = tokio::io::ReadBuf::new(buf);
-                if let std::task::Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
-                    let n = read.filled().len();
-                    return std::task::Poll::Ready(result.map(|from| (n, from, *local)));
-                }
-            }
-            std::task::Poll::Pending
-        })
-        .await
     }
 
     async fn send(&self, t: Transmit) {

@@ -34,6 +34,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::api::live::TlsCounters;
+use crate::b2bua::sbc_dns::DnsLookup;
 use crate::config::{Config, Problem, TlsFiles, Trunk};
 use crate::sip::uri::Host;
 
@@ -55,11 +56,20 @@ pub struct ClientTarget {
     pub config: Arc<ClientConfig>,
 }
 
-/// The client configurations: one per TLS trunk (by proxy address), one for the rest.
+/// The client configurations: one per TLS trunk SBC (by address, or by the SBC URI for one
+/// given by host name), one for the rest.
 #[derive(Clone)]
 struct Clients {
     default: Arc<ClientConfig>,
     trunks: HashMap<SocketAddr, ClientTarget>,
+    by_name: HashMap<String, ClientTarget>,
+}
+
+/// Where a trunk SBC's client configuration is filed.
+enum TrunkKey {
+    Addr(SocketAddr),
+    /// An SBC given by host name: found through the addresses DNS gave for it.
+    Name(String),
 }
 
 /// The runtime's TLS state, shared by the listeners, the connectors and the SIGHUP task.
@@ -74,6 +84,8 @@ pub struct Tls {
     outbound_failed: AtomicU64,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    /// The addresses DNS gave for host-name SBCs, and the SBC URI each belongs to.
+    resolved: RwLock<HashMap<SocketAddr, String>>,
 }
 
 #[derive(Clone)]
@@ -110,7 +122,26 @@ impl Tls {
             outbound_failed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            resolved: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// DNS gave `lookup` for `sbc`: connections to those addresses verify the SBC's
+    /// configured name (its host, or `tls_name`), never the address (RFC 5922 §4: the
+    /// certificate is matched against the domain the URI names, not what it resolved to).
+    pub fn resolved(&self, sbc: &crate::sip::uri::SipUri, lookup: &DnsLookup) {
+        let DnsLookup::Resolved(targets) = lookup else {
+            return;
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let key = sbc.to_string();
+        let mut resolved = self.resolved.write().unwrap_or_else(|e| e.into_inner());
+        resolved.retain(|_, k| k != &key);
+        for t in targets {
+            resolved.insert(t.addr, key.clone());
+        }
     }
 
     /// The listeners' configuration for the next connection accepted.
@@ -124,8 +155,12 @@ impl Tls {
     /// How to connect to `addr` over TLS.
     pub fn client(&self, addr: SocketAddr) -> ClientTarget {
         let clients = self.clients.read().unwrap_or_else(|e| e.into_inner());
-        match clients.trunks.get(&addr) {
-            Some(t) => t.clone(),
+        let by_name = || {
+            let resolved = self.resolved.read().unwrap_or_else(|e| e.into_inner());
+            clients.by_name.get(resolved.get(&addr)?).cloned()
+        };
+        match clients.trunks.get(&addr).cloned().or_else(by_name) {
+            Some(t) => t,
             None => ClientTarget {
                 name: ServerName::IpAddress(addr.ip().into()),
                 config: clients.default.clone(),
@@ -245,6 +280,7 @@ fn build(sources: &Sources) -> Result<Built, Vec<Problem>> {
     };
     let default = client_config(peer_roots, None).map(Arc::new);
     let mut trunks = HashMap::new();
+    let mut by_name = HashMap::new();
     for t in &sources.trunks {
         // Every SBC of the trunk (`sbcs`) is reached with the trunk's TLS keys, each verified
         // for its own host unless `tls_name` says otherwise; a file's problem is said once.
@@ -252,8 +288,11 @@ fn build(sources: &Sources) -> Result<Built, Vec<Problem>> {
             let mut one = t.clone();
             one.proxy = sbc.uri.clone();
             match trunk_client(&one) {
-                Ok(Some((addr, target))) => {
+                Ok(Some((TrunkKey::Addr(addr), target))) => {
                     trunks.insert(addr, target);
+                }
+                Ok(Some((TrunkKey::Name(sbc), target))) => {
+                    by_name.insert(sbc, target);
                 }
                 Ok(None) => {}
                 Err(p) => {
@@ -267,7 +306,14 @@ fn build(sources: &Sources) -> Result<Built, Vec<Problem>> {
         }
     }
     match default {
-        Ok(default) if problems.is_empty() => Ok((server, Clients { default, trunks })),
+        Ok(default) if problems.is_empty() => Ok((
+            server,
+            Clients {
+                default,
+                trunks,
+                by_name,
+            },
+        )),
         Ok(_) => Err(problems),
         Err(e) => {
             problems.push(problem(
@@ -330,9 +376,9 @@ fn server_config(files: &TlsFiles) -> Result<ServerConfig, Vec<Problem>> {
         .map_err(|e| vec![problem(S, "tls_cert", format!("tls_cert: {e}"))])
 }
 
-/// A trunk's client configuration, keyed by its proxy's address; `None` for a trunk whose
-/// proxy is not an IP address (refused by the configuration check; never reached).
-fn trunk_client(t: &Trunk) -> Result<Option<(SocketAddr, ClientTarget)>, Vec<Problem>> {
+/// A trunk's client configuration, keyed by its proxy's address, or by its URI when the proxy
+/// is a host name (DNS gives the addresses at run time); `None` for a trunk without TLS.
+fn trunk_client(t: &Trunk) -> Result<Option<(TrunkKey, ClientTarget)>, Vec<Problem>> {
     let Some(tls) = &t.tls else {
         return Ok(None);
     };
@@ -380,17 +426,18 @@ fn trunk_client(t: &Trunk) -> Result<Option<(SocketAddr, ClientTarget)>, Vec<Pro
     }
     let config = client_config(anchors, client)
         .map_err(|e| vec![problem(&subject, "tls_cert", format!("tls_cert: {e}"))])?;
-    let (Some(ip), Some(name)) = (ip, name) else {
+    let Some(name) = name else {
         return Ok(None);
     };
-    let port = t.proxy.port.unwrap_or(5061);
-    Ok(Some((
-        SocketAddr::new(ip, port),
-        ClientTarget {
-            name,
-            config: Arc::new(config),
-        },
-    )))
+    let target = ClientTarget {
+        name,
+        config: Arc::new(config),
+    };
+    let key = match ip {
+        Some(ip) => TrunkKey::Addr(SocketAddr::new(ip, t.proxy.port.unwrap_or(5061))),
+        None => TrunkKey::Name(t.proxy.to_string()),
+    };
+    Ok(Some((key, target)))
 }
 
 /// The name a TLS trunk's certificate is verified for: `tls_name`, else the proxy's host.

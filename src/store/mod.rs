@@ -82,6 +82,8 @@ const MIGRATIONS: &[&str] = &[
     // 4: registered bindings (the registrar's), so they survive a restart.
     "CREATE TABLE registrations (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
                                  body TEXT NOT NULL, PRIMARY KEY (user_id, seq));",
+    // 5: caller-ID policies for users' outbound calls, provisioned like users.
+    "CREATE TABLE clid_policies (id TEXT PRIMARY KEY, origin TEXT NOT NULL, body TEXT NOT NULL);",
 ];
 
 /// The schema version this build writes.

@@ -23,10 +23,18 @@ pub enum Kind {
     User,
     Group,
     Queue,
+    /// `[[clid_policy]]`: a caller-ID policy for users' outbound calls.
+    ClidPolicy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Number, Kind::User, Kind::Group, Kind::Queue];
+    pub const ALL: [Kind; 5] = [
+        Kind::Number,
+        Kind::User,
+        Kind::Group,
+        Kind::Queue,
+        Kind::ClidPolicy,
+    ];
 
     fn table(self) -> &'static str {
         match self {
@@ -34,6 +42,7 @@ impl Kind {
             Kind::User => "users",
             Kind::Group => "groups",
             Kind::Queue => "queues",
+            Kind::ClidPolicy => "clid_policies",
         }
     }
 
@@ -44,6 +53,7 @@ impl Kind {
             Kind::User => "user",
             Kind::Group => "group",
             Kind::Queue => "queue",
+            Kind::ClidPolicy => "clid_policy",
         }
     }
 }
@@ -361,7 +371,7 @@ fn write(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), StoreErr
                     tx.execute("DELETE FROM agent_opt_out WHERE user_id = ?1", [id])?;
                     tx.execute("DELETE FROM agent_dnd WHERE user_id = ?1", [id])?;
                 }
-                Kind::Number | Kind::Group => {}
+                Kind::Number | Kind::Group | Kind::ClidPolicy => {}
             }
         }
     }

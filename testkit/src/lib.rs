@@ -8,6 +8,7 @@
 //!   two-agent set-up the virtual-time tests use ([`ConfigToml::two_agents`]).
 //! - [`harness`]: the sans-IO call core on virtual time, driven by a scripted SIP peer
 //!   ([`harness::Harness`]) with message builders for callers and agents.
+//! - [`dns`]: a tiny DNS server for SRV and A records ([`DnsZone`]).
 //! - [`sip`]: comparing parsed messages ([`sip::normalized`]).
 //! - [`audio`]: sox and ffmpeg as the audio tests' oracles, and SNR after alignment.
 //! - [`tls`]: certificates made in the test (rcgen), a TLS client and a TLS SBC/phone.
@@ -21,6 +22,7 @@ pub mod audio;
 pub mod bits;
 pub mod browser;
 pub mod config;
+pub mod dns;
 pub mod harness;
 pub mod paths;
 pub mod server;
@@ -31,6 +33,7 @@ pub mod tls;
 pub use bits::BitWriter;
 pub use browser::Browser;
 pub use config::{ConfigToml, QueueToml};
+pub use dns::{DnsServer, DnsZone, Srv};
 pub use paths::{holdline_bin, repo_root, scratch_dir};
 pub use server::{metric_value, raise_own_fd_limit, rss_kib, Server};
 pub use sipp::{

@@ -248,8 +248,10 @@ async fn users_and_groups_are_listed_and_fetched() {
     assert_eq!(
         users,
         json!([
-            { "id": "amos", "name": "Amos Marble", "has_password": false, "contacts": [], "numbers": ["+14255550199"], "origin": "file" },
-            { "id": "bea", "name": "bea", "has_password": false, "contacts": [], "numbers": [], "origin": "file" },
+            { "id": "amos", "name": "Amos Marble", "has_password": false, "contacts": [], "numbers": ["+14255550199"], "origin": "file",
+              "outbound": "none", "clid_policy": null, "identify_by_source": false },
+            { "id": "bea", "name": "bea", "has_password": false, "contacts": [], "numbers": [], "origin": "file",
+              "outbound": "none", "clid_policy": null, "identify_by_source": false },
         ])
     );
     let (status, u) = call(&a.router, "GET", "/api/v1/users/bea", None).await;

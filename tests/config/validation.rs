@@ -421,7 +421,7 @@ fn sip_listen_and_rtp_ports_are_checked() {
 }
 
 #[test]
-fn tls_needs_a_listener_and_host_names_are_refused_until_they_are_served() {
+fn tls_needs_a_listener_and_host_names_are_accepted() {
     // A tls: listener with its files is served now.
     let c = parse(
         "[sip]\nlisten = [\"tls:[::]:5061\"]\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/k.pem\"",
@@ -439,10 +439,43 @@ fn tls_needs_a_listener_and_host_names_are_refused_until_they_are_served() {
             ),
         );
     }
+    // A host name is resolved at run time (RFC 3263 §4), not refused.
+    let c = parse("[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.carrier.example:5060\"")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.trunks[1].proxy.to_string(),
+        "sip:sbc.carrier.example:5060"
+    );
+}
+
+#[test]
+fn dns_servers_are_ip_and_port() {
+    let c = parse("[sip]\ndns_servers = [\"127.0.0.1:5353\", \"[::1]:53\"]")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.sip
+            .dns_servers
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        ["127.0.0.1:5353", "[::1]:53"]
+    );
+    assert!(parse("")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .sip
+        .dns_servers
+        .is_empty());
     assert_problem(
-        "[[trunk]]\nid = \"t2\"\nproxy = \"sip:sbc.carrier.example:5060\"",
-        "trunk \"t2\": proxy \"sip:sbc.carrier.example:5060\" names the host \"sbc.carrier.example\", \
-         and host names are not resolved yet; give the SBC's IP address",
+        "[sip]\ndns_servers = [\"192.0.2.53\"]",
+        "[sip]: dns_servers entry \"192.0.2.53\" is not IP:port (\"192.0.2.53:53\", \"[2001:db8::53]:53\")",
+    );
+    assert_problem(
+        "[sip]\ndns_servers = []",
+        "[sip]: dns_servers is empty; give IP:port of at least one server, or leave it out to use /etc/resolv.conf",
+    );
+    assert_problem(
+        "[sip]\ndns_servers = [\"127.0.0.1:53\", \"127.0.0.1:53\"]",
+        "[sip]: dns_servers entry \"127.0.0.1:53\" is given twice",
     );
 }
 

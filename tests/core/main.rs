@@ -27,6 +27,8 @@
 //! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
 //! - `user_features`: INVITEs from users challenged with 407, feature codes, users calling
 //!   users, agents busy on such calls.
+//! - `outbound_calls`: users' calls to external numbers (classes, blocked prefixes,
+//!   caller-ID policies in From / P-Asserted-Identity, nothing unauthenticated to a trunk).
 
 mod abandon_log;
 mod admission;
@@ -34,9 +36,11 @@ mod agent_legs;
 mod attended;
 mod devices;
 mod dial_strings;
+mod early_media;
 mod hostile_media;
 mod large_requests;
 mod media_timeouts;
+mod outbound_calls;
 mod provisioning;
 mod queue_scenarios;
 mod refer_reconfigure;

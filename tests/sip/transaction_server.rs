@@ -296,7 +296,10 @@ fn server_non_invite_resends_last_response_until_timer_j() {
     // transactions completed within a second end together.
     assert_eq!(l.poll_timeout(), Some(ms(33_000)));
     assert_eq!(run_until(&mut l, ms(32_999)), Vec::<u64>::new());
-    assert!(!l.is_empty(), "still absorbing retransmissions before Timer J");
+    assert!(
+        !l.is_empty(),
+        "still absorbing retransmissions before Timer J"
+    );
     assert_eq!(run_until(&mut l, ms(33_000)), Vec::<u64>::new());
     assert!(l.is_empty());
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use crate::api::error::ApiError;
 use crate::api::spec::{id_field, read_body, ShapeError};
+use crate::config::outbound::RawClidPolicy;
 use crate::config::raw::{RawGroup, RawNumber, RawQueue, RawUser};
 use crate::number::E164;
 use crate::store::Kind;
@@ -17,6 +18,7 @@ pub(super) fn drop_output_fields(kind: Kind, body: &mut Value) {
         Kind::Number => &["origin", "assigned_to"],
         Kind::User => &["origin", "has_password"],
         Kind::Group => &["origin"],
+        Kind::ClidPolicy => &["origin", "granted_to"],
     };
     if let Value::Object(m) = body {
         for k in output_only {
@@ -59,6 +61,7 @@ pub(super) fn identify(kind: Kind, mut body: Value) -> Result<(String, Value), A
         Kind::User => read_body::<RawUser>(&body).map(drop),
         Kind::Group => read_body::<RawGroup>(&body).map(drop),
         Kind::Queue => read_body::<RawQueue>(&body).map(drop),
+        Kind::ClidPolicy => read_body::<RawClidPolicy>(&body).map(drop),
     }
     .map_err(shape)?;
     let id = canonical_id(kind, &text);

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::api::error::ApiError;
 use crate::api::spec::{group_body, number_body, queue_body, read_body, user_body, ShapeError};
 use crate::audio::{DecodeOptions, PromptCache};
+use crate::config::outbound::RawClidPolicy;
 use crate::config::raw::{RawConfig, RawGroup, RawNumber, RawQueue, RawUser};
 use crate::config::validate::validate;
 use crate::config::{missing_files, Config, Problem};
@@ -93,6 +94,7 @@ fn merged(store: &Store, file: &FileSource, changes: &[Change]) -> Result<RawCon
     raw.user.clear();
     raw.group.clear();
     raw.queue.clear();
+    raw.clid_policy.clear();
     for kind in Kind::ALL {
         let mut rows = store.list(kind)?;
         for change in changes {
@@ -122,6 +124,9 @@ fn merged(store: &Store, file: &FileSource, changes: &[Change]) -> Result<RawCon
                 Kind::Queue => raw
                     .queue
                     .push(read_body::<RawQueue>(&row.body).map_err(shape)?),
+                Kind::ClidPolicy => raw
+                    .clid_policy
+                    .push(read_body::<RawClidPolicy>(&row.body).map_err(shape)?),
             }
         }
     }
@@ -158,5 +163,9 @@ pub(super) fn declared_objects(raw: &RawConfig) -> Vec<ObjectRow> {
             .iter()
             .map(|q| row(Kind::Queue, q.id.clone(), queue_body(q))),
     );
+    out.extend(raw.clid_policy.iter().map(|c| {
+        let body = crate::api::spec::clid_policy_body(c);
+        row(Kind::ClidPolicy, c.id.clone(), body)
+    }));
     out
 }

@@ -11,8 +11,8 @@
 //! writes it to the store through the API's provisioning, so it survives a restart and shows
 //! in `GET /api/v1/agents/{id}`.
 //!
-//! What this does not do: let a user call out through a trunk (only users and feature codes
-//! are reached this way).
+//! An INVITE for a number that is neither a user's nor a feature code is a user's call out
+//! through a trunk (`core::outbound`), challenged the same way.
 
 use crate::b2bua::admission::BanReason;
 use crate::b2bua::legs::PendingInvite;
@@ -64,20 +64,48 @@ impl Core {
 
     fn on_direct_invite(&mut self, now: Time, invite: PendingInvite) {
         let target = self.direct_target(&invite);
+        let outbound = match target {
+            None => self.outbound_dial(&invite),
+            Some(_) => None,
+        };
+        // A user without a password recognised by the address of a static contact (only
+        // when their configuration says so).
+        if let Some(user) = self.user_by_source(invite.from) {
+            return self.direct_invite_from(now, invite, &user, target, outbound);
+        }
         // Where users can authenticate, every INVITE for no service is challenged first, so
         // a scanner cannot tell a user id or extension from a number nobody has (the 404
         // comes only after valid credentials). Where none can, there is nothing to hide.
         if target.is_none() && !self.registrar.has_accounts() {
             return self.legs.refuse_invite(now, invite, 404, Vec::new());
         }
+        let offered = invite
+            .req
+            .headers
+            .get(&crate::sip::header::HeaderName::ProxyAuthorization)
+            .is_some();
         let user = match self
             .registrar
             .authenticate_invite(now, &invite.req, invite.from)
         {
             Ok(user) => user,
             Err(answer) => {
-                self.legs
-                    .refuse_invite(now, invite, answer.status, answer.headers);
+                let stale = answer
+                    .headers
+                    .iter()
+                    .any(|(_, v)| v.to_ascii_lowercase().contains("stale=true"));
+                // A call out whose credentials failed is refused outright (RFC 3261
+                // §21.4.4), not challenged again: nothing unauthenticated reaches a trunk,
+                // and a phone with the wrong password stops here. A stale nonce is only
+                // asked again (RFC 7616 §3.3).
+                let (status, headers) = match outbound.is_some() && offered && !stale {
+                    true => {
+                        self.outbound_refused();
+                        (403, Vec::new())
+                    }
+                    false => (answer.status, answer.headers),
+                };
+                self.legs.refuse_invite(now, invite, status, headers);
                 if let Some((addr, period)) = answer.ban {
                     self.admission
                         .ban_for(now, addr, BanReason::AuthFailures, period);
@@ -91,10 +119,24 @@ impl Core {
             self.admission
                 .mark_authenticated(now, invite.from.addr.ip());
         }
-        match target {
-            Some(DirectTarget::Feature(code)) => self.feature_code(now, invite, &user, code),
-            Some(DirectTarget::User(callee)) => self.call_user(now, invite, &user, &callee),
-            None => self.legs.refuse_invite(now, invite, 404, Vec::new()),
+        self.direct_invite_from(now, invite, &user, target, outbound);
+    }
+
+    /// An INVITE for no service from `user`, who is known: a feature code, a call to a user,
+    /// a call out, or 404.
+    fn direct_invite_from(
+        &mut self,
+        now: Time,
+        invite: PendingInvite,
+        user: &UserId,
+        target: Option<DirectTarget>,
+        outbound: Option<super::outbound::OutboundDial>,
+    ) {
+        match (target, outbound) {
+            (Some(DirectTarget::Feature(code)), _) => self.feature_code(now, invite, user, code),
+            (Some(DirectTarget::User(callee)), _) => self.call_user(now, invite, user, &callee),
+            (None, Some(dial)) => self.call_out(now, invite, user, dial),
+            (None, None) => self.legs.refuse_invite(now, invite, 404, Vec::new()),
         }
     }
 
@@ -218,7 +260,13 @@ impl Core {
     /// `caller` calls `callee`: DND or nowhere to ring is 480 (RFC 3261 §21.4.18), on a call
     /// already (a call to oneself included: this very one) 486 (§21.4.24); else every device
     /// of the callee rings.
-    fn call_user(&mut self, now: Time, invite: PendingInvite, caller: &UserId, callee: &UserId) {
+    pub(super) fn call_user(
+        &mut self,
+        now: Time,
+        invite: PendingInvite,
+        caller: &UserId,
+        callee: &UserId,
+    ) {
         let dnd = self.applied.settings.dnd.contains(callee.as_str());
         let status = if dnd || self.locations.ring_targets(callee).is_empty() {
             Some(480)

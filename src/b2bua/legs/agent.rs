@@ -19,7 +19,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::header::HeaderName;
 use crate::sip::message::{Request, Response};
 use crate::sip::method::Method;
-use crate::sip::sdp::{Direction, LocalMedia, LocalSession, SessionDescription};
+use crate::sip::sdp::{Direction, LocalMedia, LocalSession, NegotiatedMedia, SessionDescription};
 use crate::sip::transaction::build_cancel;
 use crate::sip::transport::{Peer, Transport};
 use crate::sip::typed::{quote_display, NameAddr};
@@ -123,6 +123,9 @@ pub struct Leg {
     /// The agent's 2xx carried no usable answer (§13.2.1), so the leg is hung up unbridged:
     /// it ends as a refusal (488), not as a call that took place.
     pub unusable_answer: bool,
+    /// The media a provisional response's SDP answer set up (early media, RFC 3261
+    /// §13.2.1), reported once; the 2xx repeats that answer.
+    pub early: Option<NegotiatedMedia>,
     /// Our CANCEL says the call was answered on another device (RFC 3326 §2).
     pub completed_elsewhere: bool,
     /// The RFC 4028 session timer the 2xx agreed, if any.
@@ -204,8 +207,13 @@ impl Legs {
             ),
         };
         h.push(HeaderName::Contact, contact);
-        // RFC 3325: the caller's identity for phones that display it over From.
-        if ring.caller.is_some() {
+        // RFC 3325: the caller's identity for phones that display it over From; an
+        // identity given with the extra headers (a user's outbound call, whose From may be
+        // anonymous) replaces it.
+        let asserted = extra
+            .iter()
+            .any(|(n, _)| *n == HeaderName::PAssertedIdentity);
+        if ring.caller.is_some() && !asserted {
             h.push(
                 HeaderName::PAssertedIdentity,
                 NameAddr::new(caller_uri).to_string(),
@@ -259,6 +267,7 @@ impl Legs {
                 }),
                 ring_reported: false,
                 unusable_answer: false,
+                early: None,
                 completed_elsewhere: false,
                 session: None,
             },
@@ -315,6 +324,10 @@ impl Legs {
                 l.ring_reported = true;
                 self.out.media.push_back(Event::LegRinging { leg });
             }
+            self.note_early_media(leg, &resp);
+            let Some(l) = self.agents.legs.get_mut(&leg) else {
+                return;
+            };
             match l.state {
                 LegState::Calling => l.state = LegState::Ringing,
                 LegState::Cancelling { cancel_sent: false } => {
@@ -375,9 +388,11 @@ impl Legs {
             return;
         }
         l.state = LegState::Answered(Box::new(made));
+        // After early media the offer is answered already (an unreliable 18x's answer is
+        // repeated in the 2xx, RFC 3261 §13.2.1): that answer stands.
         let media = match SessionDescription::parse(&resp.body) {
-            Ok(answer) => l.sdp.process_answer(&answer).ok(),
-            Err(_) => None,
+            Ok(answer) => l.sdp.process_answer(&answer).ok().or(l.early.clone()),
+            Err(_) => l.early.clone(),
         };
         let Some(media) = media else {
             // §13.2.1: a 2xx to our offer must carry an acceptable answer; without one there
@@ -395,6 +410,46 @@ impl Legs {
         });
         self.out.events.push_back(LegEvent::LegAnswered { leg });
         self.start_leg_timer(now, leg, &resp);
+    }
+
+    /// An 18x with an SDP answer while the leg rings: early media (RFC 3261 §13.2.1; RFC 3960
+    /// §3: the far end's announcement or ring-back is for the caller to hear). Reported once
+    /// to the switch, which decides whether the caller hears it (a forward's far end: it
+    /// starts the stream with [`Legs::early_media`]) or not (an agent's phone rings while
+    /// the caller hears its music).
+    fn note_early_media(&mut self, leg: LegHandle, resp: &Response) {
+        let Some(l) = self.agents.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.early.is_some()
+            || resp.status == 100
+            || resp.body.is_empty()
+            || !matches!(l.state, LegState::Calling | LegState::Ringing)
+        {
+            return;
+        }
+        let Ok(answer) = SessionDescription::parse(&resp.body) else {
+            return;
+        };
+        let Ok(media) = l.sdp.process_answer(&answer) else {
+            return;
+        };
+        l.early = Some(media);
+        self.out.events.push_back(LegEvent::LegEarlyMedia { leg });
+    }
+
+    /// The media plane's start of a ringing leg's early media, when it has any.
+    pub fn early_media(&self, leg: LegHandle) -> Option<Event> {
+        let l = self.agents.legs.get(&leg)?;
+        if !matches!(l.state, LegState::Calling | LegState::Ringing) {
+            return None;
+        }
+        Some(Event::LegEarlyMedia {
+            leg,
+            call: l.call,
+            rtp_port: l.rtp_port,
+            media: l.early.clone()?,
+        })
     }
 
     /// A second 2xx from another fork: its dialog is not wanted (§13.2.2.4: ACK, then BYE

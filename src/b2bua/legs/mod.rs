@@ -90,6 +90,8 @@ pub(crate) enum LegEvent {
     ReferAnswered { call: CallHandle, status: u16 },
     /// An agent answered (the media plane has its [`Event::LegAnswered`]).
     LegAnswered { leg: LegHandle },
+    /// A leg's far end sent early media (the media plane has its [`Event::LegEarlyMedia`]).
+    LegEarlyMedia { leg: LegHandle },
     /// An agent leg is over (refused, unanswered, cancelled or hung up).
     LegEnded { leg: LegHandle, outcome: LegOutcome },
     /// An agent asked for a transfer (REFER on its leg); unanswered until the switch decides

@@ -15,6 +15,7 @@ use crate::sip::header::HeaderName;
 use crate::sip::message::{Request, Response};
 use crate::sip::method::Method;
 use crate::sip::transaction::ClientTxId;
+use crate::sip::transport::Peer;
 use crate::sip::typed::NameAddr;
 use crate::sip::uri::Uri;
 use crate::time::Time;
@@ -58,9 +59,10 @@ impl Legs {
         }
     }
 
-    /// Sends an OPTIONS to a trunk's SBC; its outcome comes from [`Legs::poll_sbc_probe`].
-    pub fn send_sbc_probe(&mut self, now: Time, sbc: &Uri) -> bool {
-        match self.send_options(now, sbc) {
+    /// Sends an OPTIONS to a trunk's SBC at `dest` (its address, or the one DNS gave for its
+    /// name); its outcome comes from [`Legs::poll_sbc_probe`].
+    pub fn send_sbc_probe(&mut self, now: Time, sbc: &Uri, dest: Peer) -> bool {
+        match self.send_options_to(now, sbc, dest) {
             Some(id) => {
                 self.probes.sbc_in_flight.insert(id, sbc.clone());
                 true
@@ -76,6 +78,10 @@ impl Legs {
 
     fn send_options(&mut self, now: Time, contact: &Uri) -> Option<ClientTxId> {
         let dest = peer_of(contact)?;
+        self.send_options_to(now, contact, dest)
+    }
+
+    fn send_options_to(&mut self, now: Time, contact: &Uri, dest: Peer) -> Option<ClientTxId> {
         let local = self.listener(dest.transport);
         let (host, _) = self.advertised(dest.transport, local, None);
         let via = self.new_via(&dest, local);

@@ -275,7 +275,7 @@ impl Switch {
     }
 
     /// Counts `user` onto (or off) a call; the engine hears when they become busy or free.
-    fn busy(&mut self, cx: &mut Ctx, user: &UserId, on: bool) {
+    pub(super) fn busy(&mut self, cx: &mut Ctx, user: &UserId, on: bool) {
         let n = self.direct.on_call.entry(user.clone()).or_insert(0);
         let before = *n;
         *n = if on {

@@ -10,9 +10,11 @@
 //! - `transfer`: forwards of answered calls and agents' REFERs.
 //! - `attended`: agents' attended transfers (REFER with Replaces).
 //! - `direct`: users' calls to users, feature-code calls, and who is busy on any call.
+//! - `outbound`: users' calls to external numbers through a trunk.
 
 mod attended;
 mod direct;
+mod outbound;
 mod queueing;
 mod transfer;
 mod view;
@@ -35,6 +37,7 @@ use super::provisioning::LoggedEvent;
 use super::settings::Settings;
 
 pub(crate) use self::direct::Caller;
+pub(crate) use self::outbound::ShownIdentity;
 use self::queueing::Rings;
 use self::transfer::Transfers;
 
@@ -48,6 +51,8 @@ pub(crate) struct Ctx<'a> {
     pub media: &'a mut VecDeque<Event>,
     /// Trunk SBCs' health: down ones are skipped by failover.
     pub health: &'a super::sbc_health::Health,
+    /// What DNS gave for trunk SBCs named by host (`sbc_dns`).
+    pub addresses: &'a super::sbc_dns::SbcAddresses,
 }
 
 impl Ctx<'_> {
@@ -81,6 +86,8 @@ enum CallTimer {
     UserNoAnswer,
     /// An external forward's SBC sent no provisional response in time: the next one.
     FirstResponse,
+    /// A user's outbound call: its SBC sent no provisional response in time.
+    OutboundFirstResponse,
 }
 
 /// The engine's calls and ours, both ways, and where each caller sits.
@@ -127,6 +134,8 @@ pub(crate) struct Switch {
     timers: BTreeSet<(Time, CallHandle, CallTimer)>,
     /// Users' calls to users, feature-code calls, who is busy.
     direct: direct::Direct,
+    /// Users' calls to external numbers.
+    outbound: outbound::Outbound,
     /// How long our REFER to a caller's side may go without an outcome (64·T1).
     refer_timeout: Duration,
     log: Log,
@@ -148,6 +157,7 @@ impl Switch {
             transfers: Transfers::default(),
             timers: BTreeSet::new(),
             direct: direct::Direct::default(),
+            outbound: outbound::Outbound::default(),
             refer_timeout,
             log: Log::default(),
         }
@@ -193,6 +203,9 @@ impl Switch {
                 CallTimer::FeatureDone => self.feature_done(cx, call),
                 CallTimer::UserNoAnswer => self.user_no_answer(cx, call),
                 CallTimer::FirstResponse => self.first_response_timed_out(cx, call),
+                CallTimer::OutboundFirstResponse => {
+                    self.outbound_first_response_timed_out(cx, call)
+                }
             }
         }
     }
@@ -208,6 +221,7 @@ impl Switch {
             LegEvent::CallerGone { call } => {
                 self.timers.retain(|(_, h, _)| *h != call);
                 self.direct_caller_gone(cx, call);
+                self.outbound_caller_gone(cx, call);
                 self.caller_gone(cx, call);
             }
             LegEvent::CallerReplaces { call, replaced } => self.caller_replaced(cx, call, replaced),
@@ -216,12 +230,15 @@ impl Switch {
                 self.on_caller_refer_response(cx, call, status)
             }
             LegEvent::LegAnswered { leg } => {
-                if !self.direct_leg_answered(cx, leg) {
+                if !self.outbound_leg_answered(cx, leg) && !self.direct_leg_answered(cx, leg) {
                     self.on_leg_answered(cx, leg)
                 }
             }
+            LegEvent::LegEarlyMedia { leg } => self.forward_early_media(cx, leg),
             LegEvent::LegEnded { leg, outcome } => {
-                if !self.direct_leg_ended(cx, leg, outcome) {
+                if !self.outbound_leg_ended(cx, leg, outcome)
+                    && !self.direct_leg_ended(cx, leg, outcome)
+                {
                     self.on_leg_ended(cx, leg, outcome)
                 }
             }

@@ -64,6 +64,8 @@ pub(crate) struct Transfers {
     pub referred: HashMap<CallHandle, Destination>,
     /// External forwards and the SBCs / trunks left to try (`b2bua::trunk`).
     pub failover: HashMap<CallHandle, Failover>,
+    /// Callers hearing a forward leg's early media instead of their music.
+    pub early: HashMap<CallHandle, LegHandle>,
 }
 
 /// An external forward in flight: one attempt at a time, the rest in order.
@@ -90,6 +92,15 @@ impl Switch {
         let Some(&caller) = self.rings.bridged.get(&leg) else {
             return refuse(cx, 403, "No call to transfer");
         };
+        // Toll fraud: the far end of a user's outbound call is a carrier's party, who may
+        // not make holdline place calls (a REFER back out through a trunk, or into a queue).
+        if self.is_outbound_call(caller) {
+            tracing::warn!(
+                leg = leg.0,
+                "REFER from the far end of an outbound call refused"
+            );
+            return refuse(cx, 403, "Transfer not allowed");
+        }
         // RFC 3515 §2.4.1: exactly one Refer-To.
         let values: Vec<&str> = req.headers.get_all(&HeaderName::ReferTo).collect();
         let refer_to = match values.as_slice() {
@@ -165,9 +176,13 @@ impl Switch {
             // One SBC at a time, the next when it fails (RFC 3263 §4.3, `b2bua::trunk`).
             let legs = &mut *cx.legs;
             let (health, now) = (cx.health, cx.now);
-            let mut rest = trunk::attempts(cx.settings.dial_plan.trunks(), target, trunk, || {
-                legs.random_u32()
-            });
+            let mut rest = trunk::attempts(
+                cx.settings.dial_plan.trunks(),
+                cx.addresses,
+                target,
+                trunk,
+                || legs.random_u32(),
+            );
             // Down SBCs, and those a 503 sent away for a while, are skipped (`sbc_health`).
             rest.retain(|a| health.usable(now, &a.trunk, &a.sbc));
             let failover = Failover {
@@ -475,6 +490,44 @@ impl Switch {
         }
     }
 
+    /// A forward leg's far end sent early media (a 183 with SDP: its ring-back tone or an
+    /// announcement, RFC 3960 §3): the caller hears it instead of its music until the leg
+    /// answers (then it stays bridged) or fails (then the music comes back while the next SBC
+    /// is tried). The caller of a forward leg is always answered (an unanswered one is
+    /// redirected with 302, never dialled for). One leg at a time: a second forked leg's
+    /// early media is not mixed in.
+    pub(super) fn forward_early_media(&mut self, cx: &mut Ctx, leg: LegHandle) {
+        let Some(fwd) = self.transfers.legs.get(&leg) else {
+            return;
+        };
+        let call = fwd.call;
+        if self.transfers.early.contains_key(&call) || !cx.legs.has_call(call) {
+            return;
+        }
+        let Some(start) = cx.legs.early_media(leg) else {
+            return;
+        };
+        tracing::info!(
+            call = call.0,
+            leg = leg.0,
+            "forward's early media relayed to the caller"
+        );
+        self.transfers.early.insert(call, leg);
+        cx.emit(start);
+        cx.emit(Event::Bridge { call, leg });
+    }
+
+    /// A forward leg that was relaying early media to its caller is over: the caller hears its
+    /// music again.
+    fn end_early_media(&mut self, cx: &mut Ctx, call: CallHandle, leg: LegHandle) {
+        if self.transfers.early.get(&call) == Some(&leg) {
+            self.transfers.early.remove(&call);
+            if cx.legs.has_call(call) {
+                cx.emit(Event::Unbridge { call });
+            }
+        }
+    }
+
     /// A forward leg answered: the first answer wins and is bridged to the caller; the other
     /// contacts stop ringing.
     pub(super) fn forward_leg_answered(&mut self, cx: &mut Ctx, leg: LegHandle) {
@@ -482,6 +535,9 @@ impl Switch {
         let Some(fwd) = self.transfers.legs.remove(&leg) else {
             return;
         };
+        // Its early media, if any, becomes the call's media (the Bridge below replaces
+        // another leg's, whose leg is cancelled with the rest).
+        self.transfers.early.remove(&fwd.call);
         self.transfers.failover.remove(&fwd.call);
         self.clear_first_response_timer(fwd.call);
         self.cancel_forward_legs(cx, fwd.call, true);
@@ -506,6 +562,7 @@ impl Switch {
         let Some(fwd) = self.transfers.legs.remove(&leg) else {
             return;
         };
+        self.end_early_media(cx, fwd.call, leg);
         if let Some(f) = self.transfers.failover.get_mut(&fwd.call) {
             if f.current == Some(leg) {
                 f.current = None;
@@ -539,6 +596,7 @@ impl Switch {
 
     /// The caller is gone: its forward legs stop ringing, a REFER to it is moot.
     pub(crate) fn cancel_forwards(&mut self, cx: &mut Ctx, handle: CallHandle) {
+        self.transfers.early.remove(&handle);
         self.end_referral(handle);
         self.transfers.failover.remove(&handle);
         self.clear_first_response_timer(handle);
