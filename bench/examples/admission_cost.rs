@@ -147,6 +147,7 @@ fn core(config: &Config, admission: bool) -> Core {
     let settings = CoreSettings {
         listeners: vec![(Transport::Udp, local)],
         seed: 42,
+        key_seed: [1; 32],
         limits: Limits::default(),
         transactions: Default::default(),
     };

@@ -97,6 +97,8 @@ pub struct Counters {
     pub sip_requests: BTreeMap<(String, String), u64>,
     /// RTP and RTCP packets strict RTP dropped: from a source no call latched.
     pub rtp_dropped_foreign: u64,
+    /// SRTP and SRTCP packets dropped: failed authentication or replayed (RFC 3711 §3.3).
+    pub srtp_refused: u64,
     /// SIP connections (TCP): open, the cap, refused and closed for time.
     pub connections: ConnectionCounters,
     /// Admission control's counters.

@@ -134,6 +134,7 @@ pub fn render(config: &Config, live: &LiveSnapshot, prefs: &AgentPrefs) -> Strin
         );
     }
     rtp_strict(&mut out, counters);
+    srtp(&mut out, counters);
     connections(&mut out, &counters.connections);
     connection_reuse(&mut out, &counters.connections);
     admission(&mut out, &counters.admission);
@@ -157,6 +158,17 @@ fn rtp_strict(out: &mut String, counters: &super::live::Counters) {
         "holdline_rtp_dropped_foreign_total {}",
         counters.rtp_dropped_foreign
     );
+}
+
+/// SRTP packets refused: forged, damaged or replayed media aimed at a call's port.
+fn srtp(out: &mut String, counters: &super::live::Counters) {
+    header(
+        out,
+        "holdline_srtp_refused_total",
+        "counter",
+        "SRTP and SRTCP packets dropped: failed authentication or replayed (RFC 3711).",
+    );
+    let _ = writeln!(out, "holdline_srtp_refused_total {}", counters.srtp_refused);
 }
 
 /// The SIP connection series: open and cap (gauges), admitted, refused by reason and closed

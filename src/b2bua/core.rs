@@ -53,6 +53,9 @@ pub struct CoreSettings {
     pub listeners: Vec<(Transport, SocketAddr)>,
     /// Seed for tags, branches and SDP session ids (the runtime passes OS randomness).
     pub seed: u64,
+    /// Seed for SDES master keys (RFC 4568): 256 bits of OS randomness from the runtime, so a
+    /// key cannot be derived from anything else the core sends.
+    pub key_seed: [u8; 32],
     pub limits: Limits,
     pub transactions: transaction::Config,
 }
@@ -629,6 +632,7 @@ impl Core {
     pub fn reconfigure(&mut self, now: Time, config: &Config) {
         self.settings = Arc::new(Settings::new(config));
         self.legs.reconfigure_transports(config);
+        self.legs.reconfigure_srtp(config);
         self.admission.reconfigure(config);
         self.legs.set_session_timer(config.sip.session_timer);
         let dropped = self.registrar.reconfigure(config);

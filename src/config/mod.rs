@@ -42,6 +42,7 @@ pub mod targets;
 pub mod uri;
 pub mod validate;
 mod validate_queue;
+mod validate_srtp;
 mod validate_tls;
 mod validate_trunk;
 

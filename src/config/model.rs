@@ -101,6 +101,8 @@ pub struct SipConfig {
     pub connections: ConnectionsConfig,
     /// `[sip] session_expires` / `min_se`: RFC 4028 session timers on caller dialogs.
     pub session_timer: SessionTimerConfig,
+    /// `[sip] srtp`: SRTP policy for callers that are neither a trunk nor a user.
+    pub srtp: crate::sip::sdp::SrtpPolicy,
     /// `[sip] dns_servers`: where trunk SBC host names are looked up. Empty: the system's
     /// resolver configuration (/etc/resolv.conf).
     pub dns_servers: Vec<std::net::SocketAddr>,
@@ -294,6 +296,8 @@ pub struct User {
     pub contacts: Vec<Uri>,
     /// The user's own numbers (kind `user`).
     pub numbers: Vec<E164>,
+    /// `srtp`: this user's SRTP policy; `None`: `[sip] srtp`.
+    pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
 
 /// `[[group]]`
@@ -324,6 +328,8 @@ pub struct Trunk {
     pub dialling: super::dial::DialRules,
     /// Present exactly when the proxy is reached over TLS.
     pub tls: Option<TrunkTls>,
+    /// `srtp`: the trunk's SRTP policy; `None`: `[sip] srtp`.
+    pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
 
 impl Trunk {

@@ -69,6 +69,8 @@ pub struct RawSip {
     pub connections: RawConnections,
     pub session_expires: Option<i64>,
     pub min_se: Option<i64>,
+    /// SRTP policy for callers that are neither a trunk nor a user (see `validate_srtp`).
+    pub srtp: Option<String>,
     /// DNS servers (`IP:port`) for trunk SBCs given by host name; absent: /etc/resolv.conf.
     pub dns_servers: Option<Vec<String>>,
 }
@@ -133,6 +135,8 @@ pub struct RawUser {
     pub numbers: Vec<String>,
     /// Checked in [`super::features`].
     pub extension: Option<String>,
+    /// SRTP policy for this user's calls (see `validate_srtp`); absent: `[sip] srtp`.
+    pub srtp: Option<String>,
     /// `none` | `national` | `international`; checked in [`super::outbound`], as are the two
     /// below.
     pub outbound: Option<String>,
@@ -177,6 +181,8 @@ pub struct RawTrunk {
     pub tls_name: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// SRTP policy for calls from and to this trunk (see `validate_srtp`).
+    pub srtp: Option<String>,
 }
 
 /// `sbcs = [{ uri = "sip:192.0.2.10:5060", priority = 1, weight = 50 }, …]` of a trunk.

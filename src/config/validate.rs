@@ -88,6 +88,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let features = super::features::features(&raw, &mut p);
     let outbound = super::outbound::outbound(&raw, &numbers, &users, &mut p);
     super::validate_tls::tls(&raw, base_dir, &sip, &users, &mut trunks, &queues, &mut p);
+    super::validate_srtp::trunks(&raw.trunk, &mut trunks, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }
@@ -294,6 +295,7 @@ fn sip(raw: &RawSip, base_dir: &Path, p: &mut Problems) -> SipConfig {
         t1: Duration::from_millis(u64::try_from(t1).unwrap_or(500)),
         connections: connections(&raw.connections, t1, p),
         session_timer: session_timer(raw, p),
+        srtp: super::validate_srtp::sip_policy(raw, p),
         dns_servers: dns_servers(raw, p),
     }
 }
@@ -788,6 +790,7 @@ fn users(raw: &[RawUser], numbers: &[Number], p: &mut Problems) -> Vec<User> {
                 password: u.password.clone(),
                 contacts,
                 numbers: user_numbers,
+                srtp: super::validate_srtp::policy(&subj, u.srtp.as_deref(), p),
             });
         }
     }

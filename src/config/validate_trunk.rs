@@ -59,6 +59,7 @@ pub(super) fn trunks(raw: &[RawTrunk], p: &mut Problems) -> Vec<Trunk> {
                 auth,
                 dialling,
                 tls: None,
+                srtp: None,
             });
         }
     }

@@ -28,6 +28,7 @@ pub mod packet;
 pub mod relay;
 pub mod rtcp;
 pub mod session;
+pub mod srtp;
 pub mod stream;
 
 pub use packet::Ssrc;

@@ -243,6 +243,7 @@ pub(crate) fn snapshot(core: &Core, now: Time, tally: &Tally, rtp_streams: usize
             sip_requests: core.answers().clone(),
             // The media plane's and the transport's: filled in by `answer`.
             rtp_dropped_foreign: 0,
+            srtp_refused: 0,
             connections: ConnectionCounters::default(),
             admission: AdmissionCounters {
                 bans_active: bans.len() as u64,

@@ -149,6 +149,7 @@ pub async fn run_provisioned(
     let settings = CoreSettings {
         listeners: listeners.addresses(),
         seed: rand::random(),
+        key_seed: rand::random(),
         limits,
         transactions: transaction_config(&config),
     };
@@ -388,9 +389,11 @@ pub async fn run_provisioned(
                     connections.tls = tls.counters();
                 }
                 let dropped_foreign = plane.dropped_foreign();
+                let srtp_refused = plane.srtp_refused();
                 live::answer(request, &mut core, now, &tally, rtp, |counters| {
                     counters.connections = connections;
                     counters.rtp_dropped_foreign = dropped_foreign;
+                    counters.srtp_refused = srtp_refused;
                 });
             }
             _ = &mut shutdown, if deadline.is_none() => {

@@ -61,6 +61,7 @@ impl Harness {
         let settings = CoreSettings {
             listeners: vec![(Transport::Udp, local), (Transport::Tcp, local)],
             seed: 7,
+            key_seed: [7; 32],
             limits: Limits::default(),
             transactions: Default::default(),
         };

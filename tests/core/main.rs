@@ -27,6 +27,8 @@
 //! - `unparsable_rport`: where the stateless 400 to an unparsable request goes (RFC 3581 §4).
 //! - `user_features`: INVITEs from users challenged with 407, feature codes, users calling
 //!   users, agents busy on such calls.
+//! - `srtp`: SDES answers by transport and policy (488 under `required`), our key kept
+//!   across re-INVITEs.
 //! - `outbound_calls`: users' calls to external numbers (classes, blocked prefixes,
 //!   caller-ID policies in From / P-Asserted-Identity, nothing unauthenticated to a trunk).
 
@@ -50,6 +52,7 @@ mod rfc4475;
 mod sbc_forwards;
 mod server_header;
 mod session_timers;
+mod srtp;
 mod transfers;
 mod trunk_failover;
 mod trunk_health;

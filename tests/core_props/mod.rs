@@ -182,6 +182,7 @@ impl Sim {
         let settings = CoreSettings {
             listeners: vec![(Transport::Udp, server)],
             seed: 11,
+            key_seed: [11; 32],
             limits: Limits::default(),
             transactions: Default::default(),
         };

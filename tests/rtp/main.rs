@@ -12,3 +12,4 @@ mod latch_props;
 mod media_plane;
 mod pacer_props;
 mod parse_props;
+mod srtp_plane;

@@ -82,6 +82,7 @@ pub fn media(
         ptime_ms: 20,
         direction,
         hold: direction != Direction::SendRecv,
+        srtp: None,
     }
 }
 

@@ -159,7 +159,13 @@ impl Core {
 
     /// Carries out `code` for `user`: 403 when it is not allowed, 404 for a queue extension
     /// nobody has; else the settings change, and the call is answered with a confirmation.
-    fn feature_code(&mut self, now: Time, invite: PendingInvite, user: &UserId, code: FeatureCode) {
+    fn feature_code(
+        &mut self,
+        now: Time,
+        mut invite: PendingInvite,
+        user: &UserId,
+        code: FeatureCode,
+    ) {
         let mut settings = self.applied.settings.clone();
         let mut requests = Vec::new();
         let id = user.as_str().to_owned();
@@ -236,6 +242,8 @@ impl Core {
         let code_text = dialled(&invite);
         let call_id = invite.req.headers.call_id().unwrap_or_default().to_owned();
         let label = QueueId(format!("feature:{code_text}"));
+        // The authenticated user's own SRTP policy, not its source's.
+        invite.srtp = self.applied.config.user(user).and_then(|u| u.srtp);
         let Some(call) = self.legs.open_direct(now, invite, label) else {
             return;
         };
@@ -263,7 +271,7 @@ impl Core {
     pub(super) fn call_user(
         &mut self,
         now: Time,
-        invite: PendingInvite,
+        mut invite: PendingInvite,
         caller: &UserId,
         callee: &UserId,
     ) {
@@ -294,6 +302,8 @@ impl Core {
             .unwrap_or_default();
         let identity = crate::sip::parse::parse_uri(&format!("sip:{caller}@{host}")).ok();
         let label = QueueId(format!("user:{callee}"));
+        // The authenticated caller's own SRTP policy, not its source's.
+        invite.srtp = self.applied.config.user(caller).and_then(|u| u.srtp);
         let Some(call) = self.legs.open_direct(now, invite, label) else {
             return;
         };

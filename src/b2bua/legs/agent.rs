@@ -163,13 +163,39 @@ impl Legs {
         ring: RingRequest,
         extra: Vec<(HeaderName, String)>,
     ) -> Option<LegHandle> {
+        self.ring_inner(now, ring, extra, None)
+    }
+
+    /// [`Legs::ring_with`] under `user_srtp`, the rung user's own SRTP policy (a trunk's,
+    /// found by the SBC's address, applies otherwise).
+    pub(super) fn ring_inner(
+        &mut self,
+        now: Time,
+        ring: RingRequest,
+        extra: Vec<(HeaderName, String)>,
+        user_srtp: Option<crate::sip::sdp::SrtpPolicy>,
+    ) -> Option<LegHandle> {
         let dest = ring.dest.or_else(|| peer_of(&ring.target))?;
+        let srtp_policy = user_srtp.or_else(|| self.srtp.for_trunk(dest.addr.ip()));
+        // RFC 4568 §8.3: SDES keys only over TLS; `required` places no leg otherwise.
+        if srtp_policy == Some(crate::sip::sdp::SrtpPolicy::Required)
+            && dest.transport != Transport::Tls
+        {
+            tracing::warn!(target = %ring.target, "SRTP is required but the target is not reached over TLS; not ringing it");
+            return None;
+        }
         let rtp_port = self.ports.reserve()?;
         let local = self.listener(dest.transport);
         let (host, port) = self.advertised(dest.transport, local, None);
         let media_ip = self.media_ip(local, None);
         let session_id = u64::from(self.rng_u32());
-        let mut sdp = LocalSession::new(LocalMedia::new(media_ip, rtp_port, session_id));
+        let mut local_media = LocalMedia::new(media_ip, rtp_port, session_id);
+        // Under a user's or a trunk's SRTP policy our offer follows it (`required`: RTP/SAVP
+        // with a key of this leg's own).
+        if let Some(policy) = srtp_policy {
+            local_media.srtp = self.srtp_local(policy, dest.transport);
+        }
+        let mut sdp = LocalSession::new(local_media);
         let offer = sdp.offer(Direction::SendRecv);
         let handle = LegHandle(self.new_handle());
         let local_tag = self.new_tag();

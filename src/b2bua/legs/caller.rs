@@ -140,9 +140,10 @@ impl Legs {
                 from,
                 local,
                 tag,
+                srtp: None,
             });
         };
-        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue) {
+        if let Some((handle, info)) = self.open_call(now, tx, req, from, local, tag, &queue, None) {
             // The switch decides: answer (greeting, music, agents), or 486 / forward / 480
             // before answering.
             self.out.events.push_back(LegEvent::CallerArrived {
@@ -167,6 +168,7 @@ impl Legs {
         local: SocketAddr,
         tag: String,
         queue: &crate::config::QueueId,
+        user_srtp: Option<crate::sip::sdp::SrtpPolicy>,
     ) -> Option<(CallHandle, crate::queue::types::CallerInfo)> {
         let source = from.addr.ip();
         let offer = match parse_body(&req) {
@@ -193,7 +195,10 @@ impl Legs {
         };
         let session_id = u64::from(self.rng_u32());
         let media_ip = self.media_ip(local, Some(&req.uri));
-        let mut sdp = LocalSession::new(LocalMedia::new(media_ip, rtp_port, session_id));
+        let mut local_media = LocalMedia::new(media_ip, rtp_port, session_id);
+        let policy = self.srtp.for_peer(source, user_srtp);
+        local_media.srtp = self.srtp_local(policy, from.transport);
+        let mut sdp = LocalSession::new(local_media);
         // Negotiate before ringing so an unusable offer gets 488 at once (§13.3.1.1).
         let answer = match &offer {
             Some(offer) => match sdp.answer(offer) {

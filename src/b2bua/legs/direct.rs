@@ -24,6 +24,8 @@ pub(crate) struct PendingInvite {
     pub local: SocketAddr,
     /// Our To tag for every response to it.
     pub tag: String,
+    /// The SRTP policy of the user the core authenticated (`None`: by source).
+    pub srtp: Option<crate::sip::sdp::SrtpPolicy>,
 }
 
 impl Legs {
@@ -62,8 +64,9 @@ impl Legs {
             from,
             local,
             tag,
+            srtp,
         } = invite;
-        self.open_call(now, tx, req, from, local, tag, &label)
+        self.open_call(now, tx, req, from, local, tag, &label, srtp)
             .map(|(handle, _)| handle)
     }
 }

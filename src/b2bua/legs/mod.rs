@@ -32,6 +32,7 @@ mod refer;
 mod register;
 mod replaces;
 pub mod session_timer;
+mod srtp;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -216,6 +217,10 @@ pub(crate) struct Legs {
     session_due: deadlines::Deadlines<CallHandle>,
     /// The same for agent and forward legs.
     leg_session_due: deadlines::Deadlines<LegHandle>,
+    /// SRTP policies by peer, and the generator of SDES master keys (seeded with OS
+    /// randomness by the runtime: keys must not be guessable from the tag generator's seed).
+    srtp: srtp::SrtpPolicies,
+    keys: StdRng,
 }
 
 impl Legs {
@@ -245,6 +250,8 @@ impl Legs {
             probes: probe::Probes::default(),
             session_due: deadlines::Deadlines::new(),
             leg_session_due: deadlines::Deadlines::new(),
+            srtp: srtp::SrtpPolicies::from_config(config),
+            keys: StdRng::from_seed(settings.key_seed),
         }
     }
 

@@ -125,7 +125,7 @@ impl Switch {
                 auth: None,
                 route: target.route,
             };
-            if let Some(leg) = cx.legs.ring_agent(now, ring) {
+            if let Some(leg) = cx.legs.ring_user_device(now, ring, callee) {
                 self.direct.legs.insert(leg, call);
                 ringing.push(leg);
             }

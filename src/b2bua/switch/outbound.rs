@@ -79,9 +79,13 @@ impl Switch {
         };
         self.busy(cx, user, true);
         let legs = &mut *cx.legs;
-        let mut rest = trunk::attempts(cx.settings.dial_plan.trunks(), target, trunk, || {
-            legs.random_u32()
-        });
+        let mut rest = trunk::attempts(
+            cx.settings.dial_plan.trunks(),
+            cx.addresses,
+            target,
+            trunk,
+            || legs.random_u32(),
+        );
         // Down SBCs, and those a 503 sent away for a while, are skipped (`sbc_health`).
         rest.retain(|a| cx.health.usable(now, &a.trunk, &a.sbc));
         tracing::info!(user = %user, target = %target, attempts = rest.len(), "user calls out");

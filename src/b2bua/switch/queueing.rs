@@ -158,7 +158,7 @@ impl Switch {
                 auth: None,
                 route: target.route,
             };
-            if let Some(leg) = cx.legs.ring_agent(now, ring) {
+            if let Some(leg) = cx.legs.ring_user_device(now, ring, &UserId::from(&agent)) {
                 self.rings.owner.insert(leg, (qcall, agent.clone()));
                 legs.push(leg);
             }

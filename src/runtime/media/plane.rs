@@ -4,7 +4,7 @@
 //! SDP converted into `rtp::session`'s terms here, at the edge).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
@@ -12,8 +12,8 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::receive::{self, CallShared};
-use super::shard::{self, Command, Shard};
+use super::receive::{self, CallShared, Drops};
+use super::shard::{self, Command, SendKeys, Shard};
 use super::sockets::Sockets;
 use super::{CallPrompts, MediaEvent, MediaPlaneConfig, Party};
 use crate::b2bua::{CallHandle, LegHandle};
@@ -21,9 +21,10 @@ use crate::rtp::budget::SendBudget;
 use crate::rtp::inbound::Inbound;
 use crate::rtp::relay::{RelayBuffer, RelayQueue, Tap};
 use crate::rtp::session::{Media, Sessions, Wiring};
+use crate::rtp::srtp::{Keying, Protector, Suite, Unprotector};
 use crate::rtp::stream::{Law, OutgoingStream, Playlist, Source};
 use crate::runtime::clock::Clock;
-use crate::sip::sdp::{Codec, NegotiatedMedia};
+use crate::sip::sdp::{Codec, CryptoSuite, MasterKey, NegotiatedMedia, SdesKeys};
 
 /// The media plane's IO for one party.
 struct CallEntry {
@@ -33,6 +34,9 @@ struct CallEntry {
     receiver: JoinHandle<()>,
     /// While bridged: the queue this party's stream plays (the other side's media).
     inbox: Option<RelayBuffer>,
+    /// The SRTP keys in force (`None`: plain RTP); a re-negotiation that keeps them keeps
+    /// the contexts too, and with them the rollover counters (RFC 3711 §3.3.1).
+    srtp: Option<SdesKeys>,
 }
 
 /// The handle to the media plane.
@@ -45,8 +49,9 @@ pub struct MediaPlane {
     sessions: Sessions<CallHandle, LegHandle>,
     events: mpsc::UnboundedSender<MediaEvent>,
     rng: SmallRng,
-    /// RTP and RTCP packets strict RTP dropped for their source, every party together.
-    dropped_foreign: Arc<AtomicU64>,
+    /// RTP and RTCP packets strict RTP dropped for their source, and SRTP packets that
+    /// failed authentication, every party together.
+    drops: Arc<Drops>,
 }
 
 impl MediaPlane {
@@ -83,7 +88,7 @@ impl MediaPlane {
             sessions: Sessions::new(),
             events,
             rng: SmallRng::from_entropy(),
-            dropped_foreign: Arc::default(),
+            drops: Arc::default(),
         };
         (plane, events_rx)
     }
@@ -188,6 +193,9 @@ impl MediaPlane {
             // RFC 7022 §4.2: a random CNAME per session, so calls cannot be linked.
             format!("{:016x}@holdline", self.rng.gen::<u64>()),
         ));
+        let srtp_keys = media.as_ref().and_then(|m| m.srtp.clone());
+        let (send_keys, receive_keys) = contexts(party, srtp_keys.as_ref());
+        shared.set_srtp(receive_keys);
         let (greeting, music) = prompts.buffers(setup.format.law);
         let stream = OutgoingStream::new(
             &mut self.rng,
@@ -202,6 +210,7 @@ impl MediaPlane {
             shared: shared.clone(),
             target: setup.target,
             budget,
+            srtp: send_keys,
         });
         let receiver = tokio::spawn(receive::receive(
             party,
@@ -210,7 +219,7 @@ impl MediaPlane {
             self.clock,
             self.shards[shard].clone(),
             self.events.clone(),
-            self.dropped_foreign.clone(),
+            self.drops.clone(),
         ));
         self.load[shard] += 1;
         let entry = CallEntry {
@@ -219,6 +228,7 @@ impl MediaPlane {
             shared,
             receiver,
             inbox: None,
+            srtp: srtp_keys,
         };
         self.calls.insert(party, entry);
         // A bridge that waited for this side's stream.
@@ -240,6 +250,26 @@ impl MediaPlane {
         let Some(mut setup) = self.sessions.update(party, media_of(&media)) else {
             return;
         };
+        if let Some(entry) = self.calls.get_mut(&party) {
+            if entry.srtp != media.srtp {
+                // New keys (or SRTP starting or ending, a late offer's answer): new contexts,
+                // before the format change so no packet goes out under the old keys after it.
+                // A side whose key stayed keeps its context, and with it its rollover counter
+                // and replay window (RFC 3711 §3.3.1: a fresh context after 65,536 packets
+                // would guess the wrong index and every packet would fail).
+                let (old, new) = (entry.srtp.as_ref(), media.srtp.as_ref());
+                let send_changed = side(old, true) != side(new, true);
+                let receive_changed = side(old, false) != side(new, false);
+                let (send, receive) = contexts(party, media.srtp.as_ref());
+                if receive_changed {
+                    entry.shared.set_srtp(receive);
+                }
+                if send_changed {
+                    let _ = self.shards[entry.shard].send(Command::Rekey { party, srtp: send });
+                }
+                entry.srtp = media.srtp.clone();
+            }
+        }
         if let Some(entry) = self.calls.get(&party) {
             let buffers = setup
                 .law_changed
@@ -276,7 +306,12 @@ impl MediaPlane {
 
     /// RTP and RTCP packets strict RTP dropped for their source since the start.
     pub fn dropped_foreign(&self) -> u64 {
-        self.dropped_foreign.load(Ordering::Relaxed)
+        self.drops.foreign.load(Ordering::Relaxed)
+    }
+
+    /// SRTP and SRTCP packets dropped for failed authentication or replay since the start.
+    pub fn srtp_refused(&self) -> u64 {
+        self.drops.srtp.load(Ordering::Relaxed)
     }
 
     /// Connects the caller and the agent leg both ways (now, or as soon as both have media).
@@ -390,6 +425,51 @@ impl Drop for MediaPlane {
     fn drop(&mut self) {
         for entry in self.calls.values() {
             entry.receiver.abort();
+        }
+    }
+}
+
+/// One direction's suite and key: ours (what we send) or theirs.
+fn side(keys: Option<&SdesKeys>, ours: bool) -> Option<(CryptoSuite, &MasterKey)> {
+    keys.map(|k| (k.suite, if ours { &k.ours } else { &k.theirs }))
+}
+
+/// SDES keys in RTP's terms.
+fn keying(suite: CryptoSuite, key: &MasterKey) -> Keying<'_> {
+    Keying {
+        suite: match suite {
+            CryptoSuite::AesCm128HmacSha1_80 => Suite::AesCm128HmacSha1_80,
+            CryptoSuite::AesCm128HmacSha1_32 => Suite::AesCm128HmacSha1_32,
+        },
+        key: key.key(),
+        salt: key.salt(),
+    }
+}
+
+/// The SRTP contexts for negotiated keys: ours protect what the shard sends, the peer's open
+/// what the receive task gets. A key the library refuses leaves the stream without media
+/// rather than sending it in the clear.
+fn contexts(party: Party, keys: Option<&SdesKeys>) -> (Option<Box<SendKeys>>, Option<Unprotector>) {
+    let Some(keys) = keys else {
+        return (None, None);
+    };
+    let ours = keying(keys.suite, &keys.ours);
+    let made = Protector::new(ours).and_then(|rtp| {
+        Ok(SendKeys {
+            rtp,
+            rtcp: Protector::new(ours)?,
+        })
+    });
+    let theirs = Unprotector::new(keying(keys.suite, &keys.theirs));
+    match (made, theirs) {
+        (Ok(send), Ok(receive)) => (Some(Box::new(send)), Some(receive)),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::warn!(?party, %err, "SRTP keys refused; the stream stays silent");
+            let send = SendKeys {
+                rtp: Protector::refusing(),
+                rtcp: Protector::refusing(),
+            };
+            (Some(Box::new(send)), Some(Unprotector::refusing()))
         }
     }
 }

@@ -20,6 +20,7 @@ use super::sockets::RecvSocket;
 use super::{MediaEvent, Party};
 use crate::rtp::inbound::Inbound;
 use crate::rtp::relay::Tap;
+use crate::rtp::srtp::Unprotector;
 use crate::runtime::clock::Clock;
 
 /// Receive state shared by a party's receive task, its shard (RTCP report blocks) and the
@@ -31,6 +32,18 @@ pub(crate) struct CallShared {
     /// Wakes the receive task when the expectations change (its timeout deadline moved).
     pub changed: Notify,
     pub cname: String,
+    /// SRTP: authenticates and decrypts what the peer sends (`None`: plain RTP).
+    srtp: Mutex<Option<Unprotector>>,
+}
+
+/// A received datagram after SRTP.
+enum Opened {
+    /// The stream is plain RTP: use the datagram as it is.
+    Plain,
+    /// Authenticated and decrypted.
+    Clear(bytes::BytesMut),
+    /// Failed authentication or a replay (RFC 3711 §3.3: discard).
+    Refused,
 }
 
 impl CallShared {
@@ -40,6 +53,27 @@ impl CallShared {
             tap: Mutex::new(None),
             changed: Notify::new(),
             cname,
+            srtp: Mutex::new(None),
+        }
+    }
+
+    /// Sets (or clears) the peer's SRTP keys: from the next datagram on.
+    pub fn set_srtp(&self, srtp: Option<Unprotector>) {
+        *self.srtp.lock().unwrap_or_else(|e| e.into_inner()) = srtp;
+    }
+
+    fn open(&self, datagram: &[u8], rtcp: bool) -> Opened {
+        let mut srtp = self.srtp.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(srtp) = srtp.as_mut() else {
+            return Opened::Plain;
+        };
+        let opened = match rtcp {
+            false => srtp.rtp(datagram),
+            true => srtp.rtcp(datagram),
+        };
+        match opened {
+            Ok(clear) => Opened::Clear(clear),
+            Err(_) => Opened::Refused,
         }
     }
 
@@ -56,8 +90,18 @@ impl CallShared {
 /// How long to sleep when no RTP timeout is armed (the select still wakes for packets).
 const IDLE: Duration = Duration::from_secs(3600);
 
-/// Runs until aborted: drains RTP and RTCP, latches, relays to a bridged peer, reports DTMF
-/// and the RTP timeout.
+/// What the receive tasks count for `/metrics`, every party together.
+#[derive(Default)]
+pub(crate) struct Drops {
+    /// RTP and RTCP that strict RTP dropped for its source.
+    pub foreign: AtomicU64,
+    /// SRTP and SRTCP that failed authentication or replay checks.
+    pub srtp: AtomicU64,
+}
+
+/// Runs until aborted: drains RTP and RTCP (SRTP: authenticated and decrypted first, before
+/// latching, statistics, DTMF or the bridge see it), latches, relays to a bridged peer, reports
+/// DTMF and the RTP timeout.
 pub(crate) async fn receive(
     party: Party,
     (rtp, rtcp): (RecvSocket, RecvSocket),
@@ -65,7 +109,7 @@ pub(crate) async fn receive(
     clock: Clock,
     shard: std::sync::mpsc::Sender<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
-    dropped_foreign: Arc<AtomicU64>,
+    drops: Arc<Drops>,
 ) {
     let mut buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 2048];
@@ -79,10 +123,22 @@ pub(crate) async fn receive(
         tokio::select! {
             got = rtp.recv_from(&mut buf) => {
                 let Ok((n, from)) = got else { continue };
-                let received = shared.lock().on_rtp(clock.now(), from, &buf[..n]);
+                let clear;
+                let packet = match shared.open(&buf[..n], false) {
+                    Opened::Plain => &buf[..n],
+                    Opened::Clear(c) => {
+                        clear = c;
+                        &clear[..]
+                    }
+                    Opened::Refused => {
+                        drops.srtp.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                let received = shared.lock().on_rtp(clock.now(), from, packet);
                 if received.foreign {
                     // Only the dropping path pays for the count: one relaxed add.
-                    dropped_foreign.fetch_add(1, Ordering::Relaxed);
+                    drops.foreign.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 if let Some(addr) = received.latched {
@@ -94,7 +150,7 @@ pub(crate) async fn receive(
                 }
                 if received.accepted {
                     if let Some(tap) = shared.tap().as_ref() {
-                        tap.relay(&buf[..n]);
+                        tap.relay(packet);
                     }
                 }
                 if let (Some(press), Party::Caller(call)) = (received.dtmf, party) {
@@ -103,15 +159,27 @@ pub(crate) async fn receive(
             }
             got = rtcp.recv_from(&mut rtcp_buf) => {
                 let Ok((n, from)) = got else { continue };
+                let clear;
+                let packet = match shared.open(&rtcp_buf[..n], true) {
+                    Opened::Plain => &rtcp_buf[..n],
+                    Opened::Clear(c) => {
+                        clear = c;
+                        &clear[..]
+                    }
+                    Opened::Refused => {
+                        drops.srtp.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
                 let (latched, dropped) = {
                     // RTCP comes every few seconds: comparing the count costs nothing.
                     let mut inbound = shared.lock();
                     let before = inbound.latch_counters().dropped_foreign;
-                    let latched = inbound.on_rtcp(clock.now(), from, &rtcp_buf[..n]);
+                    let latched = inbound.on_rtcp(clock.now(), from, packet);
                     (latched, inbound.latch_counters().dropped_foreign != before)
                 };
                 if dropped {
-                    dropped_foreign.fetch_add(1, Ordering::Relaxed);
+                    drops.foreign.fetch_add(1, Ordering::Relaxed);
                 }
                 if latched.is_some() {
                     let _ = shard.send(Command::Latched { party, rtp: None, rtcp: latched });

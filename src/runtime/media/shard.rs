@@ -28,6 +28,7 @@ use crate::rtp::pacer::{Pacer, StreamId};
 use crate::rtp::relay::RelayBuffer;
 use crate::rtp::rtcp::{self, NtpTime, Report, SenderInfo};
 use crate::rtp::session::Target;
+use crate::rtp::srtp::Protector;
 use crate::rtp::stream::{Format, OutgoingStream, Source};
 use crate::runtime::clock::{self, Clock};
 use crate::runtime::sys;
@@ -46,6 +47,14 @@ pub(super) enum Command {
         target: Target,
         /// How long it may send before its peer proves its address.
         budget: SendBudget,
+        /// SRTP: protects its RTP and its RTCP (`None`: plain). Boxed: contexts are large
+        /// and commands go through a channel.
+        srtp: Option<Box<SendKeys>>,
+    },
+    /// New SRTP keys from a re-negotiation (or plain RTP from now on).
+    Rekey {
+        party: Party,
+        srtp: Option<Box<SendKeys>>,
     },
     /// A new negotiation: format, destination and direction; `buffers` swaps the playlist to
     /// the other G.711 law.
@@ -78,10 +87,32 @@ pub(super) enum Command {
     },
 }
 
+/// A stream's SRTP protection: one context for its RTP, one for its RTCP (RFC 3711 keeps
+/// separate indexes for the two, so the shard's two send paths need no shared state).
+pub(super) struct SendKeys {
+    pub rtp: Protector,
+    pub rtcp: Protector,
+}
+
 /// Per-stream context inside the pacer.
 struct Ctx {
     rtp: UdpSocket,
     dropped: u64,
+    /// Protects each packet just before it is sent (the pacer's slices stay plain).
+    srtp: Option<Protector>,
+}
+
+impl Ctx {
+    /// Sends one paced packet, protected when the stream is SRTP.
+    fn send(&mut self, packet: &[u8], dest: SocketAddr) -> std::io::Result<usize> {
+        match &mut self.srtp {
+            None => self.rtp.send_to(packet, dest),
+            Some(srtp) => match srtp.rtp(packet) {
+                Ok(sealed) => self.rtp.send_to(&sealed, dest),
+                Err(err) => Err(std::io::Error::other(err)),
+            },
+        }
+    }
 }
 
 /// Per-call state the shard keeps beside the pacer.
@@ -97,6 +128,8 @@ struct CallState {
     /// The prompts put aside while the stream plays a bridged peer (resumed where they were).
     parked: Option<Source>,
     budget: SendBudget,
+    /// SRTCP protection of our reports when the stream is SRTP.
+    srtcp: Option<Protector>,
 }
 
 impl CallState {
@@ -193,7 +226,7 @@ impl Shard {
         let (clock, timing) = (self.clock, &mut self.timing);
         let sent = self.pacer.poll(now, |ctx, out| {
             timing.packets.record(clock.now().saturating_since(out.due));
-            if let Err(err) = ctx.rtp.send_to(out.packet, out.dest) {
+            if let Err(err) = ctx.send(out.packet, out.dest) {
                 ctx.dropped += 1;
                 if ctx.dropped.is_power_of_two() {
                     tracing::debug!(%err, dest = %out.dest, dropped = ctx.dropped, "RTP send failed");
@@ -268,7 +301,15 @@ impl Shard {
             bye,
         }
         .write(&mut self.rtcp_buf);
-        if let Err(err) = state.rtcp.send_to(&self.rtcp_buf, dest) {
+        let sent = match &mut state.srtcp {
+            None => state.rtcp.send_to(&self.rtcp_buf, dest),
+            // RFC 3711 §3.4: SRTCP when the stream is SRTP; never a plain report beside it.
+            Some(srtcp) => match srtcp.rtcp(&self.rtcp_buf) {
+                Ok(sealed) => state.rtcp.send_to(&sealed, dest),
+                Err(err) => Err(std::io::Error::other(err)),
+            },
+        };
+        if let Err(err) = sent {
             tracing::debug!(%err, %dest, "RTCP send failed");
         }
     }
@@ -283,14 +324,20 @@ impl Shard {
                 shared,
                 target,
                 budget,
+                srtp,
             } => {
                 if let Some(old) = self.calls.remove(&party) {
                     self.pacer.remove(old.id);
                     self.forget_timers(party, &old);
                 }
+                let (srtp, srtcp) = match srtp.map(|k| *k) {
+                    Some(keys) => (Some(keys.rtp), Some(keys.rtcp)),
+                    None => (None, None),
+                };
                 let ctx = Ctx {
                     rtp: sockets.rtp,
                     dropped: 0,
+                    srtp,
                 };
                 let sending = target.sending && budget.allows();
                 let id = self.pacer.add(now, stream, ctx, target.rtp, sending);
@@ -312,8 +359,22 @@ impl Shard {
                         packets_at_last_report: 0,
                         parked: None,
                         budget,
+                        srtcp,
                     },
                 );
+            }
+            Command::Rekey { party, srtp } => {
+                let Some(state) = self.calls.get_mut(&party) else {
+                    return;
+                };
+                let (rtp, rtcp) = match srtp.map(|k| *k) {
+                    Some(keys) => (Some(keys.rtp), Some(keys.rtcp)),
+                    None => (None, None),
+                };
+                state.srtcp = rtcp;
+                if let Some(ctx) = self.pacer.ctx_mut(state.id) {
+                    ctx.srtp = rtp;
+                }
             }
             Command::Update {
                 party,

@@ -1,9 +1,11 @@
 //! Answering a peer's offer (RFC 3264 §6), and the [`NegotiatedMedia`] that results.
 //!
 //! We accept exactly one stream: the first `audio` stream on `RTP/AVP` (or `RTP/AVPF`, which an
-//! AVP endpoint interoperates with, RFC 4585 §5) with a non-zero port and a codec in common.
-//! Every other `m=` line — video, a second audio stream, SRTP profiles — is rejected with port 0
-//! and its format list kept (§6). The codec is the first in the offer's order that we support
+//! AVP endpoint interoperates with, RFC 4585 §5) with a non-zero port and a codec in common, or,
+//! when the dialog's SRTP policy allows it, on `RTP/SAVP`/`RTP/SAVPF` with a usable SDES
+//! `a=crypto` line (see [`super::crypto`]; `required` takes only those). Every other `m=` line —
+//! video, a second audio stream, DTLS-SRTP profiles — is rejected with port 0 and its format
+//! list kept (§6). The codec is the first in the offer's order that we support
 //! (or in ours, see [`CodecPreference`](super::CodecPreference)), under the payload type number
 //! the offer used (§6.1); telephone-event is mirrored with the offer's number and `fmtp`.
 //!
@@ -14,6 +16,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::codec::{codec_of, ptime_of, telephone_event_of, Codec, CodecPreference, LocalMedia};
+use super::crypto::{self, CryptoLine, SdesKeys, SrtpPolicy};
 use super::model::{
     Attribute, Connection, Direction, Fmtp, MediaDescription, Origin, Rtcp, RtpMap,
     SessionDescription, Timing,
@@ -39,6 +42,8 @@ pub struct NegotiatedMedia {
     pub direction: Direction,
     /// The peer put us on hold (`sendonly`, `inactive` or `c=0.0.0.0` from it).
     pub hold: bool,
+    /// The SRTP keys when the stream is SRTP (SDES, RFC 4568); `None`: plain RTP.
+    pub srtp: Option<SdesKeys>,
 }
 
 impl NegotiatedMedia {
@@ -76,6 +81,7 @@ pub fn answer(
             ptime_ms: super::codec::DEFAULT_PTIME_MS,
             direction: Direction::Inactive,
             hold: false,
+            srtp: None,
         };
         return Ok((answer, removed));
     };
@@ -91,14 +97,37 @@ pub fn answer(
     let dtmf = telephone_event_of(m).filter(|_| local.telephone_event);
     let ptime_ms = ptime_of(m);
 
-    answer.media[chosen.index] = audio_section(
+    let proto = match &chosen.security {
+        Security::Downgraded => crypto::plain_profile(&m.proto),
+        Security::Plain | Security::Sdes(_) => &m.proto,
+    };
+    let mut section = audio_section(
         local,
-        &m.proto,
+        proto,
         &[(chosen.codec, chosen.payload_type)],
         dtmf.map(|pt| (pt, m.fmtp(&pt.to_string()).map(|f| f.params.clone()))),
         ptime_ms,
         ours,
     );
+    // RFC 4568 §7.1.2: the answer carries one crypto line with the tag and suite it accepted
+    // and the answerer's own key.
+    let srtp = match (&chosen.security, local.srtp.usable_key()) {
+        (Security::Sdes(theirs), Some(key)) => {
+            let line = CryptoLine {
+                tag: theirs.tag,
+                suite: theirs.suite,
+                key: key.clone(),
+            };
+            section.attributes.push(line.to_attribute());
+            Some(SdesKeys {
+                suite: theirs.suite,
+                ours: key.clone(),
+                theirs: theirs.key.clone(),
+            })
+        }
+        _ => None,
+    };
+    answer.media[chosen.index] = section;
     let (remote, remote_rtcp) = if held_by_address {
         (None, None)
     } else {
@@ -117,6 +146,7 @@ pub fn answer(
             ours
         },
         hold: held_by_address || matches!(offered, Direction::SendOnly | Direction::Inactive),
+        srtp,
     };
     Ok((answer, negotiated))
 }
@@ -125,6 +155,44 @@ struct Chosen {
     index: usize,
     codec: Codec,
     payload_type: u8,
+    security: Security,
+}
+
+/// How the chosen stream is protected.
+enum Security {
+    /// Offered plain, answered plain.
+    Plain,
+    /// Offered `RTP/SAVP` where keys may not be exchanged (UDP/TCP signalling) under the
+    /// `optional` policy: answered as plain `RTP/AVP` without keys.
+    Downgraded,
+    /// SRTP with the offerer's key from this line.
+    Sdes(CryptoLine),
+}
+
+/// Whether the offered stream `m` can be taken under `local`'s SRTP policy, and how.
+/// `Err(true)`: an SDES stream whose crypto lines are all unusable.
+fn security_for(m: &MediaDescription, local: &LocalMedia) -> Result<Security, bool> {
+    let policy = local.srtp.policy;
+    if is_plain_rtp(&m.proto) {
+        // RFC 4568 does not let a required policy accept plain RTP.
+        return if policy == SrtpPolicy::Required {
+            Err(false)
+        } else {
+            Ok(Security::Plain)
+        };
+    }
+    if !crypto::is_sdes_profile(&m.proto) || policy == SrtpPolicy::None {
+        return Err(false);
+    }
+    if local.srtp.usable_key().is_none() {
+        // §8.3: no keys over unsecured signalling. `optional` answers plain RTP instead.
+        return if policy == SrtpPolicy::Optional {
+            Ok(Security::Downgraded)
+        } else {
+            Err(false)
+        };
+    }
+    crypto::first_usable(m).map(Security::Sdes).ok_or(true)
 }
 
 /// The stream and codec to accept; `Ok(None)` when every audio stream was removed (port 0).
@@ -148,21 +216,39 @@ fn choose_stream(
     let Some((_, first_live)) = live.peek().copied() else {
         return Ok(None);
     };
-    let mut rtp = live.filter(|(_, m)| is_plain_rtp(&m.proto)).peekable();
-    if rtp.peek().is_none() {
-        return Err(SdpError::UnsupportedTransport {
-            proto: first_live.proto.clone(),
+    let mut bad_crypto = false;
+    let candidates: Vec<_> = live
+        .filter_map(|(index, m)| match security_for(m, local) {
+            Ok(security) => Some((index, m, security)),
+            Err(crypto) => {
+                bad_crypto |= crypto;
+                None
+            }
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Err(if bad_crypto {
+            SdpError::NoUsableCrypto
+        } else if local.srtp.policy == SrtpPolicy::Required {
+            SdpError::SrtpRequired
+        } else {
+            SdpError::UnsupportedTransport {
+                proto: first_live.proto.clone(),
+            }
         });
     }
-    rtp.find_map(|(index, m)| {
-        choose_codec(m, local, keep).map(|(codec, payload_type)| Chosen {
-            index,
-            codec,
-            payload_type,
+    candidates
+        .into_iter()
+        .find_map(|(index, m, security)| {
+            choose_codec(m, local, keep).map(|(codec, payload_type)| Chosen {
+                index,
+                codec,
+                payload_type,
+                security,
+            })
         })
-    })
-    .map(Some)
-    .ok_or(SdpError::NoCommonCodec)
+        .map(Some)
+        .ok_or(SdpError::NoCommonCodec)
 }
 
 /// RTP without encryption: the profiles we can answer as they are.
@@ -375,6 +461,117 @@ mod tests {
     fn srtp_only_offer_is_unsupported_transport() {
         let err = answer(&offer("m=audio 4000 RTP/SAVP 0\r\n"), &local(), None).unwrap_err();
         assert_eq!(err.warning_code(), Some(302));
+    }
+
+    fn srtp_local(policy: SrtpPolicy, tls: bool) -> LocalMedia {
+        let mut l = local();
+        l.srtp = crypto::SrtpLocal {
+            policy,
+            secure_signalling: tls,
+            key: Some(crypto::MasterKey::new([9; 30])),
+        };
+        l
+    }
+
+    const THEIR_KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    #[test]
+    fn sdes_offer_over_tls_is_answered_with_our_key_and_the_first_usable_tag() {
+        // An unknown suite, then bad base64, then a key that is too short, then a good line:
+        // RFC 4568 §7.1.2, the first acceptable one in the offer's order wins.
+        let o = offer(&format!(
+            "m=audio 4000 RTP/SAVP 0\r\n\
+             a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:{THEIR_KEY}\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:***\r\n\
+             a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\
+             a=crypto:4 AES_CM_128_HMAC_SHA1_32 inline:{THEIR_KEY}|2^31\r\n"
+        ));
+        let l = srtp_local(SrtpPolicy::Optional, true);
+        let (sdp, neg) = answer(&o, &l, None).unwrap();
+        let m = &sdp.media[0];
+        assert_eq!(m.proto, "RTP/SAVP");
+        let lines: Vec<_> = crypto::crypto_lines(m).collect();
+        assert_eq!(lines.len(), 1, "{sdp}");
+        let ours = lines[0].clone().unwrap();
+        assert_eq!(ours.tag, 4);
+        assert_eq!(ours.suite, crypto::CryptoSuite::AesCm128HmacSha1_32);
+        assert_eq!(ours.key, crypto::MasterKey::new([9; 30]));
+        let keys = neg.srtp.expect("SRTP negotiated");
+        assert_eq!(keys.ours, crypto::MasterKey::new([9; 30]));
+        assert_eq!(keys.theirs.to_base64(), THEIR_KEY);
+        assert_eq!(keys.suite, crypto::CryptoSuite::AesCm128HmacSha1_32);
+    }
+
+    #[test]
+    fn sdes_offer_with_no_usable_line_gets_488() {
+        let o = offer("m=audio 4000 RTP/SAVP 0\r\na=crypto:1 F8_128_HMAC_SHA1_80 inline:AAAA\r\n");
+        let err = answer(&o, &srtp_local(SrtpPolicy::Optional, true), None).unwrap_err();
+        assert_eq!(err, SdpError::NoUsableCrypto);
+        assert_eq!(err.status_code(), 488);
+        let none = offer("m=audio 4000 RTP/SAVP 0\r\n");
+        let err = answer(&none, &srtp_local(SrtpPolicy::Required, true), None).unwrap_err();
+        assert_eq!(err.status_code(), 488);
+    }
+
+    #[test]
+    fn sdes_offer_over_udp_under_optional_is_answered_plain_without_keys() {
+        let o = offer(&format!(
+            "m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}\r\n"
+        ));
+        let (sdp, neg) = answer(&o, &srtp_local(SrtpPolicy::Optional, false), None).unwrap();
+        assert_eq!(sdp.media[0].proto, "RTP/AVP");
+        assert!(!sdp.to_string().contains("crypto"), "{sdp}");
+        assert!(neg.srtp.is_none());
+        // Under `required` the same offer is refused (no keys over UDP, RFC 4568 §8.3).
+        let err = answer(&o, &srtp_local(SrtpPolicy::Required, false), None).unwrap_err();
+        assert_eq!(err, SdpError::SrtpRequired);
+        // Under `none` it is refused as before.
+        let err = answer(&o, &srtp_local(SrtpPolicy::None, true), None).unwrap_err();
+        assert!(
+            matches!(err, SdpError::UnsupportedTransport { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn plain_offer_under_required_gets_488_and_under_optional_stays_plain() {
+        let o = offer("m=audio 4000 RTP/AVP 0\r\n");
+        let err = answer(&o, &srtp_local(SrtpPolicy::Required, true), None).unwrap_err();
+        assert_eq!(err, SdpError::SrtpRequired);
+        assert_eq!((err.status_code(), err.warning_code()), (488, Some(302)));
+        let (sdp, neg) = answer(&o, &srtp_local(SrtpPolicy::Optional, true), None).unwrap();
+        assert_eq!(sdp.media[0].proto, "RTP/AVP");
+        assert!(neg.srtp.is_none());
+    }
+
+    #[test]
+    fn required_policy_offers_savp_and_reads_the_answer_key() {
+        let l = srtp_local(SrtpPolicy::Required, true);
+        let ours = super::super::offer(&l, Direction::SendRecv);
+        assert_eq!(ours.media[0].proto, "RTP/SAVP");
+        let line = crypto::first_usable(&ours.media[0]).unwrap();
+        assert_eq!(line.key, crypto::MasterKey::new([9; 30]));
+        let good = offer(&format!(
+            "m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}\r\n"
+        ));
+        let neg = super::super::process_answer(&ours, &good).unwrap();
+        assert_eq!(neg.srtp.unwrap().theirs.to_base64(), THEIR_KEY);
+        let plain = offer("m=audio 5000 RTP/AVP 0\r\n");
+        assert_eq!(
+            super::super::process_answer(&ours, &plain),
+            Err(SdpError::SrtpRequired)
+        );
+        let wrong_tag = offer(&format!(
+            "m=audio 5000 RTP/SAVP 0\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}\r\n"
+        ));
+        assert_eq!(
+            super::super::process_answer(&ours, &wrong_tag),
+            Err(SdpError::NoUsableCrypto)
+        );
+        // `optional` offers plain RTP (no capability negotiation).
+        let optional =
+            super::super::offer(&srtp_local(SrtpPolicy::Optional, true), Direction::SendRecv);
+        assert_eq!(optional.media[0].proto, "RTP/AVP");
     }
 
     #[test]

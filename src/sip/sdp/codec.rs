@@ -86,6 +86,8 @@ pub struct LocalMedia {
     pub session_version: u64,
     /// `s=`.
     pub session_name: String,
+    /// SRTP policy, signalling security and our key for this dialog (off unless set).
+    pub srtp: super::crypto::SrtpLocal,
 }
 
 impl LocalMedia {
@@ -102,6 +104,7 @@ impl LocalMedia {
             session_id,
             session_version: session_id,
             session_name: "holdline".to_owned(),
+            srtp: super::crypto::SrtpLocal::off(),
         }
     }
 

@@ -10,12 +10,16 @@
 //! - [`session`]: [`LocalSession`] — one dialog's SDP state across re-offers: `o=` versions that
 //!   move only when our description changes (§8), a codec that stays put while allowed (§8.3.3).
 //!
-//! Deliberately not done: SRTP/DTLS/ICE (such streams are rejected with port 0), video,
+//! - [`crypto`]: SDES (RFC 4568) `a=crypto` keys and the SRTP policy; `RTP/SAVP` streams are
+//!   answered with SRTP when the policy and the signalling allow it.
+//!
+//! Deliberately not done: DTLS-SRTP and ICE (such streams are rejected with port 0), video,
 //! multicast (a multicast, broadcast or unspecified `c=` other than the `0.0.0.0` hold is
 //! refused, offer or answer), rtcp-mux, codecs other than G.711, and DNS for FQDNs in `c=` (refused, sans-IO).
 
 pub mod answer;
 pub mod codec;
+pub mod crypto;
 pub mod model;
 pub mod offer;
 pub mod parse;
@@ -24,6 +28,7 @@ pub mod write;
 
 pub use answer::{answer, NegotiatedMedia};
 pub use codec::{Codec, CodecPreference, LocalMedia};
+pub use crypto::{CryptoSuite, MasterKey, SdesKeys, SrtpLocal, SrtpPolicy};
 pub use model::{
     unusable_address, Attribute, Connection, Direction, Fmtp, Line, MediaDescription, Origin, Rtcp,
     RtpMap, SessionDescription, Timing,
@@ -76,6 +81,14 @@ pub enum SdpError {
     NoOfferPending,
     #[error("answer picked payload types {payload_types:?}, none of them from our offer")]
     AnswerNotFromOffer { payload_types: Vec<String> },
+
+    /// The policy says SRTP, and the offer has no `RTP/SAVP` stream we can key (or the
+    /// signalling is not TLS, so keys may not be exchanged, RFC 4568 §8.3).
+    #[error("SRTP is required: offer RTP/SAVP with a=crypto AES_CM_128_HMAC_SHA1_80 over TLS")]
+    SrtpRequired,
+    /// An `RTP/SAVP` stream whose `a=crypto` lines are all unusable (RFC 4568 §7.1.2).
+    #[error("no usable a=crypto line: we support AES_CM_128_HMAC_SHA1_80/_32 with one inline key")]
+    NoUsableCrypto,
 }
 
 impl SdpError {
@@ -109,7 +122,7 @@ impl SdpError {
         match self {
             // §20.43: 301 Incompatible network address formats.
             SdpError::UnsupportedAddress { .. } | SdpError::UnusableAddress { .. } => Some(301),
-            SdpError::UnsupportedTransport { .. } => Some(302),
+            SdpError::UnsupportedTransport { .. } | SdpError::SrtpRequired => Some(302),
             SdpError::NoAudioStream => Some(304),
             SdpError::NoCommonCodec | SdpError::AnswerNotFromOffer { .. } => Some(305),
             _ if self.is_parse_error() => None,

@@ -12,8 +12,12 @@ use super::codec::{
     codec_of, ptime_of, telephone_event_of, Codec, LocalMedia, DEFAULT_PTIME_MS,
     TELEPHONE_EVENT_FMTP, TELEPHONE_EVENT_PT,
 };
+use super::crypto::{self, CryptoLine, CryptoSuite, SdesKeys, SrtpPolicy};
 use super::model::{Direction, SessionDescription};
 use super::SdpError;
+
+/// The tag of the one crypto line in our offers.
+const OFFER_CRYPTO_TAG: u32 = 1;
 
 /// Our offer: one audio stream with `local.codecs` in order, in `direction`.
 pub fn offer(local: &LocalMedia, direction: Direction) -> SessionDescription {
@@ -34,15 +38,51 @@ pub(super) fn offer_with(
         .telephone_event
         .then(|| (TELEPHONE_EVENT_PT, Some(TELEPHONE_EVENT_FMTP.to_owned())));
     let mut sdp = skeleton(local);
-    sdp.media.push(audio_section(
-        local,
-        "RTP/AVP",
-        &codecs,
-        dtmf,
-        DEFAULT_PTIME_MS,
-        direction,
-    ));
+    // Under `required` (and over TLS) we offer SRTP only; `optional` offers plain RTP, since an
+    // SRTP-only offer to a peer without SRTP fails the call (best-effort SRTP needs SDP
+    // capability negotiation, RFC 5939, which is not done).
+    let key = local
+        .srtp
+        .usable_key()
+        .filter(|_| local.srtp.policy == SrtpPolicy::Required);
+    let proto = if key.is_some() { "RTP/SAVP" } else { "RTP/AVP" };
+    let mut section = audio_section(local, proto, &codecs, dtmf, DEFAULT_PTIME_MS, direction);
+    if let Some(key) = key {
+        let line = CryptoLine {
+            tag: OFFER_CRYPTO_TAG,
+            suite: CryptoSuite::AesCm128HmacSha1_80,
+            key: key.clone(),
+        };
+        section.attributes.push(line.to_attribute());
+    }
+    sdp.media.push(section);
     sdp
+}
+
+/// The SRTP keys of an answer to our offer: when we offered `RTP/SAVP` with a key, the
+/// answer must accept it with a crypto line carrying our tag and suite and its own key
+/// (RFC 4568 §7.1.3).
+fn answered_keys(
+    ours: &super::model::MediaDescription,
+    theirs: &super::model::MediaDescription,
+) -> Result<Option<SdesKeys>, SdpError> {
+    let Some(offered) = crypto::first_usable(ours) else {
+        return Ok(None);
+    };
+    if !crypto::is_sdes_profile(&theirs.proto) {
+        return Err(SdpError::SrtpRequired);
+    }
+    crypto::crypto_lines(theirs)
+        .filter_map(Result::ok)
+        .find(|line| line.tag == offered.tag && line.suite == offered.suite)
+        .map(|line| {
+            Some(SdesKeys {
+                suite: line.suite,
+                ours: offered.key.clone(),
+                theirs: line.key,
+            })
+        })
+        .ok_or(SdpError::NoUsableCrypto)
 }
 
 /// Reads the answer to `our_offer` (RFC 3264 §6.1, §7): same number of `m=` lines, our audio
@@ -78,6 +118,7 @@ pub fn process_answer(
         .ok_or_else(|| SdpError::AnswerNotFromOffer {
             payload_types: theirs.formats.clone(),
         })?;
+    let srtp = answered_keys(ours, theirs)?;
     // A dynamic number the answerer chose differently is still the one it receives on (§6.1).
     let dtmf = telephone_event_of(ours).and(telephone_event_of(theirs));
 
@@ -108,6 +149,7 @@ pub fn process_answer(
             direction
         },
         hold: held_by_address || (offered.sends() && !answered.receives()),
+        srtp,
     })
 }
 
