@@ -267,6 +267,86 @@ fn wrong_token_and_no_server_are_clear_errors() {
 }
 
 #[test]
+fn clid_new_grant_get_remove_round_trip() {
+    use holdline::api::cli::{run, ApiCommand, ClidCmd};
+    let addr = server();
+    let a = args(&addr, false);
+    let clid = |cmd: ClidCmd| run(&ApiCommand::Clid(cmd), &a);
+    let out = clid(ClidCmd::Object(ObjectCmd::New {
+        id: "demo-cid".into(),
+        fields: strings(&[
+            "mode=service-number",
+            "service_number=+14255550100",
+            "allow_override=true",
+        ]),
+    }))
+    .unwrap();
+    assert!(
+        out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == ["service_number", "+14255550100"]),
+        "{out}"
+    );
+    // A user of the API's own with outbound calls, granted the policy.
+    run_object(
+        Kind::User,
+        &ObjectCmd::New {
+            id: "cy".into(),
+            fields: strings(&["password=c", "outbound=national"]),
+        },
+        &a,
+    )
+    .expect_err("national needs [outbound] country_code");
+    run_object(
+        Kind::User,
+        &ObjectCmd::New {
+            id: "cy".into(),
+            fields: strings(&["password=c", "outbound=international"]),
+        },
+        &a,
+    )
+    .unwrap();
+    let out = clid(ClidCmd::Grant {
+        id: "demo-cid".into(),
+        user: "cy".into(),
+    })
+    .unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["clid_policy", "demo-cid"]),
+        "{out}"
+    );
+    let list = clid(ClidCmd::Object(ObjectCmd::Get { id: None })).unwrap();
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("demo-cid"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.contains("service-number") && row.contains("cy"),
+        "{row}"
+    );
+    // Granted: it cannot be removed (the API names the reason); ungranted, it can.
+    let err = clid(ClidCmd::Object(ObjectCmd::Remove {
+        id: "demo-cid".into(),
+    }))
+    .unwrap_err();
+    assert!(err.to_string().contains("clid_policy"), "{err}");
+    run_object(
+        Kind::User,
+        &ObjectCmd::Set {
+            id: "cy".into(),
+            fields: strings(&["clid_policy="]),
+        },
+        &a,
+    )
+    .unwrap();
+    let out = clid(ClidCmd::Object(ObjectCmd::Remove {
+        id: "demo-cid".into(),
+    }))
+    .unwrap();
+    assert_eq!(out, "removed clid_policy demo-cid");
+}
+
+#[test]
 fn a_queue_s_authorized_users_are_set_as_a_list_and_reset_when_emptied() {
     let addr = server();
     let a = args(&addr, false);
@@ -323,82 +403,9 @@ fn a_queue_s_authorized_users_are_set_as_a_list_and_reset_when_emptied() {
         &ObjectCmd::Set {
             id: "deleg".into(),
             fields: strings(&["authorized_users="]),
-fn clid_new_grant_get_remove_round_trip() {
-    use holdline::api::cli::{run, ApiCommand, ClidCmd};
-    let addr = server();
-    let a = args(&addr, false);
-    let clid = |cmd: ClidCmd| run(&ApiCommand::Clid(cmd), &a);
-    let out = clid(ClidCmd::Object(ObjectCmd::New {
-        id: "demo-cid".into(),
-        fields: strings(&[
-            "mode=service-number",
-            "service_number=+14255550100",
-            "allow_override=true",
-        ]),
-    }))
-    .unwrap();
-    assert!(
-        out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
-            == ["service_number", "+14255550100"]),
-        "{out}"
-    );
-    // A user of the API's own with outbound calls, granted the policy.
-    run_object(
-        Kind::User,
-        &ObjectCmd::New {
-            id: "cy".into(),
-            fields: strings(&["password=c", "outbound=national"]),
-        },
-        &a,
-    )
-    .expect_err("national needs [outbound] country_code");
-    run_object(
-        Kind::User,
-        &ObjectCmd::New {
-            id: "cy".into(),
-            fields: strings(&["password=c", "outbound=international"]),
         },
         &a,
     )
     .unwrap();
     assert_eq!(get()["authorized_users"], serde_json::json!([]));
-    let out = clid(ClidCmd::Grant {
-        id: "demo-cid".into(),
-        user: "cy".into(),
-    })
-    .unwrap();
-    assert!(
-        out.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["clid_policy", "demo-cid"]),
-        "{out}"
-    );
-    let list = clid(ClidCmd::Object(ObjectCmd::Get { id: None })).unwrap();
-    let row = list
-        .lines()
-        .find(|l| l.starts_with("demo-cid"))
-        .unwrap_or_else(|| panic!("{list}"));
-    assert!(
-        row.contains("service-number") && row.contains("cy"),
-        "{row}"
-    );
-    // Granted: it cannot be removed (the API names the reason); ungranted, it can.
-    let err = clid(ClidCmd::Object(ObjectCmd::Remove {
-        id: "demo-cid".into(),
-    }))
-    .unwrap_err();
-    assert!(err.to_string().contains("clid_policy"), "{err}");
-    run_object(
-        Kind::User,
-        &ObjectCmd::Set {
-            id: "cy".into(),
-            fields: strings(&["clid_policy="]),
-        },
-        &a,
-    )
-    .unwrap();
-    let out = clid(ClidCmd::Object(ObjectCmd::Remove {
-        id: "demo-cid".into(),
-    }))
-    .unwrap();
-    assert_eq!(out, "removed clid_policy demo-cid");
 }
