@@ -530,3 +530,161 @@ fn admin_password_prints_a_hash_the_console_accepts() {
     let empty = run("\n");
     assert_eq!(empty.status.code(), Some(2), "{empty:?}");
 }
+
+/// An SBC on a UDP socket of the test's: answers every OPTIONS with 200 while `answer`, or
+/// keeps silent. Stops when the returned flag is set.
+fn fake_sbc(answer: bool) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a fake SBC");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65_535];
+        while !stopped.load(Ordering::Relaxed) {
+            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !answer || !text.starts_with("OPTIONS ") {
+                continue;
+            }
+            // A 200 with the request's Via, From, To (tagged), Call-ID and CSeq.
+            let mut ok = String::from("SIP/2.0 200 OK\r\n");
+            for line in text.lines() {
+                let lower = line.to_ascii_lowercase();
+                if ["via:", "from:", "call-id:", "cseq:"]
+                    .iter()
+                    .any(|h| lower.starts_with(h))
+                {
+                    ok.push_str(line.trim_end());
+                    ok.push_str("\r\n");
+                } else if lower.starts_with("to:") {
+                    ok.push_str(line.trim_end());
+                    ok.push_str(";tag=sbc\r\n");
+                }
+            }
+            ok.push_str("Content-Length: 0\r\n\r\n");
+            let _ = socket.send_to(ok.as_bytes(), from);
+        }
+    });
+    (port, stop)
+}
+
+#[test]
+fn the_trunks_page_shows_each_sbc_s_health() {
+    use std::sync::atomic::Ordering;
+    let (up_port, stop_up) = fake_sbc(true);
+    let (down_port, stop_down) = fake_sbc(false);
+    let server = Server::start(
+        &ConfigToml::loopback(RTP)
+            .api_token(TOKEN)
+            .raw(&format!(
+                r#"
+[[trunk]]
+id = "carrier"
+sbcs = [{{ uri = "sip:127.0.0.1:{up_port}", priority = 1, weight = 60 }},
+        {{ uri = "sip:127.0.0.1:{down_port}", priority = 2 }}]
+first_response_timeout = 0.5
+health_interval = 1
+down_after = 1
+up_after = 1
+allow = ["+1*"]
+"#
+            ))
+            .to_string(),
+    );
+    let b = Browser::start(1200, 700);
+    sign_in_admin(&b, &server);
+    b.click("a[href='/admin/trunks']");
+    b.wait_for("#trunk-carrier", Duration::from_secs(5));
+    let state = |port: u16| b.text(&format!("tr[data-uri='sip:127.0.0.1:{port}'] td.state"));
+    // Health checks every second: both verdicts within a few; the page shows them on a reload.
+    let start = Instant::now();
+    while !(state(up_port).starts_with("up") && state(down_port).starts_with("down"))
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(300));
+        b.goto(&format!("{}/admin/trunks", base(&server)));
+        b.wait_for("#trunk-carrier", Duration::from_secs(5));
+    }
+    assert!(state(up_port).starts_with("up"), "{}", b.text("body"));
+    assert!(state(down_port).starts_with("down"), "{}", b.text("body"));
+    let rtt = b.text(&format!("tr[data-uri='sip:127.0.0.1:{up_port}'] td.rtt"));
+    assert!(rtt.ends_with(" ms"), "a round-trip time: {rtt:?}");
+    let changed = b.text(&format!(
+        "tr[data-uri='sip:127.0.0.1:{down_port}'] td.last-change"
+    ));
+    assert!(
+        changed.ends_with("UTC (down)"),
+        "the logged change: {changed:?}"
+    );
+    let settings = b.text("#trunk-carrier table.settings");
+    assert!(settings.contains("health_interval 1 s"), "{settings}");
+    assert!(b.text("#read-only").contains("configuration file"));
+    b.screenshot(&screenshot("console-trunks.png"));
+    stop_up.store(true, Ordering::Relaxed);
+    stop_down.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn a_delegated_admin_edits_their_queue_and_no_other() {
+    let server = Server::start(
+        &ConfigToml::loopback(RTP)
+            .api_token(TOKEN)
+            .raw(
+                r#"
+[[user]]
+id = "dana"
+name = "Dana"
+password = "dana-sip-pw"
+"#,
+            )
+            .to_string(),
+    );
+    let api = api(&server);
+    for q in [
+        serde_json::json!({ "id": "sales", "name": "Sales", "authorized_users": ["dana"],
+                            "max_calls": 5 }),
+        serde_json::json!({ "id": "billing", "name": "Billing", "max_calls": 6 }),
+    ] {
+        let reply = api.request("POST", "/api/v1/queues", Some(&q)).unwrap();
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+    }
+    let b = Browser::start(1000, 760);
+    b.goto(&format!("{}/sign-in", base(&server)));
+    b.type_into("#user", "dana");
+    b.type_into("#secret", "dana-sip-pw");
+    b.click("#sign-in");
+    b.click("#manage-sales");
+    b.wait_for("#queue-form", Duration::from_secs(5));
+    assert!(b.find("#manage-billing").is_none());
+    b.script(
+        "document.getElementById('max_calls').value = '';",
+        serde_json::json!([]),
+    );
+    b.type_into("#max_calls", "12");
+    b.click("#save");
+    // Back on their own page once saved.
+    b.wait_for("#managed", Duration::from_secs(10));
+    let sales = api.call("GET", "/api/v1/queues/sales", None).unwrap();
+    assert_eq!(sales["max_calls"], 12, "{sales}");
+
+    // A POST straight to another queue's form, with this session's own CSRF token: refused.
+    let status = b.script(
+        "var x = new XMLHttpRequest();\
+         x.open('POST', '/admin/queues/billing', false);\
+         x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');\
+         x.send('csrf=' + document.querySelector('input[name=csrf]').value + '&max_calls=1');\
+         return x.status;",
+        serde_json::json!([]),
+    );
+    assert_eq!(status, 403);
+    let billing = api.call("GET", "/api/v1/queues/billing", None).unwrap();
+    assert_eq!(billing["max_calls"], 6, "unchanged: {billing}");
+    b.goto(&format!("{}/admin/queues/billing", base(&server)));
+    assert!(b.text("body").contains("refused"), "{}", b.text("body"));
+}

@@ -659,13 +659,14 @@ pub fn run_agent(cmd: &AgentCmd, args: &ApiArgs) -> Result<String, ClientError> 
     Ok(out)
 }
 
-const LIST_FIELDS: [&str; 6] = [
+const LIST_FIELDS: [&str; 7] = [
     "numbers",
     "addresses",
     "agents",
     "groups",
     "members",
     "contacts",
+    "authorized_users",
 ];
 const ACTION_FIELDS: [&str; 3] = ["on_overflow", "on_timeout", "no_agents"];
 

@@ -175,6 +175,7 @@ pub fn queue_body(q: &RawQueue) -> Value {
     put(&mut m, "no_agents", q.no_agents.as_ref().map(action_body));
     put(&mut m, "service_level", q.service_level);
     put(&mut m, "extension", q.extension.clone());
+    put_list(&mut m, "authorized_users", &q.authorized_users);
     Value::Object(m)
 }
 
@@ -253,6 +254,7 @@ pub fn queue_view(q: &Queue, origin: Origin) -> Value {
             NoAgentsAction::Forward(t) => action_view("forward", Some(t.to_string())),
         },
         "service_level": q.service_level.as_secs(),
+        "authorized_users": strings(&mut q.authorized_users.iter().map(|u| u.to_string())),
         "origin": origin.as_str(),
     })
 }

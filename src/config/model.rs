@@ -477,7 +477,13 @@ pub struct Queue {
     /// The service-level threshold (0–2400 s, default [`DEFAULT_SERVICE_LEVEL_SECS`]): a call
     /// answered after waiting at most this long counts toward the queue's service level.
     pub service_level: Duration,
+    /// Users who may edit this queue (and no other) in the web console, signed in with their
+    /// SIP password: Teams' delegated queue admins. At most [`MAX_AUTHORIZED_USERS`].
+    pub authorized_users: Vec<UserId>,
 }
+
+/// The most authorized users (delegated admins) a queue lists.
+pub const MAX_AUTHORIZED_USERS: usize = 50;
 
 /// The default service-level threshold: 20 s, the contact-centre "80/20" target (80 % of calls
 /// answered within 20 seconds), the one most service-level goals are written against.

@@ -248,6 +248,9 @@ pub struct RawQueue {
     pub service_level: Option<i64>,
     /// Checked in [`super::features`].
     pub extension: Option<String>,
+    /// Users who may edit this queue in the web console (delegated admins).
+    #[serde(default)]
+    pub authorized_users: Vec<String>,
 }
 
 /// `{ action = "…", to = "…" }`: what a queue does on overflow, timeout or with no agents.

@@ -13,7 +13,7 @@ use super::directory::address_key;
 use super::model::{
     Group, GroupId, Music, NoAgentsAction, Number, OfferMode, OverflowAction, Queue, QueueId,
     Routing, SipConfig, Target, TimeoutAction, Trunk, User, UserId, DEFAULT_SERVICE_LEVEL_SECS,
-    MAX_AGENTS_PER_QUEUE, MAX_QUEUE_NAME_CHARS, MAX_SERVICE_LEVEL_SECS,
+    MAX_AGENTS_PER_QUEUE, MAX_AUTHORIZED_USERS, MAX_QUEUE_NAME_CHARS, MAX_SERVICE_LEVEL_SECS,
 };
 use super::prompt_ref::{prompt_dir, resolve_media};
 use super::raw::{RawAction, RawConfig, RawQueue};
@@ -122,12 +122,52 @@ pub(crate) fn queues(
             on_timeout,
             no_agents,
             service_level: queue_service_level(q, &subj, p),
+            authorized_users: queue_authorized_users(q, &subj, users, p),
         };
         out.push(queue);
     }
     // Queues with other problems are still in `out` (the caller discards everything when any
     // problem is reported), so loops are reported together with the rest.
     report_loops(&out, p);
+    out
+}
+
+/// `authorized_users`: known users, each once, at most [`MAX_AUTHORIZED_USERS`].
+fn queue_authorized_users(
+    q: &RawQueue,
+    subj: &str,
+    users: &[User],
+    p: &mut Problems,
+) -> Vec<UserId> {
+    let mut out: Vec<UserId> = Vec::new();
+    for a in &q.authorized_users {
+        let id = UserId(a.clone());
+        if !users.iter().any(|u| u.id == id) {
+            p.add(
+                subj,
+                "authorized_users",
+                format!("authorized_users names {a:?}, which is not a [[user]]"),
+            );
+        } else if out.contains(&id) {
+            p.add(
+                subj,
+                "authorized_users",
+                format!("authorized_users lists {a:?} twice"),
+            );
+        } else {
+            out.push(id);
+        }
+    }
+    if out.len() > MAX_AUTHORIZED_USERS {
+        p.add(
+            subj,
+            "authorized_users",
+            format!(
+                "authorized_users lists {} users; the limit is {MAX_AUTHORIZED_USERS}",
+                out.len()
+            ),
+        );
+    }
     out
 }
 

@@ -345,3 +345,67 @@ fn clid_new_grant_get_remove_round_trip() {
     .unwrap();
     assert_eq!(out, "removed clid_policy demo-cid");
 }
+
+#[test]
+fn a_queue_s_authorized_users_are_set_as_a_list_and_reset_when_emptied() {
+    let addr = server();
+    let a = args(&addr, false);
+    let get = || -> Value {
+        let json = run_object(
+            Kind::Queue,
+            &ObjectCmd::Get {
+                id: Some("deleg".into()),
+            },
+            &args(&addr, true),
+        )
+        .unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    run_object(
+        Kind::Queue,
+        &ObjectCmd::New {
+            id: "deleg".into(),
+            fields: strings(&["authorized_users=amos"]),
+        },
+        &a,
+    )
+    .unwrap();
+    assert_eq!(get()["authorized_users"], serde_json::json!(["amos"]));
+    run_object(
+        Kind::Queue,
+        &ObjectCmd::Set {
+            id: "deleg".into(),
+            fields: strings(&["authorized_users=bea, amos"]),
+        },
+        &a,
+    )
+    .unwrap();
+    assert_eq!(
+        get()["authorized_users"],
+        serde_json::json!(["bea", "amos"])
+    );
+    let err = run_object(
+        Kind::Queue,
+        &ObjectCmd::Set {
+            id: "deleg".into(),
+            fields: strings(&["authorized_users=zed"]),
+        },
+        &a,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("authorized_users names \"zed\", which is not a [[user]]"),
+        "{err}"
+    );
+    run_object(
+        Kind::Queue,
+        &ObjectCmd::Set {
+            id: "deleg".into(),
+            fields: strings(&["authorized_users="]),
+        },
+        &a,
+    )
+    .unwrap();
+    assert_eq!(get()["authorized_users"], serde_json::json!([]));
+}

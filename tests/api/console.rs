@@ -1166,3 +1166,443 @@ async fn reports_are_refused_to_agents_and_signed_out_browsers() {
         assert!(out.body.is_empty(), "{path}: {}", out.body);
     }
 }
+
+/// An app whose file declares two trunks (one health-checked), with their SBCs' health in the
+/// live state and one SBC's fall logged.
+fn trunks_app() -> crate::api_support::App {
+    use holdline::api::live::SbcHealthInfo;
+    use holdline::api::{router, ApiState, FileSource, MemoryLive, Provisioning};
+    use holdline::store::Store;
+    let source = FileSource {
+        text: format!(
+            "{}{}",
+            crate::api_support::FILE,
+            r#"
+[[trunk]]
+id = "carrier"
+sbcs = [{ uri = "sip:192.0.2.10:5060", priority = 1, weight = 50 },
+        { uri = "sip:192.0.2.11:5060", priority = 2 }]
+health_interval = 30
+down_after = 4
+allow = ["+1*"]
+auth = { username = "acct", password = "trunk-secret-pw" }
+
+[[trunk]]
+id = "backup"
+proxy = "sip:198.51.100.10"
+allow = ["+1*"]
+"#
+        ),
+        base_dir: std::path::PathBuf::from("/etc/holdline"),
+        ..crate::api_support::file_source()
+    };
+    let (mut prov, _) = Provisioning::open(Store::open_in_memory().unwrap(), source).unwrap();
+    prov.set_check_files(false);
+    let live = std::sync::Arc::new(MemoryLive::default());
+    let state = ApiState::new(prov, live.clone(), Some(TOKEN.to_owned()));
+    live.set_sbcs(vec![
+        SbcHealthInfo {
+            trunk: "carrier".into(),
+            uri: "sip:192.0.2.10:5060".into(),
+            state: "up".into(),
+            rtt_ms: Some(42),
+            retry_after_secs: None,
+            failures_in_a_row: 0,
+        },
+        SbcHealthInfo {
+            trunk: "carrier".into(),
+            uri: "sip:192.0.2.11:5060".into(),
+            state: "down".into(),
+            rtt_ms: None,
+            retry_after_secs: Some(20),
+            failures_in_a_row: 4,
+        },
+    ]);
+    state
+        .record_events(&[holdline::store::QueueEvent {
+            seq: 0,
+            at_ms: DAY0 + 9 * HOUR,
+            queue: String::new(),
+            call_id: String::new(),
+            agent: None,
+            kind: "trunk-sbc-down".into(),
+            detail: Some("trunk carrier sbc sip:192.0.2.11:5060".into()),
+            waited_ms: None,
+        }])
+        .unwrap();
+    crate::api_support::App {
+        router: router(state.clone()),
+        state,
+        live,
+    }
+}
+
+/// The table row of the SBC `uri` on the trunks page.
+fn sbc_row<'p>(page: &'p str, uri: &str) -> &'p str {
+    let at = page
+        .find(&format!("data-uri=\"{uri}\""))
+        .unwrap_or_else(|| panic!("no row for {uri}: {page}"));
+    let end = page[at..].find("</tr>").map_or(page.len(), |e| at + e);
+    &page[at..end]
+}
+
+#[tokio::test]
+async fn the_trunks_page_shows_each_sbc_s_health_and_the_trunk_s_settings() {
+    let a = trunks_app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.60").await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/trunks",
+        Some(&id),
+        None,
+        None,
+        "192.0.2.60",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let body = &page.body;
+    assert!(body.contains("href=\"/admin/trunks\""), "in the nav");
+    assert!(body.contains("id=\"trunk-carrier\""), "{body}");
+    assert!(body.contains("id=\"trunk-backup\""), "{body}");
+    let up = sbc_row(body, "sip:192.0.2.10:5060");
+    assert!(up.contains(">up</span>"), "{up}");
+    assert!(up.contains("42 ms"), "{up}");
+    assert!(up.contains("<td class=\"last-change\">–</td>"), "{up}");
+    let down = sbc_row(body, "sip:192.0.2.11:5060");
+    assert!(down.contains(">down</span>"), "{down}");
+    assert!(down.contains("20 s left"), "the Retry-After hold: {down}");
+    assert!(
+        down.contains("2026-12-07 09:00:00 UTC (down)"),
+        "the logged change: {down}"
+    );
+    // The backup trunk has no health checks: its state is not known.
+    let unchecked = sbc_row(body, "sip:198.51.100.10");
+    assert!(unchecked.contains(">unknown</span>"), "{unchecked}");
+    // Settings from the file, read-only, without the password.
+    assert!(
+        body.contains("<code>down_after</code></th><td>4</td>"),
+        "{body}"
+    );
+    assert!(body.contains("username acct"), "{body}");
+    assert!(
+        !body.contains("trunk-secret-pw"),
+        "the password is never shown"
+    );
+    assert!(body.contains("read-only"), "{body}");
+
+    // Agents and signed-out browsers do not see it.
+    let signed_out = send(
+        &a.router,
+        "GET",
+        "/admin/trunks",
+        None,
+        None,
+        None,
+        "192.0.2.60",
+    )
+    .await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_out.headers[header::LOCATION], "/sign-in");
+}
+
+/// The queue form as a page shows it, with `max_calls` set and an extra field.
+fn queue_form(csrf: &str, max_calls: u32, extra: &str) -> String {
+    format!(
+        "csrf={csrf}&name=Mine&numbers=&addresses=&greeting=&music_on_hold=default\
+         &routing=attendant&offer=head&agents=&groups=&allow_opt_out=on&agent_alert_time=30\
+         &wrap_up=0&answer_delay_ms=0&max_calls={max_calls}&on_overflow=busy&on_overflow_to=\
+         &max_wait=60&on_timeout=disconnect&on_timeout_to=&no_agents=queue&no_agents_to={extra}"
+    )
+}
+
+#[tokio::test]
+async fn a_delegated_admin_edits_only_their_queue_and_nothing_else() {
+    let a = app();
+    for user in [json!({ "id": "del", "password": "del-pw" })] {
+        let (status, body) = call(&a.router, "POST", "/api/v1/users", Some(user)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    for q in [
+        json!({ "id": "mine", "name": "Mine", "authorized_users": ["del"], "max_calls": 5 }),
+        json!({ "id": "theirs", "name": "Theirs", "max_calls": 6 }),
+    ] {
+        let (status, body) = call(&a.router, "POST", "/api/v1/queues", Some(q)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(mine["authorized_users"], json!(["del"]), "stored: {mine}");
+    let from = "192.0.2.70";
+    let (ok, id) = sign_in(&a.router, "del", "del-pw", from).await;
+    assert_eq!(ok.headers[header::LOCATION], "/agent");
+    let id = id.unwrap();
+    let get = |path: &'static str| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move { send(&router, "GET", path, Some(&id), None, None, from).await }
+    };
+    // Their page links the queue they manage, and its form opens.
+    let agent = get("/agent").await;
+    assert!(
+        agent.body.contains("href=\"/admin/queues/mine\""),
+        "{}",
+        agent.body
+    );
+    assert!(!agent.body.contains("/admin/queues/theirs"));
+    let form_page = get("/admin/queues/mine").await;
+    assert_eq!(form_page.status, StatusCode::OK, "{}", form_page.body);
+    assert!(
+        !form_page.body.contains("name=\"delete\""),
+        "no remove button for a delegated admin"
+    );
+    assert!(
+        !form_page.body.contains("name=\"authorized_users\""),
+        "no authorized users field for a delegated admin"
+    );
+    // Every other admin page is refused, on the server.
+    for path in [
+        "/admin",
+        "/admin/queues/theirs",
+        "/admin/queues/nosuch",
+        "/admin/queues/new",
+        "/admin/users",
+        "/admin/numbers",
+        "/admin/trunks",
+        "/admin/prompts",
+        "/admin/events",
+        "/admin/reports",
+        "/wallboard",
+    ] {
+        let r = get(path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+    }
+    let token = csrf(&agent.body);
+    let post = |path: &'static str, form: String| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                path,
+                Some(&id),
+                Some(&form),
+                Some(ORIGIN),
+                from,
+            )
+            .await
+        }
+    };
+    // Their queue: the edit goes through, and nothing else of it changes.
+    let r = post("/admin/queues/mine", queue_form(&token, 9, "")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers[header::LOCATION], "/agent");
+    let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(mine["max_calls"], 9, "{mine}");
+    assert_eq!(mine["authorized_users"], json!(["del"]));
+    // They cannot widen the list: the field is not read from their form.
+    let r = post(
+        "/admin/queues/mine",
+        queue_form(&token, 9, "&authorized_users=del%2Cmallory"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(mine["authorized_users"], json!(["del"]), "{mine}");
+    // Without the CSRF token, even their own queue is refused.
+    let r = post("/admin/queues/mine", queue_form("", 11, "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Another queue, removing theirs, creating one, numbers and users: refused, unchanged.
+    let r = post("/admin/queues/theirs", queue_form(&token, 1, "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = post("/admin/queues/mine", format!("csrf={token}&delete=yes")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = post("/admin/queues", format!("csrf={token}&id=new1")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(
+        "/admin/objects/numbers",
+        format!("csrf={token}&e164=%2B14255550177&kind=user"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(
+        "/admin/objects/users",
+        format!("csrf={token}&op=remove&id=del"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let (_, theirs) = call(&a.router, "GET", "/api/v1/queues/theirs", None).await;
+    assert_eq!(theirs["max_calls"], 6, "{theirs}");
+    let (status, _) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(status, StatusCode::OK, "still there");
+    let (status, _) = call(&a.router, "GET", "/api/v1/queues/new1", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Taken off the list by an admin: refused at the next request, no new sign-in needed.
+    let (status, body) = call(
+        &a.router,
+        "PATCH",
+        "/api/v1/queues/mine",
+        Some(json!({ "authorized_users": [] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = get("/admin/queues/mine").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post("/admin/queues/mine", queue_form(&token, 12, "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_sets_a_queue_s_authorized_users_on_the_form_and_unknown_users_are_named() {
+    let a = app();
+    let (status, body) = call(
+        &a.router,
+        "POST",
+        "/api/v1/queues",
+        Some(json!({ "id": "mine", "name": "Mine" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let from = "192.0.2.71";
+    let (_, id) = sign_in(&a.router, "", TOKEN, from).await;
+    let id = id.unwrap();
+    let page = send(
+        &a.router,
+        "GET",
+        "/admin/queues/mine",
+        Some(&id),
+        None,
+        None,
+        from,
+    )
+    .await;
+    assert!(
+        page.body.contains("name=\"authorized_users\""),
+        "{}",
+        page.body
+    );
+    let token = csrf(&page.body);
+    let post = |form: String| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                "/admin/queues/mine",
+                Some(&id),
+                Some(&form),
+                Some(ORIGIN),
+                from,
+            )
+            .await
+        }
+    };
+    let r = post(queue_form(&token, 5, "&authorized_users=amos")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(q["authorized_users"], json!(["amos"]), "{q}");
+    // A user who does not exist: the validator's sentence next to the field.
+    let r = post(queue_form(&token, 5, "&authorized_users=nobody")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"error-authorized_users\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("which is not a [[user]]"), "{}", r.body);
+    // Emptied: nobody else may edit it.
+    let r = post(queue_form(&token, 5, "&authorized_users=")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, q) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(q["authorized_users"], json!([]), "{q}");
+}
+
+/// One waiting call on the demo queue's live state.
+fn waiting(n: usize) -> holdline::api::live::QueueLive {
+    holdline::api::live::QueueLive {
+        waiting: (0..n)
+            .map(|i| holdline::api::live::WaitingCall {
+                call_id: format!("c{i}"),
+                caller: "sip:caller@example.com".into(),
+                position: i as u32 + 1,
+                waiting_secs: 5,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_wallboard_feed_says_changed_once_a_tick_and_screens_share_the_figures() {
+    use futures_util::StreamExt;
+    let a = app();
+    let (_, id) = sign_in(&a.router, "", TOKEN, "192.0.2.98").await;
+    let id = id.unwrap();
+    let mut req = Request::builder()
+        .uri("/wallboard-data/feed?queue=demo")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, format!("hl_session={id}"))
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo("192.0.2.98:1".parse::<SocketAddr>().unwrap()));
+    let resp = a.router.clone().oneshot(req).await.unwrap();
+    let mut body = resp.into_body().into_data_stream();
+    // Twenty events for the board's queue (and one for another) in a burst.
+    let burst: Vec<_> = (0..20)
+        .map(|i| report_event(DAY0 + i, &format!("b{i}"), "offered", None, 0))
+        .collect();
+    let logged = a.state.record_events(&burst).unwrap();
+    let newest = logged.last().unwrap().seq;
+    let mut other = report_event(DAY0 + 99, "x", "offered", None, 0);
+    other.queue = "elsewhere".into();
+    let other = a.state.record_events(&[other]).unwrap()[0].seq;
+    assert!(other > newest);
+    let mut text = String::new();
+    // The feed stays open: read what it sends in 2.5 s.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(2_500), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    let changed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("id:"))
+        .map(|l| l["id:".len()..].trim())
+        .collect();
+    assert!(
+        text.matches("event: changed").count() <= 2,
+        "at most one a tick over 2.5 s: {text}"
+    );
+    // Every screen is told the same newest event of the tick (any queue's), so all ask for
+    // the same figures.
+    assert_eq!(
+        changed.last().copied(),
+        Some(other.to_string().as_str()),
+        "the newest event of the tick: {text}"
+    );
+    assert!(!text.contains("offered"), "no event itself: {text}");
+
+    // The figures: computed for the first screen, served to the next that saw no newer event.
+    let status = |seq: i64| {
+        let router = a.router.clone();
+        let id = id.clone();
+        async move {
+            let path = format!("/wallboard-data/status?queue=demo&seq={seq}");
+            let r = send(&router, "GET", &path, Some(&id), None, None, "192.0.2.98").await;
+            assert_eq!(r.status, StatusCode::OK);
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            v[0]["calls_waiting"].as_u64().unwrap()
+        }
+    };
+    a.live.set_queue("demo", waiting(1));
+    assert_eq!(status(newest).await, 1);
+    a.live.set_queue("demo", waiting(2));
+    assert_eq!(status(newest).await, 1, "shared: not computed again");
+    assert_eq!(status(newest + 1).await, 2, "a newer event: computed again");
+    // (Their age limit is the unit test's: this app's wall clock stands still.)
+}

@@ -5,8 +5,11 @@
 //!   names a server-side session ([`session`]) that expires when idle.
 //! - `/admin…` (admins): queues with live counts, create / edit a queue (every field of a
 //!   `[[queue]]` table, the validator's errors next to their fields), prompts (upload, play),
-//!   numbers, users and groups, the event log, reports (tables, SVG charts, CSV downloads).
-//! - `/agent` (agents): their own DND, opt-outs and registrations, nothing else.
+//!   numbers, users and groups, the event log, reports (tables, SVG charts, CSV downloads),
+//!   trunks (each SBC's health, the trunk's settings; read-only).
+//! - `/agent` (agents): their own DND, opt-outs and registrations, and the queues they are an
+//!   authorized user of (`[[queue]] authorized_users`, delegated admins), whose forms
+//!   (`/admin/queues/{id}`) they may open and save; no other admin route.
 //! - `/wallboard`, `/wallboard/{id}`: large-type live boards, updated over Server-Sent Events.
 //!
 //! Every read and every change is a request to the API's own router, made in-process
@@ -64,6 +67,10 @@ struct Inner {
     api: Router,
     sessions: Mutex<Sessions>,
     limit: Mutex<SignInLimit>,
+    /// The wallboards' figures, shared by every screen (see `pages::board`).
+    boards: tokio::sync::Mutex<pages::board::Boards>,
+    /// The wallboards' shared ticker, started by the first screen (see `pages::board`).
+    ticks: std::sync::OnceLock<tokio::sync::watch::Receiver<pages::board::Tick>>,
     /// Unix ms (the runtime's wall clock, set at start-up).
     clock: fn() -> i64,
 }
@@ -77,6 +84,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             state,
             sessions: Mutex::new(Sessions::default()),
             limit: Mutex::new(SignInLimit::default()),
+            boards: tokio::sync::Mutex::new(pages::board::Boards::default()),
+            ticks: std::sync::OnceLock::new(),
             clock,
         }),
     };
@@ -117,12 +126,16 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/admin/objects/{kind}", post(pages::change_object))
         .route("/admin/users", get(pages::users_page))
         .route("/admin/events", get(pages::events_page))
+        .route("/admin/trunks", get(pages::trunks::trunks_page))
         .route("/admin/reports", get(pages::reports::reports_page))
         .route("/admin/reports/{file}", get(pages::reports::report_csv))
         .route("/wallboard", get(pages::wallboard_all))
         .route("/wallboard/{id}", get(pages::wallboard_one))
-        .route("/wallboard-data/status", get(pages::wallboard_status))
-        .route("/wallboard-data/feed", get(pages::wallboard_feed))
+        .route(
+            "/wallboard-data/status",
+            get(pages::board::wallboard_status),
+        )
+        .route("/wallboard-data/feed", get(pages::board::wallboard_feed))
         .with_state(console)
 }
 

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub(crate) mod board;
 pub(crate) mod reports;
+pub(crate) mod trunks;
 
 use super::session::{csrf_ok, same_origin, Role, Session};
 use super::{page, see_other, source, Console, Form, Reply};
@@ -292,6 +294,8 @@ struct AgentPage {
     registrations: Vec<Registration>,
     recent: Vec<EventRow>,
     error: String,
+    /// (id, name) of the queues they are an authorized user of (may edit).
+    managed: Vec<(String, String)>,
 }
 
 /// How many of an agent's latest calls their page lists.
@@ -414,6 +418,7 @@ async fn render_agent(c: &Console, s: &Session, id: &str, error: String) -> Resp
         registrations: registrations(&regs.body),
         recent,
         error,
+        managed: managed_queues(c, id).await,
     })
 }
 
@@ -908,10 +913,12 @@ pub(crate) async fn new_queue_page(State(c): State<Console>, headers: HeaderMap)
         Err(r) => return r.into_response(),
     };
     let prompts = prompt_rows(&c).await;
+    let mut fields = queue_fields(&json!({}), &prompts, true);
+    fields.push(authorized_users_field(&json!({})));
     page(&QueueFormPage {
         chrome: Chrome::new("New queue", &s),
         id: None,
-        fields: queue_fields(&json!({}), &prompts, true),
+        fields,
         errors: vec![],
         read_only: String::new(),
         prompts,
@@ -923,10 +930,12 @@ pub(crate) async fn edit_queue_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let s = match admin(&c, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
+    let Some((_, s)) = c.session(&headers) else {
+        return Denied::SignIn.into_response();
     };
+    if let Err(r) = may_edit_queue(&c, &s, &id).await {
+        return r.into_response();
+    }
     let reply = c
         .api(Method::GET, &format!("/api/v1/queues/{}", seg(&id)), None)
         .await;
@@ -938,10 +947,14 @@ pub(crate) async fn edit_queue_page(
             .into_response();
     }
     let prompts = prompt_rows(&c).await;
+    let mut fields = queue_fields(&reply.body, &prompts, false);
+    if s.role == Role::Admin {
+        fields.push(authorized_users_field(&reply.body));
+    }
     page(&QueueFormPage {
         chrome: Chrome::new(format!("Queue {id}"), &s),
         read_only: read_only_reason(&reply.body),
-        fields: queue_fields(&reply.body, &prompts, false),
+        fields,
         id: Some(id),
         errors: vec![],
         prompts,
@@ -969,7 +982,8 @@ pub(crate) async fn create_queue(
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let (json_body, local) = queue_body(&form, true);
+    let (mut json_body, local) = queue_body(&form, true);
+    put_authorized_users(&mut json_body, &form, true);
     if local.is_empty() {
         let reply = c
             .api(Method::POST, "/api/v1/queues", Some(&json_body))
@@ -989,10 +1003,18 @@ pub(crate) async fn update_queue(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
-    let s = match guard_admin(&c, &headers, form.text("csrf")) {
+    let s = match guard(&c, &headers, form.text("csrf")) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    if let Err(r) = may_edit_queue(&c, &s, &id).await {
+        return r.into_response();
+    }
+    let admin = s.role == Role::Admin;
+    // Removing (and creating) queues stays with admins: a delegated admin edits.
+    if form.text("delete") == "yes" && !admin {
+        return refused("only admins remove queues");
+    }
     if form.text("delete") == "yes" {
         let reply = c
             .api(
@@ -1007,7 +1029,12 @@ pub(crate) async fn update_queue(
         return queue_form_with_errors(&c, &s, Some(id), &form, reply.problems(), reply.status)
             .await;
     }
-    let (json_body, local) = queue_body(&form, false);
+    let (mut json_body, local) = queue_body(&form, false);
+    // Only an admin names who else may edit; a delegated admin's form cannot (the field is
+    // neither shown to them nor read from what they post).
+    if admin {
+        put_authorized_users(&mut json_body, &form, false);
+    }
     if local.is_empty() {
         let reply = c
             .api(
@@ -1017,7 +1044,7 @@ pub(crate) async fn update_queue(
             )
             .await;
         if reply.ok() {
-            return see_other("/admin");
+            return see_other(if admin { "/admin" } else { "/agent" });
         }
         return queue_form_with_errors(&c, &s, Some(id), &form, reply.problems(), reply.status)
             .await;
@@ -1043,6 +1070,9 @@ async fn queue_form_with_errors(
 ) -> Response {
     let prompts = prompt_rows(c).await;
     let mut fields = queue_fields(&json!({}), &prompts, id.is_none());
+    if s.role == Role::Admin {
+        fields.push(authorized_users_field(&json!({})));
+    }
     refill(&mut fields, form);
     let errors = place_errors(&mut fields, problems);
     let mut r = page(&QueueFormPage {
@@ -1059,6 +1089,72 @@ async fn queue_form_with_errors(
     });
     *r.status_mut() = status;
     r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegated queue admins (`[[queue]] authorized_users`)
+
+/// Whether the session may open and edit queue `id`: an admin may edit every queue; a user
+/// only the queues whose `authorized_users` name them, looked up at each request so that a
+/// change to the list applies at once. Anything else is refused (403), an unknown queue too
+/// (a delegated admin learns nothing of other queues).
+async fn may_edit_queue(c: &Console, s: &Session, id: &str) -> Result<(), Denied> {
+    let Role::Agent(user) = &s.role else {
+        return Ok(());
+    };
+    let reply = c
+        .api(Method::GET, &format!("/api/v1/queues/{}", seg(id)), None)
+        .await;
+    if reply.ok() && authorized(&reply.body, user) {
+        Ok(())
+    } else {
+        Err(Denied::Refused(
+            "you may edit only the queues you are an authorized user of",
+        ))
+    }
+}
+
+/// Whether the queue (as the API shows it) lists `user` in `authorized_users`.
+pub(crate) fn authorized(queue: &Value, user: &str) -> bool {
+    queue["authorized_users"].items().any(|u| u == user)
+}
+
+/// (id, name) of the queues `user` may edit.
+async fn managed_queues(c: &Console, user: &str) -> Vec<(String, String)> {
+    let list = c.api(Method::GET, "/api/v1/queues", None).await;
+    list.body
+        .items()
+        .filter(|q| authorized(q, user))
+        .map(|q| (str_of(&q["id"]), str_of(&q["name"])))
+        .collect()
+}
+
+/// The queue form's `authorized_users` field, shown to admins only.
+fn authorized_users_field(view: &Value) -> Field {
+    Field {
+        name: "authorized_users",
+        label: "Authorized users",
+        kind: "text",
+        value: join(&view["authorized_users"]),
+        options: vec![],
+        help: "user ids who may edit this queue in the console, separated by commas",
+        error: String::new(),
+    }
+}
+
+/// The form's `authorized_users` into the API body: creating, only when some are given;
+/// updating, always (an emptied field clears the list).
+fn put_authorized_users(body: &mut Value, form: &Form, creating: bool) {
+    let list: Vec<&str> = form
+        .text("authorized_users")
+        .split([',', ' ', '\n', '\r', '\t'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(map) = body.as_object_mut() {
+        if !list.is_empty() || !creating {
+            map.insert("authorized_users".to_owned(), json!(list));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1647,26 +1743,18 @@ pub(crate) struct BoardQuery {
 }
 
 /// What the wallboard shows, as JSON: each queue's `GET /api/v1/queues/{id}/status` (one
-/// queue, or all), for the board's script to draw.
-pub(crate) async fn wallboard_status(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(r) = admin(&c, &headers) {
-        return r.into_response();
-    }
-    let Query(q) = query.unwrap_or_default();
+/// queue, or all, when `queue` is empty), for the board's script to draw. Served, shared by
+/// every screen, by [`board::wallboard_status`].
+pub(crate) async fn board_status(c: &Console, queue: &str) -> Value {
+    let q = BoardQuery {
+        queue: queue.to_owned(),
+    };
     let ids: Vec<String> = if q.queue.is_empty() {
-        queue_names(&c)
-            .await
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
+        queue_names(c).await.into_iter().map(|(id, _)| id).collect()
     } else {
         vec![q.queue.clone()]
     };
-    let today = board_today(&c, &q.queue).await;
+    let today = board_today(c, &q.queue).await;
     let mut out = Vec::new();
     for id in ids {
         let reply = c
@@ -1685,11 +1773,7 @@ pub(crate) async fn wallboard_status(
             out.push(body);
         }
     }
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(Value::Array(out)),
-    )
-        .into_response()
+    Value::Array(out)
 }
 
 /// Today's figures per queue id, from `GET /api/v1/wallboard[/{queue}]` (`today`); empty when
@@ -1741,28 +1825,6 @@ pub(crate) fn today_shown(today: &Value) -> Value {
 /// Seconds as `m:ss`, as the board's script shows the longest wait.
 fn mmss(secs: u64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
-}
-
-/// The API's live event feed (Server-Sent Events) behind the console's session, so a board's
-/// `EventSource` (which cannot send a bearer token) can follow it. Read-only.
-pub(crate) async fn wallboard_feed(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(r) = admin(&c, &headers) {
-        return r.into_response();
-    }
-    let Query(q) = query.unwrap_or_default();
-    let mut path = "/api/v1/events/feed".to_owned();
-    if !q.queue.is_empty() {
-        path.push('?');
-        path.push_str(
-            &serde_urlencoded::to_string([("queue", q.queue.as_str())]).unwrap_or_default(),
-        );
-    }
-    c.api_raw(Method::GET, &path, "application/json", Body::empty())
-        .await
 }
 
 #[cfg(test)]

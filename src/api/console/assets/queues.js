@@ -1,13 +1,17 @@
 // holdline queue list: keeps the waiting / longest wait / agents columns current, redrawn from
-// /wallboard-data/status whenever the live event feed reports something (and every few seconds
+// /wallboard-data/status whenever the live event feed says `changed` (and every few seconds
 // for changes that log no event). Without JavaScript the page shows the counts as loaded.
 (function () {
   "use strict";
   var pending = false;
+  var again = false;
+  // The newest event the feed has told of (see wallboard.js): figures at least that new.
+  var seq = 0;
   function refresh() {
-    if (pending) return;
+    if (pending) { again = true; return; }
     pending = true;
-    fetch("/wallboard-data/status", { credentials: "same-origin", cache: "no-store" })
+    again = false;
+    fetch("/wallboard-data/status?seq=" + seq, { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { if (!r.ok || r.redirected) throw 0; return r.json(); })
       .then(function (list) {
         list.forEach(function (st) {
@@ -21,12 +25,14 @@
         });
       })
       .catch(function () {})
-      .then(function () { pending = false; });
+      .then(function () { pending = false; if (again) refresh(); });
   }
+  // `changed` at most once a second, its id the newest event's sequence number.
   var feed = new EventSource("/wallboard-data/feed");
-  ["message", "offered", "answered", "abandoned", "overflowed", "timed-out", "forwarded",
-    "agent-ringing", "agent-missed", "agent-ring-withdrawn", "caller-answered", "no-agents",
-    "rejected", "disconnected", "agent-dnd-on", "agent-dnd-off", "agent-opted-out",
-    "agent-opted-in"].forEach(function (k) { feed.addEventListener(k, refresh); });
+  feed.addEventListener("changed", function (e) {
+    var n = parseInt(e.lastEventId, 10);
+    if (n > seq) seq = n;
+    refresh();
+  });
   setInterval(refresh, 5000);
 })();
