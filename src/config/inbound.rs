@@ -174,6 +174,44 @@ pub(super) fn policy(raw: &RawSip, p: &mut Problems) -> InboundPolicy {
     InboundPolicy { mode, refuse }
 }
 
+/// With `inbound = "trunks"`, a trunk with an SBC given by host name must list its `sources`:
+/// the default is the SBCs' IP addresses, and a name has none ahead of its DNS answer, so that
+/// trunk's own calls would be refused as strangers'.
+pub(super) fn named_sbcs_need_sources(
+    raw: &[RawTrunk],
+    trunks: &[Trunk],
+    sip: &super::model::SipConfig,
+    p: &mut Problems,
+) {
+    if sip.inbound.mode != InboundMode::Trunks {
+        return;
+    }
+    for (i, t) in raw.iter().enumerate() {
+        if t.sources.is_some() {
+            continue;
+        }
+        let Some(trunk) = trunks.iter().find(|trunk| trunk.id.0 == t.id) else {
+            continue;
+        };
+        if let Some(named) = trunk
+            .sbcs
+            .iter()
+            .find(|s| matches!(s.uri.host, Host::Name(_)))
+        {
+            p.add(
+                &super::validate::subject("trunk", &t.id, i),
+                "sources",
+                format!(
+                    "inbound = \"trunks\" takes calls only from a trunk's sources, and {} is a \
+                     host name with no address known ahead; list the addresses or CIDRs its \
+                     calls come from in sources",
+                    named.uri
+                ),
+            );
+        }
+    }
+}
+
 /// A trunk's `sources`; without the key, the addresses of its SBCs (an SBC given by a host
 /// name has no address to add).
 pub(super) fn sources(t: &RawTrunk, sbcs: &[Sbc], subj: &str, p: &mut Problems) -> Vec<Cidr> {

@@ -89,6 +89,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let outbound = super::outbound::outbound(&raw, &numbers, &users, &mut p);
     super::validate_tls::tls(&raw, base_dir, &sip, &users, &mut trunks, &queues, &mut p);
     super::validate_srtp::trunks(&raw.trunk, &mut trunks, &mut p);
+    super::inbound::named_sbcs_need_sources(&raw.trunk, &trunks, &sip, &mut p);
     if !p.list.is_empty() {
         return Err(p.list);
     }

@@ -40,6 +40,22 @@ pub(super) fn trunks(raw: &[RawTrunk], trunks: &mut [Trunk], p: &mut Problems) {
         let Some(trunk) = trunks.iter_mut().find(|trunk| trunk.id.0 == t.id) else {
             continue;
         };
+        // The policy is found by the SBC's IP address (b2bua::legs::srtp); the addresses DNS
+        // gives for a named SBC are not matched, so its calls would follow `[sip] srtp`.
+        if let Some(named) = trunk
+            .sbcs
+            .iter()
+            .find(|s| matches!(s.uri.host, crate::sip::uri::Host::Name(_)))
+        {
+            p.add(
+                &subj,
+                "srtp",
+                format!(
+                    "a trunk's srtp applies to SBCs given by IP address, and {} is a host name;                      give its SBCs by address or leave srtp to [sip] srtp",
+                    named.uri
+                ),
+            );
+        }
         if policy == SrtpPolicy::Required {
             if let Some(plain) = trunk.sbcs.iter().find(|s| !asks_for_tls(&s.uri)) {
                 p.add(

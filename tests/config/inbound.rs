@@ -162,3 +162,29 @@ fn a_sips_target_needs_every_sbc_of_its_trunk_on_tls() {
     let text = text.replace("sip:203.0.113.11:5060", "sips:203.0.113.11:5061");
     assert!(parse(&text).is_ok(), "{:?}", parse(&text).err());
 }
+
+/// A trunk's own calls must not be refused as strangers' under `inbound = "trunks"`: an SBC
+/// given by host name has no address ahead of DNS, so its trunk must list `sources`; and a
+/// trunk's `srtp` is matched by SBC address, so it is refused on a named SBC rather than
+/// silently not applied.
+#[test]
+fn named_sbcs_need_sources_under_trunks_and_take_no_trunk_srtp() {
+    let named = "[[trunk]]\nid = \"carrier\"\nproxy = \"sip:sbc.carrier.example;transport=tcp\"\nallow = [\"+44*\"]\n";
+    let strict = "[sip]\ninbound = \"trunks\"\n";
+    let problems = parse(&format!("{strict}{named}")).unwrap_err();
+    let why = problem(&problems, "trunk \"carrier\"", "sources");
+    assert!(
+        why.contains("sbc.carrier.example") && why.contains("sources"),
+        "{why}"
+    );
+    // Listing them, or the default policy, is accepted.
+    parse(&format!("{strict}{named}sources = [\"203.0.113.0/28\"]\n")).unwrap();
+    parse(named).unwrap();
+
+    let problems = parse(&format!("{named}srtp = \"none\"\n")).unwrap_err();
+    let why = problem(&problems, "trunk \"carrier\"", "srtp");
+    assert!(why.contains("host name"), "{why}");
+    // By address it is taken.
+    let c = parse(&trunk("srtp = \"none\"\n")).unwrap();
+    assert!(c.trunks[0].srtp.is_some());
+}
