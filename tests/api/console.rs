@@ -1410,6 +1410,24 @@ async fn a_delegated_admin_edits_only_their_queue_and_nothing_else() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (_, mine) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
     assert_eq!(mine["authorized_users"], json!(["del"]), "{mine}");
+    // Members, numbers and forwards stay with admins: a forward to a premium number and a
+    // new agent posted by a delegated admin change nothing of them (toll fraud otherwise).
+    let (_, before) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    let forged = queue_form(&token, 10, "")
+        .replace("&agents=&", "&agents=del&")
+        .replace("&numbers=&", "&numbers=%2B14255550100&")
+        .replace(
+            "&no_agents=queue&no_agents_to=",
+            "&no_agents=forward&no_agents_to=tel%3A%2B19005550100",
+        );
+    let r = post("/admin/queues/mine", forged).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, after) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
+    assert_eq!(after["max_calls"], 10, "the rest of the form applies: {after}");
+    for key in ["no_agents", "agents", "numbers", "on_overflow", "on_timeout"] {
+        assert_eq!(after[key], before[key], "{key} unchanged: {after}");
+    }
+    assert!(!after.to_string().contains("19005550100"), "{after}");
     // Without the CSRF token, even their own queue is refused.
     let r = post("/admin/queues/mine", queue_form("", 11, "")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

@@ -1034,6 +1034,17 @@ pub(crate) async fn update_queue(
     // neither shown to them nor read from what they post).
     if admin {
         put_authorized_users(&mut json_body, &form, false);
+    } else {
+        // A delegated admin tunes how their queue answers (name, prompts, routing, timers,
+        // limits); who is in it, which numbers reach it and where its calls are forwarded stay
+        // with admins: a forward to `tel:` that a trunk allows would let them send every call
+        // of the queue to a number of their choosing (toll fraud), and `numbers`/`agents`
+        // would take other queues' numbers or people.
+        if let Some(body) = json_body.as_object_mut() {
+            for key in DELEGATED_KEEPS {
+                body.remove(*key);
+            }
+        }
     }
     if local.is_empty() {
         let reply = c
@@ -1059,6 +1070,17 @@ pub(crate) async fn update_queue(
     )
     .await
 }
+
+/// Queue fields only admins change; a delegated admin's form leaves them as stored.
+const DELEGATED_KEEPS: &[&str] = &[
+    "numbers",
+    "addresses",
+    "agents",
+    "groups",
+    "on_overflow",
+    "on_timeout",
+    "no_agents",
+];
 
 async fn queue_form_with_errors(
     c: &Console,
