@@ -276,6 +276,19 @@ pub(super) fn outbound(
                      its address and port are what a call is recognised by"
                         .into(),
                 );
+            } else if !users
+                .iter()
+                .find(|c| c.id.as_str() == u.id)
+                .is_some_and(|c| c.contacts.iter().any(|c| stream_contact_ip(c).is_some()))
+            {
+                p.add(
+                    &subj,
+                    "identify_by_source",
+                    "identify_by_source needs a static contact reached over TCP or TLS \
+                     (sip:id@192.0.2.5;transport=tcp, or sips:): a UDP source address can be \
+                     forged, and calls out by it would be anyone's"
+                        .into(),
+                );
             }
         }
         let settings = UserOutbound {
@@ -307,6 +320,24 @@ pub fn contact_addr(contact: &crate::sip::uri::Uri) -> Option<std::net::SocketAd
         crate::sip::uri::Host::Name(_) => return None,
     };
     Some(std::net::SocketAddr::new(ip, sip.port.unwrap_or(5060)))
+}
+
+/// The IP address of a static contact reached over TCP or TLS (`;transport=tcp|tls` or
+/// `sips:`): the only contacts whose source address identifies a user, since a connection's
+/// address cannot be forged without its handshake while a UDP datagram's can.
+pub fn stream_contact_ip(contact: &crate::sip::uri::Uri) -> Option<std::net::IpAddr> {
+    let crate::sip::uri::Uri::Sip(sip) = contact else {
+        return None;
+    };
+    let stream = super::uri::asks_for_tls(sip)
+        || sip
+            .params
+            .value("transport")
+            .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+    if !stream {
+        return None;
+    }
+    contact_addr(contact).map(|a| a.ip())
 }
 
 /// A policy's `service_number`: E.164 and a configured number of a service kind.
@@ -478,6 +509,8 @@ kind = "user"
             e.contains("identify_by_source is for users without a password"),
             "{e}"
         );
+        let e = problems("[[user]]\nid = \"amos\"\nidentify_by_source = true\ncontacts = [\"sip:amos@192.0.2.5:5062\"]\n");
+        assert!(e.contains("a UDP source address can be forged"), "{e}");
         let e = problems("[[user]]\nid = \"amos\"\nidentify_by_source = true\ncontacts = [\"sip:amos@phone.example\"]\n");
         assert!(
             e.contains("needs a static contact with an IP address"),

@@ -1423,8 +1423,17 @@ async fn a_delegated_admin_edits_only_their_queue_and_nothing_else() {
     let r = post("/admin/queues/mine", forged).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (_, after) = call(&a.router, "GET", "/api/v1/queues/mine", None).await;
-    assert_eq!(after["max_calls"], 10, "the rest of the form applies: {after}");
-    for key in ["no_agents", "agents", "numbers", "on_overflow", "on_timeout"] {
+    assert_eq!(
+        after["max_calls"], 10,
+        "the rest of the form applies: {after}"
+    );
+    for key in [
+        "no_agents",
+        "agents",
+        "numbers",
+        "on_overflow",
+        "on_timeout",
+    ] {
         assert_eq!(after[key], before[key], "{key} unchanged: {after}");
     }
     assert!(!after.to_string().contains("19005550100"), "{after}");

@@ -12,6 +12,7 @@ use holdline::queue::types::AgentId;
 use holdline::sip::digest::{Algorithm, Challenge};
 use holdline::sip::header::HeaderName;
 use holdline::sip::message::{Message, Request, Response};
+use holdline::sip::transport::{Peer, Transport};
 use holdline::sip::Method;
 use holdline_testkit::harness::*;
 use sha2::{Digest as _, Sha256};
@@ -90,7 +91,7 @@ name = "Eve Ash"
 identify_by_source = true
 outbound = "national"
 numbers = ["+442079460055"]
-contacts = ["sip:eve@198.51.100.34:5070"]
+contacts = ["sip:eve@198.51.100.34:5070;transport=tcp"]
 [[trunk]]
 id = "carrier"
 proxy = "sip:203.0.113.10:5060"
@@ -504,14 +505,37 @@ fn an_override_shows_the_users_own_number_where_the_policy_allows_it() {
 
 #[test]
 fn a_user_identified_by_source_calls_out_without_a_challenge() {
+    // Over TCP from the contact's address (any port: a connection's is ephemeral).
     let mut h = harness();
-    h.send_from(EVE, &invite_from(EVE, "eve", "02079460999", "e1", 1, ""));
+    let from = Peer {
+        transport: Transport::Tcp,
+        addr: "198.51.100.34:40512".parse().unwrap(),
+        conn: None,
+    };
+    let invite =
+        invite_from(EVE, "eve", "02079460999", "e1", 1, "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    h.core.handle_datagram(h.now, from, h.local, &crlf(&invite));
+    h.collect();
     let inv = trunk_invite(&h);
     assert_eq!(
         header(&inv, HeaderName::PAssertedIdentity),
         "<sip:+442079460055@example.com;user=phone>"
     );
     assert!(!responses_to(&h, EVE).iter().any(|r| r.status == 407));
+}
+
+/// The same INVITE over UDP from the contact's exact address and port is challenged, and
+/// nothing reaches the trunk: a datagram's source can be forged (toll fraud otherwise).
+#[test]
+fn a_udp_source_never_identifies_a_user() {
+    let mut h = harness();
+    h.send_from(EVE, &invite_from(EVE, "eve", "02079460999", "e2", 1, ""));
+    assert!(
+        responses_to(&h, EVE).iter().any(|r| r.status == 407),
+        "challenged like anyone else"
+    );
+    h.advance(std::time::Duration::from_secs(5));
+    assert!(to_trunk(&h).is_empty(), "the trunk saw nothing");
 }
 
 #[test]

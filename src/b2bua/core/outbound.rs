@@ -25,7 +25,7 @@ use crate::b2bua::legs::PendingInvite;
 use crate::b2bua::settings::Destination;
 use crate::b2bua::switch::ShownIdentity;
 use crate::config::dial::{self, DialString};
-use crate::config::outbound::{contact_addr, ClidMode, OutboundClass};
+use crate::config::outbound::{stream_contact_ip, ClidMode, OutboundClass};
 use crate::config::{Config, QueueId, UserId};
 use crate::number::E164;
 use crate::sip::header::HeaderName;
@@ -97,9 +97,14 @@ impl Core {
         }
     }
 
-    /// The user a password-less INVITE is from, by its source: a static contact's address
-    /// and port of a user with `identify_by_source`.
+    /// The user a password-less INVITE is from, by its source: the IP address of a static
+    /// TCP or TLS contact of a user with `identify_by_source`. Never over UDP: a datagram's
+    /// source address can be forged, and a forged INVITE would place a call through a trunk
+    /// (the port is not compared: a phone's connections come from ephemeral ports).
     pub(super) fn user_by_source(&self, from: Peer) -> Option<UserId> {
+        if from.transport == crate::sip::transport::Transport::Udp {
+            return None;
+        }
         let config = &self.applied.config;
         config
             .outbound
@@ -110,7 +115,7 @@ impl Core {
                 config.user(id).is_some_and(|u| {
                     u.contacts
                         .iter()
-                        .any(|c| contact_addr(c) == Some(from.addr))
+                        .any(|c| stream_contact_ip(c) == Some(from.addr.ip()))
                 })
             })
             .map(|(id, _)| id.clone())
