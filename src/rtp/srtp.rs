@@ -112,39 +112,113 @@ impl std::fmt::Debug for Protector {
 
 /// Authenticates and decrypts one peer's SRTP and SRTCP with its master key, with replay
 /// protection.
+///
+/// The SRTP context keeps state (replay window, rollover counter) per SSRC, and creates it
+/// for a packet's SSRC *before* the packet is authenticated; anyone who can reach the port
+/// could grow it without bound with forged packets of random SSRCs. So SSRCs are gated here:
+/// those that authenticated once pass; at most [`TRIALS`] others are ever tried (a peer uses
+/// one or two), and while none has authenticated the context is renewed when they run out, so
+/// a flood before the peer's first packet cannot lock the peer out either.
 pub struct Unprotector {
     context: Option<Context>,
+    suite: Suite,
+    key: Vec<u8>,
+    salt: Vec<u8>,
+    /// SSRCs (RTP, and RTCP senders) whose packets authenticated.
+    good: Vec<u32>,
+    /// Distinct SSRCs tried and not (yet) authenticated, in this context.
+    tried: Vec<u32>,
 }
+
+/// How many SSRCs that never authenticated one context will try.
+const TRIALS: usize = 32;
+/// How many authenticated SSRCs one peer may use.
+const GOOD: usize = 8;
 
 impl Unprotector {
     pub fn new(keying: Keying<'_>) -> Result<Unprotector, SrtpError> {
         Ok(Unprotector {
             context: Some(context(keying, true)?),
+            suite: keying.suite,
+            key: keying.key.to_vec(),
+            salt: keying.salt.to_vec(),
+            good: Vec::new(),
+            tried: Vec::new(),
         })
     }
 
     /// An unprotector that refuses every packet (for a stream whose keys could not be used).
     pub fn refusing() -> Unprotector {
-        Unprotector { context: None }
+        Unprotector {
+            context: None,
+            suite: Suite::AesCm128HmacSha1_80,
+            key: Vec::new(),
+            salt: Vec::new(),
+            good: Vec::new(),
+            tried: Vec::new(),
+        }
     }
 
     /// The plain RTP packet, or an error for a forged, damaged or replayed one.
     pub fn rtp(&mut self, packet: &[u8]) -> Result<BytesMut, SrtpError> {
-        self.context
-            .as_mut()
-            .ok_or_else(no_context)?
-            .decrypt_rtp(packet)
-            .map_err(|e| SrtpError(e.to_string()))
+        let ssrc = ssrc_at(packet, 8)?;
+        self.gated(ssrc, packet, |c, p| c.decrypt_rtp(p))
     }
 
     /// The plain RTCP packet, or an error.
     pub fn rtcp(&mut self, packet: &[u8]) -> Result<BytesMut, SrtpError> {
-        self.context
-            .as_mut()
-            .ok_or_else(no_context)?
-            .decrypt_rtcp(packet)
-            .map_err(|e| SrtpError(e.to_string()))
+        let ssrc = ssrc_at(packet, 4)?;
+        self.gated(ssrc, packet, |c, p| c.decrypt_rtcp(p))
     }
+
+    fn gated<E: std::fmt::Display>(
+        &mut self,
+        ssrc: u32,
+        packet: &[u8],
+        decrypt: impl FnOnce(&mut Context, &[u8]) -> Result<BytesMut, E>,
+    ) -> Result<BytesMut, SrtpError> {
+        if self.context.is_none() {
+            return Err(no_context());
+        }
+        let known = self.good.contains(&ssrc) || self.tried.contains(&ssrc);
+        if !known {
+            if self.tried.len() >= TRIALS {
+                if !self.good.is_empty() {
+                    return Err(SrtpError(format!(
+                        "SSRC {ssrc:#x} refused: {TRIALS} unauthenticated SSRCs tried already"
+                    )));
+                }
+                // Nothing authenticated yet, so nothing to keep: a fresh context drops the
+                // state the forged SSRCs made.
+                let keying = Keying {
+                    suite: self.suite,
+                    key: &self.key,
+                    salt: &self.salt,
+                };
+                self.context = Some(context(keying, true)?);
+                self.tried.clear();
+            }
+            self.tried.push(ssrc);
+        }
+        let context = self.context.as_mut().ok_or_else(no_context)?;
+        let plain = decrypt(context, packet).map_err(|e| SrtpError(e.to_string()))?;
+        if !self.good.contains(&ssrc) {
+            self.tried.retain(|&s| s != ssrc);
+            if self.good.len() < GOOD {
+                self.good.push(ssrc);
+            }
+        }
+        Ok(plain)
+    }
+}
+
+/// The SSRC at `at` (RTP: byte 8; RTCP: byte 4), or an error for a runt.
+fn ssrc_at(packet: &[u8], at: usize) -> Result<u32, SrtpError> {
+    packet
+        .get(at..at + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| SrtpError(format!("a runt of {} bytes", packet.len())))
 }
 
 impl std::fmt::Debug for Unprotector {
@@ -208,6 +282,42 @@ mod tests {
                 "a runt is an error, not a panic"
             );
         }
+    }
+
+    /// Forged packets of random SSRCs, before and after the peer's first packet, neither lock
+    /// the peer out nor grow the state beyond the bounds.
+    #[test]
+    fn forged_ssrcs_are_bounded_and_do_not_lock_the_peer_out() {
+        let suite = Suite::AesCm128HmacSha1_80;
+        let mut tx = Protector::new(keying(suite)).unwrap();
+        let mut rx = Unprotector::new(keying(suite)).unwrap();
+        let forge = |n: u32| {
+            let mut p = rtp(1);
+            p[8..12].copy_from_slice(&n.wrapping_mul(2_654_435_761).to_be_bytes());
+            p.extend_from_slice(&[0u8; 10]);
+            p
+        };
+        for n in 0..1000 {
+            assert!(rx.rtp(&forge(n)).is_err());
+            assert!(rx.tried.len() <= TRIALS);
+        }
+        let first = tx.rtp(&rtp(1)).unwrap();
+        assert_eq!(
+            rx.rtp(&first).unwrap()[..],
+            rtp(1)[..],
+            "the peer still gets through"
+        );
+        for n in 1000..2000 {
+            assert!(rx.rtp(&forge(n)).is_err());
+            assert!(rx.tried.len() <= TRIALS);
+        }
+        let second = tx.rtp(&rtp(2)).unwrap();
+        assert_eq!(
+            rx.rtp(&second).unwrap()[..],
+            rtp(2)[..],
+            "and keeps getting through"
+        );
+        assert_eq!(rx.good.len(), 1);
     }
 
     #[test]
