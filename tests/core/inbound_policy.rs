@@ -360,3 +360,34 @@ fn a_trunks_national_and_international_forms_reach_the_e164_service() {
     assert_eq!(finals(&responses_to(&mut h, CALLER)), vec![407]);
     assert_eq!(waiting(&h, "london"), 0);
 }
+
+/// An INVITE with Replaces from the trunk for a call it delivered in national form takes that
+/// call's place: the dialled number is read with the trunk's rules, as the first INVITE's was.
+#[test]
+fn a_replacing_invite_for_a_trunks_national_call_is_taken() {
+    let mut h = trunks_only();
+    h.send_from(
+        TRUNK_SRC,
+        &invite_from(TRUNK_SRC, "02071234567", "r1", 1, ""),
+    );
+    let ok = responses_to(&mut h, TRUNK_SRC)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("the trunk's call is answered");
+    let to = ok.headers.get(&HeaderName::To).unwrap().to_owned();
+    let tag = to.split("tag=").nth(1).unwrap().to_owned();
+    let replacing = invite_from(TRUNK_SRC, "02071234567", "r2", 1, "")
+        .replace("tag=ar2", "tag=newparty")
+        .replace(
+            "Max-Forwards: 70\n",
+            &format!("Replaces: r1;to-tag={tag};from-tag=ar1\nMax-Forwards: 70\n"),
+        );
+    h.send_from(TRUNK_SRC, &replacing);
+    let statuses = finals(&responses_to(&mut h, TRUNK_SRC));
+    assert_eq!(statuses, vec![200], "taken, not declined with 603");
+    assert_eq!(
+        waiting(&h, "london"),
+        1,
+        "one caller: the new party in the old one's place"
+    );
+}

@@ -170,13 +170,17 @@ impl Legs {
         replaced: CallHandle,
         dialled: Uri,
     ) {
-        if inbound.directory.lookup(&dialled).is_none() {
+        req.uri = dialled;
+        // Read as `on_invite` will read it (a trunk's number with the trunk's rules, its To
+        // when the Request-URI names no service), so a trunk's call in national form counts.
+        if crate::b2bua::inbound::service_of_request(inbound.directory, inbound.trunk, &req)
+            .is_none()
+        {
             // The replaced call is not a service's (a user's call to a user): no place in a
             // queue to take over; declined by policy (RFC 3891 §3).
             let resp = self.response(&req, 603, None);
             return self.respond(now, tx, resp);
         }
-        req.uri = dialled;
         self.on_invite(now, tx, req, from, local, inbound);
         if let Some(LegEvent::CallerArrived { call, .. }) = self.out.events.back() {
             let call = *call;
