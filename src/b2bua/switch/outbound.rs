@@ -143,20 +143,11 @@ impl Switch {
             tracing::info!(trunk = %attempt.trunk, sbc = %attempt.dest.addr, target = %attempt.uri, "outbound call sent through trunk");
             oc.current = Some(leg);
             self.outbound.legs.insert(leg, call);
-            self.clear_outbound_timer(call);
-            if more {
-                let deadline = now + attempt.first_response_timeout;
-                self.timers
-                    .insert((deadline, call, CallTimer::OutboundFirstResponse));
-            }
+            let next = more.then_some(now + attempt.first_response_timeout);
+            self.set_call_timer(call, CallTimer::OutboundFirstResponse, next);
             return true;
         }
         false
-    }
-
-    fn clear_outbound_timer(&mut self, call: CallHandle) {
-        self.timers
-            .retain(|(_, h, t)| !(*h == call && *t == CallTimer::OutboundFirstResponse));
     }
 
     /// No provisional response from the SBC in time: abandoned (CANCEL once it answers at
@@ -188,7 +179,7 @@ impl Switch {
             return false;
         };
         let now = cx.now;
-        self.clear_outbound_timer(call);
+        self.set_call_timer(call, CallTimer::OutboundFirstResponse, None);
         if let Some(oc) = self.outbound.calls.get_mut(&call) {
             oc.current = None;
             oc.rest.clear();
@@ -258,7 +249,7 @@ impl Switch {
     }
 
     fn outbound_failed(&mut self, cx: &mut Ctx, call: CallHandle, status: u16, why: &str) {
-        self.clear_outbound_timer(call);
+        self.set_call_timer(call, CallTimer::OutboundFirstResponse, None);
         if let Some(oc) = self.outbound.calls.get_mut(&call) {
             oc.rest.clear();
         }
@@ -270,7 +261,7 @@ impl Switch {
         let Some(oc) = self.outbound.calls.remove(&call) else {
             return;
         };
-        self.clear_outbound_timer(call);
+        self.set_call_timer(call, CallTimer::OutboundFirstResponse, None);
         if let Some(leg) = oc.current {
             self.outbound.legs.remove(&leg);
             cx.legs.cancel_leg(cx.now, leg);

@@ -280,20 +280,25 @@ impl Switch {
                     referrer,
                 },
             );
-            self.clear_first_response_timer(handle);
-            if more {
-                let deadline = now + attempt.first_response_timeout;
-                self.timers
-                    .insert((deadline, handle, CallTimer::FirstResponse));
-            }
+            let next = more.then_some(now + attempt.first_response_timeout);
+            self.set_call_timer(handle, CallTimer::FirstResponse, next);
             return true;
         }
         false
     }
 
-    fn clear_first_response_timer(&mut self, handle: CallHandle) {
-        self.timers
-            .retain(|(_, h, t)| !(*h == handle && *t == CallTimer::FirstResponse));
+    /// Sets `call`'s one `kind` timer to `at`, or clears it (`None`): an SBC attempt's
+    /// first-response timer is replaced by each new attempt of the forward or outbound call.
+    pub(super) fn set_call_timer(
+        &mut self,
+        call: CallHandle,
+        kind: CallTimer,
+        at: Option<crate::time::Time>,
+    ) {
+        self.timers.retain(|(_, h, t)| !(*h == call && *t == kind));
+        if let Some(at) = at {
+            self.timers.insert((at, call, kind));
+        }
     }
 
     /// An external forward's attempt had no provisional response within its trunk's
@@ -332,7 +337,7 @@ impl Switch {
         reason: &str,
     ) {
         self.transfers.failover.remove(&handle);
-        self.clear_first_response_timer(handle);
+        self.set_call_timer(handle, CallTimer::FirstResponse, None);
         if let Some(agent) = referrer {
             self.finish_referral(cx, agent, status, reason);
         }
@@ -539,7 +544,7 @@ impl Switch {
         // another leg's, whose leg is cancelled with the rest).
         self.transfers.early.remove(&fwd.call);
         self.transfers.failover.remove(&fwd.call);
-        self.clear_first_response_timer(fwd.call);
+        self.set_call_timer(fwd.call, CallTimer::FirstResponse, None);
         self.cancel_forward_legs(cx, fwd.call, true);
         if !cx.legs.has_call(fwd.call) {
             cx.legs.cancel_leg(now, leg);
@@ -575,7 +580,7 @@ impl Switch {
                     }
                 }
                 self.transfers.failover.remove(&fwd.call);
-                self.clear_first_response_timer(fwd.call);
+                self.set_call_timer(fwd.call, CallTimer::FirstResponse, None);
             }
         }
         let still_ringing = self.transfers.legs.values().any(|f| f.call == fwd.call);
@@ -599,7 +604,7 @@ impl Switch {
         self.transfers.early.remove(&handle);
         self.end_referral(handle);
         self.transfers.failover.remove(&handle);
-        self.clear_first_response_timer(handle);
+        self.set_call_timer(handle, CallTimer::FirstResponse, None);
         self.cancel_forward_legs(cx, handle, false);
     }
 
